@@ -1,0 +1,112 @@
+"""Settings read from the environment (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/gridbot.db"
+
+
+def _env(values: dict[str, str | None], name: str, default: str | None = None) -> str | None:
+    value = values.get(name)
+    if value is None or value == "":
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: str | None = None
+
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+
+    wecom_corp_id: str | None = None
+    wecom_agent_id: str | None = None
+    wecom_secret: str | None = None
+    wecom_token: str | None = None
+    wecom_aes_key: str | None = None
+
+    wecom_bot_token: str | None = None
+    wecom_bot_aes_key: str | None = None
+
+    bridge_secret: str | None = None
+    bridge_outbound_url: str | None = None
+
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    simulator: bool = True
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Environment variables win over the `.env` file."""
+        values: dict[str, str | None] = {}
+        env_file = dotenv if dotenv is not None else Path(".env")
+        if env_file.is_file():
+            values.update(dotenv_values(env_file))
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str, default: str | None = None) -> str | None:
+            return _env(values, "GRIDBOT_" + name, default)
+
+        port_text = get("PORT", "8080") or "8080"
+        try:
+            port = int(port_text)
+        except ValueError as exc:
+            raise ValueError(f"GRIDBOT_PORT must be a number, got {port_text!r}") from exc
+        return cls(
+            database_url=get("DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL,
+            redis_url=get("REDIS_URL"),
+            host=get("HOST", "127.0.0.1") or "127.0.0.1",
+            port=port,
+            admin_token=get("ADMIN_TOKEN"),
+            wechat_token=get("WECHAT_TOKEN"),
+            wechat_aes_key=get("WECHAT_AES_KEY"),
+            wechat_appid=get("WECHAT_APPID"),
+            wechat_secret=get("WECHAT_SECRET"),
+            wecom_corp_id=get("WECOM_CORP_ID"),
+            wecom_agent_id=get("WECOM_AGENT_ID"),
+            wecom_secret=get("WECOM_SECRET"),
+            wecom_token=get("WECOM_TOKEN"),
+            wecom_aes_key=get("WECOM_AES_KEY"),
+            wecom_bot_token=get("WECOM_BOT_TOKEN"),
+            wecom_bot_aes_key=get("WECOM_BOT_AES_KEY"),
+            bridge_secret=get("BRIDGE_SECRET"),
+            bridge_outbound_url=get("BRIDGE_OUTBOUND_URL"),
+            wecom_api_base=(get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
+            wechat_api_base=(get("WECHAT_API_BASE") or "https://api.weixin.qq.com").rstrip("/"),
+            var_dir=Path(get("VAR_DIR", "var") or "var"),
+            simulator=(get("SIMULATOR", "1") or "1") not in ("0", "false", "no", "off"),
+        )
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token and self.wechat_appid)
+
+    @property
+    def wecom_app_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_token and self.wecom_aes_key)
+
+    @property
+    def wecom_push_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id)
+
+    @property
+    def wecom_bot_enabled(self) -> bool:
+        return bool(self.wecom_bot_token and self.wecom_bot_aes_key)
+
+    @property
+    def bridge_enabled(self) -> bool:
+        return bool(self.bridge_secret)

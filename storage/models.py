@@ -1,0 +1,279 @@
+"""SQLAlchemy models: the grid map, people and roles, tickets and their history,
+inbound messages and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+# ---------------------------------------------------------------- the grid map
+
+
+class Street(Base):
+    __tablename__ = "streets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class District(Base):
+    __tablename__ = "districts"
+    __table_args__ = (UniqueConstraint("street_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("district_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("district_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+    # Denormalised so that a building number is unique within its district.
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))
+    webhook_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class ChatGroup(Base):
+    """A group chat on some channel, attached to one building."""
+
+    __tablename__ = "chat_groups"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("buildings.id", ondelete="CASCADE"), index=True
+    )
+
+
+# ---------------------------------------------------------------- people
+
+
+ROLES = ("resident", "grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin")
+SCOPES = ("street", "district", "grid", "building")
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    wecom_userid: Mapped[str | None] = mapped_column(String(100), unique=True)
+    wechat_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(30))
+
+    roles: Mapped[list[Role]] = relationship(back_populates="person", lazy="selectin")
+
+
+class Role(Base):
+    """A person's role over one scope (a grid worker of grid 7, a captain of building 12)."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("person_id", "role", "scope", "scope_id", "tier"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(20))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    # For mediators: the dispute tier they handle (small, medium, big).
+    tier: Mapped[str] = mapped_column(String(10), default="")
+
+    person: Mapped[Person] = relationship(back_populates="roles")
+
+
+class Setting(Base):
+    """Small documents of configuration, such as the SLA table."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# ---------------------------------------------------------------- messages
+
+
+class InboundRecord(Base):
+    """Every message as it arrived, stored before the channel is answered."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "msg_id"),
+        Index("ix_inbound_pending", "status", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    msg_id: Mapped[str] = mapped_column(String(200))
+    chat_id: Mapped[str | None] = mapped_column(String(200))
+    chat_name: Mapped[str | None] = mapped_column(String(200))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    mentions_bot: Mapped[bool] = mapped_column(default=False)
+    sent_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    # received -> done | failed; lease_until guards a message being processed.
+    status: Mapped[str] = mapped_column(String(12), default="received")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    # What gridbot made of it: the NLU result or the command, and the outcome.
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A message to send. Written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Unique per effect, so that handling the same message twice queues nothing twice.
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    # pending -> sent | dead
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- tickets
+
+
+CATEGORIES = ("complaint", "repair", "wish", "dispute")
+STATUSES = ("new", "accepted", "in_progress", "resolved", "closed", "reopened", "cancelled")
+OPEN_STATUSES = ("new", "accepted", "in_progress", "reopened")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_grid", "status", "grid_id"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    category: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")
+    tier: Mapped[str | None] = mapped_column(String(10))
+    facility: Mapped[str | None] = mapped_column(String(30))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_groups.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reporter_channel: Mapped[str] = mapped_column(String(20))
+    reporter_id: Mapped[str] = mapped_column(String(200), index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), unique=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(100))
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    accept_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    rating: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", lazy="raise"
+    )
+
+
+class TicketFollower(Base):
+    """A resident who reported the same matter again and hears of its progress too."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (UniqueConstraint("ticket_id", "channel", "sender_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_groups.id"))
+    created_at: Mapped[datetime]
+
+
+class TicketEvent(Base):
+    """Append-only history: who did what to a ticket, and when."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
