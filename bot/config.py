@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -16,6 +16,12 @@ def _env(values: dict[str, str | None], name: str, default: str | None = None) -
     if value is None or value == "":
         return default
     return value
+
+
+def _simulator(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    return value.strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ class Settings:
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wechat_api_base: str = "https://api.weixin.qq.com"
 
+    public_url: str = "http://127.0.0.1:8080"
     var_dir: Path = field(default_factory=lambda: Path("var"))
-    simulator: bool = True
+    simulator: bool | None = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -66,7 +73,7 @@ class Settings:
             port = int(port_text)
         except ValueError as exc:
             raise ValueError(f"GRIDBOT_PORT must be a number, got {port_text!r}") from exc
-        return cls(
+        settings = cls(
             database_url=get("DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL,
             redis_url=get("REDIS_URL"),
             host=get("HOST", "127.0.0.1") or "127.0.0.1",
@@ -87,9 +94,16 @@ class Settings:
             bridge_outbound_url=get("BRIDGE_OUTBOUND_URL"),
             wecom_api_base=(get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
             wechat_api_base=(get("WECHAT_API_BASE") or "https://api.weixin.qq.com").rstrip("/"),
+            public_url=(get("PUBLIC_URL") or f"http://{get('HOST', '127.0.0.1')}:{port}").rstrip("/"),
             var_dir=Path(get("VAR_DIR", "var") or "var"),
-            simulator=(get("SIMULATOR", "1") or "1") not in ("0", "false", "no", "off"),
+            simulator=_simulator(get("SIMULATOR")),
         )
+        if settings.simulator is None:
+            # Off by default once any real channel is connected.
+            channels_on = (settings.wechat_enabled or settings.wecom_app_enabled
+                           or settings.wecom_bot_enabled or settings.bridge_enabled)
+            settings = replace(settings, simulator=not channels_on)
+        return settings
 
     @property
     def wechat_enabled(self) -> bool:

@@ -1,0 +1,90 @@
+"""Turning a handler's recipient into an outbox row: which transport, which target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings
+from handlers.types import Send, ToGroup, ToPerson, ToSender
+from storage.orgmap import OrgMap
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    transport: str
+    target: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class Addressing:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def _staff_transport(self) -> str:
+        if self._settings.wecom_push_enabled or not self._settings.simulator:
+            return "wecom_app"
+        return "simulator"
+
+    def resolve(self, send: Send, text: str, card: tuple[str, str] | None, org: OrgMap,
+                ticket_id: int | None) -> Delivery | None:
+        """None when the recipient cannot be reached at all (a group since removed)."""
+        to = send.to
+        if isinstance(to, ToGroup):
+            return self._to_group(org, to, text)
+        if isinstance(to, ToPerson):
+            return self._to_person(org, to, text, card, ticket_id)
+        return self._to_sender(to, text)
+
+    def _to_group(self, org: OrgMap, to: ToGroup, text: str) -> Delivery | None:
+        group = org.group(to.group_id)
+        if group is None:
+            return None
+        mentions = list(to.mention_ids)
+        if group.channel == "bridge":
+            return Delivery("bridge", {"chat_id": group.chat_id},
+                            {"text": text, "mention_ids": mentions})
+        if group.channel == "wecom_bot":
+            building = org.building(group.building_id)
+            key = building.webhook_key if building else None
+            return Delivery("wecom_robot", {"webhook_key": key, "chat_id": group.chat_id},
+                            {"text": text, "mentioned_list": mentions})
+        if group.channel == "wecom_app":
+            return Delivery("wecom_appchat", {"chatid": group.chat_id}, {"text": text})
+        return Delivery("simulator", {"chat_id": group.chat_id, "name": group.name},
+                        {"text": text, "mention_ids": mentions})
+
+    def _to_person(self, org: OrgMap, to: ToPerson, text: str, card: tuple[str, str] | None,
+                   ticket_id: int | None) -> Delivery | None:
+        person = org.person(to.person_id)
+        if person is None:
+            return None
+        transport = self._staff_transport()
+        if person.wecom_userid is None and transport == "wecom_app":
+            # Volunteers known only by WeChat id cannot be pushed to 1:1.
+            return None
+        target = {"userids": [person.wecom_userid], "person": person.wecom_userid or person.wechat_id,
+                  "name": person.name}
+        if card is not None:
+            url = f"{self._public_url()}/admin#ticket-{ticket_id}" if ticket_id else self._public_url()
+            payload = {"msgtype": "textcard", "title": card[0], "description": card[1],
+                       "url": url, "btntxt": "详情", "text": text}
+        else:
+            payload = {"msgtype": "text", "content": text, "text": text}
+        return Delivery(transport, target, payload)
+
+    def _to_sender(self, to: ToSender, text: str) -> Delivery:
+        if to.channel == "wechat":
+            return Delivery("wechat", {"openid": to.sender_id}, {"text": text})
+        if to.channel in ("wecom_app", "wecom_bot"):
+            transport = self._staff_transport()
+            return Delivery(transport, {"userids": [to.sender_id], "person": to.sender_id},
+                            {"msgtype": "text", "content": text, "text": text})
+        if to.channel == "bridge" and to.chat_id:
+            return Delivery("bridge", {"chat_id": to.chat_id},
+                            {"text": text, "mention_ids": [to.sender_id]})
+        return Delivery("simulator", {"person": to.sender_id, "chat_id": to.chat_id},
+                        {"text": text})
+
+    def _public_url(self) -> str:
+        return self._settings.public_url

@@ -1,0 +1,78 @@
+"""The aiohttp application: channels, the admin API, the simulator and the console."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.api import RUNTIME, TOKEN, api_routes, require_token
+from bot.channels import MAX_BODY
+from bot.channels.routes import ChannelSet, channel_routes
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.simulator import STATIC, simulator_routes
+
+log = logging.getLogger(__name__)
+
+
+def admin_token(settings: Settings) -> tuple[str, bool]:
+    """The configured token, or one generated on first start and kept under var/.
+    The flag says whether it was just generated."""
+    if settings.admin_token:
+        return settings.admin_token, False
+    path = Path(settings.var_dir) / "admin_token"
+    if path.is_file():
+        token = path.read_text().strip()
+        if token:
+            return token, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token, True
+
+
+async def _health(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        return web.json_response({"ok": False, "database": str(exc)}, status=503)
+    return web.json_response({"ok": True})
+
+
+async def _console(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "admin.html")
+
+
+async def _index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/simulator" if request.app[RUNTIME].settings.simulator else "/admin")
+
+
+def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = None) -> web.Application:
+    """`workers=False` serves without processing (the intake still stores everything)."""
+    settings = runtime.settings
+    # A little above the channels' own limit, so they answer 413 with a reason.
+    app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=[require_token])
+    app[RUNTIME] = runtime
+    app[TOKEN] = token or admin_token(settings)[0]
+    channel_routes(app, ChannelSet.from_settings(settings), runtime.intake.store)
+    api_routes(app)
+    app.router.add_get("/healthz", _health)
+    app.router.add_get("/admin", _console)
+    app.router.add_get("/", _index)
+    if settings.simulator:
+        simulator_routes(app)
+    app.router.add_static("/static", STATIC)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await runtime.start(workers=workers)
+        yield
+        await runtime.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

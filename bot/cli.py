@@ -1,0 +1,177 @@
+"""The `gridbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise SystemExit(f"gridbot: {exc}") from exc
+
+
+def _database_error(exc: Exception, settings: Settings) -> int:
+    print(f"gridbot: cannot use the database {settings.database_url}: {exc}", file=sys.stderr)
+    return 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade_sync
+
+    settings = _settings()
+    try:
+        upgrade_sync(settings.database_url)
+    except Exception as exc:
+        return _database_error(exc, settings)
+    print("database is up to date")
+    return 0
+
+
+async def _database_is_empty(settings: Settings) -> bool:
+    from sqlalchemy import func, select
+
+    from storage.db import create_engine, session_factory
+    from storage.models import Building
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return not await session.scalar(select(func.count()).select_from(Building))
+    finally:
+        await engine.dispose()
+
+
+async def _import(settings: Settings, org: object) -> object:
+    from storage.db import create_engine, session_factory
+    from storage.orgfile import import_org
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await import_org(session_factory(engine), org)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from storage.demo import demo_org, demo_yaml
+
+    settings = _settings()
+    if args.yaml:
+        sys.stdout.write(demo_yaml())
+        return 0
+    try:
+        if args.if_empty and not asyncio.run(_database_is_empty(settings)):
+            print("the database already holds an estate; demo not loaded")
+            return 0
+        summary = asyncio.run(_import(settings, demo_org()))
+    except Exception as exc:
+        return _database_error(exc, settings)
+    print(f"demo estate loaded: {summary}")
+    return 0
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    from storage.orgfile import OrgFileError, load_org_file
+
+    settings = _settings()
+    path = Path(args.file)
+    try:
+        org = load_org_file(path)
+    except OSError as exc:
+        print(f"gridbot: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except OrgFileError as exc:
+        print(f"gridbot: {path} was not imported; nothing changed:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(_import(settings, org))
+    except Exception as exc:
+        return _database_error(exc, settings)
+    print(f"{path}: {summary}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import admin_token, create_app
+    from bot.runtime import Runtime
+    from storage.migrate import upgrade_sync
+
+    settings = _settings()
+    if not args.no_migrate:
+        try:
+            upgrade_sync(settings.database_url)
+        except Exception as exc:
+            return _database_error(exc, settings)
+    token, generated = admin_token(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"gridbot serving on {base}")
+    if settings.simulator:
+        print(f"  chat simulator: {base}/simulator")
+    print(f"  admin console:  {base}/admin#token={token}")
+    if generated:
+        print(f"  admin token (generated, kept in {Path(settings.var_dir) / 'admin_token'}): {token}")
+    sys.stdout.flush()
+
+    async def app_factory() -> web.Application:
+        return create_app(Runtime(settings), token=token)
+
+    try:
+        web.run_app(app_factory(), host=settings.host, port=settings.port, print=None,
+                    access_log=None)
+    except OSError as exc:
+        print(f"gridbot: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridbot", description="gridbot: micro-grid governance bot")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the channels, the API, the simulator and the console")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="load the demo estate (4 districts, 32 grids, 96 buildings)")
+    demo.add_argument("--if-empty", action="store_true", help="only when no estate is loaded yet")
+    demo.add_argument("--yaml", action="store_true", help="print the demo estate as an org file")
+    demo.set_defaults(func=cmd_demo)
+
+    org = sub.add_parser("org", help="the grid map and its people")
+    org_sub = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
+    org_import = org_sub.add_parser("import", help="import an org YAML file (idempotent)")
+    org_import.add_argument("file")
+    org_import.set_defaults(func=cmd_org_import)
+
+    from nlu.cli import register as register_nlu
+
+    register_nlu(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The outbox worker: sends what handlers decided, at least once and in order per
+recipient, retrying with backoff while a service is down.
+
+A row is claimed with a lease before it is sent, so several processes can share the
+outbox; a process that dies mid-send leaves a lease that expires and the row is sent again.
+WeCom's own duplicate check (`enable_duplicate_check`) and the bridge's delivery id absorb
+that rare repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+
+from bot.outbound.errors import SendError
+from storage.db import SessionFactory
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 25  # with the backoff below: about a day of retrying
+BACKOFF_CAP = 3600.0
+
+
+class Deliverer(Protocol):
+    async def deliver(self, transport: str, target: dict[str, Any], payload: dict[str, Any],
+                      delivery_id: str) -> dict[str, Any]: ...
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try: 1, 2, 4 … capped, with jitter so a fleet spreads out."""
+    base = min(BACKOFF_CAP, 2.0 ** max(0, attempts - 1))
+    return base * random.uniform(0.8, 1.2)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        deliverer: Deliverer,
+        concurrency: int = 16,
+        poll_interval: float = 1.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._deliverer = deliverer
+        self._limit = asyncio.Semaphore(concurrency)
+        self._poll = poll_interval
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gridbot-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("outbox round failed")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def run_once(self, limit: int = 100) -> int:
+        """Send what is due now; the number of rows tried."""
+        claimed = await self._claim(limit)
+        if not claimed:
+            return 0
+        by_recipient: dict[str, list[OutboxMessage]] = {}
+        for row in claimed:
+            key = row.transport + json.dumps(row.target, sort_keys=True, ensure_ascii=False)
+            by_recipient.setdefault(key, []).append(row)
+        await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
+        return len(claimed)
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        now = self.clock()
+        due = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
+        async with self._sessions() as session:
+            ids = list((await session.execute(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, due)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )).scalars())
+        claimed: list[OutboxMessage] = []
+        for row_id in ids:
+            async with self._sessions() as session, session.begin():
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(and_(OutboxMessage.id == row_id, OutboxMessage.status == "pending", due))
+                    .values(lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                )
+                if result.rowcount == 1:
+                    row = await session.get(OutboxMessage, row_id)
+                    if row is not None:
+                        claimed.append(row)
+        return claimed
+
+    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
+        for index, row in enumerate(rows):
+            ok = await self._send(row)
+            if not ok:
+                # Keep the order for this recipient: the rest wait for the same retry.
+                await self._postpone([r.id for r in rows[index + 1:]], row.next_attempt_at)
+                return
+
+    async def _send(self, row: OutboxMessage) -> bool:
+        async with self._limit:
+            try:
+                result = await self._deliverer.deliver(
+                    row.transport, row.target, row.payload, delivery_id=f"gridbot-{row.id}"
+                )
+            except SendError as exc:
+                await self._failed(row, exc)
+                return False
+            except Exception as exc:  # a bug in a transport is reported like a transient error
+                log.exception("outbox row %s: unexpected error", row.id)
+                await self._failed(row, exc)
+                return False
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                    status="sent", sent_at=self.clock(), lease_until=None,
+                    last_error=json.dumps(result, ensure_ascii=False) if result else None,
+                )
+            )
+        return True
+
+    async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
+        retryable = getattr(exc, "retryable", True)
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        now = self.clock()
+        if not retryable or row.attempts >= MAX_ATTEMPTS:
+            status, next_at = "dead", now
+            log.error("outbox row %s (%s) given up after %d tries: %s",
+                      row.id, row.transport, row.attempts, reason)
+        else:
+            status, next_at = "pending", now + timedelta(seconds=backoff(row.attempts))
+            log.warning("outbox row %s (%s) try %d failed, again at %s: %s",
+                        row.id, row.transport, row.attempts, next_at.isoformat(), reason)
+        row.next_attempt_at = next_at
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                    status=status, next_attempt_at=next_at, lease_until=None,
+                    last_error=str(reason)[:2000],
+                )
+            )
+
+    async def _postpone(self, ids: list[int], until: datetime) -> None:
+        if not ids:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(
+                    lease_until=None, next_attempt_at=until,
+                    attempts=OutboxMessage.attempts - 1,
+                )
+            )

@@ -1,0 +1,301 @@
+"""The shell around the handlers: load what a message needs, decide, and apply the decision
+with its outbox rows in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.addressing import Addressing
+from handlers import (
+    CommandData,
+    Context,
+    Decision,
+    Message,
+    handle_command,
+    handle_message,
+    parse_command,
+)
+from handlers.intents import FOLLOW_WINDOW
+from handlers.types import NEW_TICKET
+from storage import tickets as ticket_queries
+from storage.db import SessionFactory
+from storage.models import (
+    InboundRecord,
+    OutboxMessage,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+)
+from storage.orgmap import OrgMap
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+
+
+class Parser(Protocol):
+    def parse(self, text: str) -> dict[str, Any]: ...
+
+
+class StaleDecision(Exception):
+    """A ticket changed between loading and applying; the message is handled again."""
+
+
+class OrgCache:
+    """The org map, reloaded when older than `ttl` seconds or when told it changed."""
+
+    def __init__(self, sessions: SessionFactory, ttl: float = 30.0) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._map: OrgMap | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._map = None
+
+    async def get(self) -> OrgMap:
+        if self._map is not None and time.monotonic() - self._loaded_at < self._ttl:
+            return self._map
+        async with self._lock:
+            if self._map is None or time.monotonic() - self._loaded_at >= self._ttl:
+                async with self._sessions() as session:
+                    self._map = await OrgMap.load(session)
+                self._loaded_at = time.monotonic()
+        return self._map
+
+
+class Processor:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        org: OrgCache,
+        nlu: Callable[[], Parser],
+        addressing: Addressing,
+        public_url: str,
+        on_outbox: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._org = org
+        self._nlu = nlu
+        self._addressing = addressing
+        self._public_url = public_url
+        self._on_outbox = on_outbox
+        self._clock = clock
+
+    async def process(self, inbound_id: int) -> Decision | None:
+        """Handle one stored message, once. None when another worker has it or had it."""
+        if not await self._claim(inbound_id):
+            return None
+        try:
+            decision = await self._handle(inbound_id)
+        except Exception as exc:
+            await self._failed(inbound_id, exc)
+            return None
+        if decision.sends and self._on_outbox is not None:
+            await self._on_outbox()
+        return decision
+
+    async def pending(self, limit: int = 200) -> list[int]:
+        """Messages stored but not handled: new ones, and ones whose worker died."""
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(InboundRecord.id)
+                .where(or_(
+                    InboundRecord.status == "received",
+                    and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
+                ))
+                .order_by(InboundRecord.id)
+                .limit(limit)
+            )
+            return list(rows.scalars())
+
+    async def _claim(self, inbound_id: int) -> bool:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(InboundRecord)
+                .where(
+                    InboundRecord.id == inbound_id,
+                    or_(
+                        InboundRecord.status == "received",
+                        and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
+                    ),
+                )
+                .values(status="processing", lease_until=now + LEASE,
+                        attempts=InboundRecord.attempts + 1)
+            )
+            return result.rowcount == 1
+
+    async def _failed(self, inbound_id: int, exc: Exception) -> None:
+        stale = isinstance(exc, StaleDecision)
+        if not stale:
+            log.exception("handling inbound message %s failed", inbound_id, exc_info=exc)
+        async with self._sessions() as session, session.begin():
+            record = await session.get(InboundRecord, inbound_id)
+            if record is None:
+                return
+            if record.attempts >= MAX_ATTEMPTS and not stale:
+                record.status = "failed"
+            else:
+                record.status = "received"
+            record.lease_until = None
+            record.error = f"{type(exc).__name__}: {exc}"[:2000]
+
+    def _context(self, record: InboundRecord, org: OrgMap) -> Context:
+        group = org.group_for(record.channel, record.chat_id) if record.chat_id else None
+        person = org.person_by_sender(record.channel, record.sender_id)
+        return Context(
+            message=Message(
+                inbound_id=record.id,
+                channel=record.channel,
+                sender_id=record.sender_id,
+                sender_name=record.sender_name,
+                text=record.text,
+                chat_id=record.chat_id,
+                mentions_bot=record.mentions_bot,
+            ),
+            org=org,
+            now=self._clock(),
+            group_id=group.id if group else None,
+            building_id=group.building_id if group else None,
+            person_id=person.id if person else None,
+            public_url=self._public_url,
+        )
+
+    async def _handle(self, inbound_id: int) -> Decision:
+        org = await self._org.get()
+        async with self._sessions() as session, session.begin():
+            record = await session.get(InboundRecord, inbound_id)
+            if record is None:
+                raise LookupError(f"inbound message {inbound_id} vanished")
+            ctx = self._context(record, org)
+            decision = await self._decide(session, record, ctx)
+            await self._apply(session, record, ctx, decision)
+        return decision
+
+    async def _decide(self, session: AsyncSession, record: InboundRecord, ctx: Context) -> Decision:
+        if record.kind != "text" or not record.text.strip():
+            return Decision("ignored", f"not a text message ({record.kind})")
+        command = parse_command(record.text)
+        if command is not None:
+            data = await self._command_data(session, ctx, command)
+            return handle_command(ctx, command, data)
+        nlu = self._nlu().parse(record.text)
+        open_tickets = []
+        if ctx.building_id is not None:
+            open_tickets = await ticket_queries.open_in_building(
+                session, ctx.building_id, ctx.now - FOLLOW_WINDOW
+            )
+        return handle_message(ctx, nlu, open_tickets)
+
+    async def _command_data(self, session: AsyncSession, ctx: Context, command: Any) -> CommandData:
+        if command.ticket_id is not None:
+            return CommandData(ticket=await ticket_queries.ticket_view(session, command.ticket_id))
+        if command.word == "我的工单":
+            return CommandData(tickets=await ticket_queries.open_of_reporter(
+                session, ctx.message.channel, ctx.message.sender_id))
+        if command.word == "我的任务" and ctx.person_id is not None:
+            return CommandData(tickets=await ticket_queries.open_of_assignee(session, ctx.person_id))
+        return CommandData()
+
+    async def _apply(self, session: AsyncSession, record: InboundRecord, ctx: Context,
+                     decision: Decision) -> None:
+        now = ctx.now
+        actor = ctx.org.person(ctx.person_id).name if ctx.person_id is not None else (
+            record.sender_name or record.sender_id)
+        created_id: int | None = None
+        if decision.create is not None:
+            created_id = await self._create_ticket(session, record, decision, now)
+        if decision.follow is not None:
+            await self._follow(session, record, ctx, decision.follow.ticket_id, now)
+        for change in decision.changes:
+            values: dict[str, Any] = {"updated_at": now, **change.fields}
+            if change.status is not None:
+                values["status"] = change.status
+            result = await session.execute(
+                update(Ticket)
+                .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status))
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise StaleDecision(f"ticket #{change.ticket_id} changed meanwhile")
+            session.add(TicketEvent(
+                ticket_id=change.ticket_id, at=now, actor=actor, actor_person_id=ctx.person_id,
+                kind=change.kind, text=change.text,
+                data={"status": change.status} if change.status else None,
+            ))
+        for index, send in enumerate(decision.sends):
+            ticket_id = created_id if send.ticket_id == NEW_TICKET else send.ticket_id
+            delivery = self._addressing.resolve(
+                send, send.render(ticket_id), send.render_card(ticket_id), ctx.org, ticket_id
+            )
+            if delivery is None:
+                continue
+            session.add(OutboxMessage(
+                dedup_key=f"in:{record.id}:{index}:{send.key}",
+                transport=delivery.transport,
+                target=delivery.target,
+                payload=delivery.payload,
+                ticket_id=ticket_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            ))
+        audit = decision.audit()
+        if created_id is not None:
+            audit["ticket_id"] = created_id
+        record.status = "done"
+        record.processed_at = now
+        record.lease_until = None
+        record.error = None
+        record.decision = audit
+
+    async def _create_ticket(self, session: AsyncSession, record: InboundRecord,
+                             decision: Decision, now: datetime) -> int:
+        spec = decision.create
+        assert spec is not None
+        result = await session.execute(insert(Ticket).values(
+            category=spec.category, status="new", urgency=spec.urgency, tier=spec.tier,
+            facility=spec.facility, building_id=spec.building_id, grid_id=spec.grid_id,
+            group_id=spec.group_id, assignee_id=spec.assignee_id,
+            reporter_channel=record.channel, reporter_id=record.sender_id,
+            reporter_name=record.sender_name, source_message_id=record.id, text=spec.text,
+            location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
+            resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
+        ).returning(Ticket.id))
+        ticket_id = int(result.scalar_one())
+        session.add(TicketEvent(
+            ticket_id=ticket_id, at=now, actor=record.sender_name or record.sender_id,
+            kind="created", text=spec.event_text, data=spec.event_data,
+        ))
+        return ticket_id
+
+    async def _follow(self, session: AsyncSession, record: InboundRecord, ctx: Context,
+                      ticket_id: int, now: datetime) -> None:
+        exists = await session.scalar(select(TicketFollower.id).where(
+            TicketFollower.ticket_id == ticket_id,
+            TicketFollower.channel == record.channel,
+            TicketFollower.sender_id == record.sender_id,
+        ))
+        if exists is None:
+            session.add(TicketFollower(
+                ticket_id=ticket_id, channel=record.channel, sender_id=record.sender_id,
+                sender_name=record.sender_name, group_id=ctx.group_id, created_at=now,
+            ))
+        session.add(TicketEvent(
+            ticket_id=ticket_id, at=now, actor=record.sender_name or record.sender_id,
+            kind="followed", text=record.text[:500],
+        ))

@@ -1,0 +1,159 @@
+"""The running parts of one gridbot process, wired from settings: storage, intake,
+processors, the outbox and the outbound clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.addressing import Addressing
+from bot.config import Settings
+from bot.ingest import InboundStore, SeenCache
+from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
+from bot.outbox import OutboxWorker
+from bot.processing import OrgCache, Processor
+from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
+from storage.db import SessionFactory, create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 5.0
+PROCESSORS = 4
+
+
+class Deliverer:
+    """The outbound clients, plus the simulator: a transport that only records."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def deliver(self, transport: str, target: dict[str, Any], payload: dict[str, Any],
+                      delivery_id: str) -> dict[str, Any]:
+        if transport == "simulator":
+            return {}
+        return await self._dispatcher.deliver(transport, target, payload, delivery_id)
+
+
+def _default_nlu() -> Any:
+    from nlu import get_model
+
+    return get_model()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    nlu_loader: Any = _default_nlu
+    engine: Any = None
+    sessions: SessionFactory = field(init=False)
+    redis: Any = None
+    http: aiohttp.ClientSession | None = None
+    queue: WorkQueue = field(init=False)
+    org: OrgCache = field(init=False)
+    intake: InboundStore = field(init=False)
+    processor: Processor = field(init=False)
+    outbox: OutboxWorker = field(init=False)
+    dispatcher: Dispatcher = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _nlu_model: Any = None
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        if self.engine is None:
+            self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        seen = None
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+
+            self.redis = aioredis.from_url(settings.redis_url)
+            self.queue = RedisWorkQueue(self.redis)
+            seen = SeenCache(self.redis)
+            tokens: Any = RedisTokenCache(self.redis)
+        else:
+            self.queue = MemoryWorkQueue()
+            tokens = MemoryTokenCache()
+        self.org = OrgCache(self.sessions)
+        self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
+        self.dispatcher = Dispatcher(settings, tokens=tokens)
+        self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher))
+        self.processor = Processor(
+            self.sessions, self.org, self.nlu, Addressing(settings), settings.public_url,
+            on_outbox=self._wake_outbox,
+        )
+
+    def nlu(self) -> Any:
+        if self._nlu_model is None:
+            self._nlu_model = self.nlu_loader()
+        return self._nlu_model
+
+    async def _wake_outbox(self) -> None:
+        self.outbox.wake()
+
+    async def start(self, workers: bool = True) -> None:
+        self.intake.start()
+        if workers:
+            # Load the model before messages arrive, off the event loop.
+            await asyncio.to_thread(self.nlu)
+            self.outbox.start()
+            self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
+            self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        await self.outbox.stop()
+        await self.intake.stop()
+        await self.dispatcher.close()
+        await self.queue.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+    async def _consume(self) -> None:
+        limit = asyncio.Semaphore(PROCESSORS)
+
+        async def one(inbound_id: int) -> None:
+            async with limit:
+                await self.processor.process(inbound_id)
+
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            ids = await self.queue.get(timeout=1.0)
+            for inbound_id in ids:
+                task = asyncio.create_task(one(inbound_id))
+                running.add(task)
+                task.add_done_callback(running.discard)
+
+    async def _sweep(self) -> None:
+        """Catch what no signal announced: a crash mid-message, a lost wake-up."""
+        while True:
+            try:
+                for inbound_id in await self.processor.pending():
+                    await self.processor.process(inbound_id)
+            except Exception:
+                log.exception("sweep failed")
+            await asyncio.sleep(SWEEP_INTERVAL)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Process every stored message and send every due outbox row (tests, CLI)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            pending = await self.processor.pending()
+            for inbound_id in pending:
+                await self.processor.process(inbound_id)
+            sent = await self.outbox.run_once()
+            if not pending and not sent:
+                return
+        raise TimeoutError("gridbot did not settle in time")

@@ -1,0 +1,84 @@
+"""Chat commands: recognising them in what people type."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+COMMAND_WORDS = (
+    "查询",
+    "我的工单",
+    "评价",
+    "没修好",
+    "接单",
+    "进展",
+    "完成",
+    "转派",
+    "升级",
+    "我的任务",
+    "认领",
+    "通知",
+)
+# Commands about one ticket need its id.
+WITH_TICKET = frozenset({"查询", "评价", "没修好", "接单", "进展", "完成", "转派", "升级", "认领"})
+USAGES = {
+    "查询": "查询 编号",
+    "评价": "评价 编号 1-5",
+    "没修好": "没修好 编号",
+    "接单": "接单 编号",
+    "进展": "进展 编号 进展说明",
+    "完成": "完成 编号 办结说明",
+    "转派": "转派 编号 企业微信账号",
+    "升级": "升级 编号",
+    "认领": "认领 编号",
+    "通知": "通知 通知内容",
+}
+
+_MENTION = re.compile(r"^(?:@\S+\s+)+")
+_HEAD = re.compile("^(" + "|".join(sorted(COMMAND_WORDS, key=len, reverse=True)) + r")(.*)$", re.S)
+_TICKET = re.compile(r"^\s*#?\s*(\d{1,12})(?!\d)\s*(.*)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    word: str
+    ticket_id: int | None = None
+    arg: str = ""
+    error: str | None = None  # set when the command word was right but the rest was not
+
+
+def normalise(text: str) -> str:
+    """Full-width digits, '＃' and spaces become ASCII; a leading @mention is dropped."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    return _MENTION.sub("", text).strip()
+
+
+def parse_command(text: str) -> Command | None:
+    """The command in `text`, or None when it is not a command at all."""
+    text = normalise(text)
+    head = _HEAD.match(text)
+    if head is None:
+        return None
+    word, rest = head.group(1), head.group(2).strip()
+    if word in ("我的工单", "我的任务"):
+        return Command(word) if rest == "" else None
+    if word == "通知":
+        if not rest:
+            return Command(word, error=USAGES[word])
+        return Command(word, arg=rest)
+    ticket = _TICKET.match(rest)
+    if ticket is None:
+        # "评价一下物业" or "完成了吗" is conversation, not a command.
+        return None
+    ticket_id, arg = int(ticket.group(1)), ticket.group(2).strip()
+    if word == "评价":
+        if not re.fullmatch(r"[1-5]", arg):
+            return Command(word, ticket_id, arg, error=USAGES[word])
+    elif word == "进展" and not arg:
+        return Command(word, ticket_id, error=USAGES[word])
+    elif word == "转派" and not re.fullmatch(r"[\w.@-]{1,64}", arg):
+        return Command(word, ticket_id, arg, error=USAGES[word])
+    elif word in ("查询", "没修好", "接单", "升级", "认领") and arg:
+        return None
+    return Command(word, ticket_id, arg)

@@ -1,0 +1,231 @@
+"""What gridbot does with a message the NLU recognised as a complaint, repair request,
+micro-wish or dispute: one ticket, routed, with a reply and a task push."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from handlers import texts
+from handlers.routing import DEFAULT_SLA, INTENT_CATEGORY, deadlines, route
+from handlers.types import (
+    NEW_TICKET,
+    Context,
+    CreateTicket,
+    Decision,
+    Follow,
+    Send,
+    TaskCard,
+    TicketView,
+    ToGroup,
+    ToPerson,
+    ToSender,
+    ignore,
+)
+
+# Reports of the same thing in the same building within this window join one ticket.
+FOLLOW_WINDOW = timedelta(hours=24)
+
+
+def _entity(nlu: dict[str, Any], name: str) -> str | None:
+    for entity in nlu.get("entities", ()):
+        if entity.get("entity") == name:
+            return str(entity.get("value"))
+    return None
+
+
+def _building_of(ctx: Context, nlu: dict[str, Any]) -> int | None:
+    """The building the text names, when it is one gridbot knows; else the group's building."""
+    number = _entity(nlu, "building")
+    if number is not None:
+        here = ctx.org.building(ctx.building_id) if ctx.building_id is not None else None
+        candidates = ctx.org.buildings_by_number(number)
+        if here is not None:
+            same_district = [b for b in candidates if b.district_id == here.district_id]
+            candidates = same_district or candidates
+        if len(candidates) == 1:
+            return candidates[0].id
+    return ctx.building_id
+
+
+def _location(nlu: dict[str, Any], building_number: str | None) -> str:
+    parts = []
+    if building_number:
+        parts.append(f"{building_number}号楼")
+    unit = _entity(nlu, "unit")
+    if unit:
+        parts.append(f"{unit}单元")
+    room = _entity(nlu, "room")
+    floor = _entity(nlu, "floor")
+    if room:
+        parts.append(f"{room}室")
+    elif floor:
+        parts.append(f"{floor}楼")
+    return "".join(parts) or "未注明"
+
+
+def _reply_to(ctx: Context) -> ToGroup | ToSender:
+    message = ctx.message
+    if ctx.group_id is not None:
+        return ToGroup(ctx.group_id, (message.sender_id,))
+    return ToSender(message.channel, message.sender_id, message.chat_id)
+
+
+def _duplicate_of(
+    ctx: Context, category: str, facility: str | None, building_id: int | None,
+    open_tickets: Sequence[TicketView],
+) -> TicketView | None:
+    if building_id is None or category not in ("repair", "complaint") or facility is None:
+        return None
+    for ticket in open_tickets:
+        if (
+            ticket.building_id == building_id
+            and ticket.category == category
+            and ticket.facility == facility
+            and ctx.now - ticket.created_at <= FOLLOW_WINDOW
+        ):
+            return ticket
+    return None
+
+
+def handle_intent(
+    ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = ()
+) -> Decision:
+    """Turn a recognised message into a ticket (or a follow of an existing one)."""
+    intent = nlu.get("intent", {}).get("name", "none")
+    category = INTENT_CATEGORY.get(intent)
+    if category is None:
+        return ignore("chatter: the NLU found no ticket intent", nlu)
+    message = ctx.message
+    reporter = message.sender_name or "您"
+    building_id = _building_of(ctx, nlu)
+    if building_id is None:
+        return Decision(
+            outcome="asked_building",
+            reason=f"{intent} but no building: the chat is not a known building group "
+            "and the text names no known building",
+            sends=[Send(_reply_to(ctx), texts.ASK_BUILDING)],
+            nlu=nlu,
+        )
+    building = ctx.org.building(building_id)
+    grid = ctx.org.grid(building.grid_id) if building else None
+    facility = _entity(nlu, "facility")
+    urgency = nlu.get("urgency") or "normal"
+    if category != "repair":
+        urgency = "normal"
+    tier = nlu.get("tier") if category == "dispute" else None
+    if category == "dispute" and tier is None:
+        tier = "small"
+
+    existing = _duplicate_of(ctx, category, facility, building_id, open_tickets)
+    if existing is not None:
+        return Decision(
+            outcome="followed",
+            reason=f"{intent} about {facility} in building {building.number if building else '?'}"
+            f" matches open ticket #{existing.id}",
+            follow=Follow(existing.id),
+            sends=[
+                Send(
+                    _reply_to(ctx),
+                    texts.TICKET_FOLLOWED,
+                    {"reporter": reporter, "status": texts.STATUS_NAMES[existing.status]},
+                    ticket_id=existing.id,
+                )
+            ],
+            nlu=nlu,
+        )
+
+    routed = route(ctx.org, category, tier, building_id)
+    sla = ctx.org.sla or DEFAULT_SLA
+    accept_due, resolve_due = deadlines(sla, category, urgency, ctx.now)
+    assignee = ctx.org.person(routed.assignee_id) if routed.assignee_id is not None else None
+    building_number = building.number if building else None
+    where = _location(nlu, building_number)
+    category_name = texts.CATEGORY_NAMES[category]
+    if tier:
+        category_name += "·" + texts.TIER_NAMES[tier]
+    elif facility:
+        category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
+
+    sends: list[Send] = []
+    if category == "wish":
+        sends.append(
+            Send(_reply_to(ctx), texts.WISH_PUBLISHED, {"reporter": reporter},
+                 ticket_id=NEW_TICKET, key="reply")
+        )
+        for volunteer_id in ctx.org.volunteers_of(building.grid_id) if building else ():
+            sends.append(
+                Send(
+                    ToPerson(volunteer_id),
+                    texts.WISH_TO_VOLUNTEER,
+                    {"building": where, "text": texts.excerpt(texts.mask_phones(message.text), 80)},
+                    ticket_id=NEW_TICKET,
+                    key=f"volunteer-{volunteer_id}",
+                )
+            )
+    else:
+        urgency_note = "（紧急，已优先派单）" if urgency == "emergency" else ""
+        sends.append(
+            Send(
+                _reply_to(ctx),
+                texts.TICKET_CREATED,
+                {
+                    "reporter": reporter,
+                    "category": texts.CATEGORY_NAMES[category],
+                    "urgency_note": urgency_note,
+                    "role": routed.role,
+                    "assignee": assignee.name if assignee else "（待分配）",
+                    "deadline_note": f"办结时限 {texts.when(resolve_due)}",
+                },
+                ticket_id=NEW_TICKET,
+                key="reply",
+            )
+        )
+    if assignee is not None:
+        params = {
+            "category": category_name,
+            "urgency": texts.URGENCY_NAMES[urgency],
+            "building": f"{building_number}号楼" if building_number else "",
+            # Staff need the full text, phone numbers included, to reach the resident.
+            "text": texts.excerpt(message.text, 300),
+            "where": f"{where}（{grid.name if grid else ''}）",
+            "created": texts.when(ctx.now),
+            "accept_due": texts.when(accept_due),
+            "resolve_due": texts.when(resolve_due),
+        }
+        sends.append(
+            Send(ToPerson(assignee.id), texts.TASK_TEXT, params, ticket_id=NEW_TICKET,
+                 card=TaskCard(texts.TASK_TITLE, texts.TASK_DESCRIPTION), key="task")
+        )
+
+    create = CreateTicket(
+        category=category,
+        urgency=urgency,
+        tier=tier,
+        facility=facility,
+        building_id=building_id,
+        grid_id=building.grid_id if building else None,
+        group_id=ctx.group_id,
+        assignee_id=routed.assignee_id,
+        text=message.text,
+        location=where,
+        accept_due_at=accept_due,
+        resolve_due_at=resolve_due,
+        event_text=f"{texts.CATEGORY_NAMES[category]}：{texts.excerpt(message.text, 200)}",
+        event_data={
+            "intent": intent,
+            "confidence": nlu.get("intent", {}).get("confidence"),
+            "routed_to": assignee.name if assignee else None,
+            "role": routed.role,
+        },
+    )
+    confidence = nlu.get("intent", {}).get("confidence", 0.0)
+    return Decision(
+        outcome="ticket_created",
+        reason=f"{intent} ({confidence:.2f}) in building {building_number}, "
+        f"routed to {routed.role} {assignee.name if assignee else 'nobody'}",
+        create=create,
+        sends=sends,
+        nlu=nlu,
+    )

@@ -1,0 +1,74 @@
+"""Who handles a ticket, and by when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.orgmap import OrgMap
+
+DEFAULT_SLA: dict[str, dict[str, int]] = {
+    "accept": {"emergency": 10 * 60, "normal": 2 * 3600},
+    "resolve": {
+        "repair": 24 * 3600,
+        "complaint": 48 * 3600,
+        "wish": 7 * 86400,
+        "dispute": 7 * 86400,
+        "emergency": 4 * 3600,
+    },
+}
+
+INTENT_CATEGORY = {
+    "repair_request": "repair",
+    "complaint": "complaint",
+    "micro_wish": "wish",
+    "dispute": "dispute",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    assignee_id: int | None
+    role: str  # how the assignee is named to residents: 网格员, 楼组长, 调解员 …
+
+
+def route(org: OrgMap, category: str, tier: str | None, building_id: int | None) -> Route:
+    """Building → grid → the grid's worker; disputes climb the mediation ladder by tier."""
+    if building_id is None:
+        return Route(None, "网格员")
+    building = org.building(building_id)
+    grid = org.grid(building.grid_id) if building else None
+    worker = grid.worker_id if grid else None
+    if category == "dispute" and building is not None:
+        if tier == "micro":
+            captains = org.captains_of(building_id)
+            if captains:
+                return Route(captains[0], "楼组长")
+        elif tier in ("small", "medium", "big"):
+            mediator = org.mediator(building.district_id, tier)
+            if mediator is not None:
+                return Route(mediator, "调解员")
+    return Route(worker, "网格员")
+
+
+def escalation_target(org: OrgMap, building_id: int | None, level: int) -> int | None:
+    """Level 1 is the grid leader; level 2 and above, the street's admins."""
+    building = org.building(building_id) if building_id is not None else None
+    grid = org.grid(building.grid_id) if building else None
+    if level <= 1 and grid is not None and grid.leader_id is not None:
+        return grid.leader_id
+    admins = org.admins()
+    return admins[0] if admins else None
+
+
+def deadlines(
+    sla: dict[str, dict[str, int]], category: str, urgency: str, now: datetime
+) -> tuple[datetime, datetime]:
+    accept = sla.get("accept", {})
+    resolve = sla.get("resolve", {})
+    accept_s = accept.get(urgency, accept.get("normal", DEFAULT_SLA["accept"]["normal"]))
+    if urgency == "emergency" and "emergency" in resolve:
+        resolve_s = resolve["emergency"]
+    else:
+        resolve_s = resolve.get(category, DEFAULT_SLA["resolve"][category])
+    return now + timedelta(seconds=accept_s), now + timedelta(seconds=resolve_s)

@@ -1,0 +1,362 @@
+"""What each chat command does. Each function is pure: context in, decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers import texts
+from handlers.commands import USAGES, Command
+from handlers.routing import escalation_target
+from handlers.types import (
+    ChangeTicket,
+    Context,
+    Decision,
+    Send,
+    TicketView,
+    ToGroup,
+    ToPerson,
+    ToSender,
+)
+from storage.models import OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class CommandData:
+    """What the shell loads for a command: the ticket it names, or the sender's list."""
+
+    ticket: TicketView | None = None
+    tickets: Sequence[TicketView] = ()
+
+
+def _answer(ctx: Context, template: str, params: dict[str, Any] | None = None,
+            ticket_id: int | None = None, key: str = "answer") -> Send:
+    message = ctx.message
+    to: ToGroup | ToSender
+    if ctx.group_id is not None:
+        to = ToGroup(ctx.group_id, (message.sender_id,))
+        template = "@{sender} " + template
+        params = {**(params or {}), "sender": message.sender_name or message.sender_id}
+    else:
+        to = ToSender(message.channel, message.sender_id, message.chat_id)
+    return Send(to, template, params or {}, ticket_id=ticket_id, key=key)
+
+
+def _tell_residents(ticket: TicketView, template: str, params: dict[str, Any]) -> list[Send]:
+    """The reporter (and followers) hear of each step where they reported it."""
+    params = {"reporter": ticket.reporter_name or "", **params}
+    if ticket.group_id is not None:
+        mentions = (ticket.reporter_id,) + tuple(
+            sender for channel, sender in ticket.followers if channel == ticket.reporter_channel
+        )
+        return [Send(ToGroup(ticket.group_id, mentions), template, params,
+                     ticket_id=ticket.id, key="residents")]
+    sends = [Send(ToSender(ticket.reporter_channel, ticket.reporter_id), template, params,
+                  ticket_id=ticket.id, key="reporter")]
+    return sends
+
+
+def _refuse(ctx: Context, command: Command, why: str) -> Decision:
+    return Decision(
+        outcome="refused",
+        reason=f"{command.word}: {why}",
+        sends=[_answer(ctx, texts.NOT_ALLOWED, {"why": why}, command.ticket_id)],
+    )
+
+
+def _actor_name(ctx: Context) -> str:
+    person = ctx.org.person(ctx.person_id) if ctx.person_id is not None else None
+    if person is not None:
+        return person.name
+    return ctx.message.sender_name or ctx.message.sender_id
+
+
+def can_handle(ctx: Context, ticket: TicketView) -> bool:
+    """The assignee, the grid's staff, the district's mediators (disputes) and admins."""
+    person_id = ctx.person_id
+    if person_id is None:
+        return False
+    if ticket.assignee_id == person_id:
+        return True
+    org = ctx.org
+    if org.is_admin(person_id):
+        return True
+    if ticket.grid_id is not None and (
+        org.has_role(person_id, "grid_worker", "grid", ticket.grid_id)
+        or org.has_role(person_id, "grid_leader", "grid", ticket.grid_id)
+    ):
+        return True
+    if ticket.category == "dispute" and ticket.building_id is not None:
+        building = org.building(ticket.building_id)
+        if building and org.has_role(person_id, "mediator", "district", building.district_id):
+            return True
+    return False
+
+
+def _is_reporter(ctx: Context, ticket: TicketView) -> bool:
+    me = (ctx.message.channel, ctx.message.sender_id)
+    return me == (ticket.reporter_channel, ticket.reporter_id) or me in ticket.followers
+
+
+def _status_line(ctx: Context, ticket: TicketView) -> str:
+    building = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
+    assignee = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    due = ticket.accept_due_at if ticket.status in ("new", "reopened") else ticket.resolve_due_at
+    return texts.STATUS_LINE.format(
+        id=ticket.id,
+        category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+        status=texts.STATUS_NAMES.get(ticket.status, ticket.status),
+        building=f"{building.number}号楼" if building else "—",
+        assignee=assignee.name if assignee else "待分配",
+        deadline="时限 " + texts.when(due) if ticket.status in OPEN_STATUSES else "",
+    )
+
+
+def _ticket_change(
+    ctx: Context, command: Command, ticket: TicketView, *, kind: str, status: str | None,
+    expect: tuple[str, ...], text: str, what: str, resident_template: str | None,
+    resident_params: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
+    extra_sends: Sequence[Send] = (),
+) -> Decision:
+    if ticket.status not in expect:
+        return Decision(
+            outcome="refused",
+            reason=f"{command.word} #{ticket.id}: status is {ticket.status}",
+            sends=[_answer(ctx, texts.WRONG_STATE, {
+                "status": texts.STATUS_NAMES.get(ticket.status, ticket.status), "what": what,
+            }, ticket.id)],
+        )
+    sends = [_answer(ctx, texts.DONE, {"what": what}, ticket.id)]
+    if resident_template is not None:
+        sends += _tell_residents(ticket, resident_template, resident_params or {})
+    sends += extra_sends
+    change = ChangeTicket(ticket.id, kind, text, expect, status, fields or {})
+    return Decision(
+        outcome=f"command:{kind}",
+        reason=f"{command.word} #{ticket.id} by {_actor_name(ctx)}",
+        changes=[change],
+        sends=sends,
+    )
+
+
+# ---------------------------------------------------------------- staff
+
+
+def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的网格员或调解员可以接单。")
+    actor = _actor_name(ctx)
+    role = "调解员" if ticket.category == "dispute" else "网格员"
+    fields: dict[str, Any] = {"accepted_at": ctx.now}
+    if ticket.assignee_id != ctx.person_id:
+        fields["assignee_id"] = ctx.person_id
+    return _ticket_change(
+        ctx, command, ticket, kind="accepted", status="accepted", expect=("new", "reopened"),
+        text=f"{actor} 接单", what="接单", resident_template=texts.ACCEPTED,
+        resident_params={"actor": actor, "role": role}, fields=fields,
+    )
+
+
+def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的工作人员可以更新进展。")
+    fields: dict[str, Any] = {}
+    if ticket.status in ("new", "reopened"):
+        fields["accepted_at"] = ctx.now
+    return _ticket_change(
+        ctx, command, ticket, kind="progress", status="in_progress",
+        expect=("new", "accepted", "in_progress", "reopened"), text=command.arg,
+        what="更新进展", resident_template=texts.PROGRESS,
+        resident_params={"note": command.arg}, fields=fields,
+    )
+
+
+def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的工作人员可以办结。")
+    note = command.arg or "已处理完毕"
+    return _ticket_change(
+        ctx, command, ticket, kind="resolved", status="resolved",
+        expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
+        resident_template=texts.RESOLVED, resident_params={"note": note},
+        fields={"resolved_at": ctx.now},
+    )
+
+
+def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的工作人员可以转派。")
+    target = ctx.org.person_by_wecom(command.arg)
+    if target is None or not ctx.org.is_staff(target.id):
+        return Decision(
+            outcome="refused",
+            reason=f"转派 #{ticket.id}: no staff member {command.arg}",
+            sends=[_answer(ctx, texts.UNKNOWN_PERSON, {"userid": command.arg}, ticket.id)],
+        )
+    push = Send(ToPerson(target.id), "{actor} 将工单 #{id} 转派给您：{text}",
+                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
+                ticket_id=ticket.id, key="push")
+    return _ticket_change(
+        ctx, command, ticket, kind="transferred", status=None,
+        expect=("new", "accepted", "in_progress", "reopened"),
+        text=f"转派给 {target.name}", what=f"转派给{target.name}",
+        resident_template=texts.TRANSFERRED_GROUP, resident_params={"assignee": target.name},
+        fields={"assignee_id": target.id}, extra_sends=[push],
+    )
+
+
+def escalate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的工作人员可以升级。")
+    level = ticket.escalation_level + 1
+    target_id = escalation_target(ctx.org, ticket.building_id, level)
+    target = ctx.org.person(target_id) if target_id is not None else None
+    if target is None:
+        return _refuse(ctx, command, "没有可升级的上级负责人。")
+    push = Send(ToPerson(target.id), "工单 #{id} 已升级由您督办（{actor} 发起）：{text}",
+                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
+                ticket_id=ticket.id, key="push")
+    return _ticket_change(
+        ctx, command, ticket, kind="escalated", status=None,
+        expect=("new", "accepted", "in_progress", "reopened"),
+        text=f"升级到第{level}级，由 {target.name} 督办", what="升级",
+        resident_template=texts.ESCALATED_GROUP, resident_params={"assignee": target.name},
+        fields={"escalation_level": level, "assignee_id": target.id}, extra_sends=[push],
+    )
+
+
+def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    person_id = ctx.person_id
+    if person_id is None or not ctx.org.is_volunteer(person_id):
+        return _refuse(ctx, command, "只有登记的志愿者可以认领微心愿。")
+    if ticket.category != "wish":
+        return _refuse(ctx, command, f"工单 #{ticket.id} 不是微心愿。")
+    actor = _actor_name(ctx)
+    return _ticket_change(
+        ctx, command, ticket, kind="claimed", status="accepted", expect=("new", "reopened"),
+        text=f"志愿者 {actor} 认领", what="认领", resident_template=texts.CLAIMED,
+        resident_params={"actor": actor},
+        fields={"assignee_id": person_id, "accepted_at": ctx.now},
+    )
+
+
+# ---------------------------------------------------------------- residents
+
+
+def query(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    allowed = (
+        _is_reporter(ctx, ticket)
+        or can_handle(ctx, ticket)
+        or (ctx.group_id is not None and ctx.group_id == ticket.group_id)
+    )
+    if not allowed:
+        return _refuse(ctx, command, "只能查询自己或本楼组的工单。")
+    return Decision(
+        outcome="answered", reason=f"查询 #{ticket.id}",
+        sends=[_answer(ctx, "{line}", {"line": _status_line(ctx, ticket)}, ticket.id)],
+    )
+
+
+def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not _is_reporter(ctx, ticket):
+        return _refuse(ctx, command, "只有反映问题的居民可以评价。")
+    stars = int(command.arg)
+    return _ticket_change(
+        ctx, command, ticket, kind="rated", status="closed", expect=("resolved",),
+        text=f"评价 {stars} 星", what="评价", resident_template=None,
+        fields={"rating": stars, "closed_at": ctx.now},
+    )
+
+
+def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    if not _is_reporter(ctx, ticket):
+        return _refuse(ctx, command, "只有反映问题的居民可以反馈没修好。")
+    assignee = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    extra = []
+    if assignee is not None:
+        extra.append(Send(ToPerson(assignee.id), texts.REOPENED_STAFF, {},
+                          ticket_id=ticket.id, key="push"))
+    return _ticket_change(
+        ctx, command, ticket, kind="reopened", status="reopened", expect=("resolved", "closed"),
+        text="居民反馈没有解决", what="重新打开", resident_template=None,
+        fields={"resolved_at": None, "closed_at": None}, extra_sends=extra,
+    )
+
+
+# ---------------------------------------------------------------- lists and notices
+
+
+def my_tickets(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> Decision:
+    if not tickets:
+        return Decision("answered", "我的工单: none open", sends=[_answer(ctx, texts.MY_TICKETS_NONE)])
+    lines = "\n".join(_status_line(ctx, t) for t in tickets)
+    return Decision("answered", f"我的工单: {len(tickets)} open", sends=[
+        _answer(ctx, texts.MY_TICKETS_HEADER, {"count": len(tickets), "lines": lines})
+    ])
+
+
+def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> Decision:
+    if ctx.person_id is None or not ctx.org.is_staff(ctx.person_id):
+        return _refuse(ctx, command, "“我的任务”只对工作人员开放。")
+    if not tickets:
+        return Decision("answered", "我的任务: none", sends=[_answer(ctx, texts.MY_TASKS_NONE)])
+
+    def due(t: TicketView) -> datetime:
+        value = t.accept_due_at if t.status in ("new", "reopened") else t.resolve_due_at
+        return value or datetime.max.replace(tzinfo=UTC)
+
+    ordered = sorted(tickets, key=due)
+    lines = "\n".join(_status_line(ctx, t) for t in ordered)
+    return Decision("answered", f"我的任务: {len(tickets)} open", sends=[
+        _answer(ctx, texts.MY_TASKS_HEADER, {"count": len(tickets), "lines": lines})
+    ])
+
+
+def notice(ctx: Context, command: Command) -> Decision:
+    person_id = ctx.person_id
+    buildings = ctx.org.buildings_of_captain(person_id) if person_id is not None else ()
+    if not buildings:
+        return _refuse(ctx, command, "只有楼组长可以发布楼组通知。")
+    sends: list[Send] = []
+    captain = _actor_name(ctx)
+    for building_id in buildings:
+        for group in ctx.org.groups_of_building(building_id):
+            sends.append(Send(ToGroup(group.id), texts.NOTICE,
+                              {"text": command.arg, "captain": captain}, key=f"notice-{group.id}"))
+    sends.append(_answer(ctx, texts.NOTICE_SENT, {"count": len(sends)}))
+    return Decision("notice", f"通知 by captain {captain} to {len(sends) - 1} groups", sends=sends)
+
+
+TicketCommand = Callable[[Context, Command, TicketView], Decision]
+ON_TICKET: dict[str, TicketCommand] = {
+    "接单": accept,
+    "进展": progress,
+    "完成": resolve,
+    "转派": transfer,
+    "升级": escalate,
+    "认领": claim,
+    "查询": query,
+    "评价": rate,
+    "没修好": reopen,
+}
+
+
+def handle_command(ctx: Context, command: Command, data: CommandData) -> Decision:
+    if command.error is not None:
+        return Decision("refused", f"{command.word}: usage",
+                        sends=[_answer(ctx, texts.USAGE, {"usage": command.error})])
+    if command.word == "通知":
+        return notice(ctx, command)
+    if command.word == "我的工单":
+        return my_tickets(ctx, command, data.tickets)
+    if command.word == "我的任务":
+        return my_tasks(ctx, command, data.tickets)
+    if data.ticket is None:
+        return Decision("refused", f"{command.word} #{command.ticket_id}: no such ticket",
+                        sends=[_answer(ctx, texts.NOT_FOUND, {}, command.ticket_id)])
+    return ON_TICKET[command.word](ctx, command, data.ticket)
+
+
+__all__ = ["CommandData", "USAGES", "can_handle", "handle_command"]

@@ -1,0 +1,193 @@
+"""What handlers see and what they decide.
+
+A handler is a pure function of a message, its context and the NLU result. It returns
+a `Decision`: ticket changes and messages to send. The shell (`bot.processing`) applies a
+decision in one transaction, together with the outbox rows for its messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.orgmap import OrgMap
+
+NEW_TICKET = 0
+"""Stands for the id of the ticket a decision creates, before it has one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    inbound_id: int
+    channel: str
+    sender_id: str
+    sender_name: str | None
+    text: str
+    chat_id: str | None
+    mentions_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A ticket as a handler sees it (loaded by the shell)."""
+
+    id: int
+    category: str
+    status: str
+    urgency: str
+    tier: str | None
+    facility: str | None
+    building_id: int | None
+    grid_id: int | None
+    group_id: int | None
+    assignee_id: int | None
+    reporter_channel: str
+    reporter_id: str
+    reporter_name: str | None
+    text: str
+    escalation_level: int
+    accept_due_at: datetime | None
+    resolve_due_at: datetime | None
+    created_at: datetime
+    rating: int | None = None
+    followers: tuple[tuple[str, str], ...] = ()  # (channel, sender_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    message: Message
+    org: OrgMap
+    now: datetime
+    group_id: int | None  # the group the message was posted in, if known
+    building_id: int | None  # that group's building
+    person_id: int | None  # the sender, if gridbot knows them (staff, captains, volunteers)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+# ---------------------------------------------------------------- recipients
+
+
+@dataclass(frozen=True, slots=True)
+class ToGroup:
+    group_id: int
+    mention_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToPerson:
+    """A known person: staff on WeCom, or volunteers and captains by their WeChat id."""
+
+    person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToSender:
+    """Whoever wrote, in the 1:1 conversation they wrote in."""
+
+    channel: str
+    sender_id: str
+    chat_id: str | None = None  # a chat gridbot does not know as a building group
+
+
+Recipient = ToGroup | ToPerson | ToSender
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCard:
+    """A task push to staff: what, where, how urgent, by when, which ticket.
+
+    Both are templates, formatted like `Send.template`."""
+
+    title: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A message to send. `template` is formatted with `params` plus `id` (the ticket id)."""
+
+    to: Recipient
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+    ticket_id: int | None = None
+    card: TaskCard | None = None
+    # Distinguishes several sends of one decision in the outbox's dedup key.
+    key: str = ""
+
+    def render(self, ticket_id: int | None) -> str:
+        return self.template.format(**self.params, id=ticket_id)
+
+    def render_card(self, ticket_id: int | None) -> tuple[str, str] | None:
+        if self.card is None:
+            return None
+        return (
+            self.card.title.format(**self.params, id=ticket_id),
+            self.card.description.format(**self.params, id=ticket_id),
+        )
+
+
+# ---------------------------------------------------------------- ticket changes
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTicket:
+    category: str
+    urgency: str
+    tier: str | None
+    facility: str | None
+    building_id: int | None
+    grid_id: int | None
+    group_id: int | None
+    assignee_id: int | None
+    text: str
+    location: str | None
+    accept_due_at: datetime | None
+    resolve_due_at: datetime | None
+    event_text: str
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeTicket:
+    ticket_id: int
+    kind: str  # the event kind: accepted, progress, resolved, transferred, escalated, ...
+    text: str
+    expect_status: tuple[str, ...]  # refused at apply time if the status moved meanwhile
+    status: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    ticket_id: int
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome of one message, with the reason an admin can read."""
+
+    outcome: str
+    reason: str
+    create: CreateTicket | None = None
+    changes: list[ChangeTicket] = field(default_factory=list)
+    follow: Follow | None = None
+    sends: list[Send] = field(default_factory=list)
+    nlu: dict[str, Any] | None = None
+
+    def audit(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
+        if self.nlu is not None:
+            record["nlu"] = {
+                "intent": self.nlu.get("intent"),
+                "intent_ranking": self.nlu.get("intent_ranking", [])[:3],
+                "entities": self.nlu.get("entities", []),
+                "urgency": self.nlu.get("urgency"),
+                "tier": self.nlu.get("tier"),
+                "model": self.nlu.get("model"),
+            }
+        return record
+
+
+def ignore(reason: str, nlu: dict[str, Any] | None = None) -> Decision:
+    return Decision(outcome="ignored", reason=reason, nlu=nlu)

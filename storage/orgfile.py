@@ -1,0 +1,1092 @@
+"""The org file: the grid map of one street as YAML, parsed, checked and imported.
+
+`parse_org(text)` turns the YAML of `gridbot org import FILE` into plain dataclasses
+(`OrgFile`). Every problem found is reported with the line it is on, and all of them are
+reported together: `OrgFileError.errors` is a list of `(line, message)`.
+
+`import_org(session_factory, org)` writes an `OrgFile` into the database in one transaction.
+It is idempotent: importing the same file twice changes nothing.
+
+How an import treats what is already in the database:
+
+- Streets, districts, grids and buildings are matched by name (a building by its number
+  within its district) and created when missing. Chat groups are matched by
+  `(channel, chat_id)` and moved to the building the file gives them. Nothing of the map is
+  ever deleted: tickets refer to it.
+- People are matched by `wecom_userid`, else by `wechat_id`. Optional fields the file leaves
+  out (an id, a phone, a group name, a webhook key) keep the value already stored; an id the
+  file gives to someone is taken away from whoever else held it.
+- Roles are the file's truth: in every scope the file mentions (its street and each of its
+  districts, grids and buildings), roles the file no longer gives are removed. The people
+  themselves are kept.
+- The SLA table is stored in the `sla` setting, in seconds.
+
+SLA durations are written "90s", "30m", "4h", "2d" (or combined, "1h30m"). The table has
+accept deadlines per urgency and resolve deadlines per category; besides the four ticket
+categories, `resolve` holds `emergency`, the resolve deadline of an emergency of any category.
+Defaults: accept emergency 10m, normal 2h; resolve repair 24h, complaint 48h, wish 7d,
+dispute 7d, emergency 4h.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
+
+from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
+
+CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
+TIERS = ("micro", "small", "medium", "big")
+# The roles an org file hands out; other roles (residents) are never touched by an import.
+FILE_ROLES = ("grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin")
+
+DEFAULT_ACCEPT: Mapping[str, int] = {"emergency": 10 * 60, "normal": 2 * 3600}
+DEFAULT_RESOLVE: Mapping[str, int] = {
+    "repair": 24 * 3600,
+    "complaint": 48 * 3600,
+    "wish": 7 * 86400,
+    "dispute": 7 * 86400,
+    "emergency": 4 * 3600,
+}
+
+SLA_KEY = "sla"
+ORG_VERSION_KEY = "org_version"
+
+
+# ---------------------------------------------------------------- the parsed file
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSpec:
+    name: str
+    wecom_userid: str | None = None
+    wechat_id: str | None = None
+    phone: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    channel: str
+    chat_id: str
+    name: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingSpec:
+    number: str
+    captain: PersonSpec | None = None
+    groups: tuple[GroupSpec, ...] = ()
+    webhook_key: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GridSpec:
+    name: str
+    worker: PersonSpec
+    leader: PersonSpec | None = None
+    volunteers: tuple[PersonSpec, ...] = ()
+    buildings: tuple[BuildingSpec, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictSpec:
+    name: str
+    grids: tuple[GridSpec, ...] = ()
+    # Dispute tier (micro, small, medium, big) -> the mediators of that tier.
+    mediators: Mapping[str, tuple[PersonSpec, ...]] = field(default_factory=dict)
+    # District staff: admins over this district.
+    admins: tuple[PersonSpec, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """Deadlines in seconds: `accept` per urgency, `resolve` per category (and emergency)."""
+
+    accept: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ACCEPT))
+    resolve: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RESOLVE))
+
+    def accept_seconds(self, urgency: str) -> int:
+        """Seconds to accept a ticket of this urgency ("emergency" or "normal")."""
+        key = "emergency" if urgency == "emergency" else "normal"
+        return int(self.accept.get(key, DEFAULT_ACCEPT[key]))
+
+    def resolve_seconds(self, category: str, urgency: str = "normal") -> int:
+        """Seconds to resolve a ticket; an emergency uses the `emergency` deadline."""
+        key = "emergency" if urgency == "emergency" else category
+        if key in self.resolve:
+            return int(self.resolve[key])
+        return int(DEFAULT_RESOLVE.get(key, DEFAULT_RESOLVE["complaint"]))
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            "accept": {key: int(value) for key, value in self.accept.items()},
+            "resolve": {key: int(value) for key, value in self.resolve.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any] | None) -> Sla:
+        """The table stored in the `sla` setting, defaults filling what is missing."""
+        accept = dict(DEFAULT_ACCEPT)
+        resolve = dict(DEFAULT_RESOLVE)
+        if value:
+            accept.update({k: int(v) for k, v in (value.get("accept") or {}).items()})
+            resolve.update({k: int(v) for k, v in (value.get("resolve") or {}).items()})
+        return cls(accept=accept, resolve=resolve)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFile:
+    street: str
+    districts: tuple[DistrictSpec, ...] = ()
+    sla: Sla = field(default_factory=Sla)
+    # Street staff: admins over the whole street.
+    admins: tuple[PersonSpec, ...] = ()
+
+    def iter_people(self) -> Iterator[tuple[str, PersonSpec]]:
+        """Every mention of a person, with a description of where it is."""
+        for person in self.admins:
+            yield "admin", person
+        for district in self.districts:
+            for person in district.admins:
+                yield f"admin of {district.name}", person
+            for tier, people in district.mediators.items():
+                for person in people:
+                    yield f"{tier} mediator of {district.name}", person
+            for grid in district.grids:
+                yield f"worker of {grid.name}", grid.worker
+                if grid.leader is not None:
+                    yield f"leader of {grid.name}", grid.leader
+                for person in grid.volunteers:
+                    yield f"volunteer of {grid.name}", person
+                for building in grid.buildings:
+                    if building.captain is not None:
+                        yield f"captain of building {building.number}", building.captain
+
+    def people(self) -> list[PersonSpec]:
+        """The distinct people of the file: mentions sharing an id merged into one."""
+        return _merge_people([person for _, person in self.iter_people()])[0]
+
+
+class OrgFileError(Exception):
+    """An org file that cannot be imported; `errors` lists `(line, message)`."""
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        self.errors = sorted(errors, key=lambda error: error[0])
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(f"line {line}: {message}" for line, message in self.errors)
+
+
+# ---------------------------------------------------------------- durations
+
+_DURATION_PART = re.compile(r"(\d+)([smhd])")
+_DURATION = re.compile(r"(?:\d+[smhd])+")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in "90s", "30m", "4h", "2d" or a combination such as "1h30m"."""
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ValueError(f'bad duration {text!r}: write a number and s, m, h or d, e.g. "30m"')
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
+    if seconds <= 0:
+        raise ValueError(f"bad duration {text!r}: must be longer than zero")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest of "2d", "4h", "30m", "90s" that says exactly `seconds`."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+# ---------------------------------------------------------------- reading YAML nodes
+
+_TAG = "tag:yaml.org,2002:"
+_TEXT_TAGS = (_TAG + "str", _TAG + "int")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _is_null(node: yaml.Node | None) -> bool:
+    return node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null")
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    short = node.tag.removeprefix(_TAG)
+    return {"bool": "true/false", "float": "a number", "int": "a number"}.get(short, repr(node.value))
+
+
+class _Reader:
+    """Walks the composed YAML tree, building dataclasses and collecting errors."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, str]] = []
+
+    def error(self, node: yaml.Node, message: str) -> None:
+        self.errors.append((_line(node), message))
+
+    def fields(self, node: yaml.Node, what: str) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{what} must be a mapping, not {_kind(node)}")
+            return None
+        merged: dict[str, yaml.Node] = {}
+        own: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if key.tag == _TAG + "merge":
+                sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                for source in sources:
+                    for name, item in (self.fields(source, f"{what} (merged)") or {}).items():
+                        merged.setdefault(name, item)
+                continue
+            if not isinstance(key, yaml.ScalarNode) or key.tag not in _TEXT_TAGS:
+                self.error(key, f"{what}: keys must be words, not {_kind(key)}")
+                continue
+            if key.value in own:
+                self.error(key, f"{what}: {key.value} is given twice")
+                continue
+            own[key.value] = value
+        return merged | own
+
+    def items(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, f"{what} must be a list, not {_kind(node)}")
+            return []
+        return list(node.value)
+
+    def text(
+        self, fields: dict[str, yaml.Node], key: str, owner: yaml.Node, what: str,
+        required: bool = True,
+    ) -> str | None:
+        node = fields.get(key)
+        if _is_null(node):
+            if required:
+                self.error(owner, f"{what}: {key} is missing")
+            return None
+        assert node is not None
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXT_TAGS:
+            self.error(node, f"{what}: {key} must be text, not {_kind(node)}")
+            return None
+        value = str(node.value).strip()
+        if not value:
+            if required:
+                self.error(node, f"{what}: {key} is empty")
+            return None
+        return value
+
+    # ------------------------------------------------------------ the parts of the file
+
+    def org(self, root: yaml.Node) -> OrgFile | None:
+        top = self.fields(root, "the org file")
+        if top is None:
+            return None
+        street = self.text(top, "street", root, "the org file")
+        districts: list[DistrictSpec] = []
+        if _is_null(top.get("districts")):
+            self.error(root, "the org file: districts is missing")
+        else:
+            nodes = self.items(top["districts"], "districts")
+            if isinstance(top["districts"], yaml.SequenceNode) and not nodes:
+                self.error(top["districts"], "districts is empty")
+            for node in nodes:
+                district = self.district(node)
+                if district is not None:
+                    districts.append(district)
+        admins = self.people(top.get("admins"), "admins")
+        sla = self.sla(top["sla"]) if not _is_null(top.get("sla")) else Sla()
+        return OrgFile(street=street or "", districts=tuple(districts), sla=sla, admins=admins)
+
+    def district(self, node: yaml.Node) -> DistrictSpec | None:
+        fields = self.fields(node, "district")
+        if fields is None:
+            return None
+        name = self.text(fields, "name", node, "district")
+        what = f"district {name}" if name else "district"
+        mediators: dict[str, tuple[PersonSpec, ...]] = {}
+        if not _is_null(fields.get("mediators")):
+            tiers = self.fields(fields["mediators"], f"{what}: mediators") or {}
+            for tier, tier_node in tiers.items():
+                if tier not in TIERS:
+                    self.error(
+                        tier_node,
+                        f"{what}: unknown mediator tier {tier!r} (tiers: {', '.join(TIERS)})",
+                    )
+                    continue
+                people = self.people(tier_node, f"{what}: {tier} mediator", single_ok=True)
+                if people:
+                    mediators[tier] = people
+        admins = self.people(fields.get("admins"), f"{what}: admins") + self.people(
+            fields.get("staff"), f"{what}: staff"
+        )
+        grids: list[GridSpec] = []
+        if _is_null(fields.get("grids")):
+            self.error(node, f"{what}: grids is missing")
+        for grid_node in self.items(fields.get("grids"), f"{what}: grids"):
+            grid = self.grid(grid_node, what)
+            if grid is not None:
+                grids.append(grid)
+        return DistrictSpec(
+            name=name or "", grids=tuple(grids), mediators=mediators, admins=admins, line=_line(node)
+        )
+
+    def grid(self, node: yaml.Node, where: str) -> GridSpec | None:
+        fields = self.fields(node, f"{where}: grid")
+        if fields is None:
+            return None
+        name = self.text(fields, "name", node, f"{where}: grid")
+        what = f"grid {name}" if name else f"{where}: grid"
+        worker = None
+        if _is_null(fields.get("worker")):
+            self.error(node, f"{what}: worker is missing")
+        else:
+            worker = self.person(fields["worker"], f"{what}: worker")
+        leader = None
+        if not _is_null(fields.get("leader")):
+            leader = self.person(fields["leader"], f"{what}: leader")
+        volunteers = self.people(fields.get("volunteers"), f"{what}: volunteers")
+        buildings: list[BuildingSpec] = []
+        for building_node in self.items(fields.get("buildings"), f"{what}: buildings"):
+            building = self.building(building_node, what)
+            if building is not None:
+                buildings.append(building)
+        return GridSpec(
+            name=name or "",
+            worker=worker or PersonSpec(name="", line=_line(node)),
+            leader=leader,
+            volunteers=volunteers,
+            buildings=tuple(buildings),
+            line=_line(node),
+        )
+
+    def building(self, node: yaml.Node, where: str) -> BuildingSpec | None:
+        fields = self.fields(node, f"{where}: building")
+        if fields is None:
+            return None
+        number = self.text(fields, "number", node, f"{where}: building")
+        what = f"building {number}" if number else f"{where}: building"
+        captain = None
+        if not _is_null(fields.get("captain")):
+            captain = self.person(fields["captain"], f"{what}: captain")
+        groups: list[GroupSpec] = []
+        for group_node in self.items(fields.get("groups"), f"{what}: groups"):
+            group = self.group(group_node, what)
+            if group is not None:
+                groups.append(group)
+        webhook_key = self.text(fields, "webhook_key", node, what, required=False)
+        return BuildingSpec(
+            number=number or "",
+            captain=captain,
+            groups=tuple(groups),
+            webhook_key=webhook_key,
+            line=_line(node),
+        )
+
+    def group(self, node: yaml.Node, where: str) -> GroupSpec | None:
+        what = f"{where}: group"
+        fields = self.fields(node, what)
+        if fields is None:
+            return None
+        channel = self.text(fields, "channel", node, what)
+        chat_id = self.text(fields, "chat_id", node, what)
+        name = self.text(fields, "name", node, what, required=False)
+        return GroupSpec(channel=channel or "", chat_id=chat_id or "", name=name, line=_line(node))
+
+    def person(self, node: yaml.Node, what: str) -> PersonSpec | None:
+        fields = self.fields(node, what)
+        if fields is None:
+            return None
+        name = self.text(fields, "name", node, what)
+        wecom_userid = self.text(fields, "wecom_userid", node, what, required=False)
+        wechat_id = self.text(fields, "wechat_id", node, what, required=False)
+        phone = self.text(fields, "phone", node, what, required=False)
+        return PersonSpec(
+            name=name or "", wecom_userid=wecom_userid, wechat_id=wechat_id, phone=phone,
+            line=_line(node),
+        )
+
+    def people(
+        self, node: yaml.Node | None, what: str, single_ok: bool = False
+    ) -> tuple[PersonSpec, ...]:
+        if _is_null(node):
+            return ()
+        assert node is not None
+        if single_ok and isinstance(node, yaml.MappingNode):
+            nodes = [node]
+        else:
+            nodes = self.items(node, what)
+        people = (self.person(item, what) for item in nodes)
+        return tuple(person for person in people if person is not None)
+
+    def sla(self, node: yaml.Node) -> Sla:
+        fields = self.fields(node, "sla") or {}
+        tables = []
+        for part, defaults in (("accept", DEFAULT_ACCEPT), ("resolve", DEFAULT_RESOLVE)):
+            table = dict(defaults)
+            if not _is_null(fields.get(part)):
+                for key, value in (self.fields(fields[part], f"sla: {part}") or {}).items():
+                    if key not in defaults:
+                        self.error(
+                            value,
+                            f"sla: {part}: unknown key {key!r} (keys: {', '.join(defaults)})",
+                        )
+                        continue
+                    seconds = self.duration(value, f"sla: {part}: {key}")
+                    if seconds is not None:
+                        table[key] = seconds
+            tables.append(table)
+        return Sla(accept=tables[0], resolve=tables[1])
+
+    def duration(self, node: yaml.Node, what: str) -> int | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXT_TAGS:
+            self.error(node, f"{what}: a duration must be text such as 30m, not {_kind(node)}")
+            return None
+        try:
+            return parse_duration(str(node.value))
+        except ValueError as exc:
+            self.error(node, f"{what}: {exc}")
+            return None
+
+
+def parse_org(text: str) -> OrgFile:
+    """Parse and check an org file; raises `OrgFileError` listing every error with its line."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise OrgFileError([(line, f"YAML syntax error: {problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise OrgFileError([(1, f"YAML error: {exc}")]) from None
+    if root is None:
+        raise OrgFileError([(1, "the org file is empty")])
+    reader = _Reader()
+    org = reader.org(root)
+    errors = list(reader.errors)
+    if org is not None:
+        errors += _check(org, partial=bool(reader.errors))
+    if errors or org is None:
+        raise OrgFileError(errors or [(1, "the org file could not be read")])
+    return org
+
+
+def load_org_file(path: str | Path) -> OrgFile:
+    """Read and parse the org file at `path` (UTF-8)."""
+    return parse_org(Path(path).read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- checks across the file
+
+
+def check_org(org: OrgFile) -> list[tuple[int, str]]:
+    """Errors in an `OrgFile` that only show across its parts (duplicates, conflicts)."""
+    return _check(org, partial=False)
+
+
+def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
+    """The cross checks. With `partial`, the file was read with errors already reported and
+    empty names, numbers and ids stand for what was missing: those are passed over."""
+    errors: list[tuple[int, str]] = []
+
+    def blank(value: str, line: int, what: str) -> bool:
+        if value.strip():
+            return False
+        if not partial:
+            errors.append((line, f"{what} is empty"))
+        return True
+
+    blank(org.street, 1, "street")
+    districts: dict[str, int] = {}
+    chats: dict[tuple[str, str], int] = {}
+    for district in org.districts:
+        if not blank(district.name, district.line, "a district's name"):
+            if district.name in districts:
+                errors.append(
+                    (district.line, f"district {district.name} is given twice (first on line "
+                     f"{districts[district.name]})")
+                )
+            districts.setdefault(district.name, district.line)
+        for tier in district.mediators:
+            if tier not in TIERS:
+                errors.append((district.line, f"district {district.name}: unknown tier {tier!r}"))
+        grids: dict[str, int] = {}
+        numbers: dict[str, int] = {}
+        for grid in district.grids:
+            if not blank(grid.name, grid.line, "a grid's name"):
+                if grid.name in grids:
+                    errors.append(
+                        (grid.line, f"grid {grid.name} is given twice in district "
+                         f"{district.name} (first on line {grids[grid.name]})")
+                    )
+                grids.setdefault(grid.name, grid.line)
+            for building in grid.buildings:
+                if not blank(building.number, building.line, "a building's number"):
+                    if building.number in numbers:
+                        errors.append(
+                            (building.line, f"building {building.number} is given twice in "
+                             f"district {district.name} (first on line "
+                             f"{numbers[building.number]})")
+                        )
+                    numbers.setdefault(building.number, building.line)
+                for group in building.groups:
+                    if blank(group.channel, group.line, "a group's channel") | blank(
+                        group.chat_id, group.line, "a group's chat_id"
+                    ):
+                        continue
+                    if group.channel not in CHANNELS:
+                        errors.append(
+                            (group.line, f"building {building.number}: unknown channel "
+                             f"{group.channel!r} (channels: {', '.join(CHANNELS)})")
+                        )
+                    key = (group.channel, group.chat_id)
+                    if key in chats:
+                        errors.append(
+                            (group.line, f"chat {group.channel} {group.chat_id} is given twice "
+                             f"(first on line {chats[key]})")
+                        )
+                    chats.setdefault(key, group.line)
+    for part, table, defaults in (
+        ("accept", org.sla.accept, DEFAULT_ACCEPT),
+        ("resolve", org.sla.resolve, DEFAULT_RESOLVE),
+    ):
+        for key, seconds in table.items():
+            if key not in defaults:
+                errors.append((1, f"sla: {part}: unknown key {key!r}"))
+            elif not isinstance(seconds, int) or seconds <= 0:
+                errors.append((1, f"sla: {part}: {key} must be a positive number of seconds"))
+    mentions = []
+    for where, person in org.iter_people():
+        if blank(person.name, person.line, f"the name of the {where}"):
+            continue
+        mentions.append(person)
+        if not person.wecom_userid and not person.wechat_id:
+            errors.append(
+                (person.line, f"{where}: {person.name} has neither wecom_userid nor wechat_id")
+            )
+    errors += _merge_people(mentions)[1]
+    return errors
+
+
+def _merge_people(mentions: list[PersonSpec]) -> tuple[list[PersonSpec], list[tuple[int, str]]]:
+    """Merge mentions that share a wecom_userid or wechat_id; report what contradicts."""
+    errors: list[tuple[int, str]] = []
+    first: dict[tuple[str, str], PersonSpec] = {}
+    for person in mentions:
+        for id_field in ("wecom_userid", "wechat_id"):
+            value = getattr(person, id_field)
+            if not value:
+                continue
+            seen = first.setdefault((id_field, value), person)
+            if seen is person:
+                continue
+            if seen.name != person.name:
+                errors.append(
+                    (person.line, f"{id_field} {value} is given to {seen.name} on line "
+                     f"{seen.line} and here to {person.name}")
+                )
+            for other in ("wecom_userid", "wechat_id", "phone"):
+                mine, theirs = getattr(person, other), getattr(seen, other)
+                if other != id_field and mine and theirs and mine != theirs:
+                    errors.append(
+                        (person.line, f"{id_field} {value} has {other} {theirs} on line "
+                         f"{seen.line} and here {mine}")
+                    )
+
+    # Union-find over the ids, so that chains of shared ids make one person.
+    parent = list(range(len(mentions)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for index, person in enumerate(mentions):
+        for id_field in ("wecom_userid", "wechat_id"):
+            value = getattr(person, id_field)
+            if value:
+                other = owner.setdefault((id_field, value), index)
+                a, b = root(index), root(other)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[PersonSpec]] = {}
+    for index, person in enumerate(mentions):
+        groups.setdefault(root(index), []).append(person)
+    merged = []
+    for members in groups.values():
+        head = members[0]
+        merged.append(
+            PersonSpec(
+                name=head.name,
+                wecom_userid=next((p.wecom_userid for p in members if p.wecom_userid), None),
+                wechat_id=next((p.wechat_id for p in members if p.wechat_id), None),
+                phone=next((p.phone for p in members if p.phone), None),
+                line=head.line,
+            )
+        )
+    return merged, errors
+
+
+# ---------------------------------------------------------------- writing YAML
+
+
+def _person_dict(person: PersonSpec) -> dict[str, str]:
+    out = {"name": person.name}
+    for key in ("wecom_userid", "wechat_id", "phone"):
+        value = getattr(person, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def org_to_dict(org: OrgFile) -> dict[str, Any]:
+    """The org file as plain data, in the shape `parse_org` reads."""
+    districts = []
+    for district in org.districts:
+        item: dict[str, Any] = {"name": district.name}
+        if district.mediators:
+            item["mediators"] = {
+                tier: _person_dict(people[0]) if len(people) == 1
+                else [_person_dict(p) for p in people]
+                for tier, people in district.mediators.items()
+            }
+        if district.admins:
+            item["admins"] = [_person_dict(p) for p in district.admins]
+        grids = []
+        for grid in district.grids:
+            grid_item: dict[str, Any] = {"name": grid.name, "worker": _person_dict(grid.worker)}
+            if grid.leader is not None:
+                grid_item["leader"] = _person_dict(grid.leader)
+            if grid.volunteers:
+                grid_item["volunteers"] = [_person_dict(p) for p in grid.volunteers]
+            buildings = []
+            for building in grid.buildings:
+                building_item: dict[str, Any] = {"number": building.number}
+                if building.captain is not None:
+                    building_item["captain"] = _person_dict(building.captain)
+                if building.groups:
+                    building_item["groups"] = [
+                        {"channel": g.channel, "chat_id": g.chat_id}
+                        | ({"name": g.name} if g.name is not None else {})
+                        for g in building.groups
+                    ]
+                if building.webhook_key is not None:
+                    building_item["webhook_key"] = building.webhook_key
+                buildings.append(building_item)
+            grid_item["buildings"] = buildings
+            grids.append(grid_item)
+        item["grids"] = grids
+        districts.append(item)
+    out: dict[str, Any] = {"street": org.street}
+    if org.admins:
+        out["admins"] = [_person_dict(p) for p in org.admins]
+    out["districts"] = districts
+    out["sla"] = {
+        part: {key: format_duration(seconds) for key, seconds in table.items()}
+        for part, table in (("accept", org.sla.accept), ("resolve", org.sla.resolve))
+    }
+    return out
+
+
+def dump_org(org: OrgFile) -> str:
+    """The org file as YAML that `parse_org` reads back to an equal `OrgFile`."""
+    return yaml.safe_dump(
+        org_to_dict(org), allow_unicode=True, sort_keys=False, default_flow_style=None, width=120
+    )
+
+
+# ---------------------------------------------------------------- import
+
+KINDS = ("streets", "districts", "grids", "buildings", "groups", "people", "roles", "settings")
+
+
+@dataclass
+class ImportSummary:
+    """How many rows of each kind an import created, updated, left unchanged or removed."""
+
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    removed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            count for table in (self.created, self.updated, self.removed)
+            for count in table.values()
+        )
+
+    def note(self, kind: str, outcome: str, count: int = 1) -> None:
+        table: dict[str, int] = getattr(self, outcome)
+        table[kind] = table.get(kind, 0) + count
+
+    def __str__(self) -> str:
+        lines = []
+        for kind in KINDS:
+            parts = [
+                f"{table[kind]} {outcome}"
+                for outcome, table in (
+                    ("created", self.created), ("updated", self.updated),
+                    ("unchanged", self.unchanged), ("removed", self.removed),
+                )
+                if table.get(kind)
+            ]
+            if parts:
+                lines.append(f"{kind}: {', '.join(parts)}")
+        return "\n".join(lines) if lines else "nothing to import"
+
+
+async def read_org_version(session: AsyncSession) -> int:
+    """The grid map's version, raised by every change made through `bump_org_version`."""
+    row = await session.get(Setting, ORG_VERSION_KEY)
+    return int(row.value.get("version", 0)) if row is not None else 0
+
+
+async def bump_org_version(session: AsyncSession) -> int:
+    """Mark the grid map as changed, in the caller's transaction, so caches reload it.
+
+    Anything that writes streets, districts, grids, buildings, chat groups, people or roles
+    calls this before committing.
+    """
+    row = await session.get(Setting, ORG_VERSION_KEY, with_for_update=True)
+    if row is None:
+        session.add(Setting(key=ORG_VERSION_KEY, value={"version": 1}))
+        return 1
+    version = int(row.value.get("version", 0)) + 1
+    row.value = {"version": version}
+    return version
+
+
+async def import_org(
+    session_factory: async_sessionmaker[AsyncSession], org: OrgFile
+) -> ImportSummary:
+    """Write `org` into the database in one transaction; see the module docstring."""
+    errors = check_org(org)
+    if errors:
+        raise OrgFileError(errors)
+    summary = ImportSummary()
+    async with session_factory() as session, session.begin():
+        await _Importer(session, org, summary).run()
+    return summary
+
+
+class _Importer:
+    def __init__(self, session: AsyncSession, org: OrgFile, summary: ImportSummary) -> None:
+        self.session = session
+        self.org = org
+        self.summary = summary
+
+    def _set(self, row: Any, **values: Any) -> bool:
+        changed = False
+        for key, value in values.items():
+            if getattr(row, key) != value:
+                setattr(row, key, value)
+                changed = True
+        return changed
+
+    def _count(self, kind: str, created: bool, changed: bool) -> None:
+        outcome = "created" if created else "updated" if changed else "unchanged"
+        self.summary.note(kind, outcome)
+
+    async def run(self) -> None:
+        session, org = self.session, self.org
+
+        street = (
+            await session.execute(select(Street).where(Street.name == org.street))
+        ).scalar_one_or_none()
+        self._count("streets", street is None, False)
+        if street is None:
+            street = Street(name=org.street)
+            session.add(street)
+            await session.flush()
+
+        existing_districts = {
+            d.name: d
+            for d in (
+                await session.execute(select(District).where(District.street_id == street.id))
+            ).scalars()
+        }
+        districts: dict[str, District] = {}
+        for spec in org.districts:
+            district = existing_districts.get(spec.name)
+            self._count("districts", district is None, False)
+            if district is None:
+                district = District(street_id=street.id, name=spec.name)
+                session.add(district)
+            districts[spec.name] = district
+        await session.flush()
+        district_ids = [d.id for d in districts.values()]
+
+        existing_grids = {
+            (g.district_id, g.name): g
+            for g in (
+                await session.execute(select(Grid).where(Grid.district_id.in_(district_ids)))
+            ).scalars()
+        }
+        grids: dict[tuple[str, str], Grid] = {}
+        for spec in org.districts:
+            district = districts[spec.name]
+            for grid_spec in spec.grids:
+                grid = existing_grids.get((district.id, grid_spec.name))
+                self._count("grids", grid is None, False)
+                if grid is None:
+                    grid = Grid(district_id=district.id, name=grid_spec.name)
+                    session.add(grid)
+                grids[(spec.name, grid_spec.name)] = grid
+        await session.flush()
+
+        existing_buildings = {
+            (b.district_id, b.number): b
+            for b in (
+                await session.execute(
+                    select(Building).where(Building.district_id.in_(district_ids))
+                )
+            ).scalars()
+        }
+        buildings: dict[tuple[str, str], Building] = {}
+        for spec in org.districts:
+            district = districts[spec.name]
+            for grid_spec in spec.grids:
+                grid = grids[(spec.name, grid_spec.name)]
+                for b_spec in grid_spec.buildings:
+                    building = existing_buildings.get((district.id, b_spec.number))
+                    created, changed = building is None, False
+                    if building is None:
+                        building = Building(
+                            district_id=district.id, grid_id=grid.id, number=b_spec.number,
+                            webhook_key=b_spec.webhook_key,
+                        )
+                        session.add(building)
+                    else:
+                        changed = self._set(building, grid_id=grid.id)
+                        if b_spec.webhook_key is not None:
+                            changed |= self._set(building, webhook_key=b_spec.webhook_key)
+                    self._count("buildings", created, changed)
+                    buildings[(spec.name, b_spec.number)] = building
+        await session.flush()
+
+        existing_groups = {
+            (g.channel, g.chat_id): g for g in (await session.execute(select(ChatGroup))).scalars()
+        }
+        for spec in org.districts:
+            for grid_spec in spec.grids:
+                for b_spec in grid_spec.buildings:
+                    building = buildings[(spec.name, b_spec.number)]
+                    for g_spec in b_spec.groups:
+                        group = existing_groups.get((g_spec.channel, g_spec.chat_id))
+                        changed = False
+                        if group is None:
+                            session.add(
+                                ChatGroup(
+                                    channel=g_spec.channel, chat_id=g_spec.chat_id,
+                                    name=g_spec.name, building_id=building.id,
+                                )
+                            )
+                        else:
+                            changed = self._set(group, building_id=building.id)
+                            if g_spec.name is not None:
+                                changed |= self._set(group, name=g_spec.name)
+                        self._count("groups", group is None, changed)
+        await session.flush()
+
+        person_ids = await self._import_people()
+        await self._import_roles(street, districts, grids, buildings, person_ids)
+        await self._import_sla()
+        if self.summary.changed:
+            await bump_org_version(session)
+
+    async def _import_people(self) -> dict[tuple[str, str], int]:
+        """Upsert the file's people; returns ("wecom_userid"|"wechat_id", id) -> person id."""
+        session = self.session
+        merged = self.org.people()
+        rows = list(
+            (await session.execute(select(Person).options(raiseload(Person.roles)))).scalars()
+        )
+        by_wecom = {p.wecom_userid: p for p in rows if p.wecom_userid}
+        by_wechat = {p.wechat_id: p for p in rows if p.wechat_id}
+
+        # Match by wecom_userid first for everyone, then by wechat_id for the rest.
+        match: list[Person | None] = [None] * len(merged)
+        claimed: set[int] = set()
+        for index, spec in enumerate(merged):
+            row = by_wecom.get(spec.wecom_userid) if spec.wecom_userid else None
+            if row is not None:
+                match[index] = row
+                claimed.add(row.id)
+        for index, spec in enumerate(merged):
+            if match[index] is None and spec.wechat_id:
+                row = by_wechat.get(spec.wechat_id)
+                if row is not None and row.id not in claimed:
+                    match[index] = row
+                    claimed.add(row.id)
+
+        # The ids each row ends with: the file's, else the row's own unless the file gives
+        # that id to someone else.
+        file_wecom = {spec.wecom_userid for spec in merged if spec.wecom_userid}
+        file_wechat = {spec.wechat_id for spec in merged if spec.wechat_id}
+        final: dict[int, tuple[str | None, str | None]] = {}
+        for spec, row in zip(merged, match, strict=True):
+            if row is None:
+                continue
+            wecom = spec.wecom_userid or (
+                row.wecom_userid if row.wecom_userid not in file_wecom else None
+            )
+            wechat = spec.wechat_id or (
+                row.wechat_id if row.wechat_id not in file_wechat else None
+            )
+            final[row.id] = (wecom, wechat)
+        for row in rows:
+            if row.id not in claimed:
+                final[row.id] = (
+                    row.wecom_userid if row.wecom_userid not in file_wecom else None,
+                    row.wechat_id if row.wechat_id not in file_wechat else None,
+                )
+
+        # Release every id that moves before handing it out, so that no statement ever
+        # sees one id on two rows.
+        before = {row.id: (row.name, row.wecom_userid, row.wechat_id, row.phone) for row in rows}
+        released = False
+        for row in rows:
+            wecom, wechat = final[row.id]
+            if row.wecom_userid is not None and row.wecom_userid != wecom:
+                row.wecom_userid = None
+                released = True
+            if row.wechat_id is not None and row.wechat_id != wechat:
+                row.wechat_id = None
+                released = True
+        if released:
+            await session.flush()
+
+        for spec, row in zip(merged, match, strict=True):
+            if row is None:
+                session.add(
+                    Person(
+                        name=spec.name, wecom_userid=spec.wecom_userid,
+                        wechat_id=spec.wechat_id, phone=spec.phone,
+                    )
+                )
+                self.summary.note("people", "created")
+                continue
+            wecom, wechat = final[row.id]
+            self._set(row, name=spec.name, wecom_userid=wecom, wechat_id=wechat)
+            if spec.phone is not None:
+                self._set(row, phone=spec.phone)
+        for row in rows:
+            changed = (row.name, row.wecom_userid, row.wechat_id, row.phone) != before[row.id]
+            if changed:
+                self.summary.note("people", "updated")
+            elif row.id in claimed:
+                self.summary.note("people", "unchanged")
+        await session.flush()
+
+        ids: dict[tuple[str, str], int] = {}
+        for row in (
+            await session.execute(select(Person).options(raiseload(Person.roles)))
+        ).scalars():
+            if row.wecom_userid:
+                ids[("wecom_userid", row.wecom_userid)] = row.id
+            if row.wechat_id:
+                ids[("wechat_id", row.wechat_id)] = row.id
+        return ids
+
+    async def _import_roles(
+        self,
+        street: Street,
+        districts: dict[str, District],
+        grids: dict[tuple[str, str], Grid],
+        buildings: dict[tuple[str, str], Building],
+        person_ids: dict[tuple[str, str], int],
+    ) -> None:
+        session, org = self.session, self.org
+
+        def pid(person: PersonSpec) -> int:
+            if person.wecom_userid:
+                return person_ids[("wecom_userid", person.wecom_userid)]
+            return person_ids[("wechat_id", person.wechat_id or "")]
+
+        wanted: set[tuple[int, str, str, int, str]] = set()
+        scopes: set[tuple[str, int]] = {("street", street.id)}
+        for person in org.admins:
+            wanted.add((pid(person), "admin", "street", street.id, ""))
+        for spec in org.districts:
+            district = districts[spec.name]
+            scopes.add(("district", district.id))
+            for person in spec.admins:
+                wanted.add((pid(person), "admin", "district", district.id, ""))
+            for tier, people in spec.mediators.items():
+                for person in people:
+                    wanted.add((pid(person), "mediator", "district", district.id, tier))
+            for grid_spec in spec.grids:
+                grid = grids[(spec.name, grid_spec.name)]
+                scopes.add(("grid", grid.id))
+                wanted.add((pid(grid_spec.worker), "grid_worker", "grid", grid.id, ""))
+                if grid_spec.leader is not None:
+                    wanted.add((pid(grid_spec.leader), "grid_leader", "grid", grid.id, ""))
+                for person in grid_spec.volunteers:
+                    wanted.add((pid(person), "volunteer", "grid", grid.id, ""))
+                for b_spec in grid_spec.buildings:
+                    building = buildings[(spec.name, b_spec.number)]
+                    scopes.add(("building", building.id))
+                    if b_spec.captain is not None:
+                        wanted.add((pid(b_spec.captain), "captain", "building", building.id, ""))
+
+        existing = (
+            await session.execute(select(Role).where(Role.role.in_(FILE_ROLES)))
+        ).scalars()
+        have: set[tuple[int, str, str, int, str]] = set()
+        for role in existing:
+            key = (role.person_id, role.role, role.scope, role.scope_id, role.tier or "")
+            if (role.scope, role.scope_id) not in scopes:
+                continue
+            if key in wanted:
+                have.add(key)
+                self.summary.note("roles", "unchanged")
+            else:
+                await session.delete(role)
+                self.summary.note("roles", "removed")
+        for person_id, role_name, scope, scope_id, tier in sorted(wanted - have):
+            session.add(
+                Role(person_id=person_id, role=role_name, scope=scope, scope_id=scope_id, tier=tier)
+            )
+            self.summary.note("roles", "created")
+        await session.flush()
+
+    async def _import_sla(self) -> None:
+        value = self.org.sla.to_dict()
+        row = await self.session.get(Setting, SLA_KEY)
+        if row is None:
+            self.session.add(Setting(key=SLA_KEY, value=value))
+            self.summary.note("settings", "created")
+        elif row.value != value:
+            row.value = value
+            self.summary.note("settings", "updated")
+        else:
+            self.summary.note("settings", "unchanged")
+        await self.session.flush()

@@ -1,0 +1,128 @@
+"""Ticket queries shared by the message processor and the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.types import TicketView
+from storage.models import OPEN_STATUSES, Ticket, TicketEvent, TicketFollower
+
+
+async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[tuple[str, str], ...]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(TicketFollower.ticket_id, TicketFollower.channel, TicketFollower.sender_id)
+        .where(TicketFollower.ticket_id.in_(ids))
+        .order_by(TicketFollower.id)
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for ticket_id, channel, sender_id in rows:
+        found.setdefault(ticket_id, []).append((channel, sender_id))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _view(ticket: Ticket, followers: tuple[tuple[str, str], ...] = ()) -> TicketView:
+    return TicketView(
+        id=ticket.id,
+        category=ticket.category,
+        status=ticket.status,
+        urgency=ticket.urgency,
+        tier=ticket.tier,
+        facility=ticket.facility,
+        building_id=ticket.building_id,
+        grid_id=ticket.grid_id,
+        group_id=ticket.group_id,
+        assignee_id=ticket.assignee_id,
+        reporter_channel=ticket.reporter_channel,
+        reporter_id=ticket.reporter_id,
+        reporter_name=ticket.reporter_name,
+        text=ticket.text,
+        escalation_level=ticket.escalation_level,
+        accept_due_at=ticket.accept_due_at,
+        resolve_due_at=ticket.resolve_due_at,
+        created_at=ticket.created_at,
+        rating=ticket.rating,
+        followers=followers,
+    )
+
+
+async def _views(session: AsyncSession, query: Select[tuple[Ticket]]) -> list[TicketView]:
+    tickets = list((await session.execute(query)).scalars())
+    followers = await _followers(session, [t.id for t in tickets])
+    return [_view(t, followers.get(t.id, ())) for t in tickets]
+
+
+async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView | None:
+    views = await _views(session, select(Ticket).where(Ticket.id == ticket_id))
+    return views[0] if views else None
+
+
+async def open_in_building(session: AsyncSession, building_id: int, since: datetime) -> list[TicketView]:
+    return await _views(session, select(Ticket).where(
+        Ticket.building_id == building_id,
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.created_at >= since,
+    ).order_by(Ticket.id.desc()).limit(50))
+
+
+async def open_of_reporter(session: AsyncSession, channel: str, sender_id: str) -> list[TicketView]:
+    followed = select(TicketFollower.ticket_id).where(
+        TicketFollower.channel == channel, TicketFollower.sender_id == sender_id
+    )
+    return await _views(session, select(Ticket).where(
+        Ticket.status.in_(OPEN_STATUSES + ("resolved",)),
+        or_(
+            (Ticket.reporter_channel == channel) & (Ticket.reporter_id == sender_id),
+            Ticket.id.in_(followed),
+        ),
+    ).order_by(Ticket.id).limit(20))
+
+
+async def open_of_assignee(session: AsyncSession, person_id: int) -> list[TicketView]:
+    return await _views(session, select(Ticket).where(
+        Ticket.assignee_id == person_id, Ticket.status.in_(OPEN_STATUSES)
+    ).order_by(Ticket.id).limit(50))
+
+
+# ---------------------------------------------------------------- API listing
+
+
+def ticket_filters(
+    *, status: str | None = None, category: str | None = None, building_ids: Sequence[int] | None = None,
+    grid_ids: Sequence[int] | None = None, since: datetime | None = None,
+) -> list[Any]:
+    conditions: list[Any] = []
+    if status:
+        conditions.append(Ticket.status.in_(status.split(",")))
+    if category:
+        conditions.append(Ticket.category.in_(category.split(",")))
+    if building_ids is not None:
+        conditions.append(Ticket.building_id.in_(building_ids))
+    if grid_ids is not None:
+        conditions.append(Ticket.grid_id.in_(grid_ids))
+    if since is not None:
+        conditions.append(Ticket.created_at >= since)
+    return conditions
+
+
+async def list_tickets(
+    session: AsyncSession, conditions: list[Any], limit: int, offset: int
+) -> tuple[list[Ticket], int]:
+    total = await session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
+    rows = await session.execute(
+        select(Ticket).where(*conditions).order_by(Ticket.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows.scalars()), int(total or 0)
+
+
+async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    rows = await session.execute(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,122 @@
+"""gridbot running as a server does: background processors, the outbox worker, and
+several processes sharing the work through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.app import create_app
+from bot.channels import wechat_side
+from bot.runtime import Runtime
+from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, load_org, spine_settings
+from tests.fakes import FakeBridge, FakeWeCom
+
+REDIS_URL = os.environ.get("GRIDBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def wait_for(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+RUN = uuid.uuid4().hex[:8]
+FACILITIES = ("电梯坏了", "楼道灯不亮了", "门禁刷不开", "水管爆了在漏水", "下水道堵了")
+
+
+def bridge_message(n: int, text: str) -> tuple[dict[str, str], bytes]:
+    payload = {"msg_id": f"rt-{RUN}-{n}", "chat_id": "b3@chatroom", "sender_id": f"wxid_r{n}",
+               "sender_name": f"居民{n}", "text": text, "sent_at": int(time.time()),
+               "mentions_bot": False}
+    return wechat_side.bridge_request(BRIDGE_SECRET, payload)
+
+
+async def test_answers_come_fast_while_wecom_hangs(db_url: str, tmp_path: Path, nlu_model: Any):
+    await load_org(db_url)
+    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
+        wecom.hang_next(1, seconds=3.0)
+        runtime = Runtime(spine_settings(db_url, wecom, bridge, tmp_path),
+                          nlu_loader=lambda: nlu_model)
+        async with TestClient(TestServer(create_app(runtime, token=ADMIN_TOKEN))) as client:
+            timings = []
+            for n in range(10):
+                headers, body = bridge_message(n, f"3号楼{n + 1}楼的楼道灯坏了")
+                started = time.perf_counter()
+                response = await client.post("/bridge", data=body, headers=headers)
+                timings.append(time.perf_counter() - started)
+                assert response.status == 200
+            # Every answer came before the hung push could have finished.
+            assert max(timings) < 1.0, timings
+            await wait_for(lambda: len(bridge.received) >= 1)
+            await wait_for(lambda: len([m for m in wecom.delivered
+                                        if m["path"] == "/cgi-bin/message/send"]) >= 1)
+
+
+@pytest.fixture
+async def redis_url() -> Any:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        reason = f"Redis at {REDIS_URL} is unreachable ({exc})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    await client.aclose()
+    return REDIS_URL
+
+
+async def test_two_processes_share_the_work_through_redis(
+    db_url: str, tmp_path: Path, nlu_model: Any, redis_url: str
+):
+    """One process only answers the channel; the other does the processing and sending."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("several processes share a PostgreSQL database, not SQLite")
+    from dataclasses import replace
+
+    await load_org(db_url)
+    prefix = uuid.uuid4().hex
+    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
+        base = replace(spine_settings(db_url, wecom, bridge, tmp_path),
+                       redis_url=redis_url)
+        front = Runtime(base, nlu_loader=lambda: nlu_model)
+        back = Runtime(base, nlu_loader=lambda: nlu_model)
+        key = f"gridbot-test:{prefix}:inbound"
+        front.queue._key = back.queue._key = key  # type: ignore[attr-defined]
+        cleaner = Redis.from_url(redis_url)
+        await cleaner.delete(*[k async for k in cleaner.scan_iter(match="gridbot:token:*")] or ["-"])
+        await cleaner.aclose()
+        front_app = create_app(front, workers=False, token=ADMIN_TOKEN)
+        async with TestClient(TestServer(front_app)) as client:
+            await back.start()
+            try:
+                for n in range(5):
+                    headers, body = bridge_message(n, f"3号楼{FACILITIES[n]}")
+                    response = await client.post("/bridge", data=body, headers=headers)
+                    assert response.status == 200
+                # a WeChat-style retry of message 0 is a duplicate, seen by either process
+                headers, body = bridge_message(0, f"3号楼{FACILITIES[0]}")
+                response = await client.post("/bridge", data=body, headers=headers)
+                assert (await response.json())["duplicate"] is True
+                await wait_for(lambda: len(bridge.received) >= 5)
+                await wait_for(lambda: len([m for m in wecom.delivered
+                                            if m["path"] == "/cgi-bin/message/send"]) >= 5)
+            finally:
+                await back.stop()
+        pushes = [m for m in wecom.delivered if m["path"] == "/cgi-bin/message/send"]
+        assert len(pushes) == 5 and len(bridge.received) == 5
+        # the WeCom token was fetched once, by the process that sends
+        assert wecom.gettoken_count == 1

@@ -1,0 +1,363 @@
+"""The functional core: decisions from a message, its context and the NLU result,
+with no database and no server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from handlers import CommandData, Context, Message, TicketView, handle_command, handle_message
+from handlers.commands import parse_command
+from handlers.types import NEW_TICKET, ToGroup, ToPerson, ToSender
+from storage.orgmap import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, RoleInfo, StreetInfo
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+# Person ids
+WORKER, LEADER, CAPTAIN, VOLUNTEER, MED_SMALL, MED_BIG, ADMIN, OTHER_WORKER = range(1, 9)
+
+
+def org() -> OrgMap:
+    return OrgMap.build(
+        streets=[StreetInfo(1, "宜川路街道")],
+        districts=[DistrictInfo(1, "第一居民区", 1)],
+        grids=[(1, "第1网格", 1), (2, "第2网格", 1)],
+        buildings=[BuildingInfo(10, "3", 1, 1, "key-b3"), BuildingInfo(11, "5", 1, 1, None),
+                   BuildingInfo(12, "7", 2, 1, None)],
+        groups=[GroupInfo(100, "bridge", "b3@chatroom", "3号楼业主群", 10),
+                GroupInfo(101, "wecom_bot", "wrOgAAAA3", None, 10),
+                GroupInfo(102, "bridge", "b5@chatroom", "5号楼业主群", 11)],
+        people=[
+            (WORKER, "张网格", "zhangwg", None, None),
+            (LEADER, "陈网格长", "chenwgz", None, None),
+            (CAPTAIN, "王楼长", "wanglz", "wxid_wang", None),
+            (VOLUNTEER, "党员刘师傅", None, "wxid_liu", None),
+            (MED_SMALL, "居委会赵主任", "zhaozr", None, None),
+            (MED_BIG, "社区解纷员周法官", "zhoufg", None, None),
+            (ADMIN, "街道管理员", "admin1", None, None),
+            (OTHER_WORKER, "李网格", "liwg", None, None),
+        ],
+        roles=[
+            (WORKER, RoleInfo("grid_worker", "grid", 1)),
+            (LEADER, RoleInfo("grid_leader", "grid", 1)),
+            (CAPTAIN, RoleInfo("captain", "building", 10)),
+            (VOLUNTEER, RoleInfo("volunteer", "grid", 1)),
+            (MED_SMALL, RoleInfo("mediator", "district", 1, "small")),
+            (MED_BIG, RoleInfo("mediator", "district", 1, "big")),
+            (ADMIN, RoleInfo("admin", "street", 1)),
+            (OTHER_WORKER, RoleInfo("grid_worker", "grid", 2)),
+        ],
+    )
+
+
+ORG = org()
+
+
+def ctx(text: str, *, sender: str = "wxid_res1", name: str | None = "王阿姨",
+        channel: str = "bridge", chat_id: str | None = "b3@chatroom",
+        person: int | None = None, mentions: bool = False) -> Context:
+    group = ORG.group_for(channel, chat_id) if chat_id else None
+    return Context(
+        message=Message(1, channel, sender, name, text, chat_id, mentions),
+        org=ORG, now=NOW, group_id=group.id if group else None,
+        building_id=group.building_id if group else None, person_id=person,
+    )
+
+
+def nlu(intent: str, confidence: float = 0.95, entities: list | None = None,
+        urgency: str | None = None, tier: str | None = None, ranking: list | None = None) -> dict:
+    return {"text": "", "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+            "entities": entities or [], "urgency": urgency, "tier": tier}
+
+
+def ticket(**over) -> TicketView:
+    base = dict(id=128, category="repair", status="new", urgency="normal", tier=None,
+                facility="lift", building_id=10, grid_id=1, group_id=100, assignee_id=WORKER,
+                reporter_channel="bridge", reporter_id="wxid_res1", reporter_name="王阿姨",
+                text="3号楼电梯坏了 联系我13812345678", escalation_level=0,
+                accept_due_at=NOW + timedelta(hours=2), resolve_due_at=NOW + timedelta(hours=24),
+                created_at=NOW - timedelta(hours=1))
+    base.update(over)
+    return TicketView(**base)
+
+
+# ---------------------------------------------------------------- intents
+
+
+def test_repair_in_group_creates_routed_ticket_with_reply_and_task_push():
+    d = handle_message(ctx("电梯坏了，联系我13812345678"),
+                       nlu("repair_request", entities=[{"entity": "facility", "value": "lift"}]))
+    assert d.outcome == "ticket_created"
+    c = d.create
+    assert (c.category, c.building_id, c.grid_id, c.assignee_id, c.facility) == (
+        "repair", 10, 1, WORKER, "lift")
+    assert c.accept_due_at == NOW + timedelta(hours=2)
+    assert c.resolve_due_at == NOW + timedelta(hours=24)
+    reply, push = d.sends
+    assert reply.to == ToGroup(100, ("wxid_res1",))
+    text = reply.render(128)
+    assert "#128" in text and "张网格" in text
+    assert "13812345678" not in text
+    assert push.to == ToPerson(WORKER) and push.ticket_id == NEW_TICKET
+    title, description = push.render_card(128)
+    assert "#128" in title and "3号楼" in title and "报修" in title
+    # staff need the phone number to reach the resident
+    assert "13812345678" in description and "办结时限" in description
+
+
+def test_emergency_repair_gets_short_deadlines():
+    d = handle_message(ctx("电梯里有人被困住了"), nlu("repair_request", urgency="emergency"))
+    assert d.create.urgency == "emergency"
+    assert d.create.accept_due_at == NOW + timedelta(minutes=10)
+    assert d.create.resolve_due_at == NOW + timedelta(hours=4)
+    assert "紧急" in d.sends[0].render(5)
+
+
+def test_building_named_in_text_overrides_group():
+    d = handle_message(ctx("5号楼门口路灯不亮"),
+                       nlu("repair_request", entities=[{"entity": "building", "value": "5"}]))
+    assert d.create.building_id == 11
+
+
+def test_unknown_building_in_text_falls_back_to_group():
+    d = handle_message(ctx("99号楼门口路灯不亮"),
+                       nlu("repair_request", entities=[{"entity": "building", "value": "99"}]))
+    assert d.create.building_id == 10
+
+
+def test_no_building_anywhere_asks_instead_of_inventing():
+    d = handle_message(ctx("路灯不亮", channel="wechat", chat_id=None, sender="openid1"),
+                       nlu("repair_request"))
+    assert d.outcome == "asked_building" and d.create is None
+    assert d.sends[0].to == ToSender("wechat", "openid1", None)
+
+
+def test_chatter_in_group_gets_no_reply():
+    d = handle_message(ctx("今天天气真好"), nlu("none"))
+    assert d.outcome == "ignored" and not d.sends and d.create is None
+
+
+def test_chatter_addressed_to_bot_gets_help():
+    d = handle_message(ctx("@gridbot 你好", mentions=True), nlu("none"))
+    assert d.outcome == "help" and d.sends
+
+
+def test_mention_lowers_the_bar_for_a_ticket_intent():
+    ranking = [{"name": "none", "confidence": 0.55}, {"name": "complaint", "confidence": 0.3}]
+    d = handle_message(ctx("@gridbot 楼道里堆满了东西", mentions=True),
+                       nlu("none", 0.55, ranking=ranking))
+    assert d.outcome == "ticket_created" and d.create.category == "complaint"
+
+
+def test_dispute_goes_up_the_ladder_by_tier():
+    micro = handle_message(ctx("楼里两家吵起来了"), nlu("dispute", tier="micro"))
+    small = handle_message(ctx("楼上漏水不肯赔"), nlu("dispute", tier="small"))
+    big = handle_message(ctx("打起来了报警了"), nlu("dispute", tier="big"))
+    medium = handle_message(ctx("欠钱不还闹了半年"), nlu("dispute", tier="medium"))
+    assert micro.create.assignee_id == CAPTAIN
+    assert small.create.assignee_id == MED_SMALL
+    assert big.create.assignee_id == MED_BIG
+    # no medium mediator in this district: the grid worker takes it
+    assert medium.create.assignee_id == WORKER
+    assert medium.create.tier == "medium"
+
+
+def test_wish_is_published_to_the_grids_volunteers():
+    d = handle_message(ctx("独居老人想找人帮忙买菜"), nlu("micro_wish"))
+    assert d.create.category == "wish"
+    targets = [s.to for s in d.sends]
+    assert ToPerson(VOLUNTEER) in targets
+    assert any("认领" in s.render(9) for s in d.sends)
+
+
+def test_second_report_of_same_thing_follows_the_open_ticket():
+    open_ticket = ticket(id=42)
+    d = handle_message(ctx("电梯又坏了", sender="wxid_res2", name="李叔"),
+                       nlu("repair_request", entities=[{"entity": "facility", "value": "lift"}]),
+                       [open_ticket])
+    assert d.outcome == "followed" and d.create is None and d.follow.ticket_id == 42
+    assert "#42" in d.sends[0].render(42)
+
+
+def test_old_or_different_ticket_is_not_followed():
+    stale = ticket(id=42, created_at=NOW - timedelta(days=3))
+    other = ticket(id=43, facility="light")
+    d = handle_message(ctx("电梯又坏了"), nlu(
+        "repair_request", entities=[{"entity": "facility", "value": "lift"}]), [stale, other])
+    assert d.outcome == "ticket_created"
+
+
+def test_decision_audit_says_why():
+    d = handle_message(ctx("电梯坏了"), nlu("repair_request", 0.91))
+    audit = d.audit()
+    assert audit["outcome"] == "ticket_created"
+    assert audit["nlu"]["intent"] == {"name": "repair_request", "confidence": 0.91}
+    assert "张网格" in audit["reason"]
+
+
+# ---------------------------------------------------------------- command parsing
+
+
+@pytest.mark.parametrize("text,word,ticket_id,arg", [
+    ("接单 128", "接单", 128, ""),
+    ("接单128", "接单", 128, ""),
+    ("接单 #128", "接单", 128, ""),
+    ("接单 ＃１２８", "接单", 128, ""),
+    ("@gridbot 接单 128", "接单", 128, ""),
+    ("进展 128 已联系物业", "进展", 128, "已联系物业"),
+    ("完成 128 已更换灯泡", "完成", 128, "已更换灯泡"),
+    ("评价 128 5", "评价", 128, "5"),
+    ("没修好 128", "没修好", 128, ""),
+    ("转派 128 liwg", "转派", 128, "liwg"),
+    ("我的工单", "我的工单", None, ""),
+    ("我的任务", "我的任务", None, ""),
+    ("通知 明天上午9点停水", "通知", None, "明天上午9点停水"),
+])
+def test_commands_parse(text, word, ticket_id, arg):
+    command = parse_command(text)
+    assert command is not None and command.error is None
+    assert (command.word, command.ticket_id, command.arg) == (word, ticket_id, arg)
+
+
+@pytest.mark.parametrize("text", ["查询一下物业电话", "完成了吗", "接单的师傅什么时候来", "我的工单呢在哪里看"])
+def test_conversation_is_not_a_command(text):
+    assert parse_command(text) is None
+
+
+@pytest.mark.parametrize("text", ["评价 128 9", "进展 128", "通知"])
+def test_malformed_command_says_how(text):
+    command = parse_command(text)
+    assert command is not None and command.error
+
+
+# ---------------------------------------------------------------- staff commands
+
+
+def staff_ctx(text: str, person: int, userid: str) -> Context:
+    return ctx(text, sender=userid, name=None, channel="wecom_app", chat_id=None, person=person)
+
+
+def test_worker_accepts_and_the_resident_group_hears():
+    d = handle_command(staff_ctx("接单 128", WORKER, "zhangwg"), parse_command("接单 128"),
+                       CommandData(ticket=ticket()))
+    assert d.outcome == "command:accepted"
+    change = d.changes[0]
+    assert change.status == "accepted" and change.expect_status == ("new", "reopened")
+    answer, residents = d.sends
+    assert answer.to == ToSender("wecom_app", "zhangwg", None)
+    assert residents.to == ToGroup(100, ("wxid_res1",))
+    assert "#128" in residents.render(128) and "张网格" in residents.render(128)
+
+
+def test_progress_and_resolve_tell_the_resident():
+    progress = handle_command(staff_ctx("进展 128 已联系物业", WORKER, "zhangwg"),
+                              parse_command("进展 128 已联系物业"), CommandData(ticket=ticket(status="accepted")))
+    assert progress.changes[0].status == "in_progress"
+    assert "已联系物业" in progress.sends[1].render(128)
+    done = handle_command(staff_ctx("完成 128 已更换灯泡", WORKER, "zhangwg"),
+                          parse_command("完成 128 已更换灯泡"), CommandData(ticket=ticket(status="in_progress")))
+    assert done.changes[0].status == "resolved"
+    assert done.changes[0].fields["resolved_at"] == NOW
+    text = done.sends[1].render(128)
+    assert "已更换灯泡" in text and "评价 128" in text and "没修好 128" in text
+
+
+def test_someone_else_cannot_accept():
+    for person, userid in ((OTHER_WORKER, "liwg"), (None, "stranger")):
+        d = handle_command(staff_ctx("接单 128", person, userid), parse_command("接单 128"),
+                           CommandData(ticket=ticket()))
+        assert d.outcome == "refused" and not d.changes
+        assert "抱歉" in d.sends[0].render(128)
+
+
+def test_leader_of_the_grid_may_act():
+    d = handle_command(staff_ctx("接单 128", LEADER, "chenwgz"), parse_command("接单 128"),
+                       CommandData(ticket=ticket()))
+    assert d.outcome == "command:accepted"
+    assert d.changes[0].fields["assignee_id"] == LEADER
+
+
+def test_wrong_state_is_refused():
+    d = handle_command(staff_ctx("接单 128", WORKER, "zhangwg"), parse_command("接单 128"),
+                       CommandData(ticket=ticket(status="resolved")))
+    assert d.outcome == "refused" and not d.changes
+
+
+def test_unknown_ticket():
+    d = handle_command(staff_ctx("接单 999", WORKER, "zhangwg"), parse_command("接单 999"),
+                       CommandData(ticket=None))
+    assert d.outcome == "refused" and "#999" in d.sends[0].render(999)
+
+
+def test_transfer_and_escalate_push_to_the_new_person():
+    t = handle_command(staff_ctx("转派 128 liwg", WORKER, "zhangwg"), parse_command("转派 128 liwg"),
+                       CommandData(ticket=ticket()))
+    assert t.changes[0].fields["assignee_id"] == OTHER_WORKER
+    assert any(s.to == ToPerson(OTHER_WORKER) for s in t.sends)
+    bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
+                         parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
+    assert bad.outcome == "refused"
+    e = handle_command(staff_ctx("升级 128", WORKER, "zhangwg"), parse_command("升级 128"),
+                       CommandData(ticket=ticket()))
+    assert e.changes[0].fields == {"escalation_level": 1, "assignee_id": LEADER}
+    e2 = handle_command(staff_ctx("升级 128", LEADER, "chenwgz"), parse_command("升级 128"),
+                        CommandData(ticket=ticket(escalation_level=1, assignee_id=LEADER)))
+    assert e2.changes[0].fields["assignee_id"] == ADMIN
+
+
+def test_my_tasks_sorted_by_deadline():
+    soon = ticket(id=2, accept_due_at=NOW + timedelta(minutes=5))
+    later = ticket(id=1, accept_due_at=NOW + timedelta(hours=5))
+    d = handle_command(staff_ctx("我的任务", WORKER, "zhangwg"), parse_command("我的任务"),
+                       CommandData(tickets=[later, soon]))
+    text = d.sends[0].render(None)
+    assert text.index("#2") < text.index("#1")
+
+
+# ---------------------------------------------------------------- residents
+
+
+def test_resident_queries_own_ticket_in_group_without_phone():
+    d = handle_command(ctx("查询 128"), parse_command("查询 128"), CommandData(ticket=ticket()))
+    text = d.sends[0].render(128)
+    assert "#128" in text and "待接单" in text and "13812345678" not in text
+
+
+def test_stranger_from_another_group_cannot_query():
+    d = handle_command(ctx("查询 128", sender="wxid_x", chat_id="b5@chatroom"),
+                       parse_command("查询 128"), CommandData(ticket=ticket()))
+    assert d.outcome == "refused"
+
+
+def test_rate_closes_and_reopen_reopens():
+    rated = handle_command(ctx("评价 128 5"), parse_command("评价 128 5"),
+                           CommandData(ticket=ticket(status="resolved")))
+    assert rated.changes[0].status == "closed" and rated.changes[0].fields["rating"] == 5
+    reopened = handle_command(ctx("没修好 128"), parse_command("没修好 128"),
+                              CommandData(ticket=ticket(status="resolved")))
+    assert reopened.changes[0].status == "reopened"
+    assert any(s.to == ToPerson(WORKER) for s in reopened.sends)
+    other = handle_command(ctx("评价 128 1", sender="wxid_other"), parse_command("评价 128 1"),
+                           CommandData(ticket=ticket(status="resolved")))
+    assert other.outcome == "refused"
+
+
+def test_volunteer_claims_a_wish():
+    wish = ticket(category="wish", facility=None)
+    d = handle_command(ctx("认领 128", sender="wxid_liu", name="刘师傅", person=VOLUNTEER),
+                       parse_command("认领 128"), CommandData(ticket=wish))
+    assert d.changes[0].fields["assignee_id"] == VOLUNTEER
+    resident = handle_command(ctx("认领 128"), parse_command("认领 128"), CommandData(ticket=wish))
+    assert resident.outcome == "refused"
+
+
+def test_captain_notice_reaches_every_group_of_the_building():
+    d = handle_command(ctx("通知 明天停水", sender="wxid_wang", person=CAPTAIN),
+                       parse_command("通知 明天停水"), CommandData())
+    groups = {s.to.group_id for s in d.sends if isinstance(s.to, ToGroup) and not s.to.mention_ids}
+    assert groups == {100, 101}
+    assert all("明天停水" in s.render(None) for s in d.sends[:2])
+    resident = handle_command(ctx("通知 大家好"), parse_command("通知 大家好"), CommandData())
+    assert resident.outcome == "refused"

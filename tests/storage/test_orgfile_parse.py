@@ -1,0 +1,370 @@
+"""Parsing and checking org files, without a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.orgfile import (
+    BuildingSpec,
+    DistrictSpec,
+    GridSpec,
+    GroupSpec,
+    OrgFile,
+    OrgFileError,
+    PersonSpec,
+    Sla,
+    check_org,
+    dump_org,
+    format_duration,
+    parse_duration,
+    parse_org,
+)
+
+
+def line_of(text: str, marker: str) -> int:
+    """1-based number of the only line of `text` containing `marker`."""
+    lines = [n for n, line in enumerate(text.splitlines(), start=1) if marker in line]
+    assert len(lines) == 1, (marker, lines)
+    return lines[0]
+
+
+def errors_of(text: str) -> list[tuple[int, str]]:
+    with pytest.raises(OrgFileError) as caught:
+        parse_org(text)
+    return caught.value.errors
+
+
+def test_contract_example(contract_yaml: str) -> None:
+    org = parse_org(contract_yaml)
+    assert org.street == "宜川路街道"
+    (district,) = org.districts
+    assert district.name == "第一居民区"
+    assert district.mediators == {
+        "small": (PersonSpec("居委会赵主任", wecom_userid="zhaozr"),),
+        "medium": (PersonSpec("第三方调解李老师", wecom_userid="litj"),),
+        "big": (PersonSpec("社区解纷员周法官", wecom_userid="zhoufg"),),
+    }
+    (grid,) = district.grids
+    assert grid.name == "第1网格"
+    assert grid.worker == PersonSpec("张网格", wecom_userid="zhangwg")
+    assert grid.leader == PersonSpec("陈网格长", wecom_userid="chenwgz")
+    assert grid.volunteers == (PersonSpec("党员刘师傅", wechat_id="wxid_liu"),)
+    (building,) = grid.buildings
+    assert building == BuildingSpec(
+        number="3",
+        captain=PersonSpec("王楼长", wecom_userid="wanglz", wechat_id="wxid_wang"),
+        groups=(
+            GroupSpec("bridge", "b3@chatroom", "3号楼业主群"),
+            GroupSpec("wecom_bot", "wrOgAAAA3", None),
+        ),
+        webhook_key="key-b3",
+    )
+    assert building.line == line_of(contract_yaml, 'number: "3"')
+    assert grid.worker.line == line_of(contract_yaml, "张网格")
+    assert org.sla.accept == {"emergency": 600, "normal": 7200}
+    assert org.sla.resolve == {
+        "repair": 86400, "complaint": 172800, "wish": 604800, "dispute": 604800,
+        "emergency": 4 * 3600,
+    }
+    assert len(org.people()) == 7
+
+
+def test_sla_defaults_when_absent() -> None:
+    org = parse_org(
+        "street: S\ndistricts:\n  - name: D\n    grids:\n"
+        "      - {name: G, worker: {name: W, wecom_userid: w}}\n"
+    )
+    assert org.sla == Sla()
+    assert org.sla.accept_seconds("emergency") == 600
+    assert org.sla.accept_seconds("normal") == 7200
+    assert org.sla.resolve_seconds("repair") == 86400
+    assert org.sla.resolve_seconds("complaint") == 48 * 3600
+    assert org.sla.resolve_seconds("wish") == 7 * 86400
+    assert org.sla.resolve_seconds("dispute") == 7 * 86400
+    assert org.sla.resolve_seconds("repair", "emergency") == 4 * 3600
+    assert org.districts[0].grids[0].buildings == ()
+
+
+def test_partial_sla_keeps_other_defaults() -> None:
+    org = parse_org(
+        "street: S\ndistricts:\n  - name: D\n    grids:\n"
+        "      - {name: G, worker: {name: W, wecom_userid: w}}\n"
+        "sla:\n  accept: {emergency: 90s}\n  resolve: {emergency: 1h30m}\n"
+    )
+    assert org.sla.accept == {"emergency": 90, "normal": 7200}
+    assert org.sla.resolve["emergency"] == 5400
+    assert org.sla.resolve["repair"] == 86400
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("30m", 1800), ("4h", 14400), ("2d", 172800), ("1h30m", 5400), (" 10M ", 600)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "90", "4 hours", "h", "0m", "-5m", "1.5h", "2w"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (90, 1800, 14400, 172800, 5400)] == [
+        "90s", "30m", "4h", "2d", "90m",
+    ]
+
+
+def test_extra_fields_are_accepted() -> None:
+    text = """\
+street: 宜川路街道
+version: 3                        # unknown keys are ignored
+admins:
+  - {name: 街道管理员, wecom_userid: jdadmin, phone: "021-5555"}
+districts:
+  - name: 第一居民区
+    office: 宜川路100号
+    staff:
+      - {name: 居民区书记, wecom_userid: shuji}
+    mediators:
+      micro: [{name: 楼内调解员, wechat_id: wxid_micro}]
+      small:
+        - {name: 赵主任, wecom_userid: zhaozr}
+        - {name: 钱主任, wecom_userid: qianzr}
+    grids:
+      - name: 第1网格
+        households: 420
+        worker: {name: 张网格, wecom_userid: zhangwg, phone: 13900001111}
+        buildings:
+          - number: 3
+            groups:
+              - {channel: simulator, chat_id: sim-b3}
+              - {channel: wecom_app, chat_id: wrAPP3, name: 3号楼通知群}
+              - {channel: wechat, chat_id: gh_3}
+"""
+    org = parse_org(text)
+    assert org.admins == (PersonSpec("街道管理员", wecom_userid="jdadmin", phone="021-5555"),)
+    district = org.districts[0]
+    assert district.admins == (PersonSpec("居民区书记", wecom_userid="shuji"),)
+    assert district.mediators["micro"] == (PersonSpec("楼内调解员", wechat_id="wxid_micro"),)
+    assert [p.name for p in district.mediators["small"]] == ["赵主任", "钱主任"]
+    grid = district.grids[0]
+    assert grid.worker.phone == "13900001111"
+    assert grid.leader is None
+    assert grid.buildings[0].number == "3"
+    assert grid.buildings[0].captain is None
+    assert [g.channel for g in grid.buildings[0].groups] == ["simulator", "wecom_app", "wechat"]
+
+
+def test_same_person_in_several_places_is_merged() -> None:
+    text = """\
+street: S
+districts:
+  - name: D
+    grids:
+      - name: G1
+        worker: {name: 张网格, wecom_userid: zhangwg}
+        buildings:
+          - number: "1"
+            captain: {name: 张网格, wechat_id: wxid_zhang, wecom_userid: zhangwg}
+      - name: G2
+        worker: {name: 张网格, wechat_id: wxid_zhang}
+"""
+    org = parse_org(text)
+    (person,) = org.people()
+    assert person == PersonSpec("张网格", wecom_userid="zhangwg", wechat_id="wxid_zhang")
+
+
+def test_many_errors_each_with_its_line() -> None:
+    text = """\
+street: 宜川路街道
+districts:
+  - name: 第一居民区
+    mediators:
+      small: {name: 赵主任}                                   # E-no-id
+      huge: {name: 某人, wecom_userid: huge}                  # E-tier
+    grids:
+      - name: 第1网格
+        leader: {name: 陈网格长, wecom_userid: chenwgz}        # E-no-worker (grid line)
+        buildings:
+          - number: "3"
+            groups:
+              - {channel: wechat_group, chat_id: x1}           # E-channel
+              - {channel: bridge, chat_id: "b3@chatroom"}
+          - number: "3"                                        # E-dup-building
+            groups:
+              - {channel: bridge, chat_id: "b3@chatroom"}      # E-dup-chat
+              - {channel: bridge}                              # E-no-chat-id
+      - name: 第2网格
+        worker: {name: 张网格, wecom_userid: zhangwg}
+        volunteers: {name: 不是列表, wechat_id: wxid_x}        # E-not-list
+        buildings:
+          - number: [4]                                        # E-number-type
+            captain: {name: 李四, wecom_userid: zhangwg}       # E-two-names
+sla:
+  accept: {emergency: soon, normal: 2h}                        # E-duration
+  resolve: {repair: 24}                                        # E-int-duration
+"""
+    errors = errors_of(text)
+    lines = {line for line, _ in errors}
+    expected = {
+        "E-no-id": "neither wecom_userid nor wechat_id",
+        "E-tier": "unknown mediator tier 'huge'",
+        "E-channel": "unknown channel 'wechat_group'",
+        "E-dup-building": "building 3 is given twice",
+        "E-dup-chat": "chat bridge b3@chatroom is given twice",
+        "E-no-chat-id": "chat_id is missing",
+        "E-not-list": "volunteers must be a list",
+        "E-number-type": "number must be text, not a list",
+        "E-two-names": "wecom_userid zhangwg is given to 张网格",
+        "E-duration": "bad duration 'soon'",
+        "E-int-duration": "bad duration '24'",
+    }
+    for marker, message in expected.items():
+        line = line_of(text, marker)
+        assert any(n == line and message in m for n, m in errors), (marker, message, errors)
+    grid_line = line_of(text, "name: 第1网格")
+    assert (grid_line, "grid 第1网格: worker is missing") in errors
+    assert lines <= {line_of(text, m) for m in expected} | {grid_line}
+    assert errors == sorted(errors, key=lambda e: e[0])
+
+
+def test_error_message_lists_lines() -> None:
+    error = OrgFileError([(7, "b"), (3, "a")])
+    assert str(error) == "line 3: a\nline 7: b"
+    assert error.errors == [(3, "a"), (7, "b")]
+
+
+def test_yaml_syntax_error_reports_its_line() -> None:
+    text = "street: S\ndistricts:\n  - name: D\n    grids: [\n      {name: G\n  oops: : :\n"
+    errors = errors_of(text)
+    assert len(errors) == 1
+    line, message = errors[0]
+    assert message.startswith("YAML syntax error")
+    assert 4 <= line <= 7
+
+
+def test_yaml_syntax_error_bad_indentation() -> None:
+    text = "street: S\ndistricts:\n  - name: D\n   grids: []\n"
+    ((line, message),) = errors_of(text)
+    assert line == 4
+    assert "YAML syntax error" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "empty"),
+        ("- a\n- b\n", 1, "the org file must be a mapping"),
+        ("street: S\n", 1, "districts is missing"),
+        ("districts:\n  - name: D\n    grids: []\n", 1, "street is missing"),
+        ("street: S\ndistricts: []\n", 2, "districts is empty"),
+        ("street: S\nstreet: T\ndistricts: []\n", 2, "street is given twice"),
+        ("street: {a: 1}\ndistricts: []\n", 1, "street must be text"),
+        ("street: S\ndistricts:\n  - name: D\n", 3, "grids is missing"),
+        ("street: S\ndistricts:\n  - grids: []\n", 3, "name is missing"),
+        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - name: G\n        worker: x\n",
+         6, "worker must be a mapping"),
+        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W}}\n",
+         5, "W has neither wecom_userid nor wechat_id"),
+        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: ''}}\n",
+         5, "name is empty"),
+        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W, "
+         "wecom_userid: true}}\n", 5, "wecom_userid must be text, not true/false"),
+        ("street: S\ndistricts:\n  - name: D\n    grids: []\n  - name: D\n    grids: []\n",
+         5, "district D is given twice"),
+        ("street: S\ndistricts:\n  - name: D\n    grids: []\nsla:\n  accept: {urgent: 5m}\n",
+         6, "unknown key 'urgent'"),
+    ],
+)
+def test_single_errors(text: str, line: int, message: str) -> None:
+    errors = errors_of(text)
+    assert any(n == line and message in m for n, m in errors), errors
+
+
+def test_worker_missing_and_two_names_for_one_wechat_id() -> None:
+    text = """\
+street: S
+districts:
+  - name: D
+    grids:
+      - name: G1
+        worker: {name: A, wechat_id: wx1}
+      - name: G2
+        worker: {name: B, wechat_id: wx1}
+      - name: G3
+"""
+    errors = errors_of(text)
+    assert (8, "wechat_id wx1 is given to A on line 6 and here to B") in errors
+    assert (9, "grid G3: worker is missing") in errors
+
+
+def test_conflicting_ids_for_one_person() -> None:
+    text = """\
+street: S
+districts:
+  - name: D
+    grids:
+      - name: G1
+        worker: {name: A, wecom_userid: a, wechat_id: wx1}
+      - name: G2
+        worker: {name: A, wecom_userid: a, wechat_id: wx2}
+"""
+    errors = errors_of(text)
+    assert (8, "wecom_userid a has wechat_id wx1 on line 6 and here wx2") in errors
+
+
+def test_merge_keys_and_anchors() -> None:
+    text = """\
+street: S
+districts:
+  - name: D
+    grids:
+      - name: G1
+        worker: &zhang {name: 张网格, wecom_userid: zhangwg}
+        buildings:
+          - &b1
+            number: "1"
+            webhook_key: k
+          - <<: *b1
+            number: "2"
+      - name: G2
+        worker: *zhang
+"""
+    org = parse_org(text)
+    buildings = org.districts[0].grids[0].buildings
+    assert [(b.number, b.webhook_key) for b in buildings] == [("1", "k"), ("2", "k")]
+    assert len(org.people()) == 1
+
+
+def test_check_org_on_programmatic_files() -> None:
+    org = OrgFile(
+        street="S",
+        districts=(
+            DistrictSpec(
+                name="D",
+                grids=(
+                    GridSpec(
+                        name="G",
+                        worker=PersonSpec("W"),
+                        buildings=(
+                            BuildingSpec("1", groups=(GroupSpec("fax", "1"),)),
+                            BuildingSpec("1"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        sla=Sla(accept={"emergency": 0, "normal": 60}),
+    )
+    messages = [message for _, message in check_org(org)]
+    assert any("neither wecom_userid nor wechat_id" in m for m in messages)
+    assert any("unknown channel 'fax'" in m for m in messages)
+    assert any("building 1 is given twice" in m for m in messages)
+    assert any("emergency must be a positive number" in m for m in messages)
+
+
+def test_dump_round_trip(contract_yaml: str) -> None:
+    org = parse_org(contract_yaml)
+    assert parse_org(dump_org(org)) == org

@@ -1,0 +1,192 @@
+"""The in-memory org map, loaded from SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.demo import load_demo
+from storage.orgfile import import_org, parse_org
+from storage.orgmap import OrgMap, OrgMapCache, RoleInfo, normalize_number
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def load(sessions: Sessions) -> OrgMap:
+    async with sessions() as session:
+        return await OrgMap.load(session)
+
+
+async def test_lookups_on_the_contract_example(sessions: Sessions, contract_yaml: str) -> None:
+    await import_org(sessions, parse_org(contract_yaml))
+    org = await load(sessions)
+
+    group = org.group_for("bridge", "b3@chatroom")
+    assert group is not None and group.name == "3号楼业主群"
+    assert org.group(group.id) == group
+    bot_group = org.group_for("wecom_bot", "wrOgAAAA3")
+    assert bot_group is not None and bot_group.building_id == group.building_id
+    assert org.group_for("bridge", "wrOgAAAA3") is None
+    assert org.group_for("simulator", "nowhere") is None
+
+    building = org.building(group.building_id)
+    assert building is not None
+    assert (building.number, building.webhook_key) == ("3", "key-b3")
+    assert org.buildings_by_number("3") == [building]
+    assert org.buildings_by_number("3号楼") == [building]
+    assert org.buildings_by_number("4") == []
+    assert {g.chat_id for g in org.groups_of_building(building.id)} == {
+        "b3@chatroom", "wrOgAAAA3",
+    }
+    assert org.groups_of_building(9999) == ()
+
+    grid = org.grid(building.grid_id)
+    assert grid is not None and grid.name == "第1网格"
+    assert grid.district_id == building.district_id
+    district = org.district(grid.district_id)
+    assert district is not None and district.name == "第一居民区"
+    street = org.street(district.street_id)
+    assert street is not None and street.name == "宜川路街道"
+    worker = org.person(grid.worker_id or 0)
+    leader = org.person(grid.leader_id or 0)
+    assert worker is not None and worker.name == "张网格"
+    assert leader is not None and leader.name == "陈网格长"
+
+    # Senders: WeCom channels by wecom_userid, the others by wechat_id; the simulator by both.
+    assert org.person_by_sender("wecom_app", "zhangwg") == worker
+    assert org.person_by_sender("wecom_bot", "zhangwg") == worker
+    captain = org.person_by_sender("bridge", "wxid_wang")
+    assert captain is not None and captain.name == "王楼长"
+    assert org.person_by_sender("wechat", "wxid_wang") == captain
+    assert org.person_by_sender("simulator", "wxid_wang") == captain
+    assert org.person_by_sender("simulator", "wanglz") == captain
+    assert org.person_by_sender("wecom_app", "wanglz") == captain
+    assert org.person_by_sender("bridge", "wanglz") is None
+    assert org.person_by_sender("wecom_app", "wxid_wang") is None
+    assert org.person_by_sender("bridge", "wxid_stranger") is None
+    assert org.person_by_sender("telegram", "wxid_wang") is None
+    assert org.person_by_wecom("zhangwg") == worker
+    assert org.person_by_wechat("wxid_liu") is not None
+
+    assert org.roles_of(captain.id) == (RoleInfo("captain", "building", building.id, ""),)
+    assert captain.roles == org.roles_of(captain.id)
+    assert org.roles_of(424242) == ()
+    assert org.has_role(captain.id, "captain")
+    assert org.has_role(captain.id, "captain", "building", building.id)
+    assert not org.has_role(captain.id, "captain", "building", building.id + 1)
+    assert not org.has_role(captain.id, "grid_worker")
+    assert org.has_role(worker.id, "grid_worker", "grid", grid.id)
+    assert org.buildings_of_captain(captain.id) == (building.id,)
+    assert org.buildings_of_captain(worker.id) == ()
+    assert org.captains_of(building.id) == (captain.id,)
+    assert org.grids_of(worker.id) == (grid.id,)
+
+    volunteer = org.person_by_sender("bridge", "wxid_liu")
+    assert volunteer is not None
+    assert org.volunteers_of(grid.id) == (volunteer.id,)
+    assert org.is_volunteer(volunteer.id) and not org.is_volunteer(worker.id)
+
+    small = org.mediator(district.id, "small")
+    big = org.mediators_of(district.id, "big")
+    assert small is not None and org.people[small].name == "居委会赵主任"
+    assert [org.people[p].name for p in big] == ["社区解纷员周法官"]
+    assert org.mediators[(district.id, "medium")] == (org.people_by_wecom["litj"].id,)
+    assert org.mediator(district.id, "micro") is None
+    assert org.has_role(small, "mediator", "district", district.id, "small")
+    assert not org.has_role(small, "mediator", tier="big")
+
+    assert all(org.is_staff(p) for p in (worker.id, leader.id, captain.id, small))
+    assert not org.is_admin(worker.id)
+    assert org.admins() == ()
+
+    assert org.sla["accept"] == {"emergency": 600, "normal": 7200}
+    assert org.sla["resolve"]["dispute"] == 7 * 86400
+    assert org.sla["resolve"]["emergency"] == 4 * 3600
+    assert org.version == 1
+
+
+async def test_snapshot_is_immutable(sessions: Sessions, contract_yaml: str) -> None:
+    await import_org(sessions, parse_org(contract_yaml))
+    org = await load(sessions)
+    building = next(iter(org.buildings.values()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        building.number = "4"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        org.version = 7  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        org.buildings[building.id] = building  # type: ignore[index]
+    with pytest.raises(TypeError):
+        org.sla["accept"]["normal"] = 1  # type: ignore[index]
+
+
+async def test_demo_map(sessions: Sessions) -> None:
+    await load_demo(sessions)
+    org = await load(sessions)
+    assert len(org.districts) == 4 and len(org.grids) == 32 and len(org.buildings) == 96
+    for n in range(1, 97):
+        for channel, chat_id in (("simulator", f"sim-b{n}"), ("bridge", f"b{n}@chatroom")):
+            group = org.group_for(channel, chat_id)
+            assert group is not None, (channel, chat_id)
+            building = org.building(group.building_id)
+            assert building is not None and building.number == str(n)
+            assert building.webhook_key == f"demo-key-b{n}"
+            grid = org.grid(building.grid_id)
+            assert grid is not None and grid.name == f"第{(n - 1) // 3 + 1}网格"
+            assert grid.worker_id is not None and grid.leader_id is not None
+        (captain_id,) = org.captains_of(building.id)
+        captain = org.person(captain_id)
+        assert captain is not None and captain.wechat_id == f"wxid_cap{n}"
+        assert org.person_by_sender("simulator", f"cap{n}") == captain
+        assert len(org.groups_of_building(building.id)) == 2
+    worker = org.person_by_sender("wecom_app", "wg01")
+    (grid_1,) = [g.id for g in org.grids.values() if g.name == "第1网格"]
+    assert worker is not None and org.grids_of(worker.id) == (grid_1,)
+    volunteer = org.person_by_sender("simulator", "wxid_vol32_2")
+    assert volunteer is not None and org.is_volunteer(volunteer.id)
+    (admin,) = org.admins()
+    assert org.person(admin) == org.person_by_wecom("admin")
+    assert org.is_admin(admin)
+    for district in org.districts.values():
+        for tier in ("small", "medium", "big"):
+            assert org.mediator(district.id, tier) is not None
+
+
+def test_normalize_number() -> None:
+    assert [normalize_number(n) for n in ("3", " 3 ", "3号楼", "3号", "12栋", "号")] == [
+        "3", "3", "3", "3", "12", "号",
+    ]
+
+
+async def test_empty_map(sessions: Sessions) -> None:
+    org = await load(sessions)
+    assert org.group_for("bridge", "x") is None
+    assert org.person_by_sender("bridge", "x") is None
+    assert org.sla["accept"]["emergency"] == 600
+    assert org.version == 0
+    assert OrgMap.empty().sla == org.sla
+
+
+async def test_cache_reloads_when_the_org_changes(sessions: Sessions, contract_yaml: str) -> None:
+    await import_org(sessions, parse_org(contract_yaml))
+    cache = OrgMapCache(sessions, check_every=0)
+    first = await cache.get()
+    assert cache.current is first
+    assert await cache.get() is first  # nothing changed: the same snapshot
+
+    await import_org(sessions, parse_org(contract_yaml))  # changes nothing
+    assert await cache.get() is first
+
+    await import_org(sessions, parse_org(contract_yaml.replace("key-b3", "key-b3-new")))
+    second = await cache.get()
+    assert second is not first and second.version == first.version + 1
+    assert [b.webhook_key for b in second.buildings.values()] == ["key-b3-new"]
+
+    slow = OrgMapCache(sessions, check_every=3600)
+    snapshot = await slow.get()
+    await import_org(sessions, parse_org(contract_yaml))
+    assert await slow.get() is snapshot  # not checked again yet
+    slow.invalidate()
+    reloaded = await slow.get()
+    assert reloaded is not snapshot and reloaded.version == snapshot.version + 1
