@@ -177,7 +177,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 def outbox_json(m: OutboxMessage) -> dict[str, Any]:
     return {
-        "id": m.id, "transport": m.transport, "target": m.target, "payload": m.payload,
+        "id": m.id, "ticket_id": m.ticket_id, "transport": m.transport, "target": m.target, "payload": m.payload,
         "status": m.status, "attempts": m.attempts, "last_error": m.last_error,
         "created_at": iso(m.created_at), "sent_at": iso(m.sent_at),
         "next_attempt_at": iso(m.next_attempt_at),

@@ -3,9 +3,7 @@ with its outbox rows in one transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -34,7 +32,7 @@ from storage.models import (
     TicketEvent,
     TicketFollower,
 )
-from storage.orgmap import OrgMap
+from storage.orgmap import OrgMap, OrgMapCache
 
 log = logging.getLogger(__name__)
 
@@ -50,35 +48,11 @@ class StaleDecision(Exception):
     """A ticket changed between loading and applying; the message is handled again."""
 
 
-class OrgCache:
-    """The org map, reloaded when older than `ttl` seconds or when told it changed."""
-
-    def __init__(self, sessions: SessionFactory, ttl: float = 30.0) -> None:
-        self._sessions = sessions
-        self._ttl = ttl
-        self._map: OrgMap | None = None
-        self._loaded_at = 0.0
-        self._lock = asyncio.Lock()
-
-    def invalidate(self) -> None:
-        self._map = None
-
-    async def get(self) -> OrgMap:
-        if self._map is not None and time.monotonic() - self._loaded_at < self._ttl:
-            return self._map
-        async with self._lock:
-            if self._map is None or time.monotonic() - self._loaded_at >= self._ttl:
-                async with self._sessions() as session:
-                    self._map = await OrgMap.load(session)
-                self._loaded_at = time.monotonic()
-        return self._map
-
-
 class Processor:
     def __init__(
         self,
         sessions: SessionFactory,
-        org: OrgCache,
+        org: OrgMapCache,
         nlu: Callable[[], Parser],
         addressing: Addressing,
         public_url: str,
@@ -255,8 +229,10 @@ class Processor:
                 created_at=now,
             ))
         audit = decision.audit()
-        if created_id is not None:
-            audit["ticket_id"] = created_id
+        touched = created_id or (decision.follow.ticket_id if decision.follow else None) or (
+            decision.changes[0].ticket_id if decision.changes else None)
+        if touched is not None:
+            audit["ticket_id"] = touched
         record.status = "done"
         record.processed_at = now
         record.lease_until = None

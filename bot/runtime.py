@@ -15,9 +15,10 @@ from bot.config import Settings
 from bot.ingest import InboundStore, SeenCache
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
-from bot.processing import OrgCache, Processor
+from bot.processing import Processor
 from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
 from storage.db import SessionFactory, create_engine, session_factory
+from storage.orgmap import OrgMapCache
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Runtime:
     redis: Any = None
     http: aiohttp.ClientSession | None = None
     queue: WorkQueue = field(init=False)
-    org: OrgCache = field(init=False)
+    org: OrgMapCache = field(init=False)
     intake: InboundStore = field(init=False)
     processor: Processor = field(init=False)
     outbox: OutboxWorker = field(init=False)
@@ -77,7 +78,7 @@ class Runtime:
         else:
             self.queue = MemoryWorkQueue()
             tokens = MemoryTokenCache()
-        self.org = OrgCache(self.sessions)
+        self.org = OrgMapCache(self.sessions)
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher))

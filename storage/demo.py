@@ -15,8 +15,8 @@ Everything is generated deterministically, so every run builds the same estate:
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import SessionFactory
 from storage.models import Street
 from storage.orgfile import (
     BuildingSpec,
@@ -91,8 +91,12 @@ def demo_org() -> OrgFile:
                             name=name(), wecom_userid=f"cap{n}", wechat_id=f"wxid_cap{n}"
                         ),
                         groups=(
-                            GroupSpec(channel="simulator", chat_id=f"sim-b{n}", name=f"{n}号楼业主群"),
-                            GroupSpec(channel="bridge", chat_id=f"b{n}@chatroom", name=f"{n}号楼业主群"),
+                            GroupSpec(
+                                channel="simulator", chat_id=f"sim-b{n}", name=f"{n}号楼业主群"
+                            ),
+                            GroupSpec(
+                                channel="bridge", chat_id=f"b{n}@chatroom", name=f"{n}号楼业主群"
+                            ),
                         ),
                         webhook_key=f"demo-key-b{n}",
                     )
@@ -119,14 +123,12 @@ def demo_yaml() -> str:
     return header + dump_org(demo_org())
 
 
-async def load_demo(session_factory: async_sessionmaker[AsyncSession]) -> ImportSummary:
+async def load_demo(session_factory: SessionFactory) -> ImportSummary:
     """Import the demo estate (idempotent, like any org import)."""
     return await import_org(session_factory, demo_org())
 
 
-async def load_demo_if_empty(
-    session_factory: async_sessionmaker[AsyncSession],
-) -> ImportSummary | None:
+async def load_demo_if_empty(session_factory: SessionFactory) -> ImportSummary | None:
     """Import the demo estate when the database holds no street yet; else do nothing."""
     async with session_factory() as session:
         streets = (await session.execute(select(func.count()).select_from(Street))).scalar_one()

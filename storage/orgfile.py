@@ -38,9 +38,10 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
+from storage.db import SessionFactory
 from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
 
 CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
@@ -139,12 +140,18 @@ class Sla:
     @classmethod
     def from_dict(cls, value: Mapping[str, Any] | None) -> Sla:
         """The table stored in the `sla` setting, defaults filling what is missing."""
-        accept = dict(DEFAULT_ACCEPT)
-        resolve = dict(DEFAULT_RESOLVE)
-        if value:
-            accept.update({k: int(v) for k, v in (value.get("accept") or {}).items()})
-            resolve.update({k: int(v) for k, v in (value.get("resolve") or {}).items()})
-        return cls(accept=accept, resolve=resolve)
+        tables = []
+        for part, defaults in (("accept", DEFAULT_ACCEPT), ("resolve", DEFAULT_RESOLVE)):
+            table = dict(defaults)
+            stored = value.get(part) if isinstance(value, Mapping) else None
+            if isinstance(stored, Mapping):
+                for key, seconds in stored.items():
+                    # A stored value that is not a positive whole number keeps the default.
+                    number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+                    if number and seconds > 0:
+                        table[str(key)] = int(seconds)
+            tables.append(table)
+        return cls(accept=tables[0], resolve=tables[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +245,9 @@ def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     short = node.tag.removeprefix(_TAG)
-    return {"bool": "true/false", "float": "a number", "int": "a number"}.get(short, repr(node.value))
+    return {"bool": "true/false", "float": "a number", "int": "a number"}.get(
+        short, repr(node.value)
+    )
 
 
 class _Reader:
@@ -246,6 +255,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.errors: list[tuple[int, str]] = []
+        self._merging: set[int] = set()
 
     def error(self, node: yaml.Node, message: str) -> None:
         self.errors.append((_line(node), message))
@@ -260,8 +270,15 @@ class _Reader:
             if key.tag == _TAG + "merge":
                 sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
                 for source in sources:
-                    for name, item in (self.fields(source, f"{what} (merged)") or {}).items():
-                        merged.setdefault(name, item)
+                    if id(source) in self._merging:
+                        self.error(key, f"{what}: a mapping cannot be merged into itself")
+                        continue
+                    self._merging.add(id(source))
+                    try:
+                        for name, item in (self.fields(source, f"{what} (merged)") or {}).items():
+                            merged.setdefault(name, item)
+                    finally:
+                        self._merging.discard(id(source))
                 continue
             if not isinstance(key, yaml.ScalarNode) or key.tag not in _TEXT_TAGS:
                 self.error(key, f"{what}: keys must be words, not {_kind(key)}")
@@ -281,7 +298,11 @@ class _Reader:
         return list(node.value)
 
     def text(
-        self, fields: dict[str, yaml.Node], key: str, owner: yaml.Node, what: str,
+        self,
+        fields: dict[str, yaml.Node],
+        key: str,
+        owner: yaml.Node,
+        what: str,
         required: bool = True,
     ) -> str | None:
         node = fields.get(key)
@@ -352,7 +373,11 @@ class _Reader:
             if grid is not None:
                 grids.append(grid)
         return DistrictSpec(
-            name=name or "", grids=tuple(grids), mediators=mediators, admins=admins, line=_line(node)
+            name=name or "",
+            grids=tuple(grids),
+            mediators=mediators,
+            admins=admins,
+            line=_line(node),
         )
 
     def grid(self, node: yaml.Node, where: str) -> GridSpec | None:
@@ -426,7 +451,10 @@ class _Reader:
         wechat_id = self.text(fields, "wechat_id", node, what, required=False)
         phone = self.text(fields, "phone", node, what, required=False)
         return PersonSpec(
-            name=name or "", wecom_userid=wecom_userid, wechat_id=wechat_id, phone=phone,
+            name=name or "",
+            wecom_userid=wecom_userid,
+            wechat_id=wechat_id,
+            phone=phone,
             line=_line(node),
         )
 
@@ -497,8 +525,14 @@ def parse_org(text: str) -> OrgFile:
 
 
 def load_org_file(path: str | Path) -> OrgFile:
-    """Read and parse the org file at `path` (UTF-8)."""
-    return parse_org(Path(path).read_text(encoding="utf-8"))
+    """Read and parse the org file at `path` (UTF-8, with or without a byte order mark)."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise OrgFileError([(line, "the file is not UTF-8 text")]) from None
+    return parse_org(text)
 
 
 # ---------------------------------------------------------------- checks across the file
@@ -528,8 +562,11 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
         if not blank(district.name, district.line, "a district's name"):
             if district.name in districts:
                 errors.append(
-                    (district.line, f"district {district.name} is given twice (first on line "
-                     f"{districts[district.name]})")
+                    (
+                        district.line,
+                        f"district {district.name} is given twice (first on line "
+                        f"{districts[district.name]})",
+                    )
                 )
             districts.setdefault(district.name, district.line)
         for tier in district.mediators:
@@ -541,17 +578,23 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
             if not blank(grid.name, grid.line, "a grid's name"):
                 if grid.name in grids:
                     errors.append(
-                        (grid.line, f"grid {grid.name} is given twice in district "
-                         f"{district.name} (first on line {grids[grid.name]})")
+                        (
+                            grid.line,
+                            f"grid {grid.name} is given twice in district "
+                            f"{district.name} (first on line {grids[grid.name]})",
+                        )
                     )
                 grids.setdefault(grid.name, grid.line)
             for building in grid.buildings:
                 if not blank(building.number, building.line, "a building's number"):
                     if building.number in numbers:
                         errors.append(
-                            (building.line, f"building {building.number} is given twice in "
-                             f"district {district.name} (first on line "
-                             f"{numbers[building.number]})")
+                            (
+                                building.line,
+                                f"building {building.number} is given twice in "
+                                f"district {district.name} (first on line "
+                                f"{numbers[building.number]})",
+                            )
                         )
                     numbers.setdefault(building.number, building.line)
                 for group in building.groups:
@@ -561,14 +604,20 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
                         continue
                     if group.channel not in CHANNELS:
                         errors.append(
-                            (group.line, f"building {building.number}: unknown channel "
-                             f"{group.channel!r} (channels: {', '.join(CHANNELS)})")
+                            (
+                                group.line,
+                                f"building {building.number}: unknown channel "
+                                f"{group.channel!r} (channels: {', '.join(CHANNELS)})",
+                            )
                         )
                     key = (group.channel, group.chat_id)
                     if key in chats:
                         errors.append(
-                            (group.line, f"chat {group.channel} {group.chat_id} is given twice "
-                             f"(first on line {chats[key]})")
+                            (
+                                group.line,
+                                f"chat {group.channel} {group.chat_id} is given twice "
+                                f"(first on line {chats[key]})",
+                            )
                         )
                     chats.setdefault(key, group.line)
     for part, table, defaults in (
@@ -580,6 +629,7 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
                 errors.append((1, f"sla: {part}: unknown key {key!r}"))
             elif not isinstance(seconds, int) or seconds <= 0:
                 errors.append((1, f"sla: {part}: {key} must be a positive number of seconds"))
+    errors += _check_lengths(org)
     mentions = []
     for where, person in org.iter_people():
         if blank(person.name, person.line, f"the name of the {where}"):
@@ -590,6 +640,36 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
                 (person.line, f"{where}: {person.name} has neither wecom_userid nor wechat_id")
             )
     errors += _merge_people(mentions)[1]
+    return errors
+
+
+# Column sizes of storage.models, so that a value too long is an error with its line.
+_NAME, _NUMBER, _ID, _PHONE, _CHAT = 100, 20, 100, 30, 200
+
+
+def _check_lengths(org: OrgFile) -> list[tuple[int, str]]:
+    errors: list[tuple[int, str]] = []
+
+    def check(value: str | None, limit: int, line: int, what: str) -> None:
+        if value is not None and len(value) > limit:
+            errors.append((line, f"{what} {value[:20]}… is longer than {limit} characters"))
+
+    check(org.street, _NAME, 1, "street")
+    for district in org.districts:
+        check(district.name, _NAME, district.line, "district name")
+        for grid in district.grids:
+            check(grid.name, _NAME, grid.line, "grid name")
+            for building in grid.buildings:
+                check(building.number, _NUMBER, building.line, "building number")
+                check(building.webhook_key, _CHAT, building.line, "webhook_key")
+                for group in building.groups:
+                    check(group.chat_id, _CHAT, group.line, "chat_id")
+                    check(group.name, _CHAT, group.line, "group name")
+    for _, person in org.iter_people():
+        check(person.name, _NAME, person.line, "name")
+        check(person.wecom_userid, _ID, person.line, "wecom_userid")
+        check(person.wechat_id, _ID, person.line, "wechat_id")
+        check(person.phone, _PHONE, person.line, "phone")
     return errors
 
 
@@ -607,15 +687,21 @@ def _merge_people(mentions: list[PersonSpec]) -> tuple[list[PersonSpec], list[tu
                 continue
             if seen.name != person.name:
                 errors.append(
-                    (person.line, f"{id_field} {value} is given to {seen.name} on line "
-                     f"{seen.line} and here to {person.name}")
+                    (
+                        person.line,
+                        f"{id_field} {value} is given to {seen.name} on line "
+                        f"{seen.line} and here to {person.name}",
+                    )
                 )
             for other in ("wecom_userid", "wechat_id", "phone"):
                 mine, theirs = getattr(person, other), getattr(seen, other)
                 if other != id_field and mine and theirs and mine != theirs:
                     errors.append(
-                        (person.line, f"{id_field} {value} has {other} {theirs} on line "
-                         f"{seen.line} and here {mine}")
+                        (
+                            person.line,
+                            f"{id_field} {value} has {other} {theirs} on line "
+                            f"{seen.line} and here {mine}",
+                        )
                     )
 
     # Union-find over the ids, so that chains of shared ids make one person.
@@ -673,7 +759,8 @@ def org_to_dict(org: OrgFile) -> dict[str, Any]:
         item: dict[str, Any] = {"name": district.name}
         if district.mediators:
             item["mediators"] = {
-                tier: _person_dict(people[0]) if len(people) == 1
+                tier: _person_dict(people[0])
+                if len(people) == 1
                 else [_person_dict(p) for p in people]
                 for tier, people in district.mediators.items()
             }
@@ -739,7 +826,8 @@ class ImportSummary:
     @property
     def changed(self) -> bool:
         return any(
-            count for table in (self.created, self.updated, self.removed)
+            count
+            for table in (self.created, self.updated, self.removed)
             for count in table.values()
         )
 
@@ -748,19 +836,43 @@ class ImportSummary:
         table[kind] = table.get(kind, 0) + count
 
     def __str__(self) -> str:
+        """One line: "nothing changed" or what changed, e.g. "people 2 created, 1 updated;
+        roles 1 removed (230 rows unchanged)"."""
+        changes = []
+        for kind in KINDS:
+            parts = [
+                f"{table[kind]} {outcome}"
+                for outcome, table in (
+                    ("created", self.created),
+                    ("updated", self.updated),
+                    ("removed", self.removed),
+                )
+                if table.get(kind)
+            ]
+            if parts:
+                changes.append(f"{kind} {', '.join(parts)}")
+        unchanged = sum(self.unchanged.values())
+        if not changes:
+            return f"nothing changed ({unchanged} rows unchanged)"
+        return f"{'; '.join(changes)} ({unchanged} rows unchanged)"
+
+    def lines(self) -> list[str]:
+        """Per kind of row: "people: 2 created, 1 updated, 230 unchanged"."""
         lines = []
         for kind in KINDS:
             parts = [
                 f"{table[kind]} {outcome}"
                 for outcome, table in (
-                    ("created", self.created), ("updated", self.updated),
-                    ("unchanged", self.unchanged), ("removed", self.removed),
+                    ("created", self.created),
+                    ("updated", self.updated),
+                    ("unchanged", self.unchanged),
+                    ("removed", self.removed),
                 )
                 if table.get(kind)
             ]
             if parts:
                 lines.append(f"{kind}: {', '.join(parts)}")
-        return "\n".join(lines) if lines else "nothing to import"
+        return lines
 
 
 async def read_org_version(session: AsyncSession) -> int:
@@ -784,9 +896,7 @@ async def bump_org_version(session: AsyncSession) -> int:
     return version
 
 
-async def import_org(
-    session_factory: async_sessionmaker[AsyncSession], org: OrgFile
-) -> ImportSummary:
+async def import_org(session_factory: SessionFactory, org: OrgFile) -> ImportSummary:
     """Write `org` into the database in one transaction; see the module docstring."""
     errors = check_org(org)
     if errors:
@@ -880,7 +990,9 @@ class _Importer:
                     created, changed = building is None, False
                     if building is None:
                         building = Building(
-                            district_id=district.id, grid_id=grid.id, number=b_spec.number,
+                            district_id=district.id,
+                            grid_id=grid.id,
+                            number=b_spec.number,
                             webhook_key=b_spec.webhook_key,
                         )
                         session.add(building)
@@ -905,8 +1017,10 @@ class _Importer:
                         if group is None:
                             session.add(
                                 ChatGroup(
-                                    channel=g_spec.channel, chat_id=g_spec.chat_id,
-                                    name=g_spec.name, building_id=building.id,
+                                    channel=g_spec.channel,
+                                    chat_id=g_spec.chat_id,
+                                    name=g_spec.name,
+                                    building_id=building.id,
                                 )
                             )
                         else:
@@ -958,9 +1072,7 @@ class _Importer:
             wecom = spec.wecom_userid or (
                 row.wecom_userid if row.wecom_userid not in file_wecom else None
             )
-            wechat = spec.wechat_id or (
-                row.wechat_id if row.wechat_id not in file_wechat else None
-            )
+            wechat = spec.wechat_id or (row.wechat_id if row.wechat_id not in file_wechat else None)
             final[row.id] = (wecom, wechat)
         for row in rows:
             if row.id not in claimed:
@@ -988,8 +1100,10 @@ class _Importer:
             if row is None:
                 session.add(
                     Person(
-                        name=spec.name, wecom_userid=spec.wecom_userid,
-                        wechat_id=spec.wechat_id, phone=spec.phone,
+                        name=spec.name,
+                        wecom_userid=spec.wecom_userid,
+                        wechat_id=spec.wechat_id,
+                        phone=spec.phone,
                     )
                 )
                 self.summary.note("people", "created")
@@ -1057,9 +1171,7 @@ class _Importer:
                     if b_spec.captain is not None:
                         wanted.add((pid(b_spec.captain), "captain", "building", building.id, ""))
 
-        existing = (
-            await session.execute(select(Role).where(Role.role.in_(FILE_ROLES)))
-        ).scalars()
+        existing = (await session.execute(select(Role).where(Role.role.in_(FILE_ROLES)))).scalars()
         have: set[tuple[int, str, str, int, str]] = set()
         for role in existing:
             key = (role.person_id, role.role, role.scope, role.scope_id, role.tier or "")

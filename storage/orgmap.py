@@ -16,9 +16,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
+from storage.db import SessionFactory
 from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
 from storage.orgfile import FILE_ROLES, SLA_KEY, Sla, read_org_version
 
@@ -106,6 +107,19 @@ def _index(pairs: Iterable[tuple[Any, Any]]) -> Mapping[Any, tuple[Any, ...]]:
 
 _EMPTY: tuple[Any, ...] = ()
 
+ROLE_NAMES = {
+    "grid_worker": "网格员",
+    "grid_leader": "网格长",
+    "captain": "楼组长",
+    "volunteer": "志愿者",
+    "mediator": "调解员",
+    "admin": "管理员",
+    "resident": "居民",
+}
+TIER_SHORT_NAMES = {"micro": "楼内", "small": "小", "medium": "中", "big": "大"}
+# Roles that put a person among the staff of the directory, in the order they are listed.
+STAFF_ORDER = ("admin", "mediator", "grid_leader", "grid_worker", "captain")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class OrgMap:
@@ -190,8 +204,9 @@ class OrgMap:
             PersonInfo(pid, name, wecom, wechat, phone, roles_of.get(pid, _EMPTY))
             for pid, name, wecom, wechat, phone in people
         ]
-        holders = _index(((role.role, role.scope, role.scope_id, role.tier), pid)
-                         for pid, role in role_rows)
+        holders = _index(
+            ((role.role, role.scope, role.scope_id, role.tier), pid) for pid, role in role_rows
+        )
 
         def first(role: str, scope: str, scope_id: int) -> int | None:
             ids = holders.get((role, scope, scope_id, ""), _EMPTY)
@@ -204,11 +219,18 @@ class OrgMap:
             version=version,
             streets=_freeze({s.id: s for s in streets}),
             districts=_freeze({d.id: d for d in districts}),
-            grids=_freeze({
-                gid: GridInfo(gid, name, district_id, first("grid_worker", "grid", gid),
-                              first("grid_leader", "grid", gid))
-                for gid, name, district_id in grids
-            }),
+            grids=_freeze(
+                {
+                    gid: GridInfo(
+                        gid,
+                        name,
+                        district_id,
+                        first("grid_worker", "grid", gid),
+                        first("grid_leader", "grid", gid),
+                    )
+                    for gid, name, district_id in grids
+                }
+            ),
             buildings=_freeze({b.id: b for b in building_list}),
             groups=_freeze({g.id: g for g in group_list}),
             groups_by_chat=_freeze({(g.channel, g.chat_id): g for g in group_list}),
@@ -216,22 +238,26 @@ class OrgMap:
             people_by_wecom=_freeze({p.wecom_userid: p for p in person_list if p.wecom_userid}),
             people_by_wechat=_freeze({p.wechat_id: p for p in person_list if p.wechat_id}),
             mediators=_index(
-                ((role.scope_id, role.tier), pid) for pid, role in role_rows
+                ((role.scope_id, role.tier), pid)
+                for pid, role in role_rows
                 if role.role == "mediator" and role.scope == "district"
             ),
             captains=_index(
-                (role.scope_id, pid) for pid, role in role_rows
+                (role.scope_id, pid)
+                for pid, role in role_rows
                 if role.role == "captain" and role.scope == "building"
             ),
             volunteers=_index(
-                (role.scope_id, pid) for pid, role in role_rows
+                (role.scope_id, pid)
+                for pid, role in role_rows
                 if role.role == "volunteer" and role.scope == "grid"
             ),
             sla=_freeze({part: _freeze(values) for part, values in table.items()}),
             _buildings_by_number=_index((normalize_number(b.number), b) for b in building_list),
             _groups_by_building=_index((g.building_id, g) for g in group_list),
             _buildings_of_captain=_index(
-                (pid, role.scope_id) for pid, role in role_rows
+                (pid, role.scope_id)
+                for pid, role in role_rows
                 if role.role == "captain" and role.scope == "building"
             ),
             _holders=holders,
@@ -364,6 +390,109 @@ class OrgMap:
             r.scope_id for r in self.roles_of(person_id) if r.role == role and r.scope == "grid"
         )
 
+    def grid_ids_matching(self, query: str) -> list[int]:
+        """Grids a filter names: by exact name, else "7" as 第7网格, else as a grid id."""
+        text = query.strip()
+        found = [g.id for g in self.grids.values() if g.name == text]
+        if not found and text.isdigit():
+            found = [
+                g.id for g in self.grids.values() if g.name in (f"第{text}网格", f"{text}网格")
+            ]
+            if not found and int(text) in self.grids:
+                found = [int(text)]
+        return sorted(found)
+
+    # ------------------------------------------------------------ the simulator's view
+
+    def _who(self, person_id: int | None) -> dict[str, Any] | None:
+        person = self.people.get(person_id) if person_id is not None else None
+        if person is None:
+            return None
+        return {
+            "id": person.id,
+            "name": person.name,
+            "wecom_userid": person.wecom_userid,
+            "wechat_id": person.wechat_id,
+        }
+
+    def _role_label(self, role: RoleInfo) -> str:
+        label = ROLE_NAMES.get(role.role, role.role)
+        if role.tier:
+            label += f"({TIER_SHORT_NAMES.get(role.tier, role.tier)})"
+        if role.scope == "building" and role.scope_id in self.buildings:
+            return f"{label} {self.buildings[role.scope_id].number}号楼"
+        place = {"street": self.streets, "district": self.districts, "grid": self.grids}.get(
+            role.scope, {}
+        ).get(role.scope_id)
+        return f"{label} {place.name}" if place is not None else label
+
+    def directory(self) -> dict[str, Any]:
+        """The estate as JSON-ready data: buildings with their simulator group, grid worker
+        and captain; staff with their roles; volunteers with their grid."""
+
+        def building_order(b: BuildingInfo) -> tuple[int, int, int, int | str]:
+            number = b.number
+            return (
+                b.district_id,
+                b.grid_id,
+                0 if number.isdigit() else 1,
+                int(number) if number.isdigit() else number,
+            )
+
+        buildings = []
+        for b in sorted(self.buildings.values(), key=building_order):
+            grid = self.grids.get(b.grid_id)
+            district = self.districts.get(b.district_id)
+            groups = self.groups_of_building(b.id)
+            simulated = next((g for g in groups if g.channel == "simulator"), None)
+            captains = self.captains_of(b.id)
+            buildings.append(
+                {
+                    "id": b.id,
+                    "number": b.number,
+                    "district": district.name if district else None,
+                    "grid": grid.name if grid else None,
+                    "group": {"chat_id": simulated.chat_id, "name": simulated.name}
+                    if simulated
+                    else None,
+                    "groups": [
+                        {"channel": g.channel, "chat_id": g.chat_id, "name": g.name} for g in groups
+                    ],
+                    "worker": self._who(grid.worker_id if grid else None),
+                    "leader": self._who(grid.leader_id if grid else None),
+                    "captain": self._who(captains[0] if captains else None),
+                }
+            )
+        rank = {role: n for n, role in enumerate(STAFF_ORDER)}
+        staff = []
+        volunteers = []
+        for person in self.people.values():
+            for role in person.roles:
+                if role.role == "volunteer" and role.scope == "grid":
+                    grid = self.grids.get(role.scope_id)
+                    volunteers.append(
+                        (self._who(person.id) or {}) | {"grid": grid.name if grid else None}
+                    )
+            roles = sorted(
+                (r for r in person.roles if r.role in rank), key=lambda r: (rank[r.role], r)
+            )
+            if roles:
+                staff.append(
+                    (
+                        rank[roles[0].role],
+                        person.id,
+                        (self._who(person.id) or {})
+                        | {"roles": [self._role_label(r) for r in roles]},
+                    )
+                )
+        streets = [s.name for s in sorted(self.streets.values(), key=lambda s: s.id)]
+        return {
+            "street": "、".join(streets),
+            "buildings": buildings,
+            "staff": [entry for _, _, entry in sorted(staff, key=lambda item: item[:2])],
+            "volunteers": volunteers,
+        }
+
 
 class OrgMapCache:
     """Keeps one `OrgMap`, reloading it when the org version changes.
@@ -373,9 +502,7 @@ class OrgMapCache:
     reload at the next `get()`.
     """
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], check_every: float = 5.0
-    ) -> None:
+    def __init__(self, sessions: SessionFactory, check_every: float = 5.0) -> None:
         self._sessions = sessions
         self._check_every = check_every
         self._map: OrgMap | None = None

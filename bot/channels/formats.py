@@ -37,74 +37,71 @@ def check_utf8(data: bytes) -> str:
         raise ChannelError(400, "The request body is not UTF-8.") from None
 
 
-class _TreeBuilder:
-    """Builds {tag: text | {child: ...} | [values...]} from expat events; attributes are ignored."""
-
-    __slots__ = ("stack", "root")
-
-    def __init__(self) -> None:
-        self.stack: list[list[Any]] = []
-        self.root: tuple[str, Any] | None = None
-
-    def start(self, name: str, _attrs: Any) -> None:
-        if len(self.stack) >= MAX_XML_DEPTH:
-            raise _Refused("The XML is nested too deeply.")
-        self.stack.append([name, None, []])
-
-    def data(self, text: str) -> None:
-        if self.stack:
-            self.stack[-1][2].append(text)
-
-    def end(self, _name: str) -> None:
-        tag, children, parts = self.stack.pop()
-        value = children if children is not None else "".join(parts)
-        if not self.stack:
-            self.root = (tag, value)
-            return
-        parent = self.stack[-1]
-        if parent[1] is None:
-            parent[1] = {}
-        siblings = parent[1]
-        if tag in siblings:
-            existing = siblings[tag]
-            if isinstance(existing, list):
-                existing.append(value)
-            else:
-                siblings[tag] = [existing, value]
-        else:
-            siblings[tag] = value
-
-    @staticmethod
-    def refuse(*_args: Any) -> None:
-        raise _Refused("XML with a DOCTYPE or entity declarations is refused.")
+def _refuse(*_args: Any) -> None:
+    raise _Refused("XML with a DOCTYPE or entity declarations is refused.")
 
 
 def parse_xml(data: bytes, root: str = "xml") -> dict[str, Any]:
-    """Parse a WeChat-style XML document into a dict of its root's children."""
+    """Parse a WeChat-style XML document into a dict of its root's children.
+
+    Leaf elements become their text, elements with children become dicts, repeated
+    elements become lists; attributes are ignored.
+    """
     for marker in _DTD_MARKERS:
         if marker in data:
             raise ChannelError(400, "XML with a DOCTYPE or entity declarations is refused.")
     check_utf8(data)
-    builder = _TreeBuilder()
+
+    # Each open element is [tag, children dict or None, text parts].
+    stack: list[list[Any]] = []
+    done: list[tuple[str, Any]] = []
+
+    def start(name: str, _attrs: Any) -> None:
+        if len(stack) >= MAX_XML_DEPTH:
+            raise _Refused("The XML is nested too deeply.")
+        stack.append([name, None, []])
+
+    def text(chunk: str) -> None:
+        if stack:
+            stack[-1][2].append(chunk)
+
+    def end(_name: str) -> None:
+        tag, children, parts = stack.pop()
+        value = children if children is not None else "".join(parts)
+        if not stack:
+            done.append((tag, value))
+            return
+        parent = stack[-1]
+        siblings = parent[1]
+        if siblings is None:
+            parent[1] = {tag: value}
+        elif tag not in siblings:
+            siblings[tag] = value
+        elif isinstance(siblings[tag], list):
+            siblings[tag].append(value)
+        else:
+            siblings[tag] = [siblings[tag], value]
+
     parser = expat.ParserCreate(encoding="utf-8")
     parser.buffer_text = True
+    parser.ordered_attributes = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = builder.refuse
-    parser.EntityDeclHandler = builder.refuse
-    parser.UnparsedEntityDeclHandler = builder.refuse
-    parser.ExternalEntityRefHandler = builder.refuse
-    parser.StartElementHandler = builder.start
-    parser.EndElementHandler = builder.end
-    parser.CharacterDataHandler = builder.data
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.UnparsedEntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
     try:
         parser.Parse(data, True)
     except _Refused as exc:
         raise ChannelError(400, str(exc)) from None
     except (expat.ExpatError, ValueError, RecursionError):
         raise ChannelError(400, "The request body is not well-formed XML.") from None
-    if builder.root is None or builder.root[0] != root:
+    if not done or done[0][0] != root:
         raise ChannelError(400, f"The XML document's root element must be <{root}>.")
-    value = builder.root[1]
+    value = done[0][1]
     return value if isinstance(value, dict) else {}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,7 +86,7 @@ class TencentCallback:
         self, msg: bytes, timestamp: int | None, nonce: str | None
     ) -> tuple[str, str, str, str]:
         envelope = self._require_envelope()
-        ts = str(int(time.time()) if timestamp is None else timestamp)
+        ts = str(int(self._now()) if timestamp is None else timestamp)
         nonce = nonce or str(secrets.randbelow(10**10))
         encrypt = envelope.encrypt(msg, self.receive_id)
         return encrypt, tencent_signature(self.token, ts, nonce, encrypt), ts, nonce

@@ -89,6 +89,15 @@ def build_xml(fields: Mapping[str, Any], root: str = "xml") -> bytes:
 # -- message builders -------------------------------------------------------------------------
 
 
+def _msg_id(msg_id: str | int | None) -> str | int:
+    """WeChat's MsgId is a 64-bit number; a random one when none is given."""
+    if msg_id is None:
+        return secrets.randbits(63)
+    if isinstance(msg_id, str) and msg_id.isascii() and msg_id.isdigit():
+        return int(msg_id)
+    return msg_id
+
+
 def oa_text_fields(
     openid: str,
     content: str,
@@ -103,7 +112,7 @@ def oa_text_fields(
         "CreateTime": int(time.time()) if create_time is None else create_time,
         "MsgType": "text",
         "Content": content,
-        "MsgId": int(msg_id) if msg_id is not None else secrets.randbits(63),
+        "MsgId": _msg_id(msg_id),
     }
 
 
@@ -111,7 +120,7 @@ def wecom_text_fields(
     userid: str,
     content: str,
     corp_id: str,
-    agent_id: int = 1000002,
+    agent_id: int | str = 1000002,
     msg_id: str | int | None = None,
     create_time: int | None = None,
 ) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def wecom_text_fields(
         "CreateTime": int(time.time()) if create_time is None else create_time,
         "MsgType": "text",
         "Content": content,
-        "MsgId": int(msg_id) if msg_id is not None else secrets.randbits(63),
+        "MsgId": _msg_id(msg_id),
         "AgentID": agent_id,
     }
 

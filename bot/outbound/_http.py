@@ -61,8 +61,8 @@ async def exchange(
     headers: Mapping[str, str] | None = None,
 ) -> Answer:
     """Send one request; raise TransientSendError/PermanentSendError unless the status is 2xx."""
-    if session.closed:
-        raise PermanentSendError(f"{api}: the HTTP session is closed")
+    if session.closed:  # shutting down: the row stays pending for the next start
+        raise TransientSendError(f"{api}: the HTTP session is closed")
     try:
         async with session.request(
             method,

@@ -8,7 +8,8 @@
 | `bridge`        | `{"chat_id"}`              | `{"text", "mention_ids": [...]}`                         |
 | `wechat`        | `{"openid"}`               | `{"text"}`                                               |
 
-`deliver` returns a small dict for the audit trail (e.g. `invalid_users`) or raises
+`deliver` returns a small dict for the audit trail (`{}` when there is nothing to note;
+`{"msgid", "invalid_users"}` for `wecom_app`) or raises
 `TransientSendError` (try again later) / `PermanentSendError` (give up).
 """
 
@@ -145,8 +146,7 @@ class Dispatcher:
         if not isinstance(payload, dict):
             raise PermanentSendError(f"{transport}: payload must be an object")
         self._require(transport)
-        result = await handler(target, payload, str(delivery_id))
-        return {"transport": transport, **result}
+        return await handler(target, payload, str(delivery_id))
 
     def _wecom_client(self) -> WeComClient:
         if self._wecom is None:
@@ -165,6 +165,7 @@ class Dispatcher:
                     f"WeCom app push misconfigured: {exc} (GRIDBOT_WECOM_AGENT_ID)"
                 ) from exc
         self._wecom.session = self._session_for_send()
+        self._wecom.timeout = self.timeout
         return self._wecom
 
     def _wechat_client(self) -> OfficialAccountClient:
@@ -178,6 +179,7 @@ class Dispatcher:
                 timeout=self.timeout,
             )
         self._wechat.session = self._session_for_send()
+        self._wechat.timeout = self.timeout
         return self._wechat
 
     async def _wecom_app(self, target: dict, payload: dict, delivery_id: str) -> dict[str, Any]:
@@ -207,10 +209,11 @@ class Dispatcher:
         text = _required_text(payload, "text", where)
         base = self._setting("wecom_api_base") or DEFAULT_WECOM_API_BASE
         if payload.get("msgtype") == "markdown":
-            return await robot_webhook_markdown(
+            await robot_webhook_markdown(
                 self._session_for_send(), base, key, text, timeout=self.timeout
             )
-        return await robot_webhook(
+            return {}
+        await robot_webhook(
             self._session_for_send(),
             base,
             key,
@@ -221,6 +224,7 @@ class Dispatcher:
             ),
             timeout=self.timeout,
         )
+        return {}
 
     async def _wecom_appchat(self, target: dict, payload: dict, delivery_id: str) -> dict[str, Any]:
         where = "wecom_appchat"
@@ -232,7 +236,7 @@ class Dispatcher:
         where = "bridge"
         chat_id = _required_text(target, "chat_id", f"{where} target")
         text = _required_text(payload, "text", where)
-        return await post_to_bridge(
+        await post_to_bridge(
             self._session_for_send(),
             self._setting("bridge_outbound_url"),
             self._setting("bridge_secret"),
@@ -242,6 +246,7 @@ class Dispatcher:
             timeout=self.timeout,
             delivery_id=delivery_id,
         )
+        return {}
 
     async def _wechat_text(self, target: dict, payload: dict, delivery_id: str) -> dict[str, Any]:
         where = "wechat"

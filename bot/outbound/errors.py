@@ -40,6 +40,7 @@ PERMANENT_ERRCODES: dict[int, str] = {
     40058: "invalid parameter",
     40063: "required parameter is empty",
     40091: "secret does not belong to this corp",
+    40125: "invalid appsecret",
     40164: "calling IP not in the whitelist",
     41001: "access token missing",
     41002: "corp id missing",

@@ -19,7 +19,13 @@ from typing import Any, Protocol, runtime_checkable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .errors import TransientSendError
+from ._http import errcode_of
+from .errors import (
+    TOKEN_ERRCODES,
+    PermanentSendError,
+    TransientSendError,
+    error_from_errcode,
+)
 
 # Tokens are dropped from the cache this long before WeChat says they expire.
 EXPIRY_MARGIN_SECONDS = 300
@@ -214,12 +220,9 @@ class TokenSource:
             task.add_done_callback(lambda t: _forget(flights, self.key, t))
         return await asyncio.shield(task)
 
-    def _usable(self, token: str | None, rejected: str | None) -> bool:
-        return bool(token) and token != rejected
-
     async def _fetch_once(self, rejected: str | None) -> str:
         cached = await self.cache.get(self.key)
-        if cached and self._usable(cached, rejected):
+        if cached and cached != rejected:
             return cached
         if cached and cached == rejected:
             await self.cache.delete(self.key)
@@ -240,7 +243,7 @@ class TokenSource:
             if owner is not None:
                 try:
                     cached = await self.cache.get(self.key)
-                    if cached and self._usable(cached, rejected):
+                    if cached and cached != rejected:
                         return cached
                     return await self._fetch_and_store()
                 finally:
@@ -249,10 +252,37 @@ class TokenSource:
             while loop.time() < deadline:
                 await asyncio.sleep(self._poll_interval)
                 cached = await self.cache.get(self.key)
-                if cached and self._usable(cached, rejected):
+                if cached and cached != rejected:
                     return cached
                 if not await lock.lock_held(self.key):
                     break  # the holder gave up without a token: try to take the lock
             else:
                 # Waited as long as a lock can live and still no token: fetch regardless.
                 return await self._fetch_and_store()
+
+
+async def call_with_token(
+    tokens: TokenSource,
+    post: Callable[[str], Awaitable[dict[str, Any]]],
+    api: str,
+) -> dict[str, Any]:
+    """Run `post(token)`; on a token errcode refresh the token once and run it again.
+
+    A token errcode on the second attempt is not retried here: 40001 (invalid secret) is
+    permanent, 40014/42001 transient (the outbox tries again later).
+    """
+    token = await tokens.get()
+    data = await post(token)
+    code = errcode_of(data)
+    if code not in TOKEN_ERRCODES:
+        return data
+    token = await tokens.refresh(token)
+    data = await post(token)
+    code = errcode_of(data)
+    if code not in TOKEN_ERRCODES:
+        return data
+    err = error_from_errcode(api, code, str(data.get("errmsg", "")))
+    reason = f"{err.reason} (again after fetching a new token)"
+    if code == 40001:
+        raise PermanentSendError(reason, errcode=code)
+    raise TransientSendError(reason, errcode=code)

@@ -18,8 +18,7 @@ import aiohttp
 
 from ._http import errcode_of, exchange_json, token_from_answer
 from .errors import PermanentSendError, error_from_errcode
-from .tokens import TokenCache, TokenSource
-from .wecom import call_with_token
+from .tokens import TokenCache, TokenSource, call_with_token
 
 DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
 

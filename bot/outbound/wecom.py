@@ -10,19 +10,14 @@ Endpoints (relative to GRIDBOT_WECOM_API_BASE, default https://qyapi.weixin.qq.c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
 from ._http import errcode_of, exchange_json, token_from_answer
-from .errors import (
-    TOKEN_ERRCODES,
-    PermanentSendError,
-    TransientSendError,
-    error_from_errcode,
-)
-from .tokens import TokenCache, TokenSource
+from .errors import PermanentSendError, error_from_errcode
+from .tokens import TokenCache, TokenSource, call_with_token
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 
@@ -40,33 +35,6 @@ def _split_ids(value: Any) -> list[str]:
     if isinstance(value, str):
         return [part for part in value.split("|") if part]
     return [str(part) for part in value if part]
-
-
-async def call_with_token(
-    tokens: TokenSource,
-    post: Callable[[str], Awaitable[dict[str, Any]]],
-    api: str,
-) -> dict[str, Any]:
-    """Run `post(token)`; on a token errcode refresh the token once and run it again.
-
-    A token errcode on the second attempt is not retried here: 40001 (invalid secret) is
-    permanent, 40014/42001 transient (the outbox tries again later).
-    """
-    token = await tokens.get()
-    data = await post(token)
-    code = errcode_of(data)
-    if code not in TOKEN_ERRCODES:
-        return data
-    token = await tokens.refresh(token)
-    data = await post(token)
-    code = errcode_of(data)
-    if code not in TOKEN_ERRCODES:
-        return data
-    err = error_from_errcode(api, code, str(data.get("errmsg", "")))
-    reason = f"{err.reason} (again after fetching a new token)"
-    if code == 40001:
-        raise PermanentSendError(reason, errcode=code)
-    raise TransientSendError(reason, errcode=code)
 
 
 class WeComClient:

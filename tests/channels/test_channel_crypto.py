@@ -108,7 +108,7 @@ def test_passive_reply_decrypts_with_wechatpy() -> None:
 
 @pytest.mark.parametrize(
     "bad_key",
-    ["", "short", OA_KEY + "A", "!" * 43, "abcdefghijklmnopqrstuvwxyz0123456789ABCDE==="[:43]],
+    ["", "short", OA_KEY + "A", "!" * 43, "abcdefghijklmnopqrstuvwxyz0123456789ABCDE=="],
 )
 def test_bad_aes_keys_are_configuration_errors(bad_key: str) -> None:
     with pytest.raises(ValueError):

@@ -34,6 +34,7 @@ from ._support import (
     OA_TOKEN,
     Case,
     bridge,
+    oa_plain,
     oa_safe,
     wecom_app,
     wecom_bot,
@@ -354,3 +355,38 @@ def test_channel_set_from_real_settings() -> None:
 def test_malformed_key_names_the_variable() -> None:
     with pytest.raises(ValueError, match="GRIDBOT_WECOM_BOT_AES_KEY"):
         ChannelSet.from_settings(_settings(wecom_bot_token="t", wecom_bot_aes_key="short"))
+
+
+@pytest.mark.parametrize("case", oa_tests.plain_bad_cases(), ids=lambda c: c[0])
+async def test_plain_mode_bad_requests_are_not_ingested(
+    make_client: MakeClient, case: Case
+) -> None:
+    _name, query, body, status = case
+    ingest = Recorder()
+    client = await make_client(ChannelSet(wechat=oa_plain()), ingest)
+    resp = await client.post("/wechat", params=query, data=body)
+    assert resp.status == status
+    assert "error" in await resp.json()
+    assert ingest.messages == []
+    good = await client.post(
+        "/wechat", params=oa_tests.plain_request()[0], data=oa_tests.plain_request()[1]
+    )
+    assert good.status == 200 and await good.text() == "success"
+    assert len(ingest.messages) == 1
+
+
+class _Broken:
+    def parse(self, query, body):  # a channel with a bug
+        raise KeyError("oops")
+
+    def verify_url(self, query):
+        return "ok"
+
+
+async def test_unexpected_parse_error_is_a_400_and_not_ingested(make_client: MakeClient) -> None:
+    ingest = Recorder()
+    client = await make_client(ChannelSet(wechat=_Broken()), ingest)  # type: ignore[arg-type]
+    resp = await client.post("/wechat", data=b"<xml/>")
+    assert resp.status == 400
+    assert await resp.json() == {"error": "The request could not be read."}
+    assert ingest.messages == []

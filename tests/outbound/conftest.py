@@ -1,21 +1,15 @@
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:  # so that `bot` and `tests.fakes` import however pytest is started
-    sys.path.insert(0, _ROOT)
-
-from tests.fakes import fake_bridge, fake_wecom, http_session  # noqa: E402, F401
+from tests.fakes import fake_bridge, fake_wecom, http_session  # noqa: F401
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 

@@ -113,3 +113,11 @@ async def test_missing_url_or_secret_is_permanent(http_session):
         await post_to_bridge(http_session, "", "s", "c", "t", [])
     with pytest.raises(PermanentSendError, match="GRIDBOT_BRIDGE_SECRET"):
         await post_to_bridge(http_session, "http://127.0.0.1:1/x", "", "c", "t", [])
+
+
+async def test_gridbot_inbound_check_accepts_the_outbound_signature(fake_bridge, http_session):
+    channels = pytest.importorskip("bot.channels.bridge")
+    await post_to_bridge(http_session, fake_bridge.url, fake_bridge.secret, "c", "文本", ["w"])
+    [received] = fake_bridge.received
+    checker = channels.Bridge(fake_bridge.secret)
+    assert checker.verify(received["headers"], received["raw"]) == received["timestamp"]

@@ -54,7 +54,7 @@ async def test_wecom_app_textcard(dispatcher, fake_wecom):
         },
         "row-1",
     )
-    assert result == {"transport": "wecom_app", "msgid": "msg-1", "invalid_users": []}
+    assert result == {"msgid": "msg-1", "invalid_users": []}
     [message] = fake_wecom.sent_to(MESSAGE_SEND)
     assert message["json"]["textcard"]["btntxt"] == "接单"
     assert message["json"]["agentid"] == fake_wecom.agent_id
@@ -74,7 +74,7 @@ async def test_wecom_robot(dispatcher, fake_wecom):
         {"text": "停水通知", "mentioned_list": ["wanglz"]},
         "row-2",
     )
-    assert result == {"transport": "wecom_robot"}
+    assert result == {}
     [message] = fake_wecom.sent_to(WEBHOOK_SEND)
     assert message["json"]["text"] == {"content": "停水通知", "mentioned_list": ["wanglz"]}
     assert message["query"]["key"] == "key-b3"
@@ -100,7 +100,7 @@ async def test_bridge(dispatcher, fake_bridge):
         {"text": "工单 #128 已受理", "mention_ids": ["wxid_wang"]},
         "row-99",
     )
-    assert result == {"transport": "bridge", "status": 200}
+    assert result == {}
     [received] = fake_bridge.received
     assert received["delivery"] == "row-99"
     assert received["json"] == {
@@ -225,3 +225,11 @@ async def test_dispatcher_without_a_session_opens_and_closes_its_own(fake_wecom,
 async def test_close_leaves_a_shared_session_open(dispatcher, http_session):
     await dispatcher.close()
     assert not http_session.closed
+
+
+async def test_timeout_set_after_construction_applies(dispatcher, fake_wecom):
+    await dispatcher.deliver("wecom_app", {"userids": ["a"]}, {"content": "warm"}, "r")
+    dispatcher.timeout = 0.5
+    fake_wecom.hang_next(1, 5.0, path=MESSAGE_SEND)
+    with pytest.raises(TransientSendError, match="0.5"):
+        await dispatcher.deliver("wecom_app", {"userids": ["a"]}, {"content": "x"}, "r")

@@ -17,7 +17,12 @@ Sessions = async_sessionmaker[AsyncSession]
 def test_demo_shape() -> None:
     org = demo_org()
     assert org.street == "宜川路街道"
-    assert [d.name for d in org.districts] == ["第一居民区", "第二居民区", "第三居民区", "第四居民区"]
+    assert [d.name for d in org.districts] == [
+        "第一居民区",
+        "第二居民区",
+        "第三居民区",
+        "第四居民区",
+    ]
     grids = [g for d in org.districts for g in d.grids]
     assert [g.name for g in grids] == [f"第{n}网格" for n in range(1, 33)]
     assert all(len(d.grids) == 8 for d in org.districts)
@@ -43,7 +48,9 @@ def test_demo_shape() -> None:
 
     d2 = org.districts[1]
     assert {tier: [p.wecom_userid for p in people] for tier, people in d2.mediators.items()} == {
-        "small": ["med2s"], "medium": ["med2m"], "big": ["med2b"],
+        "small": ["med2s"],
+        "medium": ["med2m"],
+        "big": ["med2b"],
     }
     assert len(org.admins) == 1 and org.admins[0].wecom_userid == "admin"
 
@@ -90,12 +97,18 @@ async def test_load_demo(sessions: Sessions) -> None:
             (await session.execute(select(Role.role, func.count()).group_by(Role.role))).all()
         )
         assert per_role == {
-            "grid_worker": 32, "grid_leader": 32, "captain": 96, "volunteer": 64,
-            "mediator": 12, "admin": 1,
+            "grid_worker": 32,
+            "grid_leader": 32,
+            "captain": 96,
+            "volunteer": 64,
+            "mediator": 12,
+            "admin": 1,
         }
         # Exactly one worker and one leader per grid, one captain per building.
         for role, scope, expected in (
-            ("grid_worker", "grid", 32), ("grid_leader", "grid", 32), ("captain", "building", 96)
+            ("grid_worker", "grid", 32),
+            ("grid_leader", "grid", 32),
+            ("captain", "building", 96),
         ):
             rows = (
                 await session.execute(

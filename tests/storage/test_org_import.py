@@ -40,9 +40,7 @@ async def snapshot(sessions: Sessions) -> dict[str, Any]:
             "groups": await rows(ChatGroup, "id", "channel", "chat_id", "name", "building_id"),
             "people": await rows(Person, "id", "name", "wecom_userid", "wechat_id", "phone"),
             "roles": await rows(Role, "id", "person_id", "role", "scope", "scope_id", "tier"),
-            "settings": [
-                (key, repr(value)) for key, value in await rows(Setting, "key", "value")
-            ],
+            "settings": [(key, repr(value)) for key, value in await rows(Setting, "key", "value")],
         }
 
 
@@ -66,8 +64,14 @@ async def roles_of(sessions: Sessions, person_id: int) -> set[tuple[str, str, st
 async def test_contract_example_imports(sessions: Sessions, contract_yaml: str) -> None:
     summary = await import_org(sessions, parse_org(contract_yaml))
     assert summary.created == {
-        "streets": 1, "districts": 1, "grids": 1, "buildings": 1, "groups": 2,
-        "people": 7, "roles": 7, "settings": 1,
+        "streets": 1,
+        "districts": 1,
+        "grids": 1,
+        "buildings": 1,
+        "groups": 2,
+        "people": 7,
+        "roles": 7,
+        "settings": 1,
     }
     assert not any(summary.updated.values()) and not any(summary.removed.values())
     assert summary.changed
@@ -114,7 +118,9 @@ async def test_importing_twice_changes_nothing(sessions: Sessions, contract_yaml
     second = await import_org(sessions, parse_org(contract_yaml))
     assert not second.changed
     assert second.unchanged == first.created
-    assert str(second).splitlines()[0] == "streets: 1 unchanged"
+    assert str(second) == "nothing changed (21 rows unchanged)"
+    assert second.lines()[0] == "streets: 1 unchanged"
+    assert str(first).startswith("streets 1 created; districts 1 created; grids 1 created")
     assert await snapshot(sessions) == before
 
 
@@ -161,9 +167,7 @@ async def test_reimport_applies_changes(sessions: Sessions, contract_yaml: str) 
     assert await roles_of(sessions, new_captain.id) == {("captain", "building", "")}
 
     async with sessions() as session:
-        buildings = {
-            b.number: b for b in (await session.execute(select(Building))).scalars()
-        }
+        buildings = {b.number: b for b in (await session.execute(select(Building))).scalars()}
         assert buildings["3"].webhook_key == "key-b3-new"
         group = (
             await session.execute(select(ChatGroup).where(ChatGroup.chat_id == "wrOgAAAA3"))
@@ -288,10 +292,12 @@ async def test_roles_outside_the_file_are_kept(sessions: Sessions, contract_yaml
         worker = (
             await session.execute(select(Person).where(Person.wecom_userid == "zhangwg"))
         ).scalar_one()
-        session.add_all([
-            Role(person_id=worker.id, role="admin", scope="street", scope_id=other.id, tier=""),
-            Role(person_id=resident.id, role="resident", scope="street", scope_id=1, tier=""),
-        ])
+        session.add_all(
+            [
+                Role(person_id=worker.id, role="admin", scope="street", scope_id=other.id, tier=""),
+                Role(person_id=resident.id, role="resident", scope="street", scope_id=1, tier=""),
+            ]
+        )
     summary = await import_org(sessions, parse_org(contract_yaml))
     assert not summary.changed
     assert await count(sessions, Role) == 9
@@ -316,8 +322,9 @@ async def test_street_admins_and_district_staff(sessions: Sessions, contract_yam
     assert await roles_of(sessions, micro.id) == {("mediator", "district", "micro")}
 
     # Dropping the admin from the file removes the role at street scope.
-    summary = await import_org(sessions, parse_org(text.replace(
-        "admins:\n  - {name: 街道管理员, wecom_userid: jdadmin}\n", ""
-    )))
+    summary = await import_org(
+        sessions,
+        parse_org(text.replace("admins:\n  - {name: 街道管理员, wecom_userid: jdadmin}\n", "")),
+    )
     assert summary.removed["roles"] == 1
     assert await roles_of(sessions, admin.id) == set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storage.orgfile import (
@@ -16,6 +18,7 @@ from storage.orgfile import (
     check_org,
     dump_org,
     format_duration,
+    load_org_file,
     parse_duration,
     parse_org,
 )
@@ -63,7 +66,10 @@ def test_contract_example(contract_yaml: str) -> None:
     assert grid.worker.line == line_of(contract_yaml, "张网格")
     assert org.sla.accept == {"emergency": 600, "normal": 7200}
     assert org.sla.resolve == {
-        "repair": 86400, "complaint": 172800, "wish": 604800, "dispute": 604800,
+        "repair": 86400,
+        "complaint": 172800,
+        "wish": 604800,
+        "dispute": 604800,
         "emergency": 4 * 3600,
     }
     assert len(org.people()) == 7
@@ -112,7 +118,11 @@ def test_bad_durations(text: str) -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (90, 1800, 14400, 172800, 5400)] == [
-        "90s", "30m", "4h", "2d", "90m",
+        "90s",
+        "30m",
+        "4h",
+        "2d",
+        "90m",
     ]
 
 
@@ -264,18 +274,37 @@ def test_yaml_syntax_error_bad_indentation() -> None:
         ("street: {a: 1}\ndistricts: []\n", 1, "street must be text"),
         ("street: S\ndistricts:\n  - name: D\n", 3, "grids is missing"),
         ("street: S\ndistricts:\n  - grids: []\n", 3, "name is missing"),
-        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - name: G\n        worker: x\n",
-         6, "worker must be a mapping"),
-        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W}}\n",
-         5, "W has neither wecom_userid nor wechat_id"),
-        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: ''}}\n",
-         5, "name is empty"),
-        ("street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W, "
-         "wecom_userid: true}}\n", 5, "wecom_userid must be text, not true/false"),
-        ("street: S\ndistricts:\n  - name: D\n    grids: []\n  - name: D\n    grids: []\n",
-         5, "district D is given twice"),
-        ("street: S\ndistricts:\n  - name: D\n    grids: []\nsla:\n  accept: {urgent: 5m}\n",
-         6, "unknown key 'urgent'"),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids:\n      - name: G\n        worker: x\n",
+            6,
+            "worker must be a mapping",
+        ),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W}}\n",
+            5,
+            "W has neither wecom_userid nor wechat_id",
+        ),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: ''}}\n",
+            5,
+            "name is empty",
+        ),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids:\n      - {name: G, worker: {name: W, "
+            "wecom_userid: true}}\n",
+            5,
+            "wecom_userid must be text, not true/false",
+        ),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids: []\n  - name: D\n    grids: []\n",
+            5,
+            "district D is given twice",
+        ),
+        (
+            "street: S\ndistricts:\n  - name: D\n    grids: []\nsla:\n  accept: {urgent: 5m}\n",
+            6,
+            "unknown key 'urgent'",
+        ),
     ],
 )
 def test_single_errors(text: str, line: int, message: str) -> None:
@@ -368,3 +397,29 @@ def test_check_org_on_programmatic_files() -> None:
 def test_dump_round_trip(contract_yaml: str) -> None:
     org = parse_org(contract_yaml)
     assert parse_org(dump_org(org)) == org
+
+
+def test_values_longer_than_their_columns() -> None:
+    text = f"""\
+street: S
+districts:
+  - name: D
+    grids:
+      - name: G
+        worker: {{name: W, wecom_userid: {"x" * 101}}}
+        buildings:
+          - number: "{"1" * 21}"
+"""
+    errors = errors_of(text)
+    assert any(line == 6 and "wecom_userid" in m and "longer than 100" in m for line, m in errors)
+    assert any(line == 8 and "building number" in m and "longer than 20" in m for line, m in errors)
+
+
+def test_load_org_file(tmp_path: Path, contract_yaml: str) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + contract_yaml.encode("utf-8"))
+    assert load_org_file(path) == parse_org(contract_yaml)
+    path.write_bytes(b"street: S\ndistricts:\n  - name: \xb5\xda\n")
+    with pytest.raises(OrgFileError) as caught:
+        load_org_file(path)
+    assert caught.value.errors == [(3, "the file is not UTF-8 text")]

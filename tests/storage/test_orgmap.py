@@ -38,7 +38,8 @@ async def test_lookups_on_the_contract_example(sessions: Sessions, contract_yaml
     assert org.buildings_by_number("3号楼") == [building]
     assert org.buildings_by_number("4") == []
     assert {g.chat_id for g in org.groups_of_building(building.id)} == {
-        "b3@chatroom", "wrOgAAAA3",
+        "b3@chatroom",
+        "wrOgAAAA3",
     }
     assert org.groups_of_building(9999) == ()
 
@@ -155,7 +156,12 @@ async def test_demo_map(sessions: Sessions) -> None:
 
 def test_normalize_number() -> None:
     assert [normalize_number(n) for n in ("3", " 3 ", "3号楼", "3号", "12栋", "号")] == [
-        "3", "3", "3", "3", "12", "号",
+        "3",
+        "3",
+        "3",
+        "3",
+        "12",
+        "号",
     ]
 
 
@@ -190,3 +196,31 @@ async def test_cache_reloads_when_the_org_changes(sessions: Sessions, contract_y
     slow.invalidate()
     reloaded = await slow.get()
     assert reloaded is not snapshot and reloaded.version == snapshot.version + 1
+
+
+async def test_directory_and_grid_filter(sessions: Sessions) -> None:
+    await load_demo(sessions)
+    org = await load(sessions)
+    directory = org.directory()
+    assert directory["street"] == "宜川路街道"
+    buildings = directory["buildings"]
+    assert [b["number"] for b in buildings] == [str(n) for n in range(1, 97)]
+    b7 = buildings[6]
+    assert b7["group"] == {"chat_id": "sim-b7", "name": "7号楼业主群"}
+    assert (b7["district"], b7["grid"]) == ("第一居民区", "第3网格")
+    assert b7["worker"]["wecom_userid"] == "wg03"
+    assert b7["captain"]["wechat_id"] == "wxid_cap7"
+    staff = directory["staff"]
+    assert staff[0]["wecom_userid"] == "admin" and staff[0]["roles"] == ["管理员 宜川路街道"]
+    assert len(staff) == 1 + 12 + 32 + 32 + 96
+    worker = next(s for s in staff if s["wecom_userid"] == "wg01")
+    assert worker["roles"] == ["网格员 第1网格"]
+    assert len(directory["volunteers"]) == 64
+    assert {"wechat_id": "wxid_vol2_1", "grid": "第2网格"}.items() <= directory["volunteers"][
+        2
+    ].items()
+
+    (grid_7,) = [g.id for g in org.grids.values() if g.name == "第7网格"]
+    assert org.grid_ids_matching("第7网格") == [grid_7]
+    assert org.grid_ids_matching("7") == [grid_7]
+    assert org.grid_ids_matching("nowhere") == []
