@@ -12,6 +12,7 @@ import aiohttp
 
 from bot.addressing import Addressing
 from bot.config import Settings
+from bot.deadlines import DeadlineWatcher
 from bot.ingest import InboundStore, SeenCache
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
@@ -23,6 +24,7 @@ from storage.orgmap import OrgMapCache
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
+DEADLINE_INTERVAL = 30.0
 PROCESSORS = 4
 
 
@@ -58,6 +60,7 @@ class Runtime:
     intake: InboundStore = field(init=False)
     processor: Processor = field(init=False)
     outbox: OutboxWorker = field(init=False)
+    deadlines: DeadlineWatcher = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _nlu_model: Any = None
@@ -82,10 +85,12 @@ class Runtime:
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher))
+        addressing = Addressing(settings)
         self.processor = Processor(
-            self.sessions, self.org, self.nlu, Addressing(settings), settings.public_url,
+            self.sessions, self.org, self.nlu, addressing, settings.public_url,
             on_outbox=self._wake_outbox,
         )
+        self.deadlines = DeadlineWatcher(self.sessions, self.org, addressing)
 
     def nlu(self) -> Any:
         if self._nlu_model is None:
@@ -103,6 +108,7 @@ class Runtime:
             self.outbox.start()
             self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
+            self._tasks.append(asyncio.create_task(self._watch_deadlines(), name="gridbot-deadlines"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -145,6 +151,15 @@ class Runtime:
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL)
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            try:
+                if await self.deadlines.run_once():
+                    self.outbox.wake()
+            except Exception:
+                log.exception("deadline check failed")
+            await asyncio.sleep(DEADLINE_INTERVAL)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Process every stored message and send every due outbox row (tests, CLI)."""

@@ -79,12 +79,12 @@ async def redis_url() -> Any:
     return REDIS_URL
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_two_processes_share_the_work_through_redis(
     db_url: str, tmp_path: Path, nlu_model: Any, redis_url: str
 ):
-    """One process only answers the channel; the other does the processing and sending."""
-    if db_url.startswith("sqlite"):
-        pytest.skip("several processes share a PostgreSQL database, not SQLite")
+    """One process only answers the channel; the other does the processing and sending.
+    (Several processes share a PostgreSQL database, not SQLite.)"""
     from dataclasses import replace
 
     await load_org(db_url)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from storage.models import InboundRecord, OutboxMessage, Ticket
 from tests.e2e.conftest import Spine
 
-REPAIR = "3号楼电梯坏了，关在里面出不来，快来人！我电话13812345678"
+REPAIR = "3号楼电梯坏了，有人被困在里面出不来，快来人！我电话13812345678"
 
 
 def ticket_id_in(text: str) -> int:
@@ -242,3 +242,23 @@ async def test_parse_endpoint(spine: Spine):
     response = await spine.client.post("/api/v1/nlu/parse", json={"text": "好" * 10_001},
                                        headers=spine.auth)
     assert response.status == 400
+
+
+async def test_ticket_not_accepted_in_time_goes_to_the_grid_leader(spine: Spine):
+    from datetime import UTC, datetime, timedelta
+
+    await spine.bridge_say("3号楼门禁坏了刷卡进不去")
+    await spine.settle()
+    ticket_id = ticket_id_in(spine.group_posts()[0]["text"])
+    watcher = spine.runtime.deadlines
+    assert await watcher.run_once() == 0  # within the 2 h to accept
+    watcher.clock = lambda: datetime.now(UTC) + timedelta(hours=3)
+    assert await watcher.run_once() == 1
+    assert await watcher.run_once() == 0  # once per deadline
+    spine.runtime.outbox.clock = watcher.clock
+    await spine.settle()
+    ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
+    assert ticket["assignee"] == "陈网格长" and ticket["escalation_level"] == 1
+    assert ticket["events"][-1]["kind"] == "escalated"
+    [push] = [p for p in spine.pushes() if p["touser"] == "chenwgz"]
+    assert f"#{ticket_id}" in push["text"]["content"] and "超过接单时限" in push["text"]["content"]
