@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from nlu.attributes import tier, urgency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "5号楼电梯里有人被困住了",
+        "救命 电梯卡住了 我们三个人在里面",
+        "楼道里好大一股煤气味",
+        "闻到天然气的味道 好像漏气了",
+        "楼道电箱冒火花了",
+        "插座烧黑了 还在冒烟",
+        "地下室进水了 水都淹到膝盖了",
+        "楼上漏水 水从天花板哗哗往下流",
+        "水管爆了 水一直在喷",
+    ],
+)
+def test_emergencies(text: str) -> None:
+    assert urgency(text, "repair_request") == "emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼道灯坏了",
+        "电梯按钮按了没反应",
+        "天花板有一点渗水 滴了几滴",
+        "门禁刷卡没反应",
+        "路面有个大坑",
+        "电梯停了 还好没有人被困",
+    ],
+)
+def test_normal_repairs(text: str) -> None:
+    assert urgency(text, "repair_request") == "normal"
+
+
+def test_urgency_only_for_repairs() -> None:
+    assert urgency("煤气味好大", "complaint") is None
+    assert urgency("电梯有人被困", "none") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("电梯里两个人打起来了 都流血了", "big"),
+        ("他说要找人来收拾我 还威胁我", "big"),
+        ("我已经报警了 警察也来过", "big"),
+        ("房东不退押金 我要去法院起诉", "big"),
+        ("十几户业主联名跟他吵", "big"),
+        ("楼上漏水泡坏我家墙 他不肯赔", "medium"),
+        ("房东扣了我两千押金", "medium"),
+        ("跟楼下为了噪音吵了半年了", "medium"),
+        ("对门在楼道放鞋柜 我说了一句 他就跟我吵起来了", "small"),
+        ("为了车位两家在楼下吵起来了", "small"),
+        ("和邻居为了晾衣服拌了几句嘴 请楼长劝劝", "micro"),
+        ("两个老邻居闹了点小别扭", "micro"),
+    ],
+)
+def test_tiers(text: str, expected: str) -> None:
+    assert tier(text, "dispute") == expected
+
+
+def test_tier_only_for_disputes() -> None:
+    assert tier("打起来了", "complaint") is None
+    assert tier("打起来了", "repair_request") is None
+
+
+def test_bad_input_is_tolerated() -> None:
+    assert urgency("", "repair_request") == "normal"
+    assert tier("", "dispute") == "small"
+    assert urgency("\x00" * 10 + "煤气味", "repair_request") == "emergency"
