@@ -107,7 +107,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
     from storage.migrate import upgrade_sync
 
+    from bot.channels.routes import ChannelSet
+
     settings = _settings()
+    try:
+        channels = ChannelSet.from_settings(settings)
+    except ValueError as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         try:
             upgrade_sync(settings.database_url)
@@ -116,6 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token, generated = admin_token(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"gridbot serving on {base}")
+    for name in channels.enabled():
+        print(f"  channel {name}: on")
     if settings.simulator:
         print(f"  chat simulator: {base}/simulator")
     print(f"  admin console:  {base}/admin#token={token}")

@@ -44,7 +44,9 @@ class Deliverer:
 def _default_nlu() -> Any:
     from nlu import get_model
 
-    return get_model()
+    model = get_model()
+    model.parse("预热")  # loads jieba's dictionary now, not on the first message
+    return model
 
 
 @dataclass

@@ -32,6 +32,9 @@ def test_emergencies(text: str) -> None:
         "门禁刷卡没反应",
         "路面有个大坑",
         "电梯停了 还好没有人被困",
+        "物业关了电梯在保养",
+        "燃气灶打火打不着",
+        "消防栓锈死了 万一着火了怎么办",
     ],
 )
 def test_normal_repairs(text: str) -> None:
@@ -58,6 +61,9 @@ def test_urgency_only_for_repairs() -> None:
         ("为了车位两家在楼下吵起来了", "small"),
         ("和邻居为了晾衣服拌了几句嘴 请楼长劝劝", "micro"),
         ("两个老邻居闹了点小别扭", "micro"),
+        ("1102和1202为了车位吵起来了", "small"),
+        ("孩子上三年级 跟邻居家孩子吵了几句", "micro"),
+        ("这事还没报警 先请居委会看看", "small"),
     ],
 )
 def test_tiers(text: str, expected: str) -> None:

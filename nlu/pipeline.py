@@ -1,0 +1,383 @@
+"""The intent classifier: features, training, parsing, saving.
+
+Text is normalised (see :mod:`nlu.normalize`), then represented twice and the two TF-IDF
+blocks are concatenated: jieba word uni/bigrams (with gridbot's estate vocabulary) and
+character n-grams. A multinomial logistic regression gives a probability per intent. When the
+best probability is under ``threshold`` the message is treated as ``none``: a missed ticket
+can still be raised by hand, a wrong one annoys a whole building.
+
+Parsing a single message is done by a compiled linear scorer (the same arithmetic as the
+scikit-learn pipeline, without its per-call overhead), so it takes well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import pickle
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from nlu import attributes, entities
+from nlu.normalize import normalize
+from nlu.rasa_yaml import Example
+
+INTENTS: tuple[str, ...] = ("complaint", "repair_request", "micro_wish", "dispute", "none")
+NONE = "none"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+USERDICT = DATA_DIR / "userdict.txt"
+# Bumped whenever features or the saved format change, so old saved models are retrained.
+FORMAT = "gridbot-nlu-4"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that shapes a trained model besides its data."""
+
+    classifier: str = "logreg"  # "logreg" or "svm" (LinearSVC, sigmoid-calibrated)
+    C: float = 50.0
+    class_weight: str | None = "balanced"
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (1, 3)
+    char_analyzer: str = "char_wb"
+    sublinear_tf: bool = True
+    min_df: int = 1
+    threshold: float = 0.45
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> ModelConfig:
+        if not raw:
+            return cls()
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in raw.items() if k in known}
+        for key in ("word_ngrams", "char_ngrams"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+# --- tokenisation -------------------------------------------------------------------------
+
+_tokenizer_lock = threading.Lock()
+_tokenizer: Any = None
+
+
+def _jieba() -> Any:
+    """gridbot's own jieba tokenizer with the estate vocabulary, created once, quietly."""
+    global _tokenizer
+    if _tokenizer is None:
+        with _tokenizer_lock:
+            if _tokenizer is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                tk = jieba.Tokenizer()
+                if USERDICT.exists():
+                    tk.load_userdict(str(USERDICT))
+                else:
+                    tk.initialize()
+                _tokenizer = tk
+    return _tokenizer
+
+
+_SKIP_TOKEN = frozenset(" \t,.!?;:'\"()[]{}<>~`-_=+*/\\|@#$%^&，。！？；：、‘’“”（）【】《》…·～")
+
+
+def jieba_tokens(text: str) -> list[str]:
+    """Words of an already normalised text, punctuation and spaces dropped."""
+    return [t for t in _jieba().lcut(text, HMM=False) if t.strip() and t not in _SKIP_TOKEN]
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+# --- model construction -------------------------------------------------------------------
+
+
+def build_pipeline(config: ModelConfig) -> Pipeline:
+    """An untrained scikit-learn pipeline for ``config``."""
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    tokenizer=jieba_tokens,
+                    preprocessor=_identity,
+                    token_pattern=None,
+                    lowercase=False,
+                    ngram_range=config.word_ngrams,
+                    sublinear_tf=config.sublinear_tf,
+                    min_df=config.min_df,
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer=config.char_analyzer,
+                    preprocessor=_identity,
+                    lowercase=False,
+                    ngram_range=config.char_ngrams,
+                    sublinear_tf=config.sublinear_tf,
+                    min_df=config.min_df,
+                ),
+            ),
+        ]
+    )
+    classifier: Any
+    if config.classifier == "logreg":
+        classifier = LogisticRegression(
+            C=config.C,
+            class_weight=config.class_weight,
+            solver="newton-cg",
+            max_iter=1000,
+            random_state=config.seed,
+        )
+    elif config.classifier == "svm":
+        classifier = CalibratedClassifierCV(
+            LinearSVC(C=config.C, class_weight=config.class_weight, random_state=config.seed),
+            method="sigmoid",
+            cv=5,
+        )
+    else:
+        raise ValueError(f"unknown classifier {config.classifier!r}")
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def data_version(examples: Sequence[Example], config: ModelConfig) -> str:
+    """Short sha256 over the training data, the configuration and the model format."""
+    h = hashlib.sha256()
+    h.update(FORMAT.encode())
+    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for ex in examples:
+        if not normalize(ex.text):
+            continue
+        h.update(b"\x00")
+        h.update(ex.intent.encode())
+        h.update(b"\x01")
+        h.update(ex.text.encode())
+    if USERDICT.exists():
+        h.update(USERDICT.read_bytes())
+    return h.hexdigest()[:12]
+
+
+class _LinearScorer:
+    """Probabilities of a fitted TF-IDF + logistic regression pipeline for one text."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        union: FeatureUnion = pipeline.named_steps["features"]
+        clf: LogisticRegression = pipeline.named_steps["classifier"]
+        coef = np.asarray(clf.coef_, dtype=np.float64)
+        intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
+            coef = np.vstack([-coef[0], coef[0]]) / 2.0
+            intercept = np.array([-intercept[0], intercept[0]]) / 2.0
+        self.intercept = intercept
+        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray,
+                                np.ndarray, bool]] = []
+        offset = 0
+        for _, vect in union.transformer_list:
+            vocab: dict[str, int] = vect.vocabulary_
+            idf = np.asarray(vect.idf_, dtype=np.float64)
+            width = len(vocab)
+            # column-major slice of the weights for this block: one row per feature
+            weights = np.ascontiguousarray(coef[:, offset : offset + width].T)
+            self.blocks.append((vect.build_analyzer(), vocab, idf, weights, vect.sublinear_tf))
+            offset += width
+
+    def __call__(self, text: str) -> np.ndarray:
+        scores = self.intercept.copy()
+        for analyze, vocab, idf, weights, sublinear in self.blocks:
+            counts = Counter(t for t in analyze(text) if t in vocab)
+            if not counts:
+                continue
+            cols = np.fromiter((vocab[t] for t in counts), dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if sublinear:
+                tf = np.log(tf) + 1.0
+            vals = tf * idf[cols]
+            norm = math.sqrt(float(vals @ vals))
+            if norm > 0:
+                scores += (vals / norm) @ weights[cols]
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return exp / exp.sum()
+
+
+@dataclass
+class IntentModel:
+    """A trained intent classifier plus gridbot's entity and attribute rules."""
+
+    pipeline: Pipeline
+    config: ModelConfig
+    version: str
+    n_examples: int
+    trained_at: float = field(default_factory=time.time)
+    train_seconds: float = 0.0
+    source: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.threshold = float(self.config.threshold)
+        self.classes: list[str] = [str(c) for c in self.pipeline.classes_]
+        self._scorer: _LinearScorer | None = (
+            _LinearScorer(self.pipeline) if self.config.classifier == "logreg" else None
+        )
+
+    # -- prediction ------------------------------------------------------------------------
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """Model probability of every intent (all of :data:`INTENTS`) for a normalised text."""
+        if self._scorer is not None:
+            probs = self._scorer(text)
+        else:
+            probs = self.pipeline.predict_proba([text])[0]
+        out = {name: 0.0 for name in INTENTS}
+        for name, p in zip(self.classes, probs, strict=True):
+            out[name] = float(p)
+        return out
+
+    def predict(self, texts: Iterable[str]) -> list[str]:
+        """Intent names (after the confidence fallback) for many raw texts."""
+        return [self.classify(t)[0] for t in texts]
+
+    def classify(self, text: Any) -> tuple[str, float, list[dict[str, Any]]]:
+        """``(intent, confidence, ranking)`` for a raw text."""
+        norm = normalize(text)
+        if not norm:
+            ranking = [{"name": NONE, "confidence": 1.0}] + [
+                {"name": n, "confidence": 0.0} for n in INTENTS if n != NONE
+            ]
+            return NONE, 1.0, ranking
+        probs = self.probabilities(norm)
+        ranking = [
+            {"name": name, "confidence": round(p, 4)}
+            for name, p in sorted(probs.items(), key=lambda kv: (-kv[1], INTENTS.index(kv[0])))
+        ]
+        best = ranking[0]
+        if best["name"] != NONE and probs[best["name"]] < self.threshold:
+            return NONE, round(probs[NONE], 4), ranking
+        return best["name"], best["confidence"], ranking
+
+    def parse(self, text: Any) -> dict[str, Any]:
+        """The Rasa ``/model/parse`` answer for ``text`` plus ``urgency``, ``tier``, ``model``."""
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        intent, confidence, ranking = self.classify(text)
+        return {
+            "text": text,
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking,
+            "entities": entities.extract(text),
+            "urgency": attributes.urgency(text, intent),
+            "tier": attributes.tier(text, intent),
+            "model": self.version,
+        }
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the model atomically to ``path``."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "format": FORMAT,
+            "sklearn": sklearn.__version__,
+            "pipeline": self.pipeline,
+            "config": self.config.to_dict(),
+            "version": self.version,
+            "n_examples": self.n_examples,
+            "trained_at": self.trained_at,
+            "train_seconds": self.train_seconds,
+            "source": self.source,
+            "meta": self.meta,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntentModel:
+        """Read a model written by :meth:`save`; ``ValueError`` if it is not one we can use."""
+        with Path(path).open("rb") as fh:
+            state = pickle.load(fh)  # noqa: S301 - our own file under the model directory
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} model")
+        if state.get("sklearn") != sklearn.__version__:
+            raise ValueError(
+                f"{path}: saved with scikit-learn {state.get('sklearn')}, "
+                f"running {sklearn.__version__}"
+            )
+        return cls(
+            pipeline=state["pipeline"],
+            config=ModelConfig.from_dict(state["config"]),
+            version=state["version"],
+            n_examples=state["n_examples"],
+            trained_at=state["trained_at"],
+            train_seconds=state.get("train_seconds", 0.0),
+            source=state.get("source"),
+            meta=state.get("meta") or {},
+        )
+
+    def with_threshold(self, threshold: float) -> IntentModel:
+        """A copy of this model with a different fallback threshold."""
+        clone = replace(self, config=replace(self.config, threshold=threshold))
+        return clone
+
+
+def train(
+    examples: Sequence[Example],
+    config: ModelConfig | None = None,
+    source: str | None = None,
+) -> IntentModel:
+    """Fit a model on ``examples`` (every intent in :data:`INTENTS` should appear)."""
+    config = config or ModelConfig()
+    usable = [ex for ex in examples if normalize(ex.text)]
+    if not usable:
+        raise ValueError("no training examples")
+    unknown = sorted({ex.intent for ex in usable} - set(INTENTS))
+    if unknown:
+        raise ValueError(f"unknown intents in training data: {', '.join(unknown)}")
+    if len({ex.intent for ex in usable}) < 2:
+        raise ValueError("training data needs at least two intents")
+    started = time.perf_counter()
+    _jieba()
+    pipeline = build_pipeline(config)
+    pipeline.fit([normalize(ex.text) for ex in usable], [ex.intent for ex in usable])
+    elapsed = time.perf_counter() - started
+    return IntentModel(
+        pipeline=pipeline,
+        config=config,
+        version=data_version(usable, config),
+        n_examples=len(usable),
+        train_seconds=elapsed,
+        source=source,
+    )

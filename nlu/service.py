@@ -1,0 +1,126 @@
+"""The process-wide active model.
+
+The active model lives in ``<model_dir>/active.pkl`` (``./var/models`` by default). It is
+loaded once per process. A saved model is used when it can be read by this version of
+gridbot and, if it was trained from the packaged ``nlu/data/nlu.yml``, when its version still
+matches that file; a model trained from an admin's own data is kept until retrained.
+Otherwise the packaged data is trained on and the result saved as the active model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nlu.evaluate import cross_validate
+from nlu.pipeline import IntentModel, ModelConfig, data_version, train
+from nlu.rasa_yaml import Example, load_examples, load_rasa
+
+PACKAGED_DATA = Path(__file__).resolve().parent / "data" / "nlu.yml"
+DEFAULT_MODEL_DIR = Path("var") / "models"
+ACTIVE = "active.pkl"
+PACKAGED = "packaged"
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_cache: dict[Path, IntentModel] = {}
+
+
+def packaged_examples() -> list[Example]:
+    """The training examples shipped with gridbot."""
+    return load_rasa(PACKAGED_DATA).examples
+
+
+def _usable(model: IntentModel) -> bool:
+    if model.source != PACKAGED:
+        return True
+    return model.version == data_version(packaged_examples(), ModelConfig())
+
+
+def get_model(model_dir: Path | None = None) -> IntentModel:
+    """The active model for ``model_dir``, loaded or trained on first use, then cached."""
+    directory = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    key = directory.resolve()
+    model = _cache.get(key)
+    if model is not None:
+        return model
+    with _lock:
+        model = _cache.get(key)
+        if model is not None:
+            return model
+        path = directory / ACTIVE
+        if path.exists():
+            try:
+                loaded = IntentModel.load(path)
+                if _usable(loaded):
+                    model = loaded
+                else:
+                    log.info("active NLU model %s is stale; retraining", loaded.version)
+            except Exception as exc:  # unreadable, foreign or from another library version
+                log.warning("cannot use %s (%s); retraining", path, exc)
+        if model is None:
+            model = train(packaged_examples(), ModelConfig(), source=PACKAGED)
+            try:
+                model.save(path)
+            except OSError as exc:
+                log.warning("cannot save the NLU model to %s: %s", path, exc)
+            log.info("trained NLU model %s on %d examples in %.1fs", model.version,
+                     model.n_examples, model.train_seconds)
+        _cache[key] = model
+        return model
+
+
+def set_active(model: IntentModel, model_dir: Path | None = None) -> Path:
+    """Save ``model`` as the active model of ``model_dir`` and use it in this process."""
+    directory = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    path = directory / ACTIVE
+    model.save(path)
+    with _lock:
+        _cache[directory.resolve()] = model
+    return path
+
+
+def reset_cache() -> None:
+    """Forget the cached models (the next :func:`get_model` loads from disk again)."""
+    with _lock:
+        _cache.clear()
+
+
+def train_and_save(
+    data_path: Path | None = None,
+    model_dir: Path | None = None,
+    config: ModelConfig | None = None,
+    folds: int = 5,
+) -> tuple[IntentModel, dict[str, Any]]:
+    """Train on ``data_path`` (default: the packaged data), make it active, and report.
+
+    The report has ``version``, ``examples``, ``intents`` (count per intent),
+    ``train_seconds``, ``path`` and, when ``folds`` >= 2 and every intent has that many
+    examples, ``cross_validation`` (a Rasa-style intent report) and ``macro_f1``.
+    """
+    config = config or ModelConfig()
+    packaged = data_path is None or Path(data_path).resolve() == PACKAGED_DATA
+    examples = packaged_examples() if data_path is None else load_examples(data_path)
+    model = train(examples, config, source=PACKAGED if packaged else str(data_path))
+    path = set_active(model, model_dir)
+    counts: dict[str, int] = {}
+    for ex in examples:
+        counts[ex.intent] = counts.get(ex.intent, 0) + 1
+    result: dict[str, Any] = {
+        "version": model.version,
+        "examples": model.n_examples,
+        "intents": counts,
+        "train_seconds": round(model.train_seconds, 3),
+        "path": str(path),
+    }
+    if folds >= 2 and counts and min(counts.values()) >= folds:
+        started = time.perf_counter()
+        cv = cross_validate(examples, folds=folds, config=config)
+        result["cross_validation"] = cv
+        result["macro_f1"] = round(cv["macro avg"]["f1-score"], 4)
+        result["cv_seconds"] = round(time.perf_counter() - started, 3)
+    return model, result
