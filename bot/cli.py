@@ -6,10 +6,14 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from bot.config import Settings
+from storage.db import SessionFactory
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -36,51 +40,37 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _database_is_empty(settings: Settings) -> bool:
-    from sqlalchemy import func, select
-
+async def _with_sessions(settings: Settings, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
     from storage.db import create_engine, session_factory
-    from storage.models import Building
 
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session:
-            return not await session.scalar(select(func.count()).select_from(Building))
-    finally:
-        await engine.dispose()
-
-
-async def _import(settings: Settings, org: object) -> object:
-    from storage.db import create_engine, session_factory
-    from storage.orgfile import import_org
-
-    engine = create_engine(settings.database_url)
-    try:
-        return await import_org(session_factory(engine), org)  # type: ignore[arg-type]
+        return await work(session_factory(engine))
     finally:
         await engine.dispose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from storage.demo import demo_org, demo_yaml
+    from storage.demo import demo_yaml, load_demo, load_demo_if_empty
 
     settings = _settings()
     if args.yaml:
         sys.stdout.write(demo_yaml())
         return 0
     try:
-        if args.if_empty and not asyncio.run(_database_is_empty(settings)):
-            print("the database already holds an estate; demo not loaded")
-            return 0
-        summary = asyncio.run(_import(settings, demo_org()))
+        summary = asyncio.run(_with_sessions(
+            settings, load_demo_if_empty if args.if_empty else load_demo))
     except Exception as exc:
         return _database_error(exc, settings)
-    print(f"demo estate loaded: {summary}")
+    if summary is None:
+        print("the database already holds an estate; demo not loaded")
+    else:
+        print(f"demo estate loaded: {summary}")
     return 0
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from storage.orgfile import OrgFileError, load_org_file
+    from storage.orgfile import OrgFileError, import_org, load_org_file
 
     settings = _settings()
     path = Path(args.file)
@@ -93,7 +83,7 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         print(f"gridbot: {path} was not imported; nothing changed:\n{exc}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(_import(settings, org))
+        summary = asyncio.run(_with_sessions(settings, lambda sessions: import_org(sessions, org)))
     except Exception as exc:
         return _database_error(exc, settings)
     print(f"{path}: {summary}")
@@ -104,10 +94,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import admin_token, create_app
+    from bot.channels.routes import ChannelSet
     from bot.runtime import Runtime
     from storage.migrate import upgrade_sync
-
-    from bot.channels.routes import ChannelSet
 
     settings = _settings()
     try:

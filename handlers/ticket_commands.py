@@ -169,7 +169,7 @@ def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         ctx, command, ticket, kind="progress", status="in_progress",
         expect=("new", "accepted", "in_progress", "reopened"), text=command.arg,
         what="更新进展", resident_template=texts.PROGRESS,
-        resident_params={"note": command.arg}, fields=fields,
+        resident_params={"note": texts.mask_phones(command.arg)}, fields=fields,
     )
 
 
@@ -180,7 +180,7 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     return _ticket_change(
         ctx, command, ticket, kind="resolved", status="resolved",
         expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
-        resident_template=texts.RESOLVED, resident_params={"note": note},
+        resident_template=texts.RESOLVED, resident_params={"note": texts.mask_phones(note)},
         fields={"resolved_at": ctx.now},
     )
 

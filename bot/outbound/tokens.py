@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ._http import errcode_of
+from ._http import errcode_of, exchange_json
 from .errors import (
     TOKEN_ERRCODES,
     PermanentSendError,
@@ -286,3 +286,26 @@ async def call_with_token(
     if code == 40001:
         raise PermanentSendError(reason, errcode=code)
     raise TransientSendError(reason, errcode=code)
+
+
+async def post_with_token(
+    session: Any,
+    url: str,
+    api: str,
+    tokens: TokenSource,
+    payload: Any,
+    time_limit: float,
+) -> dict[str, Any]:
+    """POST `payload` to a WeCom or Official Account API with the access token, refreshing
+    it once if it was refused; any nonzero errcode raises SendError."""
+    async def post(token: str) -> dict[str, Any]:
+        return await exchange_json(
+            session, "POST", url, api=api, time_limit=time_limit,
+            params={"access_token": token}, payload=payload,
+        )
+
+    data = await call_with_token(tokens, post, api)
+    code = errcode_of(data)
+    if code != 0:
+        raise error_from_errcode(api, code, str(data.get("errmsg", "")))
+    return data

@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from ._http import errcode_of, exchange_json, token_from_answer
-from .errors import PermanentSendError, error_from_errcode
-from .tokens import TokenCache, TokenSource, call_with_token
+from ._http import exchange_json, token_from_answer
+from .errors import PermanentSendError
+from .tokens import TokenCache, TokenSource, post_with_token
 
 DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
 
@@ -68,22 +68,9 @@ class OfficialAccountClient:
         """POST `json` to `path` with the access token; raise SendError on any failure."""
         api = "wechat " + path.removeprefix("/cgi-bin/")
 
-        async def post(token: str) -> dict[str, Any]:
-            return await exchange_json(
-                self.session,
-                "POST",
-                f"{self.base_url}{path}",
-                api=api,
-                time_limit=self.timeout,
-                params={"access_token": token},
-                payload=json,
-            )
-
-        data = await call_with_token(self.tokens, post, api)
-        code = errcode_of(data)
-        if code != 0:
-            raise error_from_errcode(api, code, str(data.get("errmsg", "")))
-        return data
+        return await post_with_token(
+            self.session, f"{self.base_url}{path}", api, self.tokens, json, self.timeout
+        )
 
     async def send_text(self, openid: str, content: str) -> dict[str, Any]:
         """A customer-service text message to one follower."""

@@ -17,7 +17,7 @@ import aiohttp
 
 from ._http import errcode_of, exchange_json, token_from_answer
 from .errors import PermanentSendError, error_from_errcode
-from .tokens import TokenCache, TokenSource, call_with_token
+from .tokens import TokenCache, TokenSource, post_with_token
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 
@@ -91,22 +91,9 @@ class WeComClient:
         """POST `json` to `path` with the access token; raise SendError on any failure."""
         api = "wecom " + path.removeprefix("/cgi-bin/")
 
-        async def post(token: str) -> dict[str, Any]:
-            return await exchange_json(
-                self.session,
-                "POST",
-                f"{self.base_url}{path}",
-                api=api,
-                time_limit=self.timeout,
-                params={"access_token": token},
-                payload=json,
-            )
-
-        data = await call_with_token(self.tokens, post, api)
-        code = errcode_of(data)
-        if code != 0:
-            raise error_from_errcode(api, code, str(data.get("errmsg", "")))
-        return data
+        return await post_with_token(
+            self.session, f"{self.base_url}{path}", api, self.tokens, json, self.timeout
+        )
 
     async def send_message(
         self, touser: Sequence[str], msgtype: str, body: Mapping[str, Any]

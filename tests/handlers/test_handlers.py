@@ -264,6 +264,14 @@ def test_progress_and_resolve_tell_the_resident():
     assert "已更换灯泡" in text and "评价 128" in text and "没修好 128" in text
 
 
+def test_staff_notes_reach_the_group_without_phone_numbers():
+    d = handle_command(staff_ctx("进展 128 师傅13912345678下午到", WORKER, "zhangwg"),
+                       parse_command("进展 128 师傅13912345678下午到"), CommandData(ticket=ticket()))
+    group = d.sends[1].render(128)
+    assert "13912345678" not in group and "139****5678" in group
+    assert "13912345678" in d.changes[0].text  # the ticket history keeps it for staff
+
+
 def test_someone_else_cannot_accept():
     for person, userid in ((OTHER_WORKER, "liwg"), (None, "stranger")):
         d = handle_command(staff_ctx("接单 128", person, userid), parse_command("接单 128"),
