@@ -219,6 +219,25 @@ async def list_outbox(request: web.Request) -> web.Response:
     return web.json_response({"outbox": [outbox_json(m) for m in rows]})
 
 
+async def retry_outbox(request: web.Request) -> web.Response:
+    """Send a dead message again, after the cause (a wrong user id, an untrusted IP) is fixed."""
+    runtime = request.app[RUNTIME]
+    row_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get(OutboxMessage, row_id)
+        if row is None:
+            return web.json_response({"error": f"no outbox message {row_id}"}, status=404)
+        if row.status != "dead":
+            return web.json_response(
+                {"error": f"outbox message {row_id} is {row.status}, only dead ones are retried"},
+                status=409)
+        row.status, row.attempts, row.lease_until = "pending", 0, None
+        row.next_attempt_at = datetime.now(UTC)
+        body = outbox_json(row)
+    runtime.outbox.wake()
+    return web.json_response(body)
+
+
 async def stats(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     org = await runtime.org.get()
@@ -235,3 +254,4 @@ def api_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_get("/api/v1/messages", list_messages)
     app.router.add_get("/api/v1/outbox", list_outbox)
+    app.router.add_post("/api/v1/outbox/{id}/retry", retry_outbox)

@@ -262,3 +262,19 @@ async def test_ticket_not_accepted_in_time_goes_to_the_grid_leader(spine: Spine)
     assert ticket["events"][-1]["kind"] == "escalated"
     [push] = [p for p in spine.pushes() if p["touser"] == "chenwgz"]
     assert f"#{ticket_id}" in push["text"]["content"] and "超过接单时限" in push["text"]["content"]
+
+
+async def test_a_permanent_failure_is_reported_and_can_be_retried(spine: Spine):
+    spine.wecom.errcode_next(1, 81013, path="/cgi-bin/message/send")  # user not found
+    await spine.bridge_say(REPAIR)
+    await spine.settle()
+    assert spine.pushes() == []
+    [dead] = (await spine.api("/api/v1/outbox?status=dead"))["outbox"]
+    assert dead["transport"] == "wecom_app" and "81013" in dead["last_error"]
+
+    retried = await spine.client.post(f"/api/v1/outbox/{dead['id']}/retry", headers=spine.auth)
+    assert retried.status == 200 and (await retried.json())["status"] == "pending"
+    await spine.settle()
+    assert len(spine.pushes()) == 1
+    again = await spine.client.post(f"/api/v1/outbox/{dead['id']}/retry", headers=spine.auth)
+    assert again.status == 409
