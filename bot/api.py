@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from storage import nlu_store
 from storage import tickets as ticket_queries
 from storage.models import CATEGORIES, STATUSES, InboundRecord, OutboxMessage, Ticket
 from storage.orgmap import OrgMap
@@ -113,12 +114,19 @@ def _one_of(value: str | None, name: str, allowed: tuple[str, ...]) -> str | Non
     return value
 
 
-async def parse(request: web.Request) -> web.Response:
+async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest('the body must be JSON: {"text": "..."}') from None
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+async def parse(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if not isinstance(body.get("text"), str):
         raise BadRequest('the body must be a JSON object with a string "text"')
     text = body["text"]
     if len(text) > MAX_PARSE_CHARS:
@@ -238,6 +246,74 @@ async def retry_outbox(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def review_queue(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    status = _one_of(request.query.get("status", "open"), "status",
+                     ("open", "labeled", "dismissed")) or "open"
+    limit = _int(request.query.get("limit"), "limit", 100, 1, 1000)
+    offset = _int(request.query.get("offset"), "offset", 0, 0, 10**9)
+    async with runtime.sessions() as session:
+        items = await nlu_store.review_items(session, status, limit, offset)
+    return web.json_response({"items": [nlu_store.item_json(i) for i in items]})
+
+
+async def label_review(request: web.Request) -> web.Response:
+    """Body {"intent": "complaint"} labels the item; {"dismiss": true} drops it."""
+    runtime = request.app[RUNTIME]
+    item_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
+    body = await _json_object(request)
+    if body.get("dismiss") is True:
+        intent = None
+    elif isinstance(body.get("intent"), str):
+        intent = body["intent"]
+    else:
+        raise BadRequest('give {"intent": "<one of the five intents>"} or {"dismiss": true}')
+    by = body.get("by") if isinstance(body.get("by"), str) else "admin"
+    try:
+        async with runtime.sessions() as session, session.begin():
+            item = await nlu_store.label_item(session, item_id, intent, by)
+            answer = nlu_store.item_json(item)
+    except nlu_store.RegistryError as exc:
+        status = 404 if "no review item" in str(exc) else 400
+        return web.json_response({"error": str(exc)}, status=status)
+    return web.json_response(answer)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    async with runtime.sessions() as session:
+        models = await nlu_store.list_models(session)
+    return web.json_response({
+        "serving": runtime.models.version,
+        "models": [{"version": m.version, "created_at": iso(m.created_at),
+                    "examples": m.examples, "macro_f1": m.macro_f1, "note": m.note,
+                    "active": m.active} for m in models],
+    })
+
+
+async def activate_model(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    version = request.match_info["version"]
+    try:
+        async with runtime.sessions() as session, session.begin():
+            previous = await nlu_store.activate(session, version)
+    except nlu_store.RegistryError as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    await runtime.models.refresh(force=True)
+    return web.json_response({"active": version, "previous": previous})
+
+
+async def rollback_model(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.sessions() as session, session.begin():
+            version = await nlu_store.rollback(session)
+    except nlu_store.RegistryError as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    await runtime.models.refresh(force=True)
+    return web.json_response({"active": version})
+
+
 async def stats(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     org = await runtime.org.get()
@@ -255,3 +331,8 @@ def api_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/messages", list_messages)
     app.router.add_get("/api/v1/outbox", list_outbox)
     app.router.add_post("/api/v1/outbox/{id}/retry", retry_outbox)
+    app.router.add_get("/api/v1/nlu/review", review_queue)
+    app.router.add_post("/api/v1/nlu/review/{id}", label_review)
+    app.router.add_get("/api/v1/nlu/models", list_models)
+    app.router.add_post("/api/v1/nlu/models/{version}/activate", activate_model)
+    app.router.add_post("/api/v1/nlu/rollback", rollback_model)

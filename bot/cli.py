@@ -6,14 +6,11 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from bot.config import Settings
-from storage.db import SessionFactory
-
-T = TypeVar("T")
+from storage.db import with_sessions
 
 
 def _settings() -> Settings:
@@ -40,16 +37,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_sessions(settings: Settings, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
-    from storage.db import create_engine, session_factory
-
-    engine = create_engine(settings.database_url)
-    try:
-        return await work(session_factory(engine))
-    finally:
-        await engine.dispose()
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from storage.demo import demo_yaml, load_demo, load_demo_if_empty
 
@@ -58,8 +45,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sys.stdout.write(demo_yaml())
         return 0
     try:
-        summary = asyncio.run(_with_sessions(
-            settings, load_demo_if_empty if args.if_empty else load_demo))
+        summary = asyncio.run(with_sessions(
+            settings.database_url, load_demo_if_empty if args.if_empty else load_demo))
     except Exception as exc:
         return _database_error(exc, settings)
     if summary is None:
@@ -83,7 +70,7 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         print(f"gridbot: {path} was not imported; nothing changed:\n{exc}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(_with_sessions(settings, lambda sessions: import_org(sessions, org)))
+        summary = asyncio.run(with_sessions(settings.database_url, lambda sessions: import_org(sessions, org)))
     except Exception as exc:
         return _database_error(exc, settings)
     print(f"{path}: {summary}")
@@ -155,9 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     org_import.add_argument("file")
     org_import.set_defaults(func=cmd_org_import)
 
+    from bot.cli_nlu import register as register_admin_loop
     from nlu.cli import register as register_nlu
 
-    register_nlu(sub)
+    register_admin_loop(register_nlu(sub))
     return parser
 
 

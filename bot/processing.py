@@ -32,6 +32,7 @@ from storage.models import (
     TicketEvent,
     TicketFollower,
 )
+from storage.nlu_store import add_review
 from storage.orgmap import OrgMap, OrgMapCache
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,14 @@ class Processor:
                 next_attempt_at=now,
                 created_at=now,
             ))
+        if decision.review is not None:
+            review = decision.review
+            await add_review(
+                session, reason=review.reason, text=review.text, predicted=review.predicted,
+                confidence=review.confidence, suggested=review.suggested,
+                model_version=(decision.nlu or {}).get("model"), inbound_id=record.id,
+                ticket_id=review.ticket_id or created_id,
+            )
         audit = decision.audit()
         touched = created_id or (decision.follow.ticket_id if decision.follow else None) or (
             decision.changes[0].ticket_id if decision.changes else None)

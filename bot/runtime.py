@@ -14,6 +14,7 @@ from bot.addressing import Addressing
 from bot.config import Settings
 from bot.deadlines import DeadlineWatcher
 from bot.ingest import InboundStore, SeenCache
+from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
 from bot.processing import Processor
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
 DEADLINE_INTERVAL = 30.0
+MODEL_CHECK_INTERVAL = 5.0
 PROCESSORS = 4
 
 
@@ -64,8 +66,8 @@ class Runtime:
     outbox: OutboxWorker = field(init=False)
     deadlines: DeadlineWatcher = field(init=False)
     dispatcher: Dispatcher = field(init=False)
+    models: ModelHolder = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _nlu_model: Any = None
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -84,6 +86,7 @@ class Runtime:
             self.queue = MemoryWorkQueue()
             tokens = MemoryTokenCache()
         self.org = OrgMapCache(self.sessions)
+        self.models = ModelHolder(self.sessions, self.nlu_loader)
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher))
@@ -95,9 +98,7 @@ class Runtime:
         self.deadlines = DeadlineWatcher(self.sessions, self.org, addressing)
 
     def nlu(self) -> Any:
-        if self._nlu_model is None:
-            self._nlu_model = self.nlu_loader()
-        return self._nlu_model
+        return self.models.current()
 
     async def _wake_outbox(self) -> None:
         self.outbox.wake()
@@ -108,6 +109,7 @@ class Runtime:
             # Load the model before messages arrive, off the event loop.
             await asyncio.to_thread(self.nlu)
             self.outbox.start()
+            self._tasks.append(asyncio.create_task(self._follow_models(), name="gridbot-models"))
             self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
             self._tasks.append(asyncio.create_task(self._watch_deadlines(), name="gridbot-deadlines"))
@@ -162,6 +164,14 @@ class Runtime:
             except Exception:
                 log.exception("deadline check failed")
             await asyncio.sleep(DEADLINE_INTERVAL)
+
+    async def _follow_models(self) -> None:
+        while True:
+            try:
+                await self.models.refresh()
+            except Exception as exc:
+                log.warning("checking the active NLU model failed: %s", exc)
+            await asyncio.sleep(MODEL_CHECK_INTERVAL)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Process every stored message and send every due outbox row (tests, CLI)."""

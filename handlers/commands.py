@@ -19,9 +19,25 @@ COMMAND_WORDS = (
     "我的任务",
     "认领",
     "通知",
+    "改类",
 )
 # Commands about one ticket need its id.
-WITH_TICKET = frozenset({"查询", "评价", "没修好", "接单", "进展", "完成", "转派", "升级", "认领"})
+WITH_TICKET = frozenset(
+    {"查询", "评价", "没修好", "接单", "进展", "完成", "转派", "升级", "认领", "改类"}
+)
+# What staff may write after 改类, and the category (None: not a matter for a ticket).
+CATEGORY_WORDS: dict[str, str | None] = {
+    "报修": "repair",
+    "维修": "repair",
+    "投诉": "complaint",
+    "微心愿": "wish",
+    "心愿": "wish",
+    "纠纷": "dispute",
+    "矛盾": "dispute",
+    "矛盾纠纷": "dispute",
+    "无效": None,
+    "闲聊": None,
+}
 USAGES = {
     "查询": "查询 编号",
     "评价": "评价 编号 1-5",
@@ -33,6 +49,7 @@ USAGES = {
     "升级": "升级 编号",
     "认领": "认领 编号",
     "通知": "通知 通知内容",
+    "改类": "改类 编号 报修|投诉|微心愿|纠纷|无效",
 }
 
 _MENTION = re.compile(r"^(?:@\S+\s+)+")
@@ -77,6 +94,8 @@ def parse_command(text: str) -> Command | None:
             return Command(word, ticket_id, arg, error=USAGES[word])
     elif word == "进展" and not arg:
         return Command(word, ticket_id, error=USAGES[word])
+    elif word == "改类" and arg not in CATEGORY_WORDS:
+        return Command(word, ticket_id, arg, error=USAGES[word])
     elif word == "转派" and not re.fullmatch(r"[\w.@-]{1,64}", arg):
         return Command(word, ticket_id, arg, error=USAGES[word])
     elif word in ("查询", "没修好", "接单", "升级", "认领") and arg:

@@ -7,11 +7,36 @@ from typing import Any
 
 from handlers import texts
 from handlers.intents import handle_intent
-from handlers.types import Context, Decision, Send, TicketView, ToGroup, ToSender, ignore
+from handlers.types import (
+    Context,
+    Decision,
+    ReviewRequest,
+    Send,
+    TicketView,
+    ToGroup,
+    ToSender,
+    ignore,
+)
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
 # Writing @gridbot is asking to be heard: a ticket intent this likely is taken.
 MENTION_THRESHOLD = 0.25
+# A ticket made with less confidence than this, or a ticket intent the model ranked first
+# but did not dare to act on, goes to the admins' review queue.
+REVIEW_BELOW = 0.6
+
+
+def review_request(message_text: str, nlu: dict[str, Any]) -> ReviewRequest | None:
+    """Whether an admin should look at what the model made of this text."""
+    ranking = nlu.get("intent_ranking") or []
+    top = ranking[0] if ranking else {}
+    intent = nlu.get("intent", {})
+    unsure_top = top.get("name") in TICKET_INTENTS and top.get("name") != intent.get("name")
+    unsure_ticket = intent.get("name") in TICKET_INTENTS and (
+        intent.get("confidence", 1.0) < REVIEW_BELOW or nlu.get("mention_override"))
+    if not (unsure_top or unsure_ticket):
+        return None
+    return ReviewRequest("low_confidence", message_text, top.get("name"), top.get("confidence"))
 
 
 def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
@@ -24,6 +49,12 @@ def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
 def handle_message(
     ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = ()
 ) -> Decision:
+    decision = _decide(ctx, nlu, open_tickets)
+    decision.review = review_request(ctx.message.text, decision.nlu or nlu)
+    return decision
+
+
+def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView]) -> Decision:
     message = ctx.message
     intent = nlu.get("intent", {}).get("name", "none")
     if intent == "none" and message.mentions_bot:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handlers import texts
-from handlers.commands import USAGES, Command
+from handlers.commands import CATEGORY_WORDS, USAGES, Command
 from handlers.routing import escalation_target
 from handlers.types import (
     ChangeTicket,
     Context,
     Decision,
+    ReviewRequest,
     Send,
     TicketView,
     ToGroup,
@@ -242,6 +243,38 @@ def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     )
 
 
+CATEGORY_INTENT = {"repair": "repair_request", "complaint": "complaint", "wish": "micro_wish",
+                   "dispute": "dispute", None: "none"}
+
+
+def recategorize(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    """Staff correct what gridbot understood; the correction goes to the review queue."""
+    if not can_handle(ctx, ticket):
+        return _refuse(ctx, command, "只有负责本工单的工作人员可以更改类别。")
+    category = CATEGORY_WORDS[command.arg]
+    if category == ticket.category:
+        return Decision("answered", f"改类 #{ticket.id}: already {category}",
+                        sends=[_answer(ctx, texts.DONE, {"what": f"是{command.arg}"}, ticket.id)])
+    review = ReviewRequest("corrected", ticket.text, CATEGORY_INTENT[ticket.category], None,
+                           suggested=CATEGORY_INTENT[category], ticket_id=ticket.id)
+    if category is None:
+        decision = _ticket_change(
+            ctx, command, ticket, kind="cancelled", status="cancelled",
+            expect=("new", "accepted", "in_progress", "reopened"),
+            text="不是需要处理的事项，已取消", what="取消", resident_template=None,
+        )
+    else:
+        decision = _ticket_change(
+            ctx, command, ticket, kind="recategorized", status=None,
+            expect=("new", "accepted", "in_progress", "reopened", "resolved"),
+            text=f"类别由{texts.CATEGORY_NAMES[ticket.category]}改为{texts.CATEGORY_NAMES[category]}",
+            what=f"改为{texts.CATEGORY_NAMES[category]}", resident_template=None,
+            fields={"category": category, "tier": "small" if category == "dispute" else None},
+        )
+    decision.review = review
+    return decision
+
+
 # ---------------------------------------------------------------- residents
 
 
@@ -340,6 +373,7 @@ ON_TICKET: dict[str, TicketCommand] = {
     "查询": query,
     "评价": rate,
     "没修好": reopen,
+    "改类": recategorize,
 }
 
 

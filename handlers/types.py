@@ -163,6 +163,18 @@ class Follow:
     ticket_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """Asks an admin to label a text: the model was unsure, or staff corrected it."""
+
+    reason: str  # low_confidence | corrected
+    text: str
+    predicted: str | None
+    confidence: float | None
+    suggested: str | None = None
+    ticket_id: int | None = None
+
+
 @dataclass(slots=True)
 class Decision:
     """The outcome of one message, with the reason an admin can read."""
@@ -174,9 +186,12 @@ class Decision:
     follow: Follow | None = None
     sends: list[Send] = field(default_factory=list)
     nlu: dict[str, Any] | None = None
+    review: ReviewRequest | None = None
 
     def audit(self) -> dict[str, Any]:
         record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
+        if self.review is not None:
+            record["review"] = self.review.reason
         if self.nlu is not None:
             record["nlu"] = {
                 "intent": self.nlu.get("intent"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,3 +51,12 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+async def with_sessions(url: str, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
+    """Run `work` with sessions over a short-lived engine (command-line tools)."""
+    engine = create_engine(url)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()

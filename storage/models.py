@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -277,3 +278,45 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+# ---------------------------------------------------------------- language understanding
+
+
+class NluModel(Base):
+    """A trained model, kept with the evaluation that judged it. The active one is named
+    by the `nlu_active` setting; every process follows that setting."""
+
+    __tablename__ = "nlu_models"
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime]
+    examples: Mapped[int]
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReviewItem(Base):
+    """A message an admin should label: the model was unsure, or staff corrected a ticket."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("inbound_id", "reason"),
+        Index("ix_review_status", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))  # low_confidence | corrected
+    text: Mapped[str] = mapped_column(Text)
+    predicted: Mapped[str | None] = mapped_column(String(20))
+    confidence: Mapped[float | None]
+    suggested: Mapped[str | None] = mapped_column(String(20))
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # open -> labeled | dismissed
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    label: Mapped[str | None] = mapped_column(String(20))
+    labeled_by: Mapped[str | None] = mapped_column(String(100))
+    labeled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -369,3 +369,33 @@ def test_captain_notice_reaches_every_group_of_the_building():
     assert all("明天停水" in s.render(None) for s in d.sends[:2])
     resident = handle_command(ctx("通知 大家好"), parse_command("通知 大家好"), CommandData())
     assert resident.outcome == "refused"
+
+
+# ---------------------------------------------------------------- review queue
+
+
+def test_unsure_model_sends_the_message_to_review():
+    sure = handle_message(ctx("电梯坏了"), nlu("repair_request", 0.95))
+    assert sure.review is None
+    unsure = handle_message(ctx("电梯有点怪"), nlu("repair_request", 0.5))
+    assert unsure.review.reason == "low_confidence" and unsure.review.predicted == "repair_request"
+    ranking = [{"name": "complaint", "confidence": 0.4}, {"name": "none", "confidence": 0.35}]
+    fell_back = handle_message(ctx("嗯这个"), nlu("none", 0.35, ranking=ranking))
+    assert fell_back.outcome == "ignored" and fell_back.review.predicted == "complaint"
+    chatter = handle_message(ctx("早上好"), nlu("none", 0.9))
+    assert chatter.review is None
+
+
+def test_staff_correct_the_category_and_the_correction_is_reviewed():
+    d = handle_command(staff_ctx("改类 128 投诉", WORKER, "zhangwg"), parse_command("改类 128 投诉"),
+                       CommandData(ticket=ticket()))
+    assert d.changes[0].fields["category"] == "complaint" and d.changes[0].status is None
+    assert d.review.reason == "corrected" and d.review.suggested == "complaint"
+    assert d.review.predicted == "repair_request" and d.review.ticket_id == 128
+    cancel = handle_command(staff_ctx("改类 128 无效", WORKER, "zhangwg"),
+                            parse_command("改类 128 无效"), CommandData(ticket=ticket()))
+    assert cancel.changes[0].status == "cancelled" and cancel.review.suggested == "none"
+    assert parse_command("改类 128 随便").error
+    resident = handle_command(ctx("改类 128 投诉"), parse_command("改类 128 投诉"),
+                              CommandData(ticket=ticket()))
+    assert resident.outcome == "refused" and resident.review is None
