@@ -40,6 +40,8 @@ class InboundStore:
         self._seen = seen
         self._queue: asyncio.Queue[tuple[InboundMessage, asyncio.Future[bool]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._last_store = 0.0
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = (
             dialect.insert(InboundRecord)
@@ -62,12 +64,31 @@ class InboundStore:
 
     async def store(self, message: InboundMessage) -> bool:
         """Store `message`; True when it had been stored before (a redelivery)."""
-        if self._seen is not None and await self._seen.seen(message.channel, message.msg_id):
-            return True
-        self.start()
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put((message, future))
-        return await future
+        loop = asyncio.get_running_loop()
+        self._in_flight += 1
+        self._last_store = loop.time()
+        try:
+            if self._seen is not None and await self._seen.seen(message.channel, message.msg_id):
+                return True
+            self.start()
+            future: asyncio.Future[bool] = loop.create_future()
+            await self._queue.put((message, future))
+            return await future
+        finally:
+            self._in_flight -= 1
+
+    async def quiet(self, longest: float = 0.5, calm: float = 0.02) -> None:
+        """Wait until no message has arrived for `calm` seconds, or `longest` seconds.
+
+        Processing and sending wait here so that, in a burst, answering the channels comes
+        first; under a flood they still get a turn every `longest` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + longest
+        while loop.time() < deadline:
+            idle_for = loop.time() - self._last_store
+            if self._in_flight == 0 and idle_for >= calm:
+                return
+            await asyncio.sleep(max(calm - idle_for, 0.005))
 
     async def _write_forever(self) -> None:
         while True:

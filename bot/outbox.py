@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ class OutboxWorker:
         concurrency: int = 16,
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        before_round: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._deliverer = deliverer
@@ -57,6 +58,8 @@ class OutboxWorker:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._before_round = before_round
+        self._sent: list[int] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -77,6 +80,8 @@ class OutboxWorker:
     async def _run(self) -> None:
         while True:
             try:
+                if self._before_round is not None:
+                    await self._before_round()
                 sent = await self.run_once()
             except Exception:
                 log.exception("outbox round failed")
@@ -99,31 +104,35 @@ class OutboxWorker:
             key = row.transport + json.dumps(row.target, sort_keys=True, ensure_ascii=False)
             by_recipient.setdefault(key, []).append(row)
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
+        await self._mark_sent()
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
         due = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
-        async with self._sessions() as session:
+        async with self._sessions() as session, session.begin():
             ids = list((await session.execute(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, due)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )).scalars())
-        claimed: list[OutboxMessage] = []
-        for row_id in ids:
-            async with self._sessions() as session, session.begin():
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(and_(OutboxMessage.id == row_id, OutboxMessage.status == "pending", due))
-                    .values(lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-                )
-                if result.rowcount == 1:
-                    row = await session.get(OutboxMessage, row_id)
-                    if row is not None:
-                        claimed.append(row)
-        return claimed
+            if not ids:
+                return []
+            # Conditional on the lease, so a row another process claimed meanwhile is skipped.
+            claimed = list((await session.execute(
+                update(OutboxMessage)
+                .where(and_(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending", due))
+                .values(lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id)
+            )).scalars())
+            if not claimed:
+                return []
+            rows = (await session.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
+                .order_by(OutboxMessage.id).execution_options(populate_existing=True)
+            )).scalars().all()
+        return list(rows)
 
     async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
         for index, row in enumerate(rows):
@@ -146,14 +155,23 @@ class OutboxWorker:
                 log.exception("outbox row %s: unexpected error", row.id)
                 await self._failed(row, exc)
                 return False
+        if result:
+            log.info("outbox row %s (%s) sent: %s", row.id, row.transport,
+                     json.dumps(result, ensure_ascii=False))
+        self._sent.append(row.id)
+        return True
+
+    async def _mark_sent(self) -> None:
+        """One write for every row of the round that went out."""
+        sent, self._sent = self._sent, []
+        if not sent:
+            return
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status="sent", sent_at=self.clock(), lease_until=None,
-                    last_error=json.dumps(result, ensure_ascii=False) if result else None,
+                update(OutboxMessage).where(OutboxMessage.id.in_(sent)).values(
+                    status="sent", sent_at=self.clock(), lease_until=None, last_error=None,
                 )
             )
-        return True
 
     async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
         retryable = getattr(exc, "retryable", True)

@@ -70,16 +70,42 @@ class Processor:
 
     async def process(self, inbound_id: int) -> Decision | None:
         """Handle one stored message, once. None when another worker has it or had it."""
-        if not await self._claim(inbound_id):
-            return None
+        decisions = await self.process_many([inbound_id])
+        return decisions.get(inbound_id)
+
+    async def process_many(self, inbound_ids: list[int]) -> dict[int, Decision]:
+        """Handle stored messages in one transaction, each in a savepoint of its own, so
+        that one failing message does not hold back the others. Messages another worker
+        has are skipped."""
+        claimed = await self._claim(inbound_ids)
+        if not claimed:
+            return {}
+        org = await self._org.get()
+        decisions: dict[int, Decision] = {}
+        failures: list[tuple[int, Exception]] = []
         try:
-            decision = await self._handle(inbound_id)
-        except Exception as exc:
+            async with self._sessions() as session, session.begin():
+                records = (await session.execute(
+                    select(InboundRecord).where(InboundRecord.id.in_(claimed))
+                    .order_by(InboundRecord.id)
+                )).scalars().all()
+                for record in records:
+                    try:
+                        async with session.begin_nested():
+                            ctx = self._context(record, org)
+                            decision = await self._decide(session, record, ctx)
+                            await self._apply(session, record, ctx, decision)
+                        decisions[record.id] = decision
+                    except Exception as exc:
+                        failures.append((record.id, exc))
+        except Exception as exc:  # the commit itself failed: nothing of the batch was kept
+            decisions.clear()
+            failures = [(inbound_id, exc) for inbound_id in claimed]
+        for inbound_id, exc in failures:
             await self._failed(inbound_id, exc)
-            return None
-        if decision.sends and self._on_outbox is not None:
+        if any(d.sends for d in decisions.values()) and self._on_outbox is not None:
             await self._on_outbox()
-        return decision
+        return decisions
 
     async def pending(self, limit: int = 200) -> list[int]:
         """Messages stored but not handled: new ones, and ones whose worker died."""
@@ -96,13 +122,13 @@ class Processor:
             )
             return list(rows.scalars())
 
-    async def _claim(self, inbound_id: int) -> bool:
+    async def _claim(self, inbound_ids: list[int]) -> list[int]:
         now = self._clock()
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(InboundRecord)
                 .where(
-                    InboundRecord.id == inbound_id,
+                    InboundRecord.id.in_(inbound_ids),
                     or_(
                         InboundRecord.status == "received",
                         and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
@@ -110,8 +136,9 @@ class Processor:
                 )
                 .values(status="processing", lease_until=now + LEASE,
                         attempts=InboundRecord.attempts + 1)
+                .returning(InboundRecord.id)
             )
-            return result.rowcount == 1
+            return list(result.scalars())
 
     async def _failed(self, inbound_id: int, exc: Exception) -> None:
         stale = isinstance(exc, StaleDecision)
@@ -148,17 +175,6 @@ class Processor:
             person_id=person.id if person else None,
             public_url=self._public_url,
         )
-
-    async def _handle(self, inbound_id: int) -> Decision:
-        org = await self._org.get()
-        async with self._sessions() as session, session.begin():
-            record = await session.get(InboundRecord, inbound_id)
-            if record is None:
-                raise LookupError(f"inbound message {inbound_id} vanished")
-            ctx = self._context(record, org)
-            decision = await self._decide(session, record, ctx)
-            await self._apply(session, record, ctx, decision)
-        return decision
 
     async def _decide(self, session: AsyncSession, record: InboundRecord, ctx: Context) -> Decision:
         if record.kind != "text" or not record.text.strip():

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 5.0
 DEADLINE_INTERVAL = 30.0
 MODEL_CHECK_INTERVAL = 5.0
-PROCESSORS = 4
+BATCH = 50  # messages handled in one transaction
 
 
 class Deliverer:
@@ -89,7 +89,8 @@ class Runtime:
         self.models = ModelHolder(self.sessions, self.nlu_loader)
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
-        self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher))
+        self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
+                                   before_round=self.intake.quiet)
         addressing = Addressing(settings)
         self.processor = Processor(
             self.sessions, self.org, self.nlu, addressing, settings.public_url,
@@ -131,27 +132,25 @@ class Runtime:
             await self.redis.aclose()
         await self.engine.dispose()
 
+    async def _process(self, ids: list[int]) -> None:
+        for start in range(0, len(ids), BATCH):
+            # Answering the channels comes first; processing takes the pauses between.
+            await self.intake.quiet()
+            await self.processor.process_many(ids[start:start + BATCH])
+
     async def _consume(self) -> None:
-        limit = asyncio.Semaphore(PROCESSORS)
-
-        async def one(inbound_id: int) -> None:
-            async with limit:
-                await self.processor.process(inbound_id)
-
-        running: set[asyncio.Task[None]] = set()
         while True:
             ids = await self.queue.get(timeout=1.0)
-            for inbound_id in ids:
-                task = asyncio.create_task(one(inbound_id))
-                running.add(task)
-                task.add_done_callback(running.discard)
+            try:
+                await self._process(ids)
+            except Exception:  # the database is down: the sweeper tries again later
+                log.exception("processing %d messages failed", len(ids))
 
     async def _sweep(self) -> None:
         """Catch what no signal announced: a crash mid-message, a lost wake-up."""
         while True:
             try:
-                for inbound_id in await self.processor.pending():
-                    await self.processor.process(inbound_id)
+                await self._process(await self.processor.pending())
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL)
@@ -179,8 +178,7 @@ class Runtime:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             pending = await self.processor.pending()
-            for inbound_id in pending:
-                await self.processor.process(inbound_id)
+            await self._process(pending)
             sent = await self.outbox.run_once()
             if not pending and not sent:
                 return
