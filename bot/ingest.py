@@ -77,7 +77,12 @@ class InboundStore:
         finally:
             self._in_flight -= 1
 
-    async def quiet(self, longest: float = 0.5, calm: float = 0.02) -> None:
+    def busy(self, within: float = 1.0) -> bool:
+        """Whether messages are arriving (one came in the last `within` seconds)."""
+        return self._in_flight > 0 or (
+            asyncio.get_running_loop().time() - self._last_store < within)
+
+    async def quiet(self, longest: float = 2.0, calm: float = 0.02) -> None:
         """Wait until no message has arrived for `calm` seconds, or `longest` seconds.
 
         Processing and sending wait here so that, in a burst, answering the channels comes

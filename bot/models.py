@@ -34,6 +34,7 @@ class ModelHolder:
         self._packaged = packaged
         self._check_every = check_every
         self._model: Any = None
+        self._from_database = False
         self._next_check = 0.0
         self._lock = asyncio.Lock()
 
@@ -55,7 +56,9 @@ class ModelHolder:
             self._next_check = time.monotonic() + self._check_every
             async with self._sessions() as session:
                 wanted = await active_version(session)
-                if wanted is None or wanted == self.version:
+                if wanted is None:
+                    return await self._back_to_packaged()
+                if wanted == self.version:
                     return False
                 blob = await model_blob(session, wanted)
             if blob is None:
@@ -66,6 +69,14 @@ class ModelHolder:
             except Exception as exc:
                 log.error("cannot load NLU model %s: %s; keeping %s", wanted, exc, self.version)
                 return False
-            previous, self._model = self.version, model
+            previous, self._model, self._from_database = self.version, model, True
             log.info("NLU model %s active (was %s)", wanted, previous)
             return True
+
+    async def _back_to_packaged(self) -> bool:
+        if not self._from_database:
+            return False
+        model = await asyncio.to_thread(self._packaged)
+        previous, self._model, self._from_database = self.version, model, False
+        log.info("NLU model %s (packaged) active again (was %s)", self.version, previous)
+        return True

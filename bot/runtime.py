@@ -133,10 +133,13 @@ class Runtime:
         await self.engine.dispose()
 
     async def _process(self, ids: list[int]) -> None:
-        for start in range(0, len(ids), BATCH):
-            # Answering the channels comes first; processing takes the pauses between.
+        while ids:
+            # Answering the channels comes first: processing takes the pauses between
+            # messages, and while they keep coming it holds the database only briefly.
             await self.intake.quiet()
-            await self.processor.process_many(ids[start:start + BATCH])
+            size = 1 if self.intake.busy() else BATCH
+            batch, ids = ids[:size], ids[size:]
+            await self.processor.process_many(batch)
 
     async def _consume(self) -> None:
         while True:

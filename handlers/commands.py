@@ -36,6 +36,7 @@ CATEGORY_WORDS: dict[str, str | None] = {
     "矛盾": "dispute",
     "矛盾纠纷": "dispute",
     "无效": None,
+    "无关": None,
     "闲聊": None,
 }
 USAGES = {
@@ -49,7 +50,7 @@ USAGES = {
     "升级": "升级 编号",
     "认领": "认领 编号",
     "通知": "通知 通知内容",
-    "改类": "改类 编号 报修|投诉|微心愿|纠纷|无效",
+    "改类": "改类 编号 报修|投诉|微心愿|纠纷|无关",
 }
 
 _MENTION = re.compile(r"^(?:@\S+\s+)+")

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import NluModel, ReviewItem, Setting
 
 ACTIVE_KEY = "nlu_active"
+# In the activation history: the model packaged with gridbot, not one from this database.
+PACKAGED = "packaged"
 INTENTS = ("complaint", "repair_request", "micro_wish", "dispute", "none")
 
 
@@ -45,8 +47,10 @@ async def save_model(session: AsyncSession, version: str, blob: bytes, examples:
 
 
 async def active_version(session: AsyncSession) -> str | None:
+    """The version every process should serve; None for the packaged model."""
     setting = await session.get(Setting, ACTIVE_KEY)
-    return setting.value.get("version") if setting is not None else None
+    version = setting.value.get("version") if setting is not None else None
+    return None if version == PACKAGED else version
 
 
 async def model_blob(session: AsyncSession, version: str) -> bytes | None:
@@ -82,11 +86,10 @@ async def activate(session: AsyncSession, version: str, by: str = "admin") -> st
         raise RegistryError(f"no trained model {version}")
     setting = await session.get(Setting, ACTIVE_KEY)
     history: list[str] = list(setting.value.get("history", [])) if setting else []
-    previous = setting.value.get("version") if setting else None
+    previous = setting.value.get("version") if setting else PACKAGED
     if previous == version:
         return previous
-    if previous:
-        history.append(previous)
+    history.append(previous)
     value = {"version": version, "history": history[-20:], "by": by,
              "at": datetime.now(UTC).isoformat()}
     if setting is None:
@@ -97,7 +100,8 @@ async def activate(session: AsyncSession, version: str, by: str = "admin") -> st
 
 
 async def rollback(session: AsyncSession, by: str = "admin") -> str:
-    """Go back to the version active before the current one."""
+    """Go back to the version active before the current one ("packaged" for the model
+    packaged with gridbot)."""
     setting = await session.get(Setting, ACTIVE_KEY)
     history: list[str] = list(setting.value.get("history", [])) if setting else []
     if setting is None or not history:

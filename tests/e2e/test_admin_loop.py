@@ -108,6 +108,13 @@ async def test_activation_and_rollback_reach_every_process(spine: Spine, tmp_pat
         assert await other.models.refresh(force=True)
         assert other.nlu().version == first.model.version
 
+        response = await spine.client.post("/api/v1/nlu/rollback", headers=spine.auth)
+        assert (await response.json())["active"] == "packaged"
+        assert await other.models.refresh(force=True)
+        assert other.nlu().version == packaged
+        response = await spine.client.post("/api/v1/nlu/rollback", headers=spine.auth)
+        assert response.status == 409
+
         unknown = await spine.client.post("/api/v1/nlu/models/nope/activate", headers=spine.auth)
         assert unknown.status == 404
     finally:
