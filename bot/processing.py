@@ -185,7 +185,9 @@ class Processor:
             return handle_command(ctx, command, data)
         nlu = self._nlu().parse(record.text)
         open_tickets = []
-        if ctx.building_id is not None:
+        # Only a would-be ticket needs the building's open tickets (to join one of them).
+        maybe_ticket = nlu["intent"]["name"] != "none" or record.mentions_bot
+        if ctx.building_id is not None and maybe_ticket:
             open_tickets = await ticket_queries.open_in_building(
                 session, ctx.building_id, ctx.now - FOLLOW_WINDOW
             )
