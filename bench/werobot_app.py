@@ -6,7 +6,7 @@ It reads the Official Account's token, EncodingAESKey and AppID from BENCH_WECHA
 BENCH_WECHAT_AES_KEY and BENCH_WECHAT_APPID, answers every text message with a short text
 (an encrypted passive reply) and stores nothing. With ``--sessions FILE`` it keeps WeRoBot's
 default SQLite session storage in FILE, as a WeRoBot bot does unless told otherwise.
-It exits on its own when the process that started it goes away.
+It exits on its own when the process that started it goes away (or after six hours).
 """
 
 from __future__ import annotations
@@ -39,11 +39,16 @@ def build_robot(token: str, aes_key: str, appid: str, sessions: str | None = Non
     return robot
 
 
+MAX_LIFETIME_S = 6 * 3600
+
+
 def _exit_with_parent(parent: int) -> None:
-    while True:
+    """End the process when its parent is gone, or after MAX_LIFETIME_S in any case."""
+    for _ in range(MAX_LIFETIME_S):
         if os.getppid() != parent:
-            os._exit(0)
+            break
         time.sleep(1.0)
+    os._exit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
