@@ -835,22 +835,17 @@ class ImportSummary:
         table: dict[str, int] = getattr(self, outcome)
         table[kind] = table.get(kind, 0) + count
 
+    def _parts(self, kind: str, outcomes: tuple[str, ...]) -> list[str]:
+        return [f"{getattr(self, o)[kind]} {o}" for o in outcomes if getattr(self, o).get(kind)]
+
     def __str__(self) -> str:
         """One line: "nothing changed" or what changed, e.g. "people 2 created, 1 updated;
         roles 1 removed (230 rows unchanged)"."""
-        changes = []
-        for kind in KINDS:
-            parts = [
-                f"{table[kind]} {outcome}"
-                for outcome, table in (
-                    ("created", self.created),
-                    ("updated", self.updated),
-                    ("removed", self.removed),
-                )
-                if table.get(kind)
-            ]
-            if parts:
-                changes.append(f"{kind} {', '.join(parts)}")
+        changes = [
+            f"{kind} {', '.join(parts)}"
+            for kind in KINDS
+            if (parts := self._parts(kind, ("created", "updated", "removed")))
+        ]
         unchanged = sum(self.unchanged.values())
         if not changes:
             return f"nothing changed ({unchanged} rows unchanged)"
@@ -858,21 +853,11 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         """Per kind of row: "people: 2 created, 1 updated, 230 unchanged"."""
-        lines = []
-        for kind in KINDS:
-            parts = [
-                f"{table[kind]} {outcome}"
-                for outcome, table in (
-                    ("created", self.created),
-                    ("updated", self.updated),
-                    ("unchanged", self.unchanged),
-                    ("removed", self.removed),
-                )
-                if table.get(kind)
-            ]
-            if parts:
-                lines.append(f"{kind}: {', '.join(parts)}")
-        return lines
+        return [
+            f"{kind}: {', '.join(parts)}"
+            for kind in KINDS
+            if (parts := self._parts(kind, ("created", "updated", "unchanged", "removed")))
+        ]
 
 
 async def read_org_version(session: AsyncSession) -> int:
