@@ -299,10 +299,8 @@ class IntentModel:
 
     # -- persistence -----------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> None:
-        """Write the model atomically to ``path``."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def to_bytes(self) -> bytes:
+        """The model as bytes, for a file or a database row."""
         state = {
             "format": FORMAT,
             "sklearn": sklearn.__version__,
@@ -315,25 +313,17 @@ class IntentModel:
             "source": self.source,
             "meta": self.meta,
         }
-        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def load(cls, path: str | Path) -> IntentModel:
-        """Read a model written by :meth:`save`; ``ValueError`` if it is not one we can use."""
-        with Path(path).open("rb") as fh:
-            state = pickle.load(fh)  # noqa: S301 - our own file under the model directory
+    def from_bytes(cls, data: bytes, where: str = "model") -> IntentModel:
+        """Read what :meth:`to_bytes` wrote; ``ValueError`` if it is not one we can use."""
+        state = pickle.loads(data)  # noqa: S301 - gridbot's own model, from its own storage
         if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} model")
+            raise ValueError(f"{where}: not a {FORMAT} model")
         if state.get("sklearn") != sklearn.__version__:
             raise ValueError(
-                f"{path}: saved with scikit-learn {state.get('sklearn')}, "
+                f"{where}: saved with scikit-learn {state.get('sklearn')}, "
                 f"running {sklearn.__version__}"
             )
         return cls(
@@ -346,6 +336,24 @@ class IntentModel:
             source=state.get("source"),
             meta=state.get("meta") or {},
         )
+
+    def save(self, path: str | Path) -> None:
+        """Write the model atomically to ``path``."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.to_bytes())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntentModel:
+        """Read a model written by :meth:`save`; ``ValueError`` if it is not one we can use."""
+        return cls.from_bytes(Path(path).read_bytes(), str(path))
 
     def with_threshold(self, threshold: float) -> IntentModel:
         """A copy of this model with a different fallback threshold."""

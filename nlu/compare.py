@@ -1,0 +1,167 @@
+"""Several intent pipelines cross-validated on the same stratified folds, side by side.
+
+Every candidate is a backend (see :mod:`nlu.backends`) built fresh for each fold, trained on
+the fold's training part and asked to ``parse`` each held-out message one at a time, which is
+how gridbot serves. Reported per candidate: macro-F1 and accuracy of the pooled held-out
+predictions (a Rasa-style report too), mean training time per fold, and parse latency
+percentiles over every held-out message.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nlu.backends import Backend
+from nlu.backends.default import DefaultBackend
+from nlu.evaluate import Prediction, errors, report, stratified_folds
+from nlu.pipeline import ModelConfig
+from nlu.rasa_yaml import Example
+
+Factory = Callable[[], Backend]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A named way of building an untrained backend."""
+
+    name: str
+    description: str
+    factory: Factory
+
+
+def _default(config: ModelConfig, features: str = "both") -> Factory:
+    return lambda: DefaultBackend(config=config, features=features)
+
+
+def _embedding() -> Backend:
+    from nlu.backends.embedding import EmbeddingBackend
+
+    return EmbeddingBackend()
+
+
+def builtin_candidates(seed: int = 0) -> dict[str, Candidate]:
+    """The pipelines ``gridbot nlu compare`` knows without a Rasa server."""
+    base = ModelConfig(seed=seed)
+    out = {
+        "logreg": Candidate("logreg", "default: jieba words 1-2 + char_wb 1-3, logistic regression",
+                            _default(base)),
+        "svm": Candidate("svm", "same features, LinearSVC (C=1) with sigmoid calibration",
+                         _default(ModelConfig(classifier="svm", C=1.0, seed=seed))),
+        "words": Candidate("words", "jieba word 1-2 grams only, logistic regression",
+                           _default(base, "words")),
+        "chars": Candidate("chars", "char_wb 1-3 grams only, logistic regression",
+                           _default(base, "chars")),
+    }
+    from nlu.backends import embedding
+
+    if embedding.available():
+        out["embedding"] = Candidate(
+            "embedding", "USE multilingual v3 sentence embeddings + logistic regression",
+            _embedding)
+    return out
+
+
+def rasa_candidate(url: str, config: Any = None, token: str | None = None) -> Candidate:
+    """Rasa at ``url``: every fold is trained on the server (``POST /model/train``)."""
+    from nlu.backends.rasa import RasaBackend
+
+    return Candidate("rasa", f"Rasa server at {url}",
+                     lambda: RasaBackend(url, token=token, config=config))
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by the nearest-rank method."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def run_candidate(
+    candidate: Candidate,
+    examples: Sequence[Example],
+    splits: Sequence[tuple[Sequence[int], Sequence[int]]],
+) -> dict[str, Any]:
+    """Train and score ``candidate`` on every fold of ``splits``."""
+    items = list(examples)
+    predictions: list[Prediction] = [("", 0.0)] * len(items)
+    train_seconds: list[float] = []
+    latencies: list[float] = []
+    fold_f1: list[float] = []
+    for train_idx, test_idx in splits:
+        backend = candidate.factory()
+        try:
+            started = time.perf_counter()
+            backend.train([items[i] for i in train_idx])
+            train_seconds.append(time.perf_counter() - started)
+            for i in test_idx:
+                started = time.perf_counter()
+                intent = backend.parse(items[i].text)["intent"]
+                latencies.append(time.perf_counter() - started)
+                predictions[i] = (str(intent["name"]), float(intent["confidence"]))
+        finally:
+            backend.close()
+        fold_f1.append(report([items[i].intent for i in test_idx],
+                              [predictions[i][0] for i in test_idx])["macro avg"]["f1-score"])
+    rep = report([ex.intent for ex in items], [p[0] for p in predictions])
+    return {
+        "name": candidate.name,
+        "description": candidate.description,
+        "macro_f1": rep["macro avg"]["f1-score"],
+        "accuracy": rep["accuracy"],
+        "fold_macro_f1": fold_f1,
+        "fold_macro_f1_stdev": statistics.pstdev(fold_f1) if len(fold_f1) > 1 else 0.0,
+        "train_seconds_mean": statistics.fmean(train_seconds) if train_seconds else 0.0,
+        "train_examples_mean": statistics.fmean(len(tr) for tr, _ in splits) if splits else 0.0,
+        "parse_ms_p50": 1000 * _percentile(latencies, 50),
+        "parse_ms_p99": 1000 * _percentile(latencies, 99),
+        "parse_ms_max": 1000 * max(latencies, default=0.0),
+        "report": rep,
+        "errors": len(errors(items, predictions)),
+    }
+
+
+def compare(
+    examples: Sequence[Example],
+    candidates: Sequence[Candidate],
+    folds: int = 5,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Cross-validate every candidate on the same ``folds`` stratified folds."""
+    items = list(examples)
+    if not candidates:
+        raise ValueError("no pipelines to compare")
+    splits = stratified_folds([ex.intent for ex in items], folds, seed=seed)
+    results = []
+    for candidate in candidates:
+        if progress is not None:
+            progress(f"{candidate.name}: {folds} folds")
+        results.append(run_candidate(candidate, items, splits))
+    return {"examples": len(items), "folds": folds, "seed": seed, "pipelines": results}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The comparison as a plain-text table, one row per pipeline."""
+    width = max([len("pipeline")] + [len(row["name"]) for row in result["pipelines"]]) + 2
+    header = (f"{'pipeline':<{width}}{'macro-F1':>9}{'±':>7}{'accuracy':>10}{'train s':>9}"
+              f"{'p50 ms':>9}{'p99 ms':>9}")
+    lines = [f"{result['folds']}-fold cross-validation on {result['examples']} examples "
+             f"(seed {result['seed']}, the same folds for every pipeline)", header,
+             "-" * len(header)]
+    for row in result["pipelines"]:
+        lines.append(
+            f"{row['name']:<{width}}{row['macro_f1']:>9.4f}{row['fold_macro_f1_stdev']:>7.3f}"
+            f"{row['accuracy']:>10.4f}{row['train_seconds_mean']:>9.2f}"
+            f"{row['parse_ms_p50']:>9.3f}{row['parse_ms_p99']:>9.3f}"
+        )
+    lines.append("")
+    for row in result["pipelines"]:
+        lines.append(f"{row['name']}: {row['description']}")
+    return "\n".join(lines)
