@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.processing import parse_text
 from bot.runtime import Runtime
 from storage import nlu_store
 from storage import tickets as ticket_queries
@@ -131,7 +132,7 @@ async def parse(request: web.Request) -> web.Response:
     text = body["text"]
     if len(text) > MAX_PARSE_CHARS:
         raise BadRequest(f"text is longer than {MAX_PARSE_CHARS} characters")
-    return web.json_response(request.app[RUNTIME].nlu().parse(text))
+    return web.json_response(await parse_text(request.app[RUNTIME].nlu(), text))
 
 
 async def list_tickets(request: web.Request) -> web.Response:

@@ -52,6 +52,8 @@ class ModelHolder:
         """Follow the active version; True when the model changed."""
         if not force and time.monotonic() < self._next_check:
             return False
+        if not hasattr(self.current(), "to_bytes"):
+            return False  # another backend (Rasa, embeddings) is configured: it has its own models
         async with self._lock:
             self._next_check = time.monotonic() + self._check_every
             async with self._sessions() as session:

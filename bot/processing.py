@@ -45,6 +45,14 @@ class Parser(Protocol):
     def parse(self, text: str) -> dict[str, Any]: ...
 
 
+async def parse_text(parser: Parser, text: str) -> dict[str, Any]:
+    """Parse with any backend; one that talks to a server does so without blocking."""
+    aparse = getattr(parser, "aparse", None)
+    if aparse is not None:
+        return await aparse(text)
+    return parser.parse(text)
+
+
 class StaleDecision(Exception):
     """A ticket changed between loading and applying; the message is handled again."""
 
@@ -183,7 +191,7 @@ class Processor:
         if command is not None:
             data = await self._command_data(session, ctx, command)
             return handle_command(ctx, command, data)
-        nlu = self._nlu().parse(record.text)
+        nlu = await parse_text(self._nlu(), record.text)
         open_tickets = []
         # Only a would-be ticket needs the building's open tickets (to join one of them).
         maybe_ticket = nlu["intent"]["name"] != "none" or record.mentions_bot

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,12 @@ class Deliverer:
 
 
 def _default_nlu() -> Any:
+    """The backend GRIDBOT_NLU_BACKEND names, or gridbot's own model (the default)."""
     from nlu import get_model
+    from nlu.backends import ENV_BACKEND, backend_from_config
 
+    if os.environ.get(ENV_BACKEND, "default").strip().lower() not in ("", "default"):
+        return backend_from_config().warm()
     model = get_model()
     model.parse("预热")  # loads jieba's dictionary now, not on the first message
     return model
