@@ -61,7 +61,8 @@ if [ ! -x "$DIR/bin/python" ]; then
     "$PYTHON" -m venv "$DIR"
 fi
 PIP=("$DIR/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install --quiet --upgrade pip wheel
+"${PIP[@]}" install --quiet --upgrade pip
+"${PIP[@]}" install --quiet -c "$CONSTRAINTS" wheel packaging
 
 # Build tools and numpy first: matplotlib is compiled against exactly the pinned numpy.
 log "installing numpy and build tools"

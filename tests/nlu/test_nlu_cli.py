@@ -12,6 +12,12 @@ from nlu.service import PACKAGED_DATA
 REPORT_ROW = {"precision", "recall", "f1-score", "support"}
 
 
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """Reports go under ./var/nlu/eval: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
