@@ -361,14 +361,9 @@ class IntentModel:
         return clone
 
 
-def train(
-    examples: Sequence[Example],
-    config: ModelConfig | None = None,
-    source: str | None = None,
-) -> IntentModel:
-    """Fit a model on ``examples`` (every intent in :data:`INTENTS` should appear)."""
-    config = config or ModelConfig()
-    usable = [ex for ex in examples if normalize(ex.text)]
+def usable_examples(examples: Sequence[Example], text_of: Any) -> list[Example]:
+    """The examples with text left after `text_of`; ValueError if they cannot train a model."""
+    usable = [ex for ex in examples if text_of(ex.text)]
     if not usable:
         raise ValueError("no training examples")
     unknown = sorted({ex.intent for ex in usable} - set(INTENTS))
@@ -376,6 +371,17 @@ def train(
         raise ValueError(f"unknown intents in training data: {', '.join(unknown)}")
     if len({ex.intent for ex in usable}) < 2:
         raise ValueError("training data needs at least two intents")
+    return usable
+
+
+def train(
+    examples: Sequence[Example],
+    config: ModelConfig | None = None,
+    source: str | None = None,
+) -> IntentModel:
+    """Fit a model on ``examples`` (every intent in :data:`INTENTS` should appear)."""
+    config = config or ModelConfig()
+    usable = usable_examples(examples, normalize)
     started = time.perf_counter()
     _jieba()
     pipeline = build_pipeline(config)

