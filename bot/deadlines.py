@@ -15,7 +15,7 @@ from handlers import texts
 from handlers.routing import escalation_target
 from handlers.types import Send, ToPerson
 from storage.db import SessionFactory
-from storage.models import OPEN_STATUSES, OutboxMessage, Ticket, TicketEvent
+from storage.models import OPEN_STATUSES, Ticket, TicketEvent
 from storage.orgmap import OrgMapCache
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,9 @@ class DeadlineWatcher:
                 send = Send(ToPerson(target.id), template,
                             {"due": texts.when(due), "text": texts.excerpt(ticket.text, 200)},
                             ticket_id=ticket_id)
-                delivery = self._addressing.resolve(send, send.render(ticket_id), None, org, ticket_id)
-                if delivery is not None:
-                    session.add(OutboxMessage(
-                        dedup_key=f"escalate:{ticket_id}:{level}", transport=delivery.transport,
-                        target=delivery.target, payload=delivery.payload, ticket_id=ticket_id,
-                        status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                    ))
+                row = self._addressing.outbox_row(send, ticket_id, org,
+                                                  f"escalate:{ticket_id}:{level}", now)
+                if row is not None:
+                    session.add(row)
         log.info("ticket #%s overdue: escalated to level %s", ticket_id, level)
         return 1

@@ -27,7 +27,6 @@ from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.models import (
     InboundRecord,
-    OutboxMessage,
     Ticket,
     TicketEvent,
     TicketFollower,
@@ -64,7 +63,6 @@ class Processor:
         org: OrgMapCache,
         nlu: Callable[[], Parser],
         addressing: Addressing,
-        public_url: str,
         on_outbox: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -72,7 +70,6 @@ class Processor:
         self._org = org
         self._nlu = nlu
         self._addressing = addressing
-        self._public_url = public_url
         self._on_outbox = on_outbox
         self._clock = clock
 
@@ -181,7 +178,6 @@ class Processor:
             group_id=group.id if group else None,
             building_id=group.building_id if group else None,
             person_id=person.id if person else None,
-            public_url=self._public_url,
         )
 
     async def _decide(self, session: AsyncSession, record: InboundRecord, ctx: Context) -> Decision:
@@ -239,22 +235,10 @@ class Processor:
             ))
         for index, send in enumerate(decision.sends):
             ticket_id = created_id if send.ticket_id == NEW_TICKET else send.ticket_id
-            delivery = self._addressing.resolve(
-                send, send.render(ticket_id), send.render_card(ticket_id), ctx.org, ticket_id
-            )
-            if delivery is None:
-                continue
-            session.add(OutboxMessage(
-                dedup_key=f"in:{record.id}:{index}:{send.key}",
-                transport=delivery.transport,
-                target=delivery.target,
-                payload=delivery.payload,
-                ticket_id=ticket_id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            ))
+            row = self._addressing.outbox_row(
+                send, ticket_id, ctx.org, f"in:{record.id}:{index}:{send.key}", now)
+            if row is not None:
+                session.add(row)
         if decision.review is not None:
             review = decision.review
             await add_review(

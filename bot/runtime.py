@@ -98,7 +98,7 @@ class Runtime:
                                    before_round=self.intake.quiet)
         addressing = Addressing(settings)
         self.processor = Processor(
-            self.sessions, self.org, self.nlu, addressing, settings.public_url,
+            self.sessions, self.org, self.nlu, addressing,
             on_outbox=self._wake_outbox,
         )
         self.deadlines = DeadlineWatcher(self.sessions, self.org, addressing)

@@ -42,9 +42,6 @@ class MemoryWorkQueue:
             items.append(self._queue.get_nowait())
         return items
 
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     async def close(self) -> None:
         return None
 

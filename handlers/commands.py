@@ -21,10 +21,6 @@ COMMAND_WORDS = (
     "通知",
     "改类",
 )
-# Commands about one ticket need its id.
-WITH_TICKET = frozenset(
-    {"查询", "评价", "没修好", "接单", "进展", "完成", "转派", "升级", "认领", "改类"}
-)
 # What staff may write after 改类, and the category (None: not a matter for a ticket).
 CATEGORY_WORDS: dict[str, str | None] = {
     "报修": "repair",

@@ -54,9 +54,8 @@ def _tell_residents(ticket: TicketView, template: str, params: dict[str, Any]) -
         )
         return [Send(ToGroup(ticket.group_id, mentions), template, params,
                      ticket_id=ticket.id, key="residents")]
-    sends = [Send(ToSender(ticket.reporter_channel, ticket.reporter_id), template, params,
-                  ticket_id=ticket.id, key="reporter")]
-    return sends
+    return [Send(ToSender(ticket.reporter_channel, ticket.reporter_id), template, params,
+                 ticket_id=ticket.id, key="reporter")]
 
 
 def _refuse(ctx: Context, command: Command, why: str) -> Decision:

@@ -62,7 +62,6 @@ class Context:
     group_id: int | None  # the group the message was posted in, if known
     building_id: int | None  # that group's building
     person_id: int | None  # the sender, if gridbot knows them (staff, captains, volunteers)
-    public_url: str = "http://127.0.0.1:8080"
 
 
 # ---------------------------------------------------------------- recipients
