@@ -3,6 +3,7 @@
     scripts/build_rasa.sh                      # once: Rasa in var/rasa-venv
     .venv/bin/python bench/nlu_vs_rasa.py [--folds 5] [--quick] [--epochs N]
                                           [--data nlu/data/nlu.yml] [--json]
+                                          [--save FILE] [--rasa-from FILE]
 
 For every fold of ``--folds`` stratified folds (the split of :func:`nlu.evaluate.
 stratified_folds`, seed 0, as ``gridbot nlu compare`` uses):
@@ -21,6 +22,10 @@ runs as a fresh process with the last fold's model (gridbot: a small aiohttp ser
 of that fold is parsed over HTTP, and the process's resident memory is read from
 ``/proc/PID/status``. Optionally (on by default) Rasa's in-process parse time is measured by
 loading the model with ``rasa.core.agent.Agent`` in its venv.
+
+Training DIET takes minutes per epoch on a small machine. ``--save`` keeps a run's figures;
+``--rasa-from`` measures gridbot again and takes Rasa's half from such a file, after checking
+that it was made on the same data, folds, seed, epochs and pipeline.
 
 Everything listens on 127.0.0.1 only; every wait is bounded; the processes started here are
 stopped at the end, on errors and on Ctrl-C too.
@@ -305,6 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "examples": len(examples), "folds": args.folds,
         "seed": args.seed, "diet_epochs": diet.get("epochs"), "cpus": os.cpu_count(),
         "python": platform.python_version(), "rasa_pipeline": config["pipeline"],
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     work = Path(tempfile.mkdtemp(prefix="gridbot-nlu-vs-rasa-"))
     log(f"{len(examples)} examples, {args.folds} folds, DIET epochs {diet.get('epochs')}; "
@@ -344,8 +350,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["gridbot"]["memory"] = tree_memory(proc.pid)
     log("gridbot done")
 
-    if args.skip_rasa:
+    if args.skip_rasa or args.rasa_from is not None:
         shutil.rmtree(work, ignore_errors=True)
+        if args.rasa_from is not None:
+            reuse_rasa(args.rasa_from, result)
         return result
     if not (Path(args.rasa_venv) / "bin" / "rasa").exists():
         raise SystemExit(f"no Rasa at {args.rasa_venv}: run scripts/build_rasa.sh first "
@@ -361,6 +369,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         result["work_dir"] = str(work)
     return result
+
+
+def reuse_rasa(path: Path, result: dict[str, Any]) -> None:
+    """Take the Rasa half of an earlier run, if it was made on the same data and folds."""
+    try:
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--rasa-from {path}: cannot read it ({exc})") from exc
+    if not isinstance(saved, dict) or not isinstance(saved.get("rasa"), dict):
+        raise SystemExit(f"--rasa-from {path}: no Rasa results in it")
+    for key in ("data_sha256", "examples", "folds", "seed", "diet_epochs", "rasa_pipeline"):
+        if saved.get(key) != result.get(key):
+            raise SystemExit(f"--rasa-from {path}: its {key} is {saved.get(key)!r}, this run's "
+                             f"is {result.get(key)!r}; Rasa must be run on the same folds")
+    when = saved.get("measured_at") or time.strftime(
+        "%Y-%m-%d %H:%M:%S %Z", time.localtime(Path(path).stat().st_mtime))
+    result["rasa"] = saved["rasa"]
+    result["rasa_from"] = {"path": str(path), "measured_at": when}
+    log(f"Rasa results taken from {path} (measured {when})")
 
 
 def rasa_leg(args: argparse.Namespace, examples: Sequence[Example],
@@ -465,14 +492,19 @@ def table(result: dict[str, Any]) -> str:
         get(r, "parse_http", "p50_ms"), ".3f")
     row("parse over HTTP p99 ms", get(g, "parse_http", "p99_ms"),
         get(r, "parse_http", "p99_ms"), ".3f")
+    row("Rasa /model/parse p50 / gridbot", get(g, "parse_inprocess", "p50_ms"),
+        get(r, "parse_http", "p50_ms"), ".3f")
     row("Rasa /model/parse p99 / gridbot", get(g, "parse_inprocess", "p99_ms"),
         get(r, "parse_http", "p99_ms"), ".3f")
     row("serving process RSS MB", get(g, "memory", "rss_mb"), get(r, "memory", "rss_mb"), ".0f")
     row("serving process peak RSS MB", get(g, "memory", "peak_mb"),
         get(r, "memory", "peak_mb"), ".0f")
     lines.append("")
-    lines.append("The '/model/parse p99' row sets Rasa's HTTP p99 against gridbot's in-process "
-                 "p99 (how gridbot parses when it serves).")
+    lines.append("The '/model/parse' rows set Rasa's HTTP latency against gridbot's in-process "
+                 "latency (how gridbot parses when it serves).")
+    if "rasa_from" in result:
+        lines.append(f"Rasa's figures are from {result['rasa_from']['path']}, measured "
+                     f"{result['rasa_from']['measured_at']} on the same data and folds.")
     if "rasa_error" in result:
         lines.append(f"Rasa failed: {result['rasa_error']}")
     elif r is None:
@@ -493,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="DIET epochs (default: config)")
     parser.add_argument("--rasa-venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--skip-rasa", action="store_true", help="measure gridbot only")
+    parser.add_argument("--rasa-from", type=Path, default=None, metavar="JSON",
+                        help="take Rasa's results from an earlier --save of the same data, "
+                             "folds, seed and epochs instead of training Rasa again")
     parser.add_argument("--no-rasa-inprocess", action="store_true",
                         help="skip Rasa's in-process parse timing")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -96,6 +96,8 @@ _PHONE_LAND = re.compile(r"(?<![\d-])(0\d{2,3})[\s-]?([2-9]\d{6,7})(?![\d-])")
 _PHONE_SERVICE = re.compile(r"(?<![\d-])([48]00)[\s-]?(\d{3})[\s-]?(\d{4})(?![\d-])")
 _PHONE_LOCAL = re.compile(r"(?:电话|座机|热线|tel|Tel|TEL)[\s:是为]{0,3}([2-9]\d{6,7})(?![\d-])")
 
+_DIGIT = re.compile(r"\d")
+_BUILDING_SUFFIX = re.compile(r"[号栋幢座#]")
 _TRIPLE = re.compile(r"(?<![\d-])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d-])")
 _PAIR = re.compile(r"(?<![\d-])(\d{1,3})-(\d{3,4})(?![\d-])")
 
@@ -193,49 +195,57 @@ def extract(text: Any) -> list[dict[str, Any]]:
 def _extract(raw: str) -> list[dict[str, Any]]:
     text = raw[:MAX_SCAN].translate(_HALF_WIDTH)
     spans = _Spans()
+    # Each pattern below needs a digit or a keyword; most messages have neither, so the
+    # cheap checks spare them the scans.
+    digits = _DIGIT.search(text) is not None
 
-    for m in _PHONE_MOBILE.finditer(text):
-        spans.add("phone", "".join(m.groups()), m.start(), m.end())
-    for m in _PHONE_SERVICE.finditer(text):
-        spans.add("phone", "-".join(m.groups()), m.start(), m.end())
-    for m in _PHONE_LAND.finditer(text):
-        spans.add("phone", "-".join(m.groups()), m.start(), m.end())
-    for m in _PHONE_LOCAL.finditer(text):
-        spans.add("phone", m.group(1), m.start(1), m.end(1))
+    if digits:
+        for m in _PHONE_MOBILE.finditer(text):
+            spans.add("phone", "".join(m.groups()), m.start(), m.end())
+        for m in _PHONE_SERVICE.finditer(text):
+            spans.add("phone", "-".join(m.groups()), m.start(), m.end())
+        for m in _PHONE_LAND.finditer(text):
+            spans.add("phone", "-".join(m.groups()), m.start(), m.end())
+        for m in _PHONE_LOCAL.finditer(text):
+            spans.add("phone", m.group(1), m.start(1), m.end(1))
+        for m in _TRIPLE.finditer(text):
+            if spans.free(m.start(), m.end()):
+                spans.add("building", str(int(m.group(1))), m.start(1), m.end(1))
+                spans.add("unit", str(int(m.group(2))), m.start(2), m.end(2))
+                spans.add("room", str(int(m.group(3))), m.start(3), m.end(3))
 
-    for m in _TRIPLE.finditer(text):
-        if spans.free(m.start(), m.end()):
-            spans.add("building", str(int(m.group(1))), m.start(1), m.end(1))
-            spans.add("unit", str(int(m.group(2))), m.start(2), m.end(2))
-            spans.add("room", str(int(m.group(3))), m.start(3), m.end(3))
+    if _BUILDING_SUFFIX.search(text):
+        for m in _BUILDING.finditer(text):
+            value = _building_value(m, text)
+            if value is not None and spans.add("building", value, m.start(), m.end()):
+                _room_after(text, m.end(), spans)
 
-    for m in _BUILDING.finditer(text):
-        value = _building_value(m, text)
-        if value is not None and spans.add("building", value, m.start(), m.end()):
-            _room_after(text, m.end(), spans)
+    if "单元" in text or "门洞" in text:
+        for m in _UNIT.finditer(text):
+            value = _number(m)
+            if value is not None and spans.add("unit", value, m.start(), m.end()):
+                _room_after(text, m.end(), spans)
 
-    for m in _UNIT.finditer(text):
-        value = _number(m)
-        if value is not None and spans.add("unit", value, m.start(), m.end()):
-            _room_after(text, m.end(), spans)
+    if digits:
+        for m in _ROOM_SUFFIX.finditer(text):
+            spans.add("room", str(int(m.group(1))), m.start(), m.end())
+        for m in _PAIR.finditer(text):
+            spans.add("room", m.group(0), m.start(), m.end())
+        for pattern in (_ROOM_CONTEXT_BEFORE, _ROOM_CONTEXT_AFTER):
+            for m in pattern.finditer(text):
+                spans.add("room", str(int(m.group(1))), m.start(1), m.end(1))
 
-    for m in _ROOM_SUFFIX.finditer(text):
-        spans.add("room", str(int(m.group(1))), m.start(), m.end())
-    for m in _PAIR.finditer(text):
-        spans.add("room", m.group(0), m.start(), m.end())
-    for pattern in (_ROOM_CONTEXT_BEFORE, _ROOM_CONTEXT_AFTER):
-        for m in pattern.finditer(text):
-            spans.add("room", str(int(m.group(1))), m.start(1), m.end(1))
-
-    for m in _FLOOR.finditer(text):
-        value = _number(m)
-        if value is None or value == "0":
-            continue
-        if m.group("neg"):
-            value = "-" + value
-        spans.add("floor", value, m.start(), m.end())
-    for m in _BASEMENT.finditer(text):
-        spans.add("floor", "-" + str(int(m.group("d"))), m.start(), m.end())
+    if "楼" in text or "层" in text:
+        for m in _FLOOR.finditer(text):
+            value = _number(m)
+            if value is None or value == "0":
+                continue
+            if m.group("neg"):
+                value = "-" + value
+            spans.add("floor", value, m.start(), m.end())
+    if digits:
+        for m in _BASEMENT.finditer(text):
+            spans.add("floor", "-" + str(int(m.group("d"))), m.start(), m.end())
 
     for m in _FACILITY_RE.finditer(text):
         spans.add("facility", _FACILITY_INDEX[m.group(0)], m.start(), m.end(), exclusive=False)

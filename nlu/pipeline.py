@@ -15,19 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import pickle
 import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -36,15 +33,16 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from nlu import attributes, entities
+from nlu.features import USERDICT, char_ngrams, segmenter, word_ngrams
 from nlu.normalize import normalize
 from nlu.rasa_yaml import Example
+from nlu.scorer import LinearScorer
 
 INTENTS: tuple[str, ...] = ("complaint", "repair_request", "micro_wish", "dispute", "none")
 NONE = "none"
 DATA_DIR = Path(__file__).resolve().parent / "data"
-USERDICT = DATA_DIR / "userdict.txt"
 # Bumped whenever features or the saved format change, so old saved models are retrained.
-FORMAT = "gridbot-nlu-4"
+FORMAT = "gridbot-nlu-5"
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +53,13 @@ class ModelConfig:
 
     classifier: str = "logreg"  # "logreg" or "svm" (LinearSVC, sigmoid-calibrated)
     C: float = 50.0
-    class_weight: str | None = "balanced"
+    class_weight: str | None = None
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (1, 3)
     char_analyzer: str = "char_wb"
     sublinear_tf: bool = True
     min_df: int = 1
-    threshold: float = 0.45
+    threshold: float = 0.35
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,57 +77,21 @@ class ModelConfig:
         return cls(**values)
 
 
-# --- tokenisation -------------------------------------------------------------------------
-
-_tokenizer_lock = threading.Lock()
-_tokenizer: Any = None
-
-
-def _jieba() -> Any:
-    """gridbot's own jieba tokenizer with the estate vocabulary, created once, quietly."""
-    global _tokenizer
-    if _tokenizer is None:
-        with _tokenizer_lock:
-            if _tokenizer is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                tk = jieba.Tokenizer()
-                if USERDICT.exists():
-                    tk.load_userdict(str(USERDICT))
-                else:
-                    tk.initialize()
-                _tokenizer = tk
-    return _tokenizer
-
-
-_SKIP_TOKEN = frozenset(" \t,.!?;:'\"()[]{}<>~`-_=+*/\\|@#$%^&，。！？；：、‘’“”（）【】《》…·～")
-
-
-def jieba_tokens(text: str) -> list[str]:
-    """Words of an already normalised text, punctuation and spaces dropped."""
-    return [t for t in _jieba().lcut(text, HMM=False) if t.strip() and t not in _SKIP_TOKEN]
-
-
-def _identity(text: str) -> str:
-    return text
-
-
 # --- model construction -------------------------------------------------------------------
 
 
 def build_pipeline(config: ModelConfig) -> Pipeline:
     """An untrained scikit-learn pipeline for ``config``."""
+    if config.char_analyzer not in ("char_wb", "char"):
+        raise ValueError(f"unknown char_analyzer {config.char_analyzer!r}")
     features = FeatureUnion(
         [
             (
                 "words",
                 TfidfVectorizer(
-                    tokenizer=jieba_tokens,
-                    preprocessor=_identity,
-                    token_pattern=None,
+                    analyzer=partial(word_ngrams, lo=config.word_ngrams[0],
+                                     hi=config.word_ngrams[1]),
                     lowercase=False,
-                    ngram_range=config.word_ngrams,
                     sublinear_tf=config.sublinear_tf,
                     min_df=config.min_df,
                 ),
@@ -137,10 +99,10 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
             (
                 "chars",
                 TfidfVectorizer(
-                    analyzer=config.char_analyzer,
-                    preprocessor=_identity,
+                    analyzer=partial(char_ngrams, lo=config.char_ngrams[0],
+                                     hi=config.char_ngrams[1],
+                                     within_words=config.char_analyzer == "char_wb"),
                     lowercase=False,
-                    ngram_range=config.char_ngrams,
                     sublinear_tf=config.sublinear_tf,
                     min_df=config.min_df,
                 ),
@@ -184,49 +146,6 @@ def data_version(examples: Sequence[Example], config: ModelConfig) -> str:
     return h.hexdigest()[:12]
 
 
-class _LinearScorer:
-    """Probabilities of a fitted TF-IDF + logistic regression pipeline for one text."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        union: FeatureUnion = pipeline.named_steps["features"]
-        clf: LogisticRegression = pipeline.named_steps["classifier"]
-        coef = np.asarray(clf.coef_, dtype=np.float64)
-        intercept = np.asarray(clf.intercept_, dtype=np.float64)
-        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
-            coef = np.vstack([-coef[0], coef[0]]) / 2.0
-            intercept = np.array([-intercept[0], intercept[0]]) / 2.0
-        self.intercept = intercept
-        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray,
-                                np.ndarray, bool]] = []
-        offset = 0
-        for _, vect in union.transformer_list:
-            vocab: dict[str, int] = vect.vocabulary_
-            idf = np.asarray(vect.idf_, dtype=np.float64)
-            width = len(vocab)
-            # column-major slice of the weights for this block: one row per feature
-            weights = np.ascontiguousarray(coef[:, offset : offset + width].T)
-            self.blocks.append((vect.build_analyzer(), vocab, idf, weights, vect.sublinear_tf))
-            offset += width
-
-    def __call__(self, text: str) -> np.ndarray:
-        scores = self.intercept.copy()
-        for analyze, vocab, idf, weights, sublinear in self.blocks:
-            counts = Counter(t for t in analyze(text) if t in vocab)
-            if not counts:
-                continue
-            cols = np.fromiter((vocab[t] for t in counts), dtype=np.intp, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            if sublinear:
-                tf = np.log(tf) + 1.0
-            vals = tf * idf[cols]
-            norm = math.sqrt(float(vals @ vals))
-            if norm > 0:
-                scores += (vals / norm) @ weights[cols]
-        scores -= scores.max()
-        exp = np.exp(scores)
-        return exp / exp.sum()
-
-
 @dataclass
 class IntentModel:
     """A trained intent classifier plus gridbot's entity and attribute rules."""
@@ -243,8 +162,8 @@ class IntentModel:
     def __post_init__(self) -> None:
         self.threshold = float(self.config.threshold)
         self.classes: list[str] = [str(c) for c in self.pipeline.classes_]
-        self._scorer: _LinearScorer | None = (
-            _LinearScorer(self.pipeline) if self.config.classifier == "logreg" else None
+        self._scorer: LinearScorer | None = (
+            LinearScorer(self.pipeline) if self.config.classifier == "logreg" else None
         )
 
     # -- prediction ------------------------------------------------------------------------
@@ -383,7 +302,7 @@ def train(
     config = config or ModelConfig()
     usable = usable_examples(examples, normalize)
     started = time.perf_counter()
-    _jieba()
+    segmenter()
     pipeline = build_pipeline(config)
     pipeline.fit([normalize(ex.text) for ex in usable], [ex.intent for ex in usable])
     elapsed = time.perf_counter() - started

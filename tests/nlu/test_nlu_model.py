@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -157,26 +156,26 @@ def test_long_text_is_truncated_but_returned(model: IntentModel) -> None:
     assert result["text"] == text
 
 
-def test_parse_is_fast(model: IntentModel) -> None:
-    texts = [ex.text for ex in load_rasa(PACKAGED_DATA).examples[:300]]
-    for text in texts:
-        model.parse(text)
-    timings = []
-    for text in texts:
-        started = time.perf_counter()
-        model.parse(text)
-        timings.append(time.perf_counter() - started)
-    # the target is well under 2 ms; leave room for a loaded CI machine
-    assert statistics.median(timings) < 0.005
+EDGE_TEXTS = [
+    "电梯电梯电梯坏了坏了",  # repeated terms: sublinear TF above 1
+    "啊啊啊啊啊啊",
+    "3#1502 漏水 lift broken 楼道灯不亮",
+    "x",
+    "a b c d e f g",
+    "ＡＢＣ１２３ 全角",
+    "🙂🙂 [捂脸] 怎么办",
+    "楼道灯坏了" + "啊" * 3000,
+]
 
 
 def test_scorer_matches_scikit_learn(model: IntentModel) -> None:
-    texts = [normalize(ex.text) for ex in load_rasa(PACKAGED_DATA).examples[::25]]
+    texts = [normalize(ex.text) for ex in load_rasa(PACKAGED_DATA).examples[::5]]
+    texts += [normalize(t) for t in EDGE_TEXTS]
     expected = model.pipeline.predict_proba(texts)
     for text, row in zip(texts, expected, strict=True):
         probs = model.probabilities(text)
         for name, p in zip(model.classes, row, strict=True):
-            assert abs(probs[name] - p) < 1e-9
+            assert abs(probs[name] - p) < 1e-9, text
 
 
 def test_save_load_round_trip(model: IntentModel, tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""Word segmentation: jieba's dictionary and answers, without its per-call overhead.
+
+:class:`Segmenter` gives exactly the words ``jieba.Tokenizer.lcut(text, HMM=False)`` gives
+(the same dictionary, the same most-probable path, the same tie-breaking and the same
+handling of non-Chinese runs), but builds the word graph and walks it in one backward pass
+over plain lists instead of jieba's dict of lists and generator expressions. On building-group
+messages that is several times faster, and word segmentation is the largest single cost of
+parsing a message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+# jieba's own block patterns (jieba.re_han_default, re_skip_default, re_eng).
+_HAN_RUN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+)")
+_SKIP = re.compile(r"(\r\n|\s)")
+_ABSENT = object()
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+class Segmenter:
+    """Most-probable-path segmentation over a loaded ``jieba.Tokenizer``'s dictionary."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        tokenizer.check_initialized()
+        log_total = math.log(tokenizer.total)
+        # jieba's FREQ maps every dictionary word to its count and every proper prefix of a
+        # word to 0. Kept here as log P(word), None for a prefix that is not itself a word.
+        self._cost: dict[str, float | None] = {
+            word: (math.log(count) - log_total if count else None)
+            for word, count in tokenizer.FREQ.items()
+        }
+        # what jieba charges for a character that is not in the dictionary: log(1 / total)
+        self._unknown = -log_total
+
+    def words(self, text: str) -> list[str]:
+        """Every word of ``text`` in order, spaces and punctuation included, like jieba."""
+        out: list[str] = []
+        for i, block in enumerate(_HAN_RUN.split(text)):
+            if not block:
+                continue
+            if i % 2:  # the split pattern's captured runs sit at odd positions
+                self._cut_run(block, out)
+                continue
+            for piece in _SKIP.split(block):
+                if not piece:
+                    continue
+                if _SKIP.fullmatch(piece):
+                    out.append(piece)
+                else:
+                    out.extend(piece)
+        return out
+
+    def _cut_run(self, run: str, out: list[str]) -> None:
+        cost = self._cost.get
+        n = len(run)
+        score = [0.0] * (n + 1)
+        end = list(range(n + 1))
+        for k in range(n - 1, -1, -1):
+            best = self._unknown + score[k + 1]
+            best_end = -1
+            i = k
+            c = cost(run[k], _ABSENT)
+            while c is not _ABSENT:
+                if c is not None:
+                    s = c + score[i + 1]
+                    # jieba takes max over (score, end): equal scores go to the longer word
+                    if best_end < 0 or s >= best:
+                        best = s
+                        best_end = i
+                i += 1
+                if i == n:
+                    break
+                c = cost(run[k : i + 1], _ABSENT)
+            score[k] = best
+            end[k] = best_end if best_end >= 0 else k
+        # Walk the path; like jieba, single ASCII letters or digits in a row are joined.
+        x = 0
+        buf = ""
+        while x < n:
+            y = end[x] + 1
+            word = run[x:y]
+            if y - x == 1 and word in _ALNUM:
+                buf += word
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(word)
+            x = y
+        if buf:
+            out.append(buf)
