@@ -28,9 +28,11 @@ def segmenter() -> Segmenter:
 
                 jieba.setLogLevel(logging.WARNING)
                 tk = jieba.Tokenizer()
-                if USERDICT.exists():
-                    tk.load_userdict(str(USERDICT))
-                _segmenter = Segmenter(tk)
+                if USERDICT.exists():  # opened here: jieba leaves a path it opens unclosed
+                    with USERDICT.open("rb") as userdict:
+                        tk.load_userdict(userdict)
+                tk.check_initialized()
+                _segmenter = Segmenter(tk.FREQ, tk.total)
     return _segmenter
 
 

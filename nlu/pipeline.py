@@ -2,12 +2,14 @@
 
 Text is normalised (see :mod:`nlu.normalize`), then represented twice and the two TF-IDF
 blocks are concatenated: jieba word uni/bigrams (with gridbot's estate vocabulary) and
-character n-grams. A multinomial logistic regression gives a probability per intent. When the
-best probability is under ``threshold`` the message is treated as ``none``: a missed ticket
-can still be raised by hand, a wrong one annoys a whole building.
+character n-grams (see :mod:`nlu.features`). A multinomial logistic regression gives a
+probability per intent; it is trained on the data's own mix of intents rather than balanced,
+since most of what a building group says is no matter at all. When the best probability is
+under ``threshold`` the message is treated as ``none``: a missed ticket can still be raised by
+hand, a wrong one annoys a whole building.
 
-Parsing a single message is done by a compiled linear scorer (the same arithmetic as the
-scikit-learn pipeline, without its per-call overhead), so it takes well under a millisecond.
+Parsing a single message goes through :class:`nlu.scorer.LinearScorer` (the same arithmetic as
+the scikit-learn pipeline, without its per-call overhead).
 """
 
 from __future__ import annotations
@@ -192,9 +194,10 @@ class IntentModel:
             ]
             return NONE, 1.0, ranking
         probs = self.probabilities(norm)
+        # sorted() is stable: equal probabilities keep the order of INTENTS
         ranking = [
-            {"name": name, "confidence": round(p, 4)}
-            for name, p in sorted(probs.items(), key=lambda kv: (-kv[1], INTENTS.index(kv[0])))
+            {"name": name, "confidence": round(probs[name], 4)}
+            for name in sorted(INTENTS, key=lambda name: -probs[name])
         ]
         best = ranking[0]
         if best["name"] != NONE and probs[best["name"]] < self.threshold:

@@ -4,8 +4,9 @@
 TF-IDF + logistic regression pipeline (see :mod:`nlu.pipeline` and its analyzers in
 :mod:`nlu.features`): term counts, sublinear TF times IDF, each feature block scaled to unit
 length, a dot product with the weights, softmax. It touches only the few dozen terms present
-in the text, and each term's IDF is folded into its weights once, when the scorer is built, so
-that a term that occurs once (nearly all of them) costs one lookup and one row of a sum.
+in the text. Each term's IDF is folded into its row of weights when the scorer is built, and
+the terms of every block are counted, fetched and summed together, so a message costs a
+handful of numpy calls whatever its length.
 """
 
 from __future__ import annotations
@@ -13,40 +14,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
+from operator import is_not
 from typing import Any
 
 import numpy as np
 
-
-class _Block:
-    """One TF-IDF block: its analyzer, vocabulary and IDF-scaled weights."""
-
-    def __init__(self, vect: Any, coef: np.ndarray) -> None:
-        self.analyze: Callable[[str], list[Any]] = vect.analyzer
-        self.vocabulary: dict[Any, int] = vect.vocabulary_
-        self.sublinear = bool(vect.sublinear_tf)
-        idf = np.asarray(vect.idf_, dtype=np.float64)
-        self.idf_squared_array = idf * idf
-        self.idf_squared: list[float] = self.idf_squared_array.tolist()
-        # row j: idf_j times the weight of term j for every class
-        self.rows = np.ascontiguousarray(coef.T * idf[:, None])
-
-    def score(self, text: str) -> np.ndarray | None:
-        """This block's share of the class scores, or None when no term of it is present."""
-        vocab = self.vocabulary
-        counts = Counter(col for col in map(vocab.get, self.analyze(text)) if col is not None)
-        if not counts:
-            return None
-        cols = np.fromiter(counts, np.intp, len(counts))
-        rows = self.rows[cols]
-        if len(counts) == counts.total():  # every term once: tf is 1, sublinear or not
-            square_sum = sum(map(self.idf_squared.__getitem__, counts))
-            return rows.sum(axis=0) / math.sqrt(square_sum)
-        tf = np.fromiter(counts.values(), np.float64, len(counts))
-        if self.sublinear:
-            tf = np.log(tf) + 1.0
-        square_sum = float((tf * tf) @ self.idf_squared_array[cols])
-        return (tf @ rows) / math.sqrt(square_sum)
+_known = partial(is_not, None)
 
 
 class LinearScorer:
@@ -60,20 +34,52 @@ class LinearScorer:
         if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
             coef = np.vstack([-coef[0], coef[0]]) / 2.0
             intercept = np.array([-intercept[0], intercept[0]]) / 2.0
-        self.intercept = intercept
-        self.blocks: list[_Block] = []
+        self.intercept: list[float] = intercept.tolist()
+        vectorizers = [vect for _, vect in union.transformer_list]
+        sublinear = {bool(vect.sublinear_tf) for vect in vectorizers}
+        if len(sublinear) != 1:
+            raise ValueError("feature blocks disagree on sublinear_tf")
+        self.sublinear = sublinear.pop()
+        # Per block, the analyzer and a lookup from term to row. Row j of ``rows`` holds
+        # idf_j * weight_j for every class, then idf_j.
+        self.analyzers: list[tuple[Callable[[str], list[Any]], Callable[[Any], int | None]]]
+        self.analyzers = []
+        blocks = []
         offset = 0
-        for _, vect in union.transformer_list:
-            width = len(vect.vocabulary_)
-            self.blocks.append(_Block(vect, coef[:, offset : offset + width]))
-            offset += width
+        for vect in vectorizers:
+            vocabulary = {term: offset + col for term, col in vect.vocabulary_.items()}
+            self.analyzers.append((vect.analyzer, vocabulary.get))
+            idf = np.asarray(vect.idf_, dtype=np.float64)[:, None]
+            blocks.append(np.hstack([coef[:, offset : offset + len(vocabulary)].T * idf, idf]))
+            offset += len(vocabulary)
+        self.rows = np.ascontiguousarray(np.vstack(blocks))
 
-    def __call__(self, text: str) -> np.ndarray:
+    def __call__(self, text: str) -> list[float]:
+        """Probability of each class of the classifier, in its order."""
+        counts: Counter[int] = Counter()
+        starts = []  # where each block with terms present begins among the counted rows
+        for analyze, lookup in self.analyzers:
+            before = len(counts)
+            counts.update(filter(_known, map(lookup, analyze(text))))
+            if len(counts) > before:  # blocks own disjoint rows, so every new key is its own
+                starts.append(before)
         scores = self.intercept.copy()
-        for block in self.blocks:
-            share = block.score(text)
-            if share is not None:
-                scores += share
-        scores -= scores.max()
-        exp = np.exp(scores)
-        return exp / exp.sum()
+        if counts:
+            n = len(counts)
+            tf = np.fromiter(counts.values(), np.float64, n)
+            if self.sublinear:
+                tf = np.log(tf)
+                tf += 1.0
+            rows = self.rows[np.fromiter(counts, np.intp, n)]
+            rows *= tf[:, None]  # tf * idf * weight for every class, then tf * idf
+            values = rows[:, -1]
+            sums = np.add.reduceat(rows, starts).tolist()
+            squares = np.add.reduceat(values * values, starts).tolist()
+            for block_sums, square in zip(sums, squares, strict=True):
+                scale = 1.0 / math.sqrt(square)
+                for k in range(len(scores)):
+                    scores[k] += block_sums[k] * scale
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return [e / total for e in exps]

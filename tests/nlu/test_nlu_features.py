@@ -29,11 +29,12 @@ TRICKY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def jieba_tokenizer() -> jieba.Tokenizer:
+def estate_jieba() -> jieba.Tokenizer:
     jieba.setLogLevel(60)
     tk = jieba.Tokenizer()
-    tk.load_userdict(str(USERDICT))
+    with USERDICT.open("rb") as userdict:
+        tk.load_userdict(userdict)
+    tk.check_initialized()
     return tk
 
 
@@ -42,10 +43,12 @@ def corpus() -> list[str]:
     return texts + [normalize(t) for t in texts] + TRICKY
 
 
-def test_segmenter_gives_jiebas_words(jieba_tokenizer: jieba.Tokenizer) -> None:
-    segmenter = Segmenter(jieba_tokenizer)
+def test_segmenter_gives_jiebas_words() -> None:
+    reference = estate_jieba()
+    taken = estate_jieba()
+    segmenter = Segmenter(taken.FREQ, taken.total)
     for text in corpus():
-        assert segmenter.words(text) == jieba_tokenizer.lcut(text, HMM=False), text
+        assert segmenter.words(text) == reference.lcut(text, HMM=False), text
 
 
 def test_jieba_tokens_drop_spaces_and_punctuation() -> None:
