@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.processing import parse_text
 from bot.runtime import Runtime
+from handlers.ticket_commands import correct_category
 from storage import nlu_store
 from storage import tickets as ticket_queries
 from storage.models import CATEGORIES, STATUSES, InboundRecord, OutboxMessage, Ticket
@@ -184,6 +185,48 @@ async def get_ticket(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def correct_ticket(request: web.Request) -> web.Response:
+    """Body {"category": "repair"} re-files a ticket, {"category": "none"} cancels it as no
+    matter at all; like the 改类 chat command, the correction lands in the NLU review queue."""
+    runtime = request.app[RUNTIME]
+    ticket_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
+    body = await _json_object(request)
+    unknown = sorted(set(body) - {"category", "by"})
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(unknown)}; only category and by change")
+    allowed = (*CATEGORIES, "none")
+    if body.get("category") not in allowed:
+        raise BadRequest(f"category must be one of {', '.join(allowed)}")
+    category = None if body["category"] == "none" else body["category"]
+    by = body.get("by") if isinstance(body.get("by"), str) and body["by"].strip() else "admin"
+    org = await runtime.org.get()
+    async with runtime.sessions() as session, session.begin():
+        view = await ticket_queries.ticket_view(session, ticket_id)
+        if view is None:
+            return web.json_response({"error": f"no ticket #{ticket_id}"}, status=404)
+        if category is not None and category == view.category:
+            ticket = await session.get(Ticket, ticket_id)
+            return web.json_response(ticket_json(ticket, org))
+        change, review, _ = correct_category(view, category)
+        if view.status not in change.expect_status:
+            return web.json_response(
+                {"error": f"ticket #{ticket_id} is {view.status}; "
+                          f"it can no longer be {'cancelled' if category is None else 're-filed'}"},
+                status=409)
+        now = datetime.now(UTC)
+        try:
+            await ticket_queries.apply_change(session, change, by[:64], None, now)
+        except ticket_queries.StaleTicket as exc:
+            return web.json_response({"error": f"{exc}; try again"}, status=409)
+        await nlu_store.add_review(
+            session, reason=review.reason, text=review.text, predicted=review.predicted,
+            confidence=review.confidence, suggested=review.suggested, ticket_id=ticket_id)
+        await session.flush()
+        ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+        answer = ticket_json(ticket, org)
+    return web.json_response(answer)
+
+
 def outbox_json(m: OutboxMessage) -> dict[str, Any]:
     return {
         "id": m.id, "ticket_id": m.ticket_id, "transport": m.transport, "target": m.target, "payload": m.payload,
@@ -328,6 +371,7 @@ def api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/nlu/parse", parse)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{id}", get_ticket)
+    app.router.add_patch("/api/v1/tickets/{id}", correct_ticket)
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_get("/api/v1/messages", list_messages)
     app.router.add_get("/api/v1/outbox", list_outbox)

@@ -52,10 +52,6 @@ async def parse_text(parser: Parser, text: str) -> dict[str, Any]:
     return parser.parse(text)
 
 
-class StaleDecision(Exception):
-    """A ticket changed between loading and applying; the message is handled again."""
-
-
 class Processor:
     def __init__(
         self,
@@ -146,7 +142,7 @@ class Processor:
             return list(result.scalars())
 
     async def _failed(self, inbound_id: int, exc: Exception) -> None:
-        stale = isinstance(exc, StaleDecision)
+        stale = isinstance(exc, ticket_queries.StaleTicket)  # handled again
         if not stale:
             log.exception("handling inbound message %s failed", inbound_id, exc_info=exc)
         async with self._sessions() as session, session.begin():
@@ -218,21 +214,7 @@ class Processor:
         if decision.follow is not None:
             await self._follow(session, record, ctx, decision.follow.ticket_id, now)
         for change in decision.changes:
-            values: dict[str, Any] = {"updated_at": now, **change.fields}
-            if change.status is not None:
-                values["status"] = change.status
-            result = await session.execute(
-                update(Ticket)
-                .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status))
-                .values(**values)
-            )
-            if result.rowcount != 1:
-                raise StaleDecision(f"ticket #{change.ticket_id} changed meanwhile")
-            session.add(TicketEvent(
-                ticket_id=change.ticket_id, at=now, actor=actor, actor_person_id=ctx.person_id,
-                kind=change.kind, text=change.text,
-                data={"status": change.status} if change.status else None,
-            ))
+            await ticket_queries.apply_change(session, change, actor, ctx.person_id, now)
         for index, send in enumerate(decision.sends):
             ticket_id = created_id if send.ticket_id == NEW_TICKET else send.ticket_id
             row = self._addressing.outbox_row(

@@ -246,6 +246,29 @@ CATEGORY_INTENT = {"repair": "repair_request", "complaint": "complaint", "wish":
                    "dispute": "dispute", None: "none"}
 
 
+def correct_category(ticket: TicketView, category: str | None) -> tuple[ChangeTicket,
+                                                                         ReviewRequest, str]:
+    """What it takes when staff say ``ticket`` is really ``category`` (None: no matter at all).
+
+    Returns the ticket change (a cancellation for None), the review item that teaches the
+    model, and the short Chinese phrase for what was done.
+    """
+    review = ReviewRequest("corrected", ticket.text, CATEGORY_INTENT[ticket.category], None,
+                           suggested=CATEGORY_INTENT[category], ticket_id=ticket.id)
+    if category is None:
+        change = ChangeTicket(ticket.id, "cancelled", "不是需要处理的事项，已取消",
+                              ("new", "accepted", "in_progress", "reopened"), "cancelled")
+        return change, review, "取消"
+    new_name = texts.CATEGORY_NAMES[category]
+    change = ChangeTicket(
+        ticket.id, "recategorized",
+        f"类别由{texts.CATEGORY_NAMES[ticket.category]}改为{new_name}",
+        ("new", "accepted", "in_progress", "reopened", "resolved"), None,
+        {"category": category, "tier": "small" if category == "dispute" else None},
+    )
+    return change, review, f"改为{new_name}"
+
+
 def recategorize(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     """Staff correct what gridbot understood; the correction goes to the review queue."""
     if not can_handle(ctx, ticket):
@@ -254,22 +277,12 @@ def recategorize(ctx: Context, command: Command, ticket: TicketView) -> Decision
     if category == ticket.category:
         return Decision("answered", f"改类 #{ticket.id}: already {category}",
                         sends=[_answer(ctx, texts.DONE, {"what": f"是{command.arg}"}, ticket.id)])
-    review = ReviewRequest("corrected", ticket.text, CATEGORY_INTENT[ticket.category], None,
-                           suggested=CATEGORY_INTENT[category], ticket_id=ticket.id)
-    if category is None:
-        decision = _ticket_change(
-            ctx, command, ticket, kind="cancelled", status="cancelled",
-            expect=("new", "accepted", "in_progress", "reopened"),
-            text="不是需要处理的事项，已取消", what="取消", resident_template=None,
-        )
-    else:
-        decision = _ticket_change(
-            ctx, command, ticket, kind="recategorized", status=None,
-            expect=("new", "accepted", "in_progress", "reopened", "resolved"),
-            text=f"类别由{texts.CATEGORY_NAMES[ticket.category]}改为{texts.CATEGORY_NAMES[category]}",
-            what=f"改为{texts.CATEGORY_NAMES[category]}", resident_template=None,
-            fields={"category": category, "tier": "small" if category == "dispute" else None},
-        )
+    change, review, what = correct_category(ticket, category)
+    decision = _ticket_change(
+        ctx, command, ticket, kind=change.kind, status=change.status,
+        expect=change.expect_status, text=change.text, what=what, resident_template=None,
+        fields=change.fields,
+    )
     decision.review = review
     return decision
 

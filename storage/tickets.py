@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.types import TicketView
+from handlers.types import ChangeTicket, TicketView
 from storage.models import OPEN_STATUSES, Ticket, TicketEvent, TicketFollower
 
 
@@ -126,3 +126,27 @@ async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     )
     return list(rows.scalars())
+
+
+class StaleTicket(Exception):
+    """A ticket's status moved between deciding on it and applying the decision."""
+
+
+async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
+                       actor_person_id: int | None, now: datetime) -> None:
+    """Apply ``change`` and record it as an event; StaleTicket if the status moved meanwhile."""
+    values: dict[str, Any] = {"updated_at": now, **change.fields}
+    if change.status is not None:
+        values["status"] = change.status
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status))
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise StaleTicket(f"ticket #{change.ticket_id} changed meanwhile")
+    session.add(TicketEvent(
+        ticket_id=change.ticket_id, at=now, actor=actor, actor_person_id=actor_person_id,
+        kind=change.kind, text=change.text,
+        data={"status": change.status} if change.status else None,
+    ))

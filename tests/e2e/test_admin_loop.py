@@ -71,6 +71,49 @@ async def test_staff_correction_goes_to_review(spine: Spine):
     assert item["predicted"] == "repair_request" and item["ticket_id"] == ticket_id
 
 
+async def test_console_correction_refiles_or_cancels_and_goes_to_review(spine: Spine):
+    await spine.bridge_say("3号楼电梯坏了")
+    await spine.bridge_say("5号楼楼道灯不亮")
+    await spine.settle()
+    first, second = sorted(int(n) for post in spine.group_posts()
+                           for n in re.findall(r"#(\d+)", post["text"]))[:2]
+    url = f"/api/v1/tickets/{first}"
+
+    response = await spine.client.patch(url, json={"category": "dispute", "by": "王主任"},
+                                        headers=spine.auth)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["category"] == "dispute"
+    ticket = await spine.api(url)
+    event = ticket["events"][-1]
+    assert (event["kind"], event["actor"]) == ("recategorized", "王主任")
+    assert ticket["status"] == "new"
+    [item] = await review(spine)
+    assert (item["reason"], item["predicted"], item["suggested"], item["ticket_id"]) == (
+        "corrected", "repair_request", "dispute", first)
+
+    same = await spine.client.patch(url, json={"category": "dispute"}, headers=spine.auth)
+    assert same.status == 200 and len((await spine.api(url))["events"]) == len(ticket["events"])
+
+    cancel = await spine.client.patch(f"/api/v1/tickets/{second}", json={"category": "none"},
+                                      headers=spine.auth)
+    assert cancel.status == 200 and (await cancel.json())["status"] == "cancelled"
+    again = await spine.client.patch(f"/api/v1/tickets/{second}", json={"category": "wish"},
+                                     headers=spine.auth)
+    assert again.status == 409 and "cancelled" in (await again.json())["error"]
+    assert len(await review(spine)) == 2
+
+    for body, status in (({"category": "weather"}, 400), ({"status": "closed"}, 400),
+                         ({}, 400), ([1], 400)):
+        bad = await spine.client.patch(url, json=body, headers=spine.auth)
+        assert bad.status == status and "error" in await bad.json()
+    missing = await spine.client.patch("/api/v1/tickets/99999", json={"category": "repair"},
+                                       headers=spine.auth)
+    assert missing.status == 404
+    unauthorised = await spine.client.patch(url, json={"category": "repair"})
+    assert unauthorised.status == 401
+    assert (await spine.api(url))["category"] == "dispute"
+
+
 async def test_activation_and_rollback_reach_every_process(spine: Spine, tmp_path, nlu_model):
     other = Runtime(spine.settings, nlu_loader=lambda: nlu_model)  # a second gridbot process
     try:
