@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config import Settings
 from handlers.types import Send, ToGroup, ToPerson, ToSender
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, recipient_key
 from storage.orgmap import OrgMap
 
 
@@ -37,7 +37,7 @@ class Addressing:
             return None
         return OutboxMessage(
             dedup_key=dedup_key, transport=delivery.transport, target=delivery.target,
-            payload=delivery.payload, ticket_id=ticket_id, status="pending", attempts=0,
+            recipient=recipient_key(delivery.transport, delivery.target), payload=delivery.payload, ticket_id=ticket_id, status="pending", attempts=0,
             next_attempt_at=now, created_at=now,
         )
 

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from bot.outbound.errors import SendError
 from storage.db import SessionFactory
@@ -101,8 +102,7 @@ class OutboxWorker:
             return 0
         by_recipient: dict[str, list[OutboxMessage]] = {}
         for row in claimed:
-            key = row.transport + json.dumps(row.target, sort_keys=True, ensure_ascii=False)
-            by_recipient.setdefault(key, []).append(row)
+            by_recipient.setdefault(row.recipient, []).append(row)
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
         await self._mark_sent()
         return len(claimed)
@@ -110,10 +110,19 @@ class OutboxWorker:
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
         due = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
+        # A row waits while an older row to the same recipient is still pending and not due
+        # (backing off) or out with a sender: residents hear about their matter in order.
+        older = aliased(OutboxMessage)
+        held_back = exists().where(
+            older.recipient == OutboxMessage.recipient, older.id < OutboxMessage.id,
+            older.status == "pending",
+            or_(older.next_attempt_at > now, older.lease_until >= now),
+        )
         async with self._sessions() as session, session.begin():
             ids = list((await session.execute(
                 select(OutboxMessage.id)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, due)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, due,
+                       ~held_back)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )).scalars())

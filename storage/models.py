@@ -3,6 +3,8 @@ inbound messages and the outbox."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,12 +185,17 @@ class OutboxMessage(Base):
     """A message to send. Written in the same transaction as the change it reports."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "recipient", "id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Unique per effect, so that handling the same message twice queues nothing twice.
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     transport: Mapped[str] = mapped_column(String(20))
     target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # recipient_key(transport, target): rows to one recipient go out in id order.
+    recipient: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL"), index=True
@@ -320,3 +327,9 @@ class ReviewItem(Base):
     labeled_by: Mapped[str | None] = mapped_column(String(100))
     labeled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+def recipient_key(transport: str, target: dict[str, Any]) -> str:
+    """A short stable key naming who an outbox row goes to."""
+    canonical = json.dumps([transport, target], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

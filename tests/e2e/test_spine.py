@@ -178,6 +178,24 @@ async def test_push_survives_a_wecom_outage_and_goes_out_exactly_once(spine: Spi
     assert len(spine.pushes()) == 1
 
 
+async def test_pushes_to_one_person_keep_their_order_across_a_retry(spine: Spine):
+    from datetime import UTC, datetime, timedelta
+
+    spine.wecom.fail_next(1, status=500, path="/cgi-bin/message/send")
+    await spine.bridge_say(REPAIR)
+    await spine.settle()
+    assert spine.pushes() == []  # the first task push waits for its retry
+    await spine.bridge_say("3号楼楼道灯坏了，晚上黑乎乎的", sender="wxid_res2", name="李阿姨")
+    await spine.settle()
+    first, second = sorted(ticket_id_in(p["text"]) for p in spine.group_posts())
+    assert spine.pushes() == []  # the second task push to 张网格 may not overtake it
+
+    spine.runtime.outbox.clock = lambda: datetime.now(UTC) + timedelta(minutes=10)
+    await spine.runtime.outbox.run_once()
+    pushed = [ticket_id_in(p["textcard"]["title"]) for p in spine.pushes()]
+    assert pushed == [first, second]
+
+
 async def test_push_survives_a_hanging_wecom_exactly_once(spine: Spine):
     from datetime import UTC, datetime, timedelta
 
