@@ -90,10 +90,20 @@ class Processor:
                     select(InboundRecord).where(InboundRecord.id.in_(claimed))
                     .order_by(InboundRecord.id)
                 )).scalars().all()
+                contexts: dict[int, Context] = {}
                 for record in records:
                     try:
+                        contexts[record.id] = self._context(record, org)
+                    except Exception as exc:
+                        failures.append((record.id, exc))
+                await ticket_queries.lock_buildings(session, (
+                    c.building_id for c in contexts.values() if c.building_id is not None))
+                for record in records:
+                    ctx = contexts.get(record.id)
+                    if ctx is None:
+                        continue
+                    try:
                         async with session.begin_nested():
-                            ctx = self._context(record, org)
                             decision = await self._decide(session, record, ctx)
                             await self._apply(session, record, ctx, decision)
                         decisions[record.id] = decision

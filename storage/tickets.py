@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import ChangeTicket, TicketView
@@ -61,6 +61,25 @@ async def _views(session: AsyncSession, query: Select[tuple[Ticket]]) -> list[Ti
 async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView | None:
     views = await _views(session, select(Ticket).where(Ticket.id == ticket_id))
     return views[0] if views else None
+
+
+# First key of gridbot's PostgreSQL advisory locks on a building ("gbld").
+_BUILDING_LOCK = 0x67626C64
+
+
+async def lock_buildings(session: AsyncSession, building_ids: Iterable[int]) -> None:
+    """Hold these buildings until the transaction ends, so that two processes handling
+    reports from one building cannot both miss the other's new ticket and open a second one.
+    Taken in ascending order, so two transactions never wait for each other in a circle.
+
+    PostgreSQL only: SQLite has a single writer, and gridbot runs several processes only on
+    PostgreSQL.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return
+    for building_id in sorted(set(building_ids)):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, :id)"),
+                              {"kind": _BUILDING_LOCK, "id": building_id})
 
 
 async def open_in_building(session: AsyncSession, building_id: int, since: datetime) -> list[TicketView]:
