@@ -41,7 +41,7 @@ _SKIP_TOKEN = frozenset(" \t,.!?;:'\"()[]{}<>~`-_=+*/\\|@#$%^&，。！？；：
 
 def jieba_tokens(text: str) -> list[str]:
     """Words of an already normalised text, punctuation and spaces dropped."""
-    return [t for t in segmenter().words(text) if t not in _SKIP_TOKEN and not t.isspace()]
+    return segmenter().tokens(text, _SKIP_TOKEN)
 
 
 def word_ngrams(text: str, lo: int = 1, hi: int = 2) -> list[str]:

@@ -5,8 +5,10 @@ TF-IDF + logistic regression pipeline (see :mod:`nlu.pipeline` and its analyzers
 :mod:`nlu.features`): term counts, sublinear TF times IDF, each feature block scaled to unit
 length, a dot product with the weights, softmax. It touches only the few dozen terms present
 in the text. Each term's IDF is folded into its row of weights when the scorer is built, and
-the terms of every block are counted, fetched and summed together, so a message costs a
-handful of numpy calls whatever its length.
+the terms of every block are counted in one table and summed together.
+
+With the compiled speedups (:mod:`nlu.speedups`) the n-grams of gridbot's own analyzers are
+made, looked up, counted and summed in C; otherwise numpy does the sums.
 """
 
 from __future__ import annotations
@@ -20,13 +22,34 @@ from typing import Any
 
 import numpy as np
 
+from nlu import speedups
+from nlu.features import char_ngrams, jieba_tokens, word_ngrams
+
 _known = partial(is_not, None)
+
+
+class _Block:
+    """One feature block: its analyzer and a vocabulary from term to row of the weights."""
+
+    def __init__(self, analyze: Callable[[str], list[Any]], vocabulary: dict[Any, int]) -> None:
+        self.analyze = analyze
+        self.vocabulary = vocabulary
+        self.lookup = vocabulary.get
+        # gridbot's own analyzers can be run by the compiled speedups
+        self.kind, self.lo, self.hi, self.within_words = "other", 0, 0, False
+        if isinstance(analyze, partial) and not analyze.args:
+            kw = analyze.keywords
+            if analyze.func is char_ngrams:
+                self.kind, self.lo, self.hi = "chars", kw.get("lo", 1), kw.get("hi", 3)
+                self.within_words = bool(kw.get("within_words", True))
+            elif analyze.func is word_ngrams:
+                self.kind, self.lo, self.hi = "words", kw.get("lo", 1), kw.get("hi", 2)
 
 
 class LinearScorer:
     """``predict_proba`` of a fitted FeatureUnion(TfidfVectorizer...) + LogisticRegression."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, compiled: Any = speedups.compiled) -> None:
         union = pipeline.named_steps["features"]
         clf = pipeline.named_steps["classifier"]
         coef = np.asarray(clf.coef_, dtype=np.float64)
@@ -35,51 +58,80 @@ class LinearScorer:
             coef = np.vstack([-coef[0], coef[0]]) / 2.0
             intercept = np.array([-intercept[0], intercept[0]]) / 2.0
         self.intercept: list[float] = intercept.tolist()
+        self.compiled = compiled
         vectorizers = [vect for _, vect in union.transformer_list]
         sublinear = {bool(vect.sublinear_tf) for vect in vectorizers}
         if len(sublinear) != 1:
             raise ValueError("feature blocks disagree on sublinear_tf")
         self.sublinear = sublinear.pop()
-        # Per block, the analyzer and a lookup from term to row. Row j of ``rows`` holds
-        # idf_j * weight_j for every class, then idf_j.
-        self.analyzers: list[tuple[Callable[[str], list[Any]], Callable[[Any], int | None]]]
-        self.analyzers = []
-        blocks = []
+        # Row j of ``rows`` holds idf_j * weight_j for every class, then idf_j.
+        self.blocks: list[_Block] = []
+        rows = []
         offset = 0
         for vect in vectorizers:
             vocabulary = {term: offset + col for term, col in vect.vocabulary_.items()}
-            self.analyzers.append((vect.analyzer, vocabulary.get))
+            self.blocks.append(_Block(vect.analyzer, vocabulary))
             idf = np.asarray(vect.idf_, dtype=np.float64)[:, None]
-            blocks.append(np.hstack([coef[:, offset : offset + len(vocabulary)].T * idf, idf]))
+            rows.append(np.hstack([coef[:, offset : offset + len(vocabulary)].T * idf, idf]))
             offset += len(vocabulary)
-        self.rows = np.ascontiguousarray(np.vstack(blocks))
+        self.rows = np.ascontiguousarray(np.vstack(rows))
 
     def __call__(self, text: str) -> list[float]:
         """Probability of each class of the classifier, in its order."""
-        counts: Counter[int] = Counter()
-        starts = []  # where each block with terms present begins among the counted rows
-        for analyze, lookup in self.analyzers:
-            before = len(counts)
-            counts.update(filter(_known, map(lookup, analyze(text))))
-            if len(counts) > before:  # blocks own disjoint rows, so every new key is its own
-                starts.append(before)
-        scores = self.intercept.copy()
-        if counts:
-            n = len(counts)
-            tf = np.fromiter(counts.values(), np.float64, n)
-            if self.sublinear:
-                tf = np.log(tf)
-                tf += 1.0
-            rows = self.rows[np.fromiter(counts, np.intp, n)]
-            rows *= tf[:, None]  # tf * idf * weight for every class, then tf * idf
-            values = rows[:, -1]
-            sums = np.add.reduceat(rows, starts).tolist()
-            squares = np.add.reduceat(values * values, starts).tolist()
-            for block_sums, square in zip(sums, squares, strict=True):
-                scale = 1.0 / math.sqrt(square)
-                for k in range(len(scores)):
-                    scores[k] += block_sums[k] * scale
+        if self.compiled is not None:
+            shares = self._compiled_shares(text)
+        else:
+            shares = self._numpy_shares(text)
+        scores = [b + s for b, s in zip(self.intercept, shares, strict=True)]
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
         return [e / total for e in exps]
+
+    def _compiled_shares(self, text: str) -> list[float]:
+        compiled = self.compiled
+        counts: dict[int, int] = {}
+        starts = []  # where each block with terms present begins among the counted rows
+        for block in self.blocks:
+            before = len(counts)
+            if block.kind == "chars":
+                compiled.count_chars(block.vocabulary, counts, text, block.lo, block.hi,
+                                     block.within_words)
+            elif block.kind == "words":
+                compiled.count_words(block.vocabulary, counts, jieba_tokens(text), block.lo,
+                                     block.hi)
+            else:
+                for row in filter(_known, map(block.lookup, block.analyze(text))):
+                    counts[row] = counts.get(row, 0) + 1
+            if len(counts) > before:  # blocks own disjoint rows, so every new key is its own
+                starts.append(before)
+        if not counts:
+            return [0.0] * len(self.intercept)
+        return compiled.score(self.rows, counts, starts, self.sublinear)
+
+    def _numpy_shares(self, text: str) -> list[float]:
+        counts: Counter[int] = Counter()
+        starts = []
+        for block in self.blocks:
+            before = len(counts)
+            counts.update(filter(_known, map(block.lookup, block.analyze(text))))
+            if len(counts) > before:
+                starts.append(before)
+        shares = [0.0] * len(self.intercept)
+        if not counts:
+            return shares
+        n = len(counts)
+        tf = np.fromiter(counts.values(), np.float64, n)
+        if self.sublinear:
+            tf = np.log(tf)
+            tf += 1.0
+        rows = self.rows[np.fromiter(counts, np.intp, n)]
+        rows *= tf[:, None]  # tf * idf * weight for every class, then tf * idf
+        values = rows[:, -1]
+        sums = np.add.reduceat(rows, starts).tolist()
+        squares = np.add.reduceat(values * values, starts).tolist()
+        for block_sums, square in zip(sums, squares, strict=True):
+            scale = 1.0 / math.sqrt(square)
+            for k in range(len(shares)):
+                shares[k] += block_sums[k] * scale
+        return shares

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from nlu import speedups
+
 # jieba's own block patterns (jieba.re_han_default, re_skip_default, re_eng).
 _HAN_RUN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+)")
 _SKIP = re.compile(r"(\r\n|\s)")
@@ -30,7 +32,7 @@ class Segmenter:
     cost some 15 MB per process), so the tokenizer it came from must not be used again.
     """
 
-    def __init__(self, freq: dict[str, Any], total: int) -> None:
+    def __init__(self, freq: dict[str, Any], total: int, compiled: Any = speedups.compiled) -> None:
         log_total = math.log(total)
         for word, count in freq.items():
             freq[word] = math.log(count) - log_total if count else None
@@ -38,6 +40,14 @@ class Segmenter:
         self._cost: dict[str, float | None] = freq
         # what jieba charges for a character that is not in the dictionary: log(1 / total)
         self._unknown = -log_total
+        self._compiled_cut = compiled.cut_run if compiled is not None else None
+        self._compiled_tokens = compiled.tokens if compiled is not None else None
+
+    def tokens(self, text: str, skip: frozenset[str]) -> list[str]:
+        """The words of ``text`` less whitespace and the words in ``skip``."""
+        if self._compiled_tokens is not None:
+            return self._compiled_tokens(self._cost, self._unknown, text, skip)
+        return [t for t in self.words(text) if t not in skip and not t.isspace()]
 
     def words(self, text: str) -> list[str]:
         """Every word of ``text`` in order, spaces and punctuation included, like jieba."""
@@ -46,7 +56,10 @@ class Segmenter:
             if not block:
                 continue
             if i % 2:  # the split pattern's captured runs sit at odd positions
-                self._cut_run(block, out)
+                if self._compiled_cut is not None:
+                    self._compiled_cut(self._cost, self._unknown, block, out)
+                else:
+                    self._cut_run(block, out)
                 continue
             for piece in _SKIP.split(block):
                 if not piece:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import jieba
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
+from nlu import speedups
 from nlu.features import USERDICT, char_ngrams, jieba_tokens, word_ngrams
 from nlu.normalize import normalize
 from nlu.rasa_yaml import load_rasa
@@ -43,12 +45,27 @@ def corpus() -> list[str]:
     return texts + [normalize(t) for t in texts] + TRICKY
 
 
-def test_segmenter_gives_jiebas_words() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_segmenter_gives_jiebas_words(compiled: bool) -> None:
+    if compiled and speedups.compiled is None:
+        pytest.skip("the compiled speedups were not built")
     reference = estate_jieba()
     taken = estate_jieba()
-    segmenter = Segmenter(taken.FREQ, taken.total)
+    segmenter = Segmenter(taken.FREQ, taken.total,
+                          compiled=speedups.compiled if compiled else None)
     for text in corpus():
-        assert segmenter.words(text) == reference.lcut(text, HMM=False), text
+        words = reference.lcut(text, HMM=False)
+        assert segmenter.words(text) == words, text
+        skip = frozenset("，。！#")
+        assert segmenter.tokens(text, skip) == [
+            w for w in words if w not in skip and not w.isspace()], text
+
+
+def test_speedups_are_built_where_gridbot_is_measured() -> None:
+    if speedups.compiled is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("nlu/_speedups.c was not compiled; the parse figures assume it is")
+        pytest.skip("the compiled speedups were not built (no C compiler?)")
 
 
 def test_jieba_tokens_drop_spaces_and_punctuation() -> None:
@@ -74,3 +91,51 @@ def test_char_ngrams_match_scikit_learn(analyzer: str, within_words: bool, lo: i
     for text in [normalize(t) for t in corpus()[::7]] + TRICKY:
         ours = char_ngrams(" ".join(text.split()), lo, hi, within_words=within_words)
         assert Counter(ours) == Counter(reference(" ".join(text.split()))), text
+
+
+def _compiled():  # noqa: ANN202 - the extension module
+    if speedups.compiled is None:
+        pytest.skip("the compiled speedups were not built")
+    return speedups.compiled
+
+
+@pytest.mark.parametrize("lo,hi,within_words", [(1, 3, True), (2, 4, True), (1, 3, False)])
+def test_compiled_char_counts_match_char_ngrams(lo: int, hi: int, within_words: bool) -> None:
+    compiled = _compiled()
+    texts = [normalize(t) for t in corpus()] + TRICKY
+    grams = [char_ngrams(t, lo, hi, within_words) for t in texts]
+    vocab = {g: i for i, g in enumerate(sorted({g for gs in grams[::2] for g in gs}))}
+    for text, gs in zip(texts, grams, strict=True):
+        counts: dict[int, int] = {}
+        compiled.count_chars(vocab, counts, text, lo, hi, within_words)
+        assert counts == Counter(vocab[g] for g in gs if g in vocab), text
+
+
+def test_compiled_word_counts_match_word_ngrams() -> None:
+    compiled = _compiled()
+    texts = [normalize(t) for t in corpus()]
+    grams = [word_ngrams(t, 1, 3) for t in texts]
+    vocab = {g: i for i, g in enumerate(sorted({g for gs in grams[::2] for g in gs}))}
+    for text, gs in zip(texts, grams, strict=True):
+        counts: dict[int, int] = {}
+        compiled.count_words(vocab, counts, jieba_tokens(text), 1, 3)
+        assert counts == Counter(vocab[g] for g in gs if g in vocab), text
+
+
+def test_compiled_functions_refuse_bad_arguments() -> None:
+    import numpy as np
+
+    compiled = _compiled()
+    with pytest.raises(TypeError):
+        compiled.count_chars({}, {}, b"bytes", 1, 3, True)
+    with pytest.raises(ValueError):
+        compiled.count_chars({}, {}, "text", 3, 1, True)
+    with pytest.raises(TypeError):
+        compiled.cut_run({}, 0.0, "电梯", ())
+    with pytest.raises(TypeError):
+        compiled.score(np.zeros(6), {0: 1}, [0], True)
+    with pytest.raises(ValueError):
+        compiled.score(np.zeros((2, 6)), {5: 1}, [0], True)
+    with pytest.raises(TypeError):
+        compiled.score(np.zeros((2, 6), dtype=np.float32), {0: 1}, [0], True)
+    assert compiled.score(np.ones((2, 3)), {0: 1, 1: 1}, [0, 1], False) == [2.0, 2.0]

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from nlu import INTENTS, IntentModel
+from nlu import INTENTS, IntentModel, speedups
 from nlu.evaluate import cross_validate, evaluate, report
 from nlu.normalize import normalize
 from nlu.pipeline import ModelConfig, data_version, train
 from nlu.rasa_yaml import Example, load_rasa
+from nlu.scorer import LinearScorer
 from nlu.service import PACKAGED_DATA
 
 # 5-fold cross-validated macro-F1 measured on the packaged data is about 0.94.
@@ -168,14 +169,17 @@ EDGE_TEXTS = [
 ]
 
 
-def test_scorer_matches_scikit_learn(model: IntentModel) -> None:
-    texts = [normalize(ex.text) for ex in load_rasa(PACKAGED_DATA).examples[::5]]
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_scorer_matches_scikit_learn(model: IntentModel, compiled: bool) -> None:
+    if compiled and speedups.compiled is None:
+        pytest.skip("the compiled speedups were not built")
+    scorer = LinearScorer(model.pipeline, compiled=speedups.compiled if compiled else None)
+    texts = [normalize(ex.text) for ex in load_rasa(PACKAGED_DATA).examples[::3]]
     texts += [normalize(t) for t in EDGE_TEXTS]
     expected = model.pipeline.predict_proba(texts)
     for text, row in zip(texts, expected, strict=True):
-        probs = model.probabilities(text)
-        for name, p in zip(model.classes, row, strict=True):
-            assert abs(probs[name] - p) < 1e-9, text
+        for ours, theirs in zip(scorer(text), row, strict=True):
+            assert abs(ours - theirs) < 1e-9, text
 
 
 def test_save_load_round_trip(model: IntentModel, tmp_path: Path) -> None:
