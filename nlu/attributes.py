@@ -93,19 +93,23 @@ _MICRO = re.compile(
 )
 
 
-def urgency(text: str, intent: str) -> str | None:
-    """``emergency`` or ``normal`` for a repair request, None for every other intent."""
+def urgency(text: str, intent: str, normalized: str | None = None) -> str | None:
+    """``emergency`` or ``normal`` for a repair request, None for every other intent.
+
+    ``normalized`` is ``normalize(text)`` when the caller has it already."""
     if intent != REPAIR:
         return None
-    norm = _NOT_REPORTED.sub(" ", normalize(text))
+    norm = _NOT_REPORTED.sub(" ", normalize(text) if normalized is None else normalized)
     return "emergency" if _EMERGENCY.search(norm) else "normal"
 
 
-def tier(text: str, intent: str) -> str | None:
-    """``micro``, ``small``, ``medium`` or ``big`` for a dispute, None for every other intent."""
+def tier(text: str, intent: str, normalized: str | None = None) -> str | None:
+    """``micro``, ``small``, ``medium`` or ``big`` for a dispute, None for every other intent.
+
+    ``normalized`` is ``normalize(text)`` when the caller has it already."""
     if intent != DISPUTE:
         return None
-    norm = normalize(text)
+    norm = normalize(text) if normalized is None else normalized
     if _BIG.search(norm):
         return "big"
     if _MEDIUM.search(norm):

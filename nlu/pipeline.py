@@ -187,7 +187,9 @@ class IntentModel:
 
     def classify(self, text: Any) -> tuple[str, float, list[dict[str, Any]]]:
         """``(intent, confidence, ranking)`` for a raw text."""
-        norm = normalize(text)
+        return self._classify(normalize(text))
+
+    def _classify(self, norm: str) -> tuple[str, float, list[dict[str, Any]]]:
         if not norm:
             ranking = [{"name": NONE, "confidence": 1.0}] + [
                 {"name": n, "confidence": 0.0} for n in INTENTS if n != NONE
@@ -208,14 +210,15 @@ class IntentModel:
         """The Rasa ``/model/parse`` answer for ``text`` plus ``urgency``, ``tier``, ``model``."""
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        intent, confidence, ranking = self.classify(text)
+        norm = normalize(text)
+        intent, confidence, ranking = self._classify(norm)
         return {
             "text": text,
             "intent": {"name": intent, "confidence": confidence},
             "intent_ranking": ranking,
             "entities": entities.extract(text),
-            "urgency": attributes.urgency(text, intent),
-            "tier": attributes.tier(text, intent),
+            "urgency": attributes.urgency(text, intent, norm),
+            "tier": attributes.tier(text, intent, norm),
             "model": self.version,
         }
 
