@@ -10,6 +10,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from nlu import speedups
 from nlu.features import USERDICT, char_ngrams, jieba_tokens, word_ngrams
 from nlu.normalize import normalize
+from nlu.pipeline import IntentModel
 from nlu.rasa_yaml import load_rasa
 from nlu.segment import Segmenter
 from nlu.service import PACKAGED_DATA
@@ -139,3 +140,29 @@ def test_compiled_functions_refuse_bad_arguments() -> None:
     with pytest.raises(TypeError):
         compiled.score(np.zeros((2, 6), dtype=np.float32), {0: 1}, [0], True)
     assert compiled.score(np.ones((2, 3)), {0: 1, 1: 1}, [0, 1], False) == [2.0, 2.0]
+
+
+def test_compiled_and_python_parsing_agree_on_random_text(model: IntentModel) -> None:
+    import random
+
+    from nlu.scorer import LinearScorer
+
+    compiled = _compiled()
+    fast = LinearScorer(model.pipeline, compiled=compiled)
+    slow = LinearScorer(model.pipeline, compiled=None)
+    taken = estate_jieba()
+    fast_words = Segmenter(taken.FREQ, taken.total, compiled=compiled)
+    again = estate_jieba()
+    slow_words = Segmenter(again.FREQ, again.total, compiled=None)
+    alphabet = ("电梯坏了漏水楼道灯不亮物业管理的是在有人号栋单元室" "abcXYZ0123456789"
+                " \t\n\r\u3000,.!?#%&_-+，。！？、（）【】…" "🙂🚪\U00020000ｱ")
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        assert fast_words.words(text) == slow_words.words(text), repr(text)
+        skip = frozenset("，。#")
+        assert fast_words.tokens(text, skip) == slow_words.tokens(text, skip), repr(text)
+        norm = normalize(text)
+        if norm:
+            for a, b in zip(fast(norm), slow(norm), strict=True):
+                assert abs(a - b) < 1e-9, repr(text)
