@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.processing import parse_text
+from bot.processing import explain_text, parse_text
 from bot.runtime import Runtime
 from handlers.ticket_commands import correct_category
 from storage import nlu_store
@@ -133,7 +133,11 @@ async def parse(request: web.Request) -> web.Response:
     text = body["text"]
     if len(text) > MAX_PARSE_CHARS:
         raise BadRequest(f"text is longer than {MAX_PARSE_CHARS} characters")
-    return web.json_response(await parse_text(request.app[RUNTIME].nlu(), text))
+    parser = request.app[RUNTIME].nlu()
+    answer = await parse_text(parser, text)
+    if body.get("explain") is True:
+        answer = {**answer, "evidence": explain_text(parser, text)}
+    return web.json_response(answer)
 
 
 async def list_tickets(request: web.Request) -> web.Response:

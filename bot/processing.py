@@ -52,6 +52,12 @@ async def parse_text(parser: Parser, text: str) -> dict[str, Any]:
     return parser.parse(text)
 
 
+def explain_text(parser: Parser, text: str) -> dict[str, Any] | None:
+    """Why the parser chose its intent, when it can say (gridbot's own model can)."""
+    explain = getattr(parser, "explain", None)
+    return explain(text) if explain is not None else None
+
+
 class Processor:
     def __init__(
         self,
@@ -193,7 +199,11 @@ class Processor:
         if command is not None:
             data = await self._command_data(session, ctx, command)
             return handle_command(ctx, command, data)
-        nlu = await parse_text(self._nlu(), record.text)
+        parser = self._nlu()
+        nlu = await parse_text(parser, record.text)
+        evidence = explain_text(parser, record.text)
+        if evidence is not None:
+            nlu = {**nlu, "evidence": evidence}
         open_tickets = []
         # Only a would-be ticket needs the building's open tickets (to join one of them).
         maybe_ticket = nlu["intent"]["name"] != "none" or record.mentions_bot

@@ -199,6 +199,7 @@ class Decision:
                 "urgency": self.nlu.get("urgency"),
                 "tier": self.nlu.get("tier"),
                 "model": self.nlu.get("model"),
+                "evidence": self.nlu.get("evidence"),
             }
         return record
 

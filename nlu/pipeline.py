@@ -206,6 +206,31 @@ class IntentModel:
             return NONE, round(probs[NONE], 4), ranking
         return best["name"], best["confidence"], ranking
 
+    def explain(self, text: Any, top: int = 6) -> dict[str, Any] | None:
+        """Why ``text`` got its intent: the terms that weigh most for it against the runner-up.
+
+        ``{"intent", "rival", "terms": [{"term", "weight"}, ...]}``, heaviest first, where a
+        weight is the term's share of the intent's score minus its share of the rival's.
+        None for an empty text or a model without a linear scorer.
+        """
+        norm = normalize(text if isinstance(text, str) else str(text or ""))
+        if not norm or self._scorer is None:
+            return None
+        intent, _, ranking = self._classify(norm)
+        rival = next(r["name"] for r in ranking if r["name"] != intent)
+        if intent not in self.classes or rival not in self.classes:
+            return None
+        mine, theirs = self.classes.index(intent), self.classes.index(rival)
+        weights: dict[str, float] = {}
+        for term, share in self._scorer.term_shares(norm):
+            shown = " ".join(str(term).split())  # character n-grams carry word-edge spaces
+            if not shown:
+                continue
+            weights[shown] = weights.get(shown, 0.0) + share[mine] - share[theirs]
+        heaviest = sorted((kv for kv in weights.items() if kv[1] > 0), key=lambda kv: -kv[1])
+        return {"intent": intent, "rival": rival,
+                "terms": [{"term": t, "weight": round(w, 3)} for t, w in heaviest[:top]]}
+
     def parse(self, text: Any) -> dict[str, Any]:
         """The Rasa ``/model/parse`` answer for ``text`` plus ``urgency``, ``tier``, ``model``."""
         if not isinstance(text, str):

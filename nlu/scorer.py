@@ -88,6 +88,23 @@ class LinearScorer:
         total = sum(exps)
         return [e / total for e in exps]
 
+    def term_shares(self, text: str) -> list[tuple[Any, list[float]]]:
+        """Every known term of ``text`` with its share of each class's score (the scores are
+        the intercepts plus the sum of these shares). For explaining a decision."""
+        out: list[tuple[Any, list[float]]] = []
+        for block in self.blocks:
+            counts = Counter(t for t in block.analyze(text) if t in block.vocabulary)
+            if not counts:
+                continue
+            rows = self.rows[[block.vocabulary[t] for t in counts]]
+            tf = np.fromiter(counts.values(), np.float64, len(counts))
+            if self.sublinear:
+                tf = np.log(tf) + 1.0
+            values = tf * rows[:, -1]
+            shares = tf[:, None] * rows[:, :-1] / math.sqrt(float(values @ values))
+            out += [(term, share) for term, share in zip(counts, shares.tolist(), strict=True)]
+        return out
+
     def _compiled_shares(self, text: str) -> list[float]:
         compiled = self.compiled
         counts: dict[int, int] = {}

@@ -51,6 +51,8 @@ async def test_repair_becomes_a_routed_ticket_with_reply_and_push(spine: Spine):
     assert ticket["assignee"] == "张网格" and ticket["urgency"] == "emergency"
     assert [e["kind"] for e in ticket["events"]] == ["created"]
     assert ticket["decision"]["nlu"]["intent"]["name"] == "repair_request"
+    evidence = ticket["decision"]["nlu"]["evidence"]
+    assert evidence["intent"] == "repair_request" and evidence["terms"]
 
 
 async def test_worker_works_the_ticket_and_the_group_hears_each_step(spine: Spine):
@@ -254,6 +256,11 @@ async def test_parse_endpoint(spine: Spine):
     body = await response.json()
     assert body["intent"]["name"] == "repair_request" and body["urgency"] == "emergency"
     assert {"entity": "building", "value": "5"}.items() <= body["entities"][0].items()
+    assert "evidence" not in body
+    response = await spine.client.post("/api/v1/nlu/parse", json={
+        "text": "5号楼电梯里有人被困住了", "explain": True}, headers=spine.auth)
+    evidence = (await response.json())["evidence"]
+    assert evidence["intent"] == "repair_request" and evidence["terms"][0]["weight"] > 0
     for bad in (b"not json", b'{"text": 5}', b"[]"):
         response = await spine.client.post("/api/v1/nlu/parse", data=bad, headers=spine.auth)
         assert response.status == 400

@@ -235,3 +235,17 @@ def test_report_arithmetic() -> None:
     assert result["dispute"]["precision"] == pytest.approx(2 / 3)
     assert result["accuracy"] == 0.75
     assert result["macro avg"]["recall"] == pytest.approx(0.75)
+
+
+def test_explain_names_the_terms_that_decided(model: IntentModel) -> None:
+    text = "3号楼电梯坏了，快来修"
+    why = model.explain(text)
+    assert why is not None and why["intent"] == model.parse(text)["intent"]["name"]
+    assert why["rival"] != why["intent"]
+    weights = [t["weight"] for t in why["terms"]]
+    assert weights and weights == sorted(weights, reverse=True) and min(weights) > 0
+    norm = normalize(text)
+    for term in why["terms"]:
+        assert all(piece in norm for piece in term["term"].split()), term
+    assert any("电梯" in t["term"] or "坏" in t["term"] for t in why["terms"])
+    assert model.explain("") is None and model.explain("  [捂脸] ") is None
