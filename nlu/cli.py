@@ -59,7 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """Classify one message."""
-    result = get_model(Path(args.model_dir)).parse(args.text)
+    model = get_model(Path(args.model_dir))
+    result = model.parse(args.text)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return EXIT_OK
@@ -74,6 +75,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         print(f"urgency: {result['urgency']}")
     if result["tier"]:
         print(f"tier: {result['tier']}")
+    why = model.explain(args.text)
+    if why and why["terms"]:
+        terms = ", ".join(f"{t['term']} +{t['weight']:.2f}" for t in why["terms"])
+        print(f"why {why['intent']} over {why['rival']}: {terms}")
     print(f"model: {result['model']}")
     return EXIT_OK
 

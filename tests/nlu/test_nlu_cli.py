@@ -50,6 +50,7 @@ def test_parse_human(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0
     assert "intent: repair_request" in out
     assert "building=3" in out
+    assert "why repair_request over " in out
 
 
 def test_eval_json_on_jsonl(model_dir: Path, tmp_path: Path,
