@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml Makefile | $(BIN)/python
+$(STAMP_RUN): pyproject.toml setup.py nlu/_speedups.c Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
+$(STAMP_TEST): pyproject.toml setup.py nlu/_speedups.c Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,embedding]'
 	touch $@ $(STAMP_RUN)
 

@@ -26,7 +26,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nlu.evaluate import percentile  # noqa: E402
 from nlu.pipeline import train  # noqa: E402
 from nlu.rasa_yaml import Example, load_examples  # noqa: E402
 
@@ -58,14 +58,6 @@ HOSTILE = {
     "digits only": "1234567890" * 20,
 }
 
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (0-100)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def pin_one_core() -> str:

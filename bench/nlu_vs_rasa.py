@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -61,7 +60,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from nlu.backends.rasa import RasaBackend  # noqa: E402
-from nlu.evaluate import report, stratified_folds  # noqa: E402
+from nlu.evaluate import percentile, report, stratified_folds  # noqa: E402
 from nlu.pipeline import IntentModel, ModelConfig, train  # noqa: E402
 from nlu.rasa_yaml import Example, load_examples  # noqa: E402
 
@@ -83,14 +82,6 @@ QUIET_ENV = {
 def log(message: str) -> None:
     print(f"[nlu_vs_rasa {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (0-100)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:

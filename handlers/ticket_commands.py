@@ -120,7 +120,19 @@ def _ticket_change(
     resident_params: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
     extra_sends: Sequence[Send] = (),
 ) -> Decision:
-    if ticket.status not in expect:
+    change = ChangeTicket(ticket.id, kind, text, expect, status, fields or {})
+    return _change_decision(ctx, command, ticket, change, what, resident_template,
+                            resident_params, extra_sends)
+
+
+def _change_decision(
+    ctx: Context, command: Command, ticket: TicketView, change: ChangeTicket, what: str,
+    resident_template: str | None = None, resident_params: dict[str, Any] | None = None,
+    extra_sends: Sequence[Send] = (),
+) -> Decision:
+    """``change`` applied, the staff member told and residents too when there is a template;
+    refused with the reason when the ticket's status does not allow it."""
+    if ticket.status not in change.expect_status:
         return Decision(
             outcome="refused",
             reason=f"{command.word} #{ticket.id}: status is {ticket.status}",
@@ -132,9 +144,8 @@ def _ticket_change(
     if resident_template is not None:
         sends += _tell_residents(ticket, resident_template, resident_params or {})
     sends += extra_sends
-    change = ChangeTicket(ticket.id, kind, text, expect, status, fields or {})
     return Decision(
-        outcome=f"command:{kind}",
+        outcome=f"command:{change.kind}",
         reason=f"{command.word} #{ticket.id} by {_actor_name(ctx)}",
         changes=[change],
         sends=sends,
@@ -278,11 +289,7 @@ def recategorize(ctx: Context, command: Command, ticket: TicketView) -> Decision
         return Decision("answered", f"改类 #{ticket.id}: already {category}",
                         sends=[_answer(ctx, texts.DONE, {"what": f"是{command.arg}"}, ticket.id)])
     change, review, what = correct_category(ticket, category)
-    decision = _ticket_change(
-        ctx, command, ticket, kind=change.kind, status=change.status,
-        expect=change.expect_status, text=change.text, what=what, resident_template=None,
-        fields=change.fields,
-    )
+    decision = _change_decision(ctx, command, ticket, change, what)
     decision.review = review
     return decision
 

@@ -17,11 +17,18 @@ from typing import Any
 from nlu.backends import BackendError
 from nlu.compare import builtin_candidates, compare, format_table, rasa_candidate
 from nlu.evaluate import cross_validate_detailed, evaluate_detailed, write_reports
-from nlu.rasa_yaml import DataError, load_examples
+from nlu.rasa_yaml import DataError, Example, load_examples
 from nlu.service import DEFAULT_MODEL_DIR, PACKAGED_DATA, get_model, train_and_save
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+
+
+def _examples(path: Path) -> list[Example]:
+    """The labelled examples in ``path``; DataError saying what is wrong with it."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return load_examples(path)
 
 
 def _error(message: str) -> int:
@@ -113,10 +120,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with ``--json``, so that stdout is exactly the report).
     """
     path = Path(args.file)
-    if not path.is_file():
-        return _error(f"{path}: no such file")
     try:
-        examples = load_examples(path)
+        examples = _examples(path)
     except DataError as exc:
         return _error(str(exc))
     if not examples:
@@ -158,10 +163,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Cross-validate several pipelines on the same folds and print them side by side."""
     data = Path(args.data) if args.data else PACKAGED_DATA
-    if not data.is_file():
-        return _error(f"{data}: no such file")
     try:
-        examples = load_examples(data)
+        examples = _examples(data)
     except DataError as exc:
         return _error(str(exc))
     known = builtin_candidates(seed=args.seed)

@@ -9,7 +9,6 @@ percentiles over every held-out message.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from typing import Any
 
 from nlu.backends import Backend
 from nlu.backends.default import DefaultBackend
-from nlu.evaluate import Prediction, errors, report, stratified_folds
+from nlu.evaluate import Prediction, errors, percentile, report, stratified_folds
 from nlu.pipeline import ModelConfig
 from nlu.rasa_yaml import Example
 
@@ -74,14 +73,6 @@ def rasa_candidate(url: str, config: Any = None, token: str | None = None) -> Ca
                      lambda: RasaBackend(url, token=token, config=config))
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) by the nearest-rank method."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
 
 def run_candidate(
     candidate: Candidate,
@@ -119,8 +110,8 @@ def run_candidate(
         "fold_macro_f1_stdev": statistics.pstdev(fold_f1) if len(fold_f1) > 1 else 0.0,
         "train_seconds_mean": statistics.fmean(train_seconds) if train_seconds else 0.0,
         "train_examples_mean": statistics.fmean(len(tr) for tr, _ in splits) if splits else 0.0,
-        "parse_ms_p50": 1000 * _percentile(latencies, 50),
-        "parse_ms_p99": 1000 * _percentile(latencies, 99),
+        "parse_ms_p50": 1000 * percentile(latencies, 50),
+        "parse_ms_p99": 1000 * percentile(latencies, 99),
         "parse_ms_max": 1000 * max(latencies, default=0.0),
         "report": rep,
         "errors": len(errors(items, predictions)),

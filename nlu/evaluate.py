@@ -14,6 +14,7 @@ benchmark are scored on exactly the same splits.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -33,6 +34,15 @@ ERRORS_FILE = "intent_errors.json"
 
 # (intent, confidence) for one text
 Prediction = tuple[str, float]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values`` by the nearest-rank method; 0 if empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 def _labels(y_true: Sequence[str], y_pred: Sequence[str]) -> list[str]:

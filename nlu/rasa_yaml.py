@@ -246,16 +246,20 @@ def loads_rasa(content: str, source: str = "<string>") -> TrainingData:
     return data
 
 
-def load_rasa(path: str | Path) -> TrainingData:
-    """Read a Rasa 3.1 ``nlu.yml`` file."""
-    p = Path(path)
+def _read_text(p: Path) -> str:
+    """The UTF-8 text of ``p``; DataError saying why it cannot be read."""
     try:
-        content = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: cannot read: {exc}") from None
-    return loads_rasa(content, str(p))
+
+
+def load_rasa(path: str | Path) -> TrainingData:
+    """Read a Rasa 3.1 ``nlu.yml`` file."""
+    p = Path(path)
+    return loads_rasa(_read_text(p), str(p))
 
 
 def _block(items: list[str]) -> list[str]:
@@ -297,12 +301,7 @@ def dump_rasa(data: TrainingData, path: str | Path) -> None:
 def load_jsonl(path: str | Path) -> list[Example]:
     """Read JSON Lines of ``{"text": ..., "intent": ...}``; blank lines are skipped."""
     p = Path(path)
-    try:
-        content = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read: {exc}") from None
+    content = _read_text(p)
     examples: list[Example] = []
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():

@@ -92,17 +92,27 @@ class LinearScorer:
         """Every known term of ``text`` with its share of each class's score (the scores are
         the intercepts plus the sum of these shares). For explaining a decision."""
         out: list[tuple[Any, list[float]]] = []
+        for terms, shares in self._block_shares(text):
+            out += zip(terms, shares.tolist(), strict=True)
+        return out
+
+    def _block_shares(self, text: str) -> list[tuple[list[Any], np.ndarray]]:
+        """Per block with terms present: the terms, and a row of class shares for each."""
+        out = []
         for block in self.blocks:
-            counts = Counter(t for t in block.analyze(text) if t in block.vocabulary)
-            if not counts:
+            lookup = block.lookup
+            known = [(term, row, count) for term, count in Counter(block.analyze(text)).items()
+                     if (row := lookup(term)) is not None]
+            if not known:
                 continue
-            rows = self.rows[[block.vocabulary[t] for t in counts]]
-            tf = np.fromiter(counts.values(), np.float64, len(counts))
+            terms, rows, counts = zip(*known, strict=True)
+            tf = np.array(counts, dtype=np.float64)
             if self.sublinear:
                 tf = np.log(tf) + 1.0
-            values = tf * rows[:, -1]
-            shares = tf[:, None] * rows[:, :-1] / math.sqrt(float(values @ values))
-            out += [(term, share) for term, share in zip(counts, shares.tolist(), strict=True)]
+            weights = self.rows[list(rows)]
+            values = tf * weights[:, -1]  # tf * idf
+            shares = tf[:, None] * weights[:, :-1] / math.sqrt(float(values @ values))
+            out.append((list(terms), shares))
         return out
 
     def _compiled_shares(self, text: str) -> list[float]:
@@ -127,28 +137,8 @@ class LinearScorer:
         return compiled.score(self.rows, counts, starts, self.sublinear)
 
     def _numpy_shares(self, text: str) -> list[float]:
-        counts: Counter[int] = Counter()
-        starts = []
-        for block in self.blocks:
-            before = len(counts)
-            counts.update(filter(_known, map(block.lookup, block.analyze(text))))
-            if len(counts) > before:
-                starts.append(before)
         shares = [0.0] * len(self.intercept)
-        if not counts:
-            return shares
-        n = len(counts)
-        tf = np.fromiter(counts.values(), np.float64, n)
-        if self.sublinear:
-            tf = np.log(tf)
-            tf += 1.0
-        rows = self.rows[np.fromiter(counts, np.intp, n)]
-        rows *= tf[:, None]  # tf * idf * weight for every class, then tf * idf
-        values = rows[:, -1]
-        sums = np.add.reduceat(rows, starts).tolist()
-        squares = np.add.reduceat(values * values, starts).tolist()
-        for block_sums, square in zip(sums, squares, strict=True):
-            scale = 1.0 / math.sqrt(square)
-            for k in range(len(shares)):
-                shares[k] += block_sums[k] * scale
+        for _, block_shares in self._block_shares(text):
+            for k, share in enumerate(block_shares.sum(axis=0).tolist()):
+                shares[k] += share
         return shares
