@@ -49,9 +49,12 @@ USAGES = {
     "改类": "改类 编号 报修|投诉|微心愿|纠纷|无关",
 }
 
-_MENTION = re.compile(r"^(?:@\S+\s+)+")
+_MENTION = re.compile(r"^(?:[@＠]\S+\s+)+")
 _HEAD = re.compile("^(" + "|".join(sorted(COMMAND_WORDS, key=len, reverse=True)) + r")(.*)$", re.S)
-_TICKET = re.compile(r"^\s*#?\s*(\d{1,12})(?!\d)\s*(.*)$", re.S)
+# The ticket id as people type it: 128, #128, ＃１２８, with or without spaces around.
+_TICKET = re.compile(r"^\s*[#＃]?\s*([0-9０-９]{1,12})(?![0-9０-９])\s*(.*)$", re.S)
+# What may stand between the ticket id and a note: "进展 128：已联系物业".
+_NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,14 @@ class Command:
 
 
 def normalise(text: str) -> str:
-    """Full-width digits, '＃' and spaces become ASCII; a leading @mention is dropped."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    return _MENTION.sub("", text).strip()
+    """The text without surrounding spaces and a leading @mention. Everything else stays as
+    written: a note keeps its full-width punctuation."""
+    return _MENTION.sub("", text.strip()).strip()
+
+
+def _fold(arg: str) -> str:
+    """Full-width letters and digits as ASCII: for a rating or an account name, not a note."""
+    return unicodedata.normalize("NFKC", arg).strip()
 
 
 def parse_command(text: str) -> Command | None:
@@ -85,7 +93,9 @@ def parse_command(text: str) -> Command | None:
     if ticket is None:
         # "评价一下物业" or "完成了吗" is conversation, not a command.
         return None
-    ticket_id, arg = int(ticket.group(1)), ticket.group(2).strip()
+    ticket_id, arg = int(ticket.group(1)), _NOTE_LEAD.sub("", ticket.group(2).strip())
+    if word in ("评价", "转派"):
+        arg = _fold(arg)
     if word == "评价":
         if not re.fullmatch(r"[1-5]", arg):
             return Command(word, ticket_id, arg, error=USAGES[word])

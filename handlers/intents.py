@@ -96,15 +96,16 @@ def handle_intent(
     intent = nlu.get("intent", {}).get("name", "none")
     category = INTENT_CATEGORY.get(intent)
     if category is None:
-        return ignore("chatter: the NLU found no ticket intent", nlu)
+        return ignore(texts.WHY_CHATTER.format(understood=texts.understood(nlu)), nlu)
     message = ctx.message
     reporter = message.sender_name or "您"
+    # What the resident reported, without the @gridbot that addressed it.
+    reported = texts.without_bot_mention(message.text, message.mentions_bot)
     building_id = _building_of(ctx, nlu)
     if building_id is None:
         return Decision(
             outcome="asked_building",
-            reason=f"{intent} but no building: the chat is not a known building group "
-            "and the text names no known building",
+            reason=texts.WHY_ASK_BUILDING.format(understood=texts.understood(nlu)),
             sends=[Send(_reply_to(ctx), texts.ASK_BUILDING)],
             nlu=nlu,
         )
@@ -118,12 +119,21 @@ def handle_intent(
     if category == "dispute" and tier is None:
         tier = "small"
 
+    building_number = building.number if building else None
+    building_name = f"{building_number}号楼" if building_number else ""
+    category_name = texts.CATEGORY_NAMES[category]
+    if tier:
+        category_name += "·" + texts.TIER_NAMES[tier]
+    elif facility:
+        category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
+    understood = texts.understood(nlu, category_name)
+
     existing = _duplicate_of(ctx, category, facility, building_id, open_tickets)
     if existing is not None:
         return Decision(
             outcome="followed",
-            reason=f"{intent} about {facility} in building {building.number if building else '?'}"
-            f" matches open ticket #{existing.id}",
+            reason=texts.WHY_FOLLOWED.format(understood=understood, building=building_name,
+                                             ticket=existing.id),
             follow=Follow(existing.id),
             sends=[
                 Send(
@@ -140,30 +150,31 @@ def handle_intent(
     sla = ctx.org.sla or DEFAULT_SLA
     accept_due, resolve_due = deadlines(sla, category, urgency, ctx.now)
     assignee = ctx.org.person(routed.assignee_id) if routed.assignee_id is not None else None
-    building_number = building.number if building else None
     where = _location(nlu, building_number)
-    category_name = texts.CATEGORY_NAMES[category]
-    if tier:
-        category_name += "·" + texts.TIER_NAMES[tier]
-    elif facility:
-        category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
+    handler = (texts.HANDED_TO.format(role=routed.role, assignee=assignee.name)
+               if assignee is not None else texts.HANDLER_PENDING)
+    routed_to = (f"{routed.role}{assignee.name}" if assignee is not None
+                 else "暂无负责人（这栋楼的网格没有登记负责的人）")
+    routing = f"派给{routed_to}"
 
     sends: list[Send] = []
     if category == "wish":
+        volunteers = ctx.org.volunteers_of(building.grid_id) if building else ()
         sends.append(
             Send(_reply_to(ctx), texts.WISH_PUBLISHED, {"reporter": reporter},
                  ticket_id=NEW_TICKET, key="reply")
         )
-        for volunteer_id in ctx.org.volunteers_of(building.grid_id) if building else ():
+        for volunteer_id in volunteers:
             sends.append(
                 Send(
                     ToPerson(volunteer_id),
                     texts.WISH_TO_VOLUNTEER,
-                    {"building": where, "text": texts.excerpt(texts.mask_phones(message.text), 80)},
+                    {"building": where, "text": texts.excerpt(texts.mask_phones(reported), 80)},
                     ticket_id=NEW_TICKET,
                     key=f"volunteer-{volunteer_id}",
                 )
             )
+        routing = f"发布给{len(volunteers)}位志愿者认领，{routed_to}跟进"
     else:
         urgency_note = "（紧急，已优先派单）" if urgency == "emergency" else ""
         sends.append(
@@ -172,10 +183,9 @@ def handle_intent(
                 texts.TICKET_CREATED,
                 {
                     "reporter": reporter,
-                    "category": texts.CATEGORY_NAMES[category],
+                    "received": texts.RECEIVED[category],
                     "urgency_note": urgency_note,
-                    "role": routed.role,
-                    "assignee": assignee.name if assignee else "（待分配）",
+                    "handler": handler,
                     "deadline_note": f"办结时限 {texts.when(resolve_due)}",
                 },
                 ticket_id=NEW_TICKET,
@@ -186,17 +196,20 @@ def handle_intent(
         params = {
             "category": category_name,
             "urgency": texts.URGENCY_NAMES[urgency],
-            "building": f"{building_number}号楼" if building_number else "",
+            "building": building_name,
             # Staff need the full text, phone numbers included, to reach the resident.
-            "text": texts.excerpt(message.text, 300),
+            "text": texts.excerpt(reported, 300),
             "where": f"{where}（{grid.name if grid else ''}）",
             "created": texts.when(ctx.now),
             "accept_due": texts.when(accept_due),
             "resolve_due": texts.when(resolve_due),
         }
+        # The worker's copy of a wish says that volunteers claim it.
+        text, description = ((texts.WISH_TASK_TEXT, texts.WISH_TASK_DESCRIPTION)
+                             if category == "wish" else (texts.TASK_TEXT, texts.TASK_DESCRIPTION))
         sends.append(
-            Send(ToPerson(assignee.id), texts.TASK_TEXT, params, ticket_id=NEW_TICKET,
-                 card=TaskCard(texts.TASK_TITLE, texts.TASK_DESCRIPTION), key="task")
+            Send(ToPerson(assignee.id), text, params, ticket_id=NEW_TICKET,
+                 card=TaskCard(texts.TASK_TITLE, description), key="task")
         )
 
     create = CreateTicket(
@@ -208,11 +221,11 @@ def handle_intent(
         grid_id=building.grid_id if building else None,
         group_id=ctx.group_id,
         assignee_id=routed.assignee_id,
-        text=message.text,
+        text=reported,
         location=where,
         accept_due_at=accept_due,
         resolve_due_at=resolve_due,
-        event_text=f"{texts.CATEGORY_NAMES[category]}：{texts.excerpt(message.text, 200)}",
+        event_text=f"{texts.CATEGORY_NAMES[category]}：{texts.excerpt(reported, 200)}",
         event_data={
             "intent": intent,
             "confidence": nlu.get("intent", {}).get("confidence"),
@@ -220,11 +233,9 @@ def handle_intent(
             "role": routed.role,
         },
     )
-    confidence = nlu.get("intent", {}).get("confidence", 0.0)
     return Decision(
         outcome="ticket_created",
-        reason=f"{intent} ({confidence:.2f}) in building {building_number}, "
-        f"routed to {routed.role} {assignee.name if assignee else 'nobody'}",
+        reason="，".join(part for part in (understood, building_name, routing) if part),
         create=create,
         sends=sends,
         nlu=nlu,

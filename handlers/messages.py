@@ -69,6 +69,6 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
         to = ToSender(message.channel, message.sender_id, message.chat_id)
         if ctx.group_id is not None:
             to = ToGroup(ctx.group_id, (message.sender_id,))
-        return Decision("help", "addressed to gridbot but no ticket intent",
+        return Decision("help", texts.WHY_HELP.format(understood=texts.understood(nlu)),
                         sends=[Send(to, help_text)], nlu=nlu)
-    return ignore("chatter: the NLU found no ticket intent", nlu)
+    return ignore(texts.WHY_CHATTER.format(understood=texts.understood(nlu)), nlu)

@@ -58,11 +58,27 @@ def _tell_residents(ticket: TicketView, template: str, params: dict[str, Any]) -
                  ticket_id=ticket.id, key="reporter")]
 
 
-def _refuse(ctx: Context, command: Command, why: str) -> Decision:
+def _refuse(ctx: Context, command: Command, why: str, template: str = texts.NOT_ALLOWED,
+            params: dict[str, Any] | None = None) -> Decision:
+    """Nothing changes; the sender hears why (about the ticket the command named, which
+    exists: a command about a missing one is answered by `_not_found`)."""
     return Decision(
         outcome="refused",
-        reason=f"{command.word}: {why}",
-        sends=[_answer(ctx, texts.NOT_ALLOWED, {"why": why}, command.ticket_id)],
+        reason=texts.WHY_REFUSED.format(actor=_actor_name(ctx), word=command.word, why=why),
+        sends=[_answer(ctx, template, params if params is not None else {"why": why},
+                       command.ticket_id)],
+    )
+
+
+def _not_found(ctx: Context, command: Command) -> Decision:
+    """No ticket has the number the sender wrote; the answer names the number but is about
+    no ticket."""
+    number = texts.mask_phones(str(command.ticket_id))
+    return Decision(
+        outcome="refused",
+        reason=texts.WHY_NOT_FOUND.format(actor=_actor_name(ctx), word=command.word,
+                                          number=number),
+        sends=[_answer(ctx, texts.NOT_FOUND, {"number": number})],
     )
 
 
@@ -104,13 +120,12 @@ def _status_line(ctx: Context, ticket: TicketView) -> str:
     building = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
     assignee = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
     due = ticket.accept_due_at if ticket.status in ("new", "reopened") else ticket.resolve_due_at
-    return texts.STATUS_LINE.format(
-        id=ticket.id,
-        category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-        status=texts.STATUS_NAMES.get(ticket.status, ticket.status),
-        building=f"{building.number}号楼" if building else "—",
-        assignee=assignee.name if assignee else "待分配",
-        deadline="时限 " + texts.when(due) if ticket.status in OPEN_STATUSES else "",
+    still_open = ticket.status in OPEN_STATUSES
+    return texts.status_line(
+        ticket.id, ticket.category, ticket.status,
+        building=f"{building.number}号楼" if building else None,
+        assignee=assignee.name if assignee else ("待分配" if still_open else None),
+        deadline="时限 " + texts.when(due) if still_open and due is not None else None,
     )
 
 
@@ -133,20 +148,17 @@ def _change_decision(
     """``change`` applied, the staff member told and residents too when there is a template;
     refused with the reason when the ticket's status does not allow it."""
     if ticket.status not in change.expect_status:
-        return Decision(
-            outcome="refused",
-            reason=f"{command.word} #{ticket.id}: status is {ticket.status}",
-            sends=[_answer(ctx, texts.WRONG_STATE, {
-                "status": texts.STATUS_NAMES.get(ticket.status, ticket.status), "what": what,
-            }, ticket.id)],
-        )
+        status = texts.STATUS_NAMES.get(ticket.status, ticket.status)
+        return _refuse(ctx, command, f"工单 #{ticket.id} 目前{status}，不能{what}",
+                       texts.WRONG_STATE, {"status": status, "what": what})
     sends = [_answer(ctx, texts.DONE, {"what": what}, ticket.id)]
     if resident_template is not None:
         sends += _tell_residents(ticket, resident_template, resident_params or {})
     sends += extra_sends
     return Decision(
         outcome=f"command:{change.kind}",
-        reason=f"{command.word} #{ticket.id} by {_actor_name(ctx)}",
+        reason=texts.WHY_COMMAND.format(actor=_actor_name(ctx), word=command.word,
+                                        ticket=ticket.id, what=what),
         changes=[change],
         sends=sends,
     )
@@ -188,10 +200,12 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的工作人员可以办结。")
     note = command.arg or "已处理完毕"
+    # A wish is confirmed and rated; "没修好" is for what can be repaired or redressed.
+    template = texts.WISH_FULFILLED if ticket.category == "wish" else texts.RESOLVED
     return _ticket_change(
         ctx, command, ticket, kind="resolved", status="resolved",
         expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
-        resident_template=texts.RESOLVED, resident_params={"note": texts.mask_phones(note)},
+        resident_template=template, resident_params={"note": texts.mask_phones(note)},
         fields={"resolved_at": ctx.now},
     )
 
@@ -201,11 +215,9 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, "只有负责本工单的工作人员可以转派。")
     target = ctx.org.person_by_wecom(command.arg)
     if target is None or not ctx.org.is_staff(target.id):
-        return Decision(
-            outcome="refused",
-            reason=f"转派 #{ticket.id}: no staff member {command.arg}",
-            sends=[_answer(ctx, texts.UNKNOWN_PERSON, {"userid": command.arg}, ticket.id)],
-        )
+        userid = texts.mask_phones(command.arg)
+        return _refuse(ctx, command, f"没有企业微信账号为 {userid} 的工作人员",
+                       texts.UNKNOWN_PERSON, {"userid": userid})
     push = Send(ToPerson(target.id), "{actor} 将工单 #{id} 转派给您：{text}",
                 {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
                 ticket_id=ticket.id, key="push")
@@ -244,6 +256,8 @@ def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, "只有登记的志愿者可以认领微心愿。")
     if ticket.category != "wish":
         return _refuse(ctx, command, f"工单 #{ticket.id} 不是微心愿。")
+    if ticket.status in ("accepted", "in_progress") and ticket.assignee_id is not None:
+        return _already_claimed(ctx, command, ticket, ticket.assignee_id)
     actor = _actor_name(ctx)
     return _ticket_change(
         ctx, command, ticket, kind="claimed", status="accepted", expect=("new", "reopened"),
@@ -251,6 +265,20 @@ def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         resident_params={"actor": actor},
         fields={"assignee_id": person_id, "accepted_at": ctx.now},
     )
+
+
+def _already_claimed(ctx: Context, command: Command, ticket: TicketView,
+                     holder_id: int) -> Decision:
+    """A wish someone already took: the volunteer hears who has it."""
+    holder = ctx.org.person(holder_id)
+    name = holder.name if holder is not None else ""
+    if holder_id == ctx.person_id:
+        template, why = texts.WISH_CLAIMED_BY_YOU, "本人已认领"
+    elif ctx.org.is_volunteer(holder_id):
+        template, why = texts.WISH_CLAIMED_BY_VOLUNTEER, f"已由志愿者{name}认领"
+    else:
+        template, why = texts.WISH_TAKEN_BY_STAFF, f"已由{name}接手"
+    return _refuse(ctx, command, f"微心愿 #{ticket.id} {why}", template, {"holder": name})
 
 
 CATEGORY_INTENT = {"repair": "repair_request", "complaint": "complaint", "wish": "micro_wish",
@@ -286,8 +314,10 @@ def recategorize(ctx: Context, command: Command, ticket: TicketView) -> Decision
         return _refuse(ctx, command, "只有负责本工单的工作人员可以更改类别。")
     category = CATEGORY_WORDS[command.arg]
     if category == ticket.category:
-        return Decision("answered", f"改类 #{ticket.id}: already {category}",
-                        sends=[_answer(ctx, texts.DONE, {"what": f"是{command.arg}"}, ticket.id)])
+        return Decision("answered", texts.WHY_COMMAND.format(
+            actor=_actor_name(ctx), word=command.word, ticket=ticket.id,
+            what=f"是{command.arg}，不用改"),
+            sends=[_answer(ctx, texts.DONE, {"what": f"是{command.arg}"}, ticket.id)])
     change, review, what = correct_category(ticket, category)
     decision = _change_decision(ctx, command, ticket, change, what)
     decision.review = review
@@ -306,7 +336,7 @@ def query(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not allowed:
         return _refuse(ctx, command, "只能查询自己或本楼组的工单。")
     return Decision(
-        outcome="answered", reason=f"查询 #{ticket.id}",
+        outcome="answered", reason=texts.WHY_QUERY.format(actor=_actor_name(ctx), ticket=ticket.id),
         sends=[_answer(ctx, "{line}", {"line": _status_line(ctx, ticket)}, ticket.id)],
     )
 
@@ -341,10 +371,12 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
 
 
 def my_tickets(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> Decision:
+    reason = texts.WHY_LIST.format(actor=_actor_name(ctx), what="自己未办结的工单",
+                                   count=len(tickets))
     if not tickets:
-        return Decision("answered", "我的工单: none open", sends=[_answer(ctx, texts.MY_TICKETS_NONE)])
+        return Decision("answered", reason, sends=[_answer(ctx, texts.MY_TICKETS_NONE)])
     lines = "\n".join(_status_line(ctx, t) for t in tickets)
-    return Decision("answered", f"我的工单: {len(tickets)} open", sends=[
+    return Decision("answered", reason, sends=[
         _answer(ctx, texts.MY_TICKETS_HEADER, {"count": len(tickets), "lines": lines})
     ])
 
@@ -352,8 +384,9 @@ def my_tickets(ctx: Context, command: Command, tickets: Sequence[TicketView]) ->
 def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> Decision:
     if ctx.person_id is None or not ctx.org.is_staff(ctx.person_id):
         return _refuse(ctx, command, "“我的任务”只对工作人员开放。")
+    reason = texts.WHY_LIST.format(actor=_actor_name(ctx), what="待办", count=len(tickets))
     if not tickets:
-        return Decision("answered", "我的任务: none", sends=[_answer(ctx, texts.MY_TASKS_NONE)])
+        return Decision("answered", reason, sends=[_answer(ctx, texts.MY_TASKS_NONE)])
 
     def due(t: TicketView) -> datetime:
         value = t.accept_due_at if t.status in ("new", "reopened") else t.resolve_due_at
@@ -361,7 +394,7 @@ def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> D
 
     ordered = sorted(tickets, key=due)
     lines = "\n".join(_status_line(ctx, t) for t in ordered)
-    return Decision("answered", f"我的任务: {len(tickets)} open", sends=[
+    return Decision("answered", reason, sends=[
         _answer(ctx, texts.MY_TASKS_HEADER, {"count": len(tickets), "lines": lines})
     ])
 
@@ -373,12 +406,14 @@ def notice(ctx: Context, command: Command) -> Decision:
         return _refuse(ctx, command, "只有楼组长可以发布楼组通知。")
     sends: list[Send] = []
     captain = _actor_name(ctx)
+    text = texts.mask_phones(command.arg)
     for building_id in buildings:
         for group in ctx.org.groups_of_building(building_id):
             sends.append(Send(ToGroup(group.id), texts.NOTICE,
-                              {"text": command.arg, "captain": captain}, key=f"notice-{group.id}"))
+                              {"text": text, "captain": captain}, key=f"notice-{group.id}"))
     sends.append(_answer(ctx, texts.NOTICE_SENT, {"count": len(sends)}))
-    return Decision("notice", f"通知 by captain {captain} to {len(sends) - 1} groups", sends=sends)
+    return Decision("notice", texts.WHY_NOTICE.format(captain=captain, count=len(sends) - 1),
+                    sends=sends)
 
 
 TicketCommand = Callable[[Context, Command, TicketView], Decision]
@@ -398,7 +433,7 @@ ON_TICKET: dict[str, TicketCommand] = {
 
 def handle_command(ctx: Context, command: Command, data: CommandData) -> Decision:
     if command.error is not None:
-        return Decision("refused", f"{command.word}: usage",
+        return Decision("refused", texts.WHY_USAGE.format(actor=_actor_name(ctx), word=command.word),
                         sends=[_answer(ctx, texts.USAGE, {"usage": command.error})])
     if command.word == "通知":
         return notice(ctx, command)
@@ -407,8 +442,7 @@ def handle_command(ctx: Context, command: Command, data: CommandData) -> Decisio
     if command.word == "我的任务":
         return my_tasks(ctx, command, data.tickets)
     if data.ticket is None:
-        return Decision("refused", f"{command.word} #{command.ticket_id}: no such ticket",
-                        sends=[_answer(ctx, texts.NOT_FOUND, {}, command.ticket_id)])
+        return _not_found(ctx, command)
     return ON_TICKET[command.word](ctx, command, data.ticket)
 
 

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from storage.orgmap import OrgMap
 
-NEW_TICKET = 0
-"""Stands for the id of the ticket a decision creates, before it has one."""
+
+class NewTicket(Enum):
+    """Stands for the id of the ticket a decision creates, before it has one. It equals no
+    ticket number, so a command about ticket 0 is never taken for it."""
+
+    ID = "the ticket this decision creates"
+
+    def __repr__(self) -> str:
+        return "NEW_TICKET"
+
+
+NEW_TICKET = NewTicket.ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +115,15 @@ class TaskCard:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """A message to send. `template` is formatted with `params` plus `id` (the ticket id)."""
+    """A message to send. `template` is formatted with `params` plus `id` (the ticket id).
+
+    `ticket_id` is the ticket the message is about (`NEW_TICKET` for the one the decision
+    creates); None when it is about no ticket, or about one that does not exist."""
 
     to: Recipient
     template: str
     params: dict[str, Any] = field(default_factory=dict)
-    ticket_id: int | None = None
+    ticket_id: int | NewTicket | None = None
     card: TaskCard | None = None
     # Distinguishes several sends of one decision in the outbox's dedup key.
     key: str = ""

@@ -1,0 +1,251 @@
+"""What residents and staff read: notes as written, no empty fields, natural wording, no
+@gridbot in cards, and reasons in Chinese."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from handlers import CommandData, Context, Message, handle_command, handle_message
+from handlers.commands import parse_command
+from handlers.texts import without_bot_mention
+from handlers.types import ToPerson
+from storage.orgmap import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, StreetInfo
+from tests.handlers.support import (
+    CAPTAIN,
+    NOW,
+    VOLUNTEER,
+    VOLUNTEER_2,
+    WORKER,
+    ctx,
+    nlu,
+    staff_ctx,
+    ticket,
+)
+
+
+def worker_says(text: str, t=None):
+    return handle_command(staff_ctx(text, WORKER, "zhangwg"), parse_command(text),
+                          CommandData(ticket=t or ticket(status="accepted")))
+
+
+# ---------------------------------------------------------------- notes as written
+
+
+@pytest.mark.parametrize("text,note", [
+    ("进展 128 双方已和解，楼上已修好水管", "双方已和解，楼上已修好水管"),
+    ("进展 ＃１２８　师傅（王）下午２点到！", "师傅（王）下午２点到！"),
+    ("完成128 已更换灯泡；费用由物业承担。", "已更换灯泡；费用由物业承担。"),
+    ("进展 128：已联系物业", "已联系物业"),
+    ("@gridbot 进展 128 已联系物业，明早来", "已联系物业，明早来"),
+])
+def test_a_note_reaches_the_group_exactly_as_written(text, note):
+    d = worker_says(text)
+    assert d.changes[0].text == note
+    assert d.sends[1].render(128).endswith(note) or note in d.sends[1].render(128)
+
+
+def test_full_width_rating_and_account_are_still_understood():
+    assert parse_command("评价 128 ５").arg == "5"
+    assert parse_command("转派 ＃１２８ ｌｉｗｇ").arg == "liwg"
+
+
+# ---------------------------------------------------------------- 查询
+
+
+def test_a_closed_ticket_is_listed_without_an_empty_field():
+    for status, shown in (("resolved", "已办结待评价"), ("closed", "已关闭"),
+                          ("cancelled", "已取消")):
+        d = handle_command(ctx("查询 128"), parse_command("查询 128"),
+                           CommandData(ticket=ticket(status=status)))
+        assert d.sends[0].render(128) == f"@王阿姨 #128 报修｜{shown}｜3号楼｜张网格"
+
+
+def test_an_open_ticket_is_listed_with_its_deadline():
+    d = handle_command(ctx("查询 128"), parse_command("查询 128"),
+                       CommandData(ticket=ticket(assignee_id=None)))
+    assert d.sends[0].render(128) == "@王阿姨 #128 报修｜待接单｜3号楼｜待分配｜时限 11-22 18:00"
+
+
+# ---------------------------------------------------------------- wishes
+
+
+def wish(**over):
+    return ticket(category="wish", facility=None, text="想找人帮忙买菜", **over)
+
+
+def test_a_claimed_wish_tells_the_next_volunteer_who_has_it():
+    claimed = wish(status="accepted", assignee_id=VOLUNTEER)
+    d = handle_command(ctx("认领 128", sender="wxid_xiaoli", name="志愿者小李", person=VOLUNTEER_2),
+                       parse_command("认领 128"), CommandData(ticket=claimed))
+    assert d.outcome == "refused" and not d.changes
+    text = d.sends[0].render(128)
+    assert "已由志愿者党员刘师傅认领" in text and "#128" in text
+    assert "已接单" not in text
+    again = handle_command(ctx("认领 128", sender="wxid_liu", name="党员刘师傅", person=VOLUNTEER),
+                           parse_command("认领 128"), CommandData(ticket=claimed))
+    assert "您已经认领" in again.sends[0].render(128)
+    by_worker = handle_command(
+        ctx("认领 128", sender="wxid_xiaoli", name="志愿者小李", person=VOLUNTEER_2),
+        parse_command("认领 128"), CommandData(ticket=wish(status="accepted", assignee_id=WORKER)))
+    assert "已由张网格接手" in by_worker.sends[0].render(128)
+
+
+def test_a_fulfilled_wish_asks_to_confirm_and_rate():
+    claimed = wish(status="accepted", assignee_id=VOLUNTEER)
+    d = handle_command(ctx("完成 128 菜已送到", sender="wxid_liu", name="党员刘师傅", person=VOLUNTEER),
+                       parse_command("完成 128 菜已送到"), CommandData(ticket=claimed))
+    text = d.sends[1].render(128)
+    assert "微心愿 #128" in text and "菜已送到" in text and "评价 128" in text
+    assert "没修好" not in text
+    repaired = worker_says("完成 128 已更换灯泡")
+    assert "没修好 128" in repaired.sends[1].render(128)
+
+
+def test_the_workers_copy_of_a_wish_says_volunteers_claim_it():
+    d = handle_message(ctx("独居老人想找人帮忙买菜"), nlu("micro_wish"))
+    [task] = [s for s in d.sends if s.to == ToPerson(WORKER)]
+    title, description = task.render_card(4)
+    for text in (description, task.render(4)):
+        assert "志愿者认领" in text and "无人认领" in text
+        assert "回复“接单 4”接单" not in text
+    repair = handle_message(ctx("电梯坏了"), nlu("repair_request"))
+    assert "回复“接单 4”接单" in repair.sends[-1].render(4)
+
+
+# ---------------------------------------------------------------- replies
+
+
+@pytest.mark.parametrize("intent,extra,said", [
+    ("repair_request", {}, "已收到您的报修，工单 #5"),
+    ("complaint", {}, "已收到您的投诉，工单 #5"),
+    ("dispute", {"tier": "small"}, "已收到您反映的矛盾纠纷，工单 #5"),
+])
+def test_each_kind_of_matter_is_acknowledged_in_its_own_words(intent, extra, said):
+    d = handle_message(ctx("楼上漏水"), nlu(intent, **extra))
+    text = d.sends[0].render(5)
+    assert said in text
+    assert "您的矛盾纠纷" not in text
+
+
+def test_a_matter_nobody_is_responsible_for_is_not_handed_to_a_blank():
+    bare = OrgMap.build(streets=[StreetInfo(1, "宜川路街道")],
+                        districts=[DistrictInfo(1, "第一居民区", 1)], grids=[(1, "第1网格", 1)],
+                        buildings=[BuildingInfo(10, "3", 1, 1, None)],
+                        groups=[GroupInfo(100, "bridge", "b3@chatroom", "3号楼业主群", 10)])
+    here = Context(Message(1, "bridge", "wxid_res1", "王阿姨", "电梯坏了", "b3@chatroom"),
+                   bare, NOW, 100, 10, None)
+    d = handle_message(here, nlu("repair_request"))
+    text = d.sends[0].render(5)
+    assert "待分配" not in text and "正在安排专人处理" in text
+    assert "暂无负责人" in d.reason
+
+
+# ---------------------------------------------------------------- @gridbot
+
+
+@pytest.mark.parametrize("written,addressed", [
+    ("@gridbot 楼道里堆满了纸箱", False),
+    ("@GridBot\u2005楼道里堆满了纸箱", False),
+    ("＠网格小助手　楼道里堆满了纸箱", False),
+    ("@小助手 楼道里堆满了纸箱", True),
+])
+def test_the_mention_of_gridbot_stays_out_of_tickets_and_cards(written, addressed):
+    d = handle_message(ctx(written, mentions=addressed), nlu("complaint"))
+    assert d.create.text == "楼道里堆满了纸箱"
+    assert "@" not in d.create.event_text and "＠" not in d.create.event_text
+    _, description = d.sends[-1].render_card(5)
+    assert "楼道里堆满了纸箱" in description and "@" not in description.replace("＠", "@")
+
+
+def test_other_mentions_are_kept():
+    assert without_bot_mention("@王阿姨 您家漏水了") == "@王阿姨 您家漏水了"
+    assert without_bot_mention("@gridbot @王阿姨 您家漏水了") == "@王阿姨 您家漏水了"
+    assert without_bot_mention("电梯坏了 @gridbot") == "电梯坏了 @gridbot"
+
+
+def test_a_wish_reaches_volunteers_without_the_mention():
+    d = handle_message(ctx("@gridbot 想找人帮忙买菜", mentions=True), nlu("micro_wish"))
+    [to_volunteer] = [s for s in d.sends if s.to == ToPerson(VOLUNTEER)]
+    assert "@gridbot" not in to_volunteer.render(4) and "想找人帮忙买菜" in to_volunteer.render(4)
+
+
+# ---------------------------------------------------------------- phone numbers into groups
+
+
+def test_the_workers_note_from_the_report_reaches_the_group_masked():
+    text = "进展 128 已联系业主，师傅电话139 0000 1111，座机021-12345678，+86 136-1234-5678"
+    d = worker_says(text)
+    group = d.sends[1].render(128)
+    assert group.endswith("师傅电话139 **** 1111，座机021-********，+86 136-****-5678")
+    assert "139 0000 1111" in d.changes[0].text  # the ticket history keeps it for staff
+
+
+def test_a_captains_notice_reaches_the_groups_masked():
+    text = "通知 明早停水，有事找王楼长 139-1234-5678"
+    d = handle_command(ctx(text, sender="wxid_wang", person=CAPTAIN), parse_command(text),
+                       CommandData())
+    notices = [s.render(None) for s in d.sends if not s.to.mention_ids]
+    assert notices and all("139-****-5678" in n and "1234" not in n for n in notices)
+
+
+def test_an_unknown_account_is_not_repeated_into_a_group_when_it_is_a_phone():
+    text = "转派 128 13912345678"
+    d = handle_command(ctx(text, sender="zhangwg", person=WORKER), parse_command(text),
+                       CommandData(ticket=ticket()))
+    assert d.outcome == "refused"
+    assert "13912345678" not in d.sends[0].render(128) and "139****5678" in d.sends[0].render(128)
+
+
+# ---------------------------------------------------------------- reasons
+
+
+def decisions():
+    t = ticket()
+    yield handle_message(ctx("电梯坏了"), nlu("repair_request", 1.0,
+                                           entities=[{"entity": "facility", "value": "lift"}]))
+    yield handle_message(ctx("电梯又坏了"), nlu("repair_request", entities=[
+        {"entity": "facility", "value": "lift"}]), [ticket(id=42)])
+    yield handle_message(ctx("独居老人想找人帮忙买菜"), nlu("micro_wish"))
+    yield handle_message(ctx("楼上漏水不肯赔"), nlu("dispute", tier="small"))
+    yield handle_message(ctx("路灯不亮", channel="wechat", chat_id=None, sender="o1"),
+                         nlu("repair_request"))
+    yield handle_message(ctx("今天天气真好"), nlu("none", 0.93))
+    yield handle_message(ctx("@gridbot 你好", mentions=True), nlu("none"))
+    for text in ("接单 128", "进展 128 已联系物业", "完成 128 好了", "转派 128 liwg",
+                 "转派 128 某人", "升级 128", "改类 128 投诉", "改类 128 报修", "查询 128",
+                 "评价 128 9", "接单 999"):
+        yield handle_command(staff_ctx(text, WORKER, "zhangwg"), parse_command(text),
+                             CommandData(ticket=None if "999" in text else t))
+    yield handle_command(staff_ctx("接单 128", WORKER, "zhangwg"), parse_command("接单 128"),
+                         CommandData(ticket=ticket(status="closed")))
+    yield handle_command(ctx("接单 128"), parse_command("接单 128"), CommandData(ticket=t))
+    yield handle_command(ctx("我的工单"), parse_command("我的工单"), CommandData(tickets=[t]))
+    yield handle_command(staff_ctx("我的任务", WORKER, "zhangwg"), parse_command("我的任务"),
+                         CommandData())
+    yield handle_command(ctx("通知 明天停水", sender="wxid_wang", person=CAPTAIN),
+                         parse_command("通知 明天停水"), CommandData())
+
+
+def test_every_reason_is_chinese_an_admin_can_read():
+    for d in decisions():
+        assert d.reason and not re.search(r"[A-Za-z_]", d.reason), d.reason
+
+
+def test_a_ticket_reason_keeps_intent_confidence_place_and_person():
+    d = handle_message(ctx("电梯坏了"), nlu("repair_request", 1.0,
+                                         entities=[{"entity": "facility", "value": "lift"}]))
+    assert d.reason == "识别为报修·电梯（置信度 1.00），3号楼，派给网格员张网格"
+    assert d.outcome == "ticket_created"
+    chatter = handle_message(ctx("今天天气真好"), nlu("none", 0.93))
+    assert "识别为无关（置信度 0.93）" in chatter.reason and chatter.outcome == "ignored"
+    accepted = worker_says("接单 128", ticket())
+    assert accepted.reason == "张网格发来“接单”，工单 #128 已接单"
+    assert accepted.outcome == "command:accepted"
+
+
+def test_the_wrong_state_is_explained():
+    d = worker_says("接单 128", ticket(status="resolved", resolve_due_at=NOW - timedelta(hours=1)))
+    assert d.reason == "张网格发来“接单”，未执行：工单 #128 目前已办结待评价，不能接单"
