@@ -1,9 +1,13 @@
-"""The admin HTTP API under /api/v1 (bearer token)."""
+"""The admin HTTP API under /api/v1 (bearer token).
+
+Every parameter and body is read through `bot.params`; answers show outbox targets with their
+secrets (robot webhook keys) redacted.
+"""
 
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,46 +15,88 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from bot import params
 from bot.processing import explain_text, parse_text
+from bot.redaction import redact_secrets
 from bot.runtime import Runtime
 from handlers.ticket_commands import correct_category
 from storage import nlu_store
 from storage import tickets as ticket_queries
 from storage.models import CATEGORIES, STATUSES, InboundRecord, OutboxMessage, Ticket
+from storage.nlu_store import INTENTS
 from storage.orgmap import OrgMap
 from storage.stats import ticket_stats
 
+log = logging.getLogger("gridbot.api")
+
 MAX_PARSE_CHARS = 10_000
+MAX_BY_CHARS = 64
+MAX_VERSION_CHARS = 40
+MAX_OFFSET = 10**9
+INBOUND_STATUSES = ("received", "processing", "done", "failed")
+OUTBOX_STATUSES = ("pending", "sent", "dead")
+WRONG_TOKEN = ("管理令牌缺失或错误，请使用 GRIDBOT_ADMIN_TOKEN。"
+               "Missing or wrong bearer token (Authorization: Bearer <GRIDBOT_ADMIN_TOKEN>).")
+
 RUNTIME = web.AppKey("runtime", Runtime)
 TOKEN = web.AppKey("admin_token", str)
+#: True when the simulator's API needs the admin token too (a real channel is configured).
+SIMULATOR_LOCKED = web.AppKey("simulator_locked", bool)
 
-
-class BadRequest(web.HTTPBadRequest):
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            text=json.dumps({"error": reason}, ensure_ascii=False), content_type="application/json"
-        )
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
+def _answers_json(path: str) -> bool:
+    return path.startswith(("/api/", "/simulator/api/"))
+
+
+def _needs_token(request: web.Request) -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    return request.path.startswith("/simulator/api/") and request.app.get(SIMULATOR_LOCKED, False)
+
+
+def has_admin_token(request: web.Request) -> bool:
+    given = request.headers.get("Authorization", "")
+    return given.startswith("Bearer ") and hmac.compare_digest(
+        given[7:].strip().encode(), request.app[TOKEN].encode())
+
+
 @web.middleware
-async def require_token(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if request.path.startswith("/api/v1"):
-        expected = request.app[TOKEN]
-        given = request.headers.get("Authorization", "")
-        if not given.startswith("Bearer ") or not hmac.compare_digest(
-            given[7:].strip().encode(), expected.encode()
-        ):
-            return web.json_response(
-                {"error": "missing or wrong bearer token (Authorization: Bearer <GRIDBOT_ADMIN_TOKEN>)"},
-                status=401,
-            )
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _needs_token(request) and not has_admin_token(request):
+        return web.json_response({"error": WRONG_TOKEN}, status=401,
+                                 headers={"WWW-Authenticate": "Bearer"})
     return await handler(request)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API answers errors as {"error": …}, aiohttp's own (404, 405, 413) included; an
+    unexpected exception is logged with its traceback and answered 500 without one."""
+    if not _answers_json(request.path):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
+        return web.json_response({"error": exc.text or exc.reason}, status=exc.status,
+                                 headers=headers)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error; the log has the details"}, status=500)
+
+
+def _by(body: dict[str, Any]) -> str:
+    """Who made a change through the API ("admin" unless the body names someone)."""
+    by = params.json_text(body, "by", max_chars=MAX_BY_CHARS, default="")
+    return by.strip() if by and by.strip() else "admin"
 
 
 def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
@@ -83,59 +129,15 @@ def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
     }
 
 
-def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        raise BadRequest(f"since must be an ISO date/time or unix seconds, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number") from None
-    if not low <= number <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}")
-    return number
-
-
-def _one_of(value: str | None, name: str, allowed: tuple[str, ...]) -> str | None:
-    if not value:
-        return None
-    for part in value.split(","):
-        if part not in allowed:
-            raise BadRequest(f"{name} must be one of {', '.join(allowed)}; got {part!r}")
-    return value
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 async def parse(request: web.Request) -> web.Response:
-    body = await _json_object(request)
-    if not isinstance(body.get("text"), str):
-        raise BadRequest('the body must be a JSON object with a string "text"')
-    text = body["text"]
-    if len(text) > MAX_PARSE_CHARS:
-        raise BadRequest(f"text is longer than {MAX_PARSE_CHARS} characters")
+    body = await params.json_object(request)
+    text = params.json_text(body, "text", max_chars=MAX_PARSE_CHARS)
+    if text is None:
+        raise params.BadRequest('the body must be a JSON object with a string "text"')
+    explain = params.json_flag(body, "explain")
     parser = request.app[RUNTIME].nlu()
     answer = await parse_text(parser, text)
-    if body.get("explain") is True:
+    if explain:
         answer = {**answer, "evidence": explain_text(parser, text)}
     return web.json_response(answer)
 
@@ -144,20 +146,16 @@ async def list_tickets(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     org = await runtime.org.get()
     q = request.query
-    building_ids = grid_ids = None
-    if q.get("building"):
-        building_ids = [b.id for b in org.buildings_by_number(q["building"])]
-    if q.get("grid"):
-        grid_ids = org.grid_ids_matching(q["grid"])
+    building, grid = params.query_name(q, "building"), params.query_name(q, "grid")
     conditions = ticket_queries.ticket_filters(
-        status=_one_of(q.get("status"), "status", STATUSES),
-        category=_one_of(q.get("category"), "category", CATEGORIES),
-        building_ids=building_ids,
-        grid_ids=grid_ids,
-        since=_since(q.get("since")),
+        status=params.query_choices(q, "status", STATUSES),
+        category=params.query_choices(q, "category", CATEGORIES),
+        building_ids=[b.id for b in org.buildings_by_number(building)] if building else None,
+        grid_ids=org.grid_ids_matching(grid) if grid else None,
+        since=params.query_since(q),
     )
-    limit = _int(q.get("limit"), "limit", 100, 1, 1000)
-    offset = _int(q.get("offset"), "offset", 0, 0, 10**9)
+    limit = params.query_int(q, "limit", default=100, low=1, high=1000)
+    offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, conditions, limit, offset)
     return web.json_response({"tickets": [ticket_json(t, org) for t in rows], "total": total})
@@ -165,7 +163,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def get_ticket(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    ticket_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
+    ticket_id = params.path_id(request)
     org = await runtime.org.get()
     async with runtime.sessions() as session:
         ticket = await session.get(Ticket, ticket_id)
@@ -193,16 +191,12 @@ async def correct_ticket(request: web.Request) -> web.Response:
     """Body {"category": "repair"} re-files a ticket, {"category": "none"} cancels it as no
     matter at all; like the 改类 chat command, the correction lands in the NLU review queue."""
     runtime = request.app[RUNTIME]
-    ticket_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
-    body = await _json_object(request)
-    unknown = sorted(set(body) - {"category", "by"})
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(unknown)}; only category and by change")
-    allowed = (*CATEGORIES, "none")
-    if body.get("category") not in allowed:
-        raise BadRequest(f"category must be one of {', '.join(allowed)}")
-    category = None if body["category"] == "none" else body["category"]
-    by = body.get("by") if isinstance(body.get("by"), str) and body["by"].strip() else "admin"
+    ticket_id = params.path_id(request)
+    body = await params.json_object(request)
+    params.only_fields(body, ("category", "by"))
+    chosen = params.json_choice(body, "category", (*CATEGORIES, "none"))
+    category = None if chosen == "none" else chosen
+    by = _by(body)
     org = await runtime.org.get()
     async with runtime.sessions() as session, session.begin():
         view = await ticket_queries.ticket_view(session, ticket_id)
@@ -219,7 +213,7 @@ async def correct_ticket(request: web.Request) -> web.Response:
                 status=409)
         now = datetime.now(UTC)
         try:
-            await ticket_queries.apply_change(session, change, by[:64], None, now)
+            await ticket_queries.apply_change(session, change, by, None, now)
         except ticket_queries.StaleTicket as exc:
             return web.json_response({"error": f"{exc}; try again"}, status=409)
         await nlu_store.add_review(
@@ -233,7 +227,8 @@ async def correct_ticket(request: web.Request) -> web.Response:
 
 def outbox_json(m: OutboxMessage) -> dict[str, Any]:
     return {
-        "id": m.id, "ticket_id": m.ticket_id, "transport": m.transport, "target": m.target, "payload": m.payload,
+        "id": m.id, "ticket_id": m.ticket_id, "transport": m.transport,
+        "target": redact_secrets(m.target), "payload": redact_secrets(m.payload),
         "status": m.status, "attempts": m.attempts, "last_error": m.last_error,
         "created_at": iso(m.created_at), "sent_at": iso(m.sent_at),
         "next_attempt_at": iso(m.next_attempt_at),
@@ -253,10 +248,11 @@ async def list_messages(request: web.Request) -> web.Response:
     """Inbound messages with what gridbot decided and why (newest first)."""
     runtime = request.app[RUNTIME]
     q = request.query
-    limit = _int(q.get("limit"), "limit", 50, 1, 500)
+    limit = params.query_int(q, "limit", default=50, low=1, high=500)
+    status = params.query_choices(q, "status", INBOUND_STATUSES)
     query = select(InboundRecord).order_by(InboundRecord.id.desc()).limit(limit)
-    if q.get("status"):
-        query = query.where(InboundRecord.status == q["status"])
+    if status:
+        query = query.where(InboundRecord.status.in_(status.split(",")))
     async with runtime.sessions() as session:
         rows = (await session.execute(query)).scalars().all()
     return web.json_response({"messages": [inbound_json(m) for m in rows]})
@@ -265,11 +261,11 @@ async def list_messages(request: web.Request) -> web.Response:
 async def list_outbox(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     q = request.query
-    limit = _int(q.get("limit"), "limit", 50, 1, 500)
+    limit = params.query_int(q, "limit", default=50, low=1, high=500)
+    status = params.query_choices(q, "status", OUTBOX_STATUSES)
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-    if q.get("status"):
-        query = query.where(OutboxMessage.status == _one_of(
-            q["status"], "status", ("pending", "sent", "dead")))
+    if status:
+        query = query.where(OutboxMessage.status.in_(status.split(",")))
     async with runtime.sessions() as session:
         rows = (await session.execute(query)).scalars().all()
     return web.json_response({"outbox": [outbox_json(m) for m in rows]})
@@ -278,7 +274,7 @@ async def list_outbox(request: web.Request) -> web.Response:
 async def retry_outbox(request: web.Request) -> web.Response:
     """Send a dead message again, after the cause (a wrong user id, an untrusted IP) is fixed."""
     runtime = request.app[RUNTIME]
-    row_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
+    row_id = params.path_id(request)
     async with runtime.sessions() as session, session.begin():
         row = await session.get(OutboxMessage, row_id)
         if row is None:
@@ -296,10 +292,12 @@ async def retry_outbox(request: web.Request) -> web.Response:
 
 async def review_queue(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    status = _one_of(request.query.get("status", "open"), "status",
-                     ("open", "labeled", "dismissed")) or "open"
-    limit = _int(request.query.get("limit"), "limit", 100, 1, 1000)
-    offset = _int(request.query.get("offset"), "offset", 0, 0, 10**9)
+    q = request.query
+    status = params.query_choices(q, "status", ("open", "labeled", "dismissed")) or "open"
+    if "," in status:
+        raise params.BadRequest("status must be one of open, labeled, dismissed")
+    limit = params.query_int(q, "limit", default=100, low=1, high=1000)
+    offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
         items = await nlu_store.review_items(session, status, limit, offset)
     return web.json_response({"items": [nlu_store.item_json(i) for i in items]})
@@ -308,15 +306,16 @@ async def review_queue(request: web.Request) -> web.Response:
 async def label_review(request: web.Request) -> web.Response:
     """Body {"intent": "complaint"} labels the item; {"dismiss": true} drops it."""
     runtime = request.app[RUNTIME]
-    item_id = _int(request.match_info["id"], "id", 0, 1, 2**62)
-    body = await _json_object(request)
-    if body.get("dismiss") is True:
+    item_id = params.path_id(request)
+    body = await params.json_object(request)
+    params.only_fields(body, ("intent", "dismiss", "by"))
+    if params.json_flag(body, "dismiss"):
         intent = None
-    elif isinstance(body.get("intent"), str):
-        intent = body["intent"]
+    elif "intent" in body:
+        intent = params.json_choice(body, "intent", INTENTS)
     else:
-        raise BadRequest('give {"intent": "<one of the five intents>"} or {"dismiss": true}')
-    by = body.get("by") if isinstance(body.get("by"), str) else "admin"
+        raise params.BadRequest('give {"intent": "<one of the five intents>"} or {"dismiss": true}')
+    by = _by(body)
     try:
         async with runtime.sessions() as session, session.begin():
             item = await nlu_store.label_item(session, item_id, intent, by)
@@ -341,7 +340,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 async def activate_model(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    version = request.match_info["version"]
+    version = params.path_text(request, "version", MAX_VERSION_CHARS)
     try:
         async with runtime.sessions() as session, session.begin():
             previous = await nlu_store.activate(session, version)
@@ -365,7 +364,7 @@ async def rollback_model(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     org = await runtime.org.get()
-    since = _since(request.query.get("since"))
+    since = params.query_since(request.query)
     async with runtime.sessions() as session:
         result = await ticket_stats(session, org, since)
     return web.json_response(result)

@@ -8,14 +8,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.api import RUNTIME, TOKEN, api_routes, require_token
+from bot.api import RUNTIME, SIMULATOR_LOCKED, TOKEN, api_routes, json_errors, require_token
 from bot.channels import MAX_BODY
 from bot.channels.routes import ChannelSet, channel_routes
 from bot.config import Settings
+from bot.http_log import quiet_malformed_requests
 from bot.runtime import Runtime
 from bot.simulator import STATIC, simulator_routes
+from bot.web_security import secure_headers
 
 log = logging.getLogger(__name__)
+
+
+def admin_token_path(settings: Settings) -> Path:
+    return Path(settings.var_dir) / "admin_token"
 
 
 def admin_token(settings: Settings) -> tuple[str, bool]:
@@ -23,7 +29,7 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
     The flag says whether it was just generated."""
     if settings.admin_token:
         return settings.admin_token, False
-    path = Path(settings.var_dir) / "admin_token"
+    path = admin_token_path(settings)
     if path.is_file():
         token = path.read_text().strip()
         if token:
@@ -41,12 +47,18 @@ async def _health(request: web.Request) -> web.Response:
         async with runtime.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
     except Exception as exc:
-        return web.json_response({"ok": False, "database": str(exc)}, status=503)
+        # The reason goes to the log only: it can name hosts and users of the database.
+        log.warning("health check: the database cannot be reached: %s", type(exc).__name__)
+        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
     return web.json_response({"ok": True})
 
 
 async def _console(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "admin.html")
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "favicon.ico")
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -57,13 +69,19 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     """`workers=False` serves without processing (the intake still stores everything)."""
     settings = runtime.settings
     # A little above the channels' own limit, so they answer 413 with a reason.
-    app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=[require_token])
+    app = web.Application(client_max_size=MAX_BODY + 1024,
+                          middlewares=[json_errors, require_token])
+    secure_headers(app)
+    quiet_malformed_requests()
+    channels = ChannelSet.from_settings(settings)
     app[RUNTIME] = runtime
     app[TOKEN] = token or admin_token(settings)[0]
-    channel_routes(app, ChannelSet.from_settings(settings), runtime.intake.store)
+    app[SIMULATOR_LOCKED] = bool(channels.enabled())
+    channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)
+    app.router.add_get("/favicon.ico", _favicon)
     app.router.add_get("/", _index)
     if settings.simulator:
         simulator_routes(app)

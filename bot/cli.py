@@ -97,15 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except Exception as exc:
             return _database_error(exc, settings)
     token, generated = admin_token(settings)
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"gridbot serving on {base}")
-    for name in channels.enabled():
-        print(f"  channel {name}: on")
-    if settings.simulator:
-        print(f"  chat simulator: {base}/simulator")
-    print(f"  admin console:  {base}/admin#token={token}")
-    if generated:
-        print(f"  admin token (generated, kept in {Path(settings.var_dir) / 'admin_token'}): {token}")
+    print("\n".join(startup_lines(settings, channels.enabled(), token, generated)))
     sys.stdout.flush()
 
     async def app_factory() -> web.Application:
@@ -118,6 +110,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"gridbot: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def startup_lines(settings: Settings, channels: list[str], token: str, generated: bool) -> list[str]:
+    """What `gridbot serve` prints. The admin token appears only when it was just generated;
+    afterwards only where it is kept (var/admin_token or the environment)."""
+    from bot.app import admin_token_path
+
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [f"gridbot serving on {base}"]
+    lines += [f"  channel {name}: on" for name in channels]
+    if settings.simulator:
+        lines.append(f"  chat simulator: {base}/simulator"
+                     + ("  (needs the admin token)" if channels else ""))
+    if generated:
+        lines.append(f"  admin console:  {base}/admin#token={token}")
+        lines.append(f"  admin token (generated, kept in {admin_token_path(settings)}): {token}")
+    else:
+        kept = "GRIDBOT_ADMIN_TOKEN" if settings.admin_token else str(admin_token_path(settings))
+        lines.append(f"  admin console:  {base}/admin  (admin token in {kept})")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,11 +1,14 @@
 """The chat simulator: write as a resident into a demo building group, or as staff on
 WeCom, and watch what gridbot answers and pushes. Its messages go through the same
-intake, handlers and outbox as real ones; only the last hop is recorded instead of sent."""
+intake, handlers and outbox as real ones; only the last hop is recorded instead of sent.
+
+Without channels (the demo) its API is open, on 127.0.0.1 by default. Once any real channel is
+configured, its API needs the admin token (`bot.api.require_token`) and its feed masks what a
+building group would not show (`feed_mask`)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -13,17 +16,20 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.api import RUNTIME, inbound_json, outbox_json
+from bot import params
+from bot.api import RUNTIME, SIMULATOR_LOCKED, inbound_json, outbox_json
 from bot.channels import InboundMessage
+from bot.simulator.feed_mask import FeedMask
 from storage.models import InboundRecord, OutboxMessage
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXT = 2000
+MAX_ID_CHARS = 100
+MAX_CHAT_CHARS = 200
+MAX_NAME_CHARS = 100
+MAX_CURSOR = 2**62
+FEED_PAGE = 200
 _sequence = itertools.count()
-
-
-def _error(reason: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
 
 
 async def page(request: web.Request) -> web.FileResponse:
@@ -36,24 +42,16 @@ async def directory(request: web.Request) -> web.Response:
 
 
 async def say(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error("the body must be JSON")
-    if not isinstance(body, dict):
-        return _error("the body must be a JSON object")
-    text, sender_id = body.get("text"), body.get("sender_id")
-    chat_id, sender_name = body.get("chat_id"), body.get("sender_name")
-    if not isinstance(text, str) or not text.strip():
-        return _error("text must be a non-empty string")
-    if len(text) > MAX_TEXT:
-        return _error(f"text is longer than {MAX_TEXT} characters")
-    if not isinstance(sender_id, str) or not sender_id.strip():
-        return _error("sender_id must be a non-empty string")
-    if chat_id is not None and not isinstance(chat_id, str):
-        return _error("chat_id must be a string or null")
-    if sender_name is not None and not isinstance(sender_name, str):
-        return _error("sender_name must be a string or null")
+    body = await params.json_object(request)
+    params.only_fields(body, ("text", "sender_id", "chat_id", "sender_name"))
+    text = params.json_text(body, "text", max_chars=MAX_TEXT)
+    sender_id = params.json_text(body, "sender_id", max_chars=MAX_ID_CHARS)
+    chat_id = params.json_text(body, "chat_id", max_chars=MAX_CHAT_CHARS)
+    sender_name = params.json_text(body, "sender_name", max_chars=MAX_NAME_CHARS)
+    if not text or not text.strip():
+        raise params.BadRequest("text must be a non-empty string")
+    if not sender_id or not sender_id.strip():
+        raise params.BadRequest("sender_id must be a non-empty string")
     now = time.time()
     message = InboundMessage(
         channel="simulator",
@@ -69,30 +67,29 @@ async def say(request: web.Request) -> web.Response:
     return web.json_response({"accepted": True, "duplicate": duplicate, "msg_id": message.msg_id})
 
 
-def _cursor(request: web.Request, name: str) -> int:
-    try:
-        return max(0, int(request.query.get(name, "0")))
-    except ValueError:
-        return 0
-
-
 async def feed(request: web.Request) -> web.Response:
     """What came in and what went out since the given cursors, oldest first."""
     runtime = request.app[RUNTIME]
-    after_in, after_out = _cursor(request, "after_in"), _cursor(request, "after_out")
+    q = request.query
+    after_in = params.query_int(q, "after_in", default=0, low=0, high=MAX_CURSOR)
+    after_out = params.query_int(q, "after_out", default=0, low=0, high=MAX_CURSOR)
     async with runtime.sessions() as session:
         inbound = (await session.execute(
             select(InboundRecord).where(InboundRecord.id > after_in)
-            .order_by(InboundRecord.id).limit(200)
+            .order_by(InboundRecord.id).limit(FEED_PAGE)
         )).scalars().all()
         outbound = (await session.execute(
             select(OutboxMessage).where(OutboxMessage.id > after_out)
-            .order_by(OutboxMessage.id).limit(200)
+            .order_by(OutboxMessage.id).limit(FEED_PAGE)
         )).scalars().all()
     in_done = [m for m in inbound if m.status not in _UNSETTLED_IN]
     out_done = [m for m in outbound if m.status != "pending"]
     items: list[dict[str, Any]] = [{"direction": "in", **inbound_json(m)} for m in in_done]
     items += [{"direction": "out", **outbox_json(m)} for m in out_done]
+    if request.app.get(SIMULATOR_LOCKED, False):
+        org = await runtime.org.get()
+        mask = FeedMask.of([*org.people_by_wecom, *org.people_by_wechat])
+        items = [mask.apply(item) for item in items]
     # Advance only past what is settled, so a row still in flight is shown once it settles.
     return web.json_response({
         "items": items,

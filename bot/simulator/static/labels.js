@@ -1,0 +1,21 @@
+"use strict";
+/* Chinese names for what gridbot understood and decided, shared by the console and the simulator. */
+const INTENTS = { complaint: "投诉", repair_request: "报修", micro_wish: "微心愿", dispute: "矛盾纠纷", none: "无/闲聊" };
+const URGENCY = { emergency: "紧急", normal: "一般" };
+const TIERS = { micro: "楼内微纠纷", small: "邻里小纠纷", medium: "中等纠纷", big: "重大纠纷" };
+const OUTCOMES = {
+  ticket_created: "已建工单", followed: "关注已有工单", ignored: "忽略（闲聊）", refused: "已拒绝", answered: "已答复",
+  help: "帮助", notice: "楼组通知", asked_building: "追问楼号", failed: "处理失败", error: "出错",
+};
+/* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
+const COMMANDS = {
+  accepted: "接单", progress: "进展", resolved: "办结", transferred: "转派", escalated: "升级", claimed: "认领",
+  rated: "评价", reopened: "重开", cancelled: "撤销", recategorized: "改类", closed: "关闭", whistled: "吹哨",
+  reported: "报到", visited: "走访",
+};
+function outcomeLabel(outcome) {
+  const o = String(outcome || "");
+  if (OUTCOMES[o]) return OUTCOMES[o];
+  if (o.startsWith("command:")) return "命令：" + (COMMANDS[o.slice(8)] || "其他");
+  return "其他结果";
+}

@@ -1,0 +1,587 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 700;
+const BOT_NAME = "网格小助手 gridbot";
+const TONES = { ticket_created: "ok", followed: "ok", answered: "ok", help: "ok", notice: "ok",
+  ignored: "skip", refused: "warn", asked_building: "warn", failed: "bad", error: "bad" };
+const toneOf = (outcome) => TONES[outcome] || (String(outcome).startsWith("command:") ? "ok" : "skip");
+const EXAMPLES = [
+  "{b}号楼电梯坏了，被困在里面了！", "楼上天天半夜拖椅子吵得睡不着", "我家楼上漏水，找他他不管，还骂人",
+  "隔壁独居的李奶奶腿脚不便，想找人帮忙买菜", "今天天气真好", "查询 {t}", "我的工单",
+];
+
+const state = {
+  dir: null, convs: new Map(), alias: new Map(), names: new Map(), seen: new Set(),
+  cursor: { in: 0, out: 0 }, group: null, inbox: null, list: "groups",
+  openWhy: new Set(), loaded: false, dirty: new Set(),
+};
+
+/* ---------- small helpers ---------- */
+function el(tag, props, ...kids) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v == null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k === "text") n.textContent = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else n.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of kids.flat(Infinity)) if (c != null && c !== false) n.append(c instanceof Node ? c : String(c));
+  return n;
+}
+const pad = (n) => String(n).padStart(2, "0");
+function bj(iso, full) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d)) return "";
+  const b = new Date(d.getTime() + 8 * 3600e3);
+  const hm = `${pad(b.getUTCHours())}:${pad(b.getUTCMinutes())}`;
+  return full ? `${b.getUTCFullYear()}-${pad(b.getUTCMonth() + 1)}-${pad(b.getUTCDate())} ${hm}:${pad(b.getUTCSeconds())}` : hm;
+}
+function hashId(s) {
+  let h = 5381;
+  for (const ch of s) h = ((h * 33) ^ ch.codePointAt(0)) >>> 0;
+  return h.toString(36).slice(0, 5);
+}
+function initial(name) { return Array.from((name || "?").trim())[0] || "?"; }
+function colorOf(s) { return `hsl(${parseInt(hashId(s || "x"), 36) % 360} 45% 52%)`; }
+function avatar(name, cls) {
+  const a = el("span", { class: "ava " + (cls || "") }, cls ? (cls === "bot" ? "助" : "群") : initial(name));
+  if (!cls) a.style.background = colorOf(name);
+  return a;
+}
+function withMentions(text) {
+  const frag = document.createDocumentFragment();
+  String(text ?? "").split(/(@[^\s@，。,:：]+)/).forEach((part, i) => {
+    frag.append(i % 2 ? el("span", { class: "mention" }, part) : document.createTextNode(part));
+  });
+  return frag;
+}
+function decodeEntities(s) {
+  return s.replace(/<br\s*\/?>/gi, "\n").replace(/&(#x[0-9a-f]+|#\d+|lt|gt|amp|quot|apos|nbsp);/gi, (m, e) => {
+    const named = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'", nbsp: " " }[e.toLowerCase()];
+    if (named) return named;
+    const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
+  });
+}
+/* WeCom textcard description: only <div class="gray|normal|highlight"> survives; the rest is text. */
+function cardDescription(html) {
+  const box = el("div", { class: "cd" });
+  const re = /<div class="(gray|normal|highlight)">([\s\S]*?)<\/div>/g;
+  let last = 0, m;
+  const loose = (s) => { if (s.trim()) box.append(el("div", { class: "normal" }, decodeEntities(s))); };
+  while ((m = re.exec(html || ""))) {
+    loose(html.slice(last, m.index));
+    box.append(el("div", { class: m[1] }, decodeEntities(m[2])));
+    last = re.lastIndex;
+  }
+  loose((html || "").slice(last));
+  return box;
+}
+function safeUrl(u) { return typeof u === "string" && /^(https?:\/\/|\/)/i.test(u) ? u : null; }
+/* With a real channel on, the simulator's API needs the admin token: taken from #token= like the
+   console does (and kept for this tab, as the console keeps it), or asked for. */
+const TOKEN_KEY = "gridbot_token";
+const WRONG_TOKEN = "需要管理令牌，或令牌错误。Admin token missing or wrong.";
+function takeTokenFromHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  if (!h.has("token")) return;
+  sessionStorage.setItem(TOKEN_KEY, h.get("token"));
+  h.delete("token");
+  history.replaceState(null, "", location.pathname + location.search + (h.toString() ? "#" + h : ""));
+}
+function askToken() {
+  $("login").hidden = false;
+  $("loginErr").textContent = sessionStorage.getItem(TOKEN_KEY) ? WRONG_TOKEN : "";
+  $("tokenInput").focus();
+}
+async function api(path, body) {
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const res = await fetch(path, body ? { method: "POST", headers, body: JSON.stringify(body) } : { headers });
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401) { askToken(); throw new Error(WRONG_TOKEN); }
+  if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+  return data;
+}
+
+/* ---------- directory → conversations ---------- */
+function conv(key, init) {
+  let c = state.convs.get(key);
+  if (!c) { c = { key, items: [], unread: 0, last: 0, snippet: "", ...init }; state.convs.set(key, c); }
+  return c;
+}
+function addInbox(p, roles) {
+  const key = p.wecom_userid || p.wechat_id;
+  if (!key || state.alias.has(key)) return;
+  const c = conv("p:" + key, { kind: "inbox", person: key, title: p.name || key, roles: roles || [], volunteer: !p.wecom_userid });
+  for (const id of [p.wecom_userid, p.wechat_id]) if (id) { state.alias.set(id, c.key); state.names.set(id, p.name); }
+}
+function loadDirectory(dir) {
+  state.dir = dir;
+  $("street").textContent = dir.street || "";
+  for (const b of dir.buildings || []) {
+    const chat = b.group && b.group.chat_id;
+    if (!chat) continue;
+    conv("g:" + chat, { kind: "group", chat, title: b.group.name || `${b.number}号楼`, building: b });
+  }
+  for (const s of dir.staff || []) addInbox(s, s.roles);
+  for (const v of dir.volunteers || []) addInbox(v, ["志愿者 " + (v.grid || "")]);
+  for (const b of dir.buildings || []) {
+    if (b.captain && b.captain.wechat_id) state.names.set(b.captain.wechat_id, b.captain.name);
+  }
+}
+function inboxKeyOf(id) {
+  if (!id) return null;
+  if (state.alias.has(id)) return state.alias.get(id);
+  return conv("p:" + id, { kind: "inbox", person: id, title: state.names.get(id) || id, roles: ["(目录外 not in directory)"] }).key;
+}
+function routeOf(item) {
+  if (item.direction === "in") {
+    if (item.chat_id) return conv("g:" + item.chat_id, { kind: "group", chat: item.chat_id, title: item.chat_id }).key;
+    return inboxKeyOf(item.sender_id);
+  }
+  const t = item.target || {};
+  if (t.chat_id) return conv("g:" + t.chat_id, { kind: "group", chat: t.chat_id, title: t.name || t.chat_id }).key;
+  return inboxKeyOf(t.person || (t.userids || [])[0] || t.openid);
+}
+
+/* ---------- feed ---------- */
+function timeOf(item) { return Date.parse(item.direction === "in" ? item.received_at : item.created_at) || Date.now(); }
+function textOf(item) {
+  if (item.direction === "in") return item.text || "";
+  const p = item.payload || {};
+  return p.msgtype === "textcard" ? p.title || p.text || "" : p.text || p.content || "";
+}
+function ingest(item) {
+  const id = item.direction + ":" + item.id;
+  if (state.seen.has(id)) return;
+  state.seen.add(id);
+  const key = routeOf(item);
+  if (!key) return;
+  const c = state.convs.get(key);
+  if (item.direction === "in") {
+    if (item.sender_name) state.names.set(item.sender_id, item.sender_name);
+    c.items = c.items.filter((x) => !(x.local && x.msg_id === item.msg_id));
+  }
+  c.items.push({ id, ts: timeOf(item), raw: item });
+  c.last = Math.max(c.last, timeOf(item));
+  c.snippet = textOf(item).replace(/\s+/g, " ").slice(0, 40);
+  const visible = (key === state.group && paneShown("mid")) || (key === state.inbox && paneShown("right"));
+  if (!visible && state.loaded) c.unread++;
+  state.dirty.add(key);
+}
+async function poll() {
+  try {
+    const q = `after_in=${state.cursor.in}&after_out=${state.cursor.out}`;
+    const data = await api(`/simulator/api/feed?${q}`);
+    (data.items || []).forEach(ingest);
+    state.cursor = { in: data.after_in ?? state.cursor.in, out: data.after_out ?? state.cursor.out };
+    setConn(true);
+    refresh();
+    const more = (data.items || []).length >= 200;
+    if (!more) state.loaded = true; // history before the page opened is not "unread"
+    setTimeout(poll, more ? 50 : POLL_MS);
+  } catch (e) {
+    setConn(false, e.message);
+    setTimeout(poll, 2500);
+  }
+}
+function setConn(ok, why) {
+  const c = $("conn");
+  c.className = "conn " + (ok ? "ok" : "bad");
+  c.textContent = ok ? "实时 live" : "连接中断 offline";
+  c.title = why || "";
+}
+
+/* ---------- rendering: lists ---------- */
+function refresh() {
+  if (!state.dirty.size) return;
+  if (state.dirty.has(state.group)) { renderChat($("gMsgs"), state.group); renderExamples(); }
+  if (state.dirty.has(state.inbox)) { renderChat($("sMsgs"), state.inbox); prefillTicket(); }
+  state.dirty.clear();
+  renderLists();
+}
+function badge(n) { return n ? el("span", { class: "badge" }, n > 99 ? "99+" : n) : null; }
+function matches(c, q) {
+  if (!q) return true;
+  const b = c.building;
+  if (b && /^\d+$/.test(q)) return String(b.number) === q || String(b.number).startsWith(q);
+  const hay = [c.title, c.person, ...(c.roles || []), b && b.grid, b && b.district,
+    b && b.worker && b.worker.name, b && b.captain && b.captain.name].join(" ").toLowerCase();
+  return hay.includes(q.toLowerCase());
+}
+function listItem(c, selected, sub, onclick, ava) {
+  return el("div", { class: "item" + (selected ? " on" : ""), onclick, title: c.title },
+    ava, el("div", { class: "txt" }, el("div", { class: "name" }, c.title), el("div", { class: "snip" }, c.snippet || sub)),
+    badge(c.unread));
+}
+function renderLists() {
+  const q = $("filter").value.trim(), active = $("activeOnly").checked;
+  const groups = [...state.convs.values()].filter((c) => c.kind === "group");
+  const inboxes = [...state.convs.values()].filter((c) => c.kind === "inbox");
+  renderGroupList(groups.filter((c) => matches(c, q) && (!active || c.items.length)));
+  const staff = inboxes.filter((c) => matches(c, q) && (!active || c.items.length)).sort((a, b) => b.last - a.last);
+  const box = $("staffList");
+  box.replaceChildren(...staff.map((c) => listItem(c, c.key === state.inbox, (c.roles || []).join("、"),
+    () => { selectInbox(c.key); showPane("right"); }, avatar(c.title))));
+  if (!staff.length) box.append(el("div", { class: "empty" }, "没有匹配的工作人员"));
+  const unread = (arr) => arr.reduce((n, c) => n + c.unread, 0);
+  setBadge(document.querySelector('#seg [data-list="groups"]'), unread(groups));
+  setBadge(document.querySelector('#seg [data-list="staff"]'), unread(inboxes));
+  const cur = [state.convs.get(state.group), state.convs.get(state.inbox)];
+  const others = [...groups, ...inboxes].filter((c) => !cur.includes(c));
+  setBadge(document.querySelector('#mtabs [data-pane="left"]'), unread(others));
+  setBadge(document.querySelector('#mtabs [data-pane="mid"]'), cur[0] ? cur[0].unread : 0);
+  setBadge(document.querySelector('#mtabs [data-pane="right"]'), cur[1] ? cur[1].unread : 0);
+  renderStaffPick(inboxes);
+}
+function setBadge(btn, n) {
+  btn.querySelector(".badge")?.remove();
+  if (n) btn.append(badge(n));
+}
+function renderGroupList(groups) {
+  const box = $("groupList"), out = [];
+  let district = null, grid = null;
+  for (const c of groups) {
+    const b = c.building || {};
+    if ((b.district || "其他") !== district) { district = b.district || "其他"; out.push(el("div", { class: "dhead" }, district)); grid = null; }
+    if ((b.grid || "") !== grid) {
+      grid = b.grid || "";
+      out.push(el("div", { class: "ghead" }, [grid, b.worker && "网格员 " + b.worker.name].filter(Boolean).join(" · ")));
+    }
+    out.push(listItem(c, c.key === state.group, b.captain ? "楼组长 " + b.captain.name : "",
+      () => { selectGroup(c.key); showPane("mid"); }, avatar(c.title, "grp")));
+  }
+  if (!out.length) out.push(el("div", { class: "empty" }, "没有匹配的楼组群"));
+  box.replaceChildren(...out);
+}
+function renderStaffPick(inboxes) {
+  const pick = $("staffPick");
+  const sig = inboxes.map((c) => c.key + c.unread).join("|");
+  if (pick.dataset.sig === sig && pick.value === state.inbox) return;
+  pick.dataset.sig = sig;
+  pick.replaceChildren(...inboxes.map((c) => el("option", { value: c.key },
+    `${c.title}${c.roles && c.roles[0] ? " · " + c.roles[0] : ""}${c.unread ? ` (${c.unread})` : ""}`)));
+  if (state.inbox) pick.value = state.inbox;
+}
+
+/* ---------- rendering: conversations ---------- */
+function renderChat(box, key) {
+  const c = state.convs.get(key);
+  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  if (!c) { box.replaceChildren(); return; }
+  const rank = (x) => (x.local ? 2 : x.raw.direction === "in" ? 0 : 1);
+  c.items.sort((a, b) => a.ts - b.ts || rank(a) - rank(b) || (a.raw.id || 0) - (b.raw.id || 0));
+  const nodes = c.items.map((x) => (x.local ? localNode(x) : x.raw.direction === "in" ? inNode(x.raw, c) : outNode(x.raw, c)));
+  if (!nodes.length) nodes.push(emptyNode(c));
+  box.replaceChildren(...nodes);
+  if (nearBottom || box.dataset.key !== key) box.scrollTop = box.scrollHeight;
+  box.dataset.key = key;
+}
+function emptyNode(c) {
+  if (c.kind === "group") {
+    return el("div", { class: "empty" }, "群里还没有消息。", el("br"),
+      "选一个发言人，在下面输入，或点一个例句 —— 看看 gridbot 怎么判断、怎么派单。");
+  }
+  return el("div", { class: "empty" }, "还没有推送。居民在本网格的楼组群报事后，任务卡片会出现在这里。");
+}
+function inNode(m, c) {
+  const name = m.sender_name || state.names.get(m.sender_id) || m.sender_id;
+  const failed = m.status === "failed" || m.status === "dead" || m.error;
+  return el("div", { class: "msg me" + (failed ? " dead" : "") },
+    avatar(name),
+    el("div", { class: "body" },
+      el("div", { class: "who", title: m.sender_id }, name, roleTag(m.sender_id, c)),
+      el("div", { class: "bubble" }, withMentions(m.text)),
+      el("div", { class: "meta", title: bj(m.received_at, true) }, bj(m.received_at)),
+      failed ? el("div", { class: "err-line" }, `处理失败 (${m.status}): ${m.error || ""}`) : null,
+      whyNode(m)));
+}
+function roleTag(senderId, c) {
+  const b = c.building;
+  if (b && b.captain && senderId === b.captain.wechat_id) return el("span", { class: "tag" }, "楼组长");
+  if ((state.dir?.volunteers || []).some((v) => v.wechat_id === senderId)) return el("span", { class: "tag" }, "志愿者");
+  if (c.kind === "inbox") return null;
+  if (state.alias.has(senderId)) return el("span", { class: "tag" }, "工作人员");
+  return null;
+}
+function localNode(x) {
+  return el("div", { class: "msg me pending" }, avatar(x.name),
+    el("div", { class: "body" }, el("div", { class: "who" }, x.name),
+      el("div", { class: "bubble" }, withMentions(x.text)), el("div", { class: "meta" }, "发送中… gridbot 正在处理")));
+}
+function outNode(m, c) {
+  const p = m.payload || {}, t = m.target || {};
+  const dead = m.status === "dead";
+  const content = p.msgtype === "textcard" ? cardNode(p, m) : el("div", { class: "bubble" }, withMentions(p.text ?? p.content ?? ""));
+  const hints = [];
+  if (c.kind === "group" && t.person) hints.push("回复 → " + (state.names.get(t.person) || t.person));
+  const mentioned = (p.mention_ids || p.mentioned_list || []).map((id) => state.names.get(id) || id);
+  if (mentioned.length) hints.push("@提醒 " + mentioned.join("、"));
+  return el("div", { class: "msg bot" + (dead ? " dead" : "") }, avatar(BOT_NAME, "bot"),
+    el("div", { class: "body" },
+      el("div", { class: "who" }, BOT_NAME, m.transport && m.transport !== "simulator" ? el("span", { class: "tag" }, m.transport) : null),
+      content,
+      el("div", { class: "meta", title: bj(m.created_at, true) }, [bj(m.sent_at || m.created_at), ...hints].join(" · ")),
+      dead ? el("div", { class: "err-line" }, `发送失败 dead（已尝试 ${m.attempts ?? "?"} 次）：${m.last_error || "未知错误"}`) : null));
+}
+function cardNode(p, m) {
+  const id = ticketIdOf(m);
+  const url = safeUrl(p.url) || (id ? `/admin#ticket-${id}` : null);
+  return el("div", { class: "card" },
+    el("div", { class: "ct" }, p.title || ""),
+    cardDescription(p.description || ""),
+    el("div", { class: "cf" }, el("span", { class: "gray" }, "任务卡片 textcard"),
+      url ? el("a", { href: url, target: "_blank", rel: "noopener" }, (p.btntxt || "详情") + " ›") : null));
+}
+function whyNode(m) {
+  const d = m.decision;
+  if (!d) return el("div", { class: "meta" }, m.status === "done" ? "" : `状态 ${m.status}`);
+  const nlu = d.nlu || {}, intent = nlu.intent || {};
+  const label = outcomeLabel(d.outcome), tone = toneOf(d.outcome);
+  const summary = el("summary", null, "为什么 why · ", el("span", { class: "oc " + tone }, label),
+    intent.name ? ` · ${INTENTS[intent.name] || intent.name} ${pct(intent.confidence)}` : "",
+    d.ticket_id ? ` · 工单 #${d.ticket_id}` : "");
+  const rows = [];
+  const row = (k, v) => v != null && v !== "" && rows.push(el("dt", null, k), el("dd", null, v));
+  row("结果 outcome", label);
+  row("原因 reason", d.reason);
+  if (intent.name) row("意图 intent", `${INTENTS[intent.name] || intent.name} · 置信度 ${pct(intent.confidence)}`);
+  if ((nlu.intent_ranking || []).length) row("候选 ranking", nlu.intent_ranking.map((r) => `${INTENTS[r.name] || r.name} ${pct(r.confidence)}`).join(" ｜ "));
+  if ((nlu.entities || []).length) row("实体 entities", nlu.entities.map((e) => `${e.entity}=${e.value}`).join("，"));
+  if (nlu.urgency) row("紧急度 urgency", URGENCY[nlu.urgency] || nlu.urgency);
+  if (nlu.tier) row("纠纷层级 tier", TIERS[nlu.tier] || nlu.tier);
+  if (nlu.model) row("模型 model", typeof nlu.model === "string" ? nlu.model : JSON.stringify(nlu.model));
+  if (d.ticket_id) rows.push(el("dt", null, "工单 ticket"), el("dd", null,
+    el("a", { href: `/admin#ticket-${d.ticket_id}`, target: "_blank", rel: "noopener" }, `#${d.ticket_id} 在管理后台查看 ↗`)));
+  const key = "in:" + m.id;
+  const det = el("details", { class: "why", open: state.openWhy.has(key) }, summary, el("dl", null, rows));
+  det.addEventListener("toggle", () => (det.open ? state.openWhy.add(key) : state.openWhy.delete(key)));
+  return det;
+}
+function pct(x) { return typeof x === "number" ? (x * 100).toFixed(x >= 0.995 || x < 0.1 ? 1 : 0) + "%" : "—"; }
+function ticketIdOf(m) {
+  if (m.ticket_id) return m.ticket_id;
+  const p = m.payload || {};
+  const hit = /[#＃](\d+)/.exec(`${p.title || ""} ${p.text || p.content || ""}`);
+  return hit ? Number(hit[1]) : null;
+}
+
+/* ---------- selection ---------- */
+function selectGroup(key) {
+  const c = state.convs.get(key);
+  if (!c) return;
+  state.group = key;
+  c.unread = 0;
+  const b = c.building;
+  $("gTitle").textContent = c.title;
+  $("gSub").textContent = b ? [b.district, b.grid, b.worker && "网格员 " + b.worker.name,
+    b.captain && "楼组长 " + b.captain.name, c.chat].filter(Boolean).join(" · ") : c.chat;
+  renderSpeakers(c);
+  renderExamples();
+  renderChat($("gMsgs"), key);
+  if (b && b.worker && (b.worker.wecom_userid || b.worker.wechat_id)) {
+    const ik = state.alias.get(b.worker.wecom_userid || b.worker.wechat_id);
+    if (ik) selectInbox(ik);
+  }
+  saveHash();
+  renderLists();
+}
+function selectInbox(key) {
+  const c = state.convs.get(key);
+  if (!c) return;
+  state.inbox = key;
+  c.unread = 0;
+  $("sSub").textContent = [c.person, ...(c.roles || [])].join(" · ");
+  $("staffPick").value = key;
+  renderCommands(c);
+  renderChat($("sMsgs"), key);
+  prefillTicket(true);
+  saveHash();
+  renderLists();
+}
+function saveHash() {
+  const g = state.convs.get(state.group), s = state.convs.get(state.inbox);
+  const parts = [g && "g=" + encodeURIComponent(g.chat), s && "s=" + encodeURIComponent(s.person)].filter(Boolean);
+  history.replaceState(null, "", "#" + parts.join("&"));
+}
+function fromHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  return { g: h.get("g"), s: h.get("s") };
+}
+const narrow = () => window.matchMedia("(max-width: 860px)").matches;
+function paneShown(p) { return !narrow() || $("layout").dataset.show === p; }
+function showPane(p) {
+  if (!narrow()) return;
+  $("layout").dataset.show = p;
+  document.querySelectorAll("#mtabs button").forEach((b) => b.classList.toggle("on", b.dataset.pane === p));
+  const c = state.convs.get(p === "mid" ? state.group : p === "right" ? state.inbox : null);
+  if (c) c.unread = 0;
+  for (const box of [$("gMsgs"), $("sMsgs")]) box.scrollTop = box.scrollHeight;
+  renderLists();
+}
+
+/* ---------- composing in the group ---------- */
+function renderSpeakers(c) {
+  const b = c.building || {}, sel = $("speaker"), prev = sel.value;
+  const opts = [el("option", { value: "res" }, "居民 Resident")];
+  if (b.captain && b.captain.wechat_id) opts.push(el("option", { value: "cap" }, `楼组长 ${b.captain.name}`));
+  for (const v of (state.dir?.volunteers || []).filter((v) => v.wechat_id && (!b.grid || v.grid === b.grid))) {
+    opts.push(el("option", { value: "vol:" + v.wechat_id }, `志愿者 ${v.name}`));
+  }
+  sel.replaceChildren(...opts);
+  sel.value = [...sel.options].some((o) => o.value === prev) ? prev : "res";
+  updateSpeaker();
+}
+function currentSpeaker() {
+  const c = state.convs.get(state.group), b = (c && c.building) || {}, v = $("speaker").value;
+  if (v === "cap" && b.captain) return { id: b.captain.wechat_id, name: b.captain.name };
+  if (v.startsWith("vol:")) {
+    const vol = (state.dir.volunteers || []).find((x) => x.wechat_id === v.slice(4));
+    return { id: vol.wechat_id, name: vol.name };
+  }
+  const name = $("resName").value.trim() || "居民";
+  return { id: `wxid_res_${b.number || "x"}_${hashId(name)}`, name };
+}
+function updateSpeaker() {
+  $("resName").hidden = $("speaker").value !== "res";
+  const s = currentSpeaker();
+  $("speakerId").textContent = "id: " + s.id;
+}
+function renderExamples() {
+  const c = state.convs.get(state.group), b = (c && c.building) || {};
+  const t = latestTicket(c) || 1;
+  $("examples").replaceChildren(...EXAMPLES.map((tpl) => {
+    const text = tpl.replace("{b}", b.number || "3").replace("{t}", t);
+    return el("button", { type: "button", class: "chip", title: "点击直接发送 click to send", onclick: () => sayInGroup(text) }, text);
+  }));
+}
+function latestTicket(c) {
+  if (!c) return null;
+  for (let i = c.items.length - 1; i >= 0; i--) {
+    const r = c.items[i].raw;
+    const id = r && (r.direction === "in" ? r.decision && r.decision.ticket_id : ticketIdOf(r));
+    if (id) return id;
+  }
+  return null;
+}
+async function sayInGroup(text) {
+  const c = state.convs.get(state.group);
+  if (!c || !text.trim()) return;
+  const s = currentSpeaker();
+  await say(c, { chat_id: c.chat, sender_id: s.id, sender_name: s.name, text }, $("gErr"));
+}
+async function say(c, body, errBox) {
+  errBox.textContent = "";
+  try {
+    const r = await api("/simulator/api/say", body);
+    if (!r.duplicate) {
+      c.items.push({ id: "local:" + r.msg_id, local: true, msg_id: r.msg_id, ts: Date.now(), text: body.text, name: body.sender_name, raw: {} });
+      state.dirty.add(c.key);
+      refresh();
+    }
+    return true;
+  } catch (e) {
+    errBox.textContent = "发送失败：" + e.message;
+    return false;
+  }
+}
+
+/* ---------- composing as staff on WeCom ---------- */
+function renderCommands(c) {
+  const cmds = [["接单", "", true], ["进展", " 已联系物业，正在处理"], ["完成", " 已处理完毕"], ["升级", "", true]];
+  if (c.volunteer || (c.roles || []).some((r) => r.includes("志愿者"))) cmds.unshift(["认领", "", true]);
+  const box = $("cmds");
+  box.querySelectorAll(".chip").forEach((n) => n.remove());
+  for (const [word, note, direct] of cmds) {
+    box.append(el("button", { type: "button", class: "chip", title: direct ? "点击直接发送" : "填入输入框，可修改后发送",
+      onclick: () => staffCommand(`${word} ${$("tid").value || ""}`.trim() + note, direct) }, word));
+  }
+  box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("我的任务", true) }, "我的任务"));
+  if ((c.roles || []).some((r) => r.includes("楼组长"))) {
+    box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("通知 今晚8点停水检修，请提前储水", false) }, "通知"));
+  }
+}
+function prefillTicket(force) {
+  const c = state.convs.get(state.inbox);
+  const id = latestTicket(c && { items: c.items.filter((x) => x.raw.payload && x.raw.payload.msgtype === "textcard") }) || latestTicket(c);
+  if (id && (force || !$("tid").matches(":focus"))) $("tid").value = id;
+  else if (force && !id) $("tid").value = "";
+}
+function staffCommand(text, direct) {
+  if (direct) return sayAsStaff(text);
+  const box = $("sText");
+  box.value = text;
+  box.focus();
+  box.setSelectionRange(text.length, text.length);
+}
+async function sayAsStaff(text) {
+  const c = state.convs.get(state.inbox);
+  if (!c || !text.trim()) return false;
+  return say(c, { chat_id: null, sender_id: c.person, sender_name: c.title, text }, $("sErr"));
+}
+
+/* ---------- wiring ---------- */
+function submitOnEnter(area, form) {
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  });
+}
+function wire() {
+  $("gForm").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("gText").value;
+    if (!text.trim()) return;
+    $("gText").value = "";
+    await sayInGroup(text);
+  });
+  $("sForm").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("sText").value;
+    if (!text.trim()) return;
+    $("sText").value = "";
+    if (!(await sayAsStaff(text))) $("sText").value = text;
+  });
+  submitOnEnter($("gText"), $("gForm"));
+  submitOnEnter($("sText"), $("sForm"));
+  $("speaker").addEventListener("change", updateSpeaker);
+  $("resName").addEventListener("input", updateSpeaker);
+  $("staffPick").addEventListener("change", (e) => selectInbox(e.target.value));
+  $("filter").addEventListener("input", renderLists);
+  $("activeOnly").addEventListener("change", renderLists);
+  document.querySelectorAll("#seg button").forEach((b) => b.addEventListener("click", () => {
+    state.list = b.dataset.list;
+    document.querySelectorAll("#seg button").forEach((x) => x.classList.toggle("on", x === b));
+    $("groupList").hidden = state.list !== "groups";
+    $("staffList").hidden = state.list !== "staff";
+  }));
+  document.querySelectorAll("#mtabs button").forEach((b) => b.addEventListener("click", () => showPane(b.dataset.pane)));
+  $("loginForm").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const token = $("tokenInput").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    location.reload();
+  });
+}
+async function start() {
+  takeTokenFromHash();
+  wire();
+  try {
+    loadDirectory(await api("/simulator/api/directory"));
+  } catch (e) {
+    $("gMsgs").replaceChildren(el("div", { class: "empty" }, "读取楼组目录失败 (directory): " + e.message));
+    setConn(false, e.message);
+    return;
+  }
+  const h = fromHash();
+  const groups = [...state.convs.values()].filter((c) => c.kind === "group");
+  const first = state.convs.get("g:" + h.g) || groups.find((c) => c.building && String(c.building.number) === "3") || groups[0];
+  if (first) selectGroup(first.key);
+  if (h.s && state.alias.has(h.s)) selectInbox(state.alias.get(h.s));
+  renderLists();
+  poll();
+}
+start();

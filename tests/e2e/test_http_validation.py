@@ -1,0 +1,118 @@
+"""Every query parameter, path parameter and JSON body of /api/v1 is checked before use:
+a bad one gets 400 (413 when too large) with {"error": "…"} naming what was wrong, never a 500."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.e2e.conftest import Spine
+
+DEEP = b"[" * 30_000 + b"]" * 30_000
+HUGE = "7" * 5_000
+
+# (method, path, raw body or None, a word the error must contain)
+BAD_REQUESTS: list[tuple[str, str, bytes | None, str]] = [
+    ("GET", "/api/v1/tickets?grid=²", None, "grid"),
+    ("GET", f"/api/v1/tickets?grid={HUGE}", None, "grid"),
+    ("GET", "/api/v1/tickets?grid=a%00b", None, "grid"),
+    ("GET", "/api/v1/tickets?building=" + "楼" * 500, None, "building"),
+    ("GET", f"/api/v1/tickets?limit={HUGE}", None, "limit"),
+    ("GET", "/api/v1/tickets?limit=²", None, "limit"),
+    ("GET", "/api/v1/tickets?limit=%EF%BC%95", None, "limit"),  # a full-width 5
+    ("GET", "/api/v1/tickets?offset=-1", None, "offset"),
+    ("GET", "/api/v1/tickets?since=²", None, "since"),
+    ("GET", f"/api/v1/tickets?since={HUGE}", None, "since"),
+    ("GET", "/api/v1/tickets?since=9999-12-31T23:00:00-10:00", None, "since"),
+    ("GET", "/api/v1/tickets?status=%00", None, "status"),
+    ("GET", "/api/v1/tickets?category=repair,%00", None, "category"),
+    ("GET", "/api/v1/stats?since=²", None, "since"),
+    ("GET", "/api/v1/messages?status=%00", None, "status"),
+    ("GET", "/api/v1/messages?status=nonsense", None, "status"),
+    ("GET", f"/api/v1/messages?limit={HUGE}", None, "limit"),
+    ("GET", "/api/v1/outbox?status=nonsense", None, "status"),
+    ("GET", "/api/v1/outbox?limit=²", None, "limit"),
+    ("GET", "/api/v1/nlu/review?status=nonsense", None, "status"),
+    ("GET", "/api/v1/nlu/review?offset=²", None, "offset"),
+    ("GET", "/api/v1/tickets/²", None, "id"),
+    ("GET", f"/api/v1/tickets/{HUGE}", None, "id"),
+    ("GET", "/api/v1/tickets/0", None, "id"),
+    ("POST", "/api/v1/outbox/²/retry", b"{}", "id"),
+    ("POST", f"/api/v1/outbox/{HUGE}/retry", b"{}", "id"),
+    ("POST", "/api/v1/nlu/models/a%00b/activate", b"{}", "version"),
+    ("POST", "/api/v1/nlu/models/" + "v" * 200 + "/activate", b"{}", "version"),
+    ("PATCH", "/api/v1/tickets/1", DEEP, "nested"),
+    ("POST", "/api/v1/nlu/parse", DEEP, "nested"),
+    ("POST", "/api/v1/nlu/review/1", DEEP, "nested"),
+    ("POST", "/api/v1/nlu/review/²", b'{"dismiss": true}', "id"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": ' + HUGE.encode() + b"}", "JSON"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "x", "n": ' + HUGE.encode() + b"}", "JSON"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": NaN}', "JSON"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "\xff\xfe"}', "UTF-8"),
+    ("POST", "/api/v1/nlu/parse", b"{not json", "JSON"),
+    ("POST", "/api/v1/nlu/parse", b"[1, 2]", "object"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": 5}', "text"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "a\\u0000b"}', "text"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "\\ud83d"}', "text"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "x", "explain": "yes"}', "explain"),
+    ("PATCH", "/api/v1/tickets/1", b'{"category": "repair", "by": "a\\u0000b"}', "by"),
+    ("PATCH", "/api/v1/tickets/1", b'{"category": "repair", "by": "' + b"x" * 500 + b'"}', "by"),
+    ("PATCH", "/api/v1/tickets/1", b'{"category": ["repair"]}', "category"),
+    ("PATCH", "/api/v1/tickets/1", b'{"category": "repair", "colour": "red"}', "colour"),
+    ("POST", "/api/v1/nlu/review/1", b'{"intent": "none", "by": "\\udc00"}', "by"),
+    ("POST", "/api/v1/nlu/review/1", b'{"intent": 3}', "intent"),
+]
+
+
+async def test_bad_parameters_and_bodies_get_a_400_naming_what_was_wrong(
+    spine: Spine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    failures = []
+    for method, path, body, word in BAD_REQUESTS:
+        headers = {**spine.auth, "Content-Type": "application/json"}
+        response = await spine.client.request(method, path, data=body, headers=headers)
+        answer = await response.json(content_type=None) if response.content_type == "application/json" else None
+        if response.status != 400 or not isinstance(answer, dict) or word not in answer.get("error", ""):
+            failures.append((method, path[:80], response.status, (await response.text())[:200]))
+    assert not failures, failures
+    # a bad request is the client's mistake: nothing at ERROR, no traceback
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    # and the API still works
+    assert (await spine.api("/api/v1/tickets?grid=第1网格&limit=5"))["total"] == 0
+
+
+async def test_a_body_above_the_limit_is_refused_with_413(spine: Spine) -> None:
+    body = b'{"text": "' + b"a" * 300_000 + b'"}'
+    response = await spine.client.post(
+        "/api/v1/nlu/parse", data=body, headers={**spine.auth, "Content-Type": "application/json"})
+    assert response.status == 413
+    assert "bytes" in (await response.json())["error"]
+
+
+async def test_unknown_api_paths_and_methods_answer_json(spine: Spine) -> None:
+    missing = await spine.client.get("/api/v1/nothing-here", headers=spine.auth)
+    assert missing.status == 404 and "error" in await missing.json()
+    wrong = await spine.client.delete("/api/v1/tickets", headers=spine.auth)
+    assert wrong.status == 405 and "error" in await wrong.json()
+
+
+async def test_good_values_still_pass(spine: Spine) -> None:
+    for path in ("/api/v1/tickets?grid=7&building=3号楼&status=new,accepted&since=1763800000",
+                 "/api/v1/tickets?since=2026-11-01T00:00:00%2B08:00&limit=1000&offset=0",
+                 "/api/v1/stats?since=2026-11-01", "/api/v1/messages?status=done&limit=500",
+                 "/api/v1/outbox?status=dead", "/api/v1/nlu/review?status=labeled"):
+        await spine.api(path)
+    parsed = await spine.client.post("/api/v1/nlu/parse", json={"text": "3号楼电梯坏了", "explain": True},
+                                     headers=spine.auth)
+    assert parsed.status == 200 and (await parsed.json())["intent"]["name"] == "repair_request"
+    missing = await spine.client.patch("/api/v1/tickets/99", json={"category": "wish", "by": "王"},
+                                       headers=spine.auth)
+    assert missing.status == 404
+
+
+async def test_a_wrong_token_is_told_in_chinese_first(spine: Spine) -> None:
+    response = await spine.client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"})
+    assert response.status == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert (await response.json())["error"].startswith("管理令牌缺失或错误")
