@@ -1,12 +1,13 @@
 """gridbot's intent model against Rasa 3.6 DIET, on the same stratified folds.
 
     scripts/build_rasa.sh                      # once: Rasa in var/rasa-venv
-    .venv/bin/python bench/nlu_vs_rasa.py [--folds 5] [--quick] [--epochs N]
-                                          [--data nlu/data/nlu.yml] [--json]
-                                          [--save FILE] [--rasa-from FILE]
+    .venv/bin/python bench/nlu_vs_rasa.py [--folds 5] [--fold K] [--quick] [--epochs N]
+                                          [--data nlu/data/nlu.yml] [--heldout FILE]
+                                          [--json] [--save FILE] [--rasa-from FILE]
 
 For every fold of ``--folds`` stratified folds (the split of :func:`nlu.evaluate.
-stratified_folds`, seed 0, as ``gridbot nlu compare`` uses):
+stratified_folds`, seed 0, as ``gridbot nlu compare`` uses), or only fold ``--fold K`` of
+them, or, with ``--heldout FILE``, once: trained on all of ``--data`` and scored on FILE:
 
 * gridbot trains in this process and parses each held-out message one at a time (latency
   measured around ``IntentModel.parse``);
@@ -16,8 +17,8 @@ stratified_folds`, seed 0, as ``gridbot nlu compare`` uses):
   with ``PUT /model`` and parses each held-out message through ``POST /model/parse``. This is
   gridbot's own Rasa backend (:mod:`nlu.backends.rasa`) at work.
 
-Held-out predictions are pooled into one report per system. Then, for serving, each system
-runs as a fresh process with the last fold's model (gridbot: a small aiohttp server answering
+The test predictions are pooled into one report per system. Then, for serving, each system
+runs as a fresh process with the last model (gridbot: a small aiohttp server answering
 ``POST /model/parse`` the way Rasa does; Rasa: ``rasa run -m MODEL``). Every held-out message
 of that fold is parsed over HTTP, and the process's resident memory is read from
 ``/proc/PID/status``. Optionally (on by default) Rasa's in-process parse time is measured by
@@ -25,7 +26,7 @@ loading the model with ``rasa.core.agent.Agent`` in its venv.
 
 Training DIET takes minutes per epoch on a small machine. ``--save`` keeps a run's figures;
 ``--rasa-from`` measures gridbot again and takes Rasa's half from such a file, after checking
-that it was made on the same data, folds, seed, epochs and pipeline.
+that it was made on the same data, folds, fold, held-out set, seed, epochs and pipeline.
 
 Everything listens on 127.0.0.1 only; every wait is bounded; the processes started here are
 stopped at the end, on errors and on Ctrl-C too.
@@ -63,6 +64,7 @@ from nlu.backends.rasa import RasaBackend  # noqa: E402
 from nlu.evaluate import percentile, report, stratified_folds  # noqa: E402
 from nlu.pipeline import IntentModel, ModelConfig, train  # noqa: E402
 from nlu.rasa_yaml import Example, load_examples  # noqa: E402
+from nlu.service import training_examples  # noqa: E402
 
 DEFAULT_DATA = ROOT / "nlu" / "data" / "nlu.yml"
 DEFAULT_VENV = ROOT / "var" / "rasa-venv"
@@ -288,40 +290,62 @@ def rasa_inprocess(venv: Path, rasa_dir: Path, model: Path, texts: Sequence[str]
 # --- the benchmark ------------------------------------------------------------------------------
 
 
+# One round: a name, the examples to train on and the examples to score.
+Round = tuple[str, list[Example], list[Example]]
+
+
+def rounds_of(args: argparse.Namespace, examples: list[Example]) -> tuple[list[Round], dict]:
+    """The train/test rounds this run asks for, and what identifies them in the result."""
+    if args.heldout is not None:
+        heldout = load_examples(args.heldout)
+        return [("held-out", list(examples), heldout)], {
+            "heldout": str(args.heldout),
+            "heldout_sha256": hashlib.sha256(Path(args.heldout).read_bytes()).hexdigest()[:12],
+            "heldout_examples": len(heldout)}
+    splits = stratified_folds([ex.intent for ex in examples], args.folds, seed=args.seed)
+    chosen = range(1, len(splits) + 1) if args.fold is None else [args.fold]
+    if args.fold is not None and not 1 <= args.fold <= len(splits):
+        raise SystemExit(f"--fold must be between 1 and {len(splits)}")
+    rounds = [(f"fold {k}", [examples[i] for i in splits[k - 1][0]],
+               [examples[i] for i in splits[k - 1][1]]) for k in chosen]
+    return rounds, {"fold": args.fold}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    examples = load_examples(args.data)
-    labels = [ex.intent for ex in examples]
-    splits = stratified_folds(labels, args.folds, seed=args.seed)
+    examples = training_examples(args.data)
+    rounds, identity = rounds_of(args, examples)
+    labels = [ex.intent for _, _, test in rounds for ex in test]
     epochs = args.epochs if args.epochs is not None else (20 if args.quick else None)
     config = rasa_config(epochs)
     diet = next(c for c in config["pipeline"] if c.get("name") == "DIETClassifier")
     result: dict[str, Any] = {
         "data": str(args.data),
         "data_sha256": hashlib.sha256(Path(args.data).read_bytes()).hexdigest()[:12],
-        "examples": len(examples), "folds": args.folds,
+        "examples": len(examples), "folds": None if args.heldout else args.folds,
+        **identity, "tested": len(labels),
         "seed": args.seed, "diet_epochs": diet.get("epochs"), "cpus": os.cpu_count(),
         "python": platform.python_version(), "rasa_pipeline": config["pipeline"],
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     work = Path(tempfile.mkdtemp(prefix="gridbot-nlu-vs-rasa-"))
-    log(f"{len(examples)} examples, {args.folds} folds, DIET epochs {diet.get('epochs')}; "
-        f"work dir {work}")
+    log(f"{len(examples)} examples, rounds: {', '.join(r[0] for r in rounds)}; "
+        f"DIET epochs {diet.get('epochs')}; work dir {work}")
 
     # gridbot, in process
-    grid_pred: list[str] = [""] * len(examples)
+    grid_pred: list[str] = []
     grid_train: list[float] = []
     grid_lat: list[float] = []
     last_model: IntentModel | None = None
-    for k, (train_idx, test_idx) in enumerate(splits, start=1):
+    for name, train_part, test_part in rounds:
         started = time.perf_counter()
-        model = train([examples[i] for i in train_idx], ModelConfig(seed=args.seed))
+        model = train(train_part, ModelConfig(seed=args.seed))
         grid_train.append(time.perf_counter() - started)
-        for i in test_idx:
+        for ex in test_part:
             started = time.perf_counter()
-            grid_pred[i] = model.parse(examples[i].text)["intent"]["name"]
+            grid_pred.append(model.parse(ex.text)["intent"]["name"])
             grid_lat.append(time.perf_counter() - started)
         last_model = model
-        log(f"gridbot fold {k}: trained in {grid_train[-1]:.1f}s")
+        log(f"gridbot {name}: trained in {grid_train[-1]:.1f}s")
     assert last_model is not None
     grid_report = report(labels, grid_pred)
     result["gridbot"] = {
@@ -329,7 +353,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "train_seconds": grid_train, "parse_inprocess": latency_summary(grid_lat),
         "report": grid_report,
     }
-    last_test = [examples[i].text for i in splits[-1][1]]
+    last_test = [ex.text for ex in rounds[-1][2]]
     model_path = work / "gridbot-model.pkl"
     last_model.save(model_path)
     port = free_port()
@@ -351,7 +375,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          "(or --skip-rasa)")
 
     try:
-        rasa_leg(args, examples, splits, config, last_test, work, result)
+        rasa_leg(args, rounds, config, last_test, work, result)
     except Exception as exc:  # keep gridbot's figures and say what stopped Rasa
         result["rasa_error"] = f"{type(exc).__name__}: {exc}"
         log(f"Rasa failed: {result['rasa_error']}")
@@ -370,7 +394,8 @@ def reuse_rasa(path: Path, result: dict[str, Any]) -> None:
         raise SystemExit(f"--rasa-from {path}: cannot read it ({exc})") from exc
     if not isinstance(saved, dict) or not isinstance(saved.get("rasa"), dict):
         raise SystemExit(f"--rasa-from {path}: no Rasa results in it")
-    for key in ("data_sha256", "examples", "folds", "seed", "diet_epochs", "rasa_pipeline"):
+    for key in ("data_sha256", "examples", "folds", "fold", "heldout_sha256", "seed",
+                "diet_epochs", "rasa_pipeline"):
         if saved.get(key) != result.get(key):
             raise SystemExit(f"--rasa-from {path}: its {key} is {saved.get(key)!r}, this run's "
                              f"is {result.get(key)!r}; Rasa must be run on the same folds")
@@ -381,13 +406,12 @@ def reuse_rasa(path: Path, result: dict[str, Any]) -> None:
     log(f"Rasa results taken from {path} (measured {when})")
 
 
-def rasa_leg(args: argparse.Namespace, examples: Sequence[Example],
-             splits: Sequence[tuple[list[int], list[int]]], config: dict[str, Any],
+def rasa_leg(args: argparse.Namespace, rounds: Sequence[Round], config: dict[str, Any],
              last_test: Sequence[str], work: Path, result: dict[str, Any]) -> None:
-    """Rasa on the same folds: trained and queried through its HTTP API."""
-    labels = [ex.intent for ex in examples]
+    """Rasa on the same rounds: trained and queried through its HTTP API."""
+    labels = [ex.intent for _, _, test in rounds for ex in test]
     venv = Path(args.rasa_venv)
-    rasa_pred: list[str] = [""] * len(examples)
+    rasa_pred: list[str] = []
     rasa_train: list[float] = []
     rasa_load: list[float] = []
     rasa_lat: list[float] = []
@@ -402,17 +426,17 @@ def rasa_leg(args: argparse.Namespace, examples: Sequence[Example],
             backend = RasaBackend(url, config=config, timeout=60, train_timeout=TRAIN_TIMEOUT)
             model_file = None
             try:
-                for k, (train_idx, test_idx) in enumerate(splits, start=1):
-                    trained = await backend.atrain([examples[i] for i in train_idx])
+                for name, train_part, test_part in rounds:
+                    trained = await backend.atrain(train_part)
                     rasa_train.append(trained["train_seconds"])
                     rasa_load.append(trained["load_seconds"])
                     model_file = trained["model_file"]
-                    texts = [examples[i].text for i in test_idx]
+                    texts = [ex.text for ex in test_part]
                     answers, seconds = await http_parse(f"{url}/model/parse", texts)
                     rasa_lat.extend(seconds)
-                    for i, raw in zip(test_idx, answers, strict=True):
-                        rasa_pred[i] = backend.from_rasa(examples[i].text, raw)["intent"]["name"]
-                    log(f"rasa fold {k}: trained in {trained['train_seconds']:.1f}s "
+                    for ex, raw in zip(test_part, answers, strict=True):
+                        rasa_pred.append(backend.from_rasa(ex.text, raw)["intent"]["name"])
+                    log(f"rasa {name}: trained in {trained['train_seconds']:.1f}s "
                         f"(+{trained['load_seconds']:.1f}s to load)")
             finally:
                 await backend.aclose()
@@ -442,10 +466,15 @@ def rasa_leg(args: argparse.Namespace, examples: Sequence[Example],
 
 def table(result: dict[str, Any]) -> str:
     g, r = result["gridbot"], result.get("rasa")
+    if result.get("heldout"):
+        what = (f"trained on all {result['examples']} examples of {result['data']}, scored on "
+                f"{result['heldout_examples']} of {result['heldout']}")
+    else:
+        which = (f"fold {result['fold']} of " if result.get("fold") else "")
+        what = (f"{which}{result['folds']}-fold stratified cross-validation "
+                f"(seed {result['seed']}) on {result['examples']} examples of {result['data']}")
     lines = [
-        f"{result['folds']}-fold stratified cross-validation (seed {result['seed']}) on "
-        f"{result['examples']} examples of {result['data']}; {result['cpus']} CPUs, "
-        f"Python {result['python']}",
+        f"{what}; {result['cpus']} CPUs, Python {result['python']}",
         f"Rasa 3.6.21 pipeline: JiebaTokenizer, CountVectorsFeaturizer (words), "
         f"CountVectorsFeaturizer char_wb 1-4, DIETClassifier epochs {result['diet_epochs']}",
         "",
@@ -471,8 +500,13 @@ def table(result: dict[str, Any]) -> str:
             d = d[key]
         return d if isinstance(d, int | float) else None  # type: ignore[return-value]
 
-    row("macro-F1 (pooled held-out)", g["macro_f1"], get(r, "macro_f1"), ".4f", diff=True)
+    row(f"macro-F1 ({result.get('tested', '')} tested)", g["macro_f1"], get(r, "macro_f1"),
+        ".4f", diff=True)
     row("accuracy", g["accuracy"], get(r, "accuracy"), ".4f", diff=True)
+    for intent, values in g["report"].items():
+        if isinstance(values, dict) and "avg" not in intent:
+            row(f"  recall {intent}", values["recall"], get(r, "report", intent, "recall"),
+                ".4f", diff=True)
     row("training per fold, mean s", statistics.fmean(g["train_seconds"]),
         statistics.fmean(r["train_seconds"]) if r else None, ".2f")
     row("parse in-process p50 ms", get(g, "parse_inprocess", "p50_ms"),
@@ -511,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=None, help="default 5 (2 with --quick)")
+    parser.add_argument("--fold", type=int, default=None, metavar="K",
+                        help="run only fold K (1-based) of the --folds folds")
+    parser.add_argument("--heldout", type=Path, default=None, metavar="FILE",
+                        help="instead of folds: train on all of --data, score on FILE")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="2 folds, DIET 20 epochs")
     parser.add_argument("--epochs", type=int, default=None, help="DIET epochs (default: config)")

@@ -1,41 +1,314 @@
 /* Compiled inner loops of gridbot's message parsing (see nlu/speedups.py).
  *
- * Each function does exactly what a Python function of nlu/ does, and the tests check that
- * they agree on every training example:
- *   cut_run         nlu.segment.Segmenter._cut_run      (jieba's most probable path)
- *   tokens          nlu.features.jieba_tokens           (a text's words, less punctuation)
- *   count_chars     nlu.features.char_ngrams + lookup   (character n-grams, counted)
- *   count_words     nlu.features.word_ngrams + lookup   (word n-grams of given words, counted)
- *   score           nlu.scorer.LinearScorer             (TF-IDF blocks, dot product)
- * Term counts live in a dict {row: count} that keeps insertion order, as a Counter would.
+ * Trie               a compact map from strings to numbers: jieba's dictionary (350,000 words
+ *                    and their prefixes, as log probabilities) and each feature block's
+ *                    vocabulary (term -> row of the weights). Nodes are numbered; the edge
+ *                    from a node on a character is one probe in an open-addressing table, so
+ *                    looking up every prefix of a span costs one probe per character and
+ *                    makes no Python objects. Tested against the dict it was built from.
+ * cut_run            nlu.segment.Segmenter._cut_run      (jieba's most probable path)
+ * tokens             nlu.features.jieba_tokens           (a text's words, less punctuation)
+ * block_counts       nlu.features.word_ngrams / char_ngrams + vocabulary lookup, counted
+ * score_text         nlu.scorer.LinearScorer             (TF-IDF blocks, dot product)
+ * The tests check each against its Python version.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
-/* ---- cut_run(cost: dict, unknown: float, run: str, out: list) -> None ------------------ */
+/* ---- Trie -------------------------------------------------------------------------------- */
+
+/* A node's value: a number, NAN for a key whose value is None (jieba: a prefix that is not a
+ * word), INFINITY for a node that is not a key at all (an inner node of longer keys). */
+#define ABSENT INFINITY
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t *edge_keys; /* ((parent << 21) | character) + 1, or 0 for an empty slot */
+    uint32_t *edge_child;
+    size_t mask;         /* table size - 1 (a power of two) */
+    size_t edges;
+    double *value; /* per node */
+    size_t nodes, node_cap;
+    Py_ssize_t keys;
+} TrieObject;
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The child of node on ch, or 0 (the root is nobody's child). */
+static inline uint32_t trie_child(const TrieObject *t, uint32_t node, Py_UCS4 ch) {
+    uint64_t key = ((((uint64_t)node) << 21) | (uint64_t)ch) + 1;
+    size_t i = (size_t)mix64(key) & t->mask;
+    for (;;) {
+        uint64_t k = t->edge_keys[i];
+        if (k == key)
+            return t->edge_child[i];
+        if (k == 0)
+            return 0;
+        i = (i + 1) & t->mask;
+    }
+}
+
+static int trie_grow_edges(TrieObject *t) {
+    size_t old_size = t->mask + 1, size = old_size * 2;
+    uint64_t *keys = PyMem_Calloc(size, sizeof(uint64_t));
+    uint32_t *child = PyMem_Malloc(size * sizeof(uint32_t));
+    if (keys == NULL || child == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(child);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t j = 0; j < old_size; j++) {
+        uint64_t k = t->edge_keys[j];
+        if (k == 0)
+            continue;
+        size_t i = (size_t)mix64(k) & (size - 1);
+        while (keys[i] != 0)
+            i = (i + 1) & (size - 1);
+        keys[i] = k;
+        child[i] = t->edge_child[j];
+    }
+    PyMem_Free(t->edge_keys);
+    PyMem_Free(t->edge_child);
+    t->edge_keys = keys;
+    t->edge_child = child;
+    t->mask = size - 1;
+    return 0;
+}
+
+static int trie_new_node(TrieObject *t, uint32_t *out) {
+    if (t->nodes == t->node_cap) {
+        size_t cap = t->node_cap * 2;
+        if (cap > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "too many trie nodes");
+            return -1;
+        }
+        double *value = PyMem_Realloc(t->value, cap * sizeof(double));
+        if (value == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->value = value;
+        t->node_cap = cap;
+    }
+    t->value[t->nodes] = ABSENT;
+    *out = (uint32_t)t->nodes++;
+    return 0;
+}
+
+/* The child of node on ch, made when missing; 0 on error. */
+static uint32_t trie_child_or_add(TrieObject *t, uint32_t node, Py_UCS4 ch) {
+    uint32_t found = trie_child(t, node, ch);
+    if (found)
+        return found;
+    if ((t->edges + 1) * 2 > t->mask + 1 && trie_grow_edges(t) < 0)
+        return 0;
+    uint32_t made;
+    if (trie_new_node(t, &made) < 0)
+        return 0;
+    uint64_t key = ((((uint64_t)node) << 21) | (uint64_t)ch) + 1;
+    size_t i = (size_t)mix64(key) & t->mask;
+    while (t->edge_keys[i] != 0)
+        i = (i + 1) & t->mask;
+    t->edge_keys[i] = key;
+    t->edge_child[i] = made;
+    t->edges++;
+    return made;
+}
+
+/* The node of a whole string, or 0 when it is not in the trie (the empty string is the root,
+ * which this never returns: keys are never empty). */
+static uint32_t trie_find(const TrieObject *t, PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    uint32_t node = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        node = trie_child(t, node, PyUnicode_READ(kind, data, i));
+        if (!node)
+            return 0;
+    }
+    return node;
+}
+
+static void Trie_dealloc(TrieObject *t) {
+    PyMem_Free(t->edge_keys);
+    PyMem_Free(t->edge_child);
+    PyMem_Free(t->value);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* Trie(mapping): every key a non-empty str, every value a real number or None. */
+static PyObject *Trie_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *mapping;
+    static char *kwlist[] = {"mapping", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!:Trie", kwlist, &PyDict_Type, &mapping))
+        return NULL;
+    TrieObject *t = (TrieObject *)type->tp_alloc(type, 0);
+    if (t == NULL)
+        return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(mapping);
+    size_t size = 64;
+    while (size < (size_t)n * 2)
+        size *= 2;
+    t->edge_keys = PyMem_Calloc(size, sizeof(uint64_t));
+    t->edge_child = PyMem_Malloc(size * sizeof(uint32_t));
+    t->node_cap = (size_t)n + 64;
+    t->value = PyMem_Malloc(t->node_cap * sizeof(double));
+    if (t->edge_keys == NULL || t->edge_child == NULL || t->value == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    t->mask = size - 1;
+    t->nodes = 1; /* the root */
+    t->value[0] = ABSENT;
+    Py_ssize_t pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(mapping, &pos, &key, &val)) {
+        if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) == 0) {
+            PyErr_SetString(PyExc_TypeError, "Trie keys must be non-empty str");
+            goto error;
+        }
+        double v;
+        if (val == Py_None) {
+            v = NAN;
+        } else {
+            v = PyFloat_AsDouble(val);
+            if (v == -1.0 && PyErr_Occurred())
+                goto error;
+            if (!isfinite(v)) {
+                PyErr_SetString(PyExc_ValueError, "Trie values must be finite or None");
+                goto error;
+            }
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(key);
+        int kind = PyUnicode_KIND(key);
+        const void *data = PyUnicode_DATA(key);
+        uint32_t node = 0;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            node = trie_child_or_add(t, node, PyUnicode_READ(kind, data, i));
+            if (!node)
+                goto error;
+        }
+        if (t->value[node] == ABSENT)
+            t->keys++;
+        t->value[node] = v;
+    }
+    return (PyObject *)t;
+error:
+    Py_DECREF(t);
+    return NULL;
+}
+
+/* trie.get(key, default=None): the value of key (None for a None value), else default. */
+static PyObject *Trie_get(TrieObject *t, PyObject *args) {
+    PyObject *key, *dflt = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:get", &key, &dflt))
+        return NULL;
+    uint32_t node = PyUnicode_GET_LENGTH(key) ? trie_find(t, key) : 0;
+    if (!node || t->value[node] == ABSENT)
+        return Py_NewRef(dflt);
+    if (isnan(t->value[node]))
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(t->value[node]);
+}
+
+static Py_ssize_t Trie_len(TrieObject *t) { return t->keys; }
+
+static PyObject *Trie_nbytes(TrieObject *t, void *closure) {
+    size_t bytes = (t->mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t)) +
+                   t->node_cap * sizeof(double);
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyMethodDef Trie_methods[] = {
+    {"get", (PyCFunction)Trie_get, METH_VARARGS, "The value of a key, or default."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Trie_getset[] = {
+    {"nbytes", (getter)Trie_nbytes, NULL, "Bytes of memory the trie holds.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods Trie_as_sequence = {.sq_length = (lenfunc)Trie_len};
+
+static PyTypeObject TrieType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nlu._speedups.Trie",
+    .tp_doc = "Trie(mapping): str keys to numbers (or None), stored compactly.",
+    .tp_basicsize = sizeof(TrieObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = Trie_new,
+    .tp_dealloc = (destructor)Trie_dealloc,
+    .tp_methods = Trie_methods,
+    .tp_getset = Trie_getset,
+    .tp_as_sequence = &Trie_as_sequence,
+};
+
+/* ---- text access and spans ----------------------------------------------------------------- */
+
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t len;
+} Text;
+
+static inline Py_UCS4 at(const Text *s, Py_ssize_t i) { return PyUnicode_READ(s->kind, s->data, i); }
+
+static Text text_of(PyObject *u) {
+    Text s = {PyUnicode_KIND(u), PyUnicode_DATA(u), PyUnicode_GET_LENGTH(u)};
+    return s;
+}
+
+/* A growable list of [start, end) spans of a text. */
+typedef struct {
+    Py_ssize_t *v; /* start0, end0, start1, end1, ... */
+    Py_ssize_t n, cap;
+} Spans;
+
+static int spans_add(Spans *sp, Py_ssize_t a, Py_ssize_t b) {
+    if (sp->n == sp->cap) {
+        Py_ssize_t cap = sp->cap ? sp->cap * 2 : 64;
+        Py_ssize_t *v = PyMem_Realloc(sp->v, (size_t)cap * 2 * sizeof(Py_ssize_t));
+        if (v == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sp->v = v;
+        sp->cap = cap;
+    }
+    sp->v[2 * sp->n] = a;
+    sp->v[2 * sp->n + 1] = b;
+    sp->n++;
+    return 0;
+}
 
 static int is_ascii_alnum(Py_UCS4 ch) {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-/* Append to out the words of text[start:stop], a run of jieba's "Chinese" characters, along
- * jieba's most probable path. With skip, words in that set are left out. */
-static int cut_span(PyObject *cost, double unknown, PyObject *text, Py_ssize_t start,
-                    Py_ssize_t stop, PyObject *out, PyObject *skip);
-
-static int emit(PyObject *out, PyObject *skip, PyObject *text, Py_ssize_t a, Py_ssize_t b) {
-    PyObject *w = PyUnicode_Substring(text, a, b);
-    if (w == NULL)
-        return -1;
-    int drop = skip != NULL ? PySet_Contains(skip, w) : 0;
-    int rc = drop < 0 ? -1 : (drop ? 0 : PyList_Append(out, w));
-    Py_DECREF(w);
-    return rc;
+/* jieba's "Chinese" run characters: [\u4e00-\u9fd5a-zA-Z0-9+#&._%-] */
+static int in_run(Py_UCS4 ch) {
+    return (ch >= 0x4e00 && ch <= 0x9fd5) || is_ascii_alnum(ch) || ch == '+' || ch == '#' ||
+           ch == '&' || ch == '.' || ch == '_' || ch == '%' || ch == '-';
 }
 
-static int cut_span(PyObject *cost, double unknown, PyObject *text, Py_ssize_t start,
-                    Py_ssize_t stop, PyObject *out, PyObject *skip) {
+/* ---- segmentation -------------------------------------------------------------------------- */
+
+/* Add the words of s[start:stop], a run of jieba's "Chinese" characters, along jieba's most
+ * probable path over the dictionary trie. */
+static int cut_span(const TrieObject *dict, double unknown, const Text *s, Py_ssize_t start,
+                    Py_ssize_t stop, Spans *out) {
     Py_ssize_t n = stop - start;
     double *score = PyMem_Calloc(n + 1, sizeof(double));
     Py_ssize_t *end = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
@@ -48,25 +321,20 @@ static int cut_span(PyObject *cost, double unknown, PyObject *text, Py_ssize_t s
     for (Py_ssize_t k = n - 1; k >= 0; k--) {
         double best = unknown + score[k + 1];
         Py_ssize_t best_end = -1;
+        uint32_t node = 0;
         for (Py_ssize_t i = k; i < n; i++) {
-            PyObject *frag = PyUnicode_Substring(text, start + k, start + i + 1);
-            if (frag == NULL)
-                goto error;
-            PyObject *c = PyDict_GetItemWithError(cost, frag); /* borrowed */
-            Py_DECREF(frag);
-            if (c == NULL) {
-                if (PyErr_Occurred())
-                    goto error;
+            node = trie_child(dict, node, at(s, start + i));
+            if (!node)
                 break; /* not a word nor the prefix of one */
-            }
-            if (c == Py_None)
+            double c = dict->value[node];
+            if (c == ABSENT)
+                break; /* not a key of the dictionary */
+            if (isnan(c))
                 continue; /* a prefix only */
-            double s = PyFloat_AsDouble(c) + score[i + 1];
-            if (s == -1.0 && PyErr_Occurred())
-                goto error;
+            double v = c + score[i + 1];
             /* jieba takes max over (score, end): equal scores go to the longer word */
-            if (best_end < 0 || s >= best) {
-                best = s;
+            if (best_end < 0 || v >= best) {
+                best = v;
                 best_end = i;
             }
         }
@@ -74,221 +342,362 @@ static int cut_span(PyObject *cost, double unknown, PyObject *text, Py_ssize_t s
         end[k] = best_end >= 0 ? best_end : k;
     }
     /* Walk the path; like jieba, single ASCII letters or digits in a row are joined. */
+    int rc = 0;
     Py_ssize_t x = 0, buf_start = -1;
-    while (x < n) {
+    while (x < n && rc == 0) {
         Py_ssize_t y = end[x] + 1;
-        if (y - x == 1 && is_ascii_alnum(PyUnicode_READ_CHAR(text, start + x))) {
+        if (y - x == 1 && is_ascii_alnum(at(s, start + x))) {
             if (buf_start < 0)
                 buf_start = x;
         } else {
             if (buf_start >= 0) {
-                if (emit(out, skip, text, start + buf_start, start + x) < 0)
-                    goto error;
+                rc = spans_add(out, start + buf_start, start + x);
                 buf_start = -1;
             }
-            if (emit(out, skip, text, start + x, start + y) < 0)
-                goto error;
+            if (rc == 0)
+                rc = spans_add(out, start + x, start + y);
         }
         x = y;
     }
-    if (buf_start >= 0 && emit(out, skip, text, start + buf_start, stop) < 0)
-        goto error;
+    if (rc == 0 && buf_start >= 0)
+        rc = spans_add(out, start + buf_start, stop);
     PyMem_Free(score);
     PyMem_Free(end);
-    return 0;
-error:
-    PyMem_Free(score);
-    PyMem_Free(end);
-    return -1;
+    return rc;
 }
 
-static PyObject *cut_run(PyObject *self, PyObject *args) {
-    PyObject *cost, *run, *out;
-    double unknown;
-    if (!PyArg_ParseTuple(args, "O!dUO!", &PyDict_Type, &cost, &unknown, &run,
-                          &PyList_Type, &out))
-        return NULL;
-    if (cut_span(cost, unknown, run, 0, PyUnicode_GET_LENGTH(run), out, NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-/* jieba's "Chinese" run characters: [\u4e00-\u9fd5a-zA-Z0-9+#&._%-] */
-static int in_run(Py_UCS4 ch) {
-    return (ch >= 0x4e00 && ch <= 0x9fd5) || is_ascii_alnum(ch) || ch == '+' || ch == '#' ||
-           ch == '&' || ch == '.' || ch == '_' || ch == '%' || ch == '-';
-}
-
-/* tokens(cost: dict, unknown: float, text: str, skip: frozenset) -> list[str]
- * jieba's words of text (HMM off) without whitespace and without the words in skip. */
-static PyObject *tokens(PyObject *self, PyObject *args) {
-    PyObject *cost, *text, *skip;
-    double unknown;
-    if (!PyArg_ParseTuple(args, "O!dUO!", &PyDict_Type, &cost, &unknown, &text,
-                          &PyFrozenSet_Type, &skip))
-        return NULL;
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
-    while (i < n) {
-        Py_UCS4 ch = PyUnicode_READ_CHAR(text, i);
+/* Every word of s except whitespace, as jieba.lcut(HMM=False) gives them: runs cut along the
+ * most probable path, every other character alone. */
+static int cut_text(const TrieObject *dict, double unknown, const Text *s, Spans *out) {
+    Py_ssize_t i = 0;
+    while (i < s->len) {
+        Py_UCS4 ch = at(s, i);
         if (in_run(ch)) {
             Py_ssize_t j = i + 1;
-            while (j < n && in_run(PyUnicode_READ_CHAR(text, j)))
+            while (j < s->len && in_run(at(s, j)))
                 j++;
-            if (cut_span(cost, unknown, text, i, j, out, skip) < 0)
-                goto error;
+            if (cut_span(dict, unknown, s, i, j, out) < 0)
+                return -1;
             i = j;
         } else {
             /* outside runs jieba gives each character alone (and "\r\n" together) */
-            if (!Py_UNICODE_ISSPACE(ch) && emit(out, skip, text, i, i + 1) < 0)
-                goto error;
+            if (!Py_UNICODE_ISSPACE(ch) && spans_add(out, i, i + 1) < 0)
+                return -1;
             i++;
         }
     }
+    return 0;
+}
+
+static int spans_to_list(PyObject *text, const Spans *sp, PyObject *skip, PyObject *out) {
+    for (Py_ssize_t j = 0; j < sp->n; j++) {
+        PyObject *w = PyUnicode_Substring(text, sp->v[2 * j], sp->v[2 * j + 1]);
+        if (w == NULL)
+            return -1;
+        int drop = skip != NULL ? PySet_Contains(skip, w) : 0;
+        int rc = drop < 0 ? -1 : (drop ? 0 : PyList_Append(out, w));
+        Py_DECREF(w);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* cut_run(dictionary: Trie, unknown: float, run: str, out: list) -> None */
+static PyObject *cut_run(PyObject *self, PyObject *args) {
+    TrieObject *dict;
+    PyObject *run, *out;
+    double unknown;
+    if (!PyArg_ParseTuple(args, "O!dUO!", &TrieType, &dict, &unknown, &run, &PyList_Type, &out))
+        return NULL;
+    Text s = text_of(run);
+    Spans sp = {NULL, 0, 0};
+    int rc = cut_span(dict, unknown, &s, 0, s.len, &sp);
+    if (rc == 0)
+        rc = spans_to_list(run, &sp, NULL, out);
+    PyMem_Free(sp.v);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* tokens(dictionary: Trie, unknown: float, text: str, skip: frozenset) -> list[str]
+ * jieba's words of text (HMM off) without whitespace and without the words in skip. */
+static PyObject *tokens(PyObject *self, PyObject *args) {
+    TrieObject *dict;
+    PyObject *text, *skip;
+    double unknown;
+    if (!PyArg_ParseTuple(args, "O!dUO!", &TrieType, &dict, &unknown, &text,
+                          &PyFrozenSet_Type, &skip))
+        return NULL;
+    Text s = text_of(text);
+    Spans sp = {NULL, 0, 0};
+    PyObject *out = PyList_New(0);
+    if (out == NULL || cut_text(dict, unknown, &s, &sp) < 0 ||
+        spans_to_list(text, &sp, skip, out) < 0) {
+        Py_XDECREF(out);
+        out = NULL;
+    }
+    PyMem_Free(sp.v);
     return out;
-error:
-    Py_DECREF(out);
-    return NULL;
 }
 
-/* ---- counting ----------------------------------------------------------------------- */
+/* ---- counting the terms of a feature block ---------------------------------------------- */
 
-/* counts[vocab[term]] += 1 when term is in vocab. Steals nothing; term stays the caller's. */
-static int count_term(PyObject *vocab, PyObject *counts, PyObject *term) {
-    PyObject *row = PyDict_GetItemWithError(vocab, term); /* borrowed */
-    if (row == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    PyObject *seen = PyDict_GetItemWithError(counts, row);
-    if (seen == NULL && PyErr_Occurred())
+/* Counts of rows in first-seen order, with an open-addressing index. */
+typedef struct {
+    int32_t *slot; /* index into rows/counts, or -1 */
+    size_t mask;
+    uint32_t *rows;
+    uint32_t *counts;
+    Py_ssize_t n;
+} Counts;
+
+static int counts_init(Counts *c, Py_ssize_t most) {
+    size_t size = 16;
+    while (size < (size_t)most * 2 + 2)
+        size *= 2;
+    c->slot = PyMem_Malloc(size * sizeof(int32_t));
+    c->rows = PyMem_Malloc(((size_t)most + 1) * sizeof(uint32_t));
+    c->counts = PyMem_Malloc(((size_t)most + 1) * sizeof(uint32_t));
+    if (c->slot == NULL || c->rows == NULL || c->counts == NULL) {
+        PyErr_NoMemory();
         return -1;
-    long before = seen == NULL ? 0 : PyLong_AsLong(seen);
-    if (before == -1 && PyErr_Occurred())
-        return -1;
-    PyObject *after = PyLong_FromLong(before + 1);
-    if (after == NULL)
-        return -1;
-    int rc = PyDict_SetItem(counts, row, after);
-    Py_DECREF(after);
-    return rc;
+    }
+    memset(c->slot, 0xff, size * sizeof(int32_t));
+    c->mask = size - 1;
+    c->n = 0;
+    return 0;
 }
 
-static int count_slice(PyObject *vocab, PyObject *counts, PyObject *text, Py_ssize_t start,
-                       Py_ssize_t stop) {
-    PyObject *term = PyUnicode_Substring(text, start, stop);
-    if (term == NULL)
-        return -1;
-    int rc = count_term(vocab, counts, term);
-    Py_DECREF(term);
-    return rc;
+static void counts_free(Counts *c) {
+    PyMem_Free(c->slot);
+    PyMem_Free(c->rows);
+    PyMem_Free(c->counts);
 }
 
-/* count_chars(vocab: dict, counts: dict, text: str, lo: int, hi: int, within_words: bool) */
-static PyObject *count_chars(PyObject *self, PyObject *args) {
-    PyObject *vocab, *counts, *text;
+static inline void counts_add(Counts *c, uint32_t row) {
+    size_t i = (size_t)mix64((uint64_t)row + 1) & c->mask;
+    while (c->slot[i] >= 0) {
+        if (c->rows[c->slot[i]] == row) {
+            c->counts[c->slot[i]]++;
+            return;
+        }
+        i = (i + 1) & c->mask;
+    }
+    c->slot[i] = (int32_t)c->n;
+    c->rows[c->n] = row;
+    c->counts[c->n] = 1;
+    c->n++;
+}
+
+/* A node's value as a row, or -1 when the node is not a term. */
+static inline int64_t row_of(const TrieObject *vocab, uint32_t node) {
+    double v = vocab->value[node];
+    return (v == ABSENT || isnan(v)) ? -1 : (int64_t)v;
+}
+
+/* Character n-grams lo..hi of s (nlu.features.char_ngrams), counted when in vocab. */
+static void count_chars(const TrieObject *vocab, const Text *s, Py_ssize_t lo, Py_ssize_t hi,
+                        int within_words, Counts *c) {
+    if (!within_words) {
+        for (Py_ssize_t i = 0; i < s->len; i++) {
+            uint32_t node = 0;
+            for (Py_ssize_t n = 1; n <= hi && i + n <= s->len; n++) {
+                node = trie_child(vocab, node, at(s, i + n - 1));
+                if (!node)
+                    break;
+                int64_t row = n >= lo ? row_of(vocab, node) : -1;
+                if (row >= 0)
+                    counts_add(c, (uint32_t)row);
+            }
+        }
+        return;
+    }
+    /* Each whitespace-separated word, padded with a space on both sides; n-grams stay inside
+     * it, and a padded word shorter than lo counts once, whole. */
+    Py_ssize_t i = 0;
+    while (i < s->len) {
+        while (i < s->len && Py_UNICODE_ISSPACE(at(s, i)))
+            i++;
+        if (i >= s->len)
+            break;
+        Py_ssize_t ws = i;
+        while (i < s->len && !Py_UNICODE_ISSPACE(at(s, i)))
+            i++;
+        Py_ssize_t size = i - ws + 2; /* padded */
+        for (Py_ssize_t a = 0; a < size; a++) {
+            uint32_t node = 0;
+            Py_ssize_t top = size < lo ? size : hi;
+            for (Py_ssize_t n = 1; n <= top && a + n <= size; n++) {
+                Py_ssize_t j = a + n - 1;
+                Py_UCS4 ch = (j == 0 || j == size - 1) ? ' ' : at(s, ws + j - 1);
+                node = trie_child(vocab, node, ch);
+                if (!node)
+                    break;
+                /* a padded word shorter than lo counts once, whole */
+                int counted = size < lo ? (a == 0 && n == size) : n >= lo;
+                int64_t row = counted ? row_of(vocab, node) : -1;
+                if (row >= 0)
+                    counts_add(c, (uint32_t)row);
+            }
+            if (size < lo)
+                break;
+        }
+    }
+}
+
+/* Word n-grams lo..hi (words joined by a space; nlu.features.word_ngrams), counted when in
+ * vocab. */
+static void count_words(const TrieObject *vocab, const Text *s, const Spans *words, Py_ssize_t lo,
+                        Py_ssize_t hi, Counts *c) {
+    for (Py_ssize_t w = 0; w < words->n; w++) {
+        uint32_t node = 0;
+        for (Py_ssize_t n = 1; n <= hi && w + n <= words->n; n++) {
+            Py_ssize_t k = w + n - 1;
+            if (n > 1 && !(node = trie_child(vocab, node, ' ')))
+                break;
+            Py_ssize_t j = words->v[2 * k];
+            do { /* words are never empty */
+                node = trie_child(vocab, node, at(s, j));
+            } while (node && ++j < words->v[2 * k + 1]);
+            if (!node)
+                break;
+            int64_t row = n >= lo ? row_of(vocab, node) : -1;
+            if (row >= 0)
+                counts_add(c, (uint32_t)row);
+        }
+    }
+}
+
+/* One feature block as given by Python: (kind, vocabulary, lo, hi, within_words) with kind
+ * "words" or "chars". */
+typedef struct {
+    int words;
+    TrieObject *vocab;
     Py_ssize_t lo, hi;
     int within_words;
-    if (!PyArg_ParseTuple(args, "O!O!Unnp", &PyDict_Type, &vocab, &PyDict_Type, &counts, &text,
-                          &lo, &hi, &within_words))
-        return NULL;
-    if (lo < 1 || hi < lo) {
+} Block;
+
+static int parse_block(PyObject *spec, Block *b) {
+    const char *kind;
+    if (!PyArg_ParseTuple(spec, "sO!nnp", &kind, &TrieType, &b->vocab, &b->lo, &b->hi,
+                          &b->within_words))
+        return -1;
+    if (strcmp(kind, "words") == 0) {
+        b->words = 1;
+    } else if (strcmp(kind, "chars") == 0) {
+        b->words = 0;
+    } else {
+        PyErr_SetString(PyExc_ValueError, "a block's kind is 'words' or 'chars'");
+        return -1;
+    }
+    if (b->lo < 1 || b->hi < b->lo) {
         PyErr_SetString(PyExc_ValueError, "need 1 <= lo <= hi");
-        return NULL;
+        return -1;
     }
-    if (!within_words) {
-        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-        for (Py_ssize_t n = lo; n <= hi; n++)
-            for (Py_ssize_t i = 0; i + n <= len; i++)
-                if (count_slice(vocab, counts, text, i, i + n) < 0)
-                    return NULL;
-        Py_RETURN_NONE;
-    }
-    PyObject *words = PyUnicode_Split(text, NULL, -1); /* str.split(): any whitespace */
-    if (words == NULL)
-        return NULL;
-    for (Py_ssize_t w = 0; w < PyList_GET_SIZE(words); w++) {
-        PyObject *padded = PyUnicode_FromFormat(" %U ", PyList_GET_ITEM(words, w));
-        if (padded == NULL)
-            goto error;
-        Py_ssize_t size = PyUnicode_GET_LENGTH(padded);
-        for (Py_ssize_t n = lo; n <= hi; n++) {
-            if (size <= n) { /* a word shorter than n counts once, whole */
-                if (count_slice(vocab, counts, padded, 0, size) < 0) {
-                    Py_DECREF(padded);
-                    goto error;
-                }
-                break;
-            }
-            for (Py_ssize_t i = 0; i + n <= size; i++) {
-                if (count_slice(vocab, counts, padded, i, i + n) < 0) {
-                    Py_DECREF(padded);
-                    goto error;
-                }
-            }
-        }
-        Py_DECREF(padded);
-    }
-    Py_DECREF(words);
-    Py_RETURN_NONE;
-error:
-    Py_DECREF(words);
-    return NULL;
+    return 0;
 }
 
-/* count_words(vocab: dict, counts: dict, words: list[str], lo: int, hi: int) */
-static PyObject *count_words(PyObject *self, PyObject *args) {
-    PyObject *vocab, *counts, *words;
-    Py_ssize_t lo, hi;
-    if (!PyArg_ParseTuple(args, "O!O!O!nn", &PyDict_Type, &vocab, &PyDict_Type, &counts,
-                          &PyList_Type, &words, &lo, &hi))
-        return NULL;
-    if (lo < 1 || hi < lo) {
-        PyErr_SetString(PyExc_ValueError, "need 1 <= lo <= hi");
-        return NULL;
+/* The word tokens of a normalised text (nlu.features.jieba_tokens): jieba's words less
+ * whitespace and less the one-character words in skip. */
+static int word_tokens(const TrieObject *dict, double unknown, const Text *skip, const Text *s,
+                       Spans *out) {
+    Spans all = {NULL, 0, 0};
+    if (cut_text(dict, unknown, s, &all) < 0) {
+        PyMem_Free(all.v);
+        return -1;
     }
-    Py_ssize_t len = PyList_GET_SIZE(words);
-    PyObject *space = PyUnicode_FromString(" ");
-    if (space == NULL)
-        return NULL;
-    for (Py_ssize_t n = lo; n <= hi; n++) {
-        for (Py_ssize_t i = 0; i + n <= len; i++) {
-            int rc;
-            if (n == 1) {
-                rc = count_term(vocab, counts, PyList_GET_ITEM(words, i));
-            } else {
-                PyObject *part = PyList_GetSlice(words, i, i + n);
-                PyObject *term = part == NULL ? NULL : PyUnicode_Join(space, part);
-                Py_XDECREF(part);
-                rc = term == NULL ? -1 : count_term(vocab, counts, term);
-                Py_XDECREF(term);
-            }
-            if (rc < 0) {
-                Py_DECREF(space);
-                return NULL;
-            }
+    for (Py_ssize_t j = 0; j < all.n; j++) {
+        Py_ssize_t a = all.v[2 * j], b = all.v[2 * j + 1];
+        if (b - a == 1) {
+            Py_UCS4 ch = at(s, a);
+            int skipped = 0;
+            for (Py_ssize_t k = 0; k < skip->len && !skipped; k++)
+                skipped = at(skip, k) == ch;
+            if (skipped)
+                continue;
+        }
+        if (spans_add(out, a, b) < 0) {
+            PyMem_Free(all.v);
+            return -1;
         }
     }
-    Py_DECREF(space);
-    Py_RETURN_NONE;
+    PyMem_Free(all.v);
+    return 0;
 }
 
-/* ---- score(rows, counts: dict, starts: list[int], sublinear: bool) -> list[float] ----------
- * rows: a C-contiguous float64 matrix (as a buffer) with one row per term: idf * weight for
- * each of the K classes, then idf. Counted rows are taken in the dict's order; a block begins
- * at each index in ``starts``. Returns every class's sum over blocks of
+/* Most grams a block can have in s. */
+static Py_ssize_t most_grams(const Block *b, const Text *s, const Spans *words) {
+    Py_ssize_t units = b->words ? words->n : s->len * 3 + 2; /* padding adds 2 per word */
+    return units * b->hi + 1;
+}
+
+static int count_block(const Block *b, const Text *s, const Spans *words, Counts *c) {
+    if (counts_init(c, most_grams(b, s, words)) < 0)
+        return -1;
+    if (b->words)
+        count_words(b->vocab, s, words, b->lo, b->hi, c);
+    else
+        count_chars(b->vocab, s, b->lo, b->hi, b->within_words, c);
+    return 0;
+}
+
+/* block_counts(dictionary, unknown, skip: str, block: tuple, text: str) -> dict[int, int]
+ * The rows of a block's terms in text with their counts, in first-seen order. */
+static PyObject *block_counts(PyObject *self, PyObject *args) {
+    TrieObject *dict;
+    double unknown;
+    PyObject *skip_obj, *spec, *text;
+    if (!PyArg_ParseTuple(args, "O!dUO!U", &TrieType, &dict, &unknown, &skip_obj, &PyTuple_Type,
+                          &spec, &text))
+        return NULL;
+    Block b;
+    if (parse_block(spec, &b) < 0)
+        return NULL;
+    Text s = text_of(text), skip = text_of(skip_obj);
+    Spans words = {NULL, 0, 0};
+    Counts c = {NULL, 0, NULL, NULL, 0};
+    PyObject *out = NULL;
+    if (b.words && word_tokens(dict, unknown, &skip, &s, &words) < 0)
+        goto done;
+    if (count_block(&b, &s, &words, &c) < 0)
+        goto done;
+    out = PyDict_New();
+    for (Py_ssize_t j = 0; out != NULL && j < c.n; j++) {
+        PyObject *k = PyLong_FromUnsignedLong(c.rows[j]);
+        PyObject *v = PyLong_FromUnsignedLong(c.counts[j]);
+        if (k == NULL || v == NULL || PyDict_SetItem(out, k, v) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+done:
+    counts_free(&c);
+    PyMem_Free(words.v);
+    return out;
+}
+
+/* ---- score_text(rows, sublinear, dictionary, unknown, skip, blocks, text) -> list[float] ----
+ * rows: a C-contiguous float64 matrix with one row per term: idf * weight for each of the K
+ * classes, then idf. blocks: a tuple of block specs (see parse_block), whose vocabularies
+ * give rows of that matrix. Returns every class's sum over blocks of
  * sum(tf * idf * weight) / sqrt(sum((tf * idf) ** 2)), tf = 1 + log(count) when sublinear. */
-static PyObject *score(PyObject *self, PyObject *args) {
-    PyObject *rows_obj, *counts, *starts;
+static PyObject *score_text(PyObject *self, PyObject *args) {
+    PyObject *rows_obj, *skip_obj, *specs, *text;
+    TrieObject *dict;
+    double unknown;
     int sublinear;
-    if (!PyArg_ParseTuple(args, "OO!O!p", &rows_obj, &PyDict_Type, &counts, &PyList_Type,
-                          &starts, &sublinear))
+    if (!PyArg_ParseTuple(args, "OpO!dUO!U", &rows_obj, &sublinear, &TrieType, &dict, &unknown,
+                          &skip_obj, &PyTuple_Type, &specs, &text))
         return NULL;
     Py_buffer view;
     if (PyObject_GetBuffer(rows_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
         return NULL;
     PyObject *result = NULL;
     double *sums = NULL, *block = NULL;
+    Spans words = {NULL, 0, 0};
+    Counts c = {NULL, 0, NULL, NULL, 0};
     if (view.ndim != 2 || view.itemsize != sizeof(double) || view.format == NULL ||
         strcmp(view.format, "d") != 0 || view.shape[1] < 2) {
         PyErr_SetString(PyExc_TypeError, "rows must be a 2-d float64 matrix");
@@ -302,59 +711,55 @@ static PyObject *score(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t nstarts = PyList_GET_SIZE(starts), next_start = 1, index = 0, pos = 0;
-    Py_ssize_t boundary = nstarts > 1 ? PyLong_AsSsize_t(PyList_GET_ITEM(starts, 1)) : -1;
-    if (boundary == -1 && PyErr_Occurred())
-        goto done;
-    double squares = 0.0;
-    PyObject *key, *value;
-    while (PyDict_Next(counts, &pos, &key, &value)) {
-        if (index == boundary) { /* close the block that ends here */
-            double scale = squares > 0.0 ? 1.0 / sqrt(squares) : 0.0;
-            for (Py_ssize_t c = 0; c < k_classes; c++) {
-                sums[c] += block[c] * scale;
-                block[c] = 0.0;
-            }
-            squares = 0.0;
-            next_start++;
-            boundary = next_start < nstarts ? PyLong_AsSsize_t(PyList_GET_ITEM(starts, next_start))
-                                            : -1;
-            if (boundary == -1 && PyErr_Occurred())
+    Text s = text_of(text), skip = text_of(skip_obj);
+    int have_words = 0;
+    for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(specs); b++) {
+        Block spec;
+        if (parse_block(PyTuple_GET_ITEM(specs, b), &spec) < 0)
+            goto done;
+        if (spec.words && !have_words) {
+            if (word_tokens(dict, unknown, &skip, &s, &words) < 0)
                 goto done;
+            have_words = 1;
         }
-        Py_ssize_t row = PyLong_AsSsize_t(key);
-        long count = PyLong_AsLong(value);
-        if ((row == -1 || count == -1) && PyErr_Occurred())
+        if (count_block(&spec, &s, &words, &c) < 0)
             goto done;
-        if (row < 0 || row >= nrows || count < 1) {
-            PyErr_SetString(PyExc_ValueError, "a counted row is out of range");
-            goto done;
+        double squares = 0.0;
+        for (Py_ssize_t k = 0; k < k_classes; k++)
+            block[k] = 0.0;
+        for (Py_ssize_t j = 0; j < c.n; j++) {
+            if ((Py_ssize_t)c.rows[j] >= nrows) {
+                PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
+                goto done;
+            }
+            double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
+            const double *r = data + (Py_ssize_t)c.rows[j] * width;
+            for (Py_ssize_t k = 0; k < k_classes; k++)
+                block[k] += tf * r[k];
+            double v = tf * r[k_classes];
+            squares += v * v;
         }
-        double tf = sublinear ? 1.0 + log((double)count) : (double)count;
-        const double *r = data + row * width;
-        for (Py_ssize_t c = 0; c < k_classes; c++)
-            block[c] += tf * r[c];
-        double v = tf * r[k_classes];
-        squares += v * v;
-        index++;
-    }
-    if (index > 0) {
-        double scale = squares > 0.0 ? 1.0 / sqrt(squares) : 0.0;
-        for (Py_ssize_t c = 0; c < k_classes; c++)
-            sums[c] += block[c] * scale;
+        if (c.n > 0 && squares > 0.0) {
+            double scale = 1.0 / sqrt(squares);
+            for (Py_ssize_t k = 0; k < k_classes; k++)
+                sums[k] += block[k] * scale;
+        }
+        counts_free(&c);
+        c.slot = NULL;
+        c.rows = c.counts = NULL;
     }
     result = PyList_New(k_classes);
-    if (result == NULL)
-        goto done;
-    for (Py_ssize_t c = 0; c < k_classes; c++) {
-        PyObject *f = PyFloat_FromDouble(sums[c]);
+    for (Py_ssize_t k = 0; result != NULL && k < k_classes; k++) {
+        PyObject *f = PyFloat_FromDouble(sums[k]);
         if (f == NULL) {
             Py_CLEAR(result);
-            goto done;
+            break;
         }
-        PyList_SET_ITEM(result, c, f);
+        PyList_SET_ITEM(result, k, f);
     }
 done:
+    counts_free(&c);
+    PyMem_Free(words.v);
     PyMem_Free(sums);
     PyMem_Free(block);
     PyBuffer_Release(&view);
@@ -364,9 +769,8 @@ done:
 static PyMethodDef methods[] = {
     {"cut_run", cut_run, METH_VARARGS, "Append the words of one run of Chinese text to out."},
     {"tokens", tokens, METH_VARARGS, "jieba's words of a text, less whitespace and skip."},
-    {"count_chars", count_chars, METH_VARARGS, "Count the character n-grams found in vocab."},
-    {"count_words", count_words, METH_VARARGS, "Count the word n-grams found in vocab."},
-    {"score", score, METH_VARARGS, "Class scores of counted TF-IDF terms, block by block."},
+    {"block_counts", block_counts, METH_VARARGS, "Rows and counts of a block's terms in a text."},
+    {"score_text", score_text, METH_VARARGS, "Class scores of a text, block by block."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -375,4 +779,17 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&TrieType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&TrieType);
+    if (PyModule_AddObject(m, "Trie", (PyObject *)&TrieType) < 0) {
+        Py_DECREF(&TrieType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

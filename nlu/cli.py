@@ -16,19 +16,53 @@ from typing import Any
 
 from nlu.backends import BackendError
 from nlu.compare import builtin_candidates, compare, format_table, rasa_candidate
-from nlu.evaluate import cross_validate_detailed, evaluate_detailed, write_reports
+from nlu.evaluate import (
+    EvalResult,
+    cross_validate_detailed,
+    evaluate_detailed,
+    heldout_detailed,
+    write_reports,
+)
+from nlu.normalize import normalize
 from nlu.rasa_yaml import DataError, Example, load_examples
-from nlu.service import DEFAULT_MODEL_DIR, PACKAGED_DATA, get_model, train_and_save
+from nlu.service import (
+    DEFAULT_MODEL_DIR,
+    PACKAGED_DATA,
+    get_model,
+    packaged_heldout,
+    train_and_save,
+    training_examples,
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
-def _examples(path: Path) -> list[Example]:
-    """The labelled examples in ``path``; DataError saying what is wrong with it."""
+def _examples(path: Path, training: bool = False) -> list[Example]:
+    """The labelled examples in ``path``; DataError saying what is wrong with it, or that
+    it is kept for evaluation only when ``training``."""
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    return load_examples(path)
+    return training_examples(path) if training else load_examples(path)
+
+
+def _heldout_path(args: argparse.Namespace) -> Path | None:
+    """The held-out file to report: ``--heldout``, else the packaged one; None with
+    ``--no-heldout`` or when there is none."""
+    if getattr(args, "no_heldout", False):
+        return None
+    if getattr(args, "heldout", None):
+        return Path(args.heldout)
+    return packaged_heldout()
+
+
+def _heldout_examples(path: Path, train: list[Example]) -> tuple[list[Example], int]:
+    """The held-out examples and how many of them also appear (normalised) in ``train``."""
+    held = _examples(path)
+    if not held:
+        raise DataError(f"{path}: no labelled examples")
+    seen = {normalize(ex.text) for ex in train}
+    return held, sum(1 for ex in held if normalize(ex.text) in seen)
 
 
 def _error(message: str) -> int:
@@ -112,25 +146,70 @@ def _print_report(title: str, result: dict[str, Any]) -> None:
     print(f"accuracy {result['accuracy']:.3f}")
 
 
+def _print_side_by_side(cv_title: str, cv: dict[str, Any], held_title: str,
+                        held: dict[str, Any]) -> None:
+    print(f"A: {cv_title}")
+    print(f"B: {held_title}")
+    header = f"{'':<16}{'A prec':>8}{'A rec':>7}{'A F1':>7}{'n':>6}  "
+    header += f"{'B prec':>8}{'B rec':>7}{'B F1':>7}{'n':>6}{'F1 B-A':>8}"
+    print(header)
+    for name in [k for k in cv if k != "accuracy"] + [
+            k for k in held if k not in cv and k != "accuracy"]:
+        a, b = cv.get(name), held.get(name)
+        left = (f"{a['precision']:>8.3f}{a['recall']:>7.3f}{a['f1-score']:>7.3f}"
+                f"{a['support']:>6d}" if a else f"{'':>28}")
+        right = (f"{b['precision']:>8.3f}{b['recall']:>7.3f}{b['f1-score']:>7.3f}"
+                 f"{b['support']:>6d}" if b else f"{'':>28}")
+        gap = f"{b['f1-score'] - a['f1-score']:>+8.3f}" if a and b else ""
+        print(f"{name:<16}{left}  {right}{gap}")
+    print(f"{'accuracy':<16}{cv['accuracy']:>22.3f}{'':>6}  {held['accuracy']:>22.3f}{'':>6}"
+          f"{held['accuracy'] - cv['accuracy']:>+8.3f}")
+    print(f"macro-F1: cross-validation {cv['macro avg']['f1-score']:.3f}, held-out "
+          f"{held['macro avg']['f1-score']:.3f}, gap "
+          f"{held['macro avg']['f1-score'] - cv['macro avg']['f1-score']:+.3f}")
+
+
+def _print_paths(label: str, paths: dict[str, Path], result: EvalResult, where: Any) -> None:
+    for name, file in ((f"{label}report", paths["report"]),
+                       (f"{label}confusion matrix", paths["confusion_matrix"]),
+                       (f"{label}errors ({len(result.errors)})", paths["errors"])):
+        print(f"{name}: {file}", file=where)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score the active model on FILE, or cross-validate on FILE with ``--folds``.
 
-    The report goes to stdout; ``intent_report.json``, ``intent_confusion_matrix.png`` and
-    ``intent_errors.json`` are written under ``--out`` and their paths printed (on stderr
-    with ``--json``, so that stdout is exactly the report).
+    With ``--folds`` the held-out set (``--heldout``, by default the packaged
+    ``nlu/data/heldout.yml``) is reported beside cross-validation: a model trained on all of
+    FILE predicts every held-out message. The report goes to stdout (with ``--json`` exactly
+    FILE's report, keyed like Rasa's); ``intent_report.json``, ``intent_confusion_matrix.png``
+    and ``intent_errors.json`` are written under ``--out``, the held-out ones under
+    ``--out``/heldout, and their paths printed (on stderr with ``--json``).
     """
     path = Path(args.file)
     try:
-        examples = _examples(path)
+        examples = _examples(path, training=args.folds is not None)
     except DataError as exc:
         return _error(str(exc))
     if not examples:
         return _error(f"{path}: no labelled examples")
+    held_result: EvalResult | None = None
     if args.folds is not None:
+        held_path = _heldout_path(args)
         try:
             result = cross_validate_detailed(
                 examples, folds=args.folds,
                 title=f"{args.folds}-fold cross-validation on {path.name}")
+            if held_path is not None:
+                held, overlap = _heldout_examples(held_path, examples)
+                if overlap:
+                    print(f"gridbot nlu: warning: {overlap} of {len(held)} held-out messages "
+                          f"also appear in {path.name}", file=sys.stderr)
+                held_result = heldout_detailed(
+                    examples, held, title=f"trained on {path.name}, scored on {held_path.name}")
+                held_result.meta["path"] = str(held_path)
+        except DataError as exc:
+            return _error(str(exc))
         except ValueError as exc:
             return _error(str(exc))
         title = f"{args.folds}-fold cross-validation on {path}"
@@ -146,25 +225,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else _default_eval_dir()
     try:
         paths = write_reports(result, out_dir)
+        held_paths = (write_reports(held_result, out_dir / "heldout")
+                      if held_result is not None else None)
     except OSError as exc:
         return _error(f"cannot write the reports to {out_dir}: {exc}")
     if args.json:
         print(_dump(report))
+    elif held_result is not None:
+        _print_side_by_side(title, report,
+                            f"trained on all of {path}, scored on {held_result.meta['path']}",
+                            held_result.report)
     else:
         _print_report(title, report)
     where = sys.stderr if args.json else sys.stdout
-    for label, file in (("report", paths["report"]),
-                        ("confusion matrix", paths["confusion_matrix"]),
-                        (f"errors ({len(result.errors)})", paths["errors"])):
-        print(f"{label}: {file}", file=where)
+    _print_paths("", paths, result, where)
+    if held_result is not None and held_paths is not None:
+        _print_paths("held-out ", held_paths, held_result, where)
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Cross-validate several pipelines on the same folds and print them side by side."""
     data = Path(args.data) if args.data else PACKAGED_DATA
+    held_path = _heldout_path(args)
+    heldout: list[Example] | None = None
     try:
-        examples = _examples(data)
+        examples = _examples(data, training=True)
+        if held_path is not None:
+            heldout, overlap = _heldout_examples(held_path, examples)
+            if overlap:
+                print(f"gridbot nlu: warning: {overlap} of {len(heldout)} held-out messages "
+                      f"also appear in {data.name}", file=sys.stderr)
     except DataError as exc:
         return _error(str(exc))
     known = builtin_candidates(seed=args.seed)
@@ -187,13 +278,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
         result = compare(examples, [known[n] for n in names], folds=args.folds,
-                         seed=args.seed, progress=progress)
+                         seed=args.seed, progress=progress, heldout=heldout)
     except (BackendError, ValueError) as exc:
         return _error(str(exc))
     if args.json:
         print(_dump(result))
     else:
-        print(f"data: {data}")
+        print(f"data: {data}" + (f", held-out: {held_path}" if heldout is not None else ""))
         print(format_table(result))
     return EXIT_OK
 
@@ -241,6 +332,10 @@ def register(subparsers: Any) -> Any:
     ev.add_argument("--out", default=None,
                     help="directory for intent_report.json, intent_confusion_matrix.png and "
                          "intent_errors.json (default: var/nlu/eval/<timestamp>/)")
+    ev.add_argument("--heldout", default=None, metavar="FILE",
+                    help="with --folds, also train on all of FILE and score this held-out set "
+                         "(default: the packaged nlu/data/heldout.yml, when present)")
+    ev.add_argument("--no-heldout", action="store_true", help="do not report a held-out set")
     ev.set_defaults(func=cmd_eval)
 
     cmp = commands.add_parser(
@@ -257,6 +352,10 @@ def register(subparsers: Any) -> Any:
     cmp.add_argument("--rasa-token", default=None, help="the Rasa server's --auth-token")
     cmp.add_argument("--rasa-config", default=None,
                      help="Rasa pipeline config YAML (default: jieba, char_wb 1-4 counts, DIET)")
+    cmp.add_argument("--heldout", default=None, metavar="FILE",
+                     help="also train every pipeline on all the data and score this held-out "
+                          "set (default: the packaged nlu/data/heldout.yml, when present)")
+    cmp.add_argument("--no-heldout", action="store_true", help="do not report a held-out set")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
     cmp.set_defaults(func=cmd_compare)
     return commands

@@ -4,7 +4,9 @@ Every candidate is a backend (see :mod:`nlu.backends`) built fresh for each fold
 the fold's training part and asked to ``parse`` each held-out message one at a time, which is
 how gridbot serves. Reported per candidate: macro-F1 and accuracy of the pooled held-out
 predictions (a Rasa-style report too), mean training time per fold, and parse latency
-percentiles over every held-out message.
+percentiles over every message of the folds' test parts. With a held-out set, every
+candidate is also trained once on all the examples and scored on it (``heldout_macro_f1``,
+``heldout_report``, ``gap`` = held-out minus cross-validated macro-F1).
 """
 
 from __future__ import annotations
@@ -73,13 +75,31 @@ def rasa_candidate(url: str, config: Any = None, token: str | None = None) -> Ca
                      lambda: RasaBackend(url, token=token, config=config))
 
 
+def run_heldout(candidate: Candidate, examples: Sequence[Example],
+                heldout: Sequence[Example]) -> dict[str, Any]:
+    """Train ``candidate`` on all ``examples`` and score it on ``heldout``."""
+    backend = candidate.factory()
+    try:
+        backend.train(list(examples))
+        predictions: list[Prediction] = []
+        for ex in heldout:
+            intent = backend.parse(ex.text)["intent"]
+            predictions.append((str(intent["name"]), float(intent["confidence"])))
+    finally:
+        backend.close()
+    rep = report([ex.intent for ex in heldout], [p[0] for p in predictions])
+    return {"heldout_macro_f1": rep["macro avg"]["f1-score"],
+            "heldout_accuracy": rep["accuracy"], "heldout_report": rep,
+            "heldout_errors": len(errors(heldout, predictions))}
+
 
 def run_candidate(
     candidate: Candidate,
     examples: Sequence[Example],
     splits: Sequence[tuple[Sequence[int], Sequence[int]]],
+    heldout: Sequence[Example] | None = None,
 ) -> dict[str, Any]:
-    """Train and score ``candidate`` on every fold of ``splits``."""
+    """Train and score ``candidate`` on every fold of ``splits``, then on ``heldout``."""
     items = list(examples)
     predictions: list[Prediction] = [("", 0.0)] * len(items)
     train_seconds: list[float] = []
@@ -101,7 +121,7 @@ def run_candidate(
         fold_f1.append(report([items[i].intent for i in test_idx],
                               [predictions[i][0] for i in test_idx])["macro avg"]["f1-score"])
     rep = report([ex.intent for ex in items], [p[0] for p in predictions])
-    return {
+    out = {
         "name": candidate.name,
         "description": candidate.description,
         "macro_f1": rep["macro avg"]["f1-score"],
@@ -116,6 +136,10 @@ def run_candidate(
         "report": rep,
         "errors": len(errors(items, predictions)),
     }
+    if heldout:
+        out.update(run_heldout(candidate, items, heldout))
+        out["gap"] = out["heldout_macro_f1"] - out["macro_f1"]
+    return out
 
 
 def compare(
@@ -124,8 +148,10 @@ def compare(
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    heldout: Sequence[Example] | None = None,
 ) -> dict[str, Any]:
-    """Cross-validate every candidate on the same ``folds`` stratified folds."""
+    """Cross-validate every candidate on the same ``folds`` stratified folds and, given
+    ``heldout``, score each one trained on all ``examples`` on it."""
     items = list(examples)
     if not candidates:
         raise ValueError("no pipelines to compare")
@@ -133,23 +159,38 @@ def compare(
     results = []
     for candidate in candidates:
         if progress is not None:
-            progress(f"{candidate.name}: {folds} folds")
-        results.append(run_candidate(candidate, items, splits))
-    return {"examples": len(items), "folds": folds, "seed": seed, "pipelines": results}
+            progress(f"{candidate.name}: {folds} folds" + (", then the held-out set"
+                                                             if heldout else ""))
+        results.append(run_candidate(candidate, items, splits, heldout))
+    out = {"examples": len(items), "folds": folds, "seed": seed, "pipelines": results}
+    if heldout:
+        out["heldout_examples"] = len(heldout)
+    return out
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The comparison as a plain-text table, one row per pipeline."""
     width = max([len("pipeline")] + [len(row["name"]) for row in result["pipelines"]]) + 2
-    header = (f"{'pipeline':<{width}}{'macro-F1':>9}{'±':>7}{'accuracy':>10}{'train s':>9}"
-              f"{'p50 ms':>9}{'p99 ms':>9}")
-    lines = [f"{result['folds']}-fold cross-validation on {result['examples']} examples "
-             f"(seed {result['seed']}, the same folds for every pipeline)", header,
-             "-" * len(header)]
+    held = "heldout_examples" in result
+    header = (f"{'pipeline':<{width}}{'macro-F1':>9}{'±':>7}{'accuracy':>10}"
+              + (f"{'held-out':>10}{'gap':>8}{'min rec':>9}" if held else "")
+              + f"{'train s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    title = (f"{result['folds']}-fold cross-validation on {result['examples']} examples "
+             f"(seed {result['seed']}, the same folds for every pipeline)")
+    if held:
+        title += (f"; held-out: trained on all of them, scored on "
+                  f"{result['heldout_examples']} held-out messages (macro-F1, lowest recall)")
+    lines = [title, header, "-" * len(header)]
     for row in result["pipelines"]:
+        held_cells = ""
+        if held:
+            recalls = [v["recall"] for k, v in row["heldout_report"].items()
+                       if isinstance(v, dict) and "avg" not in k and v["support"]]
+            held_cells = (f"{row['heldout_macro_f1']:>10.4f}{row['gap']:>+8.3f}"
+                          f"{min(recalls, default=0.0):>9.3f}")
         lines.append(
             f"{row['name']:<{width}}{row['macro_f1']:>9.4f}{row['fold_macro_f1_stdev']:>7.3f}"
-            f"{row['accuracy']:>10.4f}{row['train_seconds_mean']:>9.2f}"
+            f"{row['accuracy']:>10.4f}{held_cells}{row['train_seconds_mean']:>9.2f}"
             f"{row['parse_ms_p50']:>9.3f}{row['parse_ms_p99']:>9.3f}"
         )
     lines.append("")

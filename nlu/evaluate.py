@@ -218,6 +218,20 @@ def cross_validate_detailed(
                       meta={"train_seconds": train_seconds})
 
 
+def heldout_detailed(
+    train_examples: Sequence[Example],
+    heldout: Sequence[Example],
+    config: ModelConfig | None = None,
+    title: str = "",
+) -> EvalResult:
+    """Train on all of ``train_examples`` and predict every example of ``heldout``."""
+    model = train(list(train_examples), config or ModelConfig())
+    result = evaluate_detailed(model, heldout, title=title)
+    result.meta["train_seconds"] = [model.train_seconds]
+    result.meta["model"] = model.version
+    return result
+
+
 def cross_validate(
     examples: Sequence[Example],
     folds: int = 5,

@@ -36,7 +36,10 @@ def segmenter() -> Segmenter:
     return _segmenter
 
 
-_SKIP_TOKEN = frozenset(" \t,.!?;:'\"()[]{}<>~`-_=+*/\\|@#$%^&，。！？；：、‘’“”（）【】《》…·～")
+# Single characters that are never words of a message (the compiled scorer takes them as a
+# string, so every one must be one character).
+SKIP_CHARS = " \t,.!?;:'\"()[]{}<>~`-_=+*/\\|@#$%^&，。！？；：、‘’“”（）【】《》…·～"
+_SKIP_TOKEN = frozenset(SKIP_CHARS)
 
 
 def jieba_tokens(text: str) -> list[str]:

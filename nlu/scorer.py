@@ -3,12 +3,14 @@
 :class:`LinearScorer` does the arithmetic of ``pipeline.predict_proba([text])`` for gridbot's
 TF-IDF + logistic regression pipeline (see :mod:`nlu.pipeline` and its analyzers in
 :mod:`nlu.features`): term counts, sublinear TF times IDF, each feature block scaled to unit
-length, a dot product with the weights, softmax. It touches only the few dozen terms present
-in the text. Each term's IDF is folded into its row of weights when the scorer is built, and
-the terms of every block are counted in one table and summed together.
+length (and multiplied by the block's weight in the union), a dot product with the weights,
+softmax. It touches only the few dozen terms present in the text. Each term's IDF and its
+block's weight are folded into its row of weights when the scorer is built.
 
-With the compiled speedups (:mod:`nlu.speedups`) the n-grams of gridbot's own analyzers are
-made, looked up, counted and summed in C; otherwise numpy does the sums.
+With the compiled speedups (:mod:`nlu.speedups`) one C call does all of it for gridbot's own
+analyzers: it segments the text over the dictionary trie, walks each block's vocabulary trie
+along the text's words and characters, counts the terms found and sums their rows, without
+making a Python object per n-gram; otherwise numpy does the sums.
 """
 
 from __future__ import annotations
@@ -17,15 +19,12 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from operator import is_not
 from typing import Any
 
 import numpy as np
 
 from nlu import speedups
-from nlu.features import char_ngrams, jieba_tokens, word_ngrams
-
-_known = partial(is_not, None)
+from nlu.features import SKIP_CHARS, char_ngrams, segmenter, word_ngrams
 
 
 class _Block:
@@ -51,6 +50,7 @@ class LinearScorer:
 
     def __init__(self, pipeline: Any, compiled: Any = speedups.compiled) -> None:
         union = pipeline.named_steps["features"]
+        block_weights = union.transformer_weights or {}
         clf = pipeline.named_steps["classifier"]
         coef = np.asarray(clf.coef_, dtype=np.float64)
         intercept = np.asarray(clf.intercept_, dtype=np.float64)
@@ -60,6 +60,7 @@ class LinearScorer:
         self.intercept: list[float] = intercept.tolist()
         self.compiled = compiled
         vectorizers = [vect for _, vect in union.transformer_list]
+        weights = [float(block_weights.get(name, 1.0)) for name, _ in union.transformer_list]
         sublinear = {bool(vect.sublinear_tf) for vect in vectorizers}
         if len(sublinear) != 1:
             raise ValueError("feature blocks disagree on sublinear_tf")
@@ -68,17 +69,24 @@ class LinearScorer:
         self.blocks: list[_Block] = []
         rows = []
         offset = 0
-        for vect in vectorizers:
+        for vect, weight in zip(vectorizers, weights, strict=True):
             vocabulary = {term: offset + col for term, col in vect.vocabulary_.items()}
             self.blocks.append(_Block(vect.analyzer, vocabulary))
             idf = np.asarray(vect.idf_, dtype=np.float64)[:, None]
-            rows.append(np.hstack([coef[:, offset : offset + len(vocabulary)].T * idf, idf]))
+            rows.append(np.hstack([coef[:, offset : offset + len(vocabulary)].T * idf * weight,
+                                   idf]))
             offset += len(vocabulary)
         self.rows = np.ascontiguousarray(np.vstack(rows))
+        # The compiled path: every block one of gridbot's analyzers, its vocabulary a trie.
+        self.specs: tuple[tuple[Any, ...], ...] | None = None
+        if compiled is not None and all(b.kind != "other" for b in self.blocks):
+            self.specs = tuple(
+                (b.kind, compiled.Trie(b.vocabulary), b.lo, b.hi, b.within_words)
+                for b in self.blocks)
 
     def __call__(self, text: str) -> list[float]:
         """Probability of each class of the classifier, in its order."""
-        if self.compiled is not None:
+        if self.specs is not None:
             shares = self._compiled_shares(text)
         else:
             shares = self._numpy_shares(text)
@@ -116,25 +124,11 @@ class LinearScorer:
         return out
 
     def _compiled_shares(self, text: str) -> list[float]:
-        compiled = self.compiled
-        counts: dict[int, int] = {}
-        starts = []  # where each block with terms present begins among the counted rows
-        for block in self.blocks:
-            before = len(counts)
-            if block.kind == "chars":
-                compiled.count_chars(block.vocabulary, counts, text, block.lo, block.hi,
-                                     block.within_words)
-            elif block.kind == "words":
-                compiled.count_words(block.vocabulary, counts, jieba_tokens(text), block.lo,
-                                     block.hi)
-            else:
-                for row in filter(_known, map(block.lookup, block.analyze(text))):
-                    counts[row] = counts.get(row, 0) + 1
-            if len(counts) > before:  # blocks own disjoint rows, so every new key is its own
-                starts.append(before)
-        if not counts:
-            return [0.0] * len(self.intercept)
-        return compiled.score(self.rows, counts, starts, self.sublinear)
+        words = segmenter()
+        if words.trie is None:  # a segmenter without the compiled trie: count in Python
+            return self._numpy_shares(text)
+        return self.compiled.score_text(self.rows, self.sublinear, words.trie, words.unknown,
+                                        SKIP_CHARS, self.specs, text)
 
     def _numpy_shares(self, text: str) -> list[float]:
         shares = [0.0] * len(self.intercept)

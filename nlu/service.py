@@ -5,6 +5,11 @@ loaded once per process. A saved model is used when it can be read by this versi
 gridbot and, if it was trained from the packaged ``nlu/data/nlu.yml``, when its version still
 matches that file; a model trained from an admin's own data is kept until retrained.
 Otherwise the packaged data is trained on and the result saved as the active model.
+
+gridbot also ships ``nlu/data/heldout.yml``, messages written apart from the training data
+and kept for evaluation only. :func:`training_examples` is how every training path reads its
+data, and it refuses that file (and ``real_eval.jsonl``, outside data kept for evaluation):
+a figure measured on examples the model was trained on means nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from typing import Any
 
 from nlu.evaluate import cross_validate
 from nlu.pipeline import IntentModel, ModelConfig, data_version, train
-from nlu.rasa_yaml import Example, load_examples, load_rasa
+from nlu.rasa_yaml import DataError, Example, load_examples, load_rasa
 
 PACKAGED_DATA = Path(__file__).resolve().parent / "data" / "nlu.yml"
+PACKAGED_HELDOUT = Path(__file__).resolve().parent / "data" / "heldout.yml"
+# Files kept for evaluation only, by name: the packaged held-out set and the outside messages.
+EVALUATION_ONLY = frozenset({"heldout.yml", "heldout.yaml", "heldout.jsonl", "real_eval.jsonl"})
 DEFAULT_MODEL_DIR = Path("var") / "models"
 ACTIVE = "active.pkl"
 PACKAGED = "packaged"
@@ -31,8 +39,31 @@ _cache: dict[Path, IntentModel] = {}
 
 
 def packaged_examples() -> list[Example]:
-    """The training examples shipped with gridbot."""
+    """The training examples shipped with gridbot (``nlu/data/nlu.yml`` and nothing else)."""
     return load_rasa(PACKAGED_DATA).examples
+
+
+def evaluation_only(path: str | Path) -> bool:
+    """Whether ``path`` is a file kept for evaluation only, never to be trained on."""
+    p = Path(path)
+    return p.name.lower() in EVALUATION_ONLY or p.resolve() == PACKAGED_HELDOUT
+
+
+def training_examples(path: str | Path | None = None) -> list[Example]:
+    """Examples to train on from ``path`` (default: the packaged training data).
+
+    DataError for a file kept for evaluation only (see :func:`evaluation_only`).
+    """
+    if path is None:
+        return packaged_examples()
+    if evaluation_only(path):
+        raise DataError(f"{path}: kept for evaluation only; gridbot never trains on it")
+    return load_examples(path)
+
+
+def packaged_heldout() -> Path | None:
+    """The packaged held-out set, when this copy of gridbot has one."""
+    return PACKAGED_HELDOUT if PACKAGED_HELDOUT.is_file() else None
 
 
 def _usable(model: IntentModel) -> bool:
@@ -104,7 +135,7 @@ def train_and_save(
     """
     config = config or ModelConfig()
     packaged = data_path is None or Path(data_path).resolve() == PACKAGED_DATA
-    examples = packaged_examples() if data_path is None else load_examples(data_path)
+    examples = training_examples(data_path)
     model = train(examples, config, source=PACKAGED if packaged else str(data_path))
     path = set_active(model, model_dir)
     counts: dict[str, int] = {}

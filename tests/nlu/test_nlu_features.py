@@ -8,7 +8,8 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from nlu import speedups
-from nlu.features import USERDICT, char_ngrams, jieba_tokens, word_ngrams
+from nlu.features import SKIP_CHARS, USERDICT, char_ngrams, jieba_tokens, word_ngrams
+from nlu.features import segmenter as features_segmenter
 from nlu.normalize import normalize
 from nlu.pipeline import IntentModel
 from nlu.rasa_yaml import load_rasa
@@ -100,26 +101,52 @@ def _compiled():  # noqa: ANN202 - the extension module
     return speedups.compiled
 
 
-@pytest.mark.parametrize("lo,hi,within_words", [(1, 3, True), (2, 4, True), (1, 3, False)])
+def test_trie_gives_what_the_dict_gives() -> None:
+    compiled = _compiled()
+    taken = estate_jieba()
+    segmenter = Segmenter(dict(taken.FREQ), taken.total, compiled=None)
+    costs = segmenter._cost  # log probabilities, None for prefixes only
+    trie = compiled.Trie(costs)
+    assert len(trie) == len(costs) and trie.nbytes > 0
+    for word, cost in list(costs.items())[::7]:
+        assert trie.get(word, "absent") == cost, word
+    for absent in ("", "电梯电梯电梯电梯", "zzzzq", "\U00020000", "楼道灯坏了吗吗吗"):
+        if absent not in costs:
+            assert trie.get(absent, "absent") == "absent", absent
+    vocab = {"电梯": 0, "电梯 坏": 1, " 电": 2, "a": 3}
+    rows = compiled.Trie(vocab)
+    assert [rows.get(k) for k in vocab] == [0, 1, 2, 3]
+    assert rows.get("电") is None and rows.get("电", -1) == -1  # an inner node, not a key
+
+
+def _block_counts(compiled, block: tuple, text: str) -> dict[int, int]:  # noqa: ANN001
+    words = features_segmenter()
+    return compiled.block_counts(words.trie, words.unknown, SKIP_CHARS, block, text)
+
+
+@pytest.mark.parametrize("lo,hi,within_words",
+                         [(1, 3, True), (1, 4, True), (2, 4, True), (4, 5, True), (1, 3, False),
+                          (2, 4, False)])
 def test_compiled_char_counts_match_char_ngrams(lo: int, hi: int, within_words: bool) -> None:
     compiled = _compiled()
-    texts = [normalize(t) for t in corpus()] + TRICKY
+    texts = [normalize(t) for t in corpus()[::2]] + TRICKY
     grams = [char_ngrams(t, lo, hi, within_words) for t in texts]
     vocab = {g: i for i, g in enumerate(sorted({g for gs in grams[::2] for g in gs}))}
+    block = ("chars", compiled.Trie(vocab), lo, hi, within_words)
     for text, gs in zip(texts, grams, strict=True):
-        counts: dict[int, int] = {}
-        compiled.count_chars(vocab, counts, text, lo, hi, within_words)
+        counts = _block_counts(compiled, block, text)
         assert counts == Counter(vocab[g] for g in gs if g in vocab), text
 
 
-def test_compiled_word_counts_match_word_ngrams() -> None:
+@pytest.mark.parametrize("lo,hi", [(1, 2), (1, 3), (2, 3)])
+def test_compiled_word_counts_match_word_ngrams(lo: int, hi: int) -> None:
     compiled = _compiled()
-    texts = [normalize(t) for t in corpus()]
-    grams = [word_ngrams(t, 1, 3) for t in texts]
+    texts = [normalize(t) for t in corpus()[::2]] + TRICKY
+    grams = [word_ngrams(t, lo, hi) for t in texts]
     vocab = {g: i for i, g in enumerate(sorted({g for gs in grams[::2] for g in gs}))}
+    block = ("words", compiled.Trie(vocab), lo, hi, True)
     for text, gs in zip(texts, grams, strict=True):
-        counts: dict[int, int] = {}
-        compiled.count_words(vocab, counts, jieba_tokens(text), 1, 3)
+        counts = _block_counts(compiled, block, text)
         assert counts == Counter(vocab[g] for g in gs if g in vocab), text
 
 
@@ -127,19 +154,37 @@ def test_compiled_functions_refuse_bad_arguments() -> None:
     import numpy as np
 
     compiled = _compiled()
+    words = features_segmenter()
+    vocab = compiled.Trie({"a": 0, "b": 1})
     with pytest.raises(TypeError):
-        compiled.count_chars({}, {}, b"bytes", 1, 3, True)
+        compiled.Trie({"a": "x"})
+    with pytest.raises(TypeError):
+        compiled.Trie({"": 1.0})
     with pytest.raises(ValueError):
-        compiled.count_chars({}, {}, "text", 3, 1, True)
+        compiled.Trie({"a": float("nan")})
     with pytest.raises(TypeError):
-        compiled.cut_run({}, 0.0, "电梯", ())
+        compiled.cut_run({}, 0.0, "电梯", [])
     with pytest.raises(TypeError):
-        compiled.score(np.zeros(6), {0: 1}, [0], True)
+        compiled.block_counts(words.trie, words.unknown, "", ("chars", vocab, 1, 3, True),
+                              b"bytes")
     with pytest.raises(ValueError):
-        compiled.score(np.zeros((2, 6)), {5: 1}, [0], True)
+        compiled.block_counts(words.trie, words.unknown, "", ("chars", vocab, 3, 1, True), "ab")
+    with pytest.raises(ValueError):
+        compiled.block_counts(words.trie, words.unknown, "", ("lines", vocab, 1, 3, True), "ab")
+
+    def score(rows, text="a b"):  # noqa: ANN001, ANN202
+        return compiled.score_text(rows, True, words.trie, words.unknown, "",
+                                   (("chars", vocab, 1, 1, False),), text)
+
     with pytest.raises(TypeError):
-        compiled.score(np.zeros((2, 6), dtype=np.float32), {0: 1}, [0], True)
-    assert compiled.score(np.ones((2, 3)), {0: 1, 1: 1}, [0, 1], False) == [2.0, 2.0]
+        score(np.zeros(6))
+    with pytest.raises(ValueError):
+        score(np.zeros((1, 6)))  # row 1 (for "b") is outside the matrix
+    with pytest.raises(TypeError):
+        score(np.zeros((2, 6), dtype=np.float32))
+    # idf 1 and weight 1 for both terms, one of each: (1 + 1) / sqrt(2) per class
+    assert score(np.ones((2, 3))) == pytest.approx([2 ** 0.5, 2 ** 0.5])
+    assert score(np.ones((2, 3)), "") == [0.0, 0.0]
 
 
 def test_compiled_and_python_parsing_agree_on_random_text(model: IntentModel) -> None:
