@@ -53,7 +53,7 @@ _MENTION = re.compile(r"^(?:[@＠]\S+\s+)+")
 _HEAD = re.compile("^(" + "|".join(sorted(COMMAND_WORDS, key=len, reverse=True)) + r")(.*)$", re.S)
 # The ticket id as people type it: 128, #128, ＃１２８, with or without spaces around.
 _TICKET = re.compile(r"^\s*[#＃]?\s*([0-9０-９]{1,12})(?![0-9０-９])\s*(.*)$", re.S)
-# What may stand between the ticket id and a note: "进展 128：已联系物业".
+# What may stand before a note or a notice: "进展 128：已联系物业", "通知：明天停水".
 _NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
 
 
@@ -86,6 +86,7 @@ def parse_command(text: str) -> Command | None:
     if word in ("我的工单", "我的任务"):
         return Command(word) if rest == "" else None
     if word == "通知":
+        rest = _NOTE_LEAD.sub("", rest)
         if not rest:
             return Command(word, error=USAGES[word])
         return Command(word, arg=rest)

@@ -47,6 +47,12 @@ def test_a_note_reaches_the_group_exactly_as_written(text, note):
     assert d.sends[1].render(128).endswith(note) or note in d.sends[1].render(128)
 
 
+def test_a_notice_is_kept_as_written_without_the_colon_after_the_command():
+    assert parse_command("通知：明天（周六）9:00–12:00停水，请提前储水！").arg == (
+        "明天（周六）9:00–12:00停水，请提前储水！")
+    assert parse_command("通知：").error
+
+
 def test_full_width_rating_and_account_are_still_understood():
     assert parse_command("评价 128 ５").arg == "5"
     assert parse_command("转派 ＃１２８ ｌｉｗｇ").arg == "liwg"
