@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config import Settings
 from handlers.types import Send, ToGroup, ToPerson, ToSender
-from storage.models import OutboxMessage, recipient_key
+from storage.models import recipient_key
 from storage.orgmap import OrgMap
 
 
@@ -29,17 +29,19 @@ class Addressing:
         return "simulator"
 
     def outbox_row(self, send: Send, ticket_id: int | None, org: OrgMap, dedup_key: str,
-                   now: datetime) -> OutboxMessage | None:
-        """The outbox row that sends `send` about `ticket_id`; None when nobody can be reached."""
+                   now: datetime) -> dict[str, Any] | None:
+        """The outbox row (its column values) that sends `send` about `ticket_id`; None when
+        nobody can be reached."""
         delivery = self.resolve(send, send.render(ticket_id), send.render_card(ticket_id), org,
                                 ticket_id)
         if delivery is None:
             return None
-        return OutboxMessage(
-            dedup_key=dedup_key, transport=delivery.transport, target=delivery.target,
-            recipient=recipient_key(delivery.transport, delivery.target), payload=delivery.payload, ticket_id=ticket_id, status="pending", attempts=0,
-            next_attempt_at=now, created_at=now,
-        )
+        return {
+            "dedup_key": dedup_key, "transport": delivery.transport, "target": delivery.target,
+            "recipient": recipient_key(delivery.transport, delivery.target),
+            "payload": delivery.payload, "ticket_id": ticket_id, "status": "pending",
+            "attempts": 0, "next_attempt_at": now, "created_at": now,
+        }
 
     def resolve(self, send: Send, text: str, card: tuple[str, str] | None, org: OrgMap,
                 ticket_id: int | None) -> Delivery | None:

@@ -17,6 +17,7 @@ from handlers.types import Send, ToPerson
 from storage.db import SessionFactory
 from storage.models import OPEN_STATUSES, Ticket, TicketEvent
 from storage.orgmap import OrgMapCache
+from storage.outbox import add_outbox_rows
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ class DeadlineWatcher:
                 return 0
             accept_late = ticket.status in ("new", "reopened") and ticket.accept_due_at is not None \
                 and ticket.accept_due_at < now
+            resolve_late = ticket.resolve_due_at is not None and ticket.resolve_due_at < now
+            if not (accept_late or resolve_late):
+                return 0  # another process escalated it since it was found overdue
             due = ticket.accept_due_at if accept_late else ticket.resolve_due_at
+            due_column = Ticket.accept_due_at if accept_late else Ticket.resolve_due_at
             level = ticket.escalation_level + 1
             target_id = escalation_target(org, ticket.building_id, level)
             values: dict[str, object] = {"escalation_level": level, "updated_at": now}
@@ -70,10 +75,12 @@ class DeadlineWatcher:
                 values["resolve_due_at"] = now + GRACE
             if target_id is not None:
                 values["assignee_id"] = target_id
-            # Conditional on the level, so two processes never escalate the same deadline twice.
+            # Conditional on the level and the deadline that passed, so two processes never
+            # escalate one deadline twice.
             result = await session.execute(
                 update(Ticket).where(Ticket.id == ticket_id,
-                                     Ticket.escalation_level == ticket.escalation_level)
+                                     Ticket.escalation_level == ticket.escalation_level,
+                                     due_column == due)
                 .values(**values)
             )
             if result.rowcount != 1:
@@ -93,6 +100,6 @@ class DeadlineWatcher:
                 row = self._addressing.outbox_row(send, ticket_id, org,
                                                   f"escalate:{ticket_id}:{level}", now)
                 if row is not None:
-                    session.add(row)
+                    await add_outbox_rows(session, [row])
         log.info("ticket #%s overdue: escalated to level %s", ticket_id, level)
         return 1

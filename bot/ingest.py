@@ -2,8 +2,12 @@
 
 Requests hand their message to one writer task, which commits whatever has queued up in a
 single transaction (group commit). Under load this turns hundreds of commits a second into
-a few dozen, so storing every message costs the answer little. The unique key
-(channel, msg_id) makes a redelivered message a duplicate, in the same batch or later.
+a few dozen, so storing every message costs the answer little. The message key (channel,
+chat, msg_id) makes a redelivered message a duplicate, in the same batch or later.
+
+No message can cause another to be refused: what the database cannot hold is normalised or
+refused before it joins a batch (`storage.inbound`), and if a batch still fails for a reason
+that does not pass, its messages are written one by one so that only the bad one is refused.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels import InboundMessage
+from bot.channels import ChannelError, InboundMessage
+from bot.replay import ReplayGuard
+from storage.errors import is_transient, short_reason
+from storage.inbound import Unstorable, storable_fields
 from storage.models import InboundRecord
 
 log = logging.getLogger(__name__)
@@ -25,7 +33,17 @@ MAX_BATCH = 500
 
 
 class IntakeUnavailable(Exception):
-    """The message could not be stored; the channel must be told to retry."""
+    """The message could not be stored now; the channel must be told to retry (503)."""
+
+
+class IntakeRefused(ChannelError):
+    """This message cannot be stored, now or later; the channel is told why (a 4xx)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(status, reason)
+
+
+Row = dict[str, Any]
 
 
 class InboundStore:
@@ -34,19 +52,21 @@ class InboundStore:
         engine: AsyncEngine,
         on_stored: Callable[[list[int]], Awaitable[None]] | None = None,
         seen: SeenCache | None = None,
+        replay: ReplayGuard | None = None,
     ) -> None:
         self._engine = engine
         self._on_stored = on_stored
         self._seen = seen
-        self._queue: asyncio.Queue[tuple[InboundMessage, asyncio.Future[bool]]] = asyncio.Queue()
+        self._replay = replay
+        self._queue: asyncio.Queue[tuple[Row, asyncio.Future[bool]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._last_store = 0.0
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = (
             dialect.insert(InboundRecord)
-            .on_conflict_do_nothing(index_elements=["channel", "msg_id"])
-            .returning(InboundRecord.id, InboundRecord.channel, InboundRecord.msg_id)
+            .on_conflict_do_nothing(index_elements=["msg_key"])
+            .returning(InboundRecord.id, InboundRecord.msg_key)
         )
 
     def start(self) -> None:
@@ -63,16 +83,24 @@ class InboundStore:
             self._writer = None
 
     async def store(self, message: InboundMessage) -> bool:
-        """Store `message`; True when it had been stored before (a redelivery)."""
+        """Store `message`; True when it had been stored before (a redelivery).
+
+        Raises IntakeRefused for a message that can never be stored and IntakeUnavailable
+        when the database cannot store it now."""
         loop = asyncio.get_running_loop()
         self._in_flight += 1
         self._last_store = loop.time()
         try:
-            if self._seen is not None and await self._seen.seen(message.channel, message.msg_id):
+            row = _row(message, datetime.now(UTC))
+            if message.replay is not None and self._replay is not None:
+                if not await self._replay.admit(message.channel, *message.replay):
+                    raise IntakeRefused("This signed request was already used with another body.",
+                                        status=403)
+            if self._seen is not None and await self._seen.seen(row["msg_key"]):
                 return True
             self.start()
             future: asyncio.Future[bool] = loop.create_future()
-            await self._queue.put((message, future))
+            await self._queue.put((row, future))
             return await future
         finally:
             self._in_flight -= 1
@@ -102,52 +130,88 @@ class InboundStore:
                 batch.append(self._queue.get_nowait())
             try:
                 new_ids = await self._write(batch)
-            except Exception as exc:  # the database is down: every caller answers 503
-                log.error("storing %d inbound messages failed: %s", len(batch), exc)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(IntakeUnavailable(str(exc)))
-                continue
+            except Exception as exc:
+                if is_transient(exc):  # the database is down: every caller answers 503
+                    log.warning("storing %d inbound messages failed: %s", len(batch),
+                                short_reason(exc))
+                    _fail_all(batch, IntakeUnavailable(short_reason(exc)))
+                    continue
+                new_ids = await self._write_each(batch)
             if new_ids and self._on_stored is not None:
                 try:
                     await self._on_stored(new_ids)
-                except Exception:  # stored is stored: the sweeper picks them up later
-                    log.exception("waking the processors failed")
+                except Exception as exc:  # stored is stored: the sweeper picks them up later
+                    log.warning("waking the processors failed: %s", exc)
 
-    async def _write(self, batch: list[tuple[InboundMessage, asyncio.Future[bool]]]) -> list[int]:
-        now = datetime.now(UTC)
-        rows = [_row(message, now) for message, _ in batch]
+    async def _write(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> list[int]:
         async with self._engine.begin() as connection:
-            result = await connection.execute(self._insert, rows)
-            inserted = {(row.channel, row.msg_id): row.id for row in result}
+            result = await connection.execute(self._insert, [row for row, _ in batch])
+            inserted = {row.msg_key: row.id for row in result}
         new_ids: list[int] = []
-        for message, future in batch:
-            key = (message.channel, message.msg_id)
-            row_id = inserted.pop(key, None)  # pop: a second copy in the batch is a duplicate
+        for row, future in batch:
+            row_id = inserted.pop(row["msg_key"], None)  # pop: a second copy is a duplicate
             if row_id is not None:
                 new_ids.append(row_id)
             if not future.done():
                 future.set_result(row_id is None)
         if self._seen is not None:
-            await self._seen.mark([(m.channel, m.msg_id) for m, _ in batch])
+            await self._seen.mark([row["msg_key"] for row, _ in batch])
+        return new_ids
+
+    async def _write_each(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> list[int]:
+        """A batch failed for a reason that does not pass: one message is bad. Write them
+        one at a time, so that the others are kept and only the bad one is refused."""
+        new_ids: list[int] = []
+        for item in batch:
+            row = item[0]
+            try:
+                new_ids += await self._write([item])
+            except Exception as exc:
+                reason = short_reason(exc)
+                if is_transient(exc):
+                    log.warning("storing inbound message %s failed: %s", row["msg_id"], reason)
+                    _fail_all([item], IntakeUnavailable(reason))
+                else:
+                    log.warning("refused inbound %s message %s: the database cannot hold it (%s)",
+                                row["channel"], row["msg_id"], reason)
+                    _fail_all([item], IntakeRefused(
+                        f"The message cannot be stored: {reason}"))
         return new_ids
 
 
-def _row(message: InboundMessage, now: datetime) -> dict[str, object]:
+def _fail_all(batch: list[tuple[Row, asyncio.Future[bool]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def _row(message: InboundMessage, now: datetime) -> Row:
+    try:
+        fields = storable_fields(
+            message.channel, message.msg_id, message.chat_id, message.chat_name,
+            message.sender_id, message.sender_name, message.kind, message.text)
+    except Unstorable as exc:
+        raise IntakeRefused(f"The field {exc}.") from None
+    try:
+        sent_at = datetime.fromtimestamp(message.sent_at, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise IntakeRefused("The field sent_at is not a time gridbot can store.") from None
     return {
+        "msg_key": fields.msg_key,
         "channel": message.channel,
-        "msg_id": message.msg_id[:200],
-        "chat_id": message.chat_id,
-        "chat_name": message.chat_name,
-        "sender_id": message.sender_id[:200],
-        "sender_name": (message.sender_name or None) and message.sender_name[:100],
-        "kind": message.kind[:20],
-        "text": message.text,
+        "msg_id": fields.msg_id,
+        "chat_id": fields.chat_id,
+        "chat_name": fields.chat_name,
+        "sender_id": fields.sender_id,
+        "sender_name": fields.sender_name,
+        "kind": fields.kind,
+        "text": fields.text,
         "mentions_bot": message.mentions_bot,
-        "sent_at": datetime.fromtimestamp(message.sent_at, UTC),
+        "sent_at": sent_at,
         "received_at": now,
         "status": "received",
         "attempts": 0,
+        "failures": 0,
     }
 
 
@@ -156,23 +220,23 @@ class SeenCache:
     database so that WeChat's retries cost one Redis round trip. Keys are written only
     after the commit, so a failed write can never make a message look seen."""
 
-    def __init__(self, redis: object, ttl_seconds: int = 900, prefix: str = "gridbot:seen:"):
+    def __init__(self, redis: Any, ttl_seconds: int = 900, prefix: str = "gridbot:seen:"):
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
 
-    async def seen(self, channel: str, msg_id: str) -> bool:
+    async def seen(self, msg_key: str) -> bool:
         try:
-            return bool(await self._redis.exists(f"{self._prefix}{channel}:{msg_id}"))  # type: ignore[attr-defined]
+            return bool(await self._redis.exists(self._prefix + msg_key))
         except Exception as exc:  # Redis down: the database's unique key still decides
             log.warning("seen-cache lookup failed: %s", exc)
             return False
 
-    async def mark(self, keys: list[tuple[str, str]]) -> None:
+    async def mark(self, msg_keys: list[str]) -> None:
         try:
-            pipe = self._redis.pipeline(transaction=False)  # type: ignore[attr-defined]
-            for channel, msg_id in keys:
-                pipe.set(f"{self._prefix}{channel}:{msg_id}", 1, ex=self._ttl)
+            pipe = self._redis.pipeline(transaction=False)
+            for msg_key in msg_keys:
+                pipe.set(self._prefix + msg_key, 1, ex=self._ttl)
             await pipe.execute()
         except Exception as exc:
             log.warning("seen-cache update failed: %s", exc)

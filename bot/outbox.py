@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from bot.outbound.errors import SendError
 from storage.db import SessionFactory
+from storage.errors import is_transient, short_reason
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 25  # with the backoff below: about a day of retrying
 BACKOFF_CAP = 3600.0
+MARK_TRIES = 6  # about 6 s of the database being away while a sent row is recorded
 
 
 class Deliverer(Protocol):
@@ -60,7 +62,6 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._before_round = before_round
-        self._sent: list[int] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -84,8 +85,11 @@ class OutboxWorker:
                 if self._before_round is not None:
                     await self._before_round()
                 sent = await self.run_once()
-            except Exception:
-                log.exception("outbox round failed")
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning("outbox round failed, will retry: %s", short_reason(exc))
+                else:
+                    log.exception("outbox round failed")
                 sent = 0
             if sent:
                 continue
@@ -104,7 +108,6 @@ class OutboxWorker:
         for row in claimed:
             by_recipient.setdefault(row.recipient, []).append(row)
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
-        await self._mark_sent()
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
@@ -167,20 +170,28 @@ class OutboxWorker:
         if result:
             log.info("outbox row %s (%s) sent: %s", row.id, row.transport,
                      json.dumps(result, ensure_ascii=False))
-        self._sent.append(row.id)
+        await self._mark_sent(row.id)
         return True
 
-    async def _mark_sent(self) -> None:
-        """One write for every row of the round that went out."""
-        sent, self._sent = self._sent, []
-        if not sent:
-            return
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(sent)).values(
-                    status="sent", sent_at=self.clock(), lease_until=None, last_error=None,
-                )
-            )
+    async def _mark_sent(self, row_id: int) -> None:
+        """Recorded the moment its answer comes: a crash can repeat only the sends that were
+        out at that moment, never a whole round. While the database is briefly away the
+        mark is tried again; if it stays away, the lease runs out and the row is sent again
+        (at least once, never lost)."""
+        for attempt in range(MARK_TRIES):
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+                            status="sent", sent_at=self.clock(), lease_until=None,
+                            last_error=None,
+                        )
+                    )
+                return
+            except Exception as exc:
+                if not is_transient(exc) or attempt == MARK_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
     async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
         retryable = getattr(exc, "retryable", True)

@@ -1,18 +1,37 @@
-"""The shell around the handlers: load what a message needs, decide, and apply the decision
-with its outbox rows in one transaction."""
+"""The shell around the handlers: claim stored messages, understand them, decide, and apply
+each decision with its outbox rows in one transaction.
+
+How a message moves: `received` → claimed (`processing`, with a lease and a new attempt
+number) → `done` or `failed`. Understanding (commands, NLU) happens before the transaction,
+so no lock is held while a language backend answers. Every message of a batch is decided
+and applied in a savepoint of its own inside one transaction; its effects (ticket, events,
+followers, outbox rows) and its status commit together or not at all.
+
+- Its first step in the savepoint is a fence: the status becomes `done` only if this
+  process still holds the claim (same attempt number). A process whose lease ran out
+  while it stalled is fenced out, so no message is handled twice.
+- An error that passes (the database locked, restarting or unreachable, a ticket that moved
+  meanwhile) puts the message back with a backoff, as often as it takes, and logs one line.
+- Any other error is counted; after `MAX_FAILURES` the message is `failed` and, if its
+  sender expected an answer, they hear that gridbot could not handle it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.addressing import Addressing
 from handlers import (
+    Command,
     CommandData,
     Context,
     Decision,
@@ -21,23 +40,23 @@ from handlers import (
     handle_message,
     parse_command,
 )
+from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
 from handlers.types import NEW_TICKET
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
-from storage.models import (
-    InboundRecord,
-    Ticket,
-    TicketEvent,
-    TicketFollower,
-)
+from storage.errors import is_transient, short_reason
+from storage.models import InboundRecord, Ticket, TicketEvent, TicketFollower
 from storage.nlu_store import add_review
 from storage.orgmap import OrgMap, OrgMapCache
+from storage.outbox import add_outbox_rows
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 3
+MAX_FAILURES = 3
+RETRY_FIRST = 0.5  # seconds before the first retry of a message
+RETRY_CAP = 30.0
 
 
 class Parser(Protocol):
@@ -56,6 +75,52 @@ def explain_text(parser: Parser, text: str) -> dict[str, Any] | None:
     """Why the parser chose its intent, when it can say (gridbot's own model can)."""
     explain = getattr(parser, "explain", None)
     return explain(text) if explain is not None else None
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """0.5 s, 1 s, 2 s … up to 30 s, with jitter so that a fleet spreads out."""
+    base = min(RETRY_CAP, RETRY_FIRST * 2.0 ** max(0, attempt - 1))
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+_CLAIMED_COLUMNS = (
+    InboundRecord.id, InboundRecord.attempts, InboundRecord.failures, InboundRecord.channel,
+    InboundRecord.msg_id, InboundRecord.chat_id, InboundRecord.sender_id,
+    InboundRecord.sender_name, InboundRecord.kind, InboundRecord.text,
+    InboundRecord.mentions_bot,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A stored message this process holds, as it was stored."""
+
+    id: int
+    attempt: int  # the claim's number: the fence that keeps a stale holder out
+    failures: int
+    channel: str
+    msg_id: str
+    chat_id: str | None
+    sender_id: str
+    sender_name: str | None
+    kind: str
+    text: str
+    mentions_bot: bool
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A claimed message with everything decided about it before the transaction."""
+
+    claim: Claim
+    ctx: Context | None = None
+    command: Command | None = None
+    nlu: dict[str, Any] | None = None
+    error: Exception | None = None
+
+    @property
+    def is_text(self) -> bool:
+        return self.claim.kind == "text" and bool(self.claim.text.strip())
 
 
 class Processor:
@@ -84,106 +149,94 @@ class Processor:
         """Handle stored messages in one transaction, each in a savepoint of its own, so
         that one failing message does not hold back the others. Messages another worker
         has are skipped."""
-        claimed = await self._claim(inbound_ids)
-        if not claimed:
+        claims = await self._claim(inbound_ids)
+        if not claims:
             return {}
         org = await self._org.get()
-        decisions: dict[int, Decision] = {}
-        failures: list[tuple[int, Exception]] = []
+        prepared = [await self._prepare(claim, org) for claim in claims]
         try:
-            async with self._sessions() as session, session.begin():
-                records = (await session.execute(
-                    select(InboundRecord).where(InboundRecord.id.in_(claimed))
-                    .order_by(InboundRecord.id)
-                )).scalars().all()
-                contexts: dict[int, Context] = {}
-                for record in records:
-                    try:
-                        contexts[record.id] = self._context(record, org)
-                    except Exception as exc:
-                        failures.append((record.id, exc))
-                await ticket_queries.lock_buildings(session, (
-                    c.building_id for c in contexts.values() if c.building_id is not None))
-                for record in records:
-                    ctx = contexts.get(record.id)
-                    if ctx is None:
-                        continue
-                    try:
-                        async with session.begin_nested():
-                            decision = await self._decide(session, record, ctx)
-                            await self._apply(session, record, ctx, decision)
-                        decisions[record.id] = decision
-                    except Exception as exc:
-                        failures.append((record.id, exc))
-        except Exception as exc:  # the commit itself failed: nothing of the batch was kept
-            decisions.clear()
-            failures = [(inbound_id, exc) for inbound_id in claimed]
-        for inbound_id, exc in failures:
-            await self._failed(inbound_id, exc)
+            decisions = await self._decide_and_apply(prepared)
+        except Exception as exc:
+            await self._batch_failed(prepared, exc)
+            return {}
         if any(d.sends for d in decisions.values()) and self._on_outbox is not None:
             await self._on_outbox()
         return decisions
 
     async def pending(self, limit: int = 200) -> list[int]:
-        """Messages stored but not handled: new ones, and ones whose worker died."""
+        """Messages stored but not handled: new ones, ones due for a retry, and ones whose
+        worker died."""
         now = self._clock()
         async with self._sessions() as session:
             rows = await session.execute(
-                select(InboundRecord.id)
-                .where(or_(
-                    InboundRecord.status == "received",
-                    and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
-                ))
-                .order_by(InboundRecord.id)
-                .limit(limit)
+                select(InboundRecord.id).where(self._claimable(now))
+                .order_by(InboundRecord.id).limit(limit)
             )
             return list(rows.scalars())
 
-    async def _claim(self, inbound_ids: list[int]) -> list[int]:
+    async def next_retry_in(self) -> float | None:
+        """Seconds until the soonest message put back for a retry is due; None if none is."""
+        async with self._sessions() as session:
+            soonest = await session.scalar(
+                select(func.min(InboundRecord.next_attempt_at))
+                .where(InboundRecord.status == "received",
+                       InboundRecord.next_attempt_at.is_not(None)))
+        if soonest is None:
+            return None
+        return max(0.0, (soonest - self._clock()).total_seconds())
+
+    # -- claiming and understanding ---------------------------------------------------------
+
+    @staticmethod
+    def _claimable(now: datetime) -> Any:
+        return or_(
+            and_(InboundRecord.status == "received",
+                 or_(InboundRecord.next_attempt_at.is_(None),
+                     InboundRecord.next_attempt_at <= now)),
+            and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
+        )
+
+    async def _claim(self, inbound_ids: list[int]) -> list[Claim]:
         now = self._clock()
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(InboundRecord)
-                .where(
-                    InboundRecord.id.in_(inbound_ids),
-                    or_(
-                        InboundRecord.status == "received",
-                        and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
-                    ),
-                )
+                .where(InboundRecord.id.in_(inbound_ids), self._claimable(now))
                 .values(status="processing", lease_until=now + LEASE,
                         attempts=InboundRecord.attempts + 1)
-                .returning(InboundRecord.id)
+                .returning(*_CLAIMED_COLUMNS)
             )
-            return list(result.scalars())
+            claims = [Claim(*row) for row in result]
+        return sorted(claims, key=lambda c: c.id)
 
-    async def _failed(self, inbound_id: int, exc: Exception) -> None:
-        stale = isinstance(exc, ticket_queries.StaleTicket)  # handled again
-        if not stale:
-            log.exception("handling inbound message %s failed", inbound_id, exc_info=exc)
-        async with self._sessions() as session, session.begin():
-            record = await session.get(InboundRecord, inbound_id)
-            if record is None:
-                return
-            if record.attempts >= MAX_ATTEMPTS and not stale:
-                record.status = "failed"
-            else:
-                record.status = "received"
-            record.lease_until = None
-            record.error = f"{type(exc).__name__}: {exc}"[:2000]
+    async def _prepare(self, claim: Claim, org: OrgMap) -> Prepared:
+        prepared = Prepared(claim)
+        try:
+            prepared.ctx = self._context(claim, org)
+            if not prepared.is_text:
+                return prepared
+            prepared.command = parse_command(claim.text)
+            if prepared.command is None:
+                parser = self._nlu()
+                nlu = await parse_text(parser, claim.text)
+                evidence = explain_text(parser, claim.text)
+                prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
+        except Exception as exc:
+            prepared.error = exc
+        return prepared
 
-    def _context(self, record: InboundRecord, org: OrgMap) -> Context:
-        group = org.group_for(record.channel, record.chat_id) if record.chat_id else None
-        person = org.person_by_sender(record.channel, record.sender_id)
+    def _context(self, claim: Claim, org: OrgMap) -> Context:
+        group = org.group_for(claim.channel, claim.chat_id) if claim.chat_id else None
+        person = org.person_by_sender(claim.channel, claim.sender_id)
         return Context(
             message=Message(
-                inbound_id=record.id,
-                channel=record.channel,
-                sender_id=record.sender_id,
-                sender_name=record.sender_name,
-                text=record.text,
-                chat_id=record.chat_id,
-                mentions_bot=record.mentions_bot,
+                inbound_id=claim.id,
+                channel=claim.channel,
+                sender_id=claim.sender_id,
+                sender_name=claim.sender_name,
+                text=claim.text,
+                chat_id=claim.chat_id,
+                mentions_bot=claim.mentions_bot,
             ),
             org=org,
             now=self._clock(),
@@ -192,28 +245,70 @@ class Processor:
             person_id=person.id if person else None,
         )
 
-    async def _decide(self, session: AsyncSession, record: InboundRecord, ctx: Context) -> Decision:
-        if record.kind != "text" or not record.text.strip():
-            return Decision("ignored", f"not a text message ({record.kind})")
-        command = parse_command(record.text)
-        if command is not None:
-            data = await self._command_data(session, ctx, command)
-            return handle_command(ctx, command, data)
-        parser = self._nlu()
-        nlu = await parse_text(parser, record.text)
-        evidence = explain_text(parser, record.text)
-        if evidence is not None:
-            nlu = {**nlu, "evidence": evidence}
+    # -- the transaction --------------------------------------------------------------------
+
+    async def _decide_and_apply(self, batch: list[Prepared]) -> dict[int, Decision]:
+        decisions: dict[int, Decision] = {}
+        async with self._sessions() as session, session.begin():
+            await ticket_queries.lock_buildings(session, (
+                p.ctx.building_id for p in batch
+                if p.ctx is not None and p.ctx.building_id is not None))
+            for prepared in batch:
+                decision = await self._handle_one(session, prepared)
+                if decision is not None:
+                    decisions[prepared.claim.id] = decision
+        return decisions
+
+    async def _handle_one(self, session: AsyncSession, prepared: Prepared) -> Decision | None:
+        claim = prepared.claim
+        try:
+            async with session.begin_nested():
+                if not await self._fence(session, claim):
+                    return None  # another process holds it now
+                if prepared.error is not None:
+                    raise prepared.error
+                decision = await self._decide(session, prepared)
+                await self._apply(session, prepared, decision)
+                return decision
+        except ticket_queries.StaleTicket as exc:
+            await self._put_back(session, [claim], exc, counted=False, soon=True)
+            return None
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the transaction itself is in doubt: the whole batch goes back
+            return await self._failed(session, prepared, exc)
+
+    async def _fence(self, session: AsyncSession, claim: Claim) -> bool:
+        result = await session.execute(
+            update(InboundRecord)
+            .where(InboundRecord.id == claim.id, InboundRecord.status == "processing",
+                   InboundRecord.attempts == claim.attempt)
+            .values(status="done", processed_at=self._clock(), lease_until=None,
+                    next_attempt_at=None, error=None)
+        )
+        return result.rowcount == 1
+
+    async def _decide(self, session: AsyncSession, prepared: Prepared) -> Decision:
+        ctx = prepared.ctx
+        assert ctx is not None
+        claim = prepared.claim
+        if not prepared.is_text:
+            return Decision("ignored", f"不是文字消息（{claim.kind}）")
+        if prepared.command is not None:
+            data = await self._command_data(session, ctx, prepared.command)
+            return handle_command(ctx, prepared.command, data)
+        nlu = prepared.nlu or {}
         open_tickets = []
         # Only a would-be ticket needs the building's open tickets (to join one of them).
-        maybe_ticket = nlu["intent"]["name"] != "none" or record.mentions_bot
+        maybe_ticket = nlu.get("intent", {}).get("name") != "none" or claim.mentions_bot
         if ctx.building_id is not None and maybe_ticket:
             open_tickets = await ticket_queries.open_in_building(
                 session, ctx.building_id, ctx.now - FOLLOW_WINDOW
             )
         return handle_message(ctx, nlu, open_tickets)
 
-    async def _command_data(self, session: AsyncSession, ctx: Context, command: Any) -> CommandData:
+    async def _command_data(self, session: AsyncSession, ctx: Context,
+                            command: Command) -> CommandData:
         if command.ticket_id is not None:
             return CommandData(ticket=await ticket_queries.ticket_view(session, command.ticket_id))
         if command.word == "我的工单":
@@ -223,30 +318,35 @@ class Processor:
             return CommandData(tickets=await ticket_queries.open_of_assignee(session, ctx.person_id))
         return CommandData()
 
-    async def _apply(self, session: AsyncSession, record: InboundRecord, ctx: Context,
-                     decision: Decision) -> None:
+    async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
+                     send_key: str = "") -> None:
+        ctx = prepared.ctx
+        assert ctx is not None
+        claim = prepared.claim
         now = ctx.now
         actor = ctx.org.person(ctx.person_id).name if ctx.person_id is not None else (
-            record.sender_name or record.sender_id)
+            claim.sender_name or claim.sender_id)
         created_id: int | None = None
         if decision.create is not None:
-            created_id = await self._create_ticket(session, record, decision, now)
+            created_id = await self._create_ticket(session, claim, decision, now)
         if decision.follow is not None:
-            await self._follow(session, record, ctx, decision.follow.ticket_id, now)
+            await self._follow(session, claim, ctx, decision.follow.ticket_id, now)
         for change in decision.changes:
             await ticket_queries.apply_change(session, change, actor, ctx.person_id, now)
+        rows = []
         for index, send in enumerate(decision.sends):
             ticket_id = created_id if send.ticket_id == NEW_TICKET else send.ticket_id
             row = self._addressing.outbox_row(
-                send, ticket_id, ctx.org, f"in:{record.id}:{index}:{send.key}", now)
+                send, ticket_id, ctx.org, f"in:{claim.id}:{send_key}{index}:{send.key}", now)
             if row is not None:
-                session.add(row)
+                rows.append(row)
+        await add_outbox_rows(session, rows)
         if decision.review is not None:
             review = decision.review
             await add_review(
                 session, reason=review.reason, text=review.text, predicted=review.predicted,
                 confidence=review.confidence, suggested=review.suggested,
-                model_version=(decision.nlu or {}).get("model"), inbound_id=record.id,
+                model_version=(decision.nlu or {}).get("model"), inbound_id=claim.id,
                 ticket_id=review.ticket_id or created_id,
             )
         audit = decision.audit()
@@ -254,45 +354,135 @@ class Processor:
             decision.changes[0].ticket_id if decision.changes else None)
         if touched is not None:
             audit["ticket_id"] = touched
-        record.status = "done"
-        record.processed_at = now
-        record.lease_until = None
-        record.error = None
-        record.decision = audit
+        await session.execute(
+            update(InboundRecord).where(InboundRecord.id == claim.id).values(decision=audit))
 
-    async def _create_ticket(self, session: AsyncSession, record: InboundRecord,
-                             decision: Decision, now: datetime) -> int:
+    async def _create_ticket(self, session: AsyncSession, claim: Claim, decision: Decision,
+                             now: datetime) -> int:
+        """The ticket this message creates. A ticket already made from this message (by a
+        version of gridbot that kept half of a failed attempt) is taken as it is."""
         spec = decision.create
         assert spec is not None
-        result = await session.execute(insert(Ticket).values(
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        result = await session.execute(dialect.insert(Ticket).values(
             category=spec.category, status="new", urgency=spec.urgency, tier=spec.tier,
             facility=spec.facility, building_id=spec.building_id, grid_id=spec.grid_id,
             group_id=spec.group_id, assignee_id=spec.assignee_id,
-            reporter_channel=record.channel, reporter_id=record.sender_id,
-            reporter_name=record.sender_name, source_message_id=record.id, text=spec.text,
+            reporter_channel=claim.channel, reporter_id=claim.sender_id,
+            reporter_name=claim.sender_name, source_message_id=claim.id, text=spec.text,
             location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
             resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
-        ).returning(Ticket.id))
-        ticket_id = int(result.scalar_one())
+        ).on_conflict_do_nothing(index_elements=["source_message_id"]).returning(Ticket.id))
+        ticket_id = result.scalar()
+        if ticket_id is None:
+            existing = await session.scalar(
+                select(Ticket.id).where(Ticket.source_message_id == claim.id))
+            assert existing is not None
+            return int(existing)
         session.add(TicketEvent(
-            ticket_id=ticket_id, at=now, actor=record.sender_name or record.sender_id,
+            ticket_id=ticket_id, at=now, actor=claim.sender_name or claim.sender_id,
             kind="created", text=spec.event_text, data=spec.event_data,
         ))
-        return ticket_id
+        return int(ticket_id)
 
-    async def _follow(self, session: AsyncSession, record: InboundRecord, ctx: Context,
+    async def _follow(self, session: AsyncSession, claim: Claim, ctx: Context,
                       ticket_id: int, now: datetime) -> None:
         exists = await session.scalar(select(TicketFollower.id).where(
             TicketFollower.ticket_id == ticket_id,
-            TicketFollower.channel == record.channel,
-            TicketFollower.sender_id == record.sender_id,
+            TicketFollower.channel == claim.channel,
+            TicketFollower.sender_id == claim.sender_id,
         ))
         if exists is None:
             session.add(TicketFollower(
-                ticket_id=ticket_id, channel=record.channel, sender_id=record.sender_id,
-                sender_name=record.sender_name, group_id=ctx.group_id, created_at=now,
+                ticket_id=ticket_id, channel=claim.channel, sender_id=claim.sender_id,
+                sender_name=claim.sender_name, group_id=ctx.group_id, created_at=now,
             ))
         session.add(TicketEvent(
-            ticket_id=ticket_id, at=now, actor=record.sender_name or record.sender_id,
-            kind="followed", text=record.text[:500],
+            ticket_id=ticket_id, at=now, actor=claim.sender_name or claim.sender_id,
+            kind="followed", text=claim.text[:500],
         ))
+
+    # -- when it goes wrong -----------------------------------------------------------------
+
+    async def _failed(self, session: AsyncSession, prepared: Prepared,
+                      exc: Exception) -> Decision | None:
+        """An error that will not pass by itself: try again a few times (a fresh org map or
+        another order may mend it), then give up with an answer to the sender."""
+        claim = prepared.claim
+        failures = claim.failures + 1
+        reason = short_reason(exc)
+        if failures < MAX_FAILURES:
+            log.warning("inbound message %s failed (%d of %d), trying again: %s",
+                        claim.id, failures, MAX_FAILURES, reason)
+            await self._put_back(session, [claim], exc, counted=True)
+            return None
+        log.error("inbound message %s failed %d times, giving up", claim.id, failures,
+                  exc_info=exc)
+        decision = None
+        if prepared.ctx is not None:
+            decision = could_not_handle(prepared.ctx, prepared.command is not None,
+                                        prepared.nlu, reason)
+            try:
+                async with session.begin_nested():
+                    await self._apply(session, prepared, decision, send_key="failed:")
+            except Exception as apology_exc:
+                if is_transient(apology_exc):
+                    raise
+                log.error("inbound message %s: the answer to its sender failed too: %s",
+                          claim.id, short_reason(apology_exc))
+                decision = None
+        await session.execute(
+            update(InboundRecord)
+            .where(InboundRecord.id == claim.id, InboundRecord.attempts == claim.attempt)
+            .values(status="failed", failures=failures, processed_at=self._clock(),
+                    lease_until=None, next_attempt_at=None, error=reason)
+        )
+        return decision
+
+    async def _put_back(self, session: AsyncSession, claims: Iterable[Claim], exc: Exception,
+                        *, counted: bool, soon: bool = False) -> None:
+        """Return held messages to be handled again after a backoff."""
+        now = self._clock()
+        reason = short_reason(exc)
+        for claim in claims:
+            delay = timedelta(0) if soon else retry_delay(claim.attempt)
+            values: dict[str, Any] = {
+                "status": "received", "lease_until": None, "next_attempt_at": now + delay,
+                "error": reason,
+            }
+            if counted:
+                values["failures"] = claim.failures + 1
+            await session.execute(
+                update(InboundRecord)
+                .where(InboundRecord.id == claim.id, InboundRecord.status == "processing",
+                       InboundRecord.attempts == claim.attempt)
+                .values(**values)
+            )
+
+    async def _batch_failed(self, batch: list[Prepared], exc: Exception) -> None:
+        """The batch's transaction failed as a whole: nothing of it was kept."""
+        claims = [p.claim for p in batch]
+        transient = is_transient(exc)
+        if transient:
+            log.warning("handling %d message(s) put off, will retry: %s", len(claims),
+                        short_reason(exc))
+        try:
+            async with self._sessions() as session, session.begin():
+                if transient or len(claims) > 1:
+                    await self._put_back(session, claims, exc, counted=False,
+                                         soon=not transient)
+                else:
+                    await self._failed(session, batch[0], exc)
+        except Exception as release_exc:  # the database is gone: the leases run out instead
+            log.warning("could not put %d message(s) back (their lease will run out): %s",
+                        len(claims), short_reason(release_exc))
+            return
+        if not transient and len(claims) > 1:
+            # One of them breaks the whole transaction: handle each alone to find it.
+            log.warning("a batch of %d messages failed as a whole (%s); handling them one "
+                        "by one", len(claims), short_reason(exc))
+            for claim in claims:
+                await self.process_many([claim.id])
+
+
+__all__ = ["Claim", "Processor", "explain_text", "parse_text", "retry_delay"]

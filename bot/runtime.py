@@ -19,8 +19,10 @@ from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
 from bot.processing import Processor
+from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
 from storage.db import SessionFactory, create_engine, session_factory
+from storage.errors import is_transient, short_reason
 from storage.orgmap import OrgMapCache
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,14 @@ class Deliverer:
         if transport == "simulator":
             return {}
         return await self._dispatcher.deliver(transport, target, payload, delivery_id)
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """A database that is down or busy is one line; anything else is a bug, with its trace."""
+    if is_transient(exc):
+        log.warning("%s failed, will retry: %s", what, short_reason(exc))
+    else:
+        log.exception("%s failed", what, exc_info=exc)
 
 
 def _default_nlu() -> Any:
@@ -87,12 +97,15 @@ class Runtime:
             self.queue = RedisWorkQueue(self.redis)
             seen = SeenCache(self.redis)
             tokens: Any = RedisTokenCache(self.redis)
+            replay: ReplayGuard = RedisReplayGuard(self.redis)
         else:
             self.queue = MemoryWorkQueue()
             tokens = MemoryTokenCache()
+            replay = DatabaseReplayGuard(self.engine)
         self.org = OrgMapCache(self.sessions)
         self.models = ModelHolder(self.sessions, self.nlu_loader)
-        self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen)
+        self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen,
+                                   replay=replay)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
                                    before_round=self.intake.quiet)
@@ -151,25 +164,30 @@ class Runtime:
             ids = await self.queue.get(timeout=1.0)
             try:
                 await self._process(ids)
-            except Exception:  # the database is down: the sweeper tries again later
-                log.exception("processing %d messages failed", len(ids))
+            except Exception as exc:  # the database is down: the sweeper tries again later
+                _log_failure(f"processing {len(ids)} messages", exc)
 
     async def _sweep(self) -> None:
-        """Catch what no signal announced: a crash mid-message, a lost wake-up."""
+        """Catch what no signal announced: a crash mid-message, a lost wake-up, and the
+        messages put back for a retry, as soon as they are due."""
         while True:
+            wait = SWEEP_INTERVAL
             try:
                 await self._process(await self.processor.pending())
-            except Exception:
-                log.exception("sweep failed")
-            await asyncio.sleep(SWEEP_INTERVAL)
+                due_in = await self.processor.next_retry_in()
+                if due_in is not None:
+                    wait = min(wait, max(due_in, 0.05))
+            except Exception as exc:
+                _log_failure("sweeping for waiting messages", exc)
+            await asyncio.sleep(wait)
 
     async def _watch_deadlines(self) -> None:
         while True:
             try:
                 if await self.deadlines.run_once():
                     self.outbox.wake()
-            except Exception:
-                log.exception("deadline check failed")
+            except Exception as exc:
+                _log_failure("checking deadlines", exc)
             await asyncio.sleep(DEADLINE_INTERVAL)
 
     async def _follow_models(self) -> None:
@@ -189,5 +207,8 @@ class Runtime:
             await self._process(pending)
             sent = await self.outbox.run_once()
             if not pending and not sent:
-                return
+                retry_in = await self.processor.next_retry_in()
+                if retry_in is None:
+                    return
+                await asyncio.sleep(min(retry_in, 0.5))
         raise TimeoutError("gridbot did not settle in time")

@@ -1,4 +1,15 @@
-"""Engine and session factory for any SQLAlchemy async URL."""
+"""Engine and session factory for any SQLAlchemy async URL.
+
+SQLite is the embedded default, and it has one writer at a time. gridbot therefore gives a
+SQLite database a single connection per process, and every transaction on it begins with
+``BEGIN IMMEDIATE``: a transaction takes the write lock when it begins, where SQLite's busy
+timeout can make it wait its turn, instead of reading first and failing with "database is
+locked" when it later tries to write. Inside one process the connection pool hands the
+connection over in order, so transactions queue without ever touching SQLite's lock.
+The driver's own transaction handling is switched off (it does not begin a transaction
+before a SAVEPOINT, so a released savepoint would outlive the rollback of its transaction);
+SQLAlchemy's ``begin`` event emits the BEGIN instead.
+"""
 
 from __future__ import annotations
 
@@ -18,26 +29,50 @@ from sqlalchemy.ext.asyncio import (
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the writer; NORMAL sync is durable across process
-    # crashes and keeps commits cheap; busy_timeout makes writers wait instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+#: How long a SQLite transaction waits for another process's write lock, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: How long a task waits for the process's SQLite connection, in seconds.
+SQLITE_CONNECTION_WAIT = 60.0
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def _sqlite_connect(foreign_keys: bool) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # No implicit transactions from the driver: the begin event below starts them.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers in other processes run beside the writer; NORMAL sync is durable
+        # across process crashes and keeps commits cheap.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`. Statement parameters never appear in errors or logs: they
+    carry residents' messages and phone numbers.
+
+    `foreign_keys=False` is for schema migrations on SQLite, which rebuild tables that
+    others refer to (SQLite's documented procedure for such changes)."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", SQLITE_CONNECTION_WAIT)
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys))
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)

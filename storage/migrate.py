@@ -20,12 +20,32 @@ def alembic_config(url: str) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to `revision`, over the given engine's connection."""
+    """Bring the database behind `engine` to `revision`.
 
+    On SQLite the migrations run over a connection with foreign keys off, as SQLite's own
+    procedure for rebuilding a table asks, and the result is checked before it is kept."""
+    from storage.db import create_engine, is_sqlite
+
+    if not is_sqlite(engine):
+        await _upgrade(engine, revision)
+        return
+    migrating = create_engine(engine.url.render_as_string(hide_password=False),
+                              foreign_keys=False)
+    try:
+        await _upgrade(migrating, revision, check_foreign_keys=True)
+    finally:
+        await migrating.dispose()
+
+
+async def _upgrade(engine: AsyncEngine, revision: str, check_foreign_keys: bool = False) -> None:
     def run(connection) -> None:  # type: ignore[no-untyped-def]
-        config = alembic_config(str(engine.url))
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        if check_foreign_keys:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left broken references: {broken[:5]}")
 
     async with engine.begin() as connection:
         await connection.run_sync(run)

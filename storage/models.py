@@ -155,12 +155,13 @@ class InboundRecord(Base):
     """Every message as it arrived, stored before the channel is answered."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (
-        UniqueConstraint("channel", "msg_id"),
-        Index("ix_inbound_pending", "status", "received_at"),
-    )
+    __table_args__ = (Index("ix_inbound_pending", "status", "received_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # One message, however often it is delivered: a digest of (channel, chat, msg_id), since
+    # a bridge numbers messages per chat (storage.inbound.message_key).
+    msg_key: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
+    # The id as the channel gave it; one longer than the column is kept as its digest.
     msg_id: Mapped[str] = mapped_column(String(200))
     chat_id: Mapped[str | None] = mapped_column(String(200))
     chat_name: Mapped[str | None] = mapped_column(String(200))
@@ -171,10 +172,14 @@ class InboundRecord(Base):
     mentions_bot: Mapped[bool] = mapped_column(default=False)
     sent_at: Mapped[datetime]
     received_at: Mapped[datetime]
-    # received -> done | failed; lease_until guards a message being processed.
+    # received -> processing -> done | failed. lease_until guards a message being processed;
+    # attempts counts the claims and fences a stale holder out; failures counts the errors
+    # that do not pass by themselves; next_attempt_at holds a retry back.
     status: Mapped[str] = mapped_column(String(12), default="received")
     attempts: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     # What gridbot made of it: the NLU result or the command, and the outcome.
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -208,6 +213,16 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SeenNonce(Base):
+    """A signed request's nonce, kept for the timestamp window so that a request signed
+    without its body (WeChat's plain mode) cannot be replayed with another body."""
+
+    __tablename__ = "seen_nonces"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 # ---------------------------------------------------------------- tickets
@@ -278,7 +293,7 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(200))
     actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text, default="")

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import ChangeTicket, TicketView
+from storage.errors import TransientError
 from storage.models import OPEN_STATUSES, Ticket, TicketEvent, TicketFollower
 
 
@@ -147,8 +148,9 @@ async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
     return list(rows.scalars())
 
 
-class StaleTicket(Exception):
-    """A ticket's status moved between deciding on it and applying the decision."""
+class StaleTicket(TransientError):
+    """A ticket's status moved between deciding on it and applying the decision: deciding
+    again, on the ticket as it is now, settles it."""
 
 
 async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,

@@ -15,10 +15,6 @@ from bot.channels.message import ChannelError, InboundMessage
 TIMESTAMP_HEADER = "X-Gridbot-Timestamp"
 SIGNATURE_HEADER = "X-Gridbot-Signature"
 
-#: Longest id or name the bridge accepts, in characters.
-MAX_ID_LENGTH = 256
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
@@ -29,7 +25,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _string(payload: dict[str, Any], name: str, *, required: bool, limit: int | None) -> Any:
+def _string(payload: dict[str, Any], name: str, *, required: bool) -> Any:
+    """A string field. How long an id or name may be is decided by intake, for every
+    channel alike (storage.inbound)."""
     value = payload.get(name)
     if value is None:
         if required:
@@ -37,11 +35,8 @@ def _string(payload: dict[str, Any], name: str, *, required: bool, limit: int | 
         return None
     if not isinstance(value, str):
         raise ChannelError(400, f"The field {name} must be a string.")
-    if limit is not None:
-        if required and not value:
-            raise ChannelError(400, f"The field {name} must not be empty.")
-        if len(value) > limit:
-            raise ChannelError(400, f"The field {name} is longer than {limit} characters.")
+    if required and name != "text" and not value:
+        raise ChannelError(400, f"The field {name} must not be empty.")
     return value
 
 
@@ -100,12 +95,12 @@ class Bridge:
         check_size(body)
         timestamp = self.verify(headers, body)
         payload = parse_json_object(body)
-        msg_id = _string(payload, "msg_id", required=True, limit=MAX_ID_LENGTH)
-        chat_id = _string(payload, "chat_id", required=True, limit=MAX_ID_LENGTH)
-        sender_id = _string(payload, "sender_id", required=True, limit=MAX_ID_LENGTH)
-        text = _string(payload, "text", required=True, limit=None)
-        chat_name = _string(payload, "chat_name", required=False, limit=MAX_ID_LENGTH)
-        sender_name = _string(payload, "sender_name", required=False, limit=MAX_ID_LENGTH)
+        msg_id = _string(payload, "msg_id", required=True)
+        chat_id = _string(payload, "chat_id", required=True)
+        sender_id = _string(payload, "sender_id", required=True)
+        text = _string(payload, "text", required=True)
+        chat_name = _string(payload, "chat_name", required=False)
+        sender_name = _string(payload, "sender_name", required=False)
         sent_at = payload.get("sent_at")
         if sent_at is None:
             sent_at = timestamp

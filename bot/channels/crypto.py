@@ -113,3 +113,12 @@ class Envelope:
         if not hmac.compare_digest(found, receive_id.encode("utf-8")):
             raise ChannelError(403, "The message is addressed to another AppID or CorpID.")
         return msg
+
+
+def nonce_key(channel: str, timestamp: str, nonce: str) -> str:
+    """Names one signed request: its channel, timestamp and nonce."""
+    return hashlib.sha256(f"{channel}\x1f{timestamp}\x1f{nonce}".encode()).hexdigest()
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

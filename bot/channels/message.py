@@ -23,6 +23,9 @@ class InboundMessage:
     mentions_bot: bool = False
     kind: str = "text"
     raw: dict | None = None
+    # (nonce key, body digest) of a request whose signature does not cover its body, so
+    # that intake can refuse the same signature with another body (bot.replay).
+    replay: tuple[str, str] | None = None
 
 
 class ChannelError(Exception):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiohttp import web
+import aiohttp
+from aiohttp import web, web_exceptions
 
 from bot.channels.bridge import Bridge
 from bot.channels.message import MAX_BODY, ChannelError, InboundMessage
@@ -105,7 +107,7 @@ def _not_configured() -> web.Response:
 
 
 def _refused(name: str, exc: ChannelError) -> web.Response:
-    log.info("refused %s request: %s %s", name, exc.status, exc.reason)
+    log.warning("refused %s request: %s %s", name, exc.status, exc.reason)
     return _error(exc.status, exc.reason)
 
 
@@ -167,6 +169,15 @@ def channel_routes(app: web.Application, channels: ChannelSet, ingest: Ingest) -
                 return _not_configured()
             try:
                 body = await _read_body(request)
+            except ChannelError as exc:
+                return _refused(name, exc)
+            except (ConnectionError, asyncio.IncompleteReadError, aiohttp.ClientPayloadError,
+                    web_exceptions.HTTPException) as exc:
+                # The client hung up or sent a broken body: nothing to store, nobody to answer.
+                log.warning("%s request body could not be read: %s", name,
+                            type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+                return _error(400, "The request body could not be read.")
+            try:
                 msg = channel.parse(request.headers if use_headers else request.query, body)
             except ChannelError as exc:
                 return _refused(name, exc)
@@ -175,8 +186,10 @@ def channel_routes(app: web.Application, channels: ChannelSet, ingest: Ingest) -
                 return _error(400, "The request could not be read.")
             try:
                 duplicate = await ingest(msg)
-            except Exception:
-                log.exception("could not store %s message %s", name, msg.msg_id)
+            except ChannelError as exc:
+                return _refused(name, exc)
+            except Exception as exc:
+                log.warning("could not store %s message %s: %s", name, msg.msg_id, exc)
                 return _error(503, "temporarily unavailable")
             return reply(bool(duplicate))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
+from bot.channels.crypto import body_digest, nonce_key
 from bot.channels.formats import check_size, parse_json_object, parse_xml, required_text
 from bot.channels.message import ChannelError, InboundMessage
 from bot.channels.tencent import TencentCallback, xml_message
@@ -70,8 +72,12 @@ class OfficialAccount(TencentCallback):
                 raise ChannelError(
                     403, "This endpoint accepts only encrypted (safe mode) messages."
                 )
-            self._authenticate(self._signed_params(query, "signature"))
-            fields = decode_fields(body)
+            _, timestamp, nonce = params = self._signed_params(query, "signature")
+            self._authenticate(params)
+            message = xml_message(self.channel, decode_fields(body))
+            # The plain-mode signature does not cover the body: intake remembers the nonce.
+            return replace(message, replay=(nonce_key(self.channel, timestamp, nonce),
+                                            body_digest(body)))
         return xml_message(self.channel, fields)
 
     def encrypt_reply(
