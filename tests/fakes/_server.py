@@ -1,5 +1,7 @@
 """A real aiohttp server on 127.0.0.1 (random port) that records every request and can be
-told to misbehave: answer an HTTP error, hang, and (in subclasses) answer errcodes."""
+told to misbehave: answer an HTTP error, hang, and (in subclasses) answer errcodes — for the
+next few requests (`fail_next`, `hang_next`) or for every request until `clear_faults`
+(`fail_all`, `hang_all`)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ class Fault:
     errcode: int = 0
     errmsg: str = ""
     body: Any = None
+    until_cleared: bool = False  # every request until clear_faults(), `remaining` unused
 
     def matches(self, path: str) -> bool:
-        return self.remaining > 0 and (self.path is None or self.path == path)
+        return (self.until_cleared or self.remaining > 0) and (
+            self.path is None or self.path == path)
 
 
 @dataclass
@@ -50,6 +54,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._faults: list[Fault] = []
+        # Requests answered with an injected fault (an error status, a hang or an errcode).
+        self.injected = 0
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
         self.port: int | None = None
@@ -102,12 +108,27 @@ class FakeServer:
         """The next `n` requests (to `path`, or to any path) wait `seconds` before answering."""
         self._faults.append(Fault("hang", n, path, seconds=seconds))
 
+    def fail_all(self, status: int = 500, *, path: str | None = None, body: Any = None) -> None:
+        """Every request (to `path`, or to any path) answers HTTP `status` until
+        `clear_faults()`."""
+        self._faults.append(Fault("status", 0, path, status=status, body=body,
+                                  until_cleared=True))
+
+    def hang_all(self, seconds: float = 10.0, *, path: str | None = None) -> None:
+        """Every request (to `path`, or to any path) waits `seconds` before it is handled,
+        until `clear_faults()`. A request that arrived before the clear still waits out its
+        time, then is handled as usual (it was delivered; the client may have given up)."""
+        self._faults.append(Fault("hang", 0, path, seconds=seconds, until_cleared=True))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
     def _take_fault(self, path: str, kinds: tuple[str, ...]) -> Fault | None:
         for fault in self._faults:
             if fault.kind in kinds and fault.matches(path):
+                self.injected += 1
+                if fault.until_cleared:
+                    return fault
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)

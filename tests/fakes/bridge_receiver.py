@@ -7,7 +7,7 @@ It checks `X-Gridbot-Timestamp` (within `max_skew` seconds) and `X-Gridbot-Signa
 (`sha256=` + hex HMAC-SHA256 over "<timestamp>.<raw body>"), computed here independently of
 gridbot's code. Accepted posts land in `received`; a repeated `X-Gridbot-Delivery` is
 answered 200 but lands in `duplicates`; refused ones (401/400) in `rejected`.
-Faults: `fail_next`, `hang_next`.
+Faults: `fail_next`, `hang_next`, `fail_all`, `hang_all` (until `clear_faults`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Speaks:
 Every request lands in `requests`; every accepted message in `messages` (dicts with
 `path`, `query`, `json`, `at`, `duplicate`). `delivered` leaves out what WeCom's duplicate
 check would have dropped. Faults: `fail_next`, `hang_next`, `errcode_next`,
-`expire_tokens` (42001 for every token issued so far), `revoke_tokens` (40014).
+`expire_tokens` (42001 for every token issued so far), `revoke_tokens` (40014), and until
+`clear_faults`: `fail_all`, `hang_all`.
 """
 
 from __future__ import annotations
