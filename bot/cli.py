@@ -167,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("jieba", "alembic.runtime.plugins"):
+    # aiosqlite logs every statement with its parameters (residents' messages) at DEBUG.
+    for noisy in ("jieba", "alembic.runtime.plugins", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.func(args) or 0)
 
