@@ -76,7 +76,7 @@ def _phone_kept(national: str, groups: list[str], *, country: bool, announced: b
         return 5, 4  # 86 run into the mobile number: 86139****1111
     if n == 10 and national.startswith(("400", "800")):
         return 3, 0  # service number: 400*******
-    if national.startswith("0") and not country:
+    if national.startswith("0"):
         area = _area_length(national)
         if 7 <= n - area <= 8 and national[area] != "0":
             return area, 0  # landline: the area code stays
