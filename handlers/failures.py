@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import texts
+from handlers.messages import TICKET_INTENTS
 from handlers.types import Context, Decision, Send, ToGroup, ToSender
-
-COULD_NOT_HANDLE = "抱歉，这条消息暂时没能处理，已转给工作人员查看，请稍后再试或联系楼组长。"
-TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
 
 
 def was_addressed(ctx: Context, is_command: bool, nlu: dict[str, Any] | None) -> bool:
@@ -22,17 +21,17 @@ def was_addressed(ctx: Context, is_command: bool, nlu: dict[str, Any] | None) ->
 def could_not_handle(ctx: Context, is_command: bool, nlu: dict[str, Any] | None,
                      why: str) -> Decision:
     """The sender hears that gridbot could not handle the message; staff see `why`."""
-    reason = f"处理失败：{why}"
+    reason = texts.WHY_FAILED.format(why=why)
     if not was_addressed(ctx, is_command, nlu):
         return Decision("failed", reason, nlu=nlu)
     message = ctx.message
     to: ToGroup | ToSender
     if ctx.group_id is not None:
         to = ToGroup(ctx.group_id, (message.sender_id,))
-        template = "@{sender} " + COULD_NOT_HANDLE
+        template = "@{sender} " + texts.COULD_NOT_HANDLE
     else:
         to = ToSender(message.channel, message.sender_id, message.chat_id)
-        template = COULD_NOT_HANDLE
+        template = texts.COULD_NOT_HANDLE
     send = Send(to, template, {"sender": message.sender_name or message.sender_id},
                 key="failed")
     return Decision("failed", reason, sends=[send], nlu=nlu)

@@ -256,6 +256,7 @@ WISH_CLAIMED_BY_VOLUNTEER = "微心愿 #{id} 已由志愿者{holder}认领，感
 WISH_TAKEN_BY_STAFF = "微心愿 #{id} 已由{holder}接手处理，感谢您的热心！"
 WISH_CLAIMED_BY_YOU = "微心愿 #{id} 您已经认领了，完成后请回复“完成 {id} 说明”。"
 USAGE = "格式：{usage}"
+COULD_NOT_HANDLE = "抱歉，这条消息暂时没能处理，已转给工作人员查看，请稍后再试或联系楼组长。"
 UNKNOWN_PERSON = "没有找到企业微信账号为 {userid} 的工作人员。"
 HELP_STAFF = (
     "可用命令：接单 编号｜进展 编号 内容｜完成 编号 说明｜转派 编号 账号｜升级 编号｜"
@@ -298,3 +299,4 @@ WHY_USAGE = "{actor}发来的“{word}”格式不对，回复了用法"
 WHY_QUERY = "{actor}查询工单 #{ticket}，回复了状态"
 WHY_LIST = "{actor}查看{what}：{count}件"
 WHY_NOTICE = "楼组长{captain}发布通知，发到{count}个楼组群"
+WHY_FAILED = "处理失败（{why}），已放弃重试"
