@@ -23,15 +23,25 @@
 /* A node's value: a number, NAN for a key whose value is None (jieba: a prefix that is not a
  * word), INFINITY for a node that is not a key at all (an inner node of longer keys). */
 #define ABSENT INFINITY
+/* Characters below this have the root's edge on them in a direct table (ASCII, CJK
+ * punctuation and the CJK unified ideographs), the first step of every walk. */
+#define ROOT_DIRECT 0xA000
+
+/* The edge from a node on a character, with the value of the node it leads to: one probe,
+ * one cache line, per character walked. */
+typedef struct {
+    uint64_t key; /* ((parent << 21) | character) + 1, or 0 for an empty slot */
+    double value;
+    uint32_t child;
+} Edge;
 
 typedef struct {
     PyObject_HEAD
-    uint64_t *edge_keys; /* ((parent << 21) | character) + 1, or 0 for an empty slot */
-    uint32_t *edge_child;
-    size_t mask;         /* table size - 1 (a power of two) */
-    size_t edges;
-    double *value; /* per node */
-    size_t nodes, node_cap;
+    Edge *edges;
+    size_t mask; /* table size - 1 (a power of two) */
+    size_t used;
+    uint32_t nodes;
+    uint32_t *root; /* ROOT_DIRECT slots: index of the root's edge on that character + 1 */
     Py_ssize_t keys;
 } TrieObject;
 
@@ -44,115 +54,102 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* The child of node on ch, or 0 (the root is nobody's child). */
-static inline uint32_t trie_child(const TrieObject *t, uint32_t node, Py_UCS4 ch) {
-    uint64_t key = ((((uint64_t)node) << 21) | (uint64_t)ch) + 1;
-    size_t i = (size_t)mix64(key) & t->mask;
-    for (;;) {
-        uint64_t k = t->edge_keys[i];
-        if (k == key)
-            return t->edge_child[i];
-        if (k == 0)
-            return 0;
-        i = (i + 1) & t->mask;
-    }
+static inline uint64_t edge_key(uint32_t node, Py_UCS4 ch) {
+    return ((((uint64_t)node) << 21) | (uint64_t)ch) + 1;
 }
 
-static int trie_grow_edges(TrieObject *t) {
+/* The slot of key's edge, or of the empty slot where it would go. */
+static inline size_t edge_slot(const TrieObject *t, uint64_t key) {
+    size_t i = (size_t)mix64(key) & t->mask;
+    while (t->edges[i].key != key && t->edges[i].key != 0)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+/* The edge from node on ch, or NULL. */
+static inline const Edge *trie_step(const TrieObject *t, uint32_t node, Py_UCS4 ch) {
+    if (node == 0 && ch < ROOT_DIRECT && t->root != NULL) {
+        uint32_t j = t->root[ch];
+        return j ? &t->edges[j - 1] : NULL;
+    }
+    const Edge *e = &t->edges[edge_slot(t, edge_key(node, ch))];
+    return e->key ? e : NULL;
+}
+
+static int trie_grow(TrieObject *t) {
     size_t old_size = t->mask + 1, size = old_size * 2;
-    uint64_t *keys = PyMem_Calloc(size, sizeof(uint64_t));
-    uint32_t *child = PyMem_Malloc(size * sizeof(uint32_t));
-    if (keys == NULL || child == NULL) {
-        PyMem_Free(keys);
-        PyMem_Free(child);
+    Edge *edges = PyMem_Calloc(size, sizeof(Edge));
+    if (edges == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (size_t j = 0; j < old_size; j++) {
-        uint64_t k = t->edge_keys[j];
-        if (k == 0)
-            continue;
-        size_t i = (size_t)mix64(k) & (size - 1);
-        while (keys[i] != 0)
-            i = (i + 1) & (size - 1);
-        keys[i] = k;
-        child[i] = t->edge_child[j];
-    }
-    PyMem_Free(t->edge_keys);
-    PyMem_Free(t->edge_child);
-    t->edge_keys = keys;
-    t->edge_child = child;
+    Edge *old = t->edges;
+    t->edges = edges;
     t->mask = size - 1;
+    for (size_t j = 0; j < old_size; j++)
+        if (old[j].key != 0)
+            edges[edge_slot(t, old[j].key)] = old[j];
+    PyMem_Free(old);
     return 0;
 }
 
-static int trie_new_node(TrieObject *t, uint32_t *out) {
-    if (t->nodes == t->node_cap) {
-        size_t cap = t->node_cap * 2;
-        if (cap > UINT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "too many trie nodes");
-            return -1;
-        }
-        double *value = PyMem_Realloc(t->value, cap * sizeof(double));
-        if (value == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        t->value = value;
-        t->node_cap = cap;
+/* The edge from node on ch, made (leading to a new node) when missing; NULL on error. */
+static Edge *trie_step_or_add(TrieObject *t, uint32_t node, Py_UCS4 ch) {
+    uint64_t key = edge_key(node, ch);
+    size_t i = edge_slot(t, key);
+    if (t->edges[i].key == key)
+        return &t->edges[i];
+    if ((t->used + 1) * 2 > t->mask + 1) {
+        if (trie_grow(t) < 0)
+            return NULL;
+        i = edge_slot(t, key);
     }
-    t->value[t->nodes] = ABSENT;
-    *out = (uint32_t)t->nodes++;
-    return 0;
+    if (t->nodes == UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many trie nodes");
+        return NULL;
+    }
+    Edge *e = &t->edges[i];
+    e->key = key;
+    e->value = ABSENT;
+    e->child = t->nodes++;
+    t->used++;
+    return e;
 }
 
-/* The child of node on ch, made when missing; 0 on error. */
-static uint32_t trie_child_or_add(TrieObject *t, uint32_t node, Py_UCS4 ch) {
-    uint32_t found = trie_child(t, node, ch);
-    if (found)
-        return found;
-    if ((t->edges + 1) * 2 > t->mask + 1 && trie_grow_edges(t) < 0)
-        return 0;
-    uint32_t made;
-    if (trie_new_node(t, &made) < 0)
-        return 0;
-    uint64_t key = ((((uint64_t)node) << 21) | (uint64_t)ch) + 1;
-    size_t i = (size_t)mix64(key) & t->mask;
-    while (t->edge_keys[i] != 0)
-        i = (i + 1) & t->mask;
-    t->edge_keys[i] = key;
-    t->edge_child[i] = made;
-    t->edges++;
-    return made;
-}
-
-/* The node of a whole string, or 0 when it is not in the trie (the empty string is the root,
- * which this never returns: keys are never empty). */
-static uint32_t trie_find(const TrieObject *t, PyObject *s) {
+/* The edge that ends a whole non-empty string, or NULL when it is not in the trie. */
+static const Edge *trie_find(const TrieObject *t, PyObject *s) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
+    const Edge *e = NULL;
     uint32_t node = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        node = trie_child(t, node, PyUnicode_READ(kind, data, i));
-        if (!node)
-            return 0;
+        e = trie_step(t, node, PyUnicode_READ(kind, data, i));
+        if (e == NULL)
+            return NULL;
+        node = e->child;
     }
-    return node;
+    return e;
 }
 
 static void Trie_dealloc(TrieObject *t) {
-    PyMem_Free(t->edge_keys);
-    PyMem_Free(t->edge_child);
-    PyMem_Free(t->value);
+    PyMem_Free(t->edges);
+    PyMem_Free(t->root);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-/* Trie(mapping): every key a non-empty str, every value a real number or None. */
+/* Trie(mapping, log_total=None): every key a non-empty str, every value a real number or
+ * None. With log_total the values are counts (jieba's FREQ) and are stored as
+ * log(count) - log_total, or as None for a count of 0, as nlu.segment.Segmenter does. */
 static PyObject *Trie_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    PyObject *mapping;
-    static char *kwlist[] = {"mapping", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!:Trie", kwlist, &PyDict_Type, &mapping))
+    PyObject *mapping, *log_total_obj = Py_None;
+    static char *kwlist[] = {"mapping", "log_total", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|O:Trie", kwlist, &PyDict_Type, &mapping,
+                                     &log_total_obj))
+        return NULL;
+    int counts = log_total_obj != Py_None;
+    double log_total = counts ? PyFloat_AsDouble(log_total_obj) : 0.0;
+    if (log_total == -1.0 && PyErr_Occurred())
         return NULL;
     TrieObject *t = (TrieObject *)type->tp_alloc(type, 0);
     if (t == NULL)
@@ -161,17 +158,13 @@ static PyObject *Trie_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     size_t size = 64;
     while (size < (size_t)n * 2)
         size *= 2;
-    t->edge_keys = PyMem_Calloc(size, sizeof(uint64_t));
-    t->edge_child = PyMem_Malloc(size * sizeof(uint32_t));
-    t->node_cap = (size_t)n + 64;
-    t->value = PyMem_Malloc(t->node_cap * sizeof(double));
-    if (t->edge_keys == NULL || t->edge_child == NULL || t->value == NULL) {
+    t->edges = PyMem_Calloc(size, sizeof(Edge));
+    if (t->edges == NULL) {
         Py_DECREF(t);
         return PyErr_NoMemory();
     }
     t->mask = size - 1;
     t->nodes = 1; /* the root */
-    t->value[0] = ABSENT;
     Py_ssize_t pos = 0;
     PyObject *key, *val;
     while (PyDict_Next(mapping, &pos, &key, &val)) {
@@ -186,7 +179,13 @@ static PyObject *Trie_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             v = PyFloat_AsDouble(val);
             if (v == -1.0 && PyErr_Occurred())
                 goto error;
-            if (!isfinite(v)) {
+            if (counts && v < 0) {
+                PyErr_SetString(PyExc_ValueError, "counts must not be negative");
+                goto error;
+            }
+            if (counts)
+                v = v > 0 ? log(v) - log_total : NAN;
+            if (!isfinite(v) && !(counts && isnan(v))) {
                 PyErr_SetString(PyExc_ValueError, "Trie values must be finite or None");
                 goto error;
             }
@@ -194,15 +193,27 @@ static PyObject *Trie_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         Py_ssize_t len = PyUnicode_GET_LENGTH(key);
         int kind = PyUnicode_KIND(key);
         const void *data = PyUnicode_DATA(key);
+        Edge *e = NULL;
         uint32_t node = 0;
         for (Py_ssize_t i = 0; i < len; i++) {
-            node = trie_child_or_add(t, node, PyUnicode_READ(kind, data, i));
-            if (!node)
+            e = trie_step_or_add(t, node, PyUnicode_READ(kind, data, i));
+            if (e == NULL)
                 goto error;
+            node = e->child;
         }
-        if (t->value[node] == ABSENT)
+        if (e->value == ABSENT)
             t->keys++;
-        t->value[node] = v;
+        e->value = v;
+    }
+    t->root = PyMem_Calloc(ROOT_DIRECT, sizeof(uint32_t));
+    if (t->root == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (Py_UCS4 ch = 0; ch < ROOT_DIRECT; ch++) {
+        size_t i = edge_slot(t, edge_key(0, ch));
+        if (t->edges[i].key != 0)
+            t->root[ch] = (uint32_t)i + 1;
     }
     return (PyObject *)t;
 error:
@@ -215,19 +226,18 @@ static PyObject *Trie_get(TrieObject *t, PyObject *args) {
     PyObject *key, *dflt = Py_None;
     if (!PyArg_ParseTuple(args, "U|O:get", &key, &dflt))
         return NULL;
-    uint32_t node = PyUnicode_GET_LENGTH(key) ? trie_find(t, key) : 0;
-    if (!node || t->value[node] == ABSENT)
+    const Edge *e = PyUnicode_GET_LENGTH(key) ? trie_find(t, key) : NULL;
+    if (e == NULL || e->value == ABSENT)
         return Py_NewRef(dflt);
-    if (isnan(t->value[node]))
+    if (isnan(e->value))
         Py_RETURN_NONE;
-    return PyFloat_FromDouble(t->value[node]);
+    return PyFloat_FromDouble(e->value);
 }
 
 static Py_ssize_t Trie_len(TrieObject *t) { return t->keys; }
 
 static PyObject *Trie_nbytes(TrieObject *t, void *closure) {
-    size_t bytes = (t->mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t)) +
-                   t->node_cap * sizeof(double);
+    size_t bytes = (t->mask + 1) * sizeof(Edge) + (t->root ? ROOT_DIRECT * sizeof(uint32_t) : 0);
     return PyLong_FromSize_t(bytes);
 }
 
@@ -245,7 +255,7 @@ static PySequenceMethods Trie_as_sequence = {.sq_length = (lenfunc)Trie_len};
 
 static PyTypeObject TrieType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nlu._speedups.Trie",
-    .tp_doc = "Trie(mapping): str keys to numbers (or None), stored compactly.",
+    .tp_doc = "Trie(mapping, log_total=None): str keys to numbers (or None), stored compactly.",
     .tp_basicsize = sizeof(TrieObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = Trie_new,
@@ -323,10 +333,11 @@ static int cut_span(const TrieObject *dict, double unknown, const Text *s, Py_ss
         Py_ssize_t best_end = -1;
         uint32_t node = 0;
         for (Py_ssize_t i = k; i < n; i++) {
-            node = trie_child(dict, node, at(s, start + i));
-            if (!node)
+            const Edge *e = trie_step(dict, node, at(s, start + i));
+            if (e == NULL)
                 break; /* not a word nor the prefix of one */
-            double c = dict->value[node];
+            node = e->child;
+            double c = e->value;
             if (c == ABSENT)
                 break; /* not a key of the dictionary */
             if (isnan(c))
@@ -491,10 +502,9 @@ static inline void counts_add(Counts *c, uint32_t row) {
     c->n++;
 }
 
-/* A node's value as a row, or -1 when the node is not a term. */
-static inline int64_t row_of(const TrieObject *vocab, uint32_t node) {
-    double v = vocab->value[node];
-    return (v == ABSENT || isnan(v)) ? -1 : (int64_t)v;
+/* The value of the node an edge leads to as a row, or -1 when that node is not a term. */
+static inline int64_t row_of(const Edge *e) {
+    return (e->value == ABSENT || isnan(e->value)) ? -1 : (int64_t)e->value;
 }
 
 /* Character n-grams lo..hi of s (nlu.features.char_ngrams), counted when in vocab. */
@@ -504,10 +514,11 @@ static void count_chars(const TrieObject *vocab, const Text *s, Py_ssize_t lo, P
         for (Py_ssize_t i = 0; i < s->len; i++) {
             uint32_t node = 0;
             for (Py_ssize_t n = 1; n <= hi && i + n <= s->len; n++) {
-                node = trie_child(vocab, node, at(s, i + n - 1));
-                if (!node)
+                const Edge *e = trie_step(vocab, node, at(s, i + n - 1));
+                if (e == NULL)
                     break;
-                int64_t row = n >= lo ? row_of(vocab, node) : -1;
+                node = e->child;
+                int64_t row = n >= lo ? row_of(e) : -1;
                 if (row >= 0)
                     counts_add(c, (uint32_t)row);
             }
@@ -532,12 +543,13 @@ static void count_chars(const TrieObject *vocab, const Text *s, Py_ssize_t lo, P
             for (Py_ssize_t n = 1; n <= top && a + n <= size; n++) {
                 Py_ssize_t j = a + n - 1;
                 Py_UCS4 ch = (j == 0 || j == size - 1) ? ' ' : at(s, ws + j - 1);
-                node = trie_child(vocab, node, ch);
-                if (!node)
+                const Edge *e = trie_step(vocab, node, ch);
+                if (e == NULL)
                     break;
+                node = e->child;
                 /* a padded word shorter than lo counts once, whole */
                 int counted = size < lo ? (a == 0 && n == size) : n >= lo;
-                int64_t row = counted ? row_of(vocab, node) : -1;
+                int64_t row = counted ? row_of(e) : -1;
                 if (row >= 0)
                     counts_add(c, (uint32_t)row);
             }
@@ -553,17 +565,22 @@ static void count_words(const TrieObject *vocab, const Text *s, const Spans *wor
                         Py_ssize_t hi, Counts *c) {
     for (Py_ssize_t w = 0; w < words->n; w++) {
         uint32_t node = 0;
+        const Edge *e = NULL;
         for (Py_ssize_t n = 1; n <= hi && w + n <= words->n; n++) {
             Py_ssize_t k = w + n - 1;
-            if (n > 1 && !(node = trie_child(vocab, node, ' ')))
+            if (n > 1) {
+                if ((e = trie_step(vocab, node, ' ')) == NULL)
+                    break;
+                node = e->child;
+            }
+            for (Py_ssize_t j = words->v[2 * k]; j < words->v[2 * k + 1]; j++) {
+                if ((e = trie_step(vocab, node, at(s, j))) == NULL)
+                    break;
+                node = e->child;
+            }
+            if (e == NULL)
                 break;
-            Py_ssize_t j = words->v[2 * k];
-            do { /* words are never empty */
-                node = trie_child(vocab, node, at(s, j));
-            } while (node && ++j < words->v[2 * k + 1]);
-            if (!node)
-                break;
-            int64_t row = n >= lo ? row_of(vocab, node) : -1;
+            int64_t row = n >= lo ? row_of(e) : -1;
             if (row >= 0)
                 counts_add(c, (uint32_t)row);
         }

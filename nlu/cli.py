@@ -345,8 +345,10 @@ def register(subparsers: Any) -> Any:
     cmp.add_argument("--folds", type=int, default=5, help="stratified folds (default: 5)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the folds (default: 0)")
     cmp.add_argument("--pipelines", default=None,
-                     help="comma-separated: logreg, svm, words, chars, embedding (with the "
-                          "embedding extra), rasa (with --rasa-url); default: all available")
+                     help="comma-separated: logreg, char4, char4-text, words-half, chars-half, "
+                          "balanced, svm, words, chars, embedding and ensemble (with the "
+                          "embedding extra), rasa (with --rasa-url); default: logreg, svm, "
+                          "words, chars, embedding, rasa when available")
     cmp.add_argument("--rasa-url", default=None,
                      help="a Rasa server started with --enable-api, e.g. http://127.0.0.1:5005")
     cmp.add_argument("--rasa-token", default=None, help="the Rasa server's --auth-token")

@@ -14,10 +14,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nlu.backends import Backend
+from nlu.backends.base import decide, ranking_from
 from nlu.backends.default import DefaultBackend
 from nlu.evaluate import Prediction, errors, percentile, report, stratified_folds
 from nlu.pipeline import ModelConfig
@@ -45,12 +46,55 @@ def _embedding() -> Backend:
     return EmbeddingBackend()
 
 
+class EnsembleBackend:
+    """The mean of several backends' intent rankings, with the default model's fallback to
+    ``none`` under ``threshold``. For comparing pipelines only."""
+
+    name = "ensemble"
+
+    def __init__(self, members: Sequence[Backend], threshold: float = ModelConfig().threshold):
+        self.members = list(members)
+        self.threshold = threshold
+
+    @property
+    def version(self) -> str:
+        return "+".join(m.version for m in self.members)
+
+    def train(self, examples: Sequence[Example]) -> dict[str, Any]:
+        return {m.name: m.train(examples) for m in self.members}
+
+    def parse(self, text: Any) -> dict[str, Any]:
+        totals: dict[str, float] = {}
+        for member in self.members:
+            for row in member.parse(text)["intent_ranking"]:
+                totals[row["name"]] = totals.get(row["name"], 0.0) + row["confidence"]
+        ranking = ranking_from({k: v / len(self.members) for k, v in totals.items()})
+        intent, confidence = decide(ranking, self.threshold)
+        return {"text": text, "intent": {"name": intent, "confidence": confidence},
+                "intent_ranking": ranking}
+
+    def close(self) -> None:
+        for member in self.members:
+            member.close()
+
+
 def builtin_candidates(seed: int = 0) -> dict[str, Candidate]:
     """The pipelines ``gridbot nlu compare`` knows without a Rasa server."""
     base = ModelConfig(seed=seed)
     out = {
         "logreg": Candidate("logreg", "default: jieba words 1-2 + char_wb 1-3, logistic regression",
                             _default(base)),
+        "char4": Candidate("char4", "jieba words 1-2 + char_wb 1-4, logistic regression",
+                           _default(replace(base, char_ngrams=(1, 4)))),
+        "char4-text": Candidate(
+            "char4-text", "jieba words 1-2 + char 1-4 across word boundaries, logistic regression",
+            _default(replace(base, char_ngrams=(1, 4), char_analyzer="char"))),
+        "words-half": Candidate("words-half", "default features, word block weighted 0.5",
+                                _default(replace(base, word_weight=0.5))),
+        "chars-half": Candidate("chars-half", "default features, char block weighted 0.5",
+                                _default(replace(base, char_weight=0.5))),
+        "balanced": Candidate("balanced", "default features, classes weighted to balance",
+                              _default(replace(base, class_weight="balanced"))),
         "svm": Candidate("svm", "same features, LinearSVC (C=1) with sigmoid calibration",
                          _default(ModelConfig(classifier="svm", C=1.0, seed=seed))),
         "words": Candidate("words", "jieba word 1-2 grams only, logistic regression",
@@ -64,6 +108,9 @@ def builtin_candidates(seed: int = 0) -> dict[str, Candidate]:
         out["embedding"] = Candidate(
             "embedding", "USE multilingual v3 sentence embeddings + logistic regression",
             _embedding)
+        out["ensemble"] = Candidate(
+            "ensemble", "mean of logreg's and embedding's probabilities, then the 0.35 fallback",
+            lambda: EnsembleBackend([DefaultBackend(config=base), _embedding()]))
     return out
 
 

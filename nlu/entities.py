@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 # Full-width ASCII to half-width, one character for one character, so offsets stay valid.
 _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _HALF_WIDTH.update({0x3000: 0x20, 0x2014: 0x2D, 0x2013: 0x2D, 0x2212: 0x2D, 0x2010: 0x2D})
+_WIDE = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_HALF_WIDTH)) + "]")
+_HALF = {chr(k): chr(v) for k, v in _HALF_WIDTH.items()}
+
+
+def half_width(text: str) -> str:
+    """``text.translate(_HALF_WIDTH)``, faster: only the characters found are replaced."""
+    return _WIDE.sub(lambda m: _HALF[m.group()], text)
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
@@ -193,7 +200,7 @@ def extract(text: Any) -> list[dict[str, Any]]:
 
 
 def _extract(raw: str) -> list[dict[str, Any]]:
-    text = raw[:MAX_SCAN].translate(_HALF_WIDTH)
+    text = half_width(raw[:MAX_SCAN])
     spans = _Spans()
     # Each pattern below needs a digit or a keyword; most messages have neither, so the
     # cheap checks spare them the scans.

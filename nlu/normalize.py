@@ -19,6 +19,22 @@ _EMOJI = re.compile(
 )
 _MENTION = re.compile(r"@[^\s@,，:：]{1,16}(?=[\s@,，:：])|(?<=\s)@[^\s@]{1,16}$")
 _SPACE = re.compile(r"\s+")
+# Full-width ASCII and the ideographic space, with what NFKC makes of them. Replacing them
+# first leaves most messages already in NFKC form, which is checked far faster than made.
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+_HALF = {chr(cp): chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+
+
+def _half(m: re.Match[str]) -> str:
+    return _HALF[m.group()]
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, faster on Chinese chat."""
+    text = _WIDE.sub(_half, text)
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
 
 
 def strip_controls(text: str) -> str:
@@ -42,7 +58,7 @@ def normalize(text: Any, max_chars: int = MAX_CHARS) -> str:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = strip_controls(text[: max_chars * 2])
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = nfkc(text).lower()
     text = _EMOJI_CODE.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     text = _MENTION.sub(" ", text)

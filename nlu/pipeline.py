@@ -59,6 +59,9 @@ class ModelConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (1, 3)
     char_analyzer: str = "char_wb"
+    # each block's share of the features (FeatureUnion transformer weights)
+    word_weight: float = 1.0
+    char_weight: float = 1.0
     sublinear_tf: bool = True
     min_df: int = 1
     threshold: float = 0.35
@@ -109,7 +112,10 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
                     min_df=config.min_df,
                 ),
             ),
-        ]
+        ],
+        transformer_weights=(
+            None if (config.word_weight, config.char_weight) == (1.0, 1.0)
+            else {"words": config.word_weight, "chars": config.char_weight}),
     )
     classifier: Any
     if config.classifier == "logreg":
@@ -135,7 +141,11 @@ def data_version(examples: Sequence[Example], config: ModelConfig) -> str:
     """Short sha256 over the training data, the configuration and the model format."""
     h = hashlib.sha256()
     h.update(FORMAT.encode())
-    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    settings = config.to_dict()
+    for key in ("word_weight", "char_weight"):  # unweighted blocks hash as before weights
+        if settings[key] == 1.0:
+            del settings[key]
+    h.update(json.dumps(settings, sort_keys=True).encode())
     for ex in examples:
         if not normalize(ex.text):
             continue

@@ -36,17 +36,18 @@ class Segmenter:
 
     def __init__(self, freq: dict[str, Any], total: int, compiled: Any = speedups.compiled) -> None:
         log_total = math.log(total)
-        for word, count in freq.items():
-            freq[word] = math.log(count) - log_total if count else None
-        # log P(word), or None for a prefix that is not itself a word
-        self._cost: dict[str, float | None] = freq
         # what jieba charges for a character that is not in the dictionary: log(1 / total)
         self._unknown = -log_total
         self.compiled = compiled
         self.trie: Any = None
-        if compiled is not None:
-            self.trie = compiled.Trie(freq)
+        if compiled is not None:  # the trie takes the log probabilities; the dict goes
+            self.trie = compiled.Trie(freq, log_total)
             freq.clear()
+        else:
+            for word, count in freq.items():
+                freq[word] = math.log(count) - log_total if count else None
+        # log P(word), or None for a prefix that is not itself a word
+        self._cost: dict[str, float | None] = freq
 
     @property
     def unknown(self) -> float:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 
@@ -113,6 +114,10 @@ def test_trie_gives_what_the_dict_gives() -> None:
     for absent in ("", "电梯电梯电梯电梯", "zzzzq", "\U00020000", "楼道灯坏了吗吗吗"):
         if absent not in costs:
             assert trie.get(absent, "absent") == "absent", absent
+    counted = compiled.Trie(dict(estate_jieba().FREQ), math.log(taken.total))
+    assert len(counted) == len(costs)
+    for word, cost in list(costs.items())[::7]:
+        assert counted.get(word) == cost, word
     vocab = {"电梯": 0, "电梯 坏": 1, " 电": 2, "a": 3}
     rows = compiled.Trie(vocab)
     assert [rows.get(k) for k in vocab] == [0, 1, 2, 3]
@@ -211,3 +216,19 @@ def test_compiled_and_python_parsing_agree_on_random_text(model: IntentModel) ->
         if norm:
             for a, b in zip(fast(norm), slow(norm), strict=True):
                 assert abs(a - b) < 1e-9, repr(text)
+
+
+def test_fast_nfkc_and_half_width_give_what_the_slow_ways_give() -> None:
+    import random
+    import unicodedata
+
+    from nlu.entities import _HALF_WIDTH, half_width
+    from nlu.normalize import nfkc
+
+    rng = random.Random(3)
+    alphabet = "ＡＢａ１２，。！？：　—–−‐Ａ\u0301e\u0301ｶﾞ①㈱電梯abc ﬁ\U00020000"
+    texts = corpus() + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+                        for _ in range(5000)]
+    for text in texts:
+        assert nfkc(text) == unicodedata.normalize("NFKC", text), repr(text)
+        assert half_width(text) == text.translate(_HALF_WIDTH), repr(text)
