@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from storage.db import create_engine
 from storage.models import InboundRecord, OutboxMessage, Ticket, TicketEvent, TicketFollower
 from tests.fakes import MESSAGE_SEND, FakeBridge, FakeWeCom
 
@@ -76,6 +78,15 @@ def text_pushes(wecom: FakeWeCom, containing: str) -> Counter[int]:
 # ---------------------------------------------------------------- the database's side
 
 
+def reader(db_url: str) -> AsyncEngine:
+    """An engine that only reads, beside gridbot and without its connection settings (no
+    write lock taken on SQLite, no pool kept open)."""
+    if make_url(db_url).get_backend_name() == "sqlite":
+        return create_async_engine(db_url, poolclass=NullPool, connect_args={"timeout": 30})
+    return create_async_engine(db_url, poolclass=NullPool)
+
+
+
 @dataclass
 class Snapshot:
     inbound: list[Any]
@@ -86,7 +97,7 @@ class Snapshot:
 
 
 async def snapshot(db_url: str) -> Snapshot:
-    engine = create_engine(db_url)
+    engine = reader(db_url)
     try:
         async with engine.connect() as c:
             inbound = (await c.execute(select(
@@ -127,7 +138,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float,
 
 async def progress(db_url: str) -> dict[str, int]:
     """Inbound messages not yet decided and outbox rows not yet sent or given up."""
-    engine = create_engine(db_url)
+    engine = reader(db_url)
     try:
         async with engine.connect() as c:
             inbound = dict((await c.execute(

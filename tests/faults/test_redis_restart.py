@@ -8,8 +8,8 @@ import asyncio
 from . import ledger as ledger_
 from .load import matters, post
 
-MESSAGES = 600
-RATE = 150  # messages a second: the load lasts 4 s
+MESSAGES = 400
+RATE = 100  # messages a second: the load lasts 4 s
 
 
 async def test_redis_restart_under_load(pg_url, redis_server, fakes, gridbot):
