@@ -1,12 +1,15 @@
 """gridbot NLU speed and size: parse latency on one core, training time, serving memory.
 
-    .venv/bin/python bench/nlu_speed.py [--data FILE] [--train-size 1000] [--rounds 3]
+    .venv/bin/python bench/nlu_speed.py [--data FILE] [--heldout FILE | --no-heldout]
+                                        [--train-size 1000] [--rounds 3]
                                         [--backend default|embedding] [--json]
 
-* Parse: every message of the data (and a set of hostile inputs: empty, 10,000 characters,
-  only emoji, mixed scripts, control characters) is parsed one at a time, ``--rounds`` times,
-  by a model trained on the data, with this process pinned to one CPU
-  (``os.sched_setaffinity``) and BLAS limited to one thread. Reports p50/p99/max per message.
+* Parse: every message of the data and of the held-out set (by default the packaged
+  ``nlu/data/heldout.yml``: messages the model has not seen; parsed, never trained on), and a
+  set of hostile inputs (empty, 10,000 characters, only emoji, mixed scripts, control
+  characters), one at a time, ``--rounds`` times, by a model trained on the data, with this
+  process pinned to one CPU (``os.sched_setaffinity``) and BLAS limited to one thread.
+  Reports p50/p99/max per message.
 * Training: a stratified sample of ``--train-size`` messages, trained from scratch.
 * Memory: a fresh Python process that loads the saved model, parses every message once and
   reports its resident set (``VmRSS``) and peak (``VmHWM``) from ``/proc/self/status``.
@@ -40,6 +43,7 @@ if str(ROOT) not in sys.path:
 from nlu.evaluate import percentile  # noqa: E402
 from nlu.pipeline import train  # noqa: E402
 from nlu.rasa_yaml import Example, load_examples  # noqa: E402
+from nlu.service import packaged_heldout, training_examples  # noqa: E402
 
 DEFAULT_DATA = ROOT / "nlu" / "data" / "nlu.yml"
 TARGET_P99_MS = 2.0
@@ -177,9 +181,15 @@ def serving_memory(backend: str, model_path: Path, data: Path) -> dict[str, Any]
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(args.data)
-    examples = load_examples(data)
+    examples = training_examples(data)
+    heldout = None if args.no_heldout else (Path(args.heldout) if args.heldout
+                                            else packaged_heldout())
     texts = [ex.text for ex in examples]
+    if heldout is not None:
+        texts += [ex.text for ex in load_examples(heldout)]
     result: dict[str, Any] = {"data": str(data), "examples": len(examples),
+                              "heldout": str(heldout) if heldout else None,
+                              "parsed_texts": len(texts),
                               "backend": args.backend, "python": sys.version.split()[0]}
 
     subset = sample(examples, args.train_size)
@@ -226,8 +236,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def show(result: dict[str, Any]) -> None:
     p, t, m = result["parse"], result["train"], result["memory"]
-    print(f"gridbot NLU ({result['backend']}) on {result['examples']} examples "
+    print(f"gridbot NLU ({result['backend']}) trained on {result['examples']} examples "
           f"from {result['data']}, Python {result['python']}")
+    print(f"parsing {result['parsed_texts']} messages: the training data"
+          + (f" and {result['heldout']}" if result["heldout"] else ""))
     print(f"parse, {result['cpu']}: {p['messages']} parses, load average "
           f"{p['load_average']:.2f}")
     print(f"  wall clock: p50 {p['p50_ms']:.3f} ms, p99 {p['p99_ms']:.3f} ms, "
@@ -255,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/nlu_speed.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="Rasa nlu.yml or JSON Lines")
+    parser.add_argument("--heldout", default=None,
+                        help="more messages to parse (default: the packaged held-out set)")
+    parser.add_argument("--no-heldout", action="store_true",
+                        help="parse only the training data's messages")
     parser.add_argument("--train-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="parses of every message")
     parser.add_argument("--backend", choices=("default", "embedding"), default="default")

@@ -182,6 +182,25 @@ def test_scorer_matches_scikit_learn(model: IntentModel, compiled: bool) -> None
             assert abs(ours - theirs) < 1e-9, text
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_scorer_matches_scikit_learn_with_weighted_blocks(compiled: bool) -> None:
+    if compiled and speedups.compiled is None:
+        pytest.skip("the compiled speedups were not built")
+    examples = load_rasa(PACKAGED_DATA).examples[::4]
+    config = ModelConfig(word_weight=0.5, char_weight=1.5, char_ngrams=(1, 4),
+                         char_analyzer="char")
+    weighted = train(examples, config)
+    assert weighted.pipeline.named_steps["features"].transformer_weights == {
+        "words": 0.5, "chars": 1.5}
+    scorer = LinearScorer(weighted.pipeline,
+                          compiled=speedups.compiled if compiled else None)
+    texts = [normalize(ex.text) for ex in examples[::5]] + [normalize(t) for t in EDGE_TEXTS]
+    for text, row in zip(texts, weighted.pipeline.predict_proba(texts), strict=True):
+        for ours, theirs in zip(scorer(text), row, strict=True):
+            assert abs(ours - theirs) < 1e-9, text
+    assert data_version(examples, config) != data_version(examples, ModelConfig())
+
+
 def test_save_load_round_trip(model: IntentModel, tmp_path: Path) -> None:
     path = tmp_path / "m.pkl"
     model.save(path)
