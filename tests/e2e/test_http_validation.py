@@ -107,6 +107,10 @@ async def test_good_values_still_pass(spine: Spine) -> None:
     parsed = await spine.client.post("/api/v1/nlu/parse", json={"text": "3号楼电梯坏了", "explain": True},
                                      headers=spine.auth)
     assert parsed.status == 200 and (await parsed.json())["intent"]["name"] == "repair_request"
+    # brackets inside a string are text, not nesting
+    bracketed = await spine.client.post("/api/v1/nlu/parse", json={"text": '[{"\\' * 200},
+                                        headers=spine.auth)
+    assert bracketed.status == 200, await bracketed.text()
     missing = await spine.client.patch("/api/v1/tickets/99", json={"category": "wish", "by": "王"},
                                        headers=spine.auth)
     assert missing.status == 404
