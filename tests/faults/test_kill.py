@@ -53,8 +53,10 @@ async def test_kill9_with_backlog_then_restart(backend, fakes, gridbot):
     print(ledger.report(f"kill -9 with {BACKLOG} queued, {backend.label} "
                         f"({'settled' if settled else 'NOT settled'} "
                         f"{time.monotonic() - restarted:.1f}s after the restart)"))
-    print("server log:", ledger_.read_log(server.log()).summary())
+    log = ledger_.read_log(server.log())
+    print("server log:", log.summary())
 
     assert load.statuses() == {200: BACKLOG}, load.summary()
     assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
     assert settled, f"still working {waited:.0f}s after the restart"
+    assert not log.errors and log.locked == 0, log.summary()
