@@ -94,6 +94,11 @@ def normalize_number(number: str) -> str:
     return text
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: "²" passes str.isdigit() but int() refuses it."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _freeze(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(mapping)
 
@@ -394,7 +399,7 @@ class OrgMap:
         """Grids a filter names: by exact name, else "7" as 第7网格, else as a grid id."""
         text = query.strip()
         found = [g.id for g in self.grids.values() if g.name == text]
-        if not found and text.isdigit():
+        if not found and _is_number(text):
             found = [
                 g.id for g in self.grids.values() if g.name in (f"第{text}网格", f"{text}网格")
             ]
@@ -435,8 +440,8 @@ class OrgMap:
             return (
                 b.district_id,
                 b.grid_id,
-                0 if number.isdigit() else 1,
-                int(number) if number.isdigit() else number,
+                0 if _is_number(number) else 1,
+                int(number) if _is_number(number) else number,
             )
 
         buildings = []

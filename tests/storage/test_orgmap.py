@@ -224,3 +224,12 @@ async def test_directory_and_grid_filter(sessions: Sessions) -> None:
     assert org.grid_ids_matching("第7网格") == [grid_7]
     assert org.grid_ids_matching("7") == [grid_7]
     assert org.grid_ids_matching("nowhere") == []
+
+
+async def test_numbers_that_only_look_like_digits(sessions: Sessions, contract_yaml: str) -> None:
+    """"²" passes str.isdigit() but int() refuses it: a grid filter or a building numbered
+    so must not break the map's answers."""
+    await import_org(sessions, parse_org(contract_yaml.replace('number: "3"', 'number: "²"')))
+    org = await load(sessions)
+    assert org.grid_ids_matching("²") == []
+    assert [b["number"] for b in org.directory()["buildings"]] == ["²"]
