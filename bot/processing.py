@@ -53,7 +53,9 @@ from storage.outbox import add_outbox_rows
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# Short, since the fence (not the lease) keeps a message from being handled twice: a lease
+# only says how long a dead process's messages wait before another takes them.
+LEASE = timedelta(seconds=10)
 MAX_FAILURES = 3
 RETRY_FIRST = 0.5  # seconds before the first retry of a message
 RETRY_CAP = 30.0
@@ -173,6 +175,17 @@ class Processor:
                 .order_by(InboundRecord.id).limit(limit)
             )
             return list(rows.scalars())
+
+    async def release_leases(self) -> int:
+        """Put back every claimed message: for a process that knows it is the only one, the
+        claims it finds at start were left by its own previous run. The attempt numbers stay,
+        so nothing that run still held could be applied."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(InboundRecord).where(InboundRecord.status == "processing")
+                .values(status="received", lease_until=None)
+            )
+        return result.rowcount or 0
 
     async def next_retry_in(self) -> float | None:
         """Seconds until the soonest message put back for a retry is due; None if none is."""

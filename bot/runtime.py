@@ -125,6 +125,8 @@ class Runtime:
     async def start(self, workers: bool = True) -> None:
         self.intake.start()
         if workers:
+            if self.redis is None:
+                await self._take_over_from_previous_run()
             # Load the model before messages arrive, off the event loop.
             await asyncio.to_thread(self.nlu)
             self.outbox.start()
@@ -132,6 +134,20 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
             self._tasks.append(asyncio.create_task(self._watch_deadlines(), name="gridbot-deadlines"))
+
+    async def _take_over_from_previous_run(self) -> None:
+        """Without Redis, gridbot runs as one process: whatever is claimed at start was
+        claimed by this process's previous run, which is gone. Take it over now instead of
+        waiting for the leases to run out."""
+        try:
+            messages = await self.processor.release_leases()
+            sends = await self.outbox.release_leases()
+        except Exception as exc:
+            _log_failure("taking over a previous run's work", exc)
+            return
+        if messages or sends:
+            log.info("took over %d message(s) and %d send(s) left by the previous run",
+                     messages, sends)
 
     async def stop(self) -> None:
         for task in self._tasks:
