@@ -58,3 +58,48 @@ async def test_outbox_rows_written_before_0003_get_their_recipient(db_url: str):
         assert recipient == recipient_key("bridge", target)
     finally:
         await engine.dispose()
+
+
+async def test_inbound_rows_written_before_0004_get_their_message_key(db_url: str):
+    """Rows stored under the (channel, msg_id) key keep being duplicates of themselves, and
+    a bridge message with the same id from another chat is a new message."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.inbound import message_key
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+            for msg_id, chat in (("1001", "b3@chatroom"), ("oa-7", None)):
+                await connection.execute(text(
+                    "INSERT INTO inbound_messages (channel, msg_id, chat_id, sender_id, kind,"
+                    " text, mentions_bot, sent_at, received_at, status, attempts)"
+                    " VALUES (:channel, :msg_id, :chat, 'wxid_1', 'text', '电梯坏了', false,"
+                    " :now, :now, 'done', 1)"),
+                    {"channel": "bridge" if chat else "wechat", "msg_id": msg_id, "chat": chat,
+                     "now": now})
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            keys = dict((await connection.execute(text(
+                "SELECT msg_id, msg_key FROM inbound_messages"))).all())
+        assert keys == {"1001": message_key("bridge", "b3@chatroom", "1001"),
+                        "oa-7": message_key("wechat", None, "oa-7")}
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO inbound_messages (msg_key, channel, msg_id, chat_id, sender_id, kind,"
+                " text, mentions_bot, sent_at, received_at, status, attempts, failures)"
+                " VALUES (:key, 'bridge', '1001', 'b12@chatroom', 'wxid_2', 'text', '你好', false,"
+                " :now, :now, 'received', 0, 0)"),
+                {"key": message_key("bridge", "b12@chatroom", "1001"), "now": now})
+    finally:
+        await engine.dispose()
