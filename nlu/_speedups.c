@@ -6,6 +6,8 @@
  *                    from a node on a character is one probe in an open-addressing table, so
  *                    looking up every prefix of a span costs one probe per character and
  *                    makes no Python objects. Tested against the dict it was built from.
+ * walk               follows many independent paths through a trie at once, prefetching each
+ *                    one's next step, so that their waits for memory overlap.
  * cut_run            nlu.segment.Segmenter._cut_run      (jieba's most probable path)
  * tokens             nlu.features.jieba_tokens           (a text's words, less punctuation)
  * block_counts       nlu.features.word_ngrams / char_ngrams + vocabulary lookup, counted
@@ -313,7 +315,151 @@ static int in_run(Py_UCS4 ch) {
            ch == '&' || ch == '.' || ch == '_' || ch == '%' || ch == '-';
 }
 
+/* ---- walking many paths at once ------------------------------------------------------------
+ * Parsing walks a trie from many starting points of a short buffer: every character for the
+ * segmenter and the character n-grams, every word for the word n-grams. Each walk is a chain
+ * of dependent lookups in a table of megabytes, so nearly every step waits for memory. The
+ * walks are independent of each other, though: walk() keeps LANES of them going round-robin
+ * and prefetches each lane's next edge a round before reading it, so that their memory
+ * waits overlap. visit() sees every edge found, in order along each walk (walks themselves
+ * end in any order), and returns nonzero to end its walk there. */
+
+#ifndef LANES
+#define LANES 16
+#endif
+#define NO_SLOT ((size_t)-1)
+
+typedef int (*Visit)(void *ctx, Py_ssize_t walk, Py_ssize_t pos, const Edge *e);
+
+typedef struct {
+    Py_ssize_t walk, pos;
+    uint64_t key;
+    size_t slot;
+} Lane;
+
+/* Aim lane at the edge from node on buf[pos]: compute its slot and prefetch it. */
+static inline void lane_aim(const TrieObject *t, Lane *l, uint32_t node, Py_UCS4 ch) {
+    l->key = edge_key(node, ch);
+    if (node == 0 && ch < ROOT_DIRECT && t->root != NULL) {
+        uint32_t j = t->root[ch];
+        l->slot = j ? (size_t)j - 1 : NO_SLOT;
+    } else {
+        l->slot = (size_t)mix64(l->key) & t->mask;
+    }
+    if (l->slot != NO_SLOT)
+        __builtin_prefetch(&t->edges[l->slot]);
+}
+
+/* Walk t from buf[starts[w]] up to buf[limits[w] - 1] for every walk w < walks. */
+static void walk(const TrieObject *t, const Py_UCS4 *buf, const Py_ssize_t *starts,
+                 const Py_ssize_t *limits, Py_ssize_t walks, Visit visit, void *ctx) {
+    Lane lanes[LANES];
+    int active = 0;
+    Py_ssize_t next = 0;
+    for (; active < LANES && next < walks; next++) {
+        if (starts[next] >= limits[next])
+            continue;
+        Lane *l = &lanes[active++];
+        l->walk = next;
+        l->pos = starts[next];
+        lane_aim(t, l, 0, buf[l->pos]);
+    }
+    while (active > 0) {
+        for (int j = 0; j < active; j++) {
+            Lane *l = &lanes[j];
+            const Edge *e = NULL;
+            if (l->slot != NO_SLOT) {
+                size_t i = l->slot;
+                while (t->edges[i].key != l->key && t->edges[i].key != 0)
+                    i = (i + 1) & t->mask;
+                if (t->edges[i].key != 0)
+                    e = &t->edges[i];
+            }
+            if (e != NULL && !visit(ctx, l->walk, l->pos, e) && l->pos + 1 < limits[l->walk]) {
+                l->pos++;
+                lane_aim(t, l, e->child, buf[l->pos]);
+                continue;
+            }
+            /* this walk is over: the lane takes the next one, or retires */
+            while (next < walks && starts[next] >= limits[next])
+                next++;
+            if (next < walks) {
+                l->walk = next;
+                l->pos = starts[next];
+                lane_aim(t, l, 0, buf[l->pos]);
+                next++;
+            } else {
+                lanes[j] = lanes[--active];
+                j--;
+            }
+        }
+    }
+}
+
+/* Buffers for the walks of one call. */
+typedef struct {
+    Py_UCS4 *buf;
+    Py_ssize_t *starts, *limits, *aux;
+    Py_ssize_t n, walks;
+} Walks;
+
+static int walks_init(Walks *w, Py_ssize_t chars, Py_ssize_t walks) {
+    w->buf = PyMem_Malloc((size_t)(chars + 1) * sizeof(Py_UCS4));
+    w->starts = PyMem_Malloc((size_t)(walks + 1) * sizeof(Py_ssize_t));
+    w->limits = PyMem_Malloc((size_t)(walks + 1) * sizeof(Py_ssize_t));
+    w->aux = PyMem_Malloc((size_t)(walks + 1) * sizeof(Py_ssize_t));
+    w->n = w->walks = 0;
+    if (w->buf == NULL || w->starts == NULL || w->limits == NULL || w->aux == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void walks_free(Walks *w) {
+    PyMem_Free(w->buf);
+    PyMem_Free(w->starts);
+    PyMem_Free(w->limits);
+    PyMem_Free(w->aux);
+    w->buf = NULL;
+    w->starts = w->limits = w->aux = NULL;
+}
+
 /* ---- segmentation -------------------------------------------------------------------------- */
+
+/* A dictionary word found by the segmenter's walks: the run's s[k:i+1], log probability. */
+typedef struct {
+    Py_ssize_t k, i;
+    double cost;
+} Found;
+
+typedef struct {
+    Found *found;
+    Py_ssize_t n, cap;
+    int failed;
+} Finds;
+
+static int find_word(void *ctx, Py_ssize_t walk, Py_ssize_t pos, const Edge *e) {
+    Finds *f = ctx;
+    if (e->value == ABSENT || f->failed)
+        return 1; /* not a key of the dictionary: jieba stops looking here */
+    if (!isnan(e->value)) { /* NAN: a prefix only */
+        if (f->n == f->cap) {
+            Found *more = PyMem_Realloc(f->found, (size_t)f->cap * 2 * sizeof(Found));
+            if (more == NULL) {
+                f->failed = 1;
+                return 1;
+            }
+            f->found = more;
+            f->cap *= 2;
+        }
+        Found *x = &f->found[f->n++];
+        x->k = walk;
+        x->i = pos;
+        x->cost = e->value;
+    }
+    return 0;
+}
 
 /* Add the words of s[start:stop], a run of jieba's "Chinese" characters, along jieba's most
  * probable path over the dictionary trie. */
@@ -322,38 +468,63 @@ static int cut_span(const TrieObject *dict, double unknown, const Text *s, Py_ss
     Py_ssize_t n = stop - start;
     double *score = PyMem_Calloc(n + 1, sizeof(double));
     Py_ssize_t *end = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
-    if (score == NULL || end == NULL) {
-        PyMem_Free(score);
-        PyMem_Free(end);
-        PyErr_NoMemory();
-        return -1;
+    Py_ssize_t *first = PyMem_Calloc(n + 2, sizeof(Py_ssize_t));
+    Walks w;
+    Finds f = {NULL, 0, 2 * n + 16, 0};
+    Found *sorted = NULL;
+    int rc = -1;
+    f.found = PyMem_Malloc((size_t)f.cap * sizeof(Found));
+    if (walks_init(&w, n, n) < 0 || score == NULL || end == NULL || first == NULL ||
+        f.found == NULL)
+        goto done;
+    /* a walk from every character k, as far as the dictionary has words from there */
+    for (Py_ssize_t k = 0; k < n; k++) {
+        w.buf[k] = at(s, start + k);
+        w.starts[k] = k;
+        w.limits[k] = n;
     }
+    walk(dict, w.buf, w.starts, w.limits, n, find_word, &f);
+    if (f.failed)
+        goto done;
+    sorted = PyMem_Malloc((size_t)(f.n + 1) * sizeof(Found));
+    if (sorted == NULL)
+        goto done;
+    /* the words from each k, in the order of their ends (each walk found them in that order) */
+    for (Py_ssize_t j = 0; j < f.n; j++)
+        first[f.found[j].k + 1]++;
+    for (Py_ssize_t k = 0; k < n; k++)
+        first[k + 1] += first[k];
+    for (Py_ssize_t j = 0; j < f.n; j++)
+        sorted[first[f.found[j].k]++] = f.found[j];
+    /* first[k] now ends the words from k; they begin where the words from k - 1 end */
     for (Py_ssize_t k = n - 1; k >= 0; k--) {
         double best = unknown + score[k + 1];
         Py_ssize_t best_end = -1;
-        uint32_t node = 0;
-        for (Py_ssize_t i = k; i < n; i++) {
-            const Edge *e = trie_step(dict, node, at(s, start + i));
-            if (e == NULL)
-                break; /* not a word nor the prefix of one */
-            node = e->child;
-            double c = e->value;
-            if (c == ABSENT)
-                break; /* not a key of the dictionary */
-            if (isnan(c))
-                continue; /* a prefix only */
-            double v = c + score[i + 1];
+        for (Py_ssize_t j = k > 0 ? first[k - 1] : 0; j < first[k]; j++) {
+            double v = sorted[j].cost + score[sorted[j].i + 1];
             /* jieba takes max over (score, end): equal scores go to the longer word */
             if (best_end < 0 || v >= best) {
                 best = v;
-                best_end = i;
+                best_end = sorted[j].i;
             }
         }
         score[k] = best;
         end[k] = best_end >= 0 ? best_end : k;
     }
+    rc = 0;
+done:
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_NoMemory();
+    walks_free(&w);
+    PyMem_Free(f.found);
+    PyMem_Free(sorted);
+    PyMem_Free(first);
+    if (rc < 0) {
+        PyMem_Free(score);
+        PyMem_Free(end);
+        return -1;
+    }
     /* Walk the path; like jieba, single ASCII letters or digits in a row are joined. */
-    int rc = 0;
     Py_ssize_t x = 0, buf_start = -1;
     while (x < n && rc == 0) {
         Py_ssize_t y = end[x] + 1;
@@ -507,84 +678,121 @@ static inline int64_t row_of(const Edge *e) {
     return (e->value == ABSENT || isnan(e->value)) ? -1 : (int64_t)e->value;
 }
 
+/* What a block's walks count: every edge of a walk at least aux[walk] characters long
+ * (characters), or every edge that ends a word, when the walk has gone through at least lo
+ * words (words: aux[walk] is the walk's first word, ends[pos] the word ending at pos + 1). */
+typedef struct {
+    Counts *counts;
+    const Py_ssize_t *starts, *aux, *ends;
+    Py_ssize_t lo;
+} Counting;
+
+static int count_char_gram(void *ctx, Py_ssize_t walk, Py_ssize_t pos, const Edge *e) {
+    Counting *c = ctx;
+    int64_t row = pos - c->starts[walk] + 1 >= c->aux[walk] ? row_of(e) : -1;
+    if (row >= 0)
+        counts_add(c->counts, (uint32_t)row);
+    return 0;
+}
+
+static int count_word_gram(void *ctx, Py_ssize_t walk, Py_ssize_t pos, const Edge *e) {
+    Counting *c = ctx;
+    int64_t row = c->ends[pos] && c->ends[pos] - c->aux[walk] >= c->lo ? row_of(e) : -1;
+    if (row >= 0)
+        counts_add(c->counts, (uint32_t)row);
+    return 0;
+}
+
 /* Character n-grams lo..hi of s (nlu.features.char_ngrams), counted when in vocab. */
-static void count_chars(const TrieObject *vocab, const Text *s, Py_ssize_t lo, Py_ssize_t hi,
-                        int within_words, Counts *c) {
+static int count_chars(const TrieObject *vocab, const Text *s, Py_ssize_t lo, Py_ssize_t hi,
+                       int within_words, Counts *c) {
+    Walks w;
+    /* with words padded by a space on both sides: at most 3 characters for each of s */
+    if (walks_init(&w, s->len * 3 + 2, s->len * 3 + 2) < 0) {
+        walks_free(&w);
+        return -1;
+    }
     if (!within_words) {
         for (Py_ssize_t i = 0; i < s->len; i++) {
-            uint32_t node = 0;
-            for (Py_ssize_t n = 1; n <= hi && i + n <= s->len; n++) {
-                const Edge *e = trie_step(vocab, node, at(s, i + n - 1));
-                if (e == NULL)
-                    break;
-                node = e->child;
-                int64_t row = n >= lo ? row_of(e) : -1;
-                if (row >= 0)
-                    counts_add(c, (uint32_t)row);
-            }
+            w.buf[i] = at(s, i);
+            w.starts[i] = i;
+            w.limits[i] = i + hi < s->len ? i + hi : s->len;
+            w.aux[i] = lo;
         }
-        return;
-    }
-    /* Each whitespace-separated word, padded with a space on both sides; n-grams stay inside
-     * it, and a padded word shorter than lo counts once, whole. */
-    Py_ssize_t i = 0;
-    while (i < s->len) {
-        while (i < s->len && Py_UNICODE_ISSPACE(at(s, i)))
-            i++;
-        if (i >= s->len)
-            break;
-        Py_ssize_t ws = i;
-        while (i < s->len && !Py_UNICODE_ISSPACE(at(s, i)))
-            i++;
-        Py_ssize_t size = i - ws + 2; /* padded */
-        for (Py_ssize_t a = 0; a < size; a++) {
-            uint32_t node = 0;
-            Py_ssize_t top = size < lo ? size : hi;
-            for (Py_ssize_t n = 1; n <= top && a + n <= size; n++) {
-                Py_ssize_t j = a + n - 1;
-                Py_UCS4 ch = (j == 0 || j == size - 1) ? ' ' : at(s, ws + j - 1);
-                const Edge *e = trie_step(vocab, node, ch);
-                if (e == NULL)
-                    break;
-                node = e->child;
-                /* a padded word shorter than lo counts once, whole */
-                int counted = size < lo ? (a == 0 && n == size) : n >= lo;
-                int64_t row = counted ? row_of(e) : -1;
-                if (row >= 0)
-                    counts_add(c, (uint32_t)row);
-            }
-            if (size < lo)
+        w.n = w.walks = s->len;
+    } else {
+        /* Each whitespace-separated word, padded with a space on both sides; n-grams stay
+         * inside it, and a padded word shorter than lo counts once, whole. */
+        Py_ssize_t i = 0;
+        while (i < s->len) {
+            while (i < s->len && Py_UNICODE_ISSPACE(at(s, i)))
+                i++;
+            if (i >= s->len)
                 break;
+            Py_ssize_t from = w.n;
+            w.buf[w.n++] = ' ';
+            while (i < s->len && !Py_UNICODE_ISSPACE(at(s, i)))
+                w.buf[w.n++] = at(s, i++);
+            w.buf[w.n++] = ' ';
+            Py_ssize_t size = w.n - from;
+            if (size < lo) {
+                w.starts[w.walks] = from;
+                w.limits[w.walks] = w.n;
+                w.aux[w.walks++] = size;
+                continue;
+            }
+            for (Py_ssize_t a = from; a < w.n; a++) {
+                w.starts[w.walks] = a;
+                w.limits[w.walks] = a + hi < w.n ? a + hi : w.n;
+                w.aux[w.walks++] = lo;
+            }
         }
     }
+    Counting counting = {c, w.starts, w.aux, NULL, lo};
+    walk(vocab, w.buf, w.starts, w.limits, w.walks, count_char_gram, &counting);
+    walks_free(&w);
+    return 0;
 }
 
 /* Word n-grams lo..hi (words joined by a space; nlu.features.word_ngrams), counted when in
  * vocab. */
-static void count_words(const TrieObject *vocab, const Text *s, const Spans *words, Py_ssize_t lo,
-                        Py_ssize_t hi, Counts *c) {
-    for (Py_ssize_t w = 0; w < words->n; w++) {
-        uint32_t node = 0;
-        const Edge *e = NULL;
-        for (Py_ssize_t n = 1; n <= hi && w + n <= words->n; n++) {
-            Py_ssize_t k = w + n - 1;
-            if (n > 1) {
-                if ((e = trie_step(vocab, node, ' ')) == NULL)
-                    break;
-                node = e->child;
-            }
-            for (Py_ssize_t j = words->v[2 * k]; j < words->v[2 * k + 1]; j++) {
-                if ((e = trie_step(vocab, node, at(s, j))) == NULL)
-                    break;
-                node = e->child;
-            }
-            if (e == NULL)
-                break;
-            int64_t row = n >= lo ? row_of(e) : -1;
-            if (row >= 0)
-                counts_add(c, (uint32_t)row);
-        }
+static int count_words(const TrieObject *vocab, const Text *s, const Spans *words, Py_ssize_t lo,
+                       Py_ssize_t hi, Counts *c) {
+    Py_ssize_t chars = 0;
+    for (Py_ssize_t k = 0; k < words->n; k++)
+        chars += words->v[2 * k + 1] - words->v[2 * k] + 1;
+    Walks w;
+    Py_ssize_t *ends = PyMem_Calloc((size_t)chars + 1, sizeof(Py_ssize_t));
+    Py_ssize_t *word_start = PyMem_Malloc(((size_t)words->n + 1) * sizeof(Py_ssize_t));
+    if (walks_init(&w, chars, words->n) < 0 || ends == NULL || word_start == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        walks_free(&w);
+        PyMem_Free(ends);
+        PyMem_Free(word_start);
+        return -1;
     }
+    /* the words joined by spaces; ends[pos] = k + 1 where word k ends at pos */
+    for (Py_ssize_t k = 0; k < words->n; k++) {
+        if (k > 0)
+            w.buf[w.n++] = ' ';
+        word_start[k] = w.n;
+        for (Py_ssize_t j = words->v[2 * k]; j < words->v[2 * k + 1]; j++)
+            w.buf[w.n++] = at(s, j);
+        ends[w.n - 1] = k + 1;
+    }
+    for (Py_ssize_t k = 0; k < words->n; k++) {
+        Py_ssize_t last = k + hi - 1 < words->n ? k + hi - 1 : words->n - 1;
+        w.starts[k] = word_start[k];
+        w.limits[k] = last + 1 < words->n ? word_start[last + 1] - 1 : w.n;
+        w.aux[k] = k;
+    }
+    Counting counting = {c, w.starts, w.aux, ends, lo};
+    walk(vocab, w.buf, w.starts, w.limits, words->n, count_word_gram, &counting);
+    walks_free(&w);
+    PyMem_Free(ends);
+    PyMem_Free(word_start);
+    return 0;
 }
 
 /* One feature block as given by Python: (kind, vocabulary, lo, hi, within_words) with kind
@@ -654,10 +862,8 @@ static int count_block(const Block *b, const Text *s, const Spans *words, Counts
     if (counts_init(c, most_grams(b, s, words)) < 0)
         return -1;
     if (b->words)
-        count_words(b->vocab, s, words, b->lo, b->hi, c);
-    else
-        count_chars(b->vocab, s, b->lo, b->hi, b->within_words, c);
-    return 0;
+        return count_words(b->vocab, s, words, b->lo, b->hi, c);
+    return count_chars(b->vocab, s, b->lo, b->hi, b->within_words, c);
 }
 
 /* block_counts(dictionary, unknown, skip: str, block: tuple, text: str) -> dict[int, int]
@@ -749,6 +955,9 @@ static PyObject *score_text(PyObject *self, PyObject *args) {
                 PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
                 goto done;
             }
+            __builtin_prefetch(data + (Py_ssize_t)c.rows[j] * width);
+        }
+        for (Py_ssize_t j = 0; j < c.n; j++) {
             double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
             const double *r = data + (Py_ssize_t)c.rows[j] * width;
             for (Py_ssize_t k = 0; k < k_classes; k++)
