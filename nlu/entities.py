@@ -104,6 +104,8 @@ _PHONE_SERVICE = re.compile(r"(?<![\d-])([48]00)[\s-]?(\d{3})[\s-]?(\d{4})(?![\d
 _PHONE_LOCAL = re.compile(r"(?:电话|座机|热线|tel|Tel|TEL)[\s:是为]{0,3}([2-9]\d{6,7})(?![\d-])")
 
 _DIGIT = re.compile(r"\d")
+# Phones, rooms and unit-room triples all need three digits in a row.
+_DIGIT_RUN = re.compile(r"\d{3}")
 _BUILDING_SUFFIX = re.compile(r"[号栋幢座#]")
 _TRIPLE = re.compile(r"(?<![\d-])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d-])")
 _PAIR = re.compile(r"(?<![\d-])(\d{1,3})-(\d{3,4})(?![\d-])")
@@ -205,8 +207,9 @@ def _extract(raw: str) -> list[dict[str, Any]]:
     # Each pattern below needs a digit or a keyword; most messages have neither, so the
     # cheap checks spare them the scans.
     digits = _DIGIT.search(text) is not None
+    runs = digits and _DIGIT_RUN.search(text) is not None
 
-    if digits:
+    if runs:
         for m in _PHONE_MOBILE.finditer(text):
             spans.add("phone", "".join(m.groups()), m.start(), m.end())
         for m in _PHONE_SERVICE.finditer(text):
@@ -233,7 +236,7 @@ def _extract(raw: str) -> list[dict[str, Any]]:
             if value is not None and spans.add("unit", value, m.start(), m.end()):
                 _room_after(text, m.end(), spans)
 
-    if digits:
+    if runs:
         for m in _ROOM_SUFFIX.finditer(text):
             spans.add("room", str(int(m.group(1))), m.start(), m.end())
         for m in _PAIR.finditer(text):

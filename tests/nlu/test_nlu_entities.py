@@ -158,3 +158,19 @@ def test_annotations_in_training_data_agree() -> None:
             assert (ann["value"], ann["start"], ann["end"]) in got, ex.text
             checked += 1
     assert checked >= 10
+
+
+def test_the_digit_run_check_only_spares_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patterns that need three digits in a row are skipped without them: same entities."""
+    import re
+
+    from nlu import entities
+
+    rng = random.Random(11)
+    alphabet = "0123456789１２３-# 号楼栋单元室层电话家的住在漏水B"
+    texts = [ex.text for ex in load_rasa(PACKAGED_DATA).examples]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+              for _ in range(3000)]
+    guarded = [extract(t) for t in texts]
+    monkeypatch.setattr(entities, "_DIGIT_RUN", re.compile(""))  # always "found"
+    assert [extract(t) for t in texts] == guarded
