@@ -26,11 +26,11 @@ run: $(STAMP_RUN)
 	$(BIN)/gridbot serve --no-migrate
 
 test: $(STAMP_TEST)
-	$(BIN)/ruff check bot nlu handlers storage tests bench
+	$(BIN)/ruff check bot domain nlu handlers storage tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check bot nlu handlers storage tests bench
+	$(BIN)/ruff check bot domain nlu handlers storage tests bench
 
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/ingest.py

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from handlers.types import Send, ToGroup, ToPerson, ToSender
+from domain.decisions import Send, ToGroup, ToPerson, ToSender
+from domain.org import OrgMap
 from storage.models import recipient_key
-from storage.orgmap import OrgMap
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,13 @@ from bot import params
 from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
 from bot.runtime import Runtime
+from domain.org import OrgMap
+from domain.tickets import CATEGORIES, STATUSES
 from handlers.ticket_commands import correct_category
 from storage import nlu_store
 from storage import tickets as ticket_queries
-from storage.models import CATEGORIES, STATUSES, InboundRecord, OutboxMessage, Ticket
+from storage.models import InboundRecord, OutboxMessage, Ticket
 from storage.nlu_store import INTENTS
-from storage.orgmap import OrgMap
 from storage.stats import ticket_stats
 
 log = logging.getLogger("gridbot.api")

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 
 from bot.addressing import Addressing
+from domain.decisions import Send, ToPerson
+from domain.tickets import OPEN_STATUSES
 from handlers import texts
 from handlers.routing import escalation_target
-from handlers.types import Send, ToPerson
 from storage.db import SessionFactory
-from storage.models import OPEN_STATUSES, Ticket, TicketEvent
+from storage.models import Ticket, TicketEvent
 from storage.orgmap import OrgMapCache
 from storage.outbox import add_outbox_rows
 

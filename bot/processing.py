@@ -30,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.addressing import Addressing
+from domain.decisions import NEW_TICKET
+from domain.org import OrgMap
 from handlers import (
     Command,
     CommandData,
@@ -42,13 +44,12 @@ from handlers import (
 )
 from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
-from handlers.types import NEW_TICKET
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
 from storage.models import InboundRecord, Ticket, TicketEvent, TicketFollower
 from storage.nlu_store import add_review
-from storage.orgmap import OrgMap, OrgMapCache
+from storage.orgmap import OrgMapCache
 from storage.outbox import add_outbox_rows
 
 log = logging.getLogger(__name__)

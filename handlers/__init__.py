@@ -1,9 +1,10 @@
 """What each intent and command does: pure functions from a message to a decision."""
 
+from domain.decisions import Context, Decision, Message
+from domain.tickets import TicketView
 from handlers.commands import Command, parse_command
 from handlers.messages import handle_message
 from handlers.ticket_commands import CommandData, handle_command
-from handlers.types import Context, Decision, Message, TicketView
 
 __all__ = [
     "Command",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.decisions import Context, Decision, Send, ToGroup, ToSender
 from handlers import texts
 from handlers.messages import TICKET_INTENTS
-from handlers.types import Context, Decision, Send, ToGroup, ToSender
 
 
 def was_addressed(ctx: Context, is_command: bool, nlu: dict[str, Any] | None) -> bool:

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from handlers import texts
-from handlers.routing import DEFAULT_SLA, INTENT_CATEGORY, deadlines, route
-from handlers.types import (
+from domain.decisions import (
     NEW_TICKET,
     Context,
     CreateTicket,
@@ -17,12 +15,14 @@ from handlers.types import (
     Follow,
     Send,
     TaskCard,
-    TicketView,
     ToGroup,
     ToPerson,
     ToSender,
     ignore,
 )
+from domain.tickets import INTENT_CATEGORY, TicketView
+from handlers import texts
+from handlers.routing import route
 
 # Reports of the same thing in the same building within this window join one ticket.
 FOLLOW_WINDOW = timedelta(hours=24)
@@ -147,8 +147,7 @@ def handle_intent(
         )
 
     routed = route(ctx.org, category, tier, building_id)
-    sla = ctx.org.sla or DEFAULT_SLA
-    accept_due, resolve_due = deadlines(sla, category, urgency, ctx.now)
+    accept_due, resolve_due = ctx.org.sla.deadlines(category, urgency, ctx.now)
     assignee = ctx.org.person(routed.assignee_id) if routed.assignee_id is not None else None
     where = _location(nlu, building_number)
     handler = (texts.HANDED_TO.format(role=routed.role, assignee=assignee.name)

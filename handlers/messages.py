@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from handlers import texts
-from handlers.intents import handle_intent
-from handlers.types import (
+from domain.decisions import (
     Context,
     Decision,
     ReviewRequest,
     Send,
-    TicketView,
     ToGroup,
     ToSender,
     ignore,
 )
+from domain.tickets import TicketView
+from handlers import texts
+from handlers.intents import handle_intent
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
 # Writing @gridbot is asking to be heard: a ticket intent this likely is taken.

@@ -1,29 +1,10 @@
-"""Who handles a ticket, and by when."""
+"""Who handles a ticket."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from storage.orgmap import OrgMap
-
-DEFAULT_SLA: dict[str, dict[str, int]] = {
-    "accept": {"emergency": 10 * 60, "normal": 2 * 3600},
-    "resolve": {
-        "repair": 24 * 3600,
-        "complaint": 48 * 3600,
-        "wish": 7 * 86400,
-        "dispute": 7 * 86400,
-        "emergency": 4 * 3600,
-    },
-}
-
-INTENT_CATEGORY = {
-    "repair_request": "repair",
-    "complaint": "complaint",
-    "micro_wish": "wish",
-    "dispute": "dispute",
-}
+from domain.org import OrgMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +40,3 @@ def escalation_target(org: OrgMap, building_id: int | None, level: int) -> int |
         return grid.leader_id
     admins = org.admins()
     return admins[0] if admins else None
-
-
-def deadlines(
-    sla: dict[str, dict[str, int]], category: str, urgency: str, now: datetime
-) -> tuple[datetime, datetime]:
-    accept = sla.get("accept", {})
-    resolve = sla.get("resolve", {})
-    accept_s = accept.get(urgency, accept.get("normal", DEFAULT_SLA["accept"]["normal"]))
-    if urgency == "emergency" and "emergency" in resolve:
-        resolve_s = resolve["emergency"]
-    else:
-        resolve_s = resolve.get(category, DEFAULT_SLA["resolve"][category])
-    return now + timedelta(seconds=accept_s), now + timedelta(seconds=resolve_s)

@@ -7,21 +7,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers import texts
-from handlers.commands import CATEGORY_WORDS, USAGES, Command
-from handlers.routing import escalation_target
-from handlers.types import (
+from domain.decisions import (
     ChangeTicket,
     Context,
     Decision,
     ReviewRequest,
     Send,
-    TicketView,
     ToGroup,
     ToPerson,
     ToSender,
 )
-from storage.models import OPEN_STATUSES
+from domain.tickets import OPEN_STATUSES, TicketView
+from handlers import texts
+from handlers.commands import CATEGORY_WORDS, USAGES, Command
+from handlers.routing import escalation_target
 
 
 @dataclass(frozen=True, slots=True)

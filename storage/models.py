@@ -109,10 +109,6 @@ class ChatGroup(Base):
 # ---------------------------------------------------------------- people
 
 
-ROLES = ("resident", "grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin")
-SCOPES = ("street", "district", "grid", "building")
-
-
 class Person(Base):
     __tablename__ = "people"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,11 +222,6 @@ class SeenNonce(Base):
 
 
 # ---------------------------------------------------------------- tickets
-
-
-CATEGORIES = ("complaint", "repair", "wish", "dispute")
-STATUSES = ("new", "accepted", "in_progress", "resolved", "closed", "reopened", "cancelled")
-OPEN_STATUSES = ("new", "accepted", "in_progress", "reopened")
 
 
 class Ticket(Base):

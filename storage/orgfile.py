@@ -41,22 +41,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
+from domain.org import STAFF_ROLES
+from domain.sla import DEFAULT_ACCEPT, DEFAULT_RESOLVE, Sla
+from domain.tickets import TIERS
 from storage.db import SessionFactory
 from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
 
 CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
-TIERS = ("micro", "small", "medium", "big")
 # The roles an org file hands out; other roles (residents) are never touched by an import.
-FILE_ROLES = ("grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin")
-
-DEFAULT_ACCEPT: Mapping[str, int] = {"emergency": 10 * 60, "normal": 2 * 3600}
-DEFAULT_RESOLVE: Mapping[str, int] = {
-    "repair": 24 * 3600,
-    "complaint": 48 * 3600,
-    "wish": 7 * 86400,
-    "dispute": 7 * 86400,
-    "emergency": 4 * 3600,
-}
+FILE_ROLES = STAFF_ROLES
 
 SLA_KEY = "sla"
 ORG_VERSION_KEY = "org_version"
@@ -110,48 +103,6 @@ class DistrictSpec:
     # District staff: admins over this district.
     admins: tuple[PersonSpec, ...] = ()
     line: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Sla:
-    """Deadlines in seconds: `accept` per urgency, `resolve` per category (and emergency)."""
-
-    accept: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ACCEPT))
-    resolve: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RESOLVE))
-
-    def accept_seconds(self, urgency: str) -> int:
-        """Seconds to accept a ticket of this urgency ("emergency" or "normal")."""
-        key = "emergency" if urgency == "emergency" else "normal"
-        return int(self.accept.get(key, DEFAULT_ACCEPT[key]))
-
-    def resolve_seconds(self, category: str, urgency: str = "normal") -> int:
-        """Seconds to resolve a ticket; an emergency uses the `emergency` deadline."""
-        key = "emergency" if urgency == "emergency" else category
-        if key in self.resolve:
-            return int(self.resolve[key])
-        return int(DEFAULT_RESOLVE.get(key, DEFAULT_RESOLVE["complaint"]))
-
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        return {
-            "accept": {key: int(value) for key, value in self.accept.items()},
-            "resolve": {key: int(value) for key, value in self.resolve.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, value: Mapping[str, Any] | None) -> Sla:
-        """The table stored in the `sla` setting, defaults filling what is missing."""
-        tables = []
-        for part, defaults in (("accept", DEFAULT_ACCEPT), ("resolve", DEFAULT_RESOLVE)):
-            table = dict(defaults)
-            stored = value.get(part) if isinstance(value, Mapping) else None
-            if isinstance(stored, Mapping):
-                for key, seconds in stored.items():
-                    # A stored value that is not a positive whole number keeps the default.
-                    number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-                    if number and seconds > 0:
-                        table[str(key)] = int(seconds)
-            tables.append(table)
-        return cls(accept=tables[0], resolve=tables[1])
 
 
 @dataclass(frozen=True, slots=True)

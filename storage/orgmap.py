@@ -1,502 +1,65 @@
-"""The grid map as an immutable in-memory snapshot, for the hot path.
+"""Loading the grid map from the database, and keeping one snapshot per process.
 
-`await OrgMap.load(session)` reads streets, districts, grids, buildings, chat groups, people,
-roles and the SLA table once; handlers then answer "which building is this chat", "who is
-this sender", "who is the worker of this grid" without touching the database.
-`OrgMapCache` keeps one snapshot and reloads it when the org version moves on.
+`await load_org_map(session)` reads streets, districts, grids, buildings, chat groups,
+people, roles and the SLA table once (`domain.org.OrgMap`); `OrgMapCache` keeps one snapshot
+and reloads it when the org version moves on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
+from domain.org import (
+    BuildingInfo,
+    DistrictInfo,
+    GroupInfo,
+    OrgMap,
+    RoleInfo,
+    StreetInfo,
+)
 from storage.db import SessionFactory
 from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
-from storage.orgfile import FILE_ROLES, SLA_KEY, Sla, read_org_version
-
-# Channels whose sender ids are WeCom user ids; the others report WeChat ids.
-WECOM_CHANNELS = ("wecom_app", "wecom_bot")
-WECHAT_CHANNELS = ("bridge", "wechat", "simulator")
-
-
-class RoleInfo(NamedTuple):
-    role: str
-    scope: str
-    scope_id: int
-    tier: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StreetInfo:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class DistrictInfo:
-    id: int
-    name: str
-    street_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class GridInfo:
-    id: int
-    name: str
-    district_id: int
-    worker_id: int | None
-    leader_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BuildingInfo:
-    id: int
-    number: str
-    grid_id: int
-    district_id: int
-    webhook_key: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class GroupInfo:
-    id: int
-    channel: str
-    chat_id: str
-    name: str | None
-    building_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class PersonInfo:
-    id: int
-    name: str
-    wecom_userid: str | None
-    wechat_id: str | None
-    phone: str | None
-    roles: tuple[RoleInfo, ...]
-
-
-def normalize_number(number: str) -> str:
-    """A building number as the map keys it: "3号楼", "3号", "3栋", " 3 " are all "3"."""
-    text = str(number).strip()
-    for suffix in ("号楼", "号", "栋", "幢"):
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)].strip()
-    return text
-
-
-def _is_number(text: str) -> bool:
-    """ASCII digits only: "²" passes str.isdigit() but int() refuses it."""
-    return text.isascii() and text.isdigit() and len(text) <= 18
-
-
-def _freeze(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(mapping)
-
-
-def _index(pairs: Iterable[tuple[Any, Any]]) -> Mapping[Any, tuple[Any, ...]]:
-    grouped: dict[Any, list[Any]] = {}
-    for key, value in pairs:
-        grouped.setdefault(key, []).append(value)
-    return _freeze({key: tuple(values) for key, values in grouped.items()})
-
-
-_EMPTY: tuple[Any, ...] = ()
-
-ROLE_NAMES = {
-    "grid_worker": "网格员",
-    "grid_leader": "网格长",
-    "captain": "楼组长",
-    "volunteer": "志愿者",
-    "mediator": "调解员",
-    "admin": "管理员",
-    "resident": "居民",
-}
-TIER_SHORT_NAMES = {"micro": "楼内", "small": "小", "medium": "中", "big": "大"}
-# Roles that put a person among the staff of the directory, in the order they are listed.
-STAFF_ORDER = ("admin", "mediator", "grid_leader", "grid_worker", "captain")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class OrgMap:
-    """One consistent snapshot of the grid map. Ids are database ids."""
-
-    version: int
-    streets: Mapping[int, StreetInfo]
-    districts: Mapping[int, DistrictInfo]
-    grids: Mapping[int, GridInfo]
-    buildings: Mapping[int, BuildingInfo]
-    groups: Mapping[int, GroupInfo]
-    groups_by_chat: Mapping[tuple[str, str], GroupInfo]
-    people: Mapping[int, PersonInfo]
-    people_by_wecom: Mapping[str, PersonInfo]
-    people_by_wechat: Mapping[str, PersonInfo]
-    # (district_id, tier) -> mediator person ids; building_id / grid_id -> person ids.
-    mediators: Mapping[tuple[int, str], tuple[int, ...]]
-    captains: Mapping[int, tuple[int, ...]]
-    volunteers: Mapping[int, tuple[int, ...]]
-    # {"accept": {urgency: seconds}, "resolve": {category or "emergency": seconds}}
-    sla: Mapping[str, Mapping[str, int]]
-    _buildings_by_number: Mapping[str, tuple[BuildingInfo, ...]]
-    _groups_by_building: Mapping[int, tuple[GroupInfo, ...]]
-    _buildings_of_captain: Mapping[int, tuple[int, ...]]
-    _holders: Mapping[tuple[str, str, int, str], tuple[int, ...]]
-
-    # ------------------------------------------------------------ building a snapshot
-
-    @classmethod
-    async def load(cls, session: AsyncSession) -> OrgMap:
-        """Read the whole grid map through `session`."""
-        version = await read_org_version(session)
-
-        async def rows(model: Any, *options: Any) -> list[Any]:
-            query = select(model).options(*options).order_by(*model.__mapper__.primary_key)
-            return list((await session.execute(query)).scalars())
-
-        streets = await rows(Street)
-        districts = await rows(District)
-        grids = await rows(Grid)
-        buildings = await rows(Building)
-        groups = await rows(ChatGroup)
-        people = await rows(Person, raiseload(Person.roles))
-        roles = await rows(Role)
-        sla_row = await session.get(Setting, SLA_KEY)
-        return cls.build(
-            streets=[StreetInfo(s.id, s.name) for s in streets],
-            districts=[DistrictInfo(d.id, d.name, d.street_id) for d in districts],
-            grids=[(g.id, g.name, g.district_id) for g in grids],
-            buildings=[
-                BuildingInfo(b.id, b.number, b.grid_id, b.district_id, b.webhook_key)
-                for b in buildings
-            ],
-            groups=[GroupInfo(g.id, g.channel, g.chat_id, g.name, g.building_id) for g in groups],
-            people=[(p.id, p.name, p.wecom_userid, p.wechat_id, p.phone) for p in people],
-            roles=[
-                (r.person_id, RoleInfo(r.role, r.scope, r.scope_id, r.tier or "")) for r in roles
-            ],
-            sla=sla_row.value if sla_row is not None else None,
-            version=version,
-        )
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        streets: Iterable[StreetInfo] = (),
-        districts: Iterable[DistrictInfo] = (),
-        grids: Iterable[tuple[int, str, int]] = (),
-        buildings: Iterable[BuildingInfo] = (),
-        groups: Iterable[GroupInfo] = (),
-        people: Iterable[tuple[int, str, str | None, str | None, str | None]] = (),
-        roles: Iterable[tuple[int, RoleInfo]] = (),
-        sla: Mapping[str, Any] | None = None,
-        version: int = 0,
-    ) -> OrgMap:
-        """A snapshot from plain rows: grids as (id, name, district_id), people as
-        (id, name, wecom_userid, wechat_id, phone), roles as (person_id, RoleInfo)."""
-        role_rows = sorted(set(roles))
-        roles_of = _index(role_rows)
-        person_list = [
-            PersonInfo(pid, name, wecom, wechat, phone, roles_of.get(pid, _EMPTY))
-            for pid, name, wecom, wechat, phone in people
-        ]
-        holders = _index(
-            ((role.role, role.scope, role.scope_id, role.tier), pid) for pid, role in role_rows
-        )
-
-        def first(role: str, scope: str, scope_id: int) -> int | None:
-            ids = holders.get((role, scope, scope_id, ""), _EMPTY)
-            return ids[0] if ids else None
-
-        building_list = list(buildings)
-        group_list = list(groups)
-        table = Sla.from_dict(sla).to_dict()
-        return cls(
-            version=version,
-            streets=_freeze({s.id: s for s in streets}),
-            districts=_freeze({d.id: d for d in districts}),
-            grids=_freeze(
-                {
-                    gid: GridInfo(
-                        gid,
-                        name,
-                        district_id,
-                        first("grid_worker", "grid", gid),
-                        first("grid_leader", "grid", gid),
-                    )
-                    for gid, name, district_id in grids
-                }
-            ),
-            buildings=_freeze({b.id: b for b in building_list}),
-            groups=_freeze({g.id: g for g in group_list}),
-            groups_by_chat=_freeze({(g.channel, g.chat_id): g for g in group_list}),
-            people=_freeze({p.id: p for p in person_list}),
-            people_by_wecom=_freeze({p.wecom_userid: p for p in person_list if p.wecom_userid}),
-            people_by_wechat=_freeze({p.wechat_id: p for p in person_list if p.wechat_id}),
-            mediators=_index(
-                ((role.scope_id, role.tier), pid)
-                for pid, role in role_rows
-                if role.role == "mediator" and role.scope == "district"
-            ),
-            captains=_index(
-                (role.scope_id, pid)
-                for pid, role in role_rows
-                if role.role == "captain" and role.scope == "building"
-            ),
-            volunteers=_index(
-                (role.scope_id, pid)
-                for pid, role in role_rows
-                if role.role == "volunteer" and role.scope == "grid"
-            ),
-            sla=_freeze({part: _freeze(values) for part, values in table.items()}),
-            _buildings_by_number=_index((normalize_number(b.number), b) for b in building_list),
-            _groups_by_building=_index((g.building_id, g) for g in group_list),
-            _buildings_of_captain=_index(
-                (pid, role.scope_id)
-                for pid, role in role_rows
-                if role.role == "captain" and role.scope == "building"
-            ),
-            _holders=holders,
-        )
-
-    @classmethod
-    def empty(cls) -> OrgMap:
-        return cls.build()
-
-    # ------------------------------------------------------------ places
-
-    def group(self, group_id: int) -> GroupInfo | None:
-        return self.groups.get(group_id)
-
-    def group_for(self, channel: str, chat_id: str) -> GroupInfo | None:
-        """The building group behind a chat, or None for a chat gridbot does not know."""
-        return self.groups_by_chat.get((channel, chat_id))
-
-    def groups_of_building(self, building_id: int) -> tuple[GroupInfo, ...]:
-        return self._groups_by_building.get(building_id, _EMPTY)
-
-    def building(self, building_id: int) -> BuildingInfo | None:
-        return self.buildings.get(building_id)
-
-    def buildings_by_number(self, number: str) -> list[BuildingInfo]:
-        """Every building with this number, across districts ("3", "3号楼" alike)."""
-        return list(self._buildings_by_number.get(normalize_number(number), _EMPTY))
-
-    def grid(self, grid_id: int) -> GridInfo | None:
-        return self.grids.get(grid_id)
-
-    def district(self, district_id: int) -> DistrictInfo | None:
-        return self.districts.get(district_id)
-
-    def street(self, street_id: int) -> StreetInfo | None:
-        return self.streets.get(street_id)
-
-    # ------------------------------------------------------------ people
-
-    def person(self, person_id: int) -> PersonInfo | None:
-        return self.people.get(person_id)
-
-    def person_by_wecom(self, wecom_userid: str) -> PersonInfo | None:
-        return self.people_by_wecom.get(wecom_userid)
-
-    def person_by_wechat(self, wechat_id: str) -> PersonInfo | None:
-        return self.people_by_wechat.get(wechat_id)
-
-    def person_by_sender(self, channel: str, sender_id: str) -> PersonInfo | None:
-        """The known person behind a sender id: WeCom channels report wecom_userid, the
-        others wechat_id; the simulator may use either."""
-        if channel in WECOM_CHANNELS:
-            return self.people_by_wecom.get(sender_id)
-        if channel in WECHAT_CHANNELS:
-            person = self.people_by_wechat.get(sender_id)
-            if person is None and channel == "simulator":
-                person = self.people_by_wecom.get(sender_id)
-            return person
-        return None
-
-    def roles_of(self, person_id: int) -> tuple[RoleInfo, ...]:
-        person = self.people.get(person_id)
-        return person.roles if person is not None else _EMPTY
-
-    def has_role(
-        self,
-        person_id: int,
-        role: str,
-        scope: str | None = None,
-        scope_id: int | None = None,
-        tier: str | None = None,
-    ) -> bool:
-        """Whether the person holds `role`, optionally over that scope (and tier)."""
-        return any(
-            r.role == role
-            and (scope is None or r.scope == scope)
-            and (scope_id is None or r.scope_id == scope_id)
-            and (tier is None or r.tier == tier)
-            for r in self.roles_of(person_id)
-        )
-
-    def is_staff(self, person_id: int) -> bool:
-        """Anyone the org file gives a role: workers, leaders, captains, volunteers,
-        mediators, admins."""
-        return any(r.role in FILE_ROLES for r in self.roles_of(person_id))
-
-    def is_admin(self, person_id: int) -> bool:
-        return self.has_role(person_id, "admin")
-
-    def is_volunteer(self, person_id: int) -> bool:
-        return self.has_role(person_id, "volunteer")
-
-    def holders(self, role: str, scope: str, scope_id: int, tier: str = "") -> tuple[int, ...]:
-        """Ids of the people holding `role` over exactly that scope."""
-        return self._holders.get((role, scope, scope_id, tier), _EMPTY)
-
-    def captains_of(self, building_id: int) -> tuple[int, ...]:
-        return self.captains.get(building_id, _EMPTY)
-
-    def buildings_of_captain(self, person_id: int) -> tuple[int, ...]:
-        """Ids of the buildings this person is captain of."""
-        return self._buildings_of_captain.get(person_id, _EMPTY)
-
-    def volunteers_of(self, grid_id: int) -> tuple[int, ...]:
-        return self.volunteers.get(grid_id, _EMPTY)
-
-    def mediators_of(self, district_id: int, tier: str) -> tuple[int, ...]:
-        return self.mediators.get((district_id, tier), _EMPTY)
-
-    def mediator(self, district_id: int, tier: str) -> int | None:
-        """The first mediator of that tier in the district, if any."""
-        ids = self.mediators_of(district_id, tier)
-        return ids[0] if ids else None
-
-    def admins(self, street_id: int | None = None) -> tuple[int, ...]:
-        """Street admins: of one street, or of every street when `street_id` is None."""
-        if street_id is not None:
-            return self.holders("admin", "street", street_id)
-        ids: list[int] = []
-        for sid in self.streets:
-            ids.extend(pid for pid in self.holders("admin", "street", sid) if pid not in ids)
-        return tuple(ids)
-
-    def district_admins(self, district_id: int) -> tuple[int, ...]:
-        return self.holders("admin", "district", district_id)
-
-    def grids_of(self, person_id: int, role: str = "grid_worker") -> tuple[int, ...]:
-        """Ids of the grids where the person holds `role` (by default, grid worker)."""
-        return tuple(
-            r.scope_id for r in self.roles_of(person_id) if r.role == role and r.scope == "grid"
-        )
-
-    def grid_ids_matching(self, query: str) -> list[int]:
-        """Grids a filter names: by exact name, else "7" as 第7网格, else as a grid id."""
-        text = query.strip()
-        found = [g.id for g in self.grids.values() if g.name == text]
-        if not found and _is_number(text):
-            found = [
-                g.id for g in self.grids.values() if g.name in (f"第{text}网格", f"{text}网格")
-            ]
-            if not found and int(text) in self.grids:
-                found = [int(text)]
-        return sorted(found)
-
-    # ------------------------------------------------------------ the simulator's view
-
-    def _who(self, person_id: int | None) -> dict[str, Any] | None:
-        person = self.people.get(person_id) if person_id is not None else None
-        if person is None:
-            return None
-        return {
-            "id": person.id,
-            "name": person.name,
-            "wecom_userid": person.wecom_userid,
-            "wechat_id": person.wechat_id,
-        }
-
-    def _role_label(self, role: RoleInfo) -> str:
-        label = ROLE_NAMES.get(role.role, role.role)
-        if role.tier:
-            label += f"({TIER_SHORT_NAMES.get(role.tier, role.tier)})"
-        if role.scope == "building" and role.scope_id in self.buildings:
-            return f"{label} {self.buildings[role.scope_id].number}号楼"
-        place = {"street": self.streets, "district": self.districts, "grid": self.grids}.get(
-            role.scope, {}
-        ).get(role.scope_id)
-        return f"{label} {place.name}" if place is not None else label
-
-    def directory(self) -> dict[str, Any]:
-        """The estate as JSON-ready data: buildings with their simulator group, grid worker
-        and captain; staff with their roles; volunteers with their grid."""
-
-        def building_order(b: BuildingInfo) -> tuple[int, int, int, int | str]:
-            number = b.number
-            return (
-                b.district_id,
-                b.grid_id,
-                0 if _is_number(number) else 1,
-                int(number) if _is_number(number) else number,
-            )
-
-        buildings = []
-        for b in sorted(self.buildings.values(), key=building_order):
-            grid = self.grids.get(b.grid_id)
-            district = self.districts.get(b.district_id)
-            groups = self.groups_of_building(b.id)
-            simulated = next((g for g in groups if g.channel == "simulator"), None)
-            captains = self.captains_of(b.id)
-            buildings.append(
-                {
-                    "id": b.id,
-                    "number": b.number,
-                    "district": district.name if district else None,
-                    "grid": grid.name if grid else None,
-                    "group": {"chat_id": simulated.chat_id, "name": simulated.name}
-                    if simulated
-                    else None,
-                    "groups": [
-                        {"channel": g.channel, "chat_id": g.chat_id, "name": g.name} for g in groups
-                    ],
-                    "worker": self._who(grid.worker_id if grid else None),
-                    "leader": self._who(grid.leader_id if grid else None),
-                    "captain": self._who(captains[0] if captains else None),
-                }
-            )
-        rank = {role: n for n, role in enumerate(STAFF_ORDER)}
-        staff = []
-        volunteers = []
-        for person in self.people.values():
-            for role in person.roles:
-                if role.role == "volunteer" and role.scope == "grid":
-                    grid = self.grids.get(role.scope_id)
-                    volunteers.append(
-                        (self._who(person.id) or {}) | {"grid": grid.name if grid else None}
-                    )
-            roles = sorted(
-                (r for r in person.roles if r.role in rank), key=lambda r: (rank[r.role], r)
-            )
-            if roles:
-                staff.append(
-                    (
-                        rank[roles[0].role],
-                        person.id,
-                        (self._who(person.id) or {})
-                        | {"roles": [self._role_label(r) for r in roles]},
-                    )
-                )
-        streets = [s.name for s in sorted(self.streets.values(), key=lambda s: s.id)]
-        return {
-            "street": "、".join(streets),
-            "buildings": buildings,
-            "staff": [entry for _, _, entry in sorted(staff, key=lambda item: item[:2])],
-            "volunteers": volunteers,
-        }
+from storage.orgfile import SLA_KEY, read_org_version
+
+
+async def load_org_map(session: AsyncSession) -> OrgMap:
+    """Read the whole grid map through `session`."""
+    version = await read_org_version(session)
+
+    async def rows(model: Any, *options: Any) -> list[Any]:
+        query = select(model).options(*options).order_by(*model.__mapper__.primary_key)
+        return list((await session.execute(query)).scalars())
+
+    streets = await rows(Street)
+    districts = await rows(District)
+    grids = await rows(Grid)
+    buildings = await rows(Building)
+    groups = await rows(ChatGroup)
+    people = await rows(Person, raiseload(Person.roles))
+    roles = await rows(Role)
+    sla_row = await session.get(Setting, SLA_KEY)
+    return OrgMap.build(
+        streets=[StreetInfo(s.id, s.name) for s in streets],
+        districts=[DistrictInfo(d.id, d.name, d.street_id) for d in districts],
+        grids=[(g.id, g.name, g.district_id) for g in grids],
+        buildings=[
+            BuildingInfo(b.id, b.number, b.grid_id, b.district_id, b.webhook_key)
+            for b in buildings
+        ],
+        groups=[GroupInfo(g.id, g.channel, g.chat_id, g.name, g.building_id) for g in groups],
+        people=[(p.id, p.name, p.wecom_userid, p.wechat_id, p.phone) for p in people],
+        roles=[
+            (r.person_id, RoleInfo(r.role, r.scope, r.scope_id, r.tier or "")) for r in roles
+        ],
+        sla=sla_row.value if sla_row is not None else None,
+        version=version,
+    )
 
 
 class OrgMapCache:
@@ -530,7 +93,7 @@ class OrgMapCache:
                 async with self._sessions() as session:
                     version = await read_org_version(session)
                     if self._map is None or self._stale or version != self._map.version:
-                        self._map = await OrgMap.load(session)
+                        self._map = await load_org_map(session)
                         self._stale = False
                 self._next_check = time.monotonic() + self._check_every
         assert self._map is not None

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.org import OrgMap
 from storage.models import Ticket
-from storage.orgmap import OrgMap
 
 DONE = ("resolved", "closed")
 

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.types import ChangeTicket, TicketView
+from domain.decisions import ChangeTicket
+from domain.tickets import OPEN_STATUSES, TicketView
 from storage.errors import TransientError
-from storage.models import OPEN_STATUSES, Ticket, TicketEvent, TicketFollower
+from storage.models import Ticket, TicketEvent, TicketFollower
 
 
 async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[tuple[str, str], ...]]:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from bot.simulator import STATIC
 
-HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
+ROOT = Path(__file__).resolve().parents[2]
+# Where decisions are made: the handlers, and the domain's own helpers for them.
+DECIDERS = (ROOT / "handlers", ROOT / "domain")
 
 
 def js_keys(name: str) -> set[str]:
@@ -20,8 +22,9 @@ def js_keys(name: str) -> set[str]:
 
 def recorded(pattern: str) -> set[str]:
     found: set[str] = set()
-    for path in HANDLERS.glob("*.py"):
-        found |= set(re.findall(pattern, path.read_text()))
+    for folder in DECIDERS:
+        for path in folder.glob("*.py"):
+            found |= set(re.findall(pattern, path.read_text()))
     return found
 
 

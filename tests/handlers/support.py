@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from domain.org import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, RoleInfo, StreetInfo
 from handlers import Context, Message, TicketView
-from storage.orgmap import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, RoleInfo, StreetInfo
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

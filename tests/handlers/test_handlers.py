@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from domain.decisions import NEW_TICKET, ToGroup, ToPerson, ToSender
 from handlers import CommandData, handle_command, handle_message
 from handlers.commands import parse_command
-from handlers.types import NEW_TICKET, ToGroup, ToPerson, ToSender
 from tests.handlers.support import (
     ADMIN,
     CAPTAIN,

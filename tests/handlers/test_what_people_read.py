@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from domain.decisions import ToPerson
+from domain.org import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, StreetInfo
 from handlers import CommandData, Context, Message, handle_command, handle_message
 from handlers.commands import parse_command
 from handlers.texts import without_bot_mention
-from handlers.types import ToPerson
-from storage.orgmap import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, StreetInfo
 from tests.handlers.support import (
     CAPTAIN,
     NOW,

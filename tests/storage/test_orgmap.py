@@ -7,16 +7,17 @@ import dataclasses
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.org import OrgMap, RoleInfo, normalize_number
 from storage.demo import load_demo
 from storage.orgfile import import_org, parse_org
-from storage.orgmap import OrgMap, OrgMapCache, RoleInfo, normalize_number
+from storage.orgmap import OrgMapCache, load_org_map
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 async def load(sessions: Sessions) -> OrgMap:
     async with sessions() as session:
-        return await OrgMap.load(session)
+        return await load_org_map(session)
 
 
 async def test_lookups_on_the_contract_example(sessions: Sessions, contract_yaml: str) -> None:
@@ -102,9 +103,9 @@ async def test_lookups_on_the_contract_example(sessions: Sessions, contract_yaml
     assert not org.is_admin(worker.id)
     assert org.admins() == ()
 
-    assert org.sla["accept"] == {"emergency": 600, "normal": 7200}
-    assert org.sla["resolve"]["dispute"] == 7 * 86400
-    assert org.sla["resolve"]["emergency"] == 4 * 3600
+    assert org.sla.accept == {"emergency": 600, "normal": 7200}
+    assert org.sla.resolve["dispute"] == 7 * 86400
+    assert org.sla.resolve["emergency"] == 4 * 3600
     assert org.version == 1
 
 
@@ -119,7 +120,7 @@ async def test_snapshot_is_immutable(sessions: Sessions, contract_yaml: str) -> 
     with pytest.raises(TypeError):
         org.buildings[building.id] = building  # type: ignore[index]
     with pytest.raises(TypeError):
-        org.sla["accept"]["normal"] = 1  # type: ignore[index]
+        org.sla.accept["normal"] = 1  # type: ignore[index]
 
 
 async def test_demo_map(sessions: Sessions) -> None:
@@ -169,7 +170,7 @@ async def test_empty_map(sessions: Sessions) -> None:
     org = await load(sessions)
     assert org.group_for("bridge", "x") is None
     assert org.person_by_sender("bridge", "x") is None
-    assert org.sla["accept"]["emergency"] == 600
+    assert org.sla.accept["emergency"] == 600
     assert org.version == 0
     assert OrgMap.empty().sla == org.sla
 

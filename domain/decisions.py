@@ -1,4 +1,4 @@
-"""What handlers see and what they decide.
+"""What handlers see and what they decide: the decision types of the domain.
 
 A handler is a pure function of a message, its context and the NLU result. It returns
 a `Decision`: ticket changes and messages to send. The shell (`bot.processing`) applies a
@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from storage.orgmap import OrgMap
+from domain.org import OrgMap
 
 
 class NewTicket(Enum):
@@ -37,32 +37,6 @@ class Message:
     text: str
     chat_id: str | None
     mentions_bot: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TicketView:
-    """A ticket as a handler sees it (loaded by the shell)."""
-
-    id: int
-    category: str
-    status: str
-    urgency: str
-    tier: str | None
-    facility: str | None
-    building_id: int | None
-    grid_id: int | None
-    group_id: int | None
-    assignee_id: int | None
-    reporter_channel: str
-    reporter_id: str
-    reporter_name: str | None
-    text: str
-    escalation_level: int
-    accept_due_at: datetime | None
-    resolve_due_at: datetime | None
-    created_at: datetime
-    rating: int | None = None
-    followers: tuple[tuple[str, str], ...] = ()  # (channel, sender_id)
 
 
 @dataclass(frozen=True, slots=True)
