@@ -8,14 +8,21 @@ without touching the database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from domain.sla import Sla
 
 #: The roles the org file hands out; anyone else who writes is a resident.
-STAFF_ROLES = ("grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin")
+STAFF_ROLES = (
+    "grid_worker", "grid_leader", "captain", "volunteer", "mediator", "admin", "department",
+)  # fmt: skip
+
+#: Points a volunteer earns, per kind of work (the org file's `points`); what a street leaves
+#: out comes from here.
+DEFAULT_POINTS: Mapping[str, int] = MappingProxyType({"wish": 10})
+POINT_KINDS = tuple(DEFAULT_POINTS)
 
 # Channels whose sender ids are WeCom user ids; the others report WeChat ids.
 WECOM_CHANNELS = ("wecom_app", "wecom_bot")
@@ -29,10 +36,51 @@ class RoleInfo(NamedTuple):
     tier: str = ""
 
 
+def _points_table(value: Mapping[str, Any] | None) -> Mapping[str, int]:
+    """Points per kind as stored, the defaults filling what is missing or not a positive
+    whole number."""
+    table = dict(DEFAULT_POINTS)
+    if isinstance(value, Mapping):
+        for kind, points in value.items():
+            if isinstance(points, int) and not isinstance(points, bool) and points > 0:
+                table[str(kind)] = points
+    return MappingProxyType(table)
+
+
 @dataclass(frozen=True, slots=True)
 class StreetInfo:
+    """A street with its own service levels and points (the defaults unless its org file
+    gives others)."""
+
     id: int
     name: str
+    sla: Sla = field(default_factory=lambda: Sla.from_dict(None))
+    points: Mapping[str, int] = field(default_factory=lambda: _points_table(None))
+
+    @classmethod
+    def from_row(
+        cls,
+        street_id: int,
+        name: str,
+        sla: Mapping[str, Any] | None,
+        points: Mapping[str, Any] | None,
+    ) -> StreetInfo:
+        """A street from its stored columns: the SLA as `Sla.to_dict` wrote it, the points as
+        {"wish": 10}; None or missing parts are the defaults."""
+        return cls(street_id, name, Sla.from_dict(sla), _points_table(points))
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentInfo:
+    """An outside department of a street (吹哨): reached on WeCom as its person, or through
+    its robot webhook; it must report (报到) within `respond_seconds`."""
+
+    id: int
+    street_id: int
+    name: str
+    person_id: int | None
+    webhook_key: str | None
+    respond_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +153,7 @@ def _index(pairs: Iterable[tuple[Any, Any]]) -> Mapping[Any, tuple[Any, ...]]:
 
 
 _EMPTY: tuple[Any, ...] = ()
+_DEFAULT_SLA = Sla.from_dict(None)
 
 ROLE_NAMES = {
     "grid_worker": "网格员",
@@ -113,11 +162,12 @@ ROLE_NAMES = {
     "volunteer": "志愿者",
     "mediator": "调解员",
     "admin": "管理员",
+    "department": "部门",
     "resident": "居民",
 }
 TIER_SHORT_NAMES = {"micro": "楼内", "small": "小", "medium": "中", "big": "大"}
 # Roles that put a person among the staff of the directory, in the order they are listed.
-STAFF_ORDER = ("admin", "mediator", "grid_leader", "grid_worker", "captain")
+STAFF_ORDER = ("admin", "department", "mediator", "grid_leader", "grid_worker", "captain")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -138,11 +188,13 @@ class OrgMap:
     mediators: Mapping[tuple[int, str], tuple[int, ...]]
     captains: Mapping[int, tuple[int, ...]]
     volunteers: Mapping[int, tuple[int, ...]]
-    sla: Sla
+    departments: Mapping[int, DepartmentInfo]
     _buildings_by_number: Mapping[str, tuple[BuildingInfo, ...]]
     _groups_by_building: Mapping[int, tuple[GroupInfo, ...]]
     _buildings_of_captain: Mapping[int, tuple[int, ...]]
     _holders: Mapping[tuple[str, str, int, str], tuple[int, ...]]
+    _departments_by_name: Mapping[tuple[int, str], DepartmentInfo]
+    _departments_of_person: Mapping[int, tuple[DepartmentInfo, ...]]
 
     # ------------------------------------------------------------ building a snapshot
 
@@ -157,11 +209,12 @@ class OrgMap:
         groups: Iterable[GroupInfo] = (),
         people: Iterable[tuple[int, str, str | None, str | None, str | None]] = (),
         roles: Iterable[tuple[int, RoleInfo]] = (),
-        sla: Mapping[str, Any] | None = None,
+        departments: Iterable[DepartmentInfo] = (),
         version: int = 0,
     ) -> OrgMap:
         """A snapshot from plain rows: grids as (id, name, district_id), people as
-        (id, name, wecom_userid, wechat_id, phone), roles as (person_id, RoleInfo)."""
+        (id, name, wecom_userid, wechat_id, phone), roles as (person_id, RoleInfo); streets
+        carry their SLA and points (`StreetInfo.from_row` reads the stored columns)."""
         role_rows = sorted(set(roles))
         roles_of = _index(role_rows)
         person_list = [
@@ -178,6 +231,7 @@ class OrgMap:
 
         building_list = list(buildings)
         group_list = list(groups)
+        department_list = sorted(departments, key=lambda d: d.id)
         return cls(
             version=version,
             streets=_freeze({s.id: s for s in streets}),
@@ -215,7 +269,7 @@ class OrgMap:
                 for pid, role in role_rows
                 if role.role == "volunteer" and role.scope == "grid"
             ),
-            sla=Sla.from_dict(sla),
+            departments=_freeze({d.id: d for d in department_list}),
             _buildings_by_number=_index((normalize_number(b.number), b) for b in building_list),
             _groups_by_building=_index((g.building_id, g) for g in group_list),
             _buildings_of_captain=_index(
@@ -224,6 +278,10 @@ class OrgMap:
                 if role.role == "captain" and role.scope == "building"
             ),
             _holders=holders,
+            _departments_by_name=_freeze({(d.street_id, d.name): d for d in department_list}),
+            _departments_of_person=_index(
+                (d.person_id, d) for d in department_list if d.person_id is not None
+            ),
         )
 
     @classmethod
@@ -257,6 +315,46 @@ class OrgMap:
 
     def street(self, street_id: int) -> StreetInfo | None:
         return self.streets.get(street_id)
+
+    def street_of_building(self, building_id: int) -> StreetInfo | None:
+        """The street a building belongs to (through its district)."""
+        building = self.buildings.get(building_id)
+        district = self.districts.get(building.district_id) if building is not None else None
+        return self.streets.get(district.street_id) if district is not None else None
+
+    # ------------------------------------------------------------ a street's rules
+
+    def sla_for(self, building_id: int | None) -> Sla:
+        """The service levels of the building's street; the defaults for a ticket without a
+        known building."""
+        street = self.street_of_building(building_id) if building_id is not None else None
+        return street.sla if street is not None else _DEFAULT_SLA
+
+    def points_for(self, building_id: int | None, kind: str) -> int:
+        """Points a volunteer earns for `kind` of work ("wish") in the building's street; the
+        defaults for an unknown building; 0 for a kind nobody earns points for."""
+        street = self.street_of_building(building_id) if building_id is not None else None
+        table = street.points if street is not None else DEFAULT_POINTS
+        return int(table.get(kind, DEFAULT_POINTS.get(kind, 0)))
+
+    # ------------------------------------------------------------ departments
+
+    def department(self, department_id: int) -> DepartmentInfo | None:
+        return self.departments.get(department_id)
+
+    def department_by_name(self, street_id: int, name: str) -> DepartmentInfo | None:
+        """The street's department of that name ("房管所"), if any."""
+        return self._departments_by_name.get((street_id, name.strip()))
+
+    def departments_of_person(self, person_id: int) -> tuple[DepartmentInfo, ...]:
+        """The departments this person answers for (one per street at most), by id."""
+        return self._departments_of_person.get(person_id, _EMPTY)
+
+    def department_of_person(self, person_id: int) -> DepartmentInfo | None:
+        """The department this person answers for; the first by id when one account serves
+        the departments of several streets."""
+        found = self.departments_of_person(person_id)
+        return found[0] if found else None
 
     # ------------------------------------------------------------ people
 
@@ -304,7 +402,7 @@ class OrgMap:
 
     def is_staff(self, person_id: int) -> bool:
         """Anyone the org file gives a role: workers, leaders, captains, volunteers,
-        mediators, admins."""
+        mediators, admins, departments."""
         return any(r.role in STAFF_ROLES for r in self.roles_of(person_id))
 
     def is_admin(self, person_id: int) -> bool:
@@ -344,8 +442,17 @@ class OrgMap:
             ids.extend(pid for pid in self.holders("admin", "street", sid) if pid not in ids)
         return tuple(ids)
 
-    def district_admins(self, district_id: int) -> tuple[int, ...]:
+    def admins_of_street(self, street_id: int) -> tuple[int, ...]:
+        """Person ids of the street's admins, lowest id first."""
+        return self.holders("admin", "street", street_id)
+
+    def admins_of_district(self, district_id: int) -> tuple[int, ...]:
+        """Person ids of the district's admins (the district rung of escalation), lowest id
+        first."""
         return self.holders("admin", "district", district_id)
+
+    def district_admins(self, district_id: int) -> tuple[int, ...]:
+        return self.admins_of_district(district_id)
 
     def grids_of(self, person_id: int, role: str = "grid_worker") -> tuple[int, ...]:
         """Ids of the grids where the person holds `role` (by default, grid worker)."""
@@ -391,7 +498,8 @@ class OrgMap:
 
     def directory(self) -> dict[str, Any]:
         """The estate as JSON-ready data: buildings with their simulator group, grid worker
-        and captain; staff with their roles; volunteers with their grid."""
+        and captain; staff with their roles (departments reached on WeCom among them, as
+        部门); volunteers with their grid; departments with how they are reached."""
 
         def building_order(b: BuildingInfo) -> tuple[int, int, int, int | str]:
             number = b.number
@@ -454,4 +562,23 @@ class OrgMap:
             "buildings": buildings,
             "staff": [entry for _, _, entry in sorted(staff, key=lambda item: item[:2])],
             "volunteers": volunteers,
+            "departments": self._department_entries(),
         }
+
+    def _department_entries(self) -> list[dict[str, Any]]:
+        """Each department with how it is reached: as its person on WeCom, or its robot."""
+        entries = []
+        for department in self.departments.values():
+            street = self.streets.get(department.street_id)
+            person = self._who(department.person_id)
+            entries.append(
+                {
+                    "id": department.id,
+                    "name": department.name,
+                    "street": street.name if street is not None else None,
+                    "wecom_userid": person["wecom_userid"] if person is not None else None,
+                    "webhook_key": department.webhook_key,
+                    "respond_seconds": department.respond_seconds,
+                }
+            )
+        return entries

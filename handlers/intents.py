@@ -147,7 +147,7 @@ def handle_intent(
         )
 
     routed = route(ctx.org, category, tier, building_id)
-    accept_due, resolve_due = ctx.org.sla.deadlines(category, urgency, ctx.now)
+    accept_due, resolve_due = ctx.org.sla_for(building_id).deadlines(category, urgency, ctx.now)
     assignee = ctx.org.person(routed.assignee_id) if routed.assignee_id is not None else None
     where = _location(nlu, building_number)
     handler = (texts.HANDED_TO.format(role=routed.role, assignee=assignee.name)

@@ -8,8 +8,14 @@ Everything is generated deterministically, so every run builds the same estate:
   `b{n}@chatroom`, and the webhook key `demo-key-b{n}`;
 - per grid a worker (`wg01` …) and a leader (`wgz01` …) on WeCom, and two volunteers on
   WeChat (`wxid_vol{g}_{k}`); per building a captain (`wxid_cap{n}` / `cap{n}`);
-- per district mediators for small, medium and big disputes (`med{d}s`, `med{d}m`, `med{d}b`);
-- one street admin (`admin`), and the default SLA table.
+- per district mediators for small, medium and big disputes (`med{d}s`, `med{d}m`, `med{d}b`)
+  and admins, the district rung of escalation: a secretary 居委会…书记 (`sj{d}`) in every
+  district and a director 居委会…主任 (`zr{d}`) in the first two;
+- one street admin (`admin`);
+- the departments the street can whistle: 房管所 on WeCom (`fgs`, reports within 4h), 派出所
+  through its robot webhook (`demo-key-pcs`, 30m) and 物业公司 on WeCom (`wygs`, 2h);
+- points: a confirmed micro-wish earns its volunteer 10; the default SLA table, with
+  unrated resolved tickets closed after 3 days.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from storage.db import SessionFactory
 from storage.models import Street
 from storage.orgfile import (
     BuildingSpec,
+    DepartmentSpec,
     DistrictSpec,
     GridSpec,
     GroupSpec,
@@ -33,6 +40,14 @@ from storage.orgfile import (
 
 STREET = "宜川路街道"
 DISTRICTS = ("第一居民区", "第二居民区", "第三居民区", "第四居民区")
+# Per district: the surname of its secretary (书记) and, where it has one, of its director.
+DISTRICT_ADMINS = (("孙", "钱"), ("郑", "冯"), ("褚",), ("卫",))
+DEPARTMENTS = (
+    DepartmentSpec(name="房管所", wecom_userid="fgs", respond_seconds=4 * 3600),
+    DepartmentSpec(name="派出所", webhook_key="demo-key-pcs", respond_seconds=30 * 60),
+    DepartmentSpec(name="物业公司", wecom_userid="wygs", respond_seconds=2 * 3600),
+)
+POINTS = {"wish": 10}
 GRIDS_PER_DISTRICT = 8
 BUILDINGS_PER_GRID = 3
 VOLUNTEERS_PER_GRID = 2
@@ -58,6 +73,15 @@ def demo_name(index: int) -> str:
     """
     q, s = divmod(index, len(SURNAMES))
     return SURNAMES[s] + GIVEN_NAMES[(211 * q + 7 * s) % len(GIVEN_NAMES)]
+
+
+def district_admins(district: int) -> tuple[PersonSpec, ...]:
+    """The admins of the district numbered `district` (from 1)."""
+    surnames = DISTRICT_ADMINS[district - 1]
+    admins = [PersonSpec(name=f"居委会{surnames[0]}书记", wecom_userid=f"sj{district}")]
+    if len(surnames) > 1:
+        admins.append(PersonSpec(name=f"居委会{surnames[1]}主任", wecom_userid=f"zr{district}"))
+    return tuple(admins)
 
 
 def demo_org() -> OrgFile:
@@ -110,8 +134,22 @@ def demo_org() -> OrgFile:
                     buildings=tuple(buildings),
                 )
             )
-        districts.append(DistrictSpec(name=district_name, grids=tuple(grids), mediators=mediators))
-    return OrgFile(street=STREET, districts=tuple(districts), sla=Sla(), admins=(admin,))
+        districts.append(
+            DistrictSpec(
+                name=district_name,
+                grids=tuple(grids),
+                mediators=mediators,
+                admins=district_admins(d),
+            )
+        )
+    return OrgFile(
+        street=STREET,
+        districts=tuple(districts),
+        sla=Sla(confirm=3 * 86400),
+        admins=(admin,),
+        departments=DEPARTMENTS,
+        points=dict(POINTS),
+    )
 
 
 def demo_yaml() -> str:

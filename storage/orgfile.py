@@ -19,13 +19,19 @@ How an import treats what is already in the database:
 - Roles are the file's truth: in every scope the file mentions (its street and each of its
   districts, grids and buildings), roles the file no longer gives are removed. The people
   themselves are kept.
-- The SLA table is stored in the `sla` setting, in seconds.
+- Departments are the file's truth too, per street, matched by name: their webhook key and
+  `respond` time are what the file says, and a department the file no longer lists is
+  removed (tickets whistled to it keep no department). A department with a `wecom_userid`
+  is also a person (merged with the file's other mentions of that id) holding the role
+  `department` over the street.
+- The street's SLA table (in seconds) and points are stored on the street.
 
-SLA durations are written "90s", "30m", "4h", "2d" (or combined, "1h30m"). The table has
-accept deadlines per urgency and resolve deadlines per category; besides the four ticket
-categories, `resolve` holds `emergency`, the resolve deadline of an emergency of any category.
+Durations are written "90s", "30m", "4h", "2d" (or combined, "1h30m"), at most 365 days. The
+SLA table has accept deadlines per urgency and resolve deadlines per category; besides the
+four ticket categories, `resolve` holds `emergency`, the resolve deadline of an emergency of
+any category; `confirm` is how long a resolved ticket waits for a rating before it is closed.
 Defaults: accept emergency 10m, normal 2h; resolve repair 24h, complaint 48h, wish 7d,
-dispute 7d, emergency 4h.
+dispute 7d, emergency 4h; confirm 3d. Points default to wish 10.
 """
 
 from __future__ import annotations
@@ -37,21 +43,31 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
-from domain.org import STAFF_ROLES
-from domain.sla import DEFAULT_ACCEPT, DEFAULT_RESOLVE, Sla
+from domain.org import DEFAULT_POINTS, POINT_KINDS, STAFF_ROLES
+from domain.sla import DEFAULT_ACCEPT, DEFAULT_CONFIRM, DEFAULT_RESOLVE, Sla
 from domain.tickets import TIERS
 from storage.db import SessionFactory
-from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
+from storage.models import (
+    Building,
+    ChatGroup,
+    Department,
+    District,
+    Grid,
+    Person,
+    Role,
+    Setting,
+    Street,
+    Ticket,
+)
 
 CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
 # The roles an org file hands out; other roles (residents) are never touched by an import.
 FILE_ROLES = STAFF_ROLES
 
-SLA_KEY = "sla"
 ORG_VERSION_KEY = "org_version"
 
 
@@ -106,12 +122,33 @@ class DistrictSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DepartmentSpec:
+    """An outside department the street can whistle: reached on WeCom as `wecom_userid`, or
+    through the robot `webhook_key` (or both); it must report within `respond_seconds`."""
+
+    name: str
+    respond_seconds: int
+    wecom_userid: str | None = None
+    webhook_key: str | None = None
+    line: int = field(default=0, compare=False)
+
+    def person(self) -> PersonSpec | None:
+        """The department as a person on WeCom, named as the department."""
+        if not self.wecom_userid:
+            return None
+        return PersonSpec(name=self.name, wecom_userid=self.wecom_userid, line=self.line)
+
+
+@dataclass(frozen=True, slots=True)
 class OrgFile:
     street: str
     districts: tuple[DistrictSpec, ...] = ()
     sla: Sla = field(default_factory=Sla)
     # Street staff: admins over the whole street.
     admins: tuple[PersonSpec, ...] = ()
+    departments: tuple[DepartmentSpec, ...] = ()
+    # Points a volunteer earns per kind of work ("wish").
+    points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_POINTS))
 
     def iter_people(self) -> Iterator[tuple[str, PersonSpec]]:
         """Every mention of a person, with a description of where it is."""
@@ -133,9 +170,18 @@ class OrgFile:
                     if building.captain is not None:
                         yield f"captain of building {building.number}", building.captain
 
+    def department_people(self) -> Iterator[tuple[str, PersonSpec]]:
+        """The departments reached on WeCom, as people, with where they are."""
+        for department in self.departments:
+            person = department.person()
+            if person is not None:
+                yield f"department {department.name}", person
+
     def people(self) -> list[PersonSpec]:
-        """The distinct people of the file: mentions sharing an id merged into one."""
-        return _merge_people([person for _, person in self.iter_people()])[0]
+        """The distinct people of the file, departments on WeCom included: mentions sharing
+        an id merged into one."""
+        mentions = [*self.iter_people(), *self.department_people()]
+        return _merge_people([person for _, person in mentions])[0]
 
 
 class OrgFileError(Exception):
@@ -154,6 +200,11 @@ class OrgFileError(Exception):
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _DURATION = re.compile(r"(?:\d+[smhd])+")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The longest duration a file may give (a deadline must stay a date gridbot can compute).
+MAX_DURATION = 365 * 86400
+_WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+#: The most points one piece of work may earn.
+MAX_POINTS = 1_000_000
 
 
 def parse_duration(text: str) -> int:
@@ -292,7 +343,62 @@ class _Reader:
                     districts.append(district)
         admins = self.people(top.get("admins"), "admins")
         sla = self.sla(top["sla"]) if not _is_null(top.get("sla")) else Sla()
-        return OrgFile(street=street or "", districts=tuple(districts), sla=sla, admins=admins)
+        departments = self.departments(top.get("departments"))
+        points = self.points(top["points"]) if not _is_null(top.get("points")) else {}
+        return OrgFile(
+            street=street or "",
+            districts=tuple(districts),
+            sla=sla,
+            admins=admins,
+            departments=departments,
+            points=dict(DEFAULT_POINTS) | points,
+        )
+
+    def departments(self, node: yaml.Node | None) -> tuple[DepartmentSpec, ...]:
+        found = (self.department(item) for item in self.items(node, "departments"))
+        return tuple(department for department in found if department is not None)
+
+    def department(self, node: yaml.Node) -> DepartmentSpec | None:
+        fields = self.fields(node, "department")
+        if fields is None:
+            return None
+        name = self.text(fields, "name", node, "department")
+        what = f"department {name}" if name else "department"
+        respond = None
+        if _is_null(fields.get("respond")):
+            self.error(node, f"{what}: respond is missing (how soon it must report, e.g. 4h)")
+        else:
+            respond = self.duration(fields["respond"], f"{what}: respond")
+        return DepartmentSpec(
+            name=name or "",
+            respond_seconds=respond or 0,
+            wecom_userid=self.text(fields, "wecom_userid", node, what, required=False),
+            webhook_key=self.text(fields, "webhook_key", node, what, required=False),
+            line=_line(node),
+        )
+
+    def points(self, node: yaml.Node) -> dict[str, int]:
+        points: dict[str, int] = {}
+        for kind, value in (self.fields(node, "points") or {}).items():
+            if kind not in POINT_KINDS:
+                self.error(value, f"points: unknown key {kind!r} (keys: {', '.join(POINT_KINDS)})")
+                continue
+            number = self.whole_number(value, f"points: {kind}")
+            if number is not None:
+                points[kind] = number
+        return points
+
+    def whole_number(self, node: yaml.Node, what: str) -> int | None:
+        """A positive whole number of at most MAX_POINTS."""
+        text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+        if node.tag not in _TEXT_TAGS or not _WHOLE_NUMBER.fullmatch(text):
+            self.error(node, f"{what} must be a whole number such as 10, not {_kind(node)}")
+            return None
+        number = int(text)
+        if not 0 < number <= MAX_POINTS:
+            self.error(node, f"{what} must be between 1 and {MAX_POINTS}, not {number}")
+            return None
+        return number
 
     def district(self, node: yaml.Node) -> DistrictSpec | None:
         fields = self.fields(node, "district")
@@ -439,17 +545,24 @@ class _Reader:
                     if seconds is not None:
                         table[key] = seconds
             tables.append(table)
-        return Sla(accept=tables[0], resolve=tables[1])
+        confirm = None
+        if not _is_null(fields.get("confirm")):
+            confirm = self.duration(fields["confirm"], "sla: confirm")
+        return Sla(accept=tables[0], resolve=tables[1], confirm=confirm or DEFAULT_CONFIRM)
 
     def duration(self, node: yaml.Node, what: str) -> int | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXT_TAGS:
             self.error(node, f"{what}: a duration must be text such as 30m, not {_kind(node)}")
             return None
         try:
-            return parse_duration(str(node.value))
+            seconds = parse_duration(str(node.value))
         except ValueError as exc:
             self.error(node, f"{what}: {exc}")
             return None
+        if seconds > MAX_DURATION:
+            self.error(node, f"{what}: {node.value} is longer than {format_duration(MAX_DURATION)}")
+            return None
+        return seconds
 
 
 def parse_org(text: str) -> OrgFile:
@@ -571,15 +684,9 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
                             )
                         )
                     chats.setdefault(key, group.line)
-    for part, table, defaults in (
-        ("accept", org.sla.accept, DEFAULT_ACCEPT),
-        ("resolve", org.sla.resolve, DEFAULT_RESOLVE),
-    ):
-        for key, seconds in table.items():
-            if key not in defaults:
-                errors.append((1, f"sla: {part}: unknown key {key!r}"))
-            elif not isinstance(seconds, int) or seconds <= 0:
-                errors.append((1, f"sla: {part}: {key} must be a positive number of seconds"))
+    errors += _check_sla(org.sla)
+    errors += _check_points(org.points)
+    errors += _check_departments(org.departments, partial)
     errors += _check_lengths(org)
     mentions = []
     for where, person in org.iter_people():
@@ -590,7 +697,64 @@ def _check(org: OrgFile, partial: bool) -> list[tuple[int, str]]:
             errors.append(
                 (person.line, f"{where}: {person.name} has neither wecom_userid nor wechat_id")
             )
+    mentions += [person for _, person in org.department_people() if person.name.strip()]
     errors += _merge_people(mentions)[1]
+    return errors
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_DURATION
+
+
+def _check_sla(sla: Sla) -> list[tuple[int, str]]:
+    """What a file read from YAML cannot get wrong but a programmatic `OrgFile` can."""
+    errors: list[tuple[int, str]] = []
+    for part, table, defaults in (
+        ("accept", sla.accept, DEFAULT_ACCEPT),
+        ("resolve", sla.resolve, DEFAULT_RESOLVE),
+    ):
+        for key, seconds in table.items():
+            if key not in defaults:
+                errors.append((1, f"sla: {part}: unknown key {key!r}"))
+            elif not _is_seconds(seconds):
+                errors.append((1, f"sla: {part}: {key} must be a positive number of seconds"))
+    if not _is_seconds(sla.confirm):
+        errors.append((1, "sla: confirm must be a positive number of seconds"))
+    return errors
+
+
+def _check_points(points: Mapping[str, int]) -> list[tuple[int, str]]:
+    errors: list[tuple[int, str]] = []
+    for kind, number in points.items():
+        if kind not in POINT_KINDS:
+            errors.append((1, f"points: unknown key {kind!r}"))
+        elif isinstance(number, bool) or not isinstance(number, int):
+            errors.append((1, f"points: {kind} must be a whole number"))
+        elif not 0 < number <= MAX_POINTS:
+            errors.append((1, f"points: {kind} must be between 1 and {MAX_POINTS}"))
+    return errors
+
+
+def _check_departments(
+    departments: tuple[DepartmentSpec, ...], partial: bool
+) -> list[tuple[int, str]]:
+    """Names given once, a way to reach each department, a respond time. With `partial`,
+    empty names and missing respond times were reported while reading."""
+    errors: list[tuple[int, str]] = []
+    first: dict[str, int] = {}
+    for department in departments:
+        name, line = department.name, department.line
+        if not name.strip():
+            if not partial:
+                errors.append((line, "a department's name is empty"))
+            continue
+        if name in first:
+            errors.append((line, f"department {name} is given twice (first on line {first[name]})"))
+        first.setdefault(name, line)
+        if not department.wecom_userid and not department.webhook_key:
+            errors.append((line, f"department {name} has neither wecom_userid nor webhook_key"))
+        if not _is_seconds(department.respond_seconds) and not partial:
+            errors.append((line, f"department {name}: respond must be a positive duration"))
     return errors
 
 
@@ -616,6 +780,10 @@ def _check_lengths(org: OrgFile) -> list[tuple[int, str]]:
                 for group in building.groups:
                     check(group.chat_id, _CHAT, group.line, "chat_id")
                     check(group.name, _CHAT, group.line, "group name")
+    for department in org.departments:
+        check(department.name, _NAME, department.line, "department name")
+        check(department.wecom_userid, _ID, department.line, "wecom_userid")
+        check(department.webhook_key, _CHAT, department.line, "webhook_key")
     for _, person in org.iter_people():
         check(person.name, _NAME, person.line, "name")
         check(person.wecom_userid, _ID, person.line, "wecom_userid")
@@ -745,11 +913,30 @@ def org_to_dict(org: OrgFile) -> dict[str, Any]:
     out: dict[str, Any] = {"street": org.street}
     if org.admins:
         out["admins"] = [_person_dict(p) for p in org.admins]
+    if org.departments:
+        out["departments"] = [_department_dict(d) for d in org.departments]
+    out["points"] = dict(org.points)
+    out["sla"] = _sla_dict(org.sla)
     out["districts"] = districts
-    out["sla"] = {
+    return out
+
+
+def _department_dict(department: DepartmentSpec) -> dict[str, str]:
+    out = {"name": department.name}
+    for key in ("wecom_userid", "webhook_key"):
+        value = getattr(department, key)
+        if value is not None:
+            out[key] = value
+    out["respond"] = format_duration(department.respond_seconds)
+    return out
+
+
+def _sla_dict(sla: Sla) -> dict[str, Any]:
+    out: dict[str, Any] = {
         part: {key: format_duration(seconds) for key, seconds in table.items()}
-        for part, table in (("accept", org.sla.accept), ("resolve", org.sla.resolve))
+        for part, table in (("accept", sla.accept), ("resolve", sla.resolve))
     }
+    out["confirm"] = format_duration(sla.confirm)
     return out
 
 
@@ -762,7 +949,7 @@ def dump_org(org: OrgFile) -> str:
 
 # ---------------------------------------------------------------- import
 
-KINDS = ("streets", "districts", "grids", "buildings", "groups", "people", "roles", "settings")
+KINDS = ("streets", "districts", "grids", "buildings", "groups", "people", "roles", "departments")
 
 
 @dataclass
@@ -863,15 +1050,7 @@ class _Importer:
 
     async def run(self) -> None:
         session, org = self.session, self.org
-
-        street = (
-            await session.execute(select(Street).where(Street.name == org.street))
-        ).scalar_one_or_none()
-        self._count("streets", street is None, False)
-        if street is None:
-            street = Street(name=org.street)
-            session.add(street)
-            await session.flush()
+        street = await self._import_street()
 
         existing_districts = {
             d.name: d
@@ -968,9 +1147,25 @@ class _Importer:
 
         person_ids = await self._import_people()
         await self._import_roles(street, districts, grids, buildings, person_ids)
-        await self._import_sla()
+        await self._import_departments(street, person_ids)
         if self.summary.changed:
             await bump_org_version(session)
+
+    async def _import_street(self) -> Street:
+        """The file's street, with its SLA table and points."""
+        session, org = self.session, self.org
+        values = {"sla": org.sla.to_dict(), "points": dict(org.points)}
+        street = (
+            await session.execute(select(Street).where(Street.name == org.street))
+        ).scalar_one_or_none()
+        if street is None:
+            street = Street(name=org.street, **values)
+            session.add(street)
+            self._count("streets", True, False)
+        else:
+            self._count("streets", False, self._set(street, **values))
+        await session.flush()
+        return street
 
     async def _import_people(self) -> dict[tuple[str, str], int]:
         """Upsert the file's people; returns ("wecom_userid"|"wechat_id", id) -> person id."""
@@ -1085,6 +1280,8 @@ class _Importer:
         scopes: set[tuple[str, int]] = {("street", street.id)}
         for person in org.admins:
             wanted.add((pid(person), "admin", "street", street.id, ""))
+        for _, person in org.department_people():
+            wanted.add((pid(person), "department", "street", street.id, ""))
         for spec in org.districts:
             district = districts[spec.name]
             scopes.add(("district", district.id))
@@ -1126,15 +1323,38 @@ class _Importer:
             self.summary.note("roles", "created")
         await session.flush()
 
-    async def _import_sla(self) -> None:
-        value = self.org.sla.to_dict()
-        row = await self.session.get(Setting, SLA_KEY)
-        if row is None:
-            self.session.add(Setting(key=SLA_KEY, value=value))
-            self.summary.note("settings", "created")
-        elif row.value != value:
-            row.value = value
-            self.summary.note("settings", "updated")
-        else:
-            self.summary.note("settings", "unchanged")
-        await self.session.flush()
+    async def _import_departments(
+        self, street: Street, person_ids: dict[tuple[str, str], int]
+    ) -> None:
+        """Upsert the street's departments by name; remove those the file no longer lists."""
+        session = self.session
+        query = select(Department).where(Department.street_id == street.id)
+        existing = {d.name: d for d in (await session.execute(query)).scalars()}
+        for spec in self.org.departments:
+            values = {
+                "person_id": person_ids[("wecom_userid", spec.wecom_userid)]
+                if spec.wecom_userid
+                else None,
+                "webhook_key": spec.webhook_key,
+                "respond_seconds": spec.respond_seconds,
+            }
+            row = existing.pop(spec.name, None)
+            if row is None:
+                session.add(Department(street_id=street.id, name=spec.name, **values))
+                self._count("departments", True, False)
+            else:
+                self._count("departments", False, self._set(row, **values))
+        await self._remove_departments(list(existing.values()))
+        await session.flush()
+
+    async def _remove_departments(self, gone: list[Department]) -> None:
+        """Tickets whistled to a department that is removed keep no department."""
+        if not gone:
+            return
+        ids = [department.id for department in gone]
+        await self.session.execute(
+            update(Ticket).where(Ticket.department_id.in_(ids)).values(department_id=None)
+        )
+        for department in gone:
+            await self.session.delete(department)
+            self.summary.note("departments", "removed")

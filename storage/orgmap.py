@@ -1,7 +1,7 @@
 """Loading the grid map from the database, and keeping one snapshot per process.
 
-`await load_org_map(session)` reads streets, districts, grids, buildings, chat groups,
-people, roles and the SLA table once (`domain.org.OrgMap`); `OrgMapCache` keeps one snapshot
+`await load_org_map(session)` reads streets (with their SLA tables and points), districts,
+grids, buildings, chat groups, people, roles and departments once (`domain.org.OrgMap`); `OrgMapCache` keeps one snapshot
 and reloads it when the org version moves on.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import raiseload
 
 from domain.org import (
     BuildingInfo,
+    DepartmentInfo,
     DistrictInfo,
     GroupInfo,
     OrgMap,
@@ -24,8 +25,17 @@ from domain.org import (
     StreetInfo,
 )
 from storage.db import SessionFactory
-from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
-from storage.orgfile import SLA_KEY, read_org_version
+from storage.models import (
+    Building,
+    ChatGroup,
+    Department,
+    District,
+    Grid,
+    Person,
+    Role,
+    Street,
+)
+from storage.orgfile import read_org_version
 
 
 async def load_org_map(session: AsyncSession) -> OrgMap:
@@ -43,9 +53,9 @@ async def load_org_map(session: AsyncSession) -> OrgMap:
     groups = await rows(ChatGroup)
     people = await rows(Person, raiseload(Person.roles))
     roles = await rows(Role)
-    sla_row = await session.get(Setting, SLA_KEY)
+    departments = await rows(Department)
     return OrgMap.build(
-        streets=[StreetInfo(s.id, s.name) for s in streets],
+        streets=[StreetInfo.from_row(s.id, s.name, s.sla, s.points) for s in streets],
         districts=[DistrictInfo(d.id, d.name, d.street_id) for d in districts],
         grids=[(g.id, g.name, g.district_id) for g in grids],
         buildings=[
@@ -57,7 +67,12 @@ async def load_org_map(session: AsyncSession) -> OrgMap:
         roles=[
             (r.person_id, RoleInfo(r.role, r.scope, r.scope_id, r.tier or "")) for r in roles
         ],
-        sla=sla_row.value if sla_row is not None else None,
+        departments=[
+            DepartmentInfo(
+                d.id, d.street_id, d.name, d.person_id, d.webhook_key, d.respond_seconds
+            )
+            for d in departments
+        ],
         version=version,
     )
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.demo import demo_name, demo_org, demo_yaml, load_demo, load_demo_if_empty
-from storage.models import Building, ChatGroup, District, Grid, Person, Role, Street
-from storage.orgfile import import_org, parse_org
+from storage.models import Building, ChatGroup, Department, District, Grid, Person, Role, Street
+from storage.orgfile import DepartmentSpec, PersonSpec, import_org, parse_org
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -53,17 +53,35 @@ def test_demo_shape() -> None:
         "big": ["med2b"],
     }
     assert len(org.admins) == 1 and org.admins[0].wecom_userid == "admin"
+    assert [[(p.name, p.wecom_userid) for p in d.admins] for d in org.districts] == [
+        [("居委会孙书记", "sj1"), ("居委会钱主任", "zr1")],
+        [("居委会郑书记", "sj2"), ("居委会冯主任", "zr2")],
+        [("居委会褚书记", "sj3")],
+        [("居委会卫书记", "sj4")],
+    ]
+    assert org.departments == (
+        DepartmentSpec("房管所", 4 * 3600, wecom_userid="fgs"),
+        DepartmentSpec("派出所", 30 * 60, webhook_key="demo-key-pcs"),
+        DepartmentSpec("物业公司", 2 * 3600, wecom_userid="wygs"),
+    )
+    assert org.points == {"wish": 10}
+    assert org.sla.confirm == 3 * 86400
 
 
 def test_demo_people_are_distinct_and_deterministic() -> None:
     org = demo_org()
     people = org.people()
-    assert len(people) == 1 + 12 + 32 * 2 + 32 * 2 + 96
+    assert len(people) == 1 + 6 + 2 + 12 + 32 * 2 + 32 * 2 + 96
     names = Counter(p.name for p in people)
     assert max(names.values()) == 1
-    assert all(2 <= len(name) <= 3 for name in names)
+    offices = [p for d in org.districts for p in d.admins] + [
+        PersonSpec(d.name, wecom_userid=d.wecom_userid) for d in org.departments if d.wecom_userid
+    ]
+    named_people = [p for p in people if p not in offices]
+    assert len(named_people) == len(people) - 8
+    assert all(2 <= len(p.name) <= 3 for p in named_people)
     assert demo_org() == org
-    assert [demo_name(i) for i in range(3)] == [p.name for p in people[:3]]
+    assert [demo_name(i) for i in range(3)] == [p.name for p in named_people[:3]]
     assert len({demo_name(i) for i in range(1200)}) == 1200
 
 
@@ -91,7 +109,8 @@ async def test_load_demo(sessions: Sessions) -> None:
         assert await count(ChatGroup) == 96 * 2
         assert await count(ChatGroup, ChatGroup.channel == "simulator") == 96
         assert await count(ChatGroup, ChatGroup.channel == "bridge") == 96
-        assert await count(Person) == 237
+        assert await count(Person) == 245
+        assert await count(Department) == 3
 
         per_role = dict(
             (await session.execute(select(Role.role, func.count()).group_by(Role.role))).all()
@@ -102,7 +121,8 @@ async def test_load_demo(sessions: Sessions) -> None:
             "captain": 96,
             "volunteer": 64,
             "mediator": 12,
-            "admin": 1,
+            "admin": 1 + 6,
+            "department": 2,
         }
         # Exactly one worker and one leader per grid, one captain per building.
         for role, scope, expected in (

@@ -103,3 +103,54 @@ async def test_inbound_rows_written_before_0004_get_their_message_key(db_url: st
                 {"key": message_key("bridge", "b12@chatroom", "1001"), "now": now})
     finally:
         await engine.dispose()
+
+
+async def test_the_sla_setting_before_0005_becomes_every_streets_own(db_url: str):
+    """The one SLA table of a database before 0005 moves into each street's `sla` column,
+    and back into the setting on downgrade."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url, foreign_keys=False)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+
+    table = {"accept": {"emergency": 300, "normal": 3600},
+             "resolve": {"repair": 43200, "complaint": 172800, "wish": 604800,
+                         "dispute": 604800, "emergency": 14400}}
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+            await connection.execute(text(
+                "INSERT INTO settings (key, value) VALUES ('sla', :value)"),
+                {"value": json.dumps(table)})
+            for name in ("宜川路街道", "曹杨新村街道"):
+                await connection.execute(text("INSERT INTO streets (name) VALUES (:name)"),
+                                         {"name": name})
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            streets = (await connection.execute(
+                text("SELECT name, sla, points FROM streets ORDER BY id"))).all()
+            settings = (await connection.execute(
+                text("SELECT key FROM settings WHERE key = 'sla'"))).all()
+        assert [(name, _json(sla), points) for name, sla, points in streets] == [
+            ("宜川路街道", table, None), ("曹杨新村街道", table, None)]
+        assert settings == []
+
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+            value = (await connection.execute(
+                text("SELECT value FROM settings WHERE key = 'sla'"))).scalar_one()
+        assert _json(value) == table
+    finally:
+        await engine.dispose()
+
+
+def _json(value: object) -> object:
+    """A JSON column as read through text(): a string on SQLite, decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value

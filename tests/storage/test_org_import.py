@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,7 +10,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import orgfile
-from storage.models import Building, ChatGroup, District, Grid, Person, Role, Setting, Street
+from storage.models import (
+    Building,
+    ChatGroup,
+    Department,
+    District,
+    Grid,
+    Person,
+    Role,
+    Setting,
+    Street,
+    Ticket,
+)
 from storage.orgfile import (
     OrgFile,
     OrgFileError,
@@ -31,7 +43,10 @@ async def snapshot(sessions: Sessions) -> dict[str, Any]:
             return sorted(tuple(getattr(r, c) for c in columns) for r in result.scalars())
 
         return {
-            "streets": await rows(Street, "id", "name"),
+            "streets": [
+                (i, name, repr(sla), repr(points))
+                for i, name, sla, points in await rows(Street, "id", "name", "sla", "points")
+            ],
             "districts": await rows(District, "id", "street_id", "name"),
             "grids": await rows(Grid, "id", "district_id", "name"),
             "buildings": await rows(
@@ -40,6 +55,10 @@ async def snapshot(sessions: Sessions) -> dict[str, Any]:
             "groups": await rows(ChatGroup, "id", "channel", "chat_id", "name", "building_id"),
             "people": await rows(Person, "id", "name", "wecom_userid", "wechat_id", "phone"),
             "roles": await rows(Role, "id", "person_id", "role", "scope", "scope_id", "tier"),
+            "departments": await rows(
+                Department, "id", "street_id", "name", "person_id", "webhook_key",
+                "respond_seconds",
+            ),
             "settings": [(key, repr(value)) for key, value in await rows(Setting, "key", "value")],
         }
 
@@ -71,7 +90,7 @@ async def test_contract_example_imports(sessions: Sessions, contract_yaml: str) 
         "groups": 2,
         "people": 7,
         "roles": 7,
-        "settings": 1,
+        "departments": 0,
     }
     assert not any(summary.updated.values()) and not any(summary.removed.values())
     assert summary.changed
@@ -84,11 +103,14 @@ async def test_contract_example_imports(sessions: Sessions, contract_yaml: str) 
             ("bridge", "b3@chatroom", "3号楼业主群", building.id),
             ("wecom_bot", "wrOgAAAA3", None, building.id),
         ]
-        sla = await session.get(Setting, "sla")
-        assert sla is not None
-        assert sla.value["accept"] == {"emergency": 600, "normal": 7200}
-        assert sla.value["resolve"]["repair"] == 86400
-        assert sla.value["resolve"]["emergency"] == 4 * 3600
+        street = (await session.execute(select(Street))).scalar_one()
+        assert street.sla is not None
+        assert street.sla["accept"] == {"emergency": 600, "normal": 7200}
+        assert street.sla["resolve"]["repair"] == 86400
+        assert street.sla["resolve"]["emergency"] == 4 * 3600
+        assert street.sla["confirm"] == 3 * 86400
+        assert street.points == {"wish": 10}
+        assert await session.get(Setting, "sla") is None  # the street's, not a setting
         assert await read_org_version(session) == 1
 
     captain = await person(sessions, wecom_userid="wanglz")
@@ -118,7 +140,7 @@ async def test_importing_twice_changes_nothing(sessions: Sessions, contract_yaml
     second = await import_org(sessions, parse_org(contract_yaml))
     assert not second.changed
     assert second.unchanged == first.created
-    assert str(second) == "nothing changed (21 rows unchanged)"
+    assert str(second) == "nothing changed (20 rows unchanged)"
     assert second.lines()[0] == "streets: 1 unchanged"
     assert str(first).startswith("streets 1 created; districts 1 created; grids 1 created")
     assert await snapshot(sessions) == before
@@ -155,7 +177,7 @@ async def test_reimport_applies_changes(sessions: Sessions, contract_yaml: str) 
     assert summary.created["people"] == 1
     assert summary.removed["roles"] == 2  # the old captain's and the leader's
     assert summary.created["roles"] == 1
-    assert summary.updated["settings"] == 1
+    assert summary.updated["streets"] == 1  # its SLA table
 
     # The people stay; only their roles go.
     assert await person(sessions, wecom_userid="wanglz") is not None
@@ -173,8 +195,8 @@ async def test_reimport_applies_changes(sessions: Sessions, contract_yaml: str) 
             await session.execute(select(ChatGroup).where(ChatGroup.chat_id == "wrOgAAAA3"))
         ).scalar_one()
         assert (group.building_id, group.name) == (buildings["5"].id, "5号楼")
-        sla = await session.get(Setting, "sla")
-        assert sla is not None and sla.value["resolve"]["repair"] == 12 * 3600
+        street = (await session.execute(select(Street))).scalar_one()
+        assert street.sla is not None and street.sla["resolve"]["repair"] == 12 * 3600
         assert await read_org_version(session) == 2
 
     again = await import_org(sessions, parse_org(changed))
@@ -203,13 +225,13 @@ async def test_file_with_errors_is_refused_whole(sessions: Sessions, contract_ya
 async def test_import_is_all_or_nothing(
     sessions: Sessions, contract_yaml: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def fail(self: Any) -> None:
+    async def fail(self: Any, *args: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(orgfile._Importer, "_import_sla", fail)
+    monkeypatch.setattr(orgfile._Importer, "_import_departments", fail)
     with pytest.raises(RuntimeError):
         await import_org(sessions, parse_org(contract_yaml))
-    for model in (Street, District, Grid, Building, ChatGroup, Person, Role, Setting):
+    for model in (Street, District, Grid, Building, ChatGroup, Person, Role, Setting, Department):
         assert await count(sessions, model) == 0, model
 
 
@@ -328,3 +350,149 @@ async def test_street_admins_and_district_staff(sessions: Sessions, contract_yam
     )
     assert summary.removed["roles"] == 1
     assert await roles_of(sessions, admin.id) == set()
+
+
+DEPARTMENTS = """\
+departments:
+  - {name: 房管所, wecom_userid: fgs, respond: 4h}
+  - {name: 派出所, webhook_key: key-pcs, respond: 30m}
+  - {name: 物业公司, wecom_userid: wygs, webhook_key: key-wy, respond: 2h}
+points: {wish: 12}
+"""
+
+
+def with_departments(contract_yaml: str, departments: str = DEPARTMENTS) -> str:
+    return contract_yaml.replace("districts:\n", departments + "districts:\n", 1)
+
+
+async def departments_of(sessions: Sessions) -> dict[str, tuple[Any, ...]]:
+    """name -> (wecom_userid of its person, webhook_key, respond_seconds, street name)."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(Department, Street.name)
+                .join(Street, Street.id == Department.street_id)
+                .order_by(Department.id)
+            )
+        ).all()
+        out = {}
+        for department, street in rows:
+            person_row = (
+                await session.get(Person, department.person_id) if department.person_id else None
+            )
+            out[department.name] = (
+                person_row.wecom_userid if person_row else None,
+                department.webhook_key,
+                department.respond_seconds,
+                street,
+            )
+        return out
+
+
+async def test_departments_are_imported(sessions: Sessions, contract_yaml: str) -> None:
+    text = with_departments(contract_yaml)
+    summary = await import_org(sessions, parse_org(text))
+    assert summary.created["departments"] == 3
+    assert summary.created["people"] == 7 + 2 and summary.created["roles"] == 7 + 2
+    assert "departments 3 created" in str(summary)
+    assert await departments_of(sessions) == {
+        "房管所": ("fgs", None, 4 * 3600, "宜川路街道"),
+        "派出所": (None, "key-pcs", 30 * 60, "宜川路街道"),
+        "物业公司": ("wygs", "key-wy", 2 * 3600, "宜川路街道"),
+    }
+    fgs = await person(sessions, wecom_userid="fgs")
+    assert fgs is not None and fgs.name == "房管所"
+    assert await roles_of(sessions, fgs.id) == {("department", "street", "")}
+    async with sessions() as session:
+        street = (await session.execute(select(Street))).scalar_one()
+        role = (await session.execute(select(Role).where(Role.person_id == fgs.id))).scalar_one()
+        assert role.scope_id == street.id
+        assert street.points == {"wish": 12}
+
+    before = await snapshot(sessions)
+    again = await import_org(sessions, parse_org(text))
+    assert not again.changed
+    assert again.unchanged["departments"] == 3 and again.unchanged["streets"] == 1
+    assert "departments: 3 unchanged" in again.lines()
+    assert await snapshot(sessions) == before
+
+
+async def test_departments_follow_the_file(sessions: Sessions, contract_yaml: str) -> None:
+    await import_org(sessions, parse_org(with_departments(contract_yaml)))
+    fgs = await person(sessions, wecom_userid="fgs")
+    assert fgs is not None
+    async with sessions() as session, session.begin():
+        (fgs_department,) = (
+            await session.execute(select(Department).where(Department.name == "房管所"))
+        ).scalars()
+        now = datetime.now(UTC)
+        whistled = Ticket(category="repair", reporter_channel="bridge", reporter_id="wxid_r",
+                          text="楼道漏水", department_id=fgs_department.id, created_at=now,
+                          updated_at=now)
+        session.add(whistled)
+        await session.flush()
+        ticket_id = whistled.id
+
+    # 房管所 is gone, 派出所 answers sooner, 物业公司 is reached by its robot only.
+    changed = DEPARTMENTS.replace("  - {name: 房管所, wecom_userid: fgs, respond: 4h}\n", "")
+    changed = changed.replace("respond: 30m", "respond: 15m").replace(
+        "wecom_userid: wygs, webhook_key: key-wy", "webhook_key: key-wy2"
+    )
+    summary = await import_org(sessions, parse_org(with_departments(contract_yaml, changed)))
+    assert (summary.removed["departments"], summary.updated["departments"]) == (1, 2)
+    assert summary.removed["roles"] == 2  # 房管所's and 物业公司's
+    assert await departments_of(sessions) == {
+        "派出所": (None, "key-pcs", 15 * 60, "宜川路街道"),
+        "物业公司": (None, "key-wy2", 2 * 3600, "宜川路街道"),
+    }
+    # The people stay, without their role; the whistled ticket keeps no department.
+    assert await roles_of(sessions, fgs.id) == set()
+    wygs = await person(sessions, wecom_userid="wygs")
+    assert wygs is not None and await roles_of(sessions, wygs.id) == set()
+    async with sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.department_id is None
+
+
+async def test_a_department_named_twice_is_one_person(
+    sessions: Sessions, contract_yaml: str
+) -> None:
+    text = with_departments(contract_yaml).replace(
+        "districts:\n", "admins: [{name: 房管所, wecom_userid: fgs}]\ndistricts:\n", 1
+    )
+    summary = await import_org(sessions, parse_org(text))
+    assert summary.created["people"] == 7 + 2
+    fgs = await person(sessions, wecom_userid="fgs")
+    assert fgs is not None
+    assert await roles_of(sessions, fgs.id) == {
+        ("admin", "street", ""),
+        ("department", "street", ""),
+    }
+    assert (await departments_of(sessions))["房管所"][0] == "fgs"
+
+
+async def test_each_street_keeps_its_own_departments(
+    sessions: Sessions, contract_yaml: str
+) -> None:
+    await import_org(sessions, parse_org(with_departments(contract_yaml)))
+    other = (
+        with_departments(contract_yaml, "departments:\n  - {name: 房管所, webhook_key: k9, "
+                         "respond: 1h}\n")
+        .replace("street: 宜川路街道", "street: 曹杨新村街道")
+        .replace("第一居民区", "第二居民区")
+        .replace("b3@chatroom", "b3@other")
+        .replace("wrOgAAAA3", "wrOther3")
+    )
+    summary = await import_org(sessions, parse_org(other))
+    assert summary.created["departments"] == 1 and not summary.removed["departments"]
+    async with sessions() as session:
+        per_street = dict(
+            (
+                await session.execute(
+                    select(Street.name, func.count(Department.id))
+                    .join(Department, Department.street_id == Street.id)
+                    .group_by(Street.name)
+                )
+            ).all()
+        )
+    assert per_street == {"宜川路街道": 3, "曹杨新村街道": 1}

@@ -8,6 +8,7 @@ import pytest
 
 from storage.orgfile import (
     BuildingSpec,
+    DepartmentSpec,
     DistrictSpec,
     GridSpec,
     GroupSpec,
@@ -72,6 +73,9 @@ def test_contract_example(contract_yaml: str) -> None:
         "dispute": 604800,
         "emergency": 4 * 3600,
     }
+    assert org.sla.confirm == 3 * 86400
+    assert org.points == {"wish": 10}
+    assert org.departments == () and org.admins == ()
     assert len(org.people()) == 7
 
 
@@ -423,3 +427,179 @@ def test_load_org_file(tmp_path: Path, contract_yaml: str) -> None:
     with pytest.raises(OrgFileError) as caught:
         load_org_file(path)
     assert caught.value.errors == [(3, "the file is not UTF-8 text")]
+
+
+MORE_EXAMPLE = """\
+street: 宜川路街道
+admins: [{name: 王建国, wecom_userid: admin}]
+departments:                         # outside departments the street can whistle (吹哨)
+  - {name: 房管所, wecom_userid: fgs, respond: 4h}      # or webhook_key: "key-fgs"
+  - {name: 派出所, wecom_userid: pcs, respond: 30m}
+  - {name: 物业公司, webhook_key: "key-wy", respond: 1h30m}
+  - name: 城管中队
+    wecom_userid: cgzd
+    webhook_key: key-cg
+    respond: 2d
+points: {wish: 15}                   # points a volunteer earns for a confirmed wish
+sla:
+  accept: {emergency: 10m, normal: 2h}
+  resolve: {repair: 24h, complaint: 48h, wish: 7d, dispute: 7d}
+  confirm: 5d                        # a resolved ticket nobody rates is closed after this
+districts:
+  - name: 第一居民区
+    admins: [{name: 居委会孙书记, wecom_userid: sunsj}]   # the district rung of escalation
+    grids:
+      - name: 第1网格
+        worker: {name: 张网格, wecom_userid: zhangwg}
+"""
+
+STREET_ONLY = "street: S\ndistricts:\n  - name: D\n    grids: []\n"
+
+
+def test_departments_points_and_confirm() -> None:
+    org = parse_org(MORE_EXAMPLE)
+    assert org.departments == (
+        DepartmentSpec("房管所", 4 * 3600, wecom_userid="fgs"),
+        DepartmentSpec("派出所", 30 * 60, wecom_userid="pcs"),
+        DepartmentSpec("物业公司", 90 * 60, webhook_key="key-wy"),
+        DepartmentSpec("城管中队", 2 * 86400, wecom_userid="cgzd", webhook_key="key-cg"),
+    )
+    assert org.departments[2].line == line_of(MORE_EXAMPLE, "物业公司")
+    assert org.departments[3].line == line_of(MORE_EXAMPLE, "name: 城管中队")
+    assert org.points == {"wish": 15}
+    assert org.sla.confirm == 5 * 86400
+    assert org.sla.accept_seconds("normal") == 7200
+    assert org.admins == (PersonSpec("王建国", wecom_userid="admin"),)
+    assert org.districts[0].admins == (PersonSpec("居委会孙书记", wecom_userid="sunsj"),)
+    # Departments on WeCom are people named as the department; the robot-only one is not.
+    names = {p.wecom_userid: p.name for p in org.people()}
+    assert {k: names[k] for k in ("fgs", "pcs", "cgzd")} == {
+        "fgs": "房管所",
+        "pcs": "派出所",
+        "cgzd": "城管中队",
+    }
+    assert "物业公司" not in {p.name for p in org.people()}
+    assert len(org.people()) == 6
+
+
+def test_more_example_round_trips() -> None:
+    org = parse_org(MORE_EXAMPLE)
+    text = dump_org(org)
+    assert parse_org(text) == org
+    assert "confirm: 5d" in text and "points: {wish: 15}" in text
+    assert "{name: 物业公司, webhook_key: key-wy, respond: 90m}" in text
+
+
+def test_points_default_when_absent_or_empty() -> None:
+    assert parse_org(STREET_ONLY).points == {"wish": 10}
+    assert parse_org(STREET_ONLY + "points: {}\n").points == {"wish": 10}
+    assert parse_org(STREET_ONLY + "points:\n  wish: 010\n").points == {"wish": 10}
+
+
+def test_a_department_named_twice_by_its_userid_is_one_person() -> None:
+    text = MORE_EXAMPLE.replace(
+        "admins: [{name: 王建国, wecom_userid: admin}]",
+        "admins: [{name: 王建国, wecom_userid: admin}, {name: 房管所, wecom_userid: fgs}]",
+    )
+    people = [p for p in parse_org(text).people() if p.wecom_userid == "fgs"]
+    assert people == [PersonSpec("房管所", wecom_userid="fgs")]
+
+
+def test_errors_of_the_new_keys_each_with_its_line() -> None:
+    text = """\
+street: S
+departments:
+  - {name: 房管所, wecom_userid: fgs, respond: soon}           # E-respond
+  - {name: 派出所, respond: 30m}                               # E-no-way
+  - {name: 房管所, webhook_key: k2, respond: 1h}               # E-dup
+  - {name: 城管, wecom_userid: zhangwg, respond: 1h}           # E-two-names
+  - {name: 司法所, webhook_key: k3}                            # E-no-respond
+  - {name: 街道办, webhook_key: k4, respond: 400d}             # E-too-long
+  - [房管所]                                                   # E-not-mapping
+points:
+  wish: 0                                                      # E-zero
+  visit: 5                                                     # E-unknown
+sla:
+  confirm: never                                               # E-confirm
+districts:
+  - name: D
+    grids:
+      - {name: G, worker: {name: 张网格, wecom_userid: zhangwg}}
+"""
+    errors = errors_of(text)
+    expected = {
+        "E-respond": "department 房管所: respond: bad duration 'soon'",
+        "E-no-way": "department 派出所 has neither wecom_userid nor webhook_key",
+        "E-dup": "department 房管所 is given twice (first on line 3)",
+        "E-two-names": "wecom_userid zhangwg is given to 张网格",
+        "E-no-respond": "department 司法所: respond is missing",
+        "E-too-long": "department 街道办: respond: 400d is longer than 365d",
+        "E-not-mapping": "department must be a mapping, not a list",
+        "E-zero": "points: wish must be between 1 and 1000000, not 0",
+        "E-unknown": "points: unknown key 'visit' (keys: wish)",
+        "E-confirm": "sla: confirm: bad duration 'never'",
+    }
+    for marker, message in expected.items():
+        line = line_of(text, marker)
+        assert any(n == line and message in m for n, m in errors), (marker, message, errors)
+    assert {n for n, _ in errors} == {line_of(text, m) for m in expected}
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ("{wish: -5}", "points: wish must be between 1 and 1000000, not -5"),
+        ("{wish: ten}", "points: wish must be a whole number such as 10, not 'ten'"),
+        ("{wish: 2.5}", "points: wish must be a whole number such as 10, not a number"),
+        ("{wish: true}", "points: wish must be a whole number such as 10, not true/false"),
+        ("{wish: [1]}", "points: wish must be a whole number such as 10, not a list"),
+        ("{wish: 1000001}", "points: wish must be between 1 and 1000000, not 1000001"),
+        ("[wish]", "points must be a mapping, not a list"),
+    ],
+)
+def test_points_must_be_positive_whole_numbers(points: str, message: str) -> None:
+    assert errors_of(STREET_ONLY + f"points: {points}\n") == [(5, message)]
+
+
+def test_departments_must_be_a_list() -> None:
+    text = STREET_ONLY + "departments: {name: 房管所, wecom_userid: fgs, respond: 4h}\n"
+    assert errors_of(text) == [(5, "departments must be a list, not a mapping")]
+
+
+def test_department_values_longer_than_their_columns() -> None:
+    text = STREET_ONLY + (
+        "departments:\n"
+        f"  - {{name: {'部' * 101}, wecom_userid: fgs, respond: 4h}}\n"
+        f"  - {{name: 派出所, webhook_key: {'k' * 201}, respond: 4h}}\n"
+    )
+    errors = errors_of(text)
+    assert any(n == 6 and "department name" in m and "longer than 100" in m for n, m in errors)
+    assert any(n == 7 and "webhook_key" in m and "longer than 200" in m for n, m in errors)
+    assert len(errors) == 2
+
+
+def test_check_org_on_programmatic_departments_and_points() -> None:
+    org = parse_org(STREET_ONLY)
+    bad = OrgFile(
+        street=org.street,
+        districts=org.districts,
+        departments=(
+            DepartmentSpec("房管所", 0, wecom_userid="fgs"),
+            DepartmentSpec("房管所", 60, webhook_key="k"),
+            DepartmentSpec("派出所", 60),
+            DepartmentSpec("", 60, webhook_key="k"),
+        ),
+        points={"wish": 0, "visit": 3},
+        sla=Sla(confirm=0),
+    )
+    messages = [message for _, message in check_org(bad)]
+    assert messages == [
+        "sla: confirm must be a positive number of seconds",
+        "points: wish must be between 1 and 1000000",
+        "points: unknown key 'visit'",
+        "department 房管所: respond must be a positive duration",
+        "department 房管所 is given twice (first on line 0)",
+        "department 派出所 has neither wecom_userid nor webhook_key",
+        "a department's name is empty",
+    ]
+    assert check_org(parse_org(MORE_EXAMPLE)) == []

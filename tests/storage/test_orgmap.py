@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.org import OrgMap, RoleInfo, normalize_number
+from domain.org import DepartmentInfo, OrgMap, RoleInfo, StreetInfo, normalize_number
+from domain.sla import Sla
 from storage.demo import load_demo
 from storage.orgfile import import_org, parse_org
 from storage.orgmap import OrgMapCache, load_org_map
@@ -103,9 +104,15 @@ async def test_lookups_on_the_contract_example(sessions: Sessions, contract_yaml
     assert not org.is_admin(worker.id)
     assert org.admins() == ()
 
-    assert org.sla.accept == {"emergency": 600, "normal": 7200}
-    assert org.sla.resolve["dispute"] == 7 * 86400
-    assert org.sla.resolve["emergency"] == 4 * 3600
+    sla = org.sla_for(building.id)
+    assert sla.accept == {"emergency": 600, "normal": 7200}
+    assert sla.resolve["dispute"] == 7 * 86400
+    assert sla.resolve["emergency"] == 4 * 3600
+    assert sla.confirm == 3 * 86400
+    assert org.points_for(building.id, "wish") == 10
+    assert org.street_of_building(building.id) == street
+    assert org.departments == {} and org.department_of_person(worker.id) is None
+    assert org.admins_of_district(district.id) == () and org.admins_of_street(street.id) == ()
     assert org.version == 1
 
 
@@ -119,8 +126,11 @@ async def test_snapshot_is_immutable(sessions: Sessions, contract_yaml: str) -> 
         org.version = 7  # type: ignore[misc]
     with pytest.raises(TypeError):
         org.buildings[building.id] = building  # type: ignore[index]
+    street = next(iter(org.streets.values()))
     with pytest.raises(TypeError):
-        org.sla.accept["normal"] = 1  # type: ignore[index]
+        street.sla.accept["normal"] = 1  # type: ignore[index]
+    with pytest.raises(TypeError):
+        street.points["wish"] = 1  # type: ignore[index]
 
 
 async def test_demo_map(sessions: Sessions) -> None:
@@ -153,6 +163,17 @@ async def test_demo_map(sessions: Sessions) -> None:
     for district in org.districts.values():
         for tier in ("small", "medium", "big"):
             assert org.mediator(district.id, tier) is not None
+    assert [len(org.admins_of_district(d)) for d in sorted(org.districts)] == [2, 2, 1, 1]
+    (street,) = org.streets.values()
+    assert org.admins_of_street(street.id) == (admin,)
+    pcs = org.department_by_name(street.id, "派出所")
+    assert pcs is not None and (pcs.person_id, pcs.webhook_key) == (None, "demo-key-pcs")
+    wygs = org.person_by_wecom("wygs")
+    assert wygs is not None and org.department_of_person(wygs.id) == org.department_by_name(
+        street.id, "物业公司"
+    )
+    assert org.points_for(building.id, "wish") == 10
+    assert org.sla_for(building.id).confirm == 3 * 86400
 
 
 def test_normalize_number() -> None:
@@ -170,9 +191,12 @@ async def test_empty_map(sessions: Sessions) -> None:
     org = await load(sessions)
     assert org.group_for("bridge", "x") is None
     assert org.person_by_sender("bridge", "x") is None
-    assert org.sla.accept["emergency"] == 600
+    assert org.sla_for(None) == Sla()
+    assert org.sla_for(12345).accept["emergency"] == 600
+    assert org.points_for(None, "wish") == 10 and org.points_for(None, "nothing") == 0
+    assert org.street_of_building(12345) is None
     assert org.version == 0
-    assert OrgMap.empty().sla == org.sla
+    assert OrgMap.empty().sla_for(None) == org.sla_for(None)
 
 
 async def test_cache_reloads_when_the_org_changes(sessions: Sessions, contract_yaml: str) -> None:
@@ -213,7 +237,17 @@ async def test_directory_and_grid_filter(sessions: Sessions) -> None:
     assert b7["captain"]["wechat_id"] == "wxid_cap7"
     staff = directory["staff"]
     assert staff[0]["wecom_userid"] == "admin" and staff[0]["roles"] == ["管理员 宜川路街道"]
-    assert len(staff) == 1 + 12 + 32 + 32 + 96
+    assert len(staff) == 1 + 6 + 2 + 12 + 32 + 32 + 96
+    secretary = next(s for s in staff if s["wecom_userid"] == "sj1")
+    assert secretary["roles"] == ["管理员 第一居民区"]
+    fgs = next(s for s in staff if s["wecom_userid"] == "fgs")
+    assert (fgs["name"], fgs["roles"]) == ("房管所", ["部门 宜川路街道"])
+    assert [(d["name"], d["wecom_userid"], d["webhook_key"], d["respond_seconds"])
+            for d in directory["departments"]] == [
+        ("房管所", "fgs", None, 4 * 3600),
+        ("派出所", None, "demo-key-pcs", 30 * 60),
+        ("物业公司", "wygs", None, 2 * 3600),
+    ]
     worker = next(s for s in staff if s["wecom_userid"] == "wg01")
     assert worker["roles"] == ["网格员 第1网格"]
     assert len(directory["volunteers"]) == 64
@@ -234,3 +268,129 @@ async def test_numbers_that_only_look_like_digits(sessions: Sessions, contract_y
     org = await load(sessions)
     assert org.grid_ids_matching("²") == []
     assert [b["number"] for b in org.directory()["buildings"]] == ["²"]
+
+
+def second_street(contract_yaml: str) -> str:
+    """The contract example as another street with its own SLA, points, departments and
+    admins (an admin of both streets among them)."""
+    return (
+        contract_yaml.replace("street: 宜川路街道", "street: 曹杨新村街道")
+        .replace(
+            "districts:\n",
+            "admins: [{name: 曹杨管理员, wecom_userid: cyadmin}, {name: 两街管理员, "
+            "wecom_userid: both}]\n"
+            "departments:\n"
+            "  - {name: 房管所, wecom_userid: cyfgs, respond: 1h}\n"
+            "  - {name: 派出所, webhook_key: key-cy-pcs, respond: 20m}\n"
+            "points: {wish: 25}\n"
+            "districts:\n",
+            1,
+        )
+        .replace("name: 第一居民区\n", "name: 第一居民区\n    admins:\n"
+                 "      - {name: 居委会钱书记, wecom_userid: qiansj}\n"
+                 "      - {name: 居委会孙书记, wecom_userid: sunsj}\n")
+        .replace("b3@chatroom", "cy-b3@chatroom")
+        .replace("wrOgAAAA3", "wrCy3")
+        .replace("accept: {emergency: 10m, normal: 2h}", "accept: {emergency: 5m, normal: 1h}")
+        .replace("sla:", "sla:\n  confirm: 1d")
+    )
+
+
+def first_street(contract_yaml: str) -> str:
+    return contract_yaml.replace(
+        "districts:\n",
+        "admins: [{name: 两街管理员, wecom_userid: both}]\n"
+        "departments:\n  - {name: 房管所, wecom_userid: fgs, respond: 4h}\n"
+        "districts:\n",
+        1,
+    )
+
+
+async def test_each_street_answers_with_its_own_rules(
+    sessions: Sessions, contract_yaml: str
+) -> None:
+    await import_org(sessions, parse_org(first_street(contract_yaml)))
+    await import_org(sessions, parse_org(second_street(contract_yaml)))
+    org = await load(sessions)
+
+    yichuan, caoyang = sorted(org.streets.values(), key=lambda s: s.id)
+    assert (yichuan.name, caoyang.name) == ("宜川路街道", "曹杨新村街道")
+    b_yichuan = org.group_for("bridge", "b3@chatroom")
+    b_caoyang = org.group_for("bridge", "cy-b3@chatroom")
+    assert b_yichuan is not None and b_caoyang is not None
+    here, there = b_yichuan.building_id, b_caoyang.building_id
+    assert org.street_of_building(here) == yichuan
+    assert org.street_of_building(there) == caoyang
+
+    assert org.sla_for(here).accept == {"emergency": 600, "normal": 7200}
+    assert org.sla_for(there).accept == {"emergency": 300, "normal": 3600}
+    assert (org.sla_for(here).confirm, org.sla_for(there).confirm) == (3 * 86400, 86400)
+    assert org.sla_for(there).resolve_seconds("repair") == 86400
+    assert org.sla_for(None) == Sla()
+    assert org.points_for(here, "wish") == 10 and org.points_for(there, "wish") == 25
+    assert org.points_for(there, "visit") == 0
+
+    # Departments by name within their street; people back to their department.
+    fgs = org.department_by_name(yichuan.id, "房管所")
+    cy_fgs = org.department_by_name(caoyang.id, "房管所")
+    assert fgs is not None and cy_fgs is not None and fgs.id != cy_fgs.id
+    assert (fgs.respond_seconds, cy_fgs.respond_seconds) == (4 * 3600, 3600)
+    assert org.department_by_name(yichuan.id, "派出所") is None
+    pcs = org.department_by_name(caoyang.id, " 派出所 ")
+    assert pcs is not None and (pcs.person_id, pcs.webhook_key) == (None, "key-cy-pcs")
+    assert org.department(pcs.id) == pcs and org.department(424242) is None
+    fgs_person = org.person_by_wecom("fgs")
+    assert fgs_person is not None and fgs.person_id == fgs_person.id
+    assert org.department_of_person(fgs_person.id) == fgs
+    assert org.departments_of_person(fgs_person.id) == (fgs,)
+    assert org.has_role(fgs_person.id, "department", "street", yichuan.id)
+    assert org.is_staff(fgs_person.id)
+    worker = org.person_by_wecom("zhangwg")
+    assert worker is not None and org.department_of_person(worker.id) is None
+
+    # Admins of each rung, lowest person id first.
+    both, cyadmin = org.person_by_wecom("both"), org.person_by_wecom("cyadmin")
+    assert both is not None and cyadmin is not None
+    assert org.admins_of_street(yichuan.id) == (both.id,)
+    assert org.admins_of_street(caoyang.id) == tuple(sorted((both.id, cyadmin.id)))
+    (d_yichuan,) = [d for d in org.districts.values() if d.street_id == yichuan.id]
+    (d_caoyang,) = [d for d in org.districts.values() if d.street_id == caoyang.id]
+    qian, sun = org.person_by_wecom("qiansj"), org.person_by_wecom("sunsj")
+    assert qian is not None and sun is not None and qian.id < sun.id
+    assert org.admins_of_district(d_caoyang.id) == (qian.id, sun.id)
+    assert org.admins_of_district(d_yichuan.id) == ()
+    assert org.district_admins(d_caoyang.id) == (qian.id, sun.id)
+
+
+def test_a_map_built_from_plain_rows() -> None:
+    """OrgMap.build without a database: streets from their stored columns, departments as
+    rows; stored values that are not positive numbers keep the defaults."""
+    org = OrgMap.build(
+        streets=[
+            StreetInfo.from_row(1, "甲街道", {"accept": {"normal": 60}, "confirm": 120},
+                                {"wish": 3}),
+            StreetInfo.from_row(2, "乙街道", None, {"wish": 0, "visit": "x"}),
+            StreetInfo(3, "丙街道"),
+        ],
+        districts=[],
+        buildings=[],
+        people=[(7, "房管所", "fgs", None, None)],
+        roles=[(7, RoleInfo("department", "street", 1))],
+        departments=[DepartmentInfo(5, 1, "房管所", 7, None, 3600),
+                     DepartmentInfo(2, 2, "房管所", 7, "k", 60)],
+    )
+    assert org.streets[1].sla.accept_seconds("normal") == 60
+    assert org.streets[1].sla.accept_seconds("emergency") == 600
+    assert org.streets[1].sla.confirm == 120
+    assert dict(org.streets[1].points) == {"wish": 3}
+    assert dict(org.streets[2].points) == {"wish": 10}
+    assert org.streets[2].sla == Sla() == org.streets[3].sla
+    assert dict(org.streets[3].points) == {"wish": 10}
+    # One account answering for two streets' departments: the lower id first.
+    assert [d.id for d in org.departments_of_person(7)] == [2, 5]
+    assert org.department_of_person(7) == org.department(2)
+    assert org.is_staff(7)
+    assert org.directory()["staff"] == [
+        {"id": 7, "name": "房管所", "wecom_userid": "fgs", "wechat_id": None,
+         "roles": ["部门 甲街道"]}
+    ]
