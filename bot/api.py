@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +20,10 @@ from bot import params
 from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
 from bot.runtime import Runtime
+from bot.writer import Origin
 from domain.org import OrgMap
 from domain.tickets import CATEGORIES, STATUSES
-from handlers.ticket_commands import correct_category
+from handlers import actions
 from storage import nlu_store
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, OutboxMessage, Ticket
@@ -199,30 +201,25 @@ async def correct_ticket(request: web.Request) -> web.Response:
     category = None if chosen == "none" else chosen
     by = _by(body)
     org = await runtime.org.get()
-    async with runtime.sessions() as session, session.begin():
-        view = await ticket_queries.ticket_view(session, ticket_id)
-        if view is None:
-            return web.json_response({"error": f"no ticket #{ticket_id}"}, status=404)
-        if category is not None and category == view.category:
-            ticket = await session.get(Ticket, ticket_id)
-            return web.json_response(ticket_json(ticket, org))
-        change, review, _ = correct_category(view, category)
-        if view.status not in change.expect_status:
-            return web.json_response(
-                {"error": f"ticket #{ticket_id} is {view.status}; "
-                          f"it can no longer be {'cancelled' if category is None else 're-filed'}"},
-                status=409)
-        now = datetime.now(UTC)
-        try:
-            await ticket_queries.apply_change(session, change, by, None, now)
-        except ticket_queries.StaleTicket as exc:
-            return web.json_response({"error": f"{exc}; try again"}, status=409)
-        await nlu_store.add_review(
-            session, reason=review.reason, text=review.text, predicted=review.predicted,
-            confidence=review.confidence, suggested=review.suggested, ticket_id=ticket_id)
-        await session.flush()
-        ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-        answer = ticket_json(ticket, org)
+    now = datetime.now(UTC)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            view = await ticket_queries.ticket_view(session, ticket_id)
+            if view is None:
+                return web.json_response({"error": f"no ticket #{ticket_id}"}, status=404)
+            decision = actions.recategorize(view, category, by)
+            if decision.outcome == "refused":
+                what = "cancelled" if category is None else "re-filed"
+                return web.json_response(
+                    {"error": f"ticket #{ticket_id} is {view.status}; it can no longer be {what}"},
+                    status=409)
+            origin = Origin(key=f"api:{uuid.uuid4().hex}", actor=by, now=now)
+            await runtime.writer.apply(session, decision, origin, org)
+            await session.flush()
+            ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+            answer = ticket_json(ticket, org)
+    except ticket_queries.StaleTicket as exc:
+        return web.json_response({"error": f"{exc}; try again"}, status=409)
     return web.json_response(answer)
 
 

@@ -26,11 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.addressing import Addressing
-from domain.decisions import NEW_TICKET
+from bot.writer import DecisionWriter, Origin
 from domain.org import OrgMap
 from handlers import (
     Command,
@@ -47,10 +45,8 @@ from handlers.intents import FOLLOW_WINDOW
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
-from storage.models import InboundRecord, Ticket, TicketEvent, TicketFollower
-from storage.nlu_store import add_review
+from storage.models import InboundRecord
 from storage.orgmap import OrgMapCache
-from storage.outbox import add_outbox_rows
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +128,14 @@ class Processor:
         sessions: SessionFactory,
         org: OrgMapCache,
         nlu: Callable[[], Parser],
-        addressing: Addressing,
+        writer: DecisionWriter,
         on_outbox: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sessions = sessions
         self._org = org
         self._nlu = nlu
-        self._addressing = addressing
+        self._writer = writer
         self._on_outbox = on_outbox
         self._clock = clock
 
@@ -337,84 +333,20 @@ class Processor:
         ctx = prepared.ctx
         assert ctx is not None
         claim = prepared.claim
-        now = ctx.now
-        actor = ctx.org.person(ctx.person_id).name if ctx.person_id is not None else (
-            claim.sender_name or claim.sender_id)
-        created_id: int | None = None
-        if decision.create is not None:
-            created_id = await self._create_ticket(session, claim, decision, now)
-        if decision.follow is not None:
-            await self._follow(session, claim, ctx, decision.follow.ticket_id, now)
-        for change in decision.changes:
-            await ticket_queries.apply_change(session, change, actor, ctx.person_id, now)
-        rows = []
-        for index, send in enumerate(decision.sends):
-            ticket_id = created_id if send.ticket_id == NEW_TICKET else send.ticket_id
-            row = self._addressing.outbox_row(
-                send, ticket_id, ctx.org, f"in:{claim.id}:{send_key}{index}:{send.key}", now)
-            if row is not None:
-                rows.append(row)
-        await add_outbox_rows(session, rows)
-        if decision.review is not None:
-            review = decision.review
-            await add_review(
-                session, reason=review.reason, text=review.text, predicted=review.predicted,
-                confidence=review.confidence, suggested=review.suggested,
-                model_version=(decision.nlu or {}).get("model"), inbound_id=claim.id,
-                ticket_id=review.ticket_id or created_id,
-            )
+        person = ctx.org.person(ctx.person_id) if ctx.person_id is not None else None
+        origin = Origin(
+            key=f"in:{claim.id}" + (f":{send_key}" if send_key else ""),
+            actor=person.name if person else (claim.sender_name or claim.sender_id),
+            now=ctx.now, actor_person_id=ctx.person_id,
+            reporter=(claim.channel, claim.sender_id, claim.sender_name),
+            source_message_id=claim.id, group_id=ctx.group_id,
+        )
+        applied = await self._writer.apply(session, decision, origin, ctx.org)
         audit = decision.audit()
-        touched = created_id or (decision.follow.ticket_id if decision.follow else None) or (
-            decision.changes[0].ticket_id if decision.changes else None)
-        if touched is not None:
-            audit["ticket_id"] = touched
+        if applied.ticket_id is not None:
+            audit["ticket_id"] = applied.ticket_id
         await session.execute(
             update(InboundRecord).where(InboundRecord.id == claim.id).values(decision=audit))
-
-    async def _create_ticket(self, session: AsyncSession, claim: Claim, decision: Decision,
-                             now: datetime) -> int:
-        """The ticket this message creates. A ticket already made from this message (by a
-        version of gridbot that kept half of a failed attempt) is taken as it is."""
-        spec = decision.create
-        assert spec is not None
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        result = await session.execute(dialect.insert(Ticket).values(
-            category=spec.category, status="new", urgency=spec.urgency, tier=spec.tier,
-            facility=spec.facility, building_id=spec.building_id, grid_id=spec.grid_id,
-            group_id=spec.group_id, assignee_id=spec.assignee_id,
-            reporter_channel=claim.channel, reporter_id=claim.sender_id,
-            reporter_name=claim.sender_name, source_message_id=claim.id, text=spec.text,
-            location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
-            resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["source_message_id"]).returning(Ticket.id))
-        ticket_id = result.scalar()
-        if ticket_id is None:
-            existing = await session.scalar(
-                select(Ticket.id).where(Ticket.source_message_id == claim.id))
-            assert existing is not None
-            return int(existing)
-        session.add(TicketEvent(
-            ticket_id=ticket_id, at=now, actor=claim.sender_name or claim.sender_id,
-            kind="created", text=spec.event_text, data=spec.event_data,
-        ))
-        return int(ticket_id)
-
-    async def _follow(self, session: AsyncSession, claim: Claim, ctx: Context,
-                      ticket_id: int, now: datetime) -> None:
-        exists = await session.scalar(select(TicketFollower.id).where(
-            TicketFollower.ticket_id == ticket_id,
-            TicketFollower.channel == claim.channel,
-            TicketFollower.sender_id == claim.sender_id,
-        ))
-        if exists is None:
-            session.add(TicketFollower(
-                ticket_id=ticket_id, channel=claim.channel, sender_id=claim.sender_id,
-                sender_name=claim.sender_name, group_id=ctx.group_id, created_at=now,
-            ))
-        session.add(TicketEvent(
-            ticket_id=ticket_id, at=now, actor=claim.sender_name or claim.sender_id,
-            kind="followed", text=claim.text[:500],
-        ))
 
     # -- when it goes wrong -----------------------------------------------------------------
 
@@ -438,7 +370,7 @@ class Processor:
                                         prepared.nlu, reason)
             try:
                 async with session.begin_nested():
-                    await self._apply(session, prepared, decision, send_key="failed:")
+                    await self._apply(session, prepared, decision, send_key="failed")
             except Exception as apology_exc:
                 if is_transient(apology_exc):
                     raise

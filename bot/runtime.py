@@ -13,14 +13,15 @@ import aiohttp
 
 from bot.addressing import Addressing
 from bot.config import Settings
-from bot.deadlines import DeadlineWatcher
 from bot.ingest import InboundStore, SeenCache
 from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
 from bot.processing import Processor
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
+from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
+from bot.writer import DecisionWriter
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.errors import is_transient, short_reason
 from storage.orgmap import OrgMapCache
@@ -28,7 +29,6 @@ from storage.orgmap import OrgMapCache
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
-DEADLINE_INTERVAL = 30.0
 MODEL_CHECK_INTERVAL = 5.0
 BATCH = 50  # messages handled in one transaction
 
@@ -79,7 +79,8 @@ class Runtime:
     intake: InboundStore = field(init=False)
     processor: Processor = field(init=False)
     outbox: OutboxWorker = field(init=False)
-    deadlines: DeadlineWatcher = field(init=False)
+    writer: DecisionWriter = field(init=False)
+    scheduler: Scheduler = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     models: ModelHolder = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -109,12 +110,12 @@ class Runtime:
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
                                    before_round=self.intake.quiet)
-        addressing = Addressing(settings)
+        self.writer = DecisionWriter(Addressing(settings))
         self.processor = Processor(
-            self.sessions, self.org, self.nlu, addressing,
-            on_outbox=self._wake_outbox,
+            self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
         )
-        self.deadlines = DeadlineWatcher(self.sessions, self.org, addressing)
+        self.scheduler = Scheduler(self.sessions, self.org, self.writer,
+                                   on_outbox=self._wake_outbox)
 
     def nlu(self) -> Any:
         return self.models.current()
@@ -133,7 +134,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._follow_models(), name="gridbot-models"))
             self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
-            self._tasks.append(asyncio.create_task(self._watch_deadlines(), name="gridbot-deadlines"))
+            self._tasks.append(asyncio.create_task(self._watch_timers(), name="gridbot-timers"))
 
     async def _take_over_from_previous_run(self) -> None:
         """Without Redis, gridbot runs as one process: whatever is claimed at start was
@@ -142,6 +143,7 @@ class Runtime:
         try:
             messages = await self.processor.release_leases()
             sends = await self.outbox.release_leases()
+            await self.scheduler.release_leases()
         except Exception as exc:
             _log_failure("taking over a previous run's work", exc)
             return
@@ -197,14 +199,17 @@ class Runtime:
                 _log_failure("sweeping for waiting messages", exc)
             await asyncio.sleep(wait)
 
-    async def _watch_deadlines(self) -> None:
+    async def _watch_timers(self) -> None:
+        """Deadlines, reminders and scheduled notices, within about a second of their time."""
         while True:
+            wait = 1.0
             try:
-                if await self.deadlines.run_once():
-                    self.outbox.wake()
+                while await self.scheduler.run_once():
+                    pass
+                wait = await self.scheduler.seconds_to_next()
             except Exception as exc:
-                _log_failure("checking deadlines", exc)
-            await asyncio.sleep(DEADLINE_INTERVAL)
+                _log_failure("firing timers", exc)
+            await asyncio.sleep(max(wait, 0.05))
 
     async def _follow_models(self) -> None:
         while True:
@@ -215,14 +220,16 @@ class Runtime:
             await asyncio.sleep(MODEL_CHECK_INTERVAL)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Process every stored message and send every due outbox row (tests, CLI)."""
+        """Process every stored message, fire every due timer and send every due outbox row
+        (tests, CLI)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             pending = await self.processor.pending()
             await self._process(pending)
+            fired = await self.scheduler.run_once()
             sent = await self.outbox.run_once()
-            if not pending and not sent:
+            if not pending and not sent and not fired:
                 retry_in = await self.processor.next_retry_in()
                 if retry_in is None:
                     return

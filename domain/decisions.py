@@ -28,6 +28,18 @@ class NewTicket(Enum):
 NEW_TICKET = NewTicket.ID
 
 
+class NewNotice(Enum):
+    """Stands for the id of the notice a decision creates, before it has one."""
+
+    ID = "the notice this decision creates"
+
+    def __repr__(self) -> str:
+        return "NEW_NOTICE"
+
+
+NEW_NOTICE = NewNotice.ID
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     inbound_id: int
@@ -99,6 +111,8 @@ class Send:
     params: dict[str, Any] = field(default_factory=dict)
     ticket_id: int | NewTicket | None = None
     card: TaskCard | None = None
+    # The notice the message is about (NEW_NOTICE for the one the decision creates).
+    notice_id: int | NewNotice | None = None
     # Distinguishes several sends of one decision in the outbox's dedup key.
     key: str = ""
 
@@ -143,11 +157,16 @@ class ChangeTicket:
     expect_status: tuple[str, ...]  # refused at apply time if the status moved meanwhile
     status: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # Further values the ticket must still have (an escalation level, a deadline).
+    expect_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Follow:
+    """The sender reported an open ticket's matter again: they hear of its progress too."""
+
     ticket_id: int
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +181,75 @@ class ReviewRequest:
     ticket_id: int | None = None
 
 
+# ---------------------------------------------------------------- other effects
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    """Wake gridbot at `due_at` to look at a ticket or a notice again (`kind` names the
+    handler). A ticket's own deadlines (its accept, resolve, respond and confirm columns)
+    schedule their timers by themselves; this is for everything else."""
+
+    kind: str
+    due_at: datetime
+    ticket_id: int | NewTicket | None = None
+    notice_id: int | NewNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwardPoints:
+    """An entry in the points bank: earned (positive) or redeemed (negative). Written once
+    per `key`, however often the decision is applied."""
+
+    person_id: int
+    points: int
+    reason: str
+    key: str
+    ticket_id: int | NewTicket | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateNotice:
+    """A captain's notice to the groups of their buildings, sent now or at `send_at`."""
+
+    captain_id: int
+    text: str
+    send_at: datetime
+    building_ids: tuple[int, ...]
+    group_ids: tuple[int, ...]
+    status: str  # "scheduled" (sent later by its timer) or "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNotice:
+    notice_id: int
+    status: str
+    expect_status: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeNotice:
+    """A resident's 收到 after a notice; counted once per resident."""
+
+    notice_id: int
+    building_id: int | None
+    channel: str
+    sender_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVisit:
+    """A grid worker's visit (走访); `opened_ticket` when the decision also opened one."""
+
+    person_id: int
+    building_id: int | None
+    text: str
+    opened_ticket: bool = False
+
+
 @dataclass(slots=True)
 class Decision:
-    """The outcome of one message, with the reason an admin can read."""
+    """The outcome of one message, deadline or action, with the reason an admin can read."""
 
     outcome: str
     reason: str
@@ -174,6 +259,12 @@ class Decision:
     sends: list[Send] = field(default_factory=list)
     nlu: dict[str, Any] | None = None
     review: ReviewRequest | None = None
+    timers: list[ScheduleTimer] = field(default_factory=list)
+    points: list[AwardPoints] = field(default_factory=list)
+    notice: CreateNotice | None = None
+    notice_changes: list[ChangeNotice] = field(default_factory=list)
+    acknowledgements: list[AcknowledgeNotice] = field(default_factory=list)
+    visit: RecordVisit | None = None
 
     def audit(self) -> dict[str, Any]:
         record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}

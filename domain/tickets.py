@@ -78,3 +78,11 @@ class TicketView:
     created_at: datetime
     rating: int | None = None
     followers: tuple[tuple[str, str], ...] = ()  # (channel, sender_id)
+    department_id: int | None = None
+    respond_due_at: datetime | None = None
+    reported_at: datetime | None = None
+    confirm_due_at: datetime | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    location: str | None = None

@@ -134,7 +134,7 @@ def handle_intent(
             outcome="followed",
             reason=texts.WHY_FOLLOWED.format(understood=understood, building=building_name,
                                              ticket=existing.id),
-            follow=Follow(existing.id),
+            follow=Follow(existing.id, message.text),
             sends=[
                 Send(
                     _reply_to(ctx),

@@ -30,13 +30,3 @@ def route(org: OrgMap, category: str, tier: str | None, building_id: int | None)
             if mediator is not None:
                 return Route(mediator, "调解员")
     return Route(worker, "网格员")
-
-
-def escalation_target(org: OrgMap, building_id: int | None, level: int) -> int | None:
-    """Level 1 is the grid leader; level 2 and above, the street's admins."""
-    building = org.building(building_id) if building_id is not None else None
-    grid = org.grid(building.grid_id) if building else None
-    if level <= 1 and grid is not None and grid.leader_id is not None:
-        return grid.leader_id
-    admins = org.admins()
-    return admins[0] if admins else None

@@ -204,7 +204,7 @@ WISH_FULFILLED = (
     "请回复“评价 {id} 1-5”确认并打分。"
 )
 TRANSFERRED_GROUP = "@{reporter} 工单 #{id} 已转交{assignee}处理。"
-ESCALATED_GROUP = "@{reporter} 工单 #{id} 已升级，由{assignee}督办。"
+ESCALATED_GROUP = "@{reporter} 工单 #{id} 已升级，由{title}{holder}督办。"
 CLAIMED = "@{reporter} 微心愿 #{id} 已由志愿者{actor}认领，感谢！"
 RATED = "感谢评价！工单 #{id} 已关闭（{stars}）。"
 REOPENED = "工单 #{id} 已重新打开，已通知{assignee}尽快处理。"
@@ -241,6 +241,33 @@ WISH_TASK_TEXT = (
     "已发布给本网格志愿者认领，无需您接单；如到时仍无人认领，请您跟进（回复“接单 {id}”接手）"
 )
 REOPENED_STAFF = "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理。"
+# Escalation: the new holder's card says why, what, where and by when.
+ESCALATION_TITLE = "【升级督办·{category}】{building} #{id}"
+ESCALATION_DESCRIPTION = (
+    "<div class=\"highlight\">{why}</div>"
+    "<div class=\"normal\">{text}</div>"
+    "<div class=\"highlight\">地点：{where}</div>"
+    "<div class=\"highlight\">请于 {due} 前{duty}</div>"
+    "<div class=\"gray\">回复“接单 {id}”接手，“进展 {id} 内容”更新，“完成 {id} 说明”办结</div>"
+)
+ESCALATION_TEXT = (
+    ESCALATION_TITLE + "\n{why}\n{text}\n地点：{where}\n请于 {due} 前{duty}\n回复“接单 {id}”接手"
+)
+WHY_OVERDUE_ACCEPT = "超过接单时限（{due}）仍未接单"
+WHY_OVERDUE_RESOLVE = "超过办结时限（{due}）仍未办结"
+ESCALATED_BY = "{actor}发起升级"
+ESCALATED_BY_FOR_HOLDER = "{actor}将工单升级由您督办"
+ESCALATED_AWAY = "工单 #{id} 已升级，由{title}{holder}督办。"
+# Who holds a ticket after an escalation, as residents and staff read it.
+HOLDER_TITLES = {
+    "grid_leader": "网格长",
+    "district_admin": "居民区负责人",
+    "street_admin": "街道",
+    "captain": "楼组长",
+    "small": "居委会调解员",
+    "medium": "第三方调解员",
+    "big": "社区解纷员",
+}
 WISH_TO_VOLUNTEER = "新的微心愿 #{id}（{building}）：{text}\n回复“认领 {id}”认领。"
 MY_TASKS_HEADER = "您的待办（{count}件，按时限排序）：\n{lines}"
 MY_TASKS_NONE = "您目前没有待办工单。"
@@ -300,3 +327,8 @@ WHY_QUERY = "{actor}查询工单 #{ticket}，回复了状态"
 WHY_LIST = "{actor}查看{what}：{count}件"
 WHY_NOTICE = "楼组长{captain}发布通知，发到{count}个楼组群"
 WHY_FAILED = "处理失败（{why}），已放弃重试"
+WHY_ACTION = "{actor}在管理后台将工单 #{ticket} {what}"
+WHY_ACTION_REFUSED = "{actor}在管理后台要将工单 #{ticket} {what}，但工单目前{status}，未执行"
+WHY_ESCALATED = "{why}：工单 #{ticket} 升级到第{level}级，由{title}{holder}督办"
+WHY_NOBODY_ABOVE = "{why}：工单 #{ticket} 没有更高一级的负责人可以升级"
+WHY_DEADLINE_MOVED = "{deadline}已不适用（工单 #{ticket} 已{status}或时限已更新），不处理"

@@ -18,9 +18,9 @@ from domain.decisions import (
     ToSender,
 )
 from domain.tickets import OPEN_STATUSES, TicketView
-from handlers import texts
+from handlers import escalation, texts
 from handlers.commands import CATEGORY_WORDS, USAGES, Command
-from handlers.routing import escalation_target
+from handlers.residents import tell_residents
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +42,6 @@ def _answer(ctx: Context, template: str, params: dict[str, Any] | None = None,
     else:
         to = ToSender(message.channel, message.sender_id, message.chat_id)
     return Send(to, template, params or {}, ticket_id=ticket_id, key=key)
-
-
-def _tell_residents(ticket: TicketView, template: str, params: dict[str, Any]) -> list[Send]:
-    """The reporter (and followers) hear of each step where they reported it."""
-    params = {"reporter": ticket.reporter_name or "", **params}
-    if ticket.group_id is not None:
-        mentions = (ticket.reporter_id,) + tuple(
-            sender for channel, sender in ticket.followers if channel == ticket.reporter_channel
-        )
-        return [Send(ToGroup(ticket.group_id, mentions), template, params,
-                     ticket_id=ticket.id, key="residents")]
-    return [Send(ToSender(ticket.reporter_channel, ticket.reporter_id), template, params,
-                 ticket_id=ticket.id, key="reporter")]
 
 
 def _refuse(ctx: Context, command: Command, why: str, template: str = texts.NOT_ALLOWED,
@@ -152,7 +139,7 @@ def _change_decision(
                        texts.WRONG_STATE, {"status": status, "what": what})
     sends = [_answer(ctx, texts.DONE, {"what": what}, ticket.id)]
     if resident_template is not None:
-        sends += _tell_residents(ticket, resident_template, resident_params or {})
+        sends += tell_residents(ticket, resident_template, resident_params or {})
     sends += extra_sends
     return Decision(
         outcome=f"command:{change.kind}",
@@ -232,21 +219,19 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
 def escalate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的工作人员可以升级。")
-    level = ticket.escalation_level + 1
-    target_id = escalation_target(ctx.org, ticket.building_id, level)
-    target = ctx.org.person(target_id) if target_id is not None else None
-    if target is None:
+    if ticket.status not in OPEN_STATUSES:
+        status = texts.STATUS_NAMES.get(ticket.status, ticket.status)
+        return _refuse(ctx, command, f"工单 #{ticket.id} 目前{status}，不能升级",
+                       texts.WRONG_STATE, {"status": status, "what": "升级"})
+    actor = _actor_name(ctx)
+    decision = escalation.escalate(
+        ctx.org, ctx.now, ticket, cause=texts.ESCALATED_BY.format(actor=actor),
+        for_holder=texts.ESCALATED_BY_FOR_HOLDER.format(actor=actor))
+    if not decision.changes:
         return _refuse(ctx, command, "没有可升级的上级负责人。")
-    push = Send(ToPerson(target.id), "工单 #{id} 已升级由您督办（{actor} 发起）：{text}",
-                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
-                ticket_id=ticket.id, key="push")
-    return _ticket_change(
-        ctx, command, ticket, kind="escalated", status=None,
-        expect=("new", "accepted", "in_progress", "reopened"),
-        text=f"升级到第{level}级，由 {target.name} 督办", what="升级",
-        resident_template=texts.ESCALATED_GROUP, resident_params={"assignee": target.name},
-        fields={"escalation_level": level, "assignee_id": target.id}, extra_sends=[push],
-    )
+    decision.outcome = "command:escalated"
+    decision.sends.insert(0, _answer(ctx, texts.DONE, {"what": "升级"}, ticket.id))
+    return decision
 
 
 def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:

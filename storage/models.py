@@ -53,7 +53,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[int]: JSON}
 
 
 # ---------------------------------------------------------------- the grid map
@@ -63,6 +63,10 @@ class Street(Base):
     __tablename__ = "streets"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The street's own service levels (domain.sla.Sla.to_dict) and points for volunteers'
+    # work ({"wish": 10}); None: the defaults.
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    points: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class District(Base):
@@ -104,6 +108,20 @@ class ChatGroup(Base):
     building_id: Mapped[int] = mapped_column(
         ForeignKey("buildings.id", ondelete="CASCADE"), index=True
     )
+
+
+class Department(Base):
+    """An outside department the street can whistle (吹哨): it reports (报到) within
+    `respond_seconds`. It is reached on WeCom as its person, or through a robot webhook."""
+
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("street_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    webhook_key: Mapped[str | None] = mapped_column(String(200))
+    respond_seconds: Mapped[int]
 
 
 # ---------------------------------------------------------------- people
@@ -251,6 +269,12 @@ class Ticket(Base):
     escalation_level: Mapped[int] = mapped_column(default=0)
     accept_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
+    # Whistled to a department (吹哨): it must report (报到) by respond_due_at.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    respond_due_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    # A resolved ticket nobody rates is closed at confirm_due_at.
+    confirm_due_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -291,6 +315,93 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Timer(Base):
+    """Something that must happen at a time: a deadline, a reminder, a scheduled notice.
+    Claimed like a message (lease, attempt number) so that it fires once, in any process,
+    across restarts. A ticket's deadlines are its columns; a timer only says when to look."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # kind:subject:due, so that scheduling the same thing twice schedules it once.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    # pending -> done | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PointsEntry(Base):
+    """The points bank's ledger: what a volunteer earned or redeemed, and why."""
+
+    __tablename__ = "points_entries"
+    __table_args__ = (Index("ix_points_person", "person_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # One entry per reason ("wish:128"), however often the work that wrote it is repeated.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    points: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(200))
+
+
+class Notice(Base):
+    """A building captain's notice to the groups of their buildings, now or at `send_at`."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    captain_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)
+    send_at: Mapped[datetime]
+    # scheduled -> sent | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    building_ids: Mapped[list[int]] = mapped_column(JSON)
+    group_ids: Mapped[list[int]] = mapped_column(JSON)
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), unique=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class NoticeAck(Base):
+    """A resident's 收到 after a notice."""
+
+    __tablename__ = "notice_acks"
+    __table_args__ = (UniqueConstraint("notice_id", "channel", "sender_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"),
+                                           index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class Visit(Base):
+    """A grid worker's visit (走访) to a building, and the ticket it opened, if any."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    text: Mapped[str] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), unique=True)
+    at: Mapped[datetime]
 
 
 # ---------------------------------------------------------------- language understanding

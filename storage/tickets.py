@@ -51,6 +51,14 @@ def _view(ticket: Ticket, followers: tuple[tuple[str, str], ...] = ()) -> Ticket
         created_at=ticket.created_at,
         rating=ticket.rating,
         followers=followers,
+        department_id=ticket.department_id,
+        respond_due_at=ticket.respond_due_at,
+        reported_at=ticket.reported_at,
+        confirm_due_at=ticket.confirm_due_at,
+        accepted_at=ticket.accepted_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        location=ticket.location,
     )
 
 
@@ -160,9 +168,10 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
     values: dict[str, Any] = {"updated_at": now, **change.fields}
     if change.status is not None:
         values["status"] = change.status
+    guards = [getattr(Ticket, name) == value for name, value in change.expect_fields.items()]
     result = await session.execute(
         update(Ticket)
-        .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status))
+        .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status), *guards)
         .values(**values)
     )
     if result.rowcount != 1:

@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot import processing
 from bot.app import create_app
-from bot.deadlines import DeadlineWatcher
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from storage.models import InboundRecord, OutboxMessage, Ticket, TicketEvent
 from tests.e2e.conftest import ADMIN_TOKEN, Spine
 
@@ -202,28 +202,42 @@ async def test_a_burst_on_sqlite_logs_no_errors(tmp_path: Any, nlu_model: Any, c
     assert problems == [], [r.getMessage() for r in problems]
 
 
-async def test_two_watchers_escalate_a_passed_deadline_once(spine: Spine):
+async def test_two_schedulers_escalate_a_passed_deadline_once(spine: Spine):
     await spine.bridge_say("3号楼门禁坏了刷卡进不去")
     await spine.settle()
     later = datetime.now(UTC) + timedelta(hours=3)  # past the 2 h to accept, not the 24 h
-    watchers = [DeadlineWatcher(spine.runtime.sessions, spine.runtime.org,
-                                spine.runtime.processor._addressing, clock=lambda: later)
-                for _ in range(2)]
-    results = await asyncio.gather(*(w.run_once() for w in watchers))
+    runtime = spine.runtime
+    schedulers = [Scheduler(runtime.sessions, runtime.org, runtime.writer, clock=lambda: later)
+                  for _ in range(2)]
+    results = await asyncio.gather(*(s.run_once() for s in schedulers))
     assert sorted(results) == [0, 1]
-    for watcher in watchers:  # and again, as the next poll would
-        assert await watcher.run_once() == 0
-    # A process that found the ticket overdue just before another escalated it: the accept
-    # deadline has moved on and the resolve deadline has not passed, so nothing is due.
-    [ticket_id] = {p["text"] and int(re.search(r"#(\d+)", p["text"]).group(1))
-                   for p in spine.group_posts()}
-    assert await watchers[1]._escalate(ticket_id, later) == 0
-    async with spine.runtime.sessions() as session:
+    for scheduler in schedulers:  # and again, as the next look would
+        assert await scheduler.run_once() == 0
+    async with runtime.sessions() as session:
         kinds = list((await session.execute(
             select(TicketEvent.kind).order_by(TicketEvent.id))).scalars())
-        escalation_rows = await session.scalar(select(func.count()).select_from(OutboxMessage)
-                                               .where(OutboxMessage.dedup_key.like("escalate:%")))
-    assert kinds.count("escalated") == 1 and escalation_rows == 1
+    assert kinds.count("escalated") == 1
+
+
+async def test_a_scheduler_that_lost_its_claim_is_fenced_out(spine: Spine):
+    from storage import timers
+
+    await spine.bridge_say("3号楼门禁坏了刷卡进不去")
+    await spine.settle()
+    later = datetime.now(UTC) + timedelta(hours=3)
+    runtime = spine.runtime
+    async with runtime.sessions() as session, session.begin():
+        [stale] = await timers.claim_due(session, later)
+    # It stalls past its lease; another process takes the timer over and escalates.
+    after_lease = later + timers.LEASE + timedelta(seconds=1)
+    other = Scheduler(runtime.sessions, runtime.org, runtime.writer, clock=lambda: after_lease)
+    assert await other.run_once() == 1
+    org = await runtime.org.get()
+    async with runtime.sessions() as session, session.begin():
+        assert await other._fire(session, stale, org, after_lease) == 0
+    async with runtime.sessions() as session:
+        kinds = list((await session.execute(select(TicketEvent.kind))).scalars())
+    assert kinds.count("escalated") == 1
 
 
 @pytest.mark.parametrize("command", ["接单 999", "查询 999", "评价 999 5", "没修好 999",

@@ -275,18 +275,22 @@ async def test_ticket_not_accepted_in_time_goes_to_the_grid_leader(spine: Spine)
     await spine.bridge_say("3号楼门禁坏了刷卡进不去")
     await spine.settle()
     ticket_id = ticket_id_in(spine.group_posts()[0]["text"])
-    watcher = spine.runtime.deadlines
-    assert await watcher.run_once() == 0  # within the 2 h to accept
-    watcher.clock = lambda: datetime.now(UTC) + timedelta(hours=3)
-    assert await watcher.run_once() == 1
-    assert await watcher.run_once() == 0  # once per deadline
-    spine.runtime.outbox.clock = watcher.clock
+    scheduler = spine.runtime.scheduler
+    assert await scheduler.run_once() == 0  # within the 2 h to accept
+    scheduler.clock = lambda: datetime.now(UTC) + timedelta(hours=3)
+    assert await scheduler.run_once() == 1
+    assert await scheduler.run_once() == 0  # once per deadline
+    spine.runtime.outbox.clock = scheduler.clock
     await spine.settle()
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
     assert ticket["assignee"] == "陈网格长" and ticket["escalation_level"] == 1
     assert ticket["events"][-1]["kind"] == "escalated"
     [push] = [p for p in spine.pushes() if p["touser"] == "chenwgz"]
-    assert f"#{ticket_id}" in push["text"]["content"] and "超过接单时限" in push["text"]["content"]
+    card = push["textcard"]
+    assert f"#{ticket_id}" in card["title"] and "升级督办" in card["title"]
+    assert "超过接单时限" in card["description"] and "请于" in card["description"]
+    group = spine.group_posts()[-1]["text"]
+    assert f"#{ticket_id}" in group and "由网格长陈网格长督办" in group
 
 
 async def test_a_permanent_failure_is_reported_and_can_be_retried(spine: Spine):

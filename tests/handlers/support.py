@@ -11,11 +11,12 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 # Person ids
 WORKER, LEADER, CAPTAIN, VOLUNTEER, MED_SMALL, MED_BIG, ADMIN, OTHER_WORKER, VOLUNTEER_2 = range(1, 10)
+DISTRICT_ADMIN, OTHER_STREET_ADMIN = 10, 11
 
 
 def org() -> OrgMap:
     return OrgMap.build(
-        streets=[StreetInfo(1, "宜川路街道")],
+        streets=[StreetInfo(1, "宜川路街道"), StreetInfo(2, "曹杨新村街道")],
         districts=[DistrictInfo(1, "第一居民区", 1)],
         grids=[(1, "第1网格", 1), (2, "第2网格", 1)],
         buildings=[BuildingInfo(10, "3", 1, 1, "key-b3"), BuildingInfo(11, "5", 1, 1, None),
@@ -33,6 +34,8 @@ def org() -> OrgMap:
             (ADMIN, "街道管理员", "admin1", None, None),
             (OTHER_WORKER, "李网格", "liwg", None, None),
             (VOLUNTEER_2, "志愿者小李", None, "wxid_xiaoli", None),
+            (DISTRICT_ADMIN, "居委会孙书记", "sunsj", None, None),
+            (OTHER_STREET_ADMIN, "曹杨街道管理员", "caoyang", None, None),
         ],
         roles=[
             (WORKER, RoleInfo("grid_worker", "grid", 1)),
@@ -44,6 +47,8 @@ def org() -> OrgMap:
             (ADMIN, RoleInfo("admin", "street", 1)),
             (OTHER_WORKER, RoleInfo("grid_worker", "grid", 2)),
             (VOLUNTEER_2, RoleInfo("volunteer", "grid", 1)),
+            (DISTRICT_ADMIN, RoleInfo("admin", "district", 1)),
+            (OTHER_STREET_ADMIN, RoleInfo("admin", "street", 2)),
         ],
     )
 

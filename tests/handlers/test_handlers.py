@@ -11,8 +11,8 @@ from domain.decisions import NEW_TICKET, ToGroup, ToPerson, ToSender
 from handlers import CommandData, handle_command, handle_message
 from handlers.commands import parse_command
 from tests.handlers.support import (
-    ADMIN,
     CAPTAIN,
+    DISTRICT_ADMIN,
     LEADER,
     MED_BIG,
     MED_SMALL,
@@ -242,10 +242,12 @@ def test_transfer_and_escalate_push_to_the_new_person():
     assert bad.outcome == "refused"
     e = handle_command(staff_ctx("升级 128", WORKER, "zhangwg"), parse_command("升级 128"),
                        CommandData(ticket=ticket()))
-    assert e.changes[0].fields == {"escalation_level": 1, "assignee_id": LEADER}
+    # the new holder gets as long to accept as the first one had (2 h for a normal repair)
+    assert e.changes[0].fields == {"escalation_level": 1, "assignee_id": LEADER,
+                                   "accept_due_at": NOW + timedelta(hours=2)}
     e2 = handle_command(staff_ctx("升级 128", LEADER, "chenwgz"), parse_command("升级 128"),
                         CommandData(ticket=ticket(escalation_level=1, assignee_id=LEADER)))
-    assert e2.changes[0].fields["assignee_id"] == ADMIN
+    assert e2.changes[0].fields["assignee_id"] == DISTRICT_ADMIN
 
 
 def test_my_tasks_sorted_by_deadline():

@@ -6,6 +6,7 @@ const TIERS = { micro: "楼内微纠纷", small: "邻里小纠纷", medium: "中
 const OUTCOMES = {
   ticket_created: "已建工单", followed: "关注已有工单", ignored: "忽略（闲聊）", refused: "已拒绝", answered: "已答复",
   help: "帮助", notice: "楼组通知", asked_building: "追问楼号", failed: "处理失败", error: "出错",
+  escalated: "超时升级", nobody_above: "无上级可升级", unchanged: "未改动",
 };
 /* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
 const COMMANDS = {
@@ -17,5 +18,6 @@ function outcomeLabel(outcome) {
   const o = String(outcome || "");
   if (OUTCOMES[o]) return OUTCOMES[o];
   if (o.startsWith("command:")) return "命令：" + (COMMANDS[o.slice(8)] || "其他");
+  if (o.startsWith("action:")) return "后台：" + (COMMANDS[o.slice(7)] || "其他");
   return "其他结果";
 }

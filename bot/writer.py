@@ -1,0 +1,235 @@
+"""The one writer: every decision — about a message, a deadline, a scheduled notice, a
+console or API action — is applied here, inside the caller's transaction, together with
+the outbox rows of its messages and the timers of its deadlines.
+
+A decision's messages get outbox rows keyed by where the decision came from
+(`Origin.key`), so applying the same decision twice queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.addressing import Addressing
+from domain.decisions import (
+    NEW_NOTICE,
+    NEW_TICKET,
+    Decision,
+    Follow,
+    NewNotice,
+    NewTicket,
+)
+from domain.org import OrgMap
+from storage import tickets as ticket_queries
+from storage.models import (
+    Notice,
+    NoticeAck,
+    PointsEntry,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    Visit,
+)
+from storage.nlu_store import add_review
+from storage.outbox import add_outbox_rows
+from storage.timers import DEADLINE_TIMERS, schedule
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a decision came from.
+
+    `key` names it among all decisions ("in:123" for inbound message 123, "timer:7",
+    "api:…"); `actor` is the name events record, `actor_person_id` the person when known.
+    For a decision that creates a ticket or follows one, `reporter` is who reported it:
+    (channel, sender id, sender name) and `source_message_id` the message it came from.
+    """
+
+    key: str
+    actor: str
+    now: datetime
+    actor_person_id: int | None = None
+    reporter: tuple[str, str, str | None] | None = None
+    source_message_id: int | None = None
+    group_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying a decision made: the ids it created."""
+
+    ticket_id: int | None = None
+    notice_id: int | None = None
+
+    @property
+    def touched_ticket(self) -> int | None:
+        return self.ticket_id
+
+
+class DecisionWriter:
+    def __init__(self, addressing: Addressing) -> None:
+        self._addressing = addressing
+
+    async def apply(self, session: AsyncSession, decision: Decision, origin: Origin,
+                    org: OrgMap) -> Applied:
+        now = origin.now
+        ticket_id = await self._create_ticket(session, decision, origin)
+        if decision.follow is not None:
+            await self._follow(session, origin, decision.follow)
+        for change in decision.changes:
+            await ticket_queries.apply_change(session, change, origin.actor,
+                                              origin.actor_person_id, now)
+            await self._schedule_deadlines(session, change.ticket_id, change.fields, now)
+        notice_id = await self._notices(session, decision, origin)
+
+        def ticket(value: int | NewTicket | None) -> int | None:
+            return ticket_id if value is NEW_TICKET else value  # type: ignore[return-value]
+
+        def notice(value: int | NewNotice | None) -> int | None:
+            return notice_id if value is NEW_NOTICE else value  # type: ignore[return-value]
+
+        for ack in decision.acknowledgements:
+            await self._insert_once(session, NoticeAck, ["notice_id", "channel", "sender_id"], {
+                "notice_id": ack.notice_id, "building_id": ack.building_id,
+                "channel": ack.channel, "sender_id": ack.sender_id, "at": now})
+        for award in decision.points:
+            await self._insert_once(session, PointsEntry, ["key"], {
+                "key": award.key, "person_id": award.person_id, "points": award.points,
+                "reason": award.reason, "ticket_id": ticket(award.ticket_id), "at": now,
+                "by": origin.actor})
+        if decision.visit is not None:
+            visit = decision.visit
+            session.add(Visit(person_id=visit.person_id, building_id=visit.building_id,
+                              text=visit.text, at=now,
+                              ticket_id=ticket_id if visit.opened_ticket else None,
+                              source_message_id=origin.source_message_id))
+        for timer in decision.timers:
+            await schedule(session, timer.kind, timer.due_at, now,
+                           ticket_id=ticket(timer.ticket_id), notice_id=notice(timer.notice_id))
+        rows = []
+        for index, send in enumerate(decision.sends):
+            about = ticket(send.ticket_id)
+            row = self._addressing.outbox_row(send, about, org, f"{origin.key}:{index}:{send.key}",
+                                              now)
+            if row is not None:
+                rows.append(row)
+        await add_outbox_rows(session, rows)
+        if decision.review is not None:
+            review = decision.review
+            await add_review(
+                session, reason=review.reason, text=review.text, predicted=review.predicted,
+                confidence=review.confidence, suggested=review.suggested,
+                model_version=(decision.nlu or {}).get("model"),
+                inbound_id=origin.source_message_id,
+                ticket_id=review.ticket_id or ticket_id,
+            )
+        touched = ticket_id or (decision.follow.ticket_id if decision.follow else None) or (
+            decision.changes[0].ticket_id if decision.changes else None)
+        return Applied(ticket_id=touched, notice_id=notice_id)
+
+    # -- tickets ----------------------------------------------------------------------------
+
+    async def _create_ticket(self, session: AsyncSession, decision: Decision,
+                             origin: Origin) -> int | None:
+        """The ticket this decision creates. A ticket already made from the same message
+        (by a version of gridbot that kept half of a failed attempt) is taken as it is."""
+        spec = decision.create
+        if spec is None:
+            return None
+        assert origin.reporter is not None, "a ticket has a reporter"
+        channel, sender_id, sender_name = origin.reporter
+        now = origin.now
+        values = dict(
+            category=spec.category, status="new", urgency=spec.urgency, tier=spec.tier,
+            facility=spec.facility, building_id=spec.building_id, grid_id=spec.grid_id,
+            group_id=spec.group_id, assignee_id=spec.assignee_id,
+            reporter_channel=channel, reporter_id=sender_id, reporter_name=sender_name,
+            source_message_id=origin.source_message_id, text=spec.text,
+            location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
+            resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
+        )
+        if origin.source_message_id is None:
+            ticket_id = (await session.execute(
+                insert(Ticket).values(**values).returning(Ticket.id))).scalar_one()
+        else:
+            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+            ticket_id = (await session.execute(
+                dialect.insert(Ticket).values(**values)
+                .on_conflict_do_nothing(index_elements=["source_message_id"])
+                .returning(Ticket.id))).scalar()
+            if ticket_id is None:
+                existing = await session.scalar(select(Ticket.id).where(
+                    Ticket.source_message_id == origin.source_message_id))
+                assert existing is not None
+                return int(existing)
+        session.add(TicketEvent(
+            ticket_id=ticket_id, at=now, actor=sender_name or sender_id,
+            actor_person_id=origin.actor_person_id, kind="created", text=spec.event_text,
+            data=spec.event_data,
+        ))
+        await self._schedule_deadlines(session, int(ticket_id), {
+            "accept_due_at": spec.accept_due_at, "resolve_due_at": spec.resolve_due_at}, now)
+        return int(ticket_id)
+
+    async def _follow(self, session: AsyncSession, origin: Origin, follow: Follow) -> None:
+        assert origin.reporter is not None, "a follower is a reporter"
+        channel, sender_id, sender_name = origin.reporter
+        exists = await session.scalar(select(TicketFollower.id).where(
+            TicketFollower.ticket_id == follow.ticket_id,
+            TicketFollower.channel == channel,
+            TicketFollower.sender_id == sender_id,
+        ))
+        if exists is None:
+            session.add(TicketFollower(
+                ticket_id=follow.ticket_id, channel=channel, sender_id=sender_id,
+                sender_name=sender_name, group_id=origin.group_id, created_at=origin.now,
+            ))
+        session.add(TicketEvent(
+            ticket_id=follow.ticket_id, at=origin.now, actor=sender_name or sender_id,
+            kind="followed", text=follow.text[:500],
+        ))
+
+    @staticmethod
+    async def _schedule_deadlines(session: AsyncSession, ticket_id: int,
+                                  fields: dict[str, Any], now: datetime) -> None:
+        """A deadline set on a ticket gets the timer that watches it."""
+        for column, kind in DEADLINE_TIMERS.items():
+            due = fields.get(column)
+            if isinstance(due, datetime):
+                await schedule(session, kind, due, now, ticket_id=ticket_id)
+
+    # -- notices ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _notices(session: AsyncSession, decision: Decision, origin: Origin) -> int | None:
+        notice_id = None
+        spec = decision.notice
+        if spec is not None:
+            notice_id = (await session.execute(insert(Notice).values(
+                captain_id=spec.captain_id, text=spec.text, send_at=spec.send_at,
+                status=spec.status, building_ids=list(spec.building_ids),
+                group_ids=list(spec.group_ids), source_message_id=origin.source_message_id,
+                created_at=origin.now, sent_at=origin.now if spec.status == "sent" else None,
+            ).returning(Notice.id))).scalar_one()
+        for change in decision.notice_changes:
+            result = await session.execute(
+                update(Notice)
+                .where(Notice.id == change.notice_id, Notice.status.in_(change.expect_status))
+                .values(status=change.status,
+                        **({"sent_at": origin.now} if change.status == "sent" else {})))
+            if result.rowcount != 1:
+                raise ticket_queries.StaleTicket(f"notice {change.notice_id} changed meanwhile")
+        return int(notice_id) if notice_id is not None else None
+
+    @staticmethod
+    async def _insert_once(session: AsyncSession, model: Any, unique: list[str],
+                           values: dict[str, Any]) -> None:
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        await session.execute(
+            dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
