@@ -571,11 +571,13 @@ def test_department_values_longer_than_their_columns() -> None:
         "departments:\n"
         f"  - {{name: {'部' * 101}, wecom_userid: fgs, respond: 4h}}\n"
         f"  - {{name: 派出所, webhook_key: {'k' * 201}, respond: 4h}}\n"
+        f"  - {{name: 物业公司, wecom_userid: {'w' * 101}, respond: 4h}}\n"
     )
     errors = errors_of(text)
     assert any(n == 6 and "department name" in m and "longer than 100" in m for n, m in errors)
     assert any(n == 7 and "webhook_key" in m and "longer than 200" in m for n, m in errors)
-    assert len(errors) == 2
+    assert any(n == 8 and "wecom_userid" in m and "longer than 100" in m for n, m in errors)
+    assert len(errors) == 3
 
 
 def test_check_org_on_programmatic_departments_and_points() -> None:
