@@ -28,9 +28,11 @@ from typing import Any, Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import command_data
 from bot.writer import DecisionWriter, Origin
 from domain.org import OrgMap
 from handlers import (
+    SPECS,
     Command,
     CommandData,
     Context,
@@ -305,8 +307,11 @@ class Processor:
         if not prepared.is_text:
             return Decision("ignored", f"不是文字消息（{claim.kind}）")
         if prepared.command is not None:
-            data = await self._command_data(session, ctx, prepared.command)
-            return handle_command(ctx, prepared.command, data)
+            command = prepared.command
+            data = CommandData()
+            if command.error is None:
+                data = await command_data.load(session, ctx, command, SPECS[command.word].loads)
+            return handle_command(ctx, command, data)
         nlu = prepared.nlu or {}
         open_tickets = []
         # Only a would-be ticket needs the building's open tickets (to join one of them).
@@ -316,17 +321,6 @@ class Processor:
                 session, ctx.building_id, ctx.now - FOLLOW_WINDOW
             )
         return handle_message(ctx, nlu, open_tickets)
-
-    async def _command_data(self, session: AsyncSession, ctx: Context,
-                            command: Command) -> CommandData:
-        if command.ticket_id is not None:
-            return CommandData(ticket=await ticket_queries.ticket_view(session, command.ticket_id))
-        if command.word == "我的工单":
-            return CommandData(tickets=await ticket_queries.open_of_reporter(
-                session, ctx.message.channel, ctx.message.sender_id))
-        if command.word == "我的任务" and ctx.person_id is not None:
-            return CommandData(tickets=await ticket_queries.open_of_assignee(session, ctx.person_id))
-        return CommandData()
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
                      send_key: str = "") -> None:

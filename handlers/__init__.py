@@ -2,16 +2,19 @@
 
 from domain.decisions import Context, Decision, Message
 from domain.tickets import TicketView
-from handlers.commands import Command, parse_command
+from handlers.commands import Command, CommandSpec
 from handlers.messages import handle_message
-from handlers.ticket_commands import CommandData, handle_command
+from handlers.registry import SPECS, handle_command, parse_command
+from handlers.ticket_commands import CommandData
 
 __all__ = [
     "Command",
     "CommandData",
+    "CommandSpec",
     "Context",
     "Decision",
     "Message",
+    "SPECS",
     "TicketView",
     "handle_command",
     "handle_message",

@@ -1,26 +1,18 @@
-"""Chat commands: recognising them in what people type."""
+"""Chat commands: how each is written, and recognising them in what people type.
+
+Every command is described by a `CommandSpec` — its word, whether a ticket number follows,
+what may come after, and what the shell loads for it — in the module that handles it;
+`handlers.registry` gathers them.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-COMMAND_WORDS = (
-    "查询",
-    "我的工单",
-    "评价",
-    "没修好",
-    "接单",
-    "进展",
-    "完成",
-    "转派",
-    "升级",
-    "我的任务",
-    "认领",
-    "通知",
-    "改类",
-)
 # What staff may write after 改类, and the category (None: not a matter for a ticket).
 CATEGORY_WORDS: dict[str, str | None] = {
     "报修": "repair",
@@ -35,26 +27,35 @@ CATEGORY_WORDS: dict[str, str | None] = {
     "无关": None,
     "闲聊": None,
 }
-USAGES = {
-    "查询": "查询 编号",
-    "评价": "评价 编号 1-5",
-    "没修好": "没修好 编号",
-    "接单": "接单 编号",
-    "进展": "进展 编号 进展说明",
-    "完成": "完成 编号 办结说明",
-    "转派": "转派 编号 企业微信账号",
-    "升级": "升级 编号",
-    "认领": "认领 编号",
-    "通知": "通知 通知内容",
-    "改类": "改类 编号 报修|投诉|微心愿|纠纷|无关",
-}
 
 _MENTION = re.compile(r"^(?:[@＠]\S+\s+)+")
-_HEAD = re.compile("^(" + "|".join(sorted(COMMAND_WORDS, key=len, reverse=True)) + r")(.*)$", re.S)
 # The ticket id as people type it: 128, #128, ＃１２８, with or without spaces around.
 _TICKET = re.compile(r"^\s*[#＃]?\s*([0-9０-９]{1,12})(?![0-9０-９])\s*(.*)$", re.S)
 # What may stand before a note or a notice: "进展 128：已联系物业", "通知：明天停水".
 _NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
+
+ArgCheck = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """How a command is written.
+
+    `ticket`: a ticket number follows the word (without one, the text is conversation).
+    `arg`: what may follow — "none" (anything more makes it conversation: "完成了吗"),
+    "optional", or "required" (a usage answer when missing). `check` says whether a given
+    argument is well formed (a usage answer when not); `fold` reads it with full-width
+    letters and digits as ASCII (a rating, an account), leaving notes as written.
+    `loads` names what the shell loads for it (`bot.command_data`).
+    """
+
+    word: str
+    usage: str
+    ticket: bool = True
+    arg: str = "none"
+    check: ArgCheck | None = None
+    fold: bool = False
+    loads: str = "ticket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,41 +72,40 @@ def normalise(text: str) -> str:
     return _MENTION.sub("", text.strip()).strip()
 
 
-def _fold(arg: str) -> str:
+def fold(arg: str) -> str:
     """Full-width letters and digits as ASCII: for a rating or an account name, not a note."""
     return unicodedata.normalize("NFKC", arg).strip()
 
 
-def parse_command(text: str) -> Command | None:
+@lru_cache(maxsize=8)
+def _head(words: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("^(" + "|".join(sorted(words, key=len, reverse=True)) + r")(.*)$", re.S)
+
+
+def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     """The command in `text`, or None when it is not a command at all."""
     text = normalise(text)
-    head = _HEAD.match(text)
+    head = _head(frozenset(specs)).match(text)
     if head is None:
         return None
     word, rest = head.group(1), head.group(2).strip()
-    if word in ("我的工单", "我的任务"):
-        return Command(word) if rest == "" else None
-    if word == "通知":
-        rest = _NOTE_LEAD.sub("", rest)
-        if not rest:
-            return Command(word, error=USAGES[word])
-        return Command(word, arg=rest)
-    ticket = _TICKET.match(rest)
-    if ticket is None:
-        # "评价一下物业" or "完成了吗" is conversation, not a command.
-        return None
-    ticket_id, arg = int(ticket.group(1)), _NOTE_LEAD.sub("", ticket.group(2).strip())
-    if word in ("评价", "转派"):
-        arg = _fold(arg)
-    if word == "评价":
-        if not re.fullmatch(r"[1-5]", arg):
-            return Command(word, ticket_id, arg, error=USAGES[word])
-    elif word == "进展" and not arg:
-        return Command(word, ticket_id, error=USAGES[word])
-    elif word == "改类" and arg not in CATEGORY_WORDS:
-        return Command(word, ticket_id, arg, error=USAGES[word])
-    elif word == "转派" and not re.fullmatch(r"[\w.@-]{1,64}", arg):
-        return Command(word, ticket_id, arg, error=USAGES[word])
-    elif word in ("查询", "没修好", "接单", "升级", "认领") and arg:
-        return None
+    spec = specs[word]
+    ticket_id = None
+    if spec.ticket:
+        ticket = _TICKET.match(rest)
+        if ticket is None:
+            # "评价一下物业" or "完成了吗" is conversation, not a command.
+            return None
+        ticket_id, rest = int(ticket.group(1)), ticket.group(2).strip()
+    arg = _NOTE_LEAD.sub("", rest)
+    if spec.fold:
+        arg = fold(arg)
+    if spec.arg == "none":
+        return Command(word, ticket_id) if not arg else None
+    if not arg:
+        if spec.arg == "required":
+            return Command(word, ticket_id, error=spec.usage)
+        return Command(word, ticket_id)
+    if spec.check is not None and not spec.check(arg):
+        return Command(word, ticket_id, arg, error=spec.usage)
     return Command(word, ticket_id, arg)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,16 +20,18 @@ from domain.decisions import (
 )
 from domain.tickets import OPEN_STATUSES, TicketView
 from handlers import escalation, texts
-from handlers.commands import CATEGORY_WORDS, USAGES, Command
+from handlers.commands import CATEGORY_WORDS, Command, CommandSpec
 from handlers.residents import tell_residents
 
 
 @dataclass(frozen=True, slots=True)
 class CommandData:
-    """What the shell loads for a command: the ticket it names, or the sender's list."""
+    """What the shell loads for a command (its spec's `loads`): the ticket it names, a list
+    of tickets, or other facts by name."""
 
     ticket: TicketView | None = None
     tickets: Sequence[TicketView] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _answer(ctx: Context, template: str, params: dict[str, Any] | None = None,
@@ -400,34 +403,50 @@ def notice(ctx: Context, command: Command) -> Decision:
                     sends=sends)
 
 
-TicketCommand = Callable[[Context, Command, TicketView], Decision]
-ON_TICKET: dict[str, TicketCommand] = {
-    "接单": accept,
-    "进展": progress,
-    "完成": resolve,
-    "转派": transfer,
-    "升级": escalate,
-    "认领": claim,
-    "查询": query,
-    "评价": rate,
-    "没修好": reopen,
-    "改类": recategorize,
-}
+def _on_ticket(handler: Callable[[Context, Command, TicketView], Decision]) -> CommandHandler:
+    def handle(ctx: Context, command: Command, data: CommandData) -> Decision:
+        assert data.ticket is not None  # the registry answers a missing ticket
+        return handler(ctx, command, data.ticket)
+
+    return handle
 
 
-def handle_command(ctx: Context, command: Command, data: CommandData) -> Decision:
-    if command.error is not None:
-        return Decision("refused", texts.WHY_USAGE.format(actor=_actor_name(ctx), word=command.word),
-                        sends=[_answer(ctx, texts.USAGE, {"usage": command.error})])
-    if command.word == "通知":
-        return notice(ctx, command)
-    if command.word == "我的工单":
-        return my_tickets(ctx, command, data.tickets)
-    if command.word == "我的任务":
-        return my_tasks(ctx, command, data.tickets)
-    if data.ticket is None:
-        return _not_found(ctx, command)
-    return ON_TICKET[command.word](ctx, command, data.ticket)
+def _usage_ok(pattern: str) -> Callable[[str], bool]:
+    return lambda arg: re.fullmatch(pattern, arg) is not None
 
 
-__all__ = ["CommandData", "USAGES", "can_handle", "handle_command"]
+CommandHandler = Callable[[Context, Command, CommandData], Decision]
+COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
+    (CommandSpec("查询", "查询 编号"), _on_ticket(query)),
+    (CommandSpec("我的工单", "我的工单", ticket=False, loads="reporter_tickets"),
+     lambda ctx, command, data: my_tickets(ctx, command, data.tickets)),
+    (CommandSpec("评价", "评价 编号 1-5", arg="required", check=_usage_ok("[1-5]"), fold=True),
+     _on_ticket(rate)),
+    (CommandSpec("没修好", "没修好 编号"), _on_ticket(reopen)),
+    (CommandSpec("接单", "接单 编号"), _on_ticket(accept)),
+    (CommandSpec("进展", "进展 编号 进展说明", arg="required"), _on_ticket(progress)),
+    (CommandSpec("完成", "完成 编号 办结说明", arg="optional"), _on_ticket(resolve)),
+    (CommandSpec("转派", "转派 编号 企业微信账号", arg="required",
+                 check=_usage_ok(r"[\w.@-]{1,64}"), fold=True), _on_ticket(transfer)),
+    (CommandSpec("升级", "升级 编号"), _on_ticket(escalate)),
+    (CommandSpec("我的任务", "我的任务", ticket=False, loads="assignee_tickets"),
+     lambda ctx, command, data: my_tasks(ctx, command, data.tickets)),
+    (CommandSpec("认领", "认领 编号"), _on_ticket(claim)),
+    (CommandSpec("通知", "通知 通知内容", ticket=False, arg="required", loads="nothing"),
+     lambda ctx, command, data: notice(ctx, command)),
+    (CommandSpec("改类", "改类 编号 报修|投诉|微心愿|纠纷|无关", arg="required",
+                 check=lambda arg: arg in CATEGORY_WORDS), _on_ticket(recategorize)),
+]
+
+
+def usage_refused(ctx: Context, command: Command) -> Decision:
+    assert command.error is not None
+    return Decision("refused", texts.WHY_USAGE.format(actor=_actor_name(ctx), word=command.word),
+                    sends=[_answer(ctx, texts.USAGE, {"usage": command.error})])
+
+
+def not_found(ctx: Context, command: Command) -> Decision:
+    return _not_found(ctx, command)
+
+
+__all__ = ["COMMANDS", "CommandData", "can_handle", "not_found", "usage_refused"]

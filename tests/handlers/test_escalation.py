@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from domain.decisions import ToGroup, ToPerson
 from handlers import escalation
-from handlers.commands import parse_command
-from handlers.ticket_commands import CommandData, handle_command
+from handlers.registry import handle_command, parse_command
+from handlers.ticket_commands import CommandData
 from handlers.timers import TimerContext, TimerView, on_timer
 from tests.handlers.support import (
     ADMIN,

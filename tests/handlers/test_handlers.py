@@ -9,7 +9,7 @@ import pytest
 
 from domain.decisions import NEW_TICKET, ToGroup, ToPerson, ToSender
 from handlers import CommandData, handle_command, handle_message
-from handlers.commands import parse_command
+from handlers.registry import parse_command
 from tests.handlers.support import (
     CAPTAIN,
     DISTRICT_ADMIN,

@@ -7,7 +7,7 @@ import pytest
 
 from domain.decisions import NEW_TICKET, ToGroup, ToSender
 from handlers import CommandData, handle_command
-from handlers.commands import parse_command
+from handlers.registry import parse_command
 from tests.handlers.support import VOLUNTEER, WORKER, ctx, staff_ctx
 
 STAFF = {"person": WORKER, "sender": "zhangwg", "name": None, "channel": "wecom_app",

@@ -11,7 +11,7 @@ import pytest
 from domain.decisions import ToPerson
 from domain.org import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, StreetInfo
 from handlers import CommandData, Context, Message, handle_command, handle_message
-from handlers.commands import parse_command
+from handlers.registry import parse_command
 from handlers.texts import without_bot_mention
 from tests.handlers.support import (
     CAPTAIN,
