@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from domain.decisions import Send, ToGroup, ToPerson, ToSender
+from domain.decisions import Send, ToDepartment, ToGroup, ToPerson, ToSender
 from domain.org import OrgMap
 from storage.models import recipient_key
 
@@ -51,13 +51,45 @@ class Addressing:
             return self._to_group(org, to, text)
         if isinstance(to, ToPerson):
             return self._to_person(org, to, text, card, ticket_id)
+        if isinstance(to, ToDepartment):
+            return self._to_department(org, to, text, card, ticket_id)
         return self._to_sender(to, text)
+
+    def _simulating(self, channel: str, org: OrgMap, building_id: int) -> bool:
+        """Whether a group of this channel has no way out but the simulator."""
+        if not self._settings.simulator:
+            return False
+        if channel == "bridge":
+            return not self._settings.bridge_outbound_url
+        building = org.building(building_id)
+        return building is None or not building.webhook_key
+
+    def _to_department(self, org: OrgMap, to: ToDepartment, text: str,
+                       card: tuple[str, str] | None, ticket_id: int | None) -> Delivery | None:
+        """A department on WeCom is pushed like staff; one reached by a robot webhook gets
+        the text in its group."""
+        department = org.department(to.department_id)
+        if department is None:
+            return None
+        if department.person_id is not None:
+            return self._to_person(org, ToPerson(department.person_id), text, card, ticket_id)
+        if department.webhook_key:
+            if self._settings.simulator and not self._settings.wecom_push_enabled:
+                return Delivery("simulator", {"department": department.name}, {"text": text})
+            return Delivery("wecom_robot", {"webhook_key": department.webhook_key},
+                            {"text": text, "mentioned_list": []})
+        return None
 
     def _to_group(self, org: OrgMap, to: ToGroup, text: str) -> Delivery | None:
         group = org.group(to.group_id)
         if group is None:
             return None
         mentions = list(to.mention_ids)
+        if group.channel in ("bridge", "wecom_bot") and self._simulating(group.channel, org,
+                                                                          group.building_id):
+            # The demo (make run) lists a bridge group per building but has no bridge: its
+            # messages go to the building's simulator group, not to a transport that is off.
+            return None
         if group.channel == "bridge":
             return Delivery("bridge", {"chat_id": group.chat_id},
                             {"text": text, "mention_ids": mentions})

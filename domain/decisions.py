@@ -86,7 +86,14 @@ class ToSender:
     chat_id: str | None = None  # a chat gridbot does not know as a building group
 
 
-Recipient = ToGroup | ToPerson | ToSender
+@dataclass(frozen=True, slots=True)
+class ToDepartment:
+    """An outside department of the org file: on WeCom, or through its robot webhook."""
+
+    department_id: int
+
+
+Recipient = ToGroup | ToPerson | ToSender | ToDepartment
 
 
 @dataclass(frozen=True, slots=True)
