@@ -63,13 +63,21 @@ def task_pushes(wecom: FakeWeCom, delivered_only: bool = True) -> Counter[int]:
 
 
 def text_pushes(wecom: FakeWeCom, containing: str) -> Counter[int]:
-    """Text messages to staff containing `containing`, by the first ticket number in them."""
+    """Messages to staff (texts and task cards) containing `containing`, by the first
+    ticket number in them."""
     counts: Counter[int] = Counter()
     for m in wecom.delivered:
         data = m["json"]
-        if m["path"] == MESSAGE_SEND and data.get("msgtype") == "text":
+        if m["path"] != MESSAGE_SEND:
+            continue
+        if data.get("msgtype") == "text":
             content = data["text"].get("content", "")
-            if containing in content:
+        elif data.get("msgtype") == "textcard":
+            card = data["textcard"]
+            content = card.get("title", "") + "\n" + card.get("description", "")
+        else:
+            continue
+        if containing in content:
                 for number in _ticket_numbers(content)[:1]:
                     counts[number] += 1
     return counts
