@@ -270,7 +270,8 @@ class Ticket(Base):
     accept_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
     # Whistled to a department (吹哨): it must report (报到) by respond_due_at.
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"))
     respond_due_at: Mapped[datetime | None]
     reported_at: Mapped[datetime | None]
     # A resolved ticket nobody rates is closed at confirm_due_at.

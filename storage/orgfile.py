@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -61,7 +61,6 @@ from storage.models import (
     Role,
     Setting,
     Street,
-    Ticket,
 )
 
 CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
@@ -1348,13 +1347,8 @@ class _Importer:
         await session.flush()
 
     async def _remove_departments(self, gone: list[Department]) -> None:
-        """Tickets whistled to a department that is removed keep no department."""
-        if not gone:
-            return
-        ids = [department.id for department in gone]
-        await self.session.execute(
-            update(Ticket).where(Ticket.department_id.in_(ids)).values(department_id=None)
-        )
+        """Tickets whistled to a department that is removed keep no department (the
+        foreign key sets it to NULL)."""
         for department in gone:
             await self.session.delete(department)
             self.summary.note("departments", "removed")

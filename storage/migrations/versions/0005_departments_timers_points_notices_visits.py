@@ -130,7 +130,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reported_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('confirm_due_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key('fk_tickets_department_id', 'departments',
-                                    ['department_id'], ['id'])
+                                    ['department_id'], ['id'], ondelete='SET NULL')
 
 
 
