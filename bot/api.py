@@ -21,10 +21,12 @@ from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
 from bot.runtime import Runtime
 from bot.writer import Origin
+from domain.notices import NOTICE_STATUSES, NoticeView
 from domain.org import OrgMap
 from domain.tickets import CATEGORIES, STATUSES
 from handlers import actions
 from storage import nlu_store
+from storage import notices as notice_queries
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, OutboxMessage, Ticket
 from storage.nlu_store import INTENTS
@@ -106,6 +108,7 @@ def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
     building = org.building(ticket.building_id) if ticket.building_id is not None else None
     grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
     assignee = org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    department = org.department(ticket.department_id) if ticket.department_id else None
     return {
         "id": ticket.id,
         "category": ticket.category,
@@ -126,7 +129,11 @@ def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
         "accepted_at": iso(ticket.accepted_at),
         "resolved_at": iso(ticket.resolved_at),
         "closed_at": iso(ticket.closed_at),
+        "confirm_due_at": iso(ticket.confirm_due_at),
         "rating": ticket.rating,
+        "department": department.name if department else None,
+        "respond_due_at": iso(ticket.respond_due_at),
+        "reported_at": iso(ticket.reported_at),
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }
@@ -368,12 +375,55 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+def notice_json(notice: NoticeView, org: OrgMap) -> dict[str, Any]:
+    """A captain's notice: where it went and how many residents acknowledged it (收到),
+    in all and per building."""
+    captain = org.person(notice.captain_id)
+    groups = [org.group(g) for g in notice.group_ids]
+    buildings = []
+    for building_id in notice.building_ids:
+        building = org.building(building_id)
+        buildings.append({"building": building.number if building else None,
+                          "acknowledged": notice.acknowledged.get(building_id, 0)})
+    return {
+        "id": notice.id,
+        "captain": captain.name if captain else None,
+        "captain_id": (captain.wecom_userid or captain.wechat_id) if captain else None,
+        "text": notice.text,
+        "send_at": iso(notice.send_at),
+        "status": notice.status,
+        "sent_at": iso(notice.sent_at),
+        "created_at": iso(notice.created_at),
+        "groups": [{"channel": g.channel, "chat_id": g.chat_id, "name": g.name,
+                    "building": b.number if (b := org.building(g.building_id)) else None}
+                   for g in groups if g is not None],
+        "acknowledged": notice.acknowledged_total,
+        "buildings": buildings,
+    }
+
+
+async def list_notices(request: web.Request) -> web.Response:
+    """Captains' notices, the latest to go out first (filter: `status`)."""
+    runtime = request.app[RUNTIME]
+    q = request.query
+    status = params.query_choices(q, "status", NOTICE_STATUSES)
+    limit = params.query_int(q, "limit", default=100, low=1, high=1000)
+    offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
+    org = await runtime.org.get()
+    async with runtime.sessions() as session:
+        notices, total = await notice_queries.list_notices(
+            session, status.split(",") if status else None, limit, offset)
+    return web.json_response({"notices": [notice_json(n, org) for n in notices],
+                              "total": total})
+
+
 def api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/nlu/parse", parse)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{id}", get_ticket)
     app.router.add_patch("/api/v1/tickets/{id}", correct_ticket)
     app.router.add_get("/api/v1/stats", stats)
+    app.router.add_get("/api/v1/notices", list_notices)
     app.router.add_get("/api/v1/messages", list_messages)
     app.router.add_get("/api/v1/outbox", list_outbox)
     app.router.add_post("/api/v1/outbox/{id}/retry", retry_outbox)

@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import Context
-from handlers import Command, CommandData
+from domain.notices import ACK_WINDOW
+from handlers import Command, CommandData, wishes
+from storage import notices as notice_queries
+from storage import points as points_queries
 from storage import tickets as ticket_queries
 
 Loader = Callable[[AsyncSession, Context, Command], Awaitable[CommandData]]
@@ -30,10 +33,62 @@ async def reporter_tickets(session: AsyncSession, ctx: Context, command: Command
 
 
 async def assignee_tickets(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
-    """The open tickets the sender holds (staff)."""
+    """The open tickets the sender holds (staff: workers, mediators), and those whistled to
+    the departments they answer for."""
     if ctx.person_id is None:
         return CommandData()
-    return CommandData(tickets=await ticket_queries.open_of_assignee(session, ctx.person_id))
+    held = await ticket_queries.open_of_assignee(session, ctx.person_id)
+    departments = [d.id for d in ctx.org.departments_of_person(ctx.person_id)]
+    whistled = await ticket_queries.open_of_departments(session, departments)
+    seen = {t.id for t in held}
+    return CommandData(tickets=held + [t for t in whistled if t.id not in seen])
+
+
+async def building_notice(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
+    """For 收到: the latest notice of the sender's building within the acknowledgement
+    window, and whether the sender acknowledged it already."""
+    if ctx.building_id is None:
+        return CommandData()
+    found = await notice_queries.latest_sent_to_building(session, ctx.building_id,
+                                                         ctx.now - ACK_WINDOW)
+    if found is None:
+        return CommandData()
+    done = await notice_queries.has_acknowledged(session, found.id, ctx.message.channel,
+                                                 ctx.message.sender_id)
+    return CommandData(facts={"notice": found, "acknowledged": done})
+
+
+async def captain_notice(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
+    """For 回执: the captain's latest sent notice with its acknowledgements, and how many
+    of theirs wait for their time."""
+    if ctx.person_id is None:
+        return CommandData()
+    return CommandData(facts={
+        "notice": await notice_queries.latest_sent_of_captain(session, ctx.person_id),
+        "scheduled": await notice_queries.scheduled_of_captain(session, ctx.person_id)})
+
+
+async def captain_tickets(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
+    """For 本楼工单: the open tickets of the buildings the sender is captain of."""
+    if ctx.person_id is None:
+        return CommandData()
+    return CommandData(tickets=await ticket_queries.open_in_buildings(
+        session, ctx.org.buildings_of_captain(ctx.person_id)))
+
+
+async def grid_wishes(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
+    """For 心愿: the open wishes of the grid of the group it was sent in (1:1, the sender's
+    grids)."""
+    return CommandData(tickets=await ticket_queries.open_wishes(
+        session, wishes.wish_grids(ctx), wishes.LIST_LIMIT))
+
+
+async def points(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
+    """For 积分: the sender's balance and latest entries."""
+    if ctx.person_id is None:
+        return CommandData()
+    return CommandData(facts={"account": await points_queries.account(
+        session, ctx.person_id, wishes.POINTS_LINES)})
 
 
 LOADERS: dict[str, Loader] = {
@@ -41,6 +96,11 @@ LOADERS: dict[str, Loader] = {
     "ticket": ticket,
     "reporter_tickets": reporter_tickets,
     "assignee_tickets": assignee_tickets,
+    "captain_tickets": captain_tickets,
+    "building_notice": building_notice,
+    "captain_notice": captain_notice,
+    "grid_wishes": grid_wishes,
+    "points": points,
 }
 
 

@@ -166,6 +166,8 @@ class ChangeTicket:
     fields: dict[str, Any] = field(default_factory=dict)
     # Further values the ticket must still have (an escalation level, a deadline).
     expect_fields: dict[str, Any] = field(default_factory=dict)
+    # More for the event's record besides the new status (a dispute's tier, a department).
+    event_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,8 +107,16 @@ def escalate(org: OrgMap, now: datetime, ticket: TicketView, *, cause: str, for_
     due = now + grace
     not_accepted = ticket.status in (Status.NEW, Status.REOPENED)
     fields: dict[str, Any] = {"escalation_level": level, "assignee_id": holder.person_id}
+    event_data: dict[str, Any] = {"level": level, "holder": name, "title": holder.title}
+    tier_note = ""
     if holder.tier is not None:
         fields["tier"] = holder.tier
+        if holder.tier != ticket.tier:
+            # A dispute moved up its ladder: the event says from which tier to which.
+            event_data |= {"tier": holder.tier, "previous_tier": ticket.tier}
+            tier_note = texts.TIER_CHANGED.format(
+                previous=texts.TIER_NAMES.get(ticket.tier or "", ticket.tier or "未分级"),
+                tier=texts.TIER_NAMES.get(holder.tier, holder.tier))
     if not_accepted:
         fields["accept_due_at"] = due
     if overdue == "resolve" or (ticket.resolve_due_at is not None and ticket.resolve_due_at < due):
@@ -116,9 +124,10 @@ def escalate(org: OrgMap, now: datetime, ticket: TicketView, *, cause: str, for_
     change = ChangeTicket(
         ticket.id, "escalated",
         texts.WHY_ESCALATED.format(why=cause, ticket=ticket.id, level=level,
-                                   title=holder.title, holder=name),
+                                   title=holder.title, holder=name) + tier_note,
         tuple(OPEN_STATUSES), None, fields,
         expect_fields={"escalation_level": ticket.escalation_level},
+        event_data=event_data,
     )
     sends = [_task_for(org, ticket, holder.person_id, for_holder, due,
                        "接单" if not_accepted else "办结")]

@@ -13,6 +13,7 @@ from domain.decisions import (
     CreateTicket,
     Decision,
     Follow,
+    ScheduleTimer,
     Send,
     TaskCard,
     ToGroup,
@@ -21,8 +22,10 @@ from domain.decisions import (
     ignore,
 )
 from domain.tickets import INTENT_CATEGORY, TicketView
-from handlers import texts
+from handlers import texts, volunteers
 from handlers.routing import route
+from handlers.similarity import THRESHOLD as SIMILAR
+from handlers.similarity import similarity
 
 # Reports of the same thing in the same building within this window join one ticket.
 FOLLOW_WINDOW = timedelta(hours=24)
@@ -73,20 +76,27 @@ def _reply_to(ctx: Context) -> ToGroup | ToSender:
 
 
 def _duplicate_of(
-    ctx: Context, category: str, facility: str | None, building_id: int | None,
+    ctx: Context, category: str, facility: str | None, building_id: int | None, text: str,
     open_tickets: Sequence[TicketView],
-) -> TicketView | None:
-    if building_id is None or category not in ("repair", "complaint") or facility is None:
+) -> tuple[TicketView, float | None] | None:
+    """The open ticket of the same building and category, opened within the window, that
+    is the same matter: the same facility when both name one, else the most similar words
+    (`handlers.similarity`, whose score comes along; None for a facility match)."""
+    if building_id is None or category not in ("repair", "complaint"):
         return None
+    best: tuple[TicketView, float] | None = None
     for ticket in open_tickets:
-        if (
-            ticket.building_id == building_id
-            and ticket.category == category
-            and ticket.facility == facility
-            and ctx.now - ticket.created_at <= FOLLOW_WINDOW
-        ):
-            return ticket
-    return None
+        if (ticket.building_id != building_id or ticket.category != category
+                or ctx.now - ticket.created_at > FOLLOW_WINDOW):
+            continue
+        if facility is not None and ticket.facility is not None:
+            if ticket.facility == facility:
+                return ticket, None
+            continue
+        score = similarity(text, ticket.text)
+        if score >= SIMILAR and (best is None or score > best[1]):
+            best = (ticket, score)
+    return best
 
 
 def handle_intent(
@@ -128,12 +138,15 @@ def handle_intent(
         category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
     understood = texts.understood(nlu, category_name)
 
-    existing = _duplicate_of(ctx, category, facility, building_id, open_tickets)
-    if existing is not None:
+    duplicate = _duplicate_of(ctx, category, facility, building_id, reported, open_tickets)
+    if duplicate is not None:
+        existing, score = duplicate
+        why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(
+            score=score, threshold=SIMILAR))
         return Decision(
             outcome="followed",
             reason=texts.WHY_FOLLOWED.format(understood=understood, building=building_name,
-                                             ticket=existing.id),
+                                             ticket=existing.id) + why_similar,
             follow=Follow(existing.id, message.text),
             sends=[
                 Send(
@@ -157,29 +170,38 @@ def handle_intent(
     routing = f"派给{routed_to}"
 
     sends: list[Send] = []
-    if category == "wish":
-        volunteers = ctx.org.volunteers_of(building.grid_id) if building else ()
-        sends.append(
-            Send(_reply_to(ctx), texts.WISH_PUBLISHED, {"reporter": reporter},
-                 ticket_id=NEW_TICKET, key="reply")
-        )
-        for volunteer_id in volunteers:
-            sends.append(
-                Send(
-                    ToPerson(volunteer_id),
-                    texts.WISH_TO_VOLUNTEER,
-                    {"building": where, "text": texts.excerpt(texts.mask_phones(reported), 80)},
-                    ticket_id=NEW_TICKET,
-                    key=f"volunteer-{volunteer_id}",
-                )
-            )
-        routing = f"发布给{len(volunteers)}位志愿者认领，{routed_to}跟进"
+    timers: list[ScheduleTimer] = []
+    task_text, task_description, task_why = texts.TASK_TEXT, texts.TASK_DESCRIPTION, ""
+    grid_id = building.grid_id if building else None
+    reachable = volunteers.volunteer_count(ctx.org, grid_id) if category == "wish" else 0
+    if reachable:
+        # Published to the grid's volunteers to claim: the grid worker's task only when
+        # nobody has claimed it two days later (handlers.wishes).
+        assignee, accept_due = None, None
+        reply = Send(_reply_to(ctx), texts.WISH_PUBLISHED, {"reporter": reporter},
+                     ticket_id=NEW_TICKET, key="reply")
+        sends += volunteers.publish(ctx.org, grid_id=grid_id, group_id=ctx.group_id,
+                                    building_id=building_id, reply=reply, where=where,
+                                    text=reported)
+        timers = volunteers.wish_timers(ctx.now)
+        routing = f"发布给{reachable}位志愿者认领，无人认领时交{routed_to}跟进"
+    elif category == "wish":
+        sends.append(Send(_reply_to(ctx), texts.WISH_NO_VOLUNTEERS_REPLY,
+                          {"reporter": reporter, "handler": handler}, ticket_id=NEW_TICKET,
+                          key="reply"))
+        task_text, task_description = texts.WISH_HANDOVER_TEXT, texts.WISH_HANDOVER_DESCRIPTION
+        task_why = texts.WHY_NO_VOLUNTEERS
+        routing = f"本网格没有志愿者，{routing}"
     else:
         urgency_note = "（紧急，已优先派单）" if urgency == "emergency" else ""
+        reply_to, template = _reply_to(ctx), texts.TICKET_CREATED
+        if category == "dispute" and ctx.group_id is not None:
+            # A dispute's parties are never named or @-mentioned in a group.
+            reply_to, template = ToGroup(ctx.group_id), texts.DISPUTE_CREATED_GROUP
         sends.append(
             Send(
-                _reply_to(ctx),
-                texts.TICKET_CREATED,
+                reply_to,
+                template,
                 {
                     "reporter": reporter,
                     "received": texts.RECEIVED[category],
@@ -202,13 +224,11 @@ def handle_intent(
             "created": texts.when(ctx.now),
             "accept_due": texts.when(accept_due),
             "resolve_due": texts.when(resolve_due),
+            "why": task_why,
         }
-        # The worker's copy of a wish says that volunteers claim it.
-        text, description = ((texts.WISH_TASK_TEXT, texts.WISH_TASK_DESCRIPTION)
-                             if category == "wish" else (texts.TASK_TEXT, texts.TASK_DESCRIPTION))
         sends.append(
-            Send(ToPerson(assignee.id), text, params, ticket_id=NEW_TICKET,
-                 card=TaskCard(texts.TASK_TITLE, description), key="task")
+            Send(ToPerson(assignee.id), task_text, params, ticket_id=NEW_TICKET,
+                 card=TaskCard(texts.TASK_TITLE, task_description), key="task")
         )
 
     create = CreateTicket(
@@ -219,7 +239,7 @@ def handle_intent(
         building_id=building_id,
         grid_id=building.grid_id if building else None,
         group_id=ctx.group_id,
-        assignee_id=routed.assignee_id,
+        assignee_id=assignee.id if assignee is not None else None,
         text=reported,
         location=where,
         accept_due_at=accept_due,
@@ -238,4 +258,5 @@ def handle_intent(
         create=create,
         sends=sends,
         nlu=nlu,
+        timers=timers,
     )

@@ -4,11 +4,15 @@ recognising a command in a text, and deciding what it does."""
 from __future__ import annotations
 
 from domain.decisions import Context, Decision
-from handlers import ticket_commands
+from handlers import feedback, notices, staff_views, ticket_commands, visits, whistle, wishes
 from handlers.commands import Command, CommandSpec, parse
+from handlers.residents import discreet
 from handlers.ticket_commands import CommandData, CommandHandler
 
-_ALL: list[tuple[CommandSpec, CommandHandler]] = [*ticket_commands.COMMANDS]
+_ALL: list[tuple[CommandSpec, CommandHandler]] = [*ticket_commands.COMMANDS, *whistle.COMMANDS,
+                                                  *notices.COMMANDS, *feedback.COMMANDS,
+                                                  *staff_views.COMMANDS, *visits.COMMANDS,
+                                                  *wishes.COMMANDS]
 
 SPECS: dict[str, CommandSpec] = {spec.word: spec for spec, _ in _ALL}
 HANDLERS: dict[str, CommandHandler] = {spec.word: handler for spec, handler in _ALL}
@@ -26,4 +30,7 @@ def handle_command(ctx: Context, command: Command, data: CommandData) -> Decisio
         return ticket_commands.usage_refused(ctx, command)
     if SPECS[command.word].ticket and data.ticket is None:
         return ticket_commands.not_found(ctx, command)
-    return HANDLERS[command.word](ctx, command, data)
+    decision = HANDLERS[command.word](ctx, command, data)
+    # Whatever a command says into a group about a dispute names none of its parties.
+    decision.sends = discreet(decision.sends, data.ticket)
+    return decision

@@ -210,8 +210,6 @@ RATED = "感谢评价！工单 #{id} 已关闭（{stars}）。"
 REOPENED = "工单 #{id} 已重新打开，已通知{assignee}尽快处理。"
 MY_TICKETS_HEADER = "您的未办结工单（{count}件）：\n{lines}"
 MY_TICKETS_NONE = "您目前没有未办结的工单。"
-NOTICE = "【楼组通知】{text}\n——{captain}"
-NOTICE_SENT = "通知已发送到 {count} 个楼组群。"
 
 # Pushes to staff ------------------------------------------------------------------
 
@@ -226,19 +224,6 @@ TASK_DESCRIPTION = (
 TASK_TEXT = (
     TASK_TITLE + "\n{text}\n地点：{where}\n接单时限：{accept_due}｜办结时限：{resolve_due}\n"
     "回复“接单 {id}”接单"
-)
-# A wish is claimed by volunteers; the grid worker's copy says so.
-WISH_TASK_DESCRIPTION = (
-    "<div class=\"gray\">{created}</div>"
-    "<div class=\"normal\">{text}</div>"
-    "<div class=\"highlight\">地点：{where}</div>"
-    "<div class=\"highlight\">认领时限：{accept_due}｜完成时限：{resolve_due}</div>"
-    "<div class=\"gray\">已发布给本网格志愿者认领，无需您接单；"
-    "如到时仍无人认领，请您跟进（回复“接单 {id}”接手）</div>"
-)
-WISH_TASK_TEXT = (
-    TASK_TITLE + "\n{text}\n地点：{where}\n认领时限：{accept_due}｜完成时限：{resolve_due}\n"
-    "已发布给本网格志愿者认领，无需您接单；如到时仍无人认领，请您跟进（回复“接单 {id}”接手）"
 )
 REOPENED_STAFF = "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理。"
 # Escalation: the new holder's card says why, what, where and by when.
@@ -325,10 +310,215 @@ WHY_NOT_FOUND = "{actor}发来“{word}”，但没有工单 #{number}"
 WHY_USAGE = "{actor}发来的“{word}”格式不对，回复了用法"
 WHY_QUERY = "{actor}查询工单 #{ticket}，回复了状态"
 WHY_LIST = "{actor}查看{what}：{count}件"
-WHY_NOTICE = "楼组长{captain}发布通知，发到{count}个楼组群"
 WHY_FAILED = "处理失败（{why}），已放弃重试"
 WHY_ACTION = "{actor}在管理后台将工单 #{ticket} {what}"
 WHY_ACTION_REFUSED = "{actor}在管理后台要将工单 #{ticket} {what}，但工单目前{status}，未执行"
 WHY_ESCALATED = "{why}：工单 #{ticket} 升级到第{level}级，由{title}{holder}督办"
 WHY_NOBODY_ABOVE = "{why}：工单 #{ticket} 没有更高一级的负责人可以升级"
 WHY_DEADLINE_MOVED = "{deadline}已不适用（工单 #{ticket} 已{status}或时限已更新），不处理"
+
+
+# The street whistles, departments report (吹哨/报到); disputes kept private -----------------
+
+WHISTLE_TITLE = "【吹哨·{category}】{building} #{id}"
+WHISTLE_DESCRIPTION = (
+    "<div class=\"highlight\">{whistler}吹哨，请{department}报到处理</div>"
+    "<div class=\"normal\">{text}</div>"
+    "<div class=\"highlight\">地点：{where}</div>"
+    "<div class=\"highlight\">请于 {due} 前报到｜办结时限：{resolve_due}</div>"
+    "<div class=\"gray\">回复“报到 {id}”报到，“进展 {id} 内容”更新，“完成 {id} 说明”办结</div>"
+)
+WHISTLE_TEXT = (
+    WHISTLE_TITLE + "\n{whistler}吹哨，请{department}报到处理\n{text}\n地点：{where}\n"
+    "请于 {due} 前报到｜办结时限：{resolve_due}\n"
+    "回复“报到 {id}”报到，“进展 {id} 内容”更新，“完成 {id} 说明”办结"
+)
+# A department reached only through its robot cannot answer in chat: it reports by phone.
+WHISTLE_ROBOT_TEXT = (
+    WHISTLE_TITLE + "\n{whistler}吹哨，请{department}报到处理\n{text}\n地点：{where}\n"
+    "请于 {due} 前联系{whistler}报到｜办结时限：{resolve_due}"
+)
+WHISTLED_GROUP = "@{reporter} 工单 #{id} 街道已吹哨，由{department}报到处理。"
+REPORTED_GROUP = "@{reporter} 工单 #{id} {department}已报到，正在处理。"
+UNKNOWN_DEPARTMENT = "没有名为“{name}”的部门。本街道可以吹哨的部门：{names}。"
+NO_DEPARTMENTS = "本街道还没有登记可以吹哨的部门。"
+ALREADY_WHISTLED = "工单 #{id} 已吹哨给{department}，报到时限 {due}。"
+ALREADY_REPORTED = "工单 #{id} {department}已于 {at} 报到。"
+RESPOND_OVERDUE_TITLE = "【吹哨未报到】{building} #{id}"
+RESPOND_OVERDUE_DESCRIPTION = (
+    "<div class=\"highlight\">{department}超过报到时限（{due}）仍未报到</div>"
+    "<div class=\"normal\">{text}</div>"
+    "<div class=\"highlight\">地点：{where}</div>"
+    "<div class=\"gray\">请督促{department}报到，或回复“吹哨 {id} 部门名称”改派其他部门</div>"
+)
+RESPOND_OVERDUE_TEXT = (
+    RESPOND_OVERDUE_TITLE + "\n{department}超过报到时限（{due}）仍未报到\n{text}\n地点：{where}\n"
+    "请督促{department}报到，或回复“吹哨 {id} 部门名称”改派其他部门"
+)
+WHY_WHISTLED = "{actor}吹哨，交{department}报到处理（{due} 前报到）"
+WHY_REPORTED = "{department}报到"
+WHY_REPORTED_FOR = "{actor}代{department}报到"
+WHY_RESPOND_OVERDUE = "{department}超过报到时限（{due}）仍未报到，已告知{told}"
+NOBODY_TOLD = "无人（本街道没有登记管理员）"
+# A dispute reported in a group: nobody is named or @-mentioned there.
+DISPUTE_CREATED_GROUP = (
+    "{received}，工单 #{id}。{handler}，{deadline_note}。"
+    "为保护当事人隐私，群里不提姓名；回复“查询 {id}”可看进度。"
+)
+# How a dispute's party is called where their name would be.
+PARTY = "当事人"
+TIER_CHANGED = "，调解层级由{previous}升为{tier}"
+
+
+# Feedback that closes the loop; duplicates without a facility; staff views and visits -----
+
+# A resolved ticket: residents are reminded once to rate, then it closes without a rating.
+RATE_REMINDER = (
+    "@{reporter} 工单 #{id} 已办结，还没收到您的评价。请回复“评价 {id} 1-5”打分；"
+    "如果没有解决，请回复“没修好 {id}”。{due} 前未评价的，将按已办结关闭。"
+)
+WISH_RATE_REMINDER = (
+    "@{reporter} 微心愿 #{id} 已完成，还没收到您的确认。请回复“评价 {id} 1-5”确认并打分；"
+    "{due} 前未确认的，将按已完成关闭。"
+)
+AUTO_CLOSED = (
+    "@{reporter} 工单 #{id} 办结后没有收到评价，已按已办结关闭。"
+    "如果问题其实没有解决，{days} 天内可回复“没修好 {id}”。"
+)
+WISH_AUTO_CLOSED = "@{reporter} 微心愿 #{id} 完成后没有收到确认，已按已完成关闭。"
+REOPENED_NOBODY = "工单 #{id} 已重新打开，正在安排专人处理。"
+REOPEN_TOO_LATE = (
+    "工单 #{id} 已关闭超过 {days} 天，不能再重新打开。如果问题又出现了，请直接在群里"
+    "说一下（例如“3号楼楼道灯又坏了”），我会为您新建工单。"
+)
+CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销，无需再处理，谢谢！"
+WHY_REMINDED = "工单 #{ticket} 办结后还没有评价，提醒居民评价（只提醒一次）"
+WHY_REMINDER_PASSED = "评价提醒已不适用（工单 #{ticket} 已{status}或已重新办结），不处理"
+WHY_AUTO_CLOSED = "工单 #{ticket} 办结后到评价时限（{due}）仍未评价，按已办结关闭，不计评价"
+WHY_REOPEN_TOO_LATE = "{actor}发来“没修好”，但工单 #{ticket} 已关闭超过 {days} 天，请其重新反映"
+WHY_NOT_REPORTER = "只有反映问题的居民本人可以撤销。"
+# Why a report joined another without a facility to say so.
+WHY_SIMILAR_WORDS = "（没有识别到具体设施，与该工单用词相似度 {score:.2f}，不低于 {threshold}）"
+
+# 本楼工单: a captain's view of their buildings.
+BUILDING_TICKETS_HEADER = "您负责楼栋的未办结工单（{count}件）：\n{lines}"
+BUILDING_TICKETS_NONE = "您负责的楼栋目前没有未办结的工单。"
+WHY_NOT_CAPTAIN = "“本楼工单”只对楼组长开放。"
+
+# 走访: a grid worker's visit, and the ticket it opens when it names a problem.
+VISIT_RECORDED = "已记录{building}的走访：{text}"
+VISIT_RECORDED_UNSURE = (
+    "已记录{building}的走访：{text}\n没有把握看出需要立单的问题；如有，请单独写明，"
+    "例如“走访 {building} 楼道灯不亮”。"
+)
+VISIT_OPENED = (
+    "已记录{building}的走访，并为发现的问题建立工单 #{id}（{category}），由您负责，"
+    "办结时限 {resolve_due}。回复“接单 {id}”接单，“完成 {id} 说明”办结。"
+)
+VISIT_UNKNOWN_BUILDING = "没有找到 {building}。请写明楼号，例如“走访 3号楼 楼道灯不亮”。"
+VISIT_NOT_YOUR_BUILDING = "{building}不在您负责的网格内，只能记录自己网格楼栋的走访。"
+WHY_NOT_GRID_WORKER = "“走访”只对网格员开放。"
+WHY_VISIT = "{actor}走访{building}，已记录"
+WHY_VISIT_UNSURE = "{actor}走访{building}，已记录；{understood}，低于立单门槛 {bar}，未立单"
+WHY_VISIT_TICKET = "{actor}走访{building}，{understood}，建立工单并由本人负责"
+VISIT_EVENT = "网格员{actor}走访发现：{text}"
+
+
+# Micro-wishes and the points bank ------------------------------------------------------
+
+# The reply to a wish posted in a group where volunteers are @-mentioned: one message.
+WISH_PUBLISHED_CALLING = (
+    "@{reporter} 您的微心愿已登记，工单 #{id}，已发布给本网格志愿者。\n"
+    "{volunteers} 新的微心愿：{text}\n有空的话请回复“认领 {id}”认领，谢谢！"
+)
+# To volunteers known only by WeChat, in a group other than the one the wish came from.
+WISH_CALL = "{volunteers} 新的微心愿 #{id}（{building}）：{text}\n有空的话请回复“认领 {id}”认领，谢谢！"
+WISH_AGAIN_PUSH = "微心愿 #{id}（{building}）发布一天了，还没有志愿者认领：{text}\n回复“认领 {id}”认领。"
+WISH_AGAIN_CALL = (
+    "{volunteers} 微心愿 #{id}（{building}）发布一天了，还没有志愿者认领：{text}\n"
+    "有空的话请回复“认领 {id}”认领，谢谢！"
+)
+WISH_NO_VOLUNTEERS_REPLY = (
+    "@{reporter} 您的微心愿已登记，工单 #{id}。本网格暂时没有登记志愿者，{handler}，"
+    "回复“查询 {id}”可看进度。"
+)
+WISH_HANDED_OVER_GROUP = "@{reporter} 微心愿 #{id} 暂时没有志愿者认领，已交给{role}{worker}跟进。"
+# The grid worker's task card for a wish nobody claimed (or nobody can claim).
+WHY_NO_VOLUNTEERS = "本网格没有登记志愿者，请您跟进"
+WHY_UNCLAIMED = "发布两天仍无志愿者认领，请您跟进"
+WISH_HANDOVER_DESCRIPTION = (
+    "<div class=\"gray\">{created}</div>"
+    "<div class=\"normal\">{text}</div>"
+    "<div class=\"highlight\">地点：{where}</div>"
+    "<div class=\"highlight\">{why}</div>"
+    "<div class=\"highlight\">接单时限：{accept_due}｜完成时限：{resolve_due}</div>"
+    "<div class=\"gray\">回复“接单 {id}”接手，“完成 {id} 说明”办结；本网格志愿者仍可认领</div>"
+)
+WISH_HANDOVER_TEXT = (
+    TASK_TITLE + "\n{text}\n地点：{where}\n{why}\n接单时限：{accept_due}｜完成时限：{resolve_due}\n"
+    "回复“接单 {id}”接手；本网格志愿者仍可认领"
+)
+WISH_CLAIMED_FROM_WORKER = "微心愿 #{id} 已由志愿者{actor}认领，您不用再跟进了。"
+WISH_OTHER_GRID = "微心愿 #{id} 属于{grid}，请由{grid}的志愿者认领。感谢您的热心！"
+EVENT_REANNOUNCED = "发布一天仍无人认领，再次通知{count}位志愿者"
+EVENT_HANDED_OVER = "发布两天仍无志愿者认领，交{role}{worker}跟进"
+# 心愿: the open wishes of a grid.
+WISHES_HEADER = "{grids}的微心愿（{count}件）：\n{lines}\n志愿者回复“认领 编号”认领。"
+WISHES_NONE = "{grids}目前没有待完成的微心愿。"
+WISHES_WHERE = "请在楼组群里发送“心愿”，查看本网格的微心愿。"
+WISH_STATE_OPEN = "待认领"
+WISH_STATE_CLAIMED = "志愿者{name}已认领"
+WISH_STATE_STAFF = "{name}跟进中"
+WISH_STATE_STAFF_OPEN = "{name}跟进中，仍可认领"
+# The points bank.
+POINTS_FOR_WISH = "完成微心愿 #{id}：{text}"
+POINTS_EARNED = "居民已确认您完成的微心愿 #{id}，感谢您的帮助！已为您记 {points} 积分，回复“积分”可查看。"
+POINTS_BALANCE = "您的积分余额：{balance} 分。最近记录：\n{lines}"
+POINTS_NONE = "您的积分余额：{balance} 分。认领并完成微心愿、居民确认后即可获得积分。"
+POINTS_ONLY_VOLUNTEERS = "“积分”只对登记的志愿者开放。"
+POINTS_REDEEMED_REASON = "兑换：{what}"
+POINTS_REDEEMED = "您已用 {points} 积分兑换{what}，积分余额 {balance} 分。"
+WHY_WISH_REANNOUNCED = "微心愿 #{ticket} 发布一天仍无人认领，再次通知{count}位志愿者"
+WHY_WISH_HANDED_OVER = "微心愿 #{ticket} 发布两天仍无人认领，交{role}{worker}跟进"
+WHY_WISH_TIMER_MOOT = "微心愿 #{ticket} 已有人认领或跟进（{status}），{what}不再需要"
+WHY_WISH_NOBODY = "微心愿 #{ticket} {what}：没有可以通知的人"
+WHY_WISH_POINTS = "，志愿者{name}获得 {points} 积分"
+WHY_WISHES = "{actor}查看{grids}的微心愿：{count}件"
+WHY_POINTS = "{actor}查看积分：余额 {balance} 分"
+WHY_REDEEMED = "{actor}为{name}兑换{what}，扣除 {points} 积分，余额 {balance} 分"
+WHY_REDEEM_SHORT = "{actor}要为{name}兑换{what}（{points} 积分），但余额只有 {balance} 分，未兑换"
+
+
+# Captains' notices (通知, 收到, 回执) ------------------------------------------------------
+
+NOTICE = "【楼组通知】{text}\n——{captain}\n（已阅请回复“收到”）"
+NOTICE_SENT = (
+    "通知已发送到 {buildings}的 {count} 个楼组群。居民回复“收到”即为确认，"
+    "发“回执”可查看确认人数。"
+)
+NOTICE_SCHEDULED = (
+    "好的，通知将于 {at}（北京时间）发送到 {buildings}的 {count} 个楼组群。"
+    "发出后居民回复“收到”即为确认，发“回执”可查看确认人数。"
+)
+NOTICE_SENT_LATER = "您定于 {at} 发送的通知“{excerpt}”已发送到 {buildings}的 {count} 个楼组群。"
+NOTICE_NO_GROUPS = "{buildings}还没有登记楼组群，通知没有发出，请联系管理员登记。"
+NOTICE_TIME_USAGE = (
+    "没有发出：{why}。立即发送请写“通知 内容”；定时发送请写“通知 12-01 08:00 内容”"
+    "（北京时间），也可以写“通知 12月1日 8:00 内容”“通知 明天 08:00 内容”。"
+)
+NOTICE_STATUS_NAMES = {"scheduled": "待发送", "sent": "发送", "cancelled": "取消"}
+RECEIPTS = "您 {sent} 发出的通知“{excerpt}”，已有 {total} 位居民回复收到：\n{lines}{later}"
+RECEIPT_LINE = "{building}：{count} 人"
+RECEIPTS_NONE = "您还没有发出过楼组通知。{later}"
+RECEIPTS_SCHEDULED = "\n另有 {count} 条定时通知等待发送。"
+WHY_NOTICE = "楼组长{captain}发布通知，发到{count}个楼组群"
+WHY_NOTICE_SCHEDULED = "楼组长{captain}定时发布通知，将于{at}发到{count}个楼组群"
+WHY_NOTICE_SENT = "楼组长{captain}的定时通知到时发出，发到{count}个楼组群"
+WHY_NOTICE_TIME = "楼组长{captain}发来“通知”，未发出：{why}"
+WHY_NOTICE_GONE = "定时通知 {notice} 已{status}，不再发送"
+WHY_ACKNOWLEDGED = "{sender}回复“收到”，确认了楼组长{captain}的通知"
+WHY_ACK_AGAIN = "{sender}回复“收到”，此前已确认过这条通知，不重复计数"
+WHY_ACK_OWN = "{sender}是发通知的楼组长，自己回复“收到”不计入"
+WHY_ACK_NO_NOTICE = "{sender}回复“收到”，本楼近几天没有通知，不回复"
+WHY_RECEIPTS = "楼组长{captain}查看通知回执：{total}人已收到"
+WHY_RECEIPTS_NONE = "楼组长{captain}查看通知回执，但还没有发出过通知"

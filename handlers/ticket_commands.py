@@ -19,8 +19,9 @@ from domain.decisions import (
     ToSender,
 )
 from domain.tickets import OPEN_STATUSES, TicketView
-from handlers import escalation, texts
+from handlers import confirmation, escalation, texts, volunteers
 from handlers.commands import CATEGORY_WORDS, Command, CommandSpec
+from handlers.departments import acts_for_department, first_word_fields
 from handlers.residents import tell_residents
 
 
@@ -32,6 +33,8 @@ class CommandData:
     ticket: TicketView | None = None
     tickets: Sequence[TicketView] = ()
     facts: Mapping[str, Any] = field(default_factory=dict)
+    # What the NLU made of the command's argument (`CommandSpec.understands`).
+    nlu: Mapping[str, Any] | None = None
 
 
 def _answer(ctx: Context, template: str, params: dict[str, Any] | None = None,
@@ -79,11 +82,12 @@ def _actor_name(ctx: Context) -> str:
 
 
 def can_handle(ctx: Context, ticket: TicketView) -> bool:
-    """The assignee, the grid's staff, the district's mediators (disputes) and admins."""
+    """The assignee, the grid's staff, the district's mediators (disputes), admins, and the
+    department the ticket was whistled to."""
     person_id = ctx.person_id
     if person_id is None:
         return False
-    if ticket.assignee_id == person_id:
+    if ticket.assignee_id == person_id or acts_for_department(ctx.org, person_id, ticket):
         return True
     org = ctx.org
     if org.is_admin(person_id):
@@ -162,7 +166,13 @@ def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     actor = _actor_name(ctx)
     role = "调解员" if ticket.category == "dispute" else "网格员"
     fields: dict[str, Any] = {"accepted_at": ctx.now}
-    if ticket.assignee_id != ctx.person_id:
+    department = (ctx.org.department(ticket.department_id)
+                  if acts_for_department(ctx.org, ctx.person_id, ticket) else None)
+    if department is not None:
+        # A whistled department accepts as itself (its 接单 is its 报到); the grid keeps it.
+        role, actor = "", department.name
+        fields |= first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)
+    elif ticket.assignee_id != ctx.person_id:
         fields["assignee_id"] = ctx.person_id
     return _ticket_change(
         ctx, command, ticket, kind="accepted", status="accepted", expect=("new", "reopened"),
@@ -174,7 +184,7 @@ def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
 def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的工作人员可以更新进展。")
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)
     if ticket.status in ("new", "reopened"):
         fields["accepted_at"] = ctx.now
     return _ticket_change(
@@ -191,12 +201,17 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     note = command.arg or "已处理完毕"
     # A wish is confirmed and rated; "没修好" is for what can be repaired or redressed.
     template = texts.WISH_FULFILLED if ticket.category == "wish" else texts.RESOLVED
-    return _ticket_change(
+    # The residents confirm by rating; reminded once, closed unrated after sla.confirm.
+    awaiting, reminders = confirmation.awaiting_rating(ctx.org, ctx.now, ticket)
+    decision = _ticket_change(
         ctx, command, ticket, kind="resolved", status="resolved",
         expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
         resident_template=template, resident_params={"note": texts.mask_phones(note)},
-        fields={"resolved_at": ctx.now},
+        fields={**awaiting, **first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)},
     )
+    if decision.changes:
+        decision.timers += reminders
+    return decision
 
 
 def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
@@ -243,15 +258,27 @@ def claim(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, "只有登记的志愿者可以认领微心愿。")
     if ticket.category != "wish":
         return _refuse(ctx, command, f"工单 #{ticket.id} 不是微心愿。")
+    if ticket.grid_id is None or not ctx.org.has_role(person_id, "volunteer", "grid",
+                                                      ticket.grid_id):
+        grid = ctx.org.grid(ticket.grid_id) if ticket.grid_id is not None else None
+        name = grid.name if grid is not None else "其他网格"
+        return _refuse(ctx, command, f"微心愿 #{ticket.id} 属于{name}，只有{name}的志愿者可以认领",
+                       texts.WISH_OTHER_GRID, {"grid": name})
     if ticket.status in ("accepted", "in_progress") and ticket.assignee_id is not None:
         return _already_claimed(ctx, command, ticket, ticket.assignee_id)
     actor = _actor_name(ctx)
-    return _ticket_change(
-        ctx, command, ticket, kind="claimed", status="accepted", expect=("new", "reopened"),
-        text=f"志愿者 {actor} 认领", what="认领", resident_template=texts.CLAIMED,
-        resident_params={"actor": actor},
-        fields={"assignee_id": person_id, "accepted_at": ctx.now},
-    )
+    # A wish handed to the grid worker is still the volunteers' to claim: the worker is
+    # told. Applied only if nobody took it meanwhile (the loser of two claims at once is
+    # answered from the ticket as it then is: who has it).
+    told = []
+    if ticket.assignee_id is not None and ticket.assignee_id != person_id:
+        told.append(Send(ToPerson(ticket.assignee_id), texts.WISH_CLAIMED_FROM_WORKER,
+                         {"actor": actor}, ticket_id=ticket.id, key="push"))
+    change = ChangeTicket(ticket.id, "claimed", f"志愿者 {actor} 认领", ("new", "reopened"),
+                          "accepted", {"assignee_id": person_id, "accepted_at": ctx.now},
+                          expect_fields={"assignee_id": ticket.assignee_id})
+    return _change_decision(ctx, command, ticket, change, "认领", texts.CLAIMED,
+                            {"actor": actor}, told)
 
 
 def _already_claimed(ctx: Context, command: Command, ticket: TicketView,
@@ -332,29 +359,22 @@ def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not _is_reporter(ctx, ticket):
         return _refuse(ctx, command, "只有反映问题的居民可以评价。")
     stars = int(command.arg)
-    return _ticket_change(
+    # Rating a fulfilled wish confirms it: its volunteer earns the street's points.
+    awards, told = volunteers.points_for_wish(ctx.org, ticket)
+    decision = _ticket_change(
         ctx, command, ticket, kind="rated", status="closed", expect=("resolved",),
         text=f"评价 {stars} 星", what="评价", resident_template=None,
-        fields={"rating": stars, "closed_at": ctx.now},
+        fields={"rating": stars, "closed_at": ctx.now}, extra_sends=told,
     )
+    if decision.changes and awards:
+        decision.points = awards
+        holder = ctx.org.person(awards[0].person_id)
+        decision.reason += texts.WHY_WISH_POINTS.format(
+            name=holder.name if holder else "", points=awards[0].points)
+    return decision
 
 
-def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
-    if not _is_reporter(ctx, ticket):
-        return _refuse(ctx, command, "只有反映问题的居民可以反馈没修好。")
-    assignee = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
-    extra = []
-    if assignee is not None:
-        extra.append(Send(ToPerson(assignee.id), texts.REOPENED_STAFF, {},
-                          ticket_id=ticket.id, key="push"))
-    return _ticket_change(
-        ctx, command, ticket, kind="reopened", status="reopened", expect=("resolved", "closed"),
-        text="居民反馈没有解决", what="重新打开", resident_template=None,
-        fields={"resolved_at": None, "closed_at": None}, extra_sends=extra,
-    )
-
-
-# ---------------------------------------------------------------- lists and notices
+# ---------------------------------------------------------------- lists
 
 
 def my_tickets(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> Decision:
@@ -386,23 +406,6 @@ def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> D
     ])
 
 
-def notice(ctx: Context, command: Command) -> Decision:
-    person_id = ctx.person_id
-    buildings = ctx.org.buildings_of_captain(person_id) if person_id is not None else ()
-    if not buildings:
-        return _refuse(ctx, command, "只有楼组长可以发布楼组通知。")
-    sends: list[Send] = []
-    captain = _actor_name(ctx)
-    text = texts.mask_phones(command.arg)
-    for building_id in buildings:
-        for group in ctx.org.groups_of_building(building_id):
-            sends.append(Send(ToGroup(group.id), texts.NOTICE,
-                              {"text": text, "captain": captain}, key=f"notice-{group.id}"))
-    sends.append(_answer(ctx, texts.NOTICE_SENT, {"count": len(sends)}))
-    return Decision("notice", texts.WHY_NOTICE.format(captain=captain, count=len(sends) - 1),
-                    sends=sends)
-
-
 def _on_ticket(handler: Callable[[Context, Command, TicketView], Decision]) -> CommandHandler:
     def handle(ctx: Context, command: Command, data: CommandData) -> Decision:
         assert data.ticket is not None  # the registry answers a missing ticket
@@ -422,7 +425,6 @@ COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
      lambda ctx, command, data: my_tickets(ctx, command, data.tickets)),
     (CommandSpec("评价", "评价 编号 1-5", arg="required", check=_usage_ok("[1-5]"), fold=True),
      _on_ticket(rate)),
-    (CommandSpec("没修好", "没修好 编号"), _on_ticket(reopen)),
     (CommandSpec("接单", "接单 编号"), _on_ticket(accept)),
     (CommandSpec("进展", "进展 编号 进展说明", arg="required"), _on_ticket(progress)),
     (CommandSpec("完成", "完成 编号 办结说明", arg="optional"), _on_ticket(resolve)),
@@ -432,8 +434,6 @@ COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
     (CommandSpec("我的任务", "我的任务", ticket=False, loads="assignee_tickets"),
      lambda ctx, command, data: my_tasks(ctx, command, data.tickets)),
     (CommandSpec("认领", "认领 编号"), _on_ticket(claim)),
-    (CommandSpec("通知", "通知 通知内容", ticket=False, arg="required", loads="nothing"),
-     lambda ctx, command, data: notice(ctx, command)),
     (CommandSpec("改类", "改类 编号 报修|投诉|微心愿|纠纷|无关", arg="required",
                  check=lambda arg: arg in CATEGORY_WORDS), _on_ticket(recategorize)),
 ]

@@ -17,7 +17,7 @@ from typing import Any
 from domain.decisions import Decision
 from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES, Status, TicketView
-from handlers import escalation, texts
+from handlers import confirmation, escalation, notices, texts, whistle, wishes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,11 @@ TimerHandler = Callable[[TimerContext], Decision]
 ON_TIMER: dict[str, TimerHandler] = {
     "accept_due": accept_deadline,
     "resolve_due": resolve_deadline,
+    "respond_due": whistle.respond_deadline,
+    notices.NOTICE_TIMER: notices.send_scheduled,
+    "rate_reminder": confirmation.remind,
+    "confirm_due": confirmation.close_unrated,
+    **wishes.TIMERS,
 }
 
 

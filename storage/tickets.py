@@ -10,26 +10,27 @@ from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import ChangeTicket
-from domain.tickets import OPEN_STATUSES, TicketView
+from domain.tickets import OPEN_STATUSES, Follower, TicketView
 from storage.errors import TransientError
 from storage.models import Ticket, TicketEvent, TicketFollower
 
 
-async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[tuple[str, str], ...]]:
+async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Follower, ...]]:
     if not ids:
         return {}
     rows = await session.execute(
-        select(TicketFollower.ticket_id, TicketFollower.channel, TicketFollower.sender_id)
+        select(TicketFollower.ticket_id, TicketFollower.channel, TicketFollower.sender_id,
+               TicketFollower.sender_name, TicketFollower.group_id)
         .where(TicketFollower.ticket_id.in_(ids))
         .order_by(TicketFollower.id)
     )
-    found: dict[int, list[tuple[str, str]]] = {}
-    for ticket_id, channel, sender_id in rows:
-        found.setdefault(ticket_id, []).append((channel, sender_id))
+    found: dict[int, list[Follower]] = {}
+    for ticket_id, channel, sender_id, sender_name, group_id in rows:
+        found.setdefault(ticket_id, []).append(Follower(channel, sender_id, sender_name, group_id))
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _view(ticket: Ticket, followers: tuple[tuple[str, str], ...] = ()) -> TicketView:
+def _view(ticket: Ticket, followers: tuple[Follower, ...] = ()) -> TicketView:
     return TicketView(
         id=ticket.id,
         category=ticket.category,
@@ -50,7 +51,8 @@ def _view(ticket: Ticket, followers: tuple[tuple[str, str], ...] = ()) -> Ticket
         resolve_due_at=ticket.resolve_due_at,
         created_at=ticket.created_at,
         rating=ticket.rating,
-        followers=followers,
+        followers=tuple((f.channel, f.sender_id) for f in followers),
+        follower_chats=followers,
         department_id=ticket.department_id,
         respond_due_at=ticket.respond_due_at,
         reported_at=ticket.reported_at,
@@ -100,6 +102,15 @@ async def open_in_building(session: AsyncSession, building_id: int, since: datet
     ).order_by(Ticket.id.desc()).limit(50))
 
 
+async def open_in_buildings(session: AsyncSession, building_ids: Sequence[int]) -> list[TicketView]:
+    """The open tickets of these buildings, oldest first (a captain's 本楼工单)."""
+    if not building_ids:
+        return []
+    return await _views(session, select(Ticket).where(
+        Ticket.building_id.in_(building_ids), Ticket.status.in_(OPEN_STATUSES),
+    ).order_by(Ticket.id).limit(50))
+
+
 async def open_of_reporter(session: AsyncSession, channel: str, sender_id: str) -> list[TicketView]:
     followed = select(TicketFollower.ticket_id).where(
         TicketFollower.channel == channel, TicketFollower.sender_id == sender_id
@@ -117,6 +128,27 @@ async def open_of_assignee(session: AsyncSession, person_id: int) -> list[Ticket
     return await _views(session, select(Ticket).where(
         Ticket.assignee_id == person_id, Ticket.status.in_(OPEN_STATUSES)
     ).order_by(Ticket.id).limit(50))
+
+
+async def open_of_departments(session: AsyncSession,
+                              department_ids: Sequence[int]) -> list[TicketView]:
+    """The open tickets whistled to these departments (吹哨)."""
+    if not department_ids:
+        return []
+    return await _views(session, select(Ticket).where(
+        Ticket.department_id.in_(department_ids), Ticket.status.in_(OPEN_STATUSES)
+    ).order_by(Ticket.id).limit(50))
+
+
+async def open_wishes(session: AsyncSession, grid_ids: Sequence[int],
+                      limit: int = 20) -> list[TicketView]:
+    """The open micro-wishes of these grids, oldest first (心愿)."""
+    if not grid_ids:
+        return []
+    return await _views(session, select(Ticket).where(
+        Ticket.category == "wish", Ticket.grid_id.in_(grid_ids),
+        Ticket.status.in_(OPEN_STATUSES),
+    ).order_by(Ticket.id).limit(limit))
 
 
 # ---------------------------------------------------------------- API listing
@@ -179,5 +211,5 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
     session.add(TicketEvent(
         ticket_id=change.ticket_id, at=now, actor=actor, actor_person_id=actor_person_id,
         kind=change.kind, text=change.text,
-        data={"status": change.status} if change.status else None,
+        data=(({"status": change.status} if change.status else {}) | change.event_data) or None,
     ))

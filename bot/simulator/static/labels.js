@@ -7,12 +7,17 @@ const OUTCOMES = {
   ticket_created: "已建工单", followed: "关注已有工单", ignored: "忽略（闲聊）", refused: "已拒绝", answered: "已答复",
   help: "帮助", notice: "楼组通知", asked_building: "追问楼号", failed: "处理失败", error: "出错",
   escalated: "超时升级", nobody_above: "无上级可升级", unchanged: "未改动",
+  respond_overdue: "部门超时未报到",
+  rate_reminded: "提醒评价", auto_closed: "未评价自动关闭",
+  notice_scheduled: "定时通知", notice_sent: "定时通知已发出", acknowledged: "居民已收到通知",
+  wish_reannounced: "心愿再次通知志愿者", wish_handed_over: "心愿交网格员跟进", redeemed: "积分兑换",
 };
 /* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
 const COMMANDS = {
   accepted: "接单", progress: "进展", resolved: "办结", transferred: "转派", escalated: "升级", claimed: "认领",
   rated: "评价", reopened: "重开", cancelled: "撤销", recategorized: "改类", closed: "关闭", whistled: "吹哨",
-  reported: "报到", visited: "走访",
+  reported: "报到", visited: "走访", respond_overdue: "报到超时",
+  reannounced: "再次通知志愿者", handed_over: "交网格员跟进",
 };
 function outcomeLabel(outcome) {
   const o = String(outcome || "");
