@@ -13,6 +13,7 @@ from bot.channels import MAX_BODY
 from bot.channels.routes import ChannelSet, channel_routes
 from bot.config import Settings
 from bot.http_log import quiet_malformed_requests
+from bot.points_api import points_routes
 from bot.runtime import Runtime
 from bot.simulator import STATIC, simulator_routes
 from bot.web_security import secure_headers
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     app[SIMULATOR_LOCKED] = bool(channels.enabled())
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
+    points_routes(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)
     app.router.add_get("/favicon.ico", _favicon)

@@ -218,6 +218,16 @@ def json_choice(body: Mapping[str, Any], name: str, allowed: Collection[str]) ->
     return value
 
 
+def json_int(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int:
+    """A required whole-number field between `low` and `high` (not a float, not a bool)."""
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        _refuse(f"{name} must be a whole number between {low} and {high}")
+    if not low <= value <= high:
+        _refuse(f"{name} must be between {low} and {high}")
+    return value
+
+
 def json_flag(body: Mapping[str, Any], name: str) -> bool:
     """A boolean field, false when absent."""
     value = body.get(name, False)
