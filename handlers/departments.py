@@ -56,3 +56,17 @@ def first_word_fields(org: OrgMap, person_id: int | None, ticket: TicketView,
     if ticket.reported_at is None and acts_for_department(org, person_id, ticket):
         return {"reported_at": now}
     return {}
+
+
+def awaiting_report(ticket: TicketView) -> bool:
+    """Whistled to a department that has not reported yet."""
+    return (ticket.department_id is not None and ticket.reported_at is None
+            and ticket.respond_due_at is not None)
+
+
+def due_now(ticket: TicketView) -> datetime | None:
+    """The deadline that matters now: the department's report while it is awaited, else the
+    accept deadline of a ticket nobody accepted, else the resolve deadline."""
+    if awaiting_report(ticket):
+        return ticket.respond_due_at
+    return ticket.accept_due_at if ticket.status in ("new", "reopened") else ticket.resolve_due_at

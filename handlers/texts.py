@@ -272,7 +272,8 @@ COULD_NOT_HANDLE = "抱歉，这条消息暂时没能处理，已转给工作人
 UNKNOWN_PERSON = "没有找到企业微信账号为 {userid} 的工作人员。"
 HELP_STAFF = (
     "可用命令：接单 编号｜进展 编号 内容｜完成 编号 说明｜转派 编号 账号｜升级 编号｜"
-    "改类 编号 报修/投诉/微心愿/纠纷/无关｜我的任务"
+    "改类 编号 报修/投诉/微心愿/纠纷/无关｜我的任务｜吹哨 编号 部门（网格长、管理员）｜"
+    "报到 编号（被吹哨的部门）"
 )
 HELP_RESIDENT = (
     "您好，我是网格小助手。直接描述问题（例如“5号楼电梯坏了”）即可报修、投诉或提交微心愿；"
@@ -397,6 +398,9 @@ WHY_REMINDER_PASSED = "评价提醒已不适用（工单 #{ticket} 已{status}�
 WHY_AUTO_CLOSED = "工单 #{ticket} 办结后到评价时限（{due}）仍未评价，按已办结关闭，不计评价"
 WHY_REOPEN_TOO_LATE = "{actor}发来“没修好”，但工单 #{ticket} 已关闭超过 {days} 天，请其重新反映"
 WHY_NOT_REPORTER = "只有反映问题的居民本人可以撤销。"
+CANCEL_NOT_YOURS = "抱歉，只有反映问题的居民本人可以撤销工单 #{id}。"
+WHY_NOT_REOPENER = "只有反映问题的居民可以反馈没修好。"
+REOPEN_NOT_YOURS = "抱歉，只有反映工单 #{id} 问题的居民可以反馈没修好。"
 # Why a report joined another without a facility to say so.
 WHY_SIMILAR_WORDS = "（没有识别到具体设施，与该工单用词相似度 {score:.2f}，不低于 {threshold}）"
 
@@ -487,6 +491,7 @@ WHY_WISHES = "{actor}查看{grids}的微心愿：{count}件"
 WHY_POINTS = "{actor}查看积分：余额 {balance} 分"
 WHY_REDEEMED = "{actor}为{name}兑换{what}，扣除 {points} 积分，余额 {balance} 分"
 WHY_REDEEM_SHORT = "{actor}要为{name}兑换{what}（{points} 积分），但余额只有 {balance} 分，未兑换"
+HELP_VOLUNTEER = "志愿者可用命令：心愿（本网格的微心愿）｜认领 编号｜完成 编号 说明｜我的任务｜积分"
 
 
 # Captains' notices (通知, 收到, 回执) ------------------------------------------------------

@@ -21,7 +21,7 @@ from domain.decisions import (
 from domain.tickets import OPEN_STATUSES, TicketView
 from handlers import confirmation, escalation, texts, volunteers
 from handlers.commands import CATEGORY_WORDS, Command, CommandSpec
-from handlers.departments import acts_for_department, first_word_fields
+from handlers.departments import acts_for_department, awaiting_report, due_now, first_word_fields
 from handlers.residents import tell_residents
 
 
@@ -112,13 +112,18 @@ def _is_reporter(ctx: Context, ticket: TicketView) -> bool:
 def _status_line(ctx: Context, ticket: TicketView) -> str:
     building = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
     assignee = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
-    due = ticket.accept_due_at if ticket.status in ("new", "reopened") else ticket.resolve_due_at
+    due = due_now(ticket)
     still_open = ticket.status in OPEN_STATUSES
+    holder = assignee.name if assignee else ("待分配" if still_open else None)
+    department = ctx.org.department(ticket.department_id) if ticket.department_id else None
+    if department is not None:
+        holder = "｜".join(part for part in (holder, department.name) if part)
+    label = "报到时限 " if awaiting_report(ticket) else "时限 "
     return texts.status_line(
         ticket.id, ticket.category, ticket.status,
         building=f"{building.number}号楼" if building else None,
-        assignee=assignee.name if assignee else ("待分配" if still_open else None),
-        deadline="时限 " + texts.when(due) if still_open and due is not None else None,
+        assignee=holder,
+        deadline=label + texts.when(due) if still_open and due is not None else None,
     )
 
 
@@ -396,8 +401,7 @@ def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> D
         return Decision("answered", reason, sends=[_answer(ctx, texts.MY_TASKS_NONE)])
 
     def due(t: TicketView) -> datetime:
-        value = t.accept_due_at if t.status in ("new", "reopened") else t.resolve_due_at
-        return value or datetime.max.replace(tzinfo=UTC)
+        return due_now(t) or datetime.max.replace(tzinfo=UTC)
 
     ordered = sorted(tickets, key=due)
     lines = "\n".join(_status_line(ctx, t) for t in ordered)

@@ -282,3 +282,18 @@ def test_the_report_deadline_does_nothing_when_its_moment_has_passed(state):
     view = ticket(**{**WHISTLED, "respond_due_at": due, **state})
     decision = on_timer(timer(view, due))
     assert decision.outcome == "ignored" and not decision.changes and not decision.sends
+
+
+def test_a_departments_task_list_shows_its_report_deadline_first():
+    from handlers.ticket_commands import my_tasks
+
+    context = Context(Message(1, "wecom_app", "fgs", None, "我的任务", None), WORG, NOW, None,
+                      None, FGS)
+    waiting = ticket(id=129, **dict(WHISTLED, respond_due_at=NOW + timedelta(hours=1)))
+    reported = ticket(status="accepted", reported_at=NOW, **WHISTLED)
+    decision = my_tasks(context, parse_command("我的任务"), [reported, waiting])
+    [answer] = decision.sends
+    lines = answer.render(None).splitlines()[1:]
+    assert lines[0].startswith("#129") and "张网格｜房管所" in lines[0]
+    assert "报到时限 11-22 17:00" in lines[0]
+    assert lines[1].startswith("#128") and "｜时限 11-23 16:00" in lines[1]
