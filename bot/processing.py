@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -227,11 +227,16 @@ class Processor:
             prepared.ctx = self._context(claim, org)
             if not prepared.is_text:
                 return prepared
-            prepared.command = parse_command(claim.text)
-            if prepared.command is None:
+            command = prepared.command = parse_command(claim.text)
+            # A message is understood here, outside the transaction; so is the argument of a
+            # command that names a problem in words (走访 3号楼 楼道灯不亮).
+            words = claim.text if command is None else (
+                command.arg if command.error is None and SPECS[command.word].understands
+                else "")
+            if words:
                 parser = self._nlu()
-                nlu = await parse_text(parser, claim.text)
-                evidence = explain_text(parser, claim.text)
+                nlu = await parse_text(parser, words)
+                evidence = explain_text(parser, words)
                 prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
         except Exception as exc:
             prepared.error = exc
@@ -311,6 +316,8 @@ class Processor:
             data = CommandData()
             if command.error is None:
                 data = await command_data.load(session, ctx, command, SPECS[command.word].loads)
+                if prepared.nlu is not None:
+                    data = replace(data, nlu=prepared.nlu)
             return handle_command(ctx, command, data)
         nlu = prepared.nlu or {}
         open_tickets = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Category(StrEnum):
@@ -54,6 +55,16 @@ INTENT_CATEGORY: dict[str, str] = {
 }
 
 
+class Follower(NamedTuple):
+    """Someone who reported a ticket's matter again, and where they hear of its progress:
+    the group they wrote in, or 1:1 when `group_id` is None."""
+
+    channel: str
+    sender_id: str
+    sender_name: str | None
+    group_id: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class TicketView:
     """A ticket as a handler sees it (loaded by the shell)."""
@@ -78,6 +89,8 @@ class TicketView:
     created_at: datetime
     rating: int | None = None
     followers: tuple[tuple[str, str], ...] = ()  # (channel, sender_id)
+    # The same followers with their names and the group each reported in.
+    follower_chats: tuple[Follower, ...] = ()
     department_id: int | None = None
     respond_due_at: datetime | None = None
     reported_at: datetime | None = None

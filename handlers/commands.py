@@ -47,6 +47,8 @@ class CommandSpec:
     argument is well formed (a usage answer when not); `fold` reads it with full-width
     letters and digits as ASCII (a rating, an account), leaving notes as written.
     `loads` names what the shell loads for it (`bot.command_data`).
+    `understands`: the shell runs the argument through the NLU before the transaction, like
+    a resident's message, and hands the result to the handler (`CommandData.nlu`).
     """
 
     word: str
@@ -56,6 +58,7 @@ class CommandSpec:
     check: ArgCheck | None = None
     fold: bool = False
     loads: str = "ticket"
+    understands: bool = False
 
 
 @dataclass(frozen=True, slots=True)

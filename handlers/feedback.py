@@ -1,0 +1,91 @@
+"""What residents answer about their own tickets: 没修好 (not fixed) and 撤销 (cancel).
+
+- `没修好 128`, by the reporter or a follower, while the ticket waits for its rating or
+  within `REOPEN_WITHIN` (7 days) of its closing: the ticket is reopened to the same holder
+  with fresh accept and resolve deadlines from its street's SLA, its rating is taken out (the
+  figures no longer count it; the `rated` event keeps the history) and the holder is pushed.
+  Later it is refused with the hint to report the matter anew.
+- `撤销 128`, by the reporter only, while nobody has resolved the ticket: it is cancelled and
+  whoever holds it is told.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.decisions import ChangeTicket, Context, Decision, Send, ToDepartment, ToPerson
+from domain.tickets import OPEN_STATUSES, Status, TicketView
+from handlers import texts
+from handlers.commands import Command, CommandSpec
+from handlers.confirmation import REOPEN_WITHIN
+from handlers.ticket_commands import (
+    CommandHandler,
+    _actor_name,
+    _answer,
+    _change_decision,
+    _is_reporter,
+    _on_ticket,
+    _refuse,
+)
+
+
+def _is_the_reporter(ctx: Context, ticket: TicketView) -> bool:
+    """The one who reported it first (a follower only joined)."""
+    return (ctx.message.channel, ctx.message.sender_id) == (ticket.reporter_channel,
+                                                            ticket.reporter_id)
+
+
+def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    """没修好: back to its holder with fresh deadlines, its rating taken out."""
+    if not _is_reporter(ctx, ticket):
+        return _refuse(ctx, command, texts.WHY_NOT_REOPENER, texts.REOPEN_NOT_YOURS, {})
+    if (ticket.status == Status.CLOSED and ticket.closed_at is not None
+            and ctx.now - ticket.closed_at > REOPEN_WITHIN):
+        days = REOPEN_WITHIN.days
+        return Decision("refused", texts.WHY_REOPEN_TOO_LATE.format(
+            actor=_actor_name(ctx), ticket=ticket.id, days=days),
+            sends=[_answer(ctx, texts.REOPEN_TOO_LATE, {"days": days}, ticket.id)])
+    accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
+        ticket.category, ticket.urgency, ctx.now)
+    fields: dict[str, Any] = {
+        "accept_due_at": accept_due, "resolve_due_at": resolve_due, "accepted_at": None,
+        "resolved_at": None, "closed_at": None, "confirm_due_at": None, "rating": None,
+    }
+    change = ChangeTicket(ticket.id, "reopened", "居民反馈没有解决",
+                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
+    holder = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    pushes = []
+    if holder is not None:
+        pushes.append(Send(ToPerson(holder.id), texts.REOPENED_STAFF, {}, ticket_id=ticket.id,
+                           key="push"))
+    decision = _change_decision(ctx, command, ticket, change, "重新打开", extra_sends=pushes)
+    if decision.changes:
+        # The resident hears who has it again, instead of a bare "done".
+        decision.sends[0] = (_answer(ctx, texts.REOPENED, {"assignee": holder.name}, ticket.id)
+                             if holder is not None
+                             else _answer(ctx, texts.REOPENED_NOBODY, {}, ticket.id))
+    return decision
+
+
+def cancel(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    """撤销: the reporter withdraws a ticket nobody has resolved yet."""
+    if not _is_the_reporter(ctx, ticket):
+        return _refuse(ctx, command, texts.WHY_NOT_REPORTER, texts.CANCEL_NOT_YOURS, {})
+    change = ChangeTicket(ticket.id, "cancelled", f"{_actor_name(ctx)}撤销了工单",
+                          tuple(OPEN_STATUSES), Status.CANCELLED)
+    told: list[Send] = []
+    if ticket.assignee_id is not None:
+        told.append(Send(ToPerson(ticket.assignee_id), texts.CANCELLED_FOR_HOLDER, {},
+                         ticket_id=ticket.id, key="holder"))
+    if ticket.department_id is not None:
+        told.append(Send(ToDepartment(ticket.department_id), texts.CANCELLED_FOR_HOLDER, {},
+                         ticket_id=ticket.id, key="department"))
+    return _change_decision(ctx, command, ticket, change, "撤销", extra_sends=told)
+
+
+COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
+    (CommandSpec("没修好", "没修好 编号"), _on_ticket(reopen)),
+    (CommandSpec("撤销", "撤销 编号"), _on_ticket(cancel)),
+]
+
+__all__ = ["COMMANDS", "cancel", "reopen"]
