@@ -5,11 +5,17 @@ A row is claimed with a lease before it is sent, so several processes can share 
 outbox; a process that dies mid-send leaves a lease that expires and the row is sent again.
 WeCom's own duplicate check (`enable_duplicate_check`) and the bridge's delivery id absorb
 that rare repeat.
+
+A WeCom group robot takes at most 20 messages a minute: before a `wecom_robot` row goes out
+the worker asks the robot's rate limiter (`bot.ratelimit`, shared through Redis when it is
+set) and, while the window is full, puts the row and the rest of its recipient's rows off
+until a slot frees — queued in order, never dropped, and without counting an attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -21,6 +27,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.outbound.errors import SendError
+from bot.ratelimit import MemoryRateLimiter, RateLimiter
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
 from storage.models import OutboxMessage
@@ -34,6 +41,8 @@ CHAIN_BUDGET = 8.0
 MAX_ATTEMPTS = 25  # with the backoff below: about a day of retrying
 BACKOFF_CAP = 3600.0
 MARK_TRIES = 6  # about 6 s of the database being away while a sent row is recorded
+# While the robots' rate limiter cannot be asked (Redis away), their rows wait this long.
+LIMITER_AWAY = 5.0
 
 
 class Deliverer(Protocol):
@@ -56,6 +65,7 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         before_round: Callable[[], Awaitable[None]] | None = None,
+        robot_limiter: RateLimiter | None = None,
     ) -> None:
         self._sessions = sessions
         self._deliverer = deliverer
@@ -65,6 +75,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._before_round = before_round
+        #: WeCom's 20 messages a minute per group robot (replaceable: tests use a short window).
+        self.robot_limiter: RateLimiter = robot_limiter or MemoryRateLimiter()
 
     def wake(self) -> None:
         self._wake.set()
@@ -156,11 +168,40 @@ class OutboxWorker:
             if index and loop.time() - started > CHAIN_BUDGET:
                 await self._postpone([r.id for r in rows[index:]], self.clock())
                 return
+            limited = _robot_key(row)
+            token = ""
+            if limited is not None:
+                wait, token = await self._robot_slot(limited)
+                if wait is not None:
+                    # The robot's window is full: this row and those after it wait, uncounted.
+                    await self._postpone([r.id for r in rows[index:]],
+                                         self.clock() + timedelta(seconds=wait))
+                    return
             ok = await self._send(row)
+            if limited is not None:
+                await self._robot_sent(limited, token)
             if not ok:
                 # Keep the order for this recipient: the rest wait for the same retry.
                 await self._postpone([r.id for r in rows[index + 1:]], row.next_attempt_at)
                 return
+
+    async def _robot_slot(self, key: str) -> tuple[float | None, str]:
+        """(None, token) when a robot message may go now; (seconds to wait, "") when not."""
+        try:
+            grant = await self.robot_limiter.acquire(key)
+        except Exception as exc:
+            log.warning("robot rate limiter unavailable, robot messages wait %.0f s: %s",
+                        LIMITER_AWAY, short_reason(exc))
+            return LIMITER_AWAY, ""
+        if grant.granted:
+            return None, grant.token
+        return max(grant.retry_after, 0.01), ""
+
+    async def _robot_sent(self, key: str, token: str) -> None:
+        try:
+            await self.robot_limiter.finished(key, token)
+        except Exception as exc:  # the slot then counts from when it was granted
+            log.warning("robot rate limiter unavailable after a send: %s", short_reason(exc))
 
     async def _send(self, row: OutboxMessage) -> bool:
         async with self._limit:
@@ -243,3 +284,14 @@ class OutboxWorker:
                     attempts=OutboxMessage.attempts - 1,
                 )
             )
+
+
+def _robot_key(row: OutboxMessage) -> str | None:
+    """The rate limiter's key for a row to a WeCom group robot (the webhook key, hashed so
+    no secret is stored in Redis); None for a row no robot limit applies to."""
+    if row.transport != "wecom_robot" or not isinstance(row.target, dict):
+        return None
+    webhook_key = row.target.get("webhook_key")
+    if not webhook_key:
+        return None
+    return "robot:" + hashlib.sha256(str(webhook_key).encode()).hexdigest()[:24]

@@ -18,12 +18,14 @@ from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
 from bot.processing import Processor
+from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
 from bot.writer import DecisionWriter
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.errors import is_transient, short_reason
+from storage.notices import notice_view
 from storage.orgmap import OrgMapCache
 
 log = logging.getLogger(__name__)
@@ -99,23 +101,25 @@ class Runtime:
             seen = SeenCache(self.redis)
             tokens: Any = RedisTokenCache(self.redis)
             replay: ReplayGuard = RedisReplayGuard(self.redis)
+            robots: RateLimiter = RedisRateLimiter(self.redis)
         else:
             self.queue = MemoryWorkQueue()
             tokens = MemoryTokenCache()
             replay = DatabaseReplayGuard(self.engine)
+            robots = MemoryRateLimiter()
         self.org = OrgMapCache(self.sessions)
         self.models = ModelHolder(self.sessions, self.nlu_loader)
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen,
                                    replay=replay)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
-                                   before_round=self.intake.quiet)
+                                   before_round=self.intake.quiet, robot_limiter=robots)
         self.writer = DecisionWriter(Addressing(settings))
         self.processor = Processor(
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
         )
         self.scheduler = Scheduler(self.sessions, self.org, self.writer,
-                                   on_outbox=self._wake_outbox)
+                                   on_outbox=self._wake_outbox, load_notice=notice_view)
 
     def nlu(self) -> Any:
         return self.models.current()

@@ -47,6 +47,8 @@ class CommandSpec:
     argument is well formed (a usage answer when not); `fold` reads it with full-width
     letters and digits as ASCII (a rating, an account), leaving notes as written.
     `loads` names what the shell loads for it (`bot.command_data`).
+    `bad_arg_is_conversation`: an argument that fails `check` makes the text conversation,
+    not a usage answer ("收到了" is an acknowledgement, "收到的快递被偷了" a report).
     `understands`: the shell runs the argument through the NLU before the transaction, like
     a resident's message, and hands the result to the handler (`CommandData.nlu`).
     """
@@ -58,6 +60,7 @@ class CommandSpec:
     check: ArgCheck | None = None
     fold: bool = False
     loads: str = "ticket"
+    bad_arg_is_conversation: bool = False
     understands: bool = False
 
 
@@ -110,5 +113,7 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
             return Command(word, ticket_id, error=spec.usage)
         return Command(word, ticket_id)
     if spec.check is not None and not spec.check(arg):
+        if spec.bad_arg_is_conversation:
+            return None
         return Command(word, ticket_id, arg, error=spec.usage)
     return Command(word, ticket_id, arg)

@@ -502,6 +502,8 @@ function renderCommands(c) {
   box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("我的任务", true) }, "我的任务"));
   if ((c.roles || []).some((r) => r.includes("楼组长"))) {
     box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("通知 今晚8点停水检修，请提前储水", false) }, "通知"));
+    box.append(el("button", { type: "button", class: "chip", title: "填入输入框：明天 08:00 定时发送", onclick: () => staffCommand("通知 明天 08:00 电梯例行保养，请改走楼梯", false) }, "定时通知"));
+    box.append(el("button", { type: "button", class: "chip", title: "点击直接发送", onclick: () => staffCommand("回执", true) }, "回执"));
   }
 }
 function prefillTicket(force) {
