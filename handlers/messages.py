@@ -64,8 +64,9 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
         return handle_intent(ctx, nlu, open_tickets)
     if message.chat_id is None or message.mentions_bot:
         # Someone talking to gridbot directly deserves an answer; a group's chatter does not.
-        staff = ctx.person_id is not None and ctx.org.is_staff(ctx.person_id)
-        help_text = texts.HELP_STAFF if staff else texts.HELP_RESIDENT
+        roles = {r.role for r in ctx.org.roles_of(ctx.person_id)} if ctx.person_id else set()
+        help_text = (texts.HELP_VOLUNTEER if roles == {"volunteer"}
+                     else texts.HELP_STAFF if roles else texts.HELP_RESIDENT)
         to = ToSender(message.channel, message.sender_id, message.chat_id)
         if ctx.group_id is not None:
             to = ToGroup(ctx.group_id, (message.sender_id,))

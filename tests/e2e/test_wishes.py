@@ -388,3 +388,21 @@ async def test_the_claim_decided_on_a_stale_wish_is_retried_and_told_who_has_it(
     assert ticket["assignee"] == "党员刘师傅"
     [answer] = texts_to(spine, "zhaovol")[1:]  # after the wish's own push
     assert f"微心愿 #{ticket_id} 已由志愿者党员刘师傅认领" in answer
+
+
+async def test_two_redemptions_at_once_cannot_both_spend_the_balance(wishes: Spine):
+    from bot.writer import Origin
+    from domain.decisions import AwardPoints, Decision
+
+    spine = wishes
+    org = await spine.runtime.org.get()
+    liu = org.person_by_wechat("wxid_liu")
+    assert liu is not None
+    earned = Decision("test", "积分", points=[AwardPoints(liu.id, 15, "完成微心愿", "wish:test")])
+    async with spine.runtime.sessions() as session, session.begin():
+        await spine.runtime.writer.apply(session, earned, Origin("test:1", "test",
+                                                                 datetime.now(UTC)), org)
+    answers = await asyncio.gather(*(redeem(spine, "wxid_liu", {"points": 10, "what": "大米"})
+                                     for _ in range(2)))
+    assert sorted(a.status for a in answers) == [200, 409]
+    assert (await spine.api("/api/v1/points/wxid_liu"))["balance"] == 5

@@ -72,9 +72,9 @@ ORG = wish_org()
 
 def say(text: str, *, sender: str = "wxid_res1", name: str | None = "王阿姨",
         channel: str = "bridge", chat_id: str | None = "b3@chatroom",
-        person: int | None = None) -> Context:
+        person: int | None = None, mentions: bool = False) -> Context:
     group = ORG.group_for(channel, chat_id) if chat_id else None
-    return Context(Message(1, channel, sender, name, text, chat_id), ORG, NOW,
+    return Context(Message(1, channel, sender, name, text, chat_id, mentions), ORG, NOW,
                    group.id if group else None, group.building_id if group else None, person)
 
 
@@ -351,3 +351,14 @@ def test_the_timers_do_nothing_once_the_wish_is_claimed_or_handed_over():
         for kind, days in (("wish_reannounce", 1), ("wish_handover", 2)):
             d = fire(kind, view, days)
             assert d.outcome == "ignored" and not d.changes and not d.sends
+
+
+def test_a_volunteer_asking_for_help_hears_the_volunteers_commands():
+    volunteer = handle_message(say("@gridbot 你好", sender="wxid_liu", name="刘师傅",
+                                   person=LIU, mentions=True), nlu("none"))
+    assert "认领 编号" in volunteer.sends[0].render(None)
+    assert "积分" in volunteer.sends[0].render(None)
+    assert "接单" not in volunteer.sends[0].render(None)
+    worker = handle_message(say("你好", sender="zhangwg", name=None, channel="wecom_app",
+                                chat_id=None, person=WORKER), nlu("none"))
+    assert "接单 编号" in worker.sends[0].render(None)
