@@ -368,6 +368,8 @@ DISPUTE_CREATED_GROUP = (
 )
 # How a dispute's party is called where their name would be.
 PARTY = "当事人"
+# A dispute whistled to a department's robot group: what happened stays out of the group.
+DISPUTE_WITHHELD = "（矛盾纠纷，涉及当事人隐私，详情请联系{whistler}）"
 TIER_CHANGED = "，调解层级由{previous}升为{tier}"
 
 

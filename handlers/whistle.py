@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.decisions import ChangeTicket, Context, Decision, Send, TaskCard, ToDepartment, ToPerson
 from domain.org import DepartmentInfo, OrgMap
-from domain.tickets import OPEN_STATUSES, Status, TicketView
+from domain.tickets import OPEN_STATUSES, Category, Status, TicketView
 from handlers import texts
 from handlers.commands import Command, CommandSpec
 from handlers.departments import answers_for, may_whistle, street_of
@@ -55,10 +55,13 @@ def _category(ticket: TicketView) -> str:
 
 def _task(ctx: Context, ticket: TicketView, department: DepartmentInfo, due: Any) -> Send:
     """The department's task: what, where, by when. Its robot posts into a group: the text
-    goes there with phone numbers masked."""
+    goes there with phone numbers masked, and a dispute's not at all (its parties may be
+    named in it)."""
     building, where = _where(ctx.org, ticket)
     on_wecom = department.person_id is not None
     text = ticket.text if on_wecom else texts.mask_phones(ticket.text)
+    if not on_wecom and ticket.category == Category.DISPUTE:
+        text = texts.DISPUTE_WITHHELD.format(whistler=_actor_name(ctx))
     params = {
         "whistler": _actor_name(ctx), "department": department.name,
         "category": _category(ticket), "building": building, "where": where,

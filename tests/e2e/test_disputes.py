@@ -116,6 +116,7 @@ async def test_a_whistled_dispute_is_announced_without_names(streets: Spine):
     await spine.settle()
     said = spine.group_posts()[-1]["text"]
     assert f"#{ticket_id}" in said and "由派出所报到处理" in said
-    [task] = spine.robot_posts("key-pcs")
-    assert "13812345678" not in task["text"]["content"]
+    [task] = spine.robot_posts("key-pcs")  # the robot posts into the department's group
+    assert f"#{ticket_id}" in task["text"]["content"]
+    assert "楼道堆东西" not in task["text"]["content"] and "1381" not in task["text"]["content"]
     assert_nobody_named(spine)

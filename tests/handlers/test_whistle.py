@@ -146,6 +146,19 @@ def test_a_robot_department_gets_the_text_with_numbers_masked():
     assert "联系陈网格长报到" in said
 
 
+def test_a_dispute_reaches_a_robot_department_without_its_text():
+    dispute = ticket(category="dispute", tier="small", text="楼上李大爷漏水不肯赔 13812345678")
+    decision = say("吹哨 128 派出所", LEADER, dispute)
+    [task] = [s for s in decision.sends if isinstance(s.to, ToDepartment)]
+    said = task.render(128)
+    assert "李大爷" not in said and "1381" not in said and "联系陈网格长" in said
+    assert "#128" in said and "矛盾纠纷" in said
+    # On WeCom, 1:1, the department reads it all.
+    decision = say("吹哨 128 房管所", LEADER, dispute)
+    [task] = [s for s in decision.sends if isinstance(s.to, ToDepartment)]
+    assert "李大爷" in task.render_card(128)[1]
+
+
 def test_whistling_the_same_department_again_is_answered_and_changes_nothing():
     whistled = ticket(department_id=HOUSING, respond_due_at=NOW + timedelta(hours=1))
     decision = say("吹哨 128 房管所", LEADER, whistled)
