@@ -118,7 +118,12 @@ def send_scheduled(ctx: TimerContext) -> Decision:
     found: NoticeView | None = ctx.notice
     if (found is None or found.status != NoticeStatus.SCHEDULED
             or found.send_at != ctx.timer.due_at):
-        status = texts.NOTICE_STATUS_NAMES.get(found.status, found.status) if found else "删除"
+        if found is None:
+            status = "删除"
+        elif found.status == NoticeStatus.SCHEDULED:
+            status = "改期"  # its time is not this timer's
+        else:
+            status = texts.NOTICE_STATUS_NAMES.get(found.status, found.status)
         return Decision("ignored", texts.WHY_NOTICE_GONE.format(notice=ctx.timer.notice_id,
                                                                  status=status))
     captain = _captain_name(ctx.org, found.captain_id)
