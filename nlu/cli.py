@@ -18,6 +18,7 @@ from nlu.backends import BackendError
 from nlu.compare import builtin_candidates, compare, format_table, rasa_candidate
 from nlu.evaluate import (
     EvalResult,
+    bootstrap_macro_f1,
     cross_validate_detailed,
     evaluate_detailed,
     heldout_detailed,
@@ -147,7 +148,8 @@ def _print_report(title: str, result: dict[str, Any]) -> None:
 
 
 def _print_side_by_side(cv_title: str, cv: dict[str, Any], held_title: str,
-                        held: dict[str, Any]) -> None:
+                        held: dict[str, Any],
+                        spread: tuple[float, float, float] | None = None) -> None:
     print(f"A: {cv_title}")
     print(f"B: {held_title}")
     header = f"{'':<16}{'A prec':>8}{'A rec':>7}{'A F1':>7}{'n':>6}  "
@@ -167,6 +169,9 @@ def _print_side_by_side(cv_title: str, cv: dict[str, Any], held_title: str,
     print(f"macro-F1: cross-validation {cv['macro avg']['f1-score']:.3f}, held-out "
           f"{held['macro avg']['f1-score']:.3f}, gap "
           f"{held['macro avg']['f1-score'] - cv['macro avg']['f1-score']:+.3f}")
+    if spread is not None:
+        print(f"held-out macro-F1 over 1,000 bootstrap resamples: standard error {spread[0]:.3f}, "
+              f"95% interval {spread[1]:.3f}-{spread[2]:.3f}")
 
 
 def _print_paths(label: str, paths: dict[str, Path], result: EvalResult, where: Any) -> None:
@@ -234,7 +239,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif held_result is not None:
         _print_side_by_side(title, report,
                             f"trained on all of {path}, scored on {held_result.meta['path']}",
-                            held_result.report)
+                            held_result.report,
+                            bootstrap_macro_f1(held_result.y_true, held_result.y_pred))
     else:
         _print_report(title, report)
     where = sys.stderr if args.json else sys.stdout

@@ -85,6 +85,35 @@ def report(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def bootstrap_macro_f1(
+    y_true: Sequence[str], y_pred: Sequence[str], rounds: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """``(standard error, 2.5th, 97.5th percentile)`` of macro-F1 over ``rounds`` resamples
+    of the examples with replacement (labels as in :func:`report`)."""
+    if len(y_true) != len(y_pred):
+        raise ValueError("y_true and y_pred differ in length")
+    if not y_true:
+        return 0.0, 0.0, 0.0
+    labels = _labels(y_true, y_pred)
+    index = {name: i for i, name in enumerate(labels)}
+    k = len(labels)
+    pairs = np.array([index[t] * k + index[p] for t, p in zip(y_true, y_pred, strict=True)])
+    rng = np.random.default_rng(seed)
+    scores = np.empty(rounds)
+    for r in range(rounds):
+        sample = pairs[rng.integers(0, len(pairs), len(pairs))]
+        counts = np.bincount(sample, minlength=k * k).reshape(k, k).astype(float)
+        tp = np.diag(counts)
+        predicted, support = counts.sum(axis=0), counts.sum(axis=1)
+        precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+        recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+        both = precision + recall
+        f1 = np.divide(2 * precision * recall, both, out=np.zeros(k), where=both > 0)
+        scores[r] = f1.mean()
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return float(scores.std()), float(low), float(high)
+
+
 def confusion_matrix(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None
 ) -> tuple[list[str], list[list[int]]]:

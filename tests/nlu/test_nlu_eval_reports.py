@@ -260,3 +260,18 @@ def test_compare_cli(small_yml: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
     code, _, err = run(capsys, "compare", "--data", "/nonexistent.yml")
     assert code == 2 and "no such file" in err
+
+
+def test_bootstrap_macro_f1_brackets_the_figure() -> None:
+    import random
+
+    from nlu.evaluate import bootstrap_macro_f1
+
+    rng = random.Random(5)
+    gold = [rng.choice(INTENTS) for _ in range(400)]
+    pred = [g if rng.random() < 0.85 else rng.choice(INTENTS) for g in gold]
+    figure = report(gold, pred)["macro avg"]["f1-score"]
+    se, low, high = bootstrap_macro_f1(gold, pred, rounds=300)
+    assert low < figure < high and 0.005 < se < 0.05
+    assert bootstrap_macro_f1(gold, gold, rounds=50) == (0.0, 1.0, 1.0)
+    assert bootstrap_macro_f1([], []) == (0.0, 0.0, 0.0)
