@@ -29,9 +29,10 @@ class Segmenter:
 
     ``freq`` and ``total`` are a loaded ``jieba.Tokenizer``'s ``FREQ`` and ``total``: every
     dictionary word with its count, and every proper prefix of a word with 0. The segmenter
-    takes ``freq`` over: it turns its counts into log probabilities in place (a copy would
-    cost some 15 MB per process) and, with the compiled speedups, empties it once the trie
-    holds them, so the tokenizer it came from must not be used again.
+    takes ``freq`` over, so the tokenizer it came from must not be used again: with the
+    compiled speedups the trie takes the counts as log probabilities and ``freq`` is emptied;
+    without them the counts become log probabilities in place (a copy would cost some 15 MB
+    per process).
     """
 
     def __init__(self, freq: dict[str, Any], total: int, compiled: Any = speedups.compiled) -> None:
