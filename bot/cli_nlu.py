@@ -209,17 +209,18 @@ def register(nlu_commands: Any) -> None:
     review = nlu_commands.add_parser("review", help="label the messages the model was unsure of")
     review.add_argument("--list", action="store_true", help="print the open items and stop")
     review.add_argument("--json", action="store_true", help="print the open items as JSON")
-    review.add_argument("--limit", type=int, default=100)
+    review.add_argument("--limit", type=int, default=100,
+                        help="at most this many items (default: 100)")
     review.add_argument("--label", nargs=2, metavar=("ID", "INTENT"), help="label one item")
     review.add_argument("--dismiss", type=int, metavar="ID", help="dismiss one item")
     review.set_defaults(func=cmd_review)
 
     models = nlu_commands.add_parser("models", help="list trained models; * marks the active one")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="print the models as JSON")
     models.set_defaults(func=cmd_models)
 
     activate_parser = nlu_commands.add_parser("activate", help="make a trained model active")
-    activate_parser.add_argument("version")
+    activate_parser.add_argument("version", help="the model's version, as `models` lists it")
     activate_parser.set_defaults(func=cmd_activate)
 
     nlu_commands.add_parser(
@@ -227,7 +228,8 @@ def register(nlu_commands: Any) -> None:
 
     retrain_parser = nlu_commands.add_parser(
         "retrain", help="train on the packaged data plus review labels; compare with the active model")
-    retrain_parser.add_argument("--folds", type=int, default=5)
+    retrain_parser.add_argument("--folds", type=int, default=5,
+                                help="cross-validation folds for the report (default: 5)")
     retrain_parser.add_argument("--activate", action="store_true", help="activate it right away")
     retrain_parser.add_argument("--note", help="a note kept with the model")
     retrain_parser.set_defaults(func=cmd_retrain)

@@ -91,7 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"model {result['version']} saved to {result['path']}")
     counts = ", ".join(f"{k} {v}" for k, v in result["intents"].items())
-    print(f"examples: {result['examples']} ({counts})")
+    unused = result["examples"] - result["used"]
+    print(f"examples: {result['examples']} ({counts})"
+          + (f"; trained on {result['used']} ({unused} with no words once normalised)"
+             if unused else ""))
     print(f"training time: {result['train_seconds']:.2f}s")
     if "macro_f1" in result:
         print(f"cross-validated macro-F1 ({args.folds} folds): {result['macro_f1']:.4f}"
@@ -310,7 +313,9 @@ def register(subparsers: Any) -> Any:
     nlu.set_defaults(func=_usage(nlu))
     commands = nlu.add_subparsers(dest="nlu_command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train on nlu.yml and make the model active")
+    train = commands.add_parser(
+        "train", help="train a model file from a data file, for parse and eval here "
+                      "(the server's model: retrain and activate)")
     train.add_argument("--data", default=None,
                        help="Rasa nlu.yml or JSON Lines file (default: the packaged data)")
     train.add_argument("--out", default=str(DEFAULT_MODEL_DIR),

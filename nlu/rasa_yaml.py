@@ -195,6 +195,10 @@ def loads_rasa(content: str, source: str = "<string>") -> TrainingData:
         doc = yaml.load(content, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        if isinstance(exc, yaml.scanner.ScannerError) and exc.context_mark is not None:
+            # The scanner notices a missing ':' or quote where the next token starts; the
+            # line to mend is the one where the broken key or scalar began.
+            mark = exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise DataError(f"{where}: malformed YAML: {problem}") from None

@@ -127,9 +127,12 @@ def train_and_save(
     config: ModelConfig | None = None,
     folds: int = 5,
 ) -> tuple[IntentModel, dict[str, Any]]:
-    """Train on ``data_path`` (default: the packaged data), make it active, and report.
+    """Train on ``data_path`` (default: the packaged data), save it as the model file that
+    `gridbot nlu parse` and `eval` use in ``model_dir``, and report. (The server's model is
+    chosen in the database: `gridbot nlu retrain` and `activate`.)
 
-    The report has ``version``, ``examples``, ``intents`` (count per intent),
+    The report has ``version``, ``examples`` (read), ``used`` (trained on), ``intents``
+    (count per intent, of those read),
     ``train_seconds``, ``path`` and, when ``folds`` >= 2 and every intent has that many
     examples, ``cross_validation`` (a Rasa-style intent report) and ``macro_f1``.
     """
@@ -143,7 +146,9 @@ def train_and_save(
         counts[ex.intent] = counts.get(ex.intent, 0) + 1
     result: dict[str, Any] = {
         "version": model.version,
-        "examples": model.n_examples,
+        "examples": len(examples),
+        # Examples with nothing left once normalised (an emoji alone) teach nothing.
+        "used": model.n_examples,
         "intents": counts,
         "train_seconds": round(model.train_seconds, 3),
         "path": str(path),

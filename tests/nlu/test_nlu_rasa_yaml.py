@@ -152,3 +152,11 @@ def test_packaged_data_is_rich_enough() -> None:
     assert min(counts.values()) >= 150
     texts = [ex.text for ex in data.examples]
     assert len(texts) == len(set(texts)), "duplicate training examples"
+
+
+def test_a_missing_colon_is_reported_on_its_own_line():
+    """YAML's scanner notices a missing ':' where the next token starts; the error names the
+    line that needs mending."""
+    text = 'version: "3.1"\nnlu:\n- intent: none\n  examples |\n    - 你好\n'
+    with pytest.raises(DataError, match=r"^nlu\.yml:4: malformed YAML"):
+        loads_rasa(text, "nlu.yml")

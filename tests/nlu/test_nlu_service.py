@@ -40,3 +40,16 @@ def test_train_and_save_custom_data(tmp_path: Path, fresh_cache: None) -> None:
 
     reset_cache()
     assert get_model(tmp_path / "models").version == model.version
+
+
+def test_the_counts_of_a_training_report_add_up(tmp_path: Path, fresh_cache: None) -> None:
+    """Examples read, examples trained on, and the count per intent tell one story: an
+    example with no words once normalised is read but not trained on."""
+    data = tmp_path / "small.jsonl"
+    rows = [("电梯坏了", "repair_request"), ("楼道灯不亮", "repair_request"),
+            ("早上好", "none"), ("👍", "none"), ("半夜装修太吵", "complaint")]
+    data.write_text("\n".join(json.dumps({"text": t, "intent": i}, ensure_ascii=False)
+                              for t, i in rows), encoding="utf-8")
+    _, result = train_and_save(data, tmp_path / "models", folds=0)
+    assert result["examples"] == sum(result["intents"].values()) == 5
+    assert result["used"] == 4
