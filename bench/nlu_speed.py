@@ -14,6 +14,10 @@
 * Memory: a fresh Python process that loads the saved model, parses every message once and
   reports its resident set (``VmRSS``) and peak (``VmHWM``) from ``/proc/self/status``.
 
+Parsing uses the compiled speedups unless gridbot's settings say ``GRIDBOT_NLU_PURE_PYTHON=1``
+(the environment or ``.env``, read as ``gridbot`` reads them); the memory child is told the
+same.
+
 Targets checked: parse p99 < 2 ms, training on 1,000 examples < 30 s, RSS < 300 MB.
 Nothing here touches the network; the child process ends by itself.
 """
@@ -40,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.config import Settings  # noqa: E402
+from nlu import speedups  # noqa: E402
 from nlu.evaluate import percentile  # noqa: E402
 from nlu.pipeline import train  # noqa: E402
 from nlu.rasa_yaml import Example, load_examples  # noqa: E402
@@ -146,6 +152,8 @@ CHILD = r"""
 import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 backend, model_path, data_path = sys.argv[2], sys.argv[3], sys.argv[4]
+from nlu import speedups
+speedups.use_compiled(sys.argv[5] == "compiled")
 started = time.perf_counter()
 if backend == "embedding":
     from nlu.backends.embedding import EmbeddingBackend
@@ -171,7 +179,8 @@ print(json.dumps({"load_seconds": load_s, "parsed": len(texts), **status}))
 def serving_memory(backend: str, model_path: Path, data: Path) -> dict[str, Any]:
     """RSS of a fresh process that loaded the saved model and parsed every message."""
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ROOT), backend, str(model_path), str(data)],
+        [sys.executable, "-c", CHILD, str(ROOT), backend, str(model_path), str(data),
+         "compiled" if speedups.active() is not None else "pure"],
         capture_output=True, text=True, timeout=600, check=False,
     )
     if proc.returncode != 0:
@@ -190,7 +199,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"data": str(data), "examples": len(examples),
                               "heldout": str(heldout) if heldout else None,
                               "parsed_texts": len(texts),
-                              "backend": args.backend, "python": sys.version.split()[0]}
+                              "backend": args.backend, "python": sys.version.split()[0],
+                              "speedups": "compiled" if speedups.active() is not None
+                              else "pure Python"}
 
     subset = sample(examples, args.train_size)
     if args.backend == "embedding":
@@ -236,8 +247,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def show(result: dict[str, Any]) -> None:
     p, t, m = result["parse"], result["train"], result["memory"]
-    print(f"gridbot NLU ({result['backend']}) trained on {result['examples']} examples "
-          f"from {result['data']}, Python {result['python']}")
+    print(f"gridbot NLU ({result['backend']}, {result['speedups']}) trained on "
+          f"{result['examples']} examples from {result['data']}, Python {result['python']}")
     print(f"parsing {result['parsed_texts']} messages: the training data"
           + (f" and {result['heldout']}" if result["heldout"] else ""))
     print(f"parse, {result['cpu']}: {p['messages']} parses, load average "
@@ -276,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("default", "embedding"), default="default")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        parser.error(str(exc))
+    speedups.use_compiled(not settings.nlu_pure_python)
     result = run(args)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -28,6 +28,10 @@ Training DIET takes minutes per epoch on a small machine. ``--save`` keeps a run
 ``--rasa-from`` measures gridbot again and takes Rasa's half from such a file, after checking
 that it was made on the same data, folds, fold, held-out set, seed, epochs and pipeline.
 
+gridbot parses with its compiled speedups unless its settings say ``GRIDBOT_NLU_PURE_PYTHON=1``
+(the environment or ``.env``, read as ``gridbot`` reads them); the serving process is told
+the same.
+
 Everything listens on 127.0.0.1 only; every wait is bounded; the processes started here are
 stopped at the end, on errors and on Ctrl-C too.
 """
@@ -60,6 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.config import Settings  # noqa: E402
+from nlu import speedups  # noqa: E402
 from nlu.backends.rasa import RasaBackend  # noqa: E402
 from nlu.evaluate import percentile, report, stratified_folds  # noqa: E402
 from nlu.pipeline import IntentModel, ModelConfig, train  # noqa: E402
@@ -352,14 +358,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "macro_f1": grid_report["macro avg"]["f1-score"], "accuracy": grid_report["accuracy"],
         "train_seconds": grid_train, "parse_inprocess": latency_summary(grid_lat),
         "report": grid_report,
+        "speedups": "compiled" if speedups.active() is not None else "pure Python",
     }
     last_test = [ex.text for ex in rounds[-1][2]]
     model_path = work / "gridbot-model.pkl"
     last_model.save(model_path)
     port = free_port()
-    with server_process([sys.executable, str(Path(__file__).resolve()), "--serve-gridbot",
-                         str(model_path), "--port", str(port)], ROOT, port,
-                        work / "gridbot-server.log") as proc:
+    serve = [sys.executable, str(Path(__file__).resolve()), "--serve-gridbot", str(model_path),
+             "--port", str(port)] + (["--pure-python"] if speedups.active() is None else [])
+    with server_process(serve, ROOT, port, work / "gridbot-server.log") as proc:
         _, seconds = asyncio.run(http_parse(f"http://127.0.0.1:{port}/model/parse", last_test))
         result["gridbot"]["parse_http"] = latency_summary(seconds)
         result["gridbot"]["memory"] = tree_memory(proc.pid)
@@ -564,10 +571,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--serve-gridbot", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--pure-python", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_gridbot is not None:
+        speedups.use_compiled(not args.pure_python)
         serve_gridbot(args.serve_gridbot, args.port)
         return 0
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        parser.error(str(exc))
+    speedups.use_compiled(not settings.nlu_pure_python)
     if args.folds is None:
         args.folds = 2 if args.quick else 5
     result = run(args)

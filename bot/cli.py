@@ -13,11 +13,18 @@ from bot.config import Settings
 from storage.db import with_sessions
 
 
-def _settings() -> Settings:
+def _read_settings() -> Settings:
+    """The environment and `.env`, read once per run; a bad value ends the run, named."""
     try:
         return Settings.from_env()
     except ValueError as exc:
         raise SystemExit(f"gridbot: {exc}") from exc
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings `main()` read before running the command."""
+    settings = getattr(args, "settings", None)
+    return settings if settings is not None else _read_settings()
 
 
 def _database_error(exc: Exception, settings: Settings) -> int:
@@ -28,7 +35,7 @@ def _database_error(exc: Exception, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade_sync
 
-    settings = _settings()
+    settings = _settings(args)
     try:
         upgrade_sync(settings.database_url)
     except Exception as exc:
@@ -40,7 +47,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from storage.demo import demo_yaml, load_demo, load_demo_if_empty
 
-    settings = _settings()
+    settings = _settings(args)
     if args.yaml:
         sys.stdout.write(demo_yaml())
         return 0
@@ -59,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_org_import(args: argparse.Namespace) -> int:
     from storage.orgfile import OrgFileError, import_org, load_org_file
 
-    settings = _settings()
+    settings = _settings(args)
     path = Path(args.file)
     try:
         org = load_org_file(path)
@@ -85,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
     from storage.migrate import upgrade_sync
 
-    settings = _settings()
+    settings = _settings(args)
     try:
         channels = ChannelSet.from_settings(settings)
     except ValueError as exc:
@@ -132,7 +139,10 @@ def startup_lines(settings: Settings, channels: list[str], token: str, generated
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    """The `gridbot` command line. With ``settings``, its defaults (the NLU model directory,
+    evaluation reports) and every command's configuration come from them; without, the
+    defaults are `Settings`' own and each command reads the environment when it runs."""
     parser = argparse.ArgumentParser(prog="gridbot", description="gridbot: micro-grid governance bot")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -157,12 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_nlu import register as register_admin_loop
     from nlu.cli import register as register_nlu
 
-    register_admin_loop(register_nlu(sub))
+    register_admin_loop(register_nlu(
+        sub, var_dir=(settings if settings is not None else Settings()).var_dir))
+    parser.set_defaults(settings=settings)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from nlu import speedups
+
+    settings = _read_settings()
+    speedups.use_compiled(not settings.nlu_pure_python)
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

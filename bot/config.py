@@ -1,4 +1,9 @@
-"""Settings read from the environment (and a `.env` file in the working directory)."""
+"""Settings read from the environment (and a `.env` file in the working directory).
+
+`Settings.from_env()` is gridbot's one reader of configuration: every variable the README
+lists is read here, and the rest of gridbot (the NLU backends and speedups included) takes
+its values from a `Settings`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,22 @@ def _env(values: dict[str, str | None], name: str, default: str | None = None) -
     if value is None or value == "":
         return default
     return value
+
+
+def _flag(value: str | None) -> bool:
+    """A yes/no variable that is off unless set to 1, true or yes."""
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def _nlu_backend(value: str | None) -> str:
+    name = (value or "").strip().lower() or "default"
+    if name != "default":  # the backends' package loads scikit-learn: only when it matters
+        from nlu.backends import BACKENDS
+
+        if name not in BACKENDS:
+            raise ValueError(f"GRIDBOT_NLU_BACKEND must be one of {', '.join(BACKENDS)}, "
+                             f"got {value!r}")
+    return name
 
 
 def _simulator(value: str | None) -> bool | None:
@@ -55,6 +76,11 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     simulator: bool | None = True
+
+    nlu_backend: str = "default"
+    rasa_url: str | None = None
+    rasa_token: str | None = None
+    nlu_pure_python: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -97,6 +123,10 @@ class Settings:
             public_url=(get("PUBLIC_URL") or f"http://{get('HOST', '127.0.0.1')}:{port}").rstrip("/"),
             var_dir=Path(get("VAR_DIR", "var") or "var"),
             simulator=_simulator(get("SIMULATOR")),
+            nlu_backend=_nlu_backend(get("NLU_BACKEND")),
+            rasa_url=get("RASA_URL"),
+            rasa_token=get("RASA_TOKEN"),
+            nlu_pure_python=_flag(get("NLU_PURE_PYTHON")),
         )
         if settings.simulator is None:
             # Off by default once any real channel is connected.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -56,14 +56,15 @@ def _log_failure(what: str, exc: Exception) -> None:
         log.exception("%s failed", what, exc_info=exc)
 
 
-def _default_nlu() -> Any:
-    """The backend GRIDBOT_NLU_BACKEND names, or gridbot's own model (the default)."""
+def _default_nlu(settings: Settings) -> Any:
+    """The backend ``settings.nlu_backend`` names, or gridbot's own model (the default),
+    its files under ``settings.var_dir``."""
     from nlu import get_model
-    from nlu.backends import ENV_BACKEND, backend_from_config
+    from nlu.backends import load_backend
 
-    if os.environ.get(ENV_BACKEND, "default").strip().lower() not in ("", "default"):
-        return backend_from_config().warm()
-    model = get_model()
+    if settings.nlu_backend != "default":
+        return load_backend(settings).warm()
+    model = get_model(settings.var_dir / "models")
     model.parse("预热")  # loads jieba's dictionary now, not on the first message
     return model
 
@@ -71,7 +72,7 @@ def _default_nlu() -> Any:
 @dataclass
 class Runtime:
     settings: Settings
-    nlu_loader: Any = _default_nlu
+    nlu_loader: Any = None  # called with no arguments; default: the backend `settings` name
     engine: Any = None
     sessions: SessionFactory = field(init=False)
     redis: Any = None
@@ -89,6 +90,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         settings = self.settings
+        if self.nlu_loader is None:
+            self.nlu_loader = partial(_default_nlu, settings)
         if self.engine is None:
             self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)

@@ -1,8 +1,10 @@
 """``gridbot nlu ...``: train, parse, evaluate and compare intent models.
 
-``register(subparsers)`` adds the ``nlu`` command group to gridbot's argparse parser; every
-sub-command's ``func`` takes the parsed namespace and returns an exit code (0 success,
-2 bad input). ``python -m nlu.cli ...`` runs the same commands on their own.
+``register(subparsers, var_dir)`` adds the ``nlu`` command group to gridbot's argparse
+parser, its default model directory ``<var_dir>/models`` and evaluation reports under
+``<var_dir>/nlu/eval``; every sub-command's ``func`` takes the parsed namespace and returns an
+exit code (0 success, 2 bad input). ``python -m nlu.cli ...`` runs the same commands on their
+own, with the library's defaults (:data:`nlu.service.DEFAULT_MODEL_DIR`).
 """
 
 from __future__ import annotations
@@ -128,9 +130,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _default_eval_dir() -> Path:
+def _default_eval_dir(base: Path) -> Path:
+    """A new directory under ``base`` named after the time."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
-    base = Path("var") / "nlu" / "eval"
     candidate = base / stamp
     n = 1
     while candidate.exists():
@@ -230,7 +232,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                    title=f"model {model.version} on {path.name}")
         title = f"model {model.version} on {path}"
     report = result.report
-    out_dir = Path(args.out) if args.out else _default_eval_dir()
+    out_dir = Path(args.out) if args.out else _default_eval_dir(Path(args.eval_base))
     try:
         paths = write_reports(result, out_dir)
         held_paths = (write_reports(held_result, out_dir / "heldout")
@@ -306,9 +308,15 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
     return show
 
 
-def register(subparsers: Any) -> Any:
+def register(subparsers: Any, var_dir: str | Path | None = None) -> Any:
     """Add the ``nlu`` command group to an ``argparse`` sub-parsers object; the group's own
-    sub-parsers are returned, for commands that need more than the ``nlu`` package."""
+    sub-parsers are returned, for commands that need more than the ``nlu`` package.
+
+    ``var_dir`` is where models (``<var_dir>/models``) and evaluation reports
+    (``<var_dir>/nlu/eval``) go unless a command is told otherwise; without it, the
+    library's default model directory and the directory above it."""
+    model_dir = Path(var_dir) / "models" if var_dir is not None else DEFAULT_MODEL_DIR
+    eval_base = (Path(var_dir) if var_dir is not None else DEFAULT_MODEL_DIR.parent) / "nlu" / "eval"
     nlu = subparsers.add_parser("nlu", help="train, test and evaluate the intent model")
     nlu.set_defaults(func=_usage(nlu))
     commands = nlu.add_subparsers(dest="nlu_command", metavar="COMMAND")
@@ -318,8 +326,8 @@ def register(subparsers: Any) -> Any:
                       "(the server's model: retrain and activate)")
     train.add_argument("--data", default=None,
                        help="Rasa nlu.yml or JSON Lines file (default: the packaged data)")
-    train.add_argument("--out", default=str(DEFAULT_MODEL_DIR),
-                       help=f"model directory (default: {DEFAULT_MODEL_DIR})")
+    train.add_argument("--out", default=str(model_dir),
+                       help=f"model directory (default: {model_dir})")
     train.add_argument("--folds", type=int, default=5,
                        help="cross-validation folds to report, 0 to skip (default: 5)")
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
@@ -328,8 +336,8 @@ def register(subparsers: Any) -> Any:
     parse = commands.add_parser("parse", help="classify one message")
     parse.add_argument("text", help="the message")
     parse.add_argument("--json", action="store_true", help="print the /api/v1/nlu/parse JSON")
-    parse.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR),
-                       help=f"model directory (default: {DEFAULT_MODEL_DIR})")
+    parse.add_argument("--model-dir", default=str(model_dir),
+                       help=f"model directory (default: {model_dir})")
     parse.set_defaults(func=cmd_parse)
 
     ev = commands.add_parser("eval", help="evaluate on labelled messages")
@@ -338,16 +346,16 @@ def register(subparsers: Any) -> Any:
                     help="print only the report (keyed like Rasa's intent_report.json)")
     ev.add_argument("--folds", type=int, default=None,
                     help="cross-validate on FILE with K folds instead of using the active model")
-    ev.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR),
-                    help=f"model directory (default: {DEFAULT_MODEL_DIR})")
+    ev.add_argument("--model-dir", default=str(model_dir),
+                    help=f"model directory (default: {model_dir})")
     ev.add_argument("--out", default=None,
                     help="directory for intent_report.json, intent_confusion_matrix.png and "
-                         "intent_errors.json (default: var/nlu/eval/<timestamp>/)")
+                         f"intent_errors.json (default: {eval_base}/<timestamp>/)")
     ev.add_argument("--heldout", default=None, metavar="FILE",
                     help="with --folds, also train on all of FILE and score this held-out set "
                          "(default: the packaged nlu/data/heldout.yml, when present)")
     ev.add_argument("--no-heldout", action="store_true", help="do not report a held-out set")
-    ev.set_defaults(func=cmd_eval)
+    ev.set_defaults(func=cmd_eval, eval_base=str(eval_base))
 
     cmp = commands.add_parser(
         "compare", help="cross-validate several pipelines on the same folds, side by side")

@@ -26,6 +26,8 @@ import numpy as np
 from nlu import speedups
 from nlu.features import SKIP_CHARS, char_ngrams, segmenter, word_ngrams
 
+_ACTIVE: Any = object()  # "whatever nlu.speedups.active() says when the scorer is built"
+
 
 class _Block:
     """One feature block: its analyzer and a vocabulary from term to row of the weights."""
@@ -46,9 +48,15 @@ class _Block:
 
 
 class LinearScorer:
-    """``predict_proba`` of a fitted FeatureUnion(TfidfVectorizer...) + LogisticRegression."""
+    """``predict_proba`` of a fitted FeatureUnion(TfidfVectorizer...) + LogisticRegression.
 
-    def __init__(self, pipeline: Any, compiled: Any = speedups.compiled) -> None:
+    ``compiled`` is the speedups module to use, or None for numpy; by default whatever
+    :func:`nlu.speedups.active` answers when the scorer is built.
+    """
+
+    def __init__(self, pipeline: Any, compiled: Any = _ACTIVE) -> None:
+        if compiled is _ACTIVE:
+            compiled = speedups.active()
         union = pipeline.named_steps["features"]
         block_weights = union.transformer_weights or {}
         clf = pipeline.named_steps["classifier"]

@@ -21,6 +21,7 @@ from nlu import speedups
 _HAN_RUN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+)")
 _SKIP = re.compile(r"(\r\n|\s)")
 _ABSENT = object()
+_ACTIVE: Any = object()  # "whatever nlu.speedups.active() says when the segmenter is built"
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -32,10 +33,13 @@ class Segmenter:
     takes ``freq`` over, so the tokenizer it came from must not be used again: with the
     compiled speedups the trie takes the counts as log probabilities and ``freq`` is emptied;
     without them the counts become log probabilities in place (a copy would cost some 15 MB
-    per process).
+    per process). ``compiled`` is the speedups module to use, or None for the Python path;
+    by default whatever :func:`nlu.speedups.active` answers when the segmenter is built.
     """
 
-    def __init__(self, freq: dict[str, Any], total: int, compiled: Any = speedups.compiled) -> None:
+    def __init__(self, freq: dict[str, Any], total: int, compiled: Any = _ACTIVE) -> None:
+        if compiled is _ACTIVE:
+            compiled = speedups.active()
         log_total = math.log(total)
         # what jieba charges for a character that is not in the dictionary: log(1 / total)
         self._unknown = -log_total

@@ -3,20 +3,21 @@
 * ``default`` — gridbot's own TF-IDF + logistic regression model (fast, no downloads);
 * ``embedding`` — a multilingual sentence encoder shipped in its wheel + logistic regression
   (optional extra: ``pip install -e '.[embedding]'``);
-* ``rasa`` — a Rasa server's HTTP API (``GRIDBOT_RASA_URL``), falling back to the default
-  model when Rasa cannot answer.
+* ``rasa`` — a Rasa server's HTTP API, falling back to the default model when Rasa cannot
+  answer.
 
 Every backend's ``parse(text)`` answers in the shape of ``POST /api/v1/nlu/parse``: Rasa's
 ``/model/parse`` keys plus ``urgency``, ``tier`` and ``model``. Entities, urgency and tier
 always come from gridbot's rule layer.
 
-Configuration: ``GRIDBOT_NLU_BACKEND`` (``default`` | ``embedding`` | ``rasa``),
-``GRIDBOT_RASA_URL`` and, optionally, ``GRIDBOT_RASA_TOKEN``.
+This package reads no environment variable: the backend and its options come only from
+what the caller passes (gridbot passes its ``Settings``, which read ``GRIDBOT_NLU_BACKEND``,
+``GRIDBOT_RASA_URL``, ``GRIDBOT_RASA_TOKEN`` and ``GRIDBOT_VAR_DIR`` from the environment
+and ``.env``). Error messages name those variables, for the person who sets them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -73,10 +74,11 @@ def _option(options: Mapping[str, Any], *names: str) -> Any:
 def backend_from_config(
     name: str | None = None, options: Mapping[str, Any] | None = None
 ) -> Backend:
-    """Build the backend called ``name`` (default: ``$GRIDBOT_NLU_BACKEND`` or ``default``).
+    """Build the backend called ``name`` (default: ``default``) from ``options`` alone.
 
-    ``options`` (all optional): ``model_dir`` (where the default and embedding models are
-    kept), ``rasa_url`` (default ``$GRIDBOT_RASA_URL``), ``rasa_token``, ``rasa_timeout``,
+    ``options``: ``model_dir`` (where the default and embedding models are kept; needed by
+    ``embedding``; the default model uses :data:`nlu.service.DEFAULT_MODEL_DIR` without it),
+    ``rasa_url`` (needed by ``rasa``), ``rasa_token``, ``rasa_timeout``,
     ``rasa_config`` (a mapping, YAML text or a Path), ``rasa_fallback`` (``False`` to answer
     errors with an exception instead of the default model), ``config`` (a
     :class:`nlu.pipeline.ModelConfig`), ``features`` (``both`` | ``words`` | ``chars``),
@@ -84,7 +86,7 @@ def backend_from_config(
     (default: the packaged data). Raises :class:`BackendError` for a bad configuration.
     """
     opts = dict(options or {})
-    chosen = (name or os.environ.get(ENV_BACKEND) or "default").strip().lower()
+    chosen = (name or "default").strip().lower() or "default"
     model_dir = opts.get("model_dir")
     model_dir = Path(model_dir) if model_dir is not None else None
     if chosen == "default":
@@ -107,13 +109,15 @@ def backend_from_config(
             settings["C"] = float(opts["embedding_C"])
         if opts.get("threshold") is not None:
             settings["threshold"] = float(opts["threshold"])
-        directory = model_dir if model_dir is not None else Path("var") / "models"
-        return embedding.load_or_train(directory, examples, **settings)
+        if model_dir is None:
+            raise BackendError("the embedding backend needs a model directory (model_dir; "
+                               "gridbot keeps it in GRIDBOT_VAR_DIR/models)")
+        return embedding.load_or_train(model_dir, examples, **settings)
     if chosen == "rasa":
         from nlu.backends.default import DefaultBackend
         from nlu.backends.rasa import RasaBackend
 
-        url = _option(opts, "rasa_url") or os.environ.get(ENV_RASA_URL)
+        url = _option(opts, "rasa_url")
         if not url:
             raise BackendError(f"the rasa backend needs {ENV_RASA_URL} (e.g. http://127.0.0.1:5005)")
         fallback = None
@@ -122,7 +126,7 @@ def backend_from_config(
                 opts.get("rasa_fallback"), Backend) else DefaultBackend(model_dir=model_dir)
         return RasaBackend(
             str(url),
-            token=_option(opts, "rasa_token") or os.environ.get(ENV_RASA_TOKEN) or None,
+            token=_option(opts, "rasa_token") or None,
             timeout=float(opts.get("rasa_timeout") or 10.0),
             config=opts.get("rasa_config"),
             fallback=fallback,
@@ -133,8 +137,8 @@ def backend_from_config(
 
 
 def _lookup(settings_like: Any, attr: str, env: str | None = None) -> Any:
-    """``attr`` of a Settings-like object, else ``env`` of the environment; a mapping is read
-    under either name and is the whole configuration (no fallback to the environment)."""
+    """``attr`` of a Settings-like object; a mapping is read under ``attr`` or ``env`` (the
+    variable's name). None when it is missing or empty: nothing else is consulted."""
     if isinstance(settings_like, Mapping):
         for key in (attr, env):
             if key is not None and settings_like.get(key) not in (None, ""):
@@ -144,11 +148,11 @@ def _lookup(settings_like: Any, attr: str, env: str | None = None) -> Any:
         value = getattr(settings_like, attr, None)
         if value not in (None, ""):
             return value
-    return (os.environ.get(env) or None) if env else None
+    return None
 
 
 def _settings_options(settings_like: Any) -> tuple[str | None, dict[str, Any]]:
-    """Backend name and options from a Settings object, a mapping, or the environment."""
+    """Backend name and options from a Settings-like object or a mapping."""
     options: dict[str, Any] = {}
     for attr, env in (("rasa_url", ENV_RASA_URL), ("rasa_token", ENV_RASA_TOKEN)):
         value = _lookup(settings_like, attr, env)
@@ -168,11 +172,12 @@ def _settings_options(settings_like: Any) -> tuple[str | None, dict[str, Any]]:
 def load_backend(settings_like: Any = None) -> Backend:
     """The backend the configuration asks for.
 
-    ``settings_like`` is gridbot's ``Settings`` (attributes ``nlu_backend``, ``rasa_url``,
-    ``rasa_token``, ``var_dir``; any missing one is read from the environment), a mapping
-    (``GRIDBOT_NLU_BACKEND``/``nlu_backend``, ``GRIDBOT_RASA_URL``/``rasa_url``, ``model_dir``
-    or ``var_dir``), or ``None`` for the process environment. Models live in
-    ``<var_dir>/models``. Nothing heavy happens until :meth:`Backend.warm` or the first parse
+    ``settings_like`` is gridbot's ``Settings`` or any object with some of the attributes
+    ``nlu_backend``, ``rasa_url``, ``rasa_token``, ``model_dir``, ``var_dir``; or a mapping
+    with those keys (or ``GRIDBOT_NLU_BACKEND``, ``GRIDBOT_RASA_URL``,
+    ``GRIDBOT_RASA_TOKEN``). It is the whole configuration: a missing backend name means
+    ``default``, and the environment is never read. Models live in ``<var_dir>/models``
+    (or ``model_dir``). Nothing heavy happens until :meth:`Backend.warm` or the first parse
     (except for ``embedding``, which loads or trains its classifier here).
     """
     name, options = _settings_options(settings_like)

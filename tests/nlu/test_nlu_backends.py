@@ -86,47 +86,60 @@ def test_default_backend_wraps_the_active_model(model_dir: Path, model: IntentMo
     assert backend.version == model.version
 
 
-def test_backend_chosen_by_environment(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> None:
+def test_backend_chosen_by_configuration_alone(monkeypatch: pytest.MonkeyPatch,
+                                               model_dir: Path) -> None:
+    # nlu never reads the environment: variables set there change nothing
     monkeypatch.setenv("GRIDBOT_NLU_BACKEND", "rasa")
-    monkeypatch.delenv("GRIDBOT_RASA_URL", raising=False)
-    with pytest.raises(BackendError, match="GRIDBOT_RASA_URL"):
-        backend_from_config()
-    monkeypatch.setenv("GRIDBOT_RASA_URL", "http://127.0.0.1:5005/")
-    backend = backend_from_config(options={"model_dir": model_dir})
+    monkeypatch.setenv("GRIDBOT_RASA_URL", "http://127.0.0.1:5005")
+    monkeypatch.setenv("GRIDBOT_RASA_TOKEN", "from-the-environment")
+    assert isinstance(backend_from_config(options={"model_dir": model_dir}), DefaultBackend)
+    with pytest.raises(BackendError, match="GRIDBOT_RASA_URL"):  # the message names it
+        backend_from_config("rasa", {"model_dir": model_dir})
+    backend = backend_from_config("rasa", {"rasa_url": "http://127.0.0.1:5005/",
+                                           "model_dir": model_dir})
     assert isinstance(backend, RasaBackend)
     assert backend.url == "http://127.0.0.1:5005"
+    assert backend.token is None
     assert isinstance(backend.fallback, DefaultBackend)
-    monkeypatch.setenv("GRIDBOT_NLU_BACKEND", "Default ")
-    assert isinstance(backend_from_config(), DefaultBackend)
-    monkeypatch.setenv("GRIDBOT_NLU_BACKEND", "spacy")
-    with pytest.raises(BackendError, match="default, embedding, rasa"):
-        backend_from_config()
+    assert backend.fallback.model_dir == model_dir
+    assert isinstance(backend_from_config("Default ", {"model_dir": model_dir}), DefaultBackend)
+    with pytest.raises(BackendError, match="GRIDBOT_NLU_BACKEND must be one of "
+                                           "default, embedding, rasa"):
+        backend_from_config("spacy")
     with pytest.raises(BackendError, match="http://"):
         backend_from_config("rasa", {"rasa_url": "127.0.0.1:5005"})
 
 
 def test_load_backend_from_settings_like(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("GRIDBOT_NLU_BACKEND", raising=False)
-    monkeypatch.delenv("GRIDBOT_RASA_URL", raising=False)
+    monkeypatch.setenv("GRIDBOT_NLU_BACKEND", "rasa")  # never read by nlu
+    monkeypatch.setenv("GRIDBOT_RASA_URL", "http://127.0.0.1:7")
     settings = SimpleNamespace(var_dir=tmp_path / "var")
     backend = load_backend(settings)
     assert isinstance(backend, DefaultBackend)
     assert backend.model_dir == tmp_path / "var" / "models"
 
     backend = load_backend(SimpleNamespace(var_dir=tmp_path, nlu_backend="rasa",
-                                           rasa_url="http://127.0.0.1:9"))
+                                           rasa_url="http://127.0.0.1:9", rasa_token="t"))
     assert isinstance(backend, RasaBackend) and backend.url == "http://127.0.0.1:9"
-
-    monkeypatch.setenv("GRIDBOT_NLU_BACKEND", "rasa")
-    monkeypatch.setenv("GRIDBOT_RASA_URL", "http://127.0.0.1:7")
-    backend = load_backend(SimpleNamespace(var_dir=tmp_path))  # attributes missing: environment
-    assert isinstance(backend, RasaBackend) and backend.url == "http://127.0.0.1:7"
-    assert isinstance(load_backend(None), RasaBackend)
+    assert backend.token == "t"
+    assert backend.fallback.model_dir == tmp_path / "models"
+    with pytest.raises(BackendError, match="GRIDBOT_RASA_URL"):
+        load_backend(SimpleNamespace(var_dir=tmp_path, nlu_backend="rasa"))
+    assert isinstance(load_backend(None), DefaultBackend)  # nothing given: the default
 
     backend = load_backend({"GRIDBOT_NLU_BACKEND": "rasa", "GRIDBOT_RASA_URL": "http://h:1",
                             "model_dir": str(tmp_path)})
     assert isinstance(backend, RasaBackend) and backend.url == "http://h:1"
+    backend = load_backend({"nlu_backend": "rasa", "rasa_url": "http://h:2",
+                            "var_dir": str(tmp_path / "v")})
+    assert backend.url == "http://h:2" and backend.fallback.model_dir == tmp_path / "v" / "models"
     assert isinstance(load_backend({}), DefaultBackend)  # a mapping is the whole configuration
+
+
+def test_embedding_backend_needs_a_model_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding_mod, "available", lambda: True)
+    with pytest.raises(BackendError, match="model directory"):
+        backend_from_config("embedding")
 
 
 def test_embedding_backend_needs_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:

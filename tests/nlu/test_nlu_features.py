@@ -50,12 +50,12 @@ def corpus() -> list[str]:
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
 def test_segmenter_gives_jiebas_words(compiled: bool) -> None:
-    if compiled and speedups.compiled is None:
+    if compiled and speedups.built is None:
         pytest.skip("the compiled speedups were not built")
     reference = estate_jieba()
     taken = estate_jieba()
     segmenter = Segmenter(taken.FREQ, taken.total,
-                          compiled=speedups.compiled if compiled else None)
+                          compiled=speedups.built if compiled else None)
     for text in corpus():
         words = reference.lcut(text, HMM=False)
         assert segmenter.words(text) == words, text
@@ -65,10 +65,31 @@ def test_segmenter_gives_jiebas_words(compiled: bool) -> None:
 
 
 def test_speedups_are_built_where_gridbot_is_measured() -> None:
-    if speedups.compiled is None:
+    if speedups.built is None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("nlu/_speedups.c was not compiled; the parse figures assume it is")
         pytest.skip("the compiled speedups were not built (no C compiler?)")
+
+
+def test_use_compiled_decides_what_segmenters_and_scorers_are_built_with(
+        model: IntentModel) -> None:
+    from nlu.scorer import LinearScorer
+
+    try:
+        speedups.use_compiled(False)
+        assert speedups.active() is None
+        taken = estate_jieba()
+        assert Segmenter(taken.FREQ, taken.total).compiled is None
+        assert LinearScorer(model.pipeline).compiled is None
+        speedups.use_compiled(True)
+        assert speedups.active() is speedups.built
+        taken = estate_jieba()
+        assert Segmenter(taken.FREQ, taken.total).compiled is speedups.built
+        assert LinearScorer(model.pipeline).compiled is speedups.built
+        # None given explicitly is the Python path, whatever is allowed
+        assert LinearScorer(model.pipeline, compiled=None).compiled is None
+    finally:
+        speedups.use_compiled(True)
 
 
 def test_jieba_tokens_drop_spaces_and_punctuation() -> None:
@@ -97,9 +118,9 @@ def test_char_ngrams_match_scikit_learn(analyzer: str, within_words: bool, lo: i
 
 
 def _compiled():  # noqa: ANN202 - the extension module
-    if speedups.compiled is None:
+    if speedups.built is None:
         pytest.skip("the compiled speedups were not built")
-    return speedups.compiled
+    return speedups.built
 
 
 def test_trie_gives_what_the_dict_gives() -> None:

@@ -171,9 +171,9 @@ EDGE_TEXTS = [
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
 def test_scorer_matches_scikit_learn(model: IntentModel, compiled: bool) -> None:
-    if compiled and speedups.compiled is None:
+    if compiled and speedups.built is None:
         pytest.skip("the compiled speedups were not built")
-    scorer = LinearScorer(model.pipeline, compiled=speedups.compiled if compiled else None)
+    scorer = LinearScorer(model.pipeline, compiled=speedups.built if compiled else None)
     texts = [normalize(ex.text) for ex in load_rasa(PACKAGED_DATA).examples[::3]]
     texts += [normalize(t) for t in EDGE_TEXTS]
     expected = model.pipeline.predict_proba(texts)
@@ -184,7 +184,7 @@ def test_scorer_matches_scikit_learn(model: IntentModel, compiled: bool) -> None
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
 def test_scorer_matches_scikit_learn_with_weighted_blocks(compiled: bool) -> None:
-    if compiled and speedups.compiled is None:
+    if compiled and speedups.built is None:
         pytest.skip("the compiled speedups were not built")
     examples = load_rasa(PACKAGED_DATA).examples[::4]
     config = ModelConfig(word_weight=0.5, char_weight=1.5, char_ngrams=(1, 4),
@@ -193,7 +193,7 @@ def test_scorer_matches_scikit_learn_with_weighted_blocks(compiled: bool) -> Non
     assert weighted.pipeline.named_steps["features"].transformer_weights == {
         "words": 0.5, "chars": 1.5}
     scorer = LinearScorer(weighted.pipeline,
-                          compiled=speedups.compiled if compiled else None)
+                          compiled=speedups.built if compiled else None)
     texts = [normalize(ex.text) for ex in examples[::5]] + [normalize(t) for t in EDGE_TEXTS]
     for text, row in zip(texts, weighted.pipeline.predict_proba(texts), strict=True):
         for ours, theirs in zip(scorer(text), row, strict=True):
