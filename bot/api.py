@@ -6,7 +6,6 @@ secrets (robot webhook keys) redacted.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,9 +16,21 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import params
+from bot.addressing import Addressing
+from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN  # noqa: F401 (imported from here too)
+from bot.auth import scope
+from bot.auth.viewer import (
+    Viewer,
+    can_act,
+    can_see,
+    refuse,
+    require_admin,
+    require_viewer,
+    ticket_conditions,
+    visible_ticket,
+)
 from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
-from bot.runtime import Runtime
 from bot.writer import Origin
 from domain.notices import NOTICE_STATUSES, NoticeView
 from domain.org import OrgMap
@@ -28,7 +39,7 @@ from handlers import actions
 from storage import nlu_store
 from storage import notices as notice_queries
 from storage import tickets as ticket_queries
-from storage.models import InboundRecord, OutboxMessage, Ticket
+from storage.models import InboundRecord, OutboxMessage, ReviewItem, Ticket
 from storage.nlu_store import INTENTS
 from storage.stats import ticket_stats
 
@@ -40,13 +51,7 @@ MAX_VERSION_CHARS = 40
 MAX_OFFSET = 10**9
 INBOUND_STATUSES = ("received", "processing", "done", "failed")
 OUTBOX_STATUSES = ("pending", "sent", "dead")
-WRONG_TOKEN = ("管理令牌缺失或错误，请使用 GRIDBOT_ADMIN_TOKEN。"
-               "Missing or wrong bearer token (Authorization: Bearer <GRIDBOT_ADMIN_TOKEN>).")
 
-RUNTIME = web.AppKey("runtime", Runtime)
-TOKEN = web.AppKey("admin_token", str)
-#: True when the simulator's API needs the admin token too (a real channel is configured).
-SIMULATOR_LOCKED = web.AppKey("simulator_locked", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,26 +62,6 @@ def iso(value: datetime | None) -> str | None:
 
 def _answers_json(path: str) -> bool:
     return path.startswith(("/api/", "/simulator/api/"))
-
-
-def _needs_token(request: web.Request) -> bool:
-    if request.path.startswith("/api/"):
-        return True
-    return request.path.startswith("/simulator/api/") and request.app.get(SIMULATOR_LOCKED, False)
-
-
-def has_admin_token(request: web.Request) -> bool:
-    given = request.headers.get("Authorization", "")
-    return given.startswith("Bearer ") and hmac.compare_digest(
-        given[7:].strip().encode(), request.app[TOKEN].encode())
-
-
-@web.middleware
-async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if _needs_token(request) and not has_admin_token(request):
-        return web.json_response({"error": WRONG_TOKEN}, status=401,
-                                 headers={"WWW-Authenticate": "Bearer"})
-    return await handler(request)
 
 
 @web.middleware
@@ -98,10 +83,23 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response({"error": "internal error; the log has the details"}, status=500)
 
 
-def _by(body: dict[str, Any]) -> str:
-    """Who made a change through the API ("admin" unless the body names someone)."""
+def _by(body: dict[str, Any], viewer: Viewer) -> str:
+    """Who made a change through the API: the signed-in person; with the admin token, "admin"
+    unless the body names someone. A session may not name anyone (400)."""
     by = params.json_text(body, "by", max_chars=MAX_BY_CHARS, default="")
+    if not viewer.is_token:
+        if "by" in body:
+            raise params.BadRequest(
+                f'"by" is not accepted from a signed-in person: the change is recorded under '
+                f"{viewer.name}")
+        return viewer.name
     return by.strip() if by and by.strip() else "admin"
+
+
+def _actor_origin(viewer: Viewer, by: str, now: datetime) -> Origin:
+    """An API action's origin: the person's name and id, or what the token's caller named."""
+    return Origin(key=f"api:{uuid.uuid4().hex}", actor=by, now=now,
+                  actor_person_id=viewer.person_id)
 
 
 def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
@@ -154,6 +152,7 @@ async def parse(request: web.Request) -> web.Response:
 
 async def list_tickets(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     org = await runtime.org.get()
     q = request.query
     building, grid = params.query_name(q, "building"), params.query_name(q, "grid")
@@ -163,7 +162,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         building_ids=[b.id for b in org.buildings_by_number(building)] if building else None,
         grid_ids=org.grid_ids_matching(grid) if grid else None,
         since=params.query_since(q),
-    )
+    ) + ticket_conditions(viewer, org)
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
@@ -173,10 +172,11 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def get_ticket(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     ticket_id = params.path_id(request)
     org = await runtime.org.get()
     async with runtime.sessions() as session:
-        ticket = await session.get(Ticket, ticket_id)
+        ticket = await visible_ticket(session, viewer, org, ticket_id)
         if ticket is None:
             return web.json_response({"error": f"no ticket #{ticket_id}"}, status=404)
         events = await ticket_queries.events_of(session, ticket_id)
@@ -201,26 +201,30 @@ async def correct_ticket(request: web.Request) -> web.Response:
     """Body {"category": "repair"} re-files a ticket, {"category": "none"} cancels it as no
     matter at all; like the 改类 chat command, the correction lands in the NLU review queue."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     ticket_id = params.path_id(request)
     body = await params.json_object(request)
     params.only_fields(body, ("category", "by"))
     chosen = params.json_choice(body, "category", (*CATEGORIES, "none"))
     category = None if chosen == "none" else chosen
-    by = _by(body)
+    by = _by(body, viewer)
     org = await runtime.org.get()
     now = datetime.now(UTC)
     try:
         async with runtime.sessions() as session, session.begin():
             view = await ticket_queries.ticket_view(session, ticket_id)
-            if view is None:
+            if view is None or not can_see(viewer, org, view):
                 return web.json_response({"error": f"no ticket #{ticket_id}"}, status=404)
+            if not can_act(viewer, org, view):
+                raise refuse(f"#{ticket_id} 不由您处理，只能查看。You may read ticket "
+                             f"#{ticket_id} but not change it.")
             decision = actions.recategorize(view, category, by)
             if decision.outcome == "refused":
                 what = "cancelled" if category is None else "re-filed"
                 return web.json_response(
                     {"error": f"ticket #{ticket_id} is {view.status}; it can no longer be {what}"},
                     status=409)
-            origin = Origin(key=f"api:{uuid.uuid4().hex}", actor=by, now=now)
+            origin = _actor_origin(viewer, by, now)
             await runtime.writer.apply(session, decision, origin, org)
             await session.flush()
             ticket = await session.get(Ticket, ticket_id, populate_existing=True)
@@ -252,10 +256,13 @@ def inbound_json(m: InboundRecord) -> dict[str, Any]:
 async def list_messages(request: web.Request) -> web.Response:
     """Inbound messages with what gridbot decided and why (newest first)."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     q = request.query
     limit = params.query_int(q, "limit", default=50, low=1, high=500)
     status = params.query_choices(q, "status", INBOUND_STATUSES)
-    query = select(InboundRecord).order_by(InboundRecord.id.desc()).limit(limit)
+    org = await runtime.org.get()
+    query = (select(InboundRecord).where(*scope.inbound_conditions(viewer, org))
+             .order_by(InboundRecord.id.desc()).limit(limit))
     if status:
         query = query.where(InboundRecord.status.in_(status.split(",")))
     async with runtime.sessions() as session:
@@ -263,12 +270,19 @@ async def list_messages(request: web.Request) -> web.Response:
     return web.json_response({"messages": [inbound_json(m) for m in rows]})
 
 
+def _outbox_conditions(request: web.Request, viewer: Viewer, org: OrgMap) -> list[Any]:
+    return scope.outbox_conditions(viewer, org, Addressing(request.app[RUNTIME].settings))
+
+
 async def list_outbox(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     q = request.query
     limit = params.query_int(q, "limit", default=50, low=1, high=500)
     status = params.query_choices(q, "status", OUTBOX_STATUSES)
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    org = await runtime.org.get()
+    query = (select(OutboxMessage).where(*_outbox_conditions(request, viewer, org))
+             .order_by(OutboxMessage.id.desc()).limit(limit))
     if status:
         query = query.where(OutboxMessage.status.in_(status.split(",")))
     async with runtime.sessions() as session:
@@ -279,9 +293,13 @@ async def list_outbox(request: web.Request) -> web.Response:
 async def retry_outbox(request: web.Request) -> web.Response:
     """Send a dead message again, after the cause (a wrong user id, an untrusted IP) is fixed."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     row_id = params.path_id(request)
+    org = await runtime.org.get()
     async with runtime.sessions() as session, session.begin():
-        row = await session.get(OutboxMessage, row_id)
+        row = (await session.execute(select(OutboxMessage).where(
+            OutboxMessage.id == row_id, *_outbox_conditions(request, viewer, org)))
+        ).scalar_one_or_none()
         if row is None:
             return web.json_response({"error": f"no outbox message {row_id}"}, status=404)
         if row.status != "dead":
@@ -297,6 +315,9 @@ async def retry_outbox(request: web.Request) -> web.Response:
 
 async def review_queue(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
+    require_admin(viewer)
+    org = await runtime.org.get()
     q = request.query
     status = params.query_choices(q, "status", ("open", "labeled", "dismissed")) or "open"
     if "," in status:
@@ -304,13 +325,16 @@ async def review_queue(request: web.Request) -> web.Response:
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
-        items = await nlu_store.review_items(session, status, limit, offset)
+        items = await nlu_store.review_items(session, status, limit, offset,
+                                             scope.review_conditions(viewer, org))
     return web.json_response({"items": [nlu_store.item_json(i) for i in items]})
 
 
 async def label_review(request: web.Request) -> web.Response:
     """Body {"intent": "complaint"} labels the item; {"dismiss": true} drops it."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
+    require_admin(viewer)
     item_id = params.path_id(request)
     body = await params.json_object(request)
     params.only_fields(body, ("intent", "dismiss", "by"))
@@ -320,9 +344,15 @@ async def label_review(request: web.Request) -> web.Response:
         intent = params.json_choice(body, "intent", INTENTS)
     else:
         raise params.BadRequest('give {"intent": "<one of the five intents>"} or {"dismiss": true}')
-    by = _by(body)
+    by = _by(body, viewer)
+    org = await runtime.org.get()
     try:
         async with runtime.sessions() as session, session.begin():
+            visible = await nlu_store.review_items(
+                session, None, 1, 0, [ReviewItem.id == item_id,
+                                      *scope.review_conditions(viewer, org)])
+            if not visible:
+                raise nlu_store.RegistryError(f"no review item {item_id}")
             item = await nlu_store.label_item(session, item_id, intent, by)
             answer = nlu_store.item_json(item)
     except nlu_store.RegistryError as exc:
@@ -333,6 +363,7 @@ async def label_review(request: web.Request) -> web.Response:
 
 async def list_models(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    require_admin(await require_viewer(request))
     async with runtime.sessions() as session:
         models = await nlu_store.list_models(session)
     return web.json_response({
@@ -345,6 +376,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 async def activate_model(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    require_admin(await require_viewer(request))
     version = params.path_text(request, "version", MAX_VERSION_CHARS)
     try:
         async with runtime.sessions() as session, session.begin():
@@ -357,6 +389,7 @@ async def activate_model(request: web.Request) -> web.Response:
 
 async def rollback_model(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    require_admin(await require_viewer(request))
     try:
         async with runtime.sessions() as session, session.begin():
             version = await nlu_store.rollback(session)
@@ -405,6 +438,7 @@ def notice_json(notice: NoticeView, org: OrgMap) -> dict[str, Any]:
 async def list_notices(request: web.Request) -> web.Response:
     """Captains' notices, the latest to go out first (filter: `status`)."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     q = request.query
     status = params.query_choices(q, "status", NOTICE_STATUSES)
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
@@ -412,7 +446,8 @@ async def list_notices(request: web.Request) -> web.Response:
     org = await runtime.org.get()
     async with runtime.sessions() as session:
         notices, total = await notice_queries.list_notices(
-            session, status.split(",") if status else None, limit, offset)
+            session, status.split(",") if status else None, limit, offset,
+            scope.notice_conditions(viewer, org))
     return web.json_response({"notices": [notice_json(n, org) for n in notices],
                               "total": total})
 

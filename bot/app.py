@@ -8,7 +8,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.api import RUNTIME, SIMULATOR_LOCKED, TOKEN, api_routes, json_errors, require_token
+from bot.api import api_routes, json_errors
+from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN
+from bot.auth.middleware import authenticate
+from bot.auth.routes import auth_routes
+from bot.auth.sessions import SIGNER, Signer
 from bot.channels import MAX_BODY
 from bot.channels.routes import ChannelSet, channel_routes
 from bot.config import Settings
@@ -71,16 +75,18 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     settings = runtime.settings
     # A little above the channels' own limit, so they answer 413 with a reason.
     app = web.Application(client_max_size=MAX_BODY + 1024,
-                          middlewares=[json_errors, require_token])
+                          middlewares=[json_errors, authenticate])
     secure_headers(app)
     quiet_malformed_requests()
     channels = ChannelSet.from_settings(settings)
     app[RUNTIME] = runtime
     app[TOKEN] = token or admin_token(settings)[0]
     app[SIMULATOR_LOCKED] = bool(channels.enabled())
+    app[SIGNER] = Signer.from_settings(settings)
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
     points_routes(app)
+    auth_routes(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)
     app.router.add_get("/favicon.ico", _favicon)

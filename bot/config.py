@@ -77,6 +77,11 @@ class Settings:
     var_dir: Path = field(default_factory=lambda: Path("var"))
     simulator: bool | None = True
 
+    # Staff sign-in: the key that signs session cookies (unset: one generated and kept
+    # under var_dir) and how long a session lasts.
+    session_secret: str | None = None
+    session_hours: float = 12.0
+
     nlu_backend: str = "default"
     rasa_url: str | None = None
     rasa_token: str | None = None
@@ -95,6 +100,14 @@ class Settings:
             return _env(values, "GRIDBOT_" + name, default)
 
         port_text = get("PORT", "8080") or "8080"
+        hours_text = get("SESSION_HOURS", "12") or "12"
+        try:
+            session_hours = float(hours_text)
+        except ValueError:
+            session_hours = -1.0
+        if not 0 < session_hours <= 24 * 90:
+            raise ValueError(
+                f"GRIDBOT_SESSION_HOURS must be a number of hours up to 2160, got {hours_text!r}")
         try:
             port = int(port_text)
         except ValueError as exc:
@@ -123,6 +136,8 @@ class Settings:
             public_url=(get("PUBLIC_URL") or f"http://{get('HOST', '127.0.0.1')}:{port}").rstrip("/"),
             var_dir=Path(get("VAR_DIR", "var") or "var"),
             simulator=_simulator(get("SIMULATOR")),
+            session_secret=get("SESSION_SECRET"),
+            session_hours=session_hours,
             nlu_backend=_nlu_backend(get("NLU_BACKEND")),
             rasa_url=get("RASA_URL"),
             rasa_token=get("RASA_TOKEN"),

@@ -18,6 +18,8 @@ from aiohttp import web
 
 from bot import params
 from bot.api import RUNTIME, iso
+from bot.auth.scope import visible_person_ids
+from bot.auth.viewer import Viewer, require_admin, require_viewer
 from bot.writer import Origin
 from domain.org import OrgMap, PersonInfo
 from domain.points import PointsAccount
@@ -52,10 +54,14 @@ def account_json(person: PersonInfo, account: PointsAccount) -> dict[str, Any]:
 async def list_balances(request: web.Request) -> web.Response:
     """Every volunteer, and anyone else with an entry, with their balance (highest first)."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     org = await runtime.org.get()
     async with runtime.sessions() as session:
         balances = await points_queries.balances(session)
     ids = set(balances) | {p.id for p in org.people.values() if org.is_volunteer(p.id)}
+    visible = visible_person_ids(viewer, org)
+    if visible is not None:
+        ids &= visible
     people = [org.person(i) for i in ids]
     rows = sorted((p for p in people if p is not None),
                   key=lambda p: (-balances.get(p.id, 0), p.id))
@@ -63,16 +69,23 @@ async def list_balances(request: web.Request) -> web.Response:
         {"person": _handle(p), "name": p.name, "balance": balances.get(p.id, 0)} for p in rows]})
 
 
-def _lookup(request: web.Request, org: OrgMap) -> PersonInfo | str:
+def _lookup(request: web.Request, org: OrgMap, viewer: Viewer) -> PersonInfo | str:
+    """The person the path names, if the viewer may see their points; else the name as
+    given (answered 404 alike, whether nobody has it or they are outside the scope)."""
     key = params.path_text(request, "person", MAX_PERSON_CHARS).strip()
-    return org.person_by_wecom(key) or org.person_by_wechat(key) or key
+    person = org.person_by_wecom(key) or org.person_by_wechat(key)
+    visible = visible_person_ids(viewer, org)
+    if person is None or (visible is not None and person.id not in visible):
+        return key
+    return person
 
 
 async def get_account(request: web.Request) -> web.Response:
     """One person's balance and entries, newest first (`limit`, default 100)."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     org = await runtime.org.get()
-    person = _lookup(request, org)
+    person = _lookup(request, org, viewer)
     if isinstance(person, str):
         return _not_found(person)
     limit = params.query_int(request.query, "limit", default=ENTRIES_DEFAULT, low=1,
@@ -86,8 +99,10 @@ async def redeem(request: web.Request) -> web.Response:
     """Body {"points": 10, "what": "大米一袋"} (and "by", who redeems): 200 with the new
     balance and the entry; 409 when the balance is short."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
+    require_admin(viewer)
     org = await runtime.org.get()
-    person = _lookup(request, org)
+    person = _lookup(request, org, viewer)
     body = await params.json_object(request)
     params.only_fields(body, ("points", "what", "by"))
     if isinstance(person, str):
@@ -97,6 +112,12 @@ async def redeem(request: web.Request) -> web.Response:
     if not what:
         raise params.BadRequest('"what" must name what the points are redeemed for')
     by = (params.json_text(body, "by", max_chars=MAX_BY_CHARS) or "").strip() or "admin"
+    if not viewer.is_token:
+        if "by" in body:
+            raise params.BadRequest(
+                f'"by" is not accepted from a signed-in person: the redemption is recorded '
+                f"under {viewer.name}")
+        by = viewer.name
     key = f"redeem:{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     async with runtime.sessions() as session, session.begin():
@@ -107,8 +128,8 @@ async def redeem(request: web.Request) -> web.Response:
             return web.json_response(
                 {"error": f"the balance of {_handle(person)} is {balance}, short of {points}",
                  "balance": balance}, status=409)
-        await runtime.writer.apply(session, decision, Origin(key=f"api:{key}", actor=by, now=now),
-                                   org)
+        origin = Origin(key=f"api:{key}", actor=by, now=now, actor_person_id=viewer.person_id)
+        await runtime.writer.apply(session, decision, origin, org)
         account = await points_queries.account(session, person.id, 1)
     runtime.outbox.wake()
     answer = account_json(person, account)

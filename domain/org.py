@@ -485,6 +485,10 @@ class OrgMap:
             "wechat_id": person.wechat_id,
         }
 
+    def role_label(self, role: RoleInfo) -> str:
+        """A role as people name it: "网格员 第1网格", "调解员(小) 第一居民区", "楼组长 3号楼"."""
+        return self._role_label(role)
+
     def _role_label(self, role: RoleInfo) -> str:
         label = ROLE_NAMES.get(role.role, role.role)
         if role.tier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -132,8 +133,10 @@ async def add_review(session: AsyncSession, *, reason: str, text: str, predicted
 
 
 async def review_items(session: AsyncSession, status: str | None = "open", limit: int = 100,
-                       offset: int = 0) -> list[ReviewItem]:
-    query = select(ReviewItem).order_by(ReviewItem.id).limit(limit).offset(offset)
+                       offset: int = 0, conditions: Sequence[Any] = ()) -> list[ReviewItem]:
+    """Review items in id order; `conditions` narrow them (a person's scope)."""
+    query = (select(ReviewItem).where(*conditions).order_by(ReviewItem.id)
+             .limit(limit).offset(offset))
     if status:
         query = query.where(ReviewItem.status == status)
     return list((await session.execute(query)).scalars())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,10 +91,11 @@ async def scheduled_of_captain(session: AsyncSession, captain_id: int) -> int:
 
 
 async def list_notices(session: AsyncSession, statuses: Sequence[str] | None, limit: int,
-                       offset: int) -> tuple[list[NoticeView], int]:
-    """Notices newest first (by when they go out), with their acknowledgements; the total."""
-    query = select(Notice)
-    count = select(func.count()).select_from(Notice)
+                       offset: int, conditions: Sequence[Any] = ()) -> tuple[list[NoticeView], int]:
+    """Notices newest first (by when they go out), with their acknowledgements; the total.
+    `conditions` narrow them (a person's scope)."""
+    query = select(Notice).where(*conditions)
+    count = select(func.count()).select_from(Notice).where(*conditions)
     if statuses:
         query = query.where(Notice.status.in_(list(statuses)))
         count = count.where(Notice.status.in_(list(statuses)))
