@@ -20,6 +20,7 @@ from bot import params
 from bot.api import RUNTIME, SIMULATOR_LOCKED, inbound_json, outbox_json
 from bot.channels import InboundMessage
 from bot.simulator.feed_mask import FeedMask
+from domain.org import OrgMap
 from storage.models import InboundRecord, OutboxMessage
 
 STATIC = Path(__file__).parent / "static"
@@ -38,7 +39,24 @@ async def page(request: web.Request) -> web.FileResponse:
 
 async def directory(request: web.Request) -> web.Response:
     org = await request.app[RUNTIME].org.get()
-    return web.json_response(org.directory())
+    return web.json_response(with_kinds(org, org.directory()))
+
+
+def person_kinds(org: OrgMap, person_id: int) -> list[str]:
+    """What a person is, in the words the simulator picks commands by: grid_worker,
+    grid_leader, captain, volunteer, mediator, department, district_admin, street_admin."""
+    person = org.person(person_id)
+    if person is None:
+        return []
+    kinds = {f"{role.scope}_admin" if role.role == "admin" else role.role for role in person.roles}
+    return sorted(kinds)
+
+
+def with_kinds(org: OrgMap, directory: dict[str, Any]) -> dict[str, Any]:
+    """The directory with each staff member's and volunteer's `kinds`."""
+    for entry in [*directory.get("staff", []), *directory.get("volunteers", [])]:
+        entry["kinds"] = person_kinds(org, entry["id"])
+    return directory
 
 
 async def say(request: web.Request) -> web.Response:

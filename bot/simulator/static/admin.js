@@ -289,13 +289,15 @@ function decisionBlock(d) {
 function timeline(events) {
   if (!events.length) return el("p", { class: "muted" }, "没有事件");
   return el("ul", { class: "timeline" }, events.map((e) => el("li", null,
-    el("div", { class: "t" }, bj(e.at), " · ", e.actor || "系统", " · ", el("b", null, EVENTS[e.kind] || e.kind),
+    el("div", { class: "t" }, bj(e.at), " · ", e.actor || "系统", " · ", el("b", null, EVENTS[e.kind] || COMMANDS[e.kind] || e.kind),
       e.data && e.data.status ? [" → ", statusChip(e.data.status)] : null),
     e.text ? el("div", { class: "txt" }, e.text) : null)));
 }
 function targetText(t) {
   t = t || {};
   if (t.chat_id) return `群 ${t.name || t.chat_id}`;
+  if (t.department) return `部门 ${t.department}（群机器人）`;
+  if ("webhook_key" in t) return "群机器人 robot";
   const who = t.person || (t.userids || []).filter(Boolean).join(",") || t.openid || t.chatid || "?";
   return `${t.name ? t.name + " " : ""}(${who})`;
 }

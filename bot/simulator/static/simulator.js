@@ -5,10 +5,18 @@ const BOT_NAME = "网格小助手 gridbot";
 const TONES = { ticket_created: "ok", followed: "ok", answered: "ok", help: "ok", notice: "ok",
   ignored: "skip", refused: "warn", asked_building: "warn", failed: "bad", error: "bad" };
 const toneOf = (outcome) => TONES[outcome] || (String(outcome).startsWith("command:") ? "ok" : "skip");
-const EXAMPLES = [
-  "{b}号楼电梯坏了，被困在里面了！", "楼上天天半夜拖椅子吵得睡不着", "我家楼上漏水，找他他不管，还骂人",
-  "隔壁独居的李奶奶腿脚不便，想找人帮忙买菜", "今天天气真好", "查询 {t}", "我的工单",
-];
+/* What each kind of speaker may try in a building group; {b} the building, {t} the latest
+   ticket of the group, {soon} a moment two minutes ahead (Beijing time) for a scheduled notice. */
+const EXAMPLES = {
+  res: ["{b}号楼电梯坏了，被困在里面了！", "楼上天天半夜拖椅子吵得睡不着", "我家楼上漏水，找他他不管，还骂人",
+    "隔壁把鞋柜放在楼道里，和他家吵了几句", "隔壁独居的李奶奶腿脚不便，想找人帮忙买菜", "今天天气真好",
+    "查询 {t}", "我的工单", "评价 {t} 5", "没修好 {t}", "撤销 {t}", "心愿", "收到"],
+  cap: ["通知 今晚8点停水检修，请提前储水", "通知 {soon} 电梯例行保养，请改走楼梯", "回执", "本楼工单",
+    "接单 {t}", "完成 {t} 已调解，双方已和好", "升级 {t}"],
+  vol: ["心愿", "认领 {t}", "完成 {t} 菜已送到", "积分", "我的任务"],
+};
+/* How a person is reached, as the right pane's tag says. */
+const APP_TAGS = { wecom: "企业微信 WeCom", wechat: "微信 1:1 WeChat", robot: "群机器人 Robot" };
 
 const state = {
   dir: null, convs: new Map(), alias: new Map(), names: new Map(), seen: new Set(),
@@ -112,11 +120,18 @@ function conv(key, init) {
   if (!c) { c = { key, items: [], unread: 0, last: 0, snippet: "", ...init }; state.convs.set(key, c); }
   return c;
 }
-function addInbox(p, roles) {
+function addInbox(p, roles, kinds) {
   const key = p.wecom_userid || p.wechat_id;
   if (!key || state.alias.has(key)) return;
-  const c = conv("p:" + key, { kind: "inbox", person: key, title: p.name || key, roles: roles || [], volunteer: !p.wecom_userid });
+  const c = conv("p:" + key, { kind: "inbox", person: key, title: p.name || key, roles: roles || [], kinds: kinds || [],
+    app: p.wecom_userid ? "wecom" : "wechat" });
   for (const id of [p.wecom_userid, p.wechat_id]) if (id) { state.alias.set(id, c.key); state.names.set(id, p.name); }
+}
+/* A department reached only through its WeCom group robot: it reads what gridbot posts
+   there and cannot answer (its whistler records its 报到). */
+function robotConv(name) {
+  return conv("d:" + name, { kind: "inbox", robot: true, person: null, title: name, roles: ["部门 · 群机器人（只收不回）"],
+    kinds: ["department"], app: "robot" });
 }
 function loadDirectory(dir) {
   state.dir = dir;
@@ -126,8 +141,9 @@ function loadDirectory(dir) {
     if (!chat) continue;
     conv("g:" + chat, { kind: "group", chat, title: b.group.name || `${b.number}号楼`, building: b });
   }
-  for (const s of dir.staff || []) addInbox(s, s.roles);
-  for (const v of dir.volunteers || []) addInbox(v, ["志愿者 " + (v.grid || "")]);
+  for (const s of dir.staff || []) addInbox(s, s.roles, s.kinds);
+  for (const v of dir.volunteers || []) addInbox(v, ["志愿者 " + (v.grid || "")], v.kinds || ["volunteer"]);
+  for (const d of dir.departments || []) if (!d.wecom_userid && d.webhook_key) robotConv(d.name);
   for (const b of dir.buildings || []) {
     if (b.captain && b.captain.wechat_id) state.names.set(b.captain.wechat_id, b.captain.name);
   }
@@ -135,7 +151,8 @@ function loadDirectory(dir) {
 function inboxKeyOf(id) {
   if (!id) return null;
   if (state.alias.has(id)) return state.alias.get(id);
-  return conv("p:" + id, { kind: "inbox", person: id, title: state.names.get(id) || id, roles: ["(目录外 not in directory)"] }).key;
+  return conv("p:" + id, { kind: "inbox", person: id, title: state.names.get(id) || id, roles: ["(目录外 not in directory)"],
+    kinds: [], app: "wecom" }).key;
 }
 function routeOf(item) {
   if (item.direction === "in") {
@@ -143,6 +160,7 @@ function routeOf(item) {
     return inboxKeyOf(item.sender_id);
   }
   const t = item.target || {};
+  if (t.department) return robotConv(t.department).key;
   if (t.chat_id) return conv("g:" + t.chat_id, { kind: "group", chat: t.chat_id, title: t.name || t.chat_id }).key;
   return inboxKeyOf(t.person || (t.userids || [])[0] || t.openid);
 }
@@ -285,7 +303,20 @@ function emptyNode(c) {
     return el("div", { class: "empty" }, "群里还没有消息。", el("br"),
       "选一个发言人，在下面输入，或点一个例句 —— 看看 gridbot 怎么判断、怎么派单。");
   }
-  return el("div", { class: "empty" }, "还没有推送。居民在本网格的楼组群报事后，任务卡片会出现在这里。");
+  return el("div", { class: "empty" }, emptyInboxText(c));
+}
+function has(c, ...kinds) { return (c.kinds || []).some((k) => kinds.includes(k)); }
+function emptyInboxText(c) {
+  if (c.robot) return `还没有吹哨到${c.title}。网格长或管理员“吹哨 编号 ${c.title}”后，任务会发到它的群机器人，显示在这里。`;
+  if (has(c, "grid_worker")) return "还没有推送。居民在本网格的楼组群报事后，任务卡片会出现在这里。";
+  if (has(c, "department")) return "还没有推送。网格长或管理员“吹哨 编号 " + c.title + "”后，任务会推送到这里，请回复“报到 编号”。";
+  if (has(c, "mediator")) return "还没有推送。本居民区的矛盾纠纷到您这一级（或升级到您）时，任务会推送到这里。";
+  if (has(c, "grid_leader", "district_admin", "street_admin")) {
+    return "还没有推送。工单超时或被“升级”到您、吹哨的部门超时未报到时，会推送到这里；您可以“吹哨 编号 部门”。";
+  }
+  if (has(c, "captain")) return "还没有推送。本楼的楼内微纠纷会推送到这里；“通知”“回执”“本楼工单”在这里或楼组群里都可以发。";
+  if (has(c, "volunteer")) return "还没有私信。新的微心愿会在楼组群里@您，在群里回复“认领 编号”；也可以在这里私信 gridbot“积分”“心愿”。";
+  return "还没有推送。";
 }
 function inNode(m, c) {
   const name = m.sender_name || state.names.get(m.sender_id) || m.sender_id;
@@ -382,20 +413,25 @@ function selectGroup(key) {
   renderSpeakers(c);
   renderExamples();
   renderChat($("gMsgs"), key);
-  if (b && b.worker && (b.worker.wecom_userid || b.worker.wechat_id)) {
+  const shown = state.convs.get(state.inbox);
+  if (b && b.worker && (b.worker.wecom_userid || b.worker.wechat_id) && (!shown || isOnlyWorker(shown))) {
     const ik = state.alias.get(b.worker.wecom_userid || b.worker.wechat_id);
     if (ik) selectInbox(ik);
   }
   saveHash();
   renderLists();
 }
+/* Picking a group shows its grid worker on the right, unless someone else was chosen there. */
+function isOnlyWorker(c) { return (c.kinds || []).every((k) => k === "grid_worker"); }
 function selectInbox(key) {
   const c = state.convs.get(key);
   if (!c) return;
   state.inbox = key;
   c.unread = 0;
-  $("sSub").textContent = [c.person, ...(c.roles || [])].join(" · ");
+  $("sSub").textContent = [c.person, ...(c.roles || [])].filter(Boolean).join(" · ");
+  $("appTag").textContent = APP_TAGS[c.app] || APP_TAGS.wecom;
   $("staffPick").value = key;
+  renderNote(c);
   renderCommands(c);
   renderChat($("sMsgs"), key);
   prefillTicket(true);
@@ -404,7 +440,7 @@ function selectInbox(key) {
 }
 function saveHash() {
   const g = state.convs.get(state.group), s = state.convs.get(state.inbox);
-  const parts = [g && "g=" + encodeURIComponent(g.chat), s && "s=" + encodeURIComponent(s.person)].filter(Boolean);
+  const parts = [g && "g=" + encodeURIComponent(g.chat), s && "s=" + encodeURIComponent(s.person || s.key)].filter(Boolean);
   history.replaceState(null, "", "#" + parts.join("&"));
 }
 function fromHash() {
@@ -449,14 +485,30 @@ function updateSpeaker() {
   $("resName").hidden = $("speaker").value !== "res";
   const s = currentSpeaker();
   $("speakerId").textContent = "id: " + s.id;
+  renderExamples();
 }
 function renderExamples() {
   const c = state.convs.get(state.group), b = (c && c.building) || {};
-  const t = latestTicket(c) || 1;
-  $("examples").replaceChildren(...EXAMPLES.map((tpl) => {
-    const text = tpl.replace("{b}", b.number || "3").replace("{t}", t);
-    return el("button", { type: "button", class: "chip", title: "点击直接发送 click to send", onclick: () => sayInGroup(text) }, text);
+  const who = $("speaker").value.split(":")[0];
+  const t = (who === "vol" && latestWish(c)) || latestTicket(c) || 1;
+  $("examples").replaceChildren(...(EXAMPLES[who] || EXAMPLES.res).map((tpl) => {
+    const fill = () => tpl.replace("{b}", b.number || "3").replace("{t}", t).replace("{soon}", soonInBeijing(2));
+    return el("button", { type: "button", class: "chip", title: "点击直接发送 click to send", onclick: () => sayInGroup(fill()) }, fill());
   }));
+}
+/* "今天 09:42": `minutes` from now in Beijing time, as a captain schedules a notice. */
+function soonInBeijing(minutes) {
+  const now = new Date(Date.now() + 8 * 3600e3), at = new Date(now.getTime() + minutes * 60e3);
+  const day = at.getUTCDate() === now.getUTCDate() ? "今天" : "明天";
+  return `${day} ${pad(at.getUTCHours())}:${pad(at.getUTCMinutes())}`;
+}
+/* The group's latest micro-wish: the one its volunteers are asked to claim (认领 N). */
+function latestWish(c) {
+  for (let i = (c ? c.items.length : 0) - 1; i >= 0; i--) {
+    const hit = /认领 ?(\d+)/.exec(textOf(c.items[i].raw || {}));
+    if (hit && c.items[i].raw.direction === "out") return Number(hit[1]);
+  }
+  return null;
 }
 function latestTicket(c) {
   if (!c) return null;
@@ -490,21 +542,79 @@ async function say(c, body, errBox) {
 }
 
 /* ---------- composing as staff on WeCom ---------- */
+/* The commands a person may give, by what they are: [word, what follows, send at once?].
+   "#" stands for the ticket number in the box. */
+const STAFF_COMMANDS = {
+  grid_worker: [["接单", "#", true], ["进展", "# 已联系物业，正在处理"], ["完成", "# 已处理完毕"], ["转派", "# "],
+    ["升级", "#", true], ["改类", "# 投诉"], ["走访", "{b}号楼 例行走访，无异常"], ["我的任务", "", true]],
+  grid_leader: [["接单", "#", true], ["进展", "# 已督促处理"], ["完成", "# 已处理完毕"], ["吹哨", "# {d}"],
+    ["升级", "#", true], ["报到", "#"], ["我的任务", "", true]],
+  district_admin: [["吹哨", "# {d}"], ["接单", "#", true], ["进展", "# 已督促处理"], ["完成", "# 已处理完毕"],
+    ["升级", "#", true], ["报到", "#"], ["我的任务", "", true]],
+  street_admin: [["吹哨", "# {d}"], ["接单", "#", true], ["进展", "# 已督促处理"], ["完成", "# 已处理完毕"],
+    ["报到", "#"], ["我的任务", "", true]],
+  department: [["报到", "#", true], ["进展", "# 已派人到现场"], ["完成", "# 已处理完毕"], ["我的任务", "", true]],
+  mediator: [["接单", "#", true], ["进展", "# 已约双方面谈"], ["完成", "# 已调解，双方达成一致"], ["升级", "#", true],
+    ["改类", "# 投诉"], ["我的任务", "", true]],
+  captain: [["通知", "今晚8点停水检修，请提前储水"], ["通知", "{soon} 电梯例行保养，请改走楼梯", false, "定时通知"],
+    ["回执", "", true], ["本楼工单", "", true], ["接单", "#", true], ["完成", "# 已调解，双方已和好"], ["升级", "#", true]],
+  volunteer: [["认领", "#", true], ["完成", "# 菜已送到"], ["心愿", "", true], ["积分", "", true], ["我的任务", "", true]],
+};
+const KIND_ORDER = ["department", "street_admin", "district_admin", "mediator", "grid_leader", "grid_worker", "captain", "volunteer"];
+function commandsOf(c) {
+  if (c.robot) return [];
+  const kinds = KIND_ORDER.filter((k) => (c.kinds || []).includes(k));
+  const seen = new Set(), out = [];
+  for (const k of kinds.length ? kinds : ["grid_worker"]) {
+    for (const [word, rest, direct, label] of STAFF_COMMANDS[k]) {
+      const name = label || word;
+      if (!seen.has(name)) { seen.add(name); out.push([word, rest, direct, name]); }
+    }
+  }
+  return out;
+}
+function firstBuildingOf(c) {
+  const b = (state.dir?.buildings || []).find((x) => [x.worker, x.captain].some((p) => p && (p.wecom_userid === c.person || p.wechat_id === c.person)));
+  return b ? b.number : "3";
+}
 function renderCommands(c) {
-  const cmds = [["接单", "", true], ["进展", " 已联系物业，正在处理"], ["完成", " 已处理完毕"], ["升级", "", true]];
-  if (c.volunteer || (c.roles || []).some((r) => r.includes("志愿者"))) cmds.unshift(["认领", "", true]);
   const box = $("cmds");
   box.querySelectorAll(".chip").forEach((n) => n.remove());
-  for (const [word, note, direct] of cmds) {
+  box.hidden = c.robot;
+  const department = ((state.dir && state.dir.departments) || [])[0];
+  for (const [word, rest, direct, name] of commandsOf(c)) {
+    const text = () => `${word} ${rest}`.replace("#", $("tid").value || "").replace("{d}", department ? department.name : "")
+      .replace("{b}", firstBuildingOf(c)).replace("{soon}", soonInBeijing(2)).replace(/\s+/g, " ").trim()
+      + (rest.endsWith(" ") && !direct ? " " : "");
     box.append(el("button", { type: "button", class: "chip", title: direct ? "点击直接发送" : "填入输入框，可修改后发送",
-      onclick: () => staffCommand(`${word} ${$("tid").value || ""}`.trim() + note, direct) }, word));
+      onclick: () => staffCommand(text(), direct) }, name));
   }
-  box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("我的任务", true) }, "我的任务"));
-  if ((c.roles || []).some((r) => r.includes("楼组长"))) {
-    box.append(el("button", { type: "button", class: "chip", onclick: () => staffCommand("通知 今晚8点停水检修，请提前储水", false) }, "通知"));
-    box.append(el("button", { type: "button", class: "chip", title: "填入输入框：明天 08:00 定时发送", onclick: () => staffCommand("通知 明天 08:00 电梯例行保养，请改走楼梯", false) }, "定时通知"));
-    box.append(el("button", { type: "button", class: "chip", title: "点击直接发送", onclick: () => staffCommand("回执", true) }, "回执"));
+}
+/* Who cannot use this pane as a WeCom inbox, and what to do instead. */
+function renderNote(c) {
+  const note = $("sNote");
+  $("sForm").hidden = !!c.robot;
+  if (c.robot) {
+    note.replaceChildren(`${c.title}只通过企业微信群机器人接收任务，不能回复。吹哨它的网格长或管理员代它报到：在吹哨人的企业微信里发“报到 编号”。`);
+  } else if (c.app === "wechat") {
+    const group = groupOfVolunteer(c);
+    note.replaceChildren("只用微信、不在企业微信上：平时在楼组群里发言（认领、完成、积分），也可以在这里私信 gridbot。 ",
+      group ? el("button", { type: "button", class: "chip", onclick: () => speakInGroupAs(c, group) }, `到${group.title}发言`) : null);
   }
+  note.hidden = !c.robot && c.app !== "wechat";
+}
+function groupOfVolunteer(c) {
+  const v = (state.dir?.volunteers || []).find((x) => x.wechat_id === c.person);
+  const b = (state.dir?.buildings || []).find((x) => x.group && ((v && x.grid === v.grid) || (x.captain && x.captain.wechat_id === c.person)));
+  return b ? state.convs.get("g:" + b.group.chat_id) : null;
+}
+function speakInGroupAs(c, group) {
+  selectGroup(group.key);
+  const b = group.building || {};
+  $("speaker").value = b.captain && b.captain.wechat_id === c.person ? "cap" : "vol:" + c.person;
+  updateSpeaker();
+  showPane("mid");
+  $("gText").focus();
 }
 function prefillTicket(force) {
   const c = state.convs.get(state.inbox);
@@ -582,8 +692,9 @@ async function start() {
   const groups = [...state.convs.values()].filter((c) => c.kind === "group");
   const first = state.convs.get("g:" + h.g) || groups.find((c) => c.building && String(c.building.number) === "3") || groups[0];
   if (first) selectGroup(first.key);
-  if (h.s && state.alias.has(h.s)) selectInbox(state.alias.get(h.s));
+  if (h.s && (state.alias.has(h.s) || state.convs.has(h.s))) selectInbox(state.alias.get(h.s) || h.s);
   renderLists();
+  setInterval(renderExamples, 30e3); // keeps "two minutes ahead" two minutes ahead
   poll();
 }
 start();
