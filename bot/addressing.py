@@ -9,6 +9,8 @@ from typing import Any
 from bot.config import Settings
 from domain.decisions import Send, ToDepartment, ToGroup, ToPerson, ToSender
 from domain.org import OrgMap
+from handlers.open311 import CHANNEL as OPEN311_CHANNEL
+from handlers.open311 import is_open311_reporter
 from storage.models import recipient_key
 
 
@@ -84,7 +86,8 @@ class Addressing:
         group = org.group(to.group_id)
         if group is None:
             return None
-        mentions = list(to.mention_ids)
+        # An Open311 reporter is nobody in the chat: named in the text, never @-mentioned.
+        mentions = [m for m in to.mention_ids if not is_open311_reporter(m)]
         if group.channel in ("bridge", "wecom_bot") and self._simulating(group.channel, org,
                                                                           group.building_id):
             # The demo (make run) lists a bridge group per building but has no bridge: its
@@ -122,7 +125,9 @@ class Addressing:
             payload = {"msgtype": "text", "content": text, "text": text}
         return Delivery(transport, target, payload)
 
-    def _to_sender(self, to: ToSender, text: str) -> Delivery:
+    def _to_sender(self, to: ToSender, text: str) -> Delivery | None:
+        if to.channel == OPEN311_CHANNEL:
+            return None  # a report through Open311 left no way to write back 1:1
         if to.channel == "wechat":
             return Delivery("wechat", {"openid": to.sender_id}, {"text": text})
         if to.channel in ("wecom_app", "wecom_bot"):

@@ -17,6 +17,7 @@ from bot.channels import MAX_BODY
 from bot.channels.routes import ChannelSet, channel_routes
 from bot.config import Settings
 from bot.http_log import quiet_malformed_requests
+from bot.open311.routes import open311_routes
 from bot.points_api import points_routes
 from bot.runtime import Runtime
 from bot.simulator import STATIC, simulator_routes
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
     points_routes(app)
+    open311_routes(app)
     auth_routes(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)

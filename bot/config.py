@@ -70,6 +70,9 @@ class Settings:
     bridge_secret: str | None = None
     bridge_outbound_url: str | None = None
 
+    #: Keys that may POST reports to /open311/v2/requests (GRIDBOT_OPEN311_KEYS, comma-separated).
+    open311_keys: tuple[str, ...] = ()
+
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wechat_api_base: str = "https://api.weixin.qq.com"
 
@@ -131,6 +134,8 @@ class Settings:
             wecom_bot_aes_key=get("WECOM_BOT_AES_KEY"),
             bridge_secret=get("BRIDGE_SECRET"),
             bridge_outbound_url=get("BRIDGE_OUTBOUND_URL"),
+            open311_keys=tuple(k.strip() for k in (get("OPEN311_KEYS") or "").split(",")
+                               if k.strip()),
             wecom_api_base=(get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
             wechat_api_base=(get("WECHAT_API_BASE") or "https://api.weixin.qq.com").rstrip("/"),
             public_url=(get("PUBLIC_URL") or f"http://{get('HOST', '127.0.0.1')}:{port}").rstrip("/"),

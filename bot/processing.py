@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import command_data
+from bot.open311.intake import decided, report_context
 from bot.writer import DecisionWriter, Origin
 from domain.org import OrgMap
 from handlers import (
@@ -44,6 +45,8 @@ from handlers import (
 )
 from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
+from handlers.open311 import CHANNEL as OPEN311_CHANNEL
+from handlers.open311 import understood as understood_report
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
@@ -227,7 +230,9 @@ class Processor:
             prepared.ctx = self._context(claim, org)
             if not prepared.is_text:
                 return prepared
-            command = prepared.command = parse_command(claim.text)
+            # A report through Open311 is a form: its words are never a command.
+            report = claim.channel == OPEN311_CHANNEL
+            command = prepared.command = None if report else parse_command(claim.text)
             # A message is understood here, outside the transaction; so is the argument of a
             # command that names a problem in words (走访 3号楼 楼道灯不亮).
             words = claim.text if command is None else (
@@ -238,11 +243,16 @@ class Processor:
                 nlu = await parse_text(parser, words)
                 evidence = explain_text(parser, words)
                 prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
+            if report:
+                prepared.nlu = understood_report(prepared.nlu or {},
+                                                 decided(claim.chat_id).service_code)
         except Exception as exc:
             prepared.error = exc
         return prepared
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
+        if claim.channel == OPEN311_CHANNEL:
+            return report_context(claim, org, self._clock())
         group = org.group_for(claim.channel, claim.chat_id) if claim.chat_id else None
         person = org.person_by_sender(claim.channel, claim.sender_id)
         return Context(
@@ -339,7 +349,9 @@ class Processor:
             key=f"in:{claim.id}" + (f":{send_key}" if send_key else ""),
             actor=person.name if person else (claim.sender_name or claim.sender_id),
             now=ctx.now, actor_person_id=ctx.person_id,
-            reporter=(claim.channel, claim.sender_id, claim.sender_name),
+            # Whom the context says wrote: an Open311 reporter who gave an openid is a
+            # WeChat user (bot.open311.intake); anyone else is the message's sender.
+            reporter=(ctx.message.channel, ctx.message.sender_id, claim.sender_name),
             source_message_id=claim.id, group_id=ctx.group_id,
         )
         applied = await self._writer.apply(session, decision, origin, ctx.org)

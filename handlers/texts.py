@@ -296,6 +296,11 @@ def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
     intent = nlu.get("intent") or {}
     name = kind or INTENT_NAMES.get(intent.get("name", "none"), intent.get("name", "none"))
     said = f"识别为{name}（置信度 {float(intent.get('confidence') or 0.0):.2f}）"
+    if nlu.get("service_code"):
+        model = nlu.get("model_intent") or {}
+        said = OPEN311_UNDERSTOOD.format(
+            name=name, model=INTENT_NAMES.get(model.get("name", "none"), model.get("name")),
+            confidence=float(model.get("confidence") or 0.0))
     if nlu.get("mention_override"):
         said += "，因为@了网格小助手，按较低的门槛立单"
     return said
@@ -529,3 +534,42 @@ WHY_ACK_OWN = "{sender}是发通知的楼组长，自己回复“收到”不计
 WHY_ACK_NO_NOTICE = "{sender}回复“收到”，本楼近几天没有通知，不回复"
 WHY_RECEIPTS = "楼组长{captain}查看通知回执：{total}人已收到"
 WHY_RECEIPTS_NONE = "楼组长{captain}查看通知回执，但还没有发出过通知"
+
+
+# Open311 GeoReport v2 (bot.open311) ----------------------------------------------
+
+OPEN311_UNDERSTOOD = "Open311 报告选定{name}（语言模型读作{model}，置信度 {confidence:.2f}）"
+#: The services of GET services: (service_name, description, group, keywords) per code.
+OPEN311_SERVICES = {
+    "repair": ("报修", "楼里的设施坏了：电梯、水电、燃气、楼道灯、门禁、下水道、屋顶渗漏等，"
+               "由网格员接单派修。", "网格服务", "电梯,漏水,停电,楼道灯,门禁,下水道,维修"),
+    "complaint": ("投诉", "影响生活的问题：噪音、环境卫生、乱堆乱放、违章搭建、物业服务等，"
+                  "由网格员受理。", "网格服务", "噪音,垃圾,卫生,违建,物业,停车"),
+    "wish": ("微心愿", "需要邻里帮一把的小事：代买药品、陪老人看病、搬重物等，由本网格的志愿者认领，"
+             "无人认领时由网格员跟进。", "邻里互助", "帮忙,代买,陪同,志愿者,互助"),
+    "dispute": ("矛盾纠纷", "邻里之间的矛盾：漏水、噪音、占用公共空间等引起的争执，由调解员按纠纷"
+                "大小逐级调解；内容不公开。", "矛盾调解", "纠纷,调解,邻里,矛盾,争吵"),
+}
+OPEN311_GROUP_ATTRIBUTE = (
+    "楼栋群：填写这栋楼的微信群或企业微信群的群名（或群 ID），工单的进展在这个群里告知报告人。")
+OPEN311_GROUP_HINT = "如：3号楼业主群"
+OPEN311_OPENID_ATTRIBUTE = (
+    "公众号 openid：报告人关注了本街道公众号时填写，工单的进展以公众号消息告知报告人"
+    "（公众号只能给 48 小时内互动过的人发消息）。")
+OPEN311_OPENID_HINT = "报告人在本公众号下的 openid，28 位字母数字"
+#: What a service request promises (service_notice): the street's deadlines.
+OPEN311_NOTICE = "受理时限 {accept}，办结时限 {resolve}。"
+OPEN311_NOTICE_WISH = "发布给本网格的志愿者认领，无人认领时由网格员跟进，办结时限 {resolve}。"
+#: What the reporter of a POST hears about where progress goes.
+OPEN311_HEARD_IN_GROUP = "工单的进展将在“{group}”里告知。"
+OPEN311_HEARD_ON_WECHAT = "工单的进展将通过公众号消息告知。"
+OPEN311_HEARD_NOWHERE = (
+    "报告没有留下网格小助手能联系到的渠道（楼栋群或公众号 openid），进展请凭 token 查询。")
+#: status_notes: the rich status behind open/closed.
+OPEN311_STATUS_NOTE = "{status}（{code}）"
+OPEN311_ESCALATED_NOTE = "，已升级 {level} 次"
+OPEN311_WHISTLED_NOTE = "，已吹哨{department}"
+OPEN311_RATED_NOTE = "，居民评价 {rating} 星"
+OPEN311_DISPUTE_WITHHELD = "矛盾纠纷的内容不公开。"
+OPEN311_CONTACT = "网格小助手由街道网格化管理中心运营，问题请联系街道管理员。"
+OPEN311_KEY_SERVICE = "提交报告需要 api_key：请向街道管理员申请（配置于 GRIDBOT_OPEN311_KEYS）。"
