@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.api import api_routes, json_errors
+from bot.api_reports import report_routes
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN
 from bot.auth.middleware import authenticate
 from bot.auth.routes import auth_routes
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
     points_routes(app)
+    report_routes(app)
     open311_routes(app)
     auth_routes(app)
     app.router.add_get("/healthz", _health)

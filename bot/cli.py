@@ -60,6 +60,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("the database already holds an estate; demo not loaded")
     else:
         print(f"demo estate loaded: {summary}")
+    if (summary is not None or not args.if_empty) and not args.no_history:
+        from storage.demo_history import load_history
+
+        try:
+            history = asyncio.run(with_sessions(settings.database_url, load_history))
+        except Exception as exc:
+            return _database_error(exc, settings)
+        print(f"demo {history} loaded" if history else
+              "the database already holds tickets; no history added")
     return 0
 
 
@@ -156,6 +165,9 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo estate (4 districts, 32 grids, 96 buildings)")
     demo.add_argument("--if-empty", action="store_true", help="only when no estate is loaded yet")
     demo.add_argument("--yaml", action="store_true", help="print the demo estate as an org file")
+    demo.add_argument("--no-history", action="store_true",
+                      help="load the estate alone, without last month's tickets (which are "
+                           "added only to a database without tickets)")
     demo.set_defaults(func=cmd_demo)
 
     org = sub.add_parser("org", help="the grid map and its people")
@@ -163,6 +175,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     org_import = org_sub.add_parser("import", help="import an org YAML file (idempotent)")
     org_import.add_argument("file")
     org_import.set_defaults(func=cmd_org_import)
+
+    from bot.cli_report import register as register_report
+
+    register_report(sub)
 
     from bot.cli_nlu import register as register_admin_loop
     from nlu.cli import register as register_nlu

@@ -108,6 +108,9 @@ def escalate(org: OrgMap, now: datetime, ticket: TicketView, *, cause: str, for_
     not_accepted = ticket.status in (Status.NEW, Status.REOPENED)
     fields: dict[str, Any] = {"escalation_level": level, "assignee_id": holder.person_id}
     event_data: dict[str, Any] = {"level": level, "holder": name, "title": holder.title}
+    if overdue is not None:
+        # A missed deadline, counted as an SLA breach by storage.stats.
+        event_data["overdue"] = overdue
     tier_note = ""
     if holder.tier is not None:
         fields["tier"] = holder.tier

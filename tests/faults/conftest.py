@@ -85,7 +85,7 @@ def sqlite_template(workdir: Path) -> Iterator[Path]:
     path = workdir / "template.db"
     env = {"GRIDBOT_DATABASE_URL": f"sqlite+aiosqlite:///{path}"}
     run_cli(env, "migrate", cwd=workdir)
-    run_cli(env, "demo", cwd=workdir)
+    run_cli(env, "demo", "--no-history", cwd=workdir)
     yield path
 
 
@@ -102,7 +102,7 @@ def private_pg(workdir: Path) -> Iterator[PrivatePostgres]:
         asyncio.run(pg.execute(f'CREATE DATABASE "{TEMPLATE}"'))
         env = {"GRIDBOT_DATABASE_URL": pg.url(TEMPLATE)}
         run_cli(env, "migrate", cwd=workdir)
-        run_cli(env, "demo", cwd=workdir)
+        run_cli(env, "demo", "--no-history", cwd=workdir)
         yield pg
     finally:
         pg.cleanup()

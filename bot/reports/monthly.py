@@ -1,0 +1,310 @@
+"""The monthly review (月度点评): the figures of the tickets received in one Beijing month.
+
+A ticket counts in the month it was received (Asia/Shanghai), with its status as it is when
+the review is made (`generated_at`). Received, closed, closure rate, average and median cycle
+hours, within-SLA rate and satisfaction — in all, per district, per grid and per worker (the
+person holding each ticket); SLA breaches of the month's tickets; received and closed per
+day; the hardest cases still open (oldest, most escalated, most followers); wishes fulfilled
+and points earned in the month; disputes by tier and outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.reports.dashboard import disputes_by_tier, grid_row, grids_of_scope, iso_z
+from bot.reports.labels import (
+    BREACH_NAMES,
+    DISPUTE_OUTCOMES,
+    ROLE_NAMES,
+    category_name,
+    status_name,
+    tier_name,
+)
+from domain.org import OrgMap
+from domain.tickets import CATEGORIES, OPEN_STATUSES
+from handlers.texts import excerpt, mask_phones
+from storage.stats import (
+    BREACH_EVENTS,
+    BREACH_KINDS,
+    Tally,
+    TicketFacts,
+    TicketScope,
+    beijing_day,
+    day_start,
+    days_between,
+    follower_counts,
+    load_events,
+    load_points,
+    load_tickets,
+    person_key,
+)
+
+#: How many cases each list of the hardest open cases shows.
+HARD_CASES = 5
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A calendar month in Beijing time."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """"2026-11" → Month(2026, 11); ValueError for anything else."""
+        match = _MONTH.fullmatch(text.strip())
+        if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+            raise ValueError(f"month must be YYYY-MM, such as 2026-11 (got {text!r})")
+        return cls(int(match[1]), int(match[2]))
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        day = beijing_day(moment)
+        return cls(day.year, day.month)
+
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        following = (date(self.year + 1, 1, 1) if self.month == 12
+                     else date(self.year, self.month + 1, 1))
+        return following - timedelta(days=1)
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        return day_start(self.last_day + timedelta(days=1))
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.year}年{self.month}月"
+
+
+def _figures(tally: Tally) -> dict[str, Any]:
+    """A tally under the names of the review (cycle, not closure, hours)."""
+    figures = tally.as_dict()
+    return {
+        "received": figures["received"], "closed": figures["closed"],
+        "closure_rate": figures["closure_rate"],
+        "average_cycle_hours": figures["avg_closure_hours"],
+        "median_cycle_hours": figures["median_closure_hours"],
+        "within_sla_rate": figures["within_sla_rate"],
+        "satisfaction": figures["satisfaction"], "rated": figures["rated"],
+    }
+
+
+def case_json(org: OrgMap, ticket: TicketFacts, followers: int, now: datetime) -> dict[str, Any]:
+    """An open case as the review lists it. A dispute's words are left out: its parties may
+    be named in them; phone numbers are masked in any other."""
+    building = org.building(ticket.building_id) if ticket.building_id is not None else None
+    holder = org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    text = None if ticket.category == "dispute" else excerpt(mask_phones(ticket.text), 40)
+    return {
+        "id": ticket.id, "category": ticket.category,
+        "category_name": category_name(ticket.category),
+        "tier": ticket.tier, "tier_name": tier_name(ticket.tier) if ticket.tier else None,
+        "status": ticket.status, "status_name": status_name(ticket.status),
+        "building": building.number if building else None, **grid_row(org, ticket.grid_id),
+        "holder": holder.name if holder else None,
+        "received_at": iso_z(ticket.created_at),
+        "age_days": round((now - ticket.created_at).total_seconds() / 86400, 1),
+        "escalation_level": ticket.escalation_level, "followers": followers,
+        "text": text,
+    }
+
+
+def _role(org: OrgMap, person_id: int) -> str | None:
+    person = org.person(person_id)
+    if person is None:
+        return None
+    for role in ("grid_worker", "grid_leader", "mediator", "department", "admin", "captain",
+                 "volunteer"):
+        if any(r.role == role for r in person.roles):
+            return ROLE_NAMES[role]
+    return None
+
+
+def _place_name(org: OrgMap, scope: TicketScope, street_id: int | None) -> str:
+    if street_id is not None and (street := org.street(street_id)) is not None:
+        return street.name
+    listed = scope.listed_buildings()
+    if listed:
+        districts = {org.buildings[b].district_id for b in listed if b in org.buildings}
+        if len(districts) == 1 and (district := org.district(districts.pop())) is not None:
+            street = org.street(district.street_id)
+            return f"{street.name if street else ''}{district.name}"
+    if len(org.streets) == 1:
+        return next(iter(org.streets.values())).name
+    return "全部街道"
+
+
+async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope: TicketScope,
+                         now: datetime, street_id: int | None = None,
+                         place: str | None = None) -> dict[str, Any]:
+    """The review of `month` for the tickets of `scope` (a street's, with `street_id`);
+    `place` names what it covers when the scope's places do not (a worker's own tickets)."""
+    place = place or _place_name(org, scope, street_id)
+    tickets = await load_tickets(session, scope, received_from=month.start,
+                                 received_until=month.end)
+    resolved = await load_tickets(session, scope, resolved_from=month.start,
+                                  resolved_until=month.end)
+    events = await load_events(session, scope, (*BREACH_EVENTS, "claimed"),
+                               received_from=month.start, received_until=month.end)
+    points = await load_points(session, scope, at_from=month.start, at_until=month.end)
+    open_cases = [t for t in await load_tickets(session, scope, received_until=month.end,
+                                                statuses=OPEN_STATUSES)]
+    followers = await follower_counts(session, [t.id for t in open_cases])
+
+    total = Tally()
+    categories = {category: Tally() for category in CATEGORIES}
+    districts: dict[int | None, Tally] = {}
+    grids: dict[int | None, Tally] = {}
+    workers: dict[int, Tally] = {}
+    for ticket in tickets:
+        grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
+        tallies = [total, categories.setdefault(ticket.category, Tally()),
+                   districts.setdefault(grid.district_id if grid else None, Tally()),
+                   grids.setdefault(ticket.grid_id, Tally())]
+        if ticket.assignee_id is not None:
+            tallies.append(workers.setdefault(ticket.assignee_id, Tally()))
+        for tally in tallies:
+            tally.add(ticket, org, now)
+
+    breaches: Counter[str] = Counter()
+    grid_breaches: Counter[int | None] = Counter()
+    grid_of = {t.id: t.grid_id for t in tickets}
+    claimed_ids = set()
+    for event in events:
+        if event.kind == "claimed":
+            claimed_ids.add(event.ticket_id)
+        elif (kind := event.breach()) is not None:
+            breaches[kind] += 1
+            grid_breaches[grid_of.get(event.ticket_id)] += 1
+
+    days = days_between(month.first_day, month.last_day)
+    index = {day: i for i, day in enumerate(days)}
+    daily_received, daily_closed = [0] * len(days), [0] * len(days)
+    for ticket in tickets:
+        daily_received[index[beijing_day(ticket.created_at)]] += 1
+    for ticket in resolved:
+        if ticket.done and ticket.resolved_at is not None:
+            daily_closed[index[beijing_day(ticket.resolved_at)]] += 1
+
+    return {
+        "month": str(month),
+        "title": f"{place} {month.title}月度点评",
+        "place": place,
+        "street": org.street(street_id).name if street_id is not None and org.street(street_id)
+        else None,
+        "timezone": "Asia/Shanghai",
+        "from": month.start.isoformat(), "until": month.end.isoformat(),
+        "generated_at": iso_z(now),
+        **_figures(total),
+        "cancelled": total.cancelled,
+        "open": sum(1 for t in tickets if t.open),
+        "sla_judged": total.on_time + total.late, "within_sla": total.on_time,
+        "breaches": {"total": sum(breaches.values()),
+                     **{kind: breaches[kind] for kind in BREACH_KINDS},
+                     "names": BREACH_NAMES},
+        "categories": [{"category": c, "name": category_name(c), **_figures(t)}
+                       for c, t in categories.items()],
+        "districts": _districts(org, scope, districts),
+        "grids": [{**grid_row(org, g), **_figures(grids.get(g, Tally())),
+                   "breaches": grid_breaches[g]}
+                  for g in grids_of_scope(org, scope, set(grids))],
+        "workers": _workers(org, workers),
+        "daily": [{"day": day.isoformat(), "received": r, "closed": c}
+                  for day, r, c in zip(days, daily_received, daily_closed, strict=True)],
+        "hardest_open": _hardest(org, open_cases, followers, now),
+        "wishes": _wishes(org, [t for t in tickets if t.category == "wish"], claimed_ids,
+                          points),
+        "disputes": _disputes([t for t in tickets if t.category == "dispute"]),
+    }
+
+
+def _districts(org: OrgMap, scope: TicketScope,
+               tallies: dict[int | None, Tally]) -> list[dict[str, Any]]:
+    wanted = {d for d in tallies if d is not None}
+    listed = scope.listed_buildings()
+    wanted |= {b.district_id for b in org.buildings.values() if listed is None or b.id in listed}
+    rows = []
+    for district_id in sorted(wanted):
+        district = org.district(district_id)
+        rows.append({"district": district.name if district else str(district_id),
+                     **_figures(tallies.get(district_id, Tally()))})
+    if None in tallies:
+        rows.append({"district": "未分居民区", **_figures(tallies[None])})
+    return rows
+
+
+def _workers(org: OrgMap, tallies: dict[int, Tally]) -> list[dict[str, Any]]:
+    rows = []
+    for person_id, tally in tallies.items():
+        person = org.person(person_id)
+        rows.append({"account": person_key(org, person_id),
+                     "name": person.name if person else None,
+                     "role": _role(org, person_id), **_figures(tally)})
+    rows.sort(key=lambda row: (-row["received"], row["account"]))
+    return rows
+
+
+def _hardest(org: OrgMap, cases: list[TicketFacts], followers: dict[int, int],
+             now: datetime) -> dict[str, list[dict[str, Any]]]:
+    def listed(chosen: list[TicketFacts]) -> list[dict[str, Any]]:
+        return [case_json(org, t, followers.get(t.id, 0), now) for t in chosen[:HARD_CASES]]
+
+    oldest = sorted(cases, key=lambda t: (t.created_at, t.id))
+    escalated = sorted((t for t in cases if t.escalation_level > 0),
+                       key=lambda t: (-t.escalation_level, t.created_at, t.id))
+    followed = sorted((t for t in cases if followers.get(t.id, 0) > 0),
+                      key=lambda t: (-followers[t.id], t.created_at, t.id))
+    return {"open": len(cases), "oldest": listed(oldest),
+            "most_escalated": listed(escalated), "most_followers": listed(followed)}
+
+
+def _wishes(org: OrgMap, wishes: list[TicketFacts], claimed: set[int],
+            points: list[Any]) -> dict[str, Any]:
+    earned: Counter[int] = Counter()
+    redeemed = 0
+    for entry in points:
+        if entry.points > 0:
+            earned[entry.person_id] += entry.points
+        else:
+            redeemed -= entry.points
+    volunteers = []
+    for person_id, total in earned.most_common():
+        person = org.person(person_id)
+        volunteers.append({"account": person_key(org, person_id),
+                           "name": person.name if person else None, "points": total})
+    return {
+        "received": len(wishes),
+        "claimed": sum(1 for t in wishes if t.id in claimed),
+        "fulfilled": sum(1 for t in wishes if t.done),
+        "points_earned": sum(earned.values()), "points_redeemed": redeemed,
+        "volunteers": volunteers[:10],
+    }
+
+
+def _disputes(disputes: list[TicketFacts]) -> dict[str, Any]:
+    return {"received": len(disputes), "outcomes": DISPUTE_OUTCOMES,
+            "by_tier": disputes_by_tier(disputes)}
