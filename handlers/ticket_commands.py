@@ -18,6 +18,7 @@ from domain.decisions import (
     ToPerson,
     ToSender,
 )
+from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES, TicketView
 from handlers import confirmation, escalation, texts, volunteers
 from handlers.commands import CATEGORY_WORDS, Command, CommandSpec
@@ -104,6 +105,29 @@ def can_handle(ctx: Context, ticket: TicketView) -> bool:
     return False
 
 
+def acceptor_title(org: OrgMap, person_id: int | None, ticket: TicketView) -> str:
+    """How residents hear who accepted `ticket`: by the acceptor's role at its building
+    (楼组长 for a captain's micro dispute, 网格长 for a leader who took it over …)."""
+    building = org.building(ticket.building_id) if ticket.building_id is not None else None
+    if person_id is not None and building is not None:
+        district = org.district(building.district_id)
+        rungs: list[tuple[str, str, int | None, str]] = []
+        if ticket.category == "dispute":
+            rungs += [("mediator", "district", building.district_id, "调解员"),
+                      ("captain", "building", building.id, texts.HOLDER_TITLES["captain"])]
+        rungs += [
+            ("grid_worker", "grid", building.grid_id, "网格员"),
+            ("grid_leader", "grid", building.grid_id, texts.HOLDER_TITLES["grid_leader"]),
+            ("admin", "district", building.district_id, texts.HOLDER_TITLES["district_admin"]),
+            ("admin", "street", district.street_id if district else None,
+             texts.HOLDER_TITLES["street_admin"]),
+        ]
+        for role, scope, scope_id, title in rungs:
+            if scope_id is not None and org.has_role(person_id, role, scope, scope_id):
+                return title
+    return "调解员" if ticket.category == "dispute" else "网格员"
+
+
 def _is_reporter(ctx: Context, ticket: TicketView) -> bool:
     me = (ctx.message.channel, ctx.message.sender_id)
     return me == (ticket.reporter_channel, ticket.reporter_id) or me in ticket.followers
@@ -169,7 +193,7 @@ def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的网格员或调解员可以接单。")
     actor = _actor_name(ctx)
-    role = "调解员" if ticket.category == "dispute" else "网格员"
+    role = acceptor_title(ctx.org, ctx.person_id, ticket)
     fields: dict[str, Any] = {"accepted_at": ctx.now}
     department = (ctx.org.department(ticket.department_id)
                   if acts_for_department(ctx.org, ctx.person_id, ticket) else None)
