@@ -132,8 +132,10 @@ def escalate(org: OrgMap, now: datetime, ticket: TicketView, *, cause: str, for_
         expect_fields={"escalation_level": ticket.escalation_level},
         event_data=event_data,
     )
-    sends = [_task_for(org, ticket, holder.person_id, for_holder, due,
-                       "接单" if not_accepted else "办结")]
+    # The new holder's card: its tier after the climb, and the deadline the ticket now has.
+    shown_due = due if not_accepted else fields.get("resolve_due_at", ticket.resolve_due_at) or due
+    sends = [_task_for(org, ticket, holder.person_id, for_holder, shown_due,
+                       "接单" if not_accepted else "办结", holder.tier or ticket.tier)]
     if ticket.assignee_id is not None and ticket.assignee_id != holder.person_id:
         sends.append(Send(ToPerson(ticket.assignee_id), texts.ESCALATED_AWAY,
                           {"title": holder.title, "holder": name}, ticket_id=ticket.id,
@@ -144,11 +146,11 @@ def escalate(org: OrgMap, now: datetime, ticket: TicketView, *, cause: str, for_
 
 
 def _task_for(org: OrgMap, ticket: TicketView, person_id: int, why: str, due: datetime,
-              duty: str) -> Send:
+              duty: str, tier: str | None) -> Send:
     building = org.building(ticket.building_id) if ticket.building_id is not None else None
     category = texts.CATEGORY_NAMES.get(ticket.category, ticket.category)
-    if ticket.tier:
-        category += "·" + texts.TIER_NAMES.get(ticket.tier, ticket.tier)
+    if tier:
+        category += "·" + texts.TIER_NAMES.get(tier, tier)
     params = {
         "why": why, "category": category,
         "building": f"{building.number}号楼" if building else "",
@@ -156,5 +158,9 @@ def _task_for(org: OrgMap, ticket: TicketView, person_id: int, why: str, due: da
         "where": ticket.location or (f"{building.number}号楼" if building else "未注明"),
         "due": texts.when(due), "duty": duty,
     }
-    return Send(ToPerson(person_id), texts.ESCALATION_TEXT, params, ticket_id=ticket.id,
-                card=TaskCard(texts.ESCALATION_TITLE, texts.ESCALATION_DESCRIPTION), key="task")
+    to_accept = duty == "接单"
+    return Send(ToPerson(person_id),
+                texts.ESCALATION_TEXT if to_accept else texts.ESCALATION_TEXT_UNDER_WAY, params,
+                ticket_id=ticket.id,
+                card=TaskCard(texts.ESCALATION_TITLE, texts.ESCALATION_DESCRIPTION if to_accept
+                              else texts.ESCALATION_DESCRIPTION_UNDER_WAY), key="task")

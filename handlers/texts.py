@@ -573,3 +573,17 @@ OPEN311_RATED_NOTE = "，居民评价 {rating} 星"
 OPEN311_DISPUTE_WITHHELD = "矛盾纠纷的内容不公开。"
 OPEN311_CONTACT = "网格小助手由街道网格化管理中心运营，问题请联系街道管理员。"
 OPEN311_KEY_SERVICE = "提交报告需要 api_key：请向街道管理员申请（配置于 GRIDBOT_OPEN311_KEYS）。"
+
+# ---------------------------------------------------------------- the walk-through (README)
+# An escalated ticket already accepted: its new holder carries it on (接单 would be refused).
+ESCALATION_DESCRIPTION_UNDER_WAY = (
+    "<div class=\"highlight\">{why}</div>"
+    "<div class=\"normal\">{text}</div>"
+    "<div class=\"highlight\">地点：{where}</div>"
+    "<div class=\"highlight\">请于 {due} 前{duty}</div>"
+    "<div class=\"gray\">已有人接单，回复“进展 {id} 内容”更新，“完成 {id} 说明”办结</div>"
+)
+ESCALATION_TEXT_UNDER_WAY = (
+    ESCALATION_TITLE + "\n{why}\n{text}\n地点：{where}\n请于 {due} 前{duty}\n"
+    "回复“进展 {id} 内容”更新，“完成 {id} 说明”办结"
+)
