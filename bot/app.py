@@ -19,6 +19,7 @@ from bot.channels.routes import ChannelSet, channel_routes
 from bot.config import Settings
 from bot.http_log import quiet_malformed_requests
 from bot.open311.routes import open311_routes
+from bot.openapi import openapi_routes
 from bot.points_api import points_routes
 from bot.runtime import Runtime
 from bot.simulator import STATIC, simulator_routes
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     points_routes(app)
     report_routes(app)
     open311_routes(app)
+    openapi_routes(app)
     auth_routes(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)
