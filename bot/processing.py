@@ -3,13 +3,16 @@ each decision with its outbox rows in one transaction.
 
 How a message moves: `received` → claimed (`processing`, with a lease and a new attempt
 number) → `done` or `failed`. Understanding (commands, NLU) happens before the transaction,
-so no lock is held while a language backend answers. Every message of a batch is decided
-and applied in a savepoint of its own inside one transaction; its effects (ticket, events,
-followers, outbox rows) and its status commit together or not at all.
+so no lock is held while a language backend answers. A batch of messages is decided and
+applied in one transaction; each message's effects (ticket, events, followers, outbox rows)
+and its status commit together or not at all.
 
-- Its first step in the savepoint is a fence: the status becomes `done` only if this
-  process still holds the claim (same attempt number). A process whose lease ran out
-  while it stalled is fenced out, so no message is handled twice.
+- The transaction begins with a fence: a message becomes `done` only if this process still
+  holds its claim (same attempt number). A process whose lease ran out while it stalled is
+  fenced out, so no message is handled twice.
+- The batch is first run without savepoints, its outbox rows and decisions written with one
+  statement each; if one message fails, nothing of that pass is kept and the batch runs
+  again with a savepoint per message, so that only that message fails.
 - An error that passes (the database locked, restarting or unreachable, a ticket that moved
   meanwhile) puts the message back with a backoff, as often as it takes, and logs one line.
 - Any other error is counted; after `MAX_FAILURES` the message is `failed` and, if its
@@ -25,13 +28,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import command_data
 from bot.open311.intake import decided, report_context
 from bot.writer import DecisionWriter, Origin
 from domain.org import OrgMap
+from domain.tickets import TicketView
 from handlers import (
     SPECS,
     Command,
@@ -52,6 +56,7 @@ from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
 from storage.models import InboundRecord
 from storage.orgmap import OrgMapCache
+from storage.writes import PendingWrites
 
 log = logging.getLogger(__name__)
 
@@ -275,28 +280,66 @@ class Processor:
     # -- the transaction --------------------------------------------------------------------
 
     async def _decide_and_apply(self, batch: list[Prepared]) -> dict[int, Decision]:
+        """Decide and apply a batch in one transaction. The fast pass takes no savepoints;
+        if one message fails in it, nothing of the pass is kept and the batch is handled
+        again with a savepoint per message, so that only that message fails."""
+        try:
+            return await self._run_batch(batch, careful=False)
+        except _OneFailed:
+            return await self._run_batch(batch, careful=True)
+
+    async def _run_batch(self, batch: list[Prepared], *, careful: bool) -> dict[int, Decision]:
         decisions: dict[int, Decision] = {}
+        now = self._clock()
         async with self._sessions() as session, session.begin():
+            held = await self._fence(session, [p.claim for p in batch], now)
+            live = [p for p in batch if p.claim.id in held]  # the rest another process has
             await ticket_queries.lock_buildings(session, (
-                p.ctx.building_id for p in batch
+                p.ctx.building_id for p in live
                 if p.ctx is not None and p.ctx.building_id is not None))
-            for prepared in batch:
-                decision = await self._handle_one(session, prepared)
+            open_tickets = _OpenTickets(session, now - FOLLOW_WINDOW)
+            await open_tickets.prefetch(p.ctx.building_id for p in live if _may_open(p))
+            writes = PendingWrites()
+            audits: list[dict[str, Any]] = []
+            for prepared in live:
+                if careful:
+                    decision = await self._handle_carefully(session, prepared, open_tickets,
+                                                            writes, audits)
+                else:
+                    try:
+                        decision = await self._handle(session, prepared, open_tickets,
+                                                      writes, audits)
+                    except Exception as exc:
+                        if is_transient(exc) and not isinstance(exc, ticket_queries.StaleTicket):
+                            raise
+                        raise _OneFailed() from exc
                 if decision is not None:
                     decisions[prepared.claim.id] = decision
+            await writes.flush(session)
+            if audits:
+                await session.execute(_RECORD_DECISION, audits)
         return decisions
 
-    async def _handle_one(self, session: AsyncSession, prepared: Prepared) -> Decision | None:
+    async def _handle(self, session: AsyncSession, prepared: Prepared,
+                      open_tickets: _OpenTickets, writes: PendingWrites,
+                      audits: list[dict[str, Any]]) -> Decision:
+        if prepared.error is not None:
+            raise prepared.error
+        decision = await self._decide(session, prepared, open_tickets)
+        await self._apply(session, prepared, decision, writes, audits)
+        for building_id in _buildings_touched(decision, prepared):
+            open_tickets.changed(building_id)
+        return decision
+
+    async def _handle_carefully(self, session: AsyncSession, prepared: Prepared,
+                                open_tickets: _OpenTickets, writes: PendingWrites,
+                                audits: list[dict[str, Any]]) -> Decision | None:
         claim = prepared.claim
+        mine = PendingWrites()
+        records: list[dict[str, Any]] = []
         try:
             async with session.begin_nested():
-                if not await self._fence(session, claim):
-                    return None  # another process holds it now
-                if prepared.error is not None:
-                    raise prepared.error
-                decision = await self._decide(session, prepared)
-                await self._apply(session, prepared, decision)
-                return decision
+                decision = await self._handle(session, prepared, open_tickets, mine, records)
         except ticket_queries.StaleTicket as exc:
             await self._put_back(session, [claim], exc, counted=False, soon=True)
             return None
@@ -304,18 +347,26 @@ class Processor:
             if is_transient(exc):
                 raise  # the transaction itself is in doubt: the whole batch goes back
             return await self._failed(session, prepared, exc)
+        writes.absorb(mine)  # kept only when its savepoint was
+        audits += records
+        return decision
 
-    async def _fence(self, session: AsyncSession, claim: Claim) -> bool:
+    async def _fence(self, session: AsyncSession, claims: list[Claim], now: datetime) -> set[int]:
+        """Mark the claims this process still holds done; the others were taken over by a
+        process that claimed them after their lease ran out. Inside the transaction, so a
+        message and its effects commit together."""
         result = await session.execute(
             update(InboundRecord)
-            .where(InboundRecord.id == claim.id, InboundRecord.status == "processing",
-                   InboundRecord.attempts == claim.attempt)
-            .values(status="done", processed_at=self._clock(), lease_until=None,
-                    next_attempt_at=None, error=None)
+            .where(tuple_(InboundRecord.id, InboundRecord.attempts).in_(
+                [(c.id, c.attempt) for c in claims]), InboundRecord.status == "processing")
+            .values(status="done", processed_at=now, lease_until=None, next_attempt_at=None,
+                    error=None)
+            .returning(InboundRecord.id)
         )
-        return result.rowcount == 1
+        return set(result.scalars())
 
-    async def _decide(self, session: AsyncSession, prepared: Prepared) -> Decision:
+    async def _decide(self, session: AsyncSession, prepared: Prepared,
+                      open_tickets: _OpenTickets) -> Decision:
         ctx = prepared.ctx
         assert ctx is not None
         claim = prepared.claim
@@ -330,16 +381,12 @@ class Processor:
                     data = replace(data, nlu=prepared.nlu)
             return handle_command(ctx, command, data)
         nlu = prepared.nlu or {}
-        open_tickets = []
         # Only a would-be ticket needs the building's open tickets (to join one of them).
-        maybe_ticket = nlu.get("intent", {}).get("name") != "none" or claim.mentions_bot
-        if ctx.building_id is not None and maybe_ticket:
-            open_tickets = await ticket_queries.open_in_building(
-                session, ctx.building_id, ctx.now - FOLLOW_WINDOW
-            )
-        return handle_message(ctx, nlu, open_tickets)
+        tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
+        return handle_message(ctx, nlu, tickets)
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
+                     writes: PendingWrites | None, audits: list[dict[str, Any]] | None,
                      send_key: str = "") -> None:
         ctx = prepared.ctx
         assert ctx is not None
@@ -354,12 +401,15 @@ class Processor:
             reporter=(ctx.message.channel, ctx.message.sender_id, claim.sender_name),
             source_message_id=claim.id, group_id=ctx.group_id,
         )
-        applied = await self._writer.apply(session, decision, origin, ctx.org)
+        applied = await self._writer.apply(session, decision, origin, ctx.org, writes)
         audit = decision.audit()
         if applied.ticket_id is not None:
             audit["ticket_id"] = applied.ticket_id
-        await session.execute(
-            update(InboundRecord).where(InboundRecord.id == claim.id).values(decision=audit))
+        record = {"record_id": claim.id, "record_decision": audit}
+        if audits is not None:
+            audits.append(record)
+        else:
+            await session.execute(_RECORD_DECISION, [record])
 
     # -- when it goes wrong -----------------------------------------------------------------
 
@@ -383,7 +433,8 @@ class Processor:
                                         prepared.nlu, reason)
             try:
                 async with session.begin_nested():
-                    await self._apply(session, prepared, decision, send_key="failed")
+                    await self._apply(session, prepared, decision, None, None,
+                                      send_key="failed")
             except Exception as apology_exc:
                 if is_transient(apology_exc):
                     raise
@@ -411,10 +462,11 @@ class Processor:
             }
             if counted:
                 values["failures"] = claim.failures + 1
+            # The attempt number, not the status: inside the batch's transaction the fence
+            # has already marked the message done.
             await session.execute(
                 update(InboundRecord)
-                .where(InboundRecord.id == claim.id, InboundRecord.status == "processing",
-                       InboundRecord.attempts == claim.attempt)
+                .where(InboundRecord.id == claim.id, InboundRecord.attempts == claim.attempt)
                 .values(**values)
             )
 
@@ -442,6 +494,62 @@ class Processor:
                         "by one", len(claims), short_reason(exc))
             for claim in claims:
                 await self.process_many([claim.id])
+
+
+class _OneFailed(Exception):
+    """A message failed in a batch's fast pass: the batch is handled again, carefully."""
+
+
+# One statement for the decisions of a whole batch, executed with many parameter sets.
+_RECORD_DECISION = (
+    update(InboundRecord.__table__)
+    .where(InboundRecord.__table__.c.id == bindparam("record_id"))
+    .values(decision=bindparam("record_decision"))
+)
+
+
+def _may_open(prepared: Prepared) -> bool:
+    """Whether a message may open or join a ticket in its group's building."""
+    if prepared.command is not None or prepared.ctx is None or prepared.ctx.building_id is None:
+        return False
+    intent = ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
+    return intent != "none" or prepared.claim.mentions_bot
+
+
+def _buildings_touched(decision: Decision, prepared: Prepared) -> set[int]:
+    """Buildings whose open tickets a decision changed (a ticket opened or joined)."""
+    touched: set[int] = set()
+    if decision.create is not None and decision.create.building_id is not None:
+        touched.add(decision.create.building_id)
+    if (decision.follow is not None or decision.changes) and prepared.ctx is not None \
+            and prepared.ctx.building_id is not None:
+        touched.add(prepared.ctx.building_id)
+    return touched
+
+
+class _OpenTickets:
+    """The open tickets of the batch's buildings, read once for the whole batch and again
+    for a building only after a decision in the batch changed them."""
+
+    def __init__(self, session: AsyncSession, since: datetime) -> None:
+        self._session = session
+        self._since = since
+        self._known: dict[int, list[TicketView]] = {}
+
+    async def prefetch(self, building_ids: Iterable[int | None]) -> None:
+        wanted = {b for b in building_ids if b is not None and b not in self._known}
+        self._known.update(await ticket_queries.open_in_buildings_since(
+            self._session, wanted, self._since))
+
+    async def of(self, building_id: int | None) -> list[TicketView]:
+        if building_id is None:
+            return []
+        if building_id not in self._known:
+            await self.prefetch([building_id])
+        return self._known[building_id]
+
+    def changed(self, building_id: int) -> None:
+        self._known.pop(building_id, None)
 
 
 __all__ = ["Claim", "Processor", "explain_text", "parse_text", "retry_delay"]

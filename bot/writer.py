@@ -32,13 +32,12 @@ from storage.models import (
     NoticeAck,
     PointsEntry,
     Ticket,
-    TicketEvent,
     TicketFollower,
     Visit,
 )
 from storage.nlu_store import add_review
-from storage.outbox import add_outbox_rows
-from storage.timers import DEADLINE_TIMERS, schedule
+from storage.timers import DEADLINE_TIMERS, timer_row
+from storage.writes import PendingWrites
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +76,19 @@ class DecisionWriter:
         self._addressing = addressing
 
     async def apply(self, session: AsyncSession, decision: Decision, origin: Origin,
-                    org: OrgMap) -> Applied:
+                    org: OrgMap, pending: PendingWrites | None = None) -> Applied:
+        """Apply `decision`. Its events, outbox rows and timers are inserted before this
+        returns, or — given `pending` — collected there for the caller to insert with those of
+        other decisions before the transaction ends."""
+        writes = pending if pending is not None else PendingWrites()
         now = origin.now
-        ticket_id = await self._create_ticket(session, decision, origin)
+        ticket_id = await self._create_ticket(session, decision, origin, writes)
         if decision.follow is not None:
-            await self._follow(session, origin, decision.follow)
+            await self._follow(session, origin, decision.follow, writes)
         for change in decision.changes:
             await ticket_queries.apply_change(session, change, origin.actor,
-                                              origin.actor_person_id, now)
-            await self._schedule_deadlines(session, change.ticket_id, change.fields, now)
+                                              origin.actor_person_id, now, writes.events)
+            self._schedule_deadlines(writes, change.ticket_id, change.fields, now)
         notice_id = await self._notices(session, decision, origin)
 
         def ticket(value: int | NewTicket | None) -> int | None:
@@ -110,16 +113,15 @@ class DecisionWriter:
                               ticket_id=ticket_id if visit.opened_ticket else None,
                               source_message_id=origin.source_message_id))
         for timer in decision.timers:
-            await schedule(session, timer.kind, timer.due_at, now,
-                           ticket_id=ticket(timer.ticket_id), notice_id=notice(timer.notice_id))
-        rows = []
+            writes.timers.append(timer_row(timer.kind, timer.due_at, now,
+                                           ticket_id=ticket(timer.ticket_id),
+                                           notice_id=notice(timer.notice_id)))
         for index, send in enumerate(decision.sends):
             about = ticket(send.ticket_id)
             row = self._addressing.outbox_row(send, about, org, f"{origin.key}:{index}:{send.key}",
                                               now)
             if row is not None:
-                rows.append(row)
-        await add_outbox_rows(session, rows)
+                writes.outbox.append(row)
         if decision.review is not None:
             review = decision.review
             await add_review(
@@ -129,6 +131,8 @@ class DecisionWriter:
                 inbound_id=origin.source_message_id,
                 ticket_id=review.ticket_id or ticket_id,
             )
+        if pending is None:
+            await writes.flush(session)
         touched = ticket_id or (decision.follow.ticket_id if decision.follow else None) or (
             decision.changes[0].ticket_id if decision.changes else None)
         return Applied(ticket_id=touched, notice_id=notice_id)
@@ -136,7 +140,7 @@ class DecisionWriter:
     # -- tickets ----------------------------------------------------------------------------
 
     async def _create_ticket(self, session: AsyncSession, decision: Decision,
-                             origin: Origin) -> int | None:
+                             origin: Origin, writes: PendingWrites) -> int | None:
         """The ticket this decision creates. A ticket already made from the same message
         (by a version of gridbot that kept half of a failed attempt) is taken as it is."""
         spec = decision.create
@@ -154,30 +158,23 @@ class DecisionWriter:
             location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
             resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
         )
-        if origin.source_message_id is None:
-            ticket_id = (await session.execute(
-                insert(Ticket).values(**values).returning(Ticket.id))).scalar_one()
-        else:
-            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-            ticket_id = (await session.execute(
-                dialect.insert(Ticket).values(**values)
-                .on_conflict_do_nothing(index_elements=["source_message_id"])
-                .returning(Ticket.id))).scalar()
-            if ticket_id is None:
-                existing = await session.scalar(select(Ticket.id).where(
-                    Ticket.source_message_id == origin.source_message_id))
-                assert existing is not None
-                return int(existing)
-        session.add(TicketEvent(
-            ticket_id=ticket_id, at=now, actor=sender_name or sender_id,
-            actor_person_id=origin.actor_person_id, kind="created", text=spec.event_text,
-            data=spec.event_data,
-        ))
-        await self._schedule_deadlines(session, int(ticket_id), {
+        ticket_id = (await session.execute(_insert_ticket(session), values)).scalar()
+        if ticket_id is None:
+            existing = await session.scalar(select(Ticket.id).where(
+                Ticket.source_message_id == origin.source_message_id))
+            assert existing is not None
+            return int(existing)
+        writes.events.append({
+            "ticket_id": ticket_id, "at": now, "actor": sender_name or sender_id,
+            "actor_person_id": origin.actor_person_id, "kind": "created",
+            "text": spec.event_text, "data": spec.event_data,
+        })
+        self._schedule_deadlines(writes, int(ticket_id), {
             "accept_due_at": spec.accept_due_at, "resolve_due_at": spec.resolve_due_at}, now)
         return int(ticket_id)
 
-    async def _follow(self, session: AsyncSession, origin: Origin, follow: Follow) -> None:
+    async def _follow(self, session: AsyncSession, origin: Origin, follow: Follow,
+                      writes: PendingWrites) -> None:
         assert origin.reporter is not None, "a follower is a reporter"
         channel, sender_id, sender_name = origin.reporter
         exists = await session.scalar(select(TicketFollower.id).where(
@@ -190,19 +187,20 @@ class DecisionWriter:
                 ticket_id=follow.ticket_id, channel=channel, sender_id=sender_id,
                 sender_name=sender_name, group_id=origin.group_id, created_at=origin.now,
             ))
-        session.add(TicketEvent(
-            ticket_id=follow.ticket_id, at=origin.now, actor=sender_name or sender_id,
-            kind="followed", text=follow.text[:500],
-        ))
+        writes.events.append({
+            "ticket_id": follow.ticket_id, "at": origin.now, "actor": sender_name or sender_id,
+            "actor_person_id": None, "kind": "followed", "text": follow.text[:500],
+            "data": None,
+        })
 
     @staticmethod
-    async def _schedule_deadlines(session: AsyncSession, ticket_id: int,
-                                  fields: dict[str, Any], now: datetime) -> None:
+    def _schedule_deadlines(writes: PendingWrites, ticket_id: int, fields: dict[str, Any],
+                            now: datetime) -> None:
         """A deadline set on a ticket gets the timer that watches it."""
         for column, kind in DEADLINE_TIMERS.items():
             due = fields.get(column)
             if isinstance(due, datetime):
-                await schedule(session, kind, due, now, ticket_id=ticket_id)
+                writes.timers.append(timer_row(kind, due, now, ticket_id=ticket_id))
 
     # -- notices ----------------------------------------------------------------------------
 
@@ -233,3 +231,20 @@ class DecisionWriter:
         dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
         await session.execute(
             dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
+
+
+def _insert_ticket(session: AsyncSession) -> Any:
+    """A new ticket's INSERT, built once per dialect: a ticket already made from the same
+    message is left as it is (the statement then returns no id)."""
+    name = session.bind.dialect.name
+    statement = _TICKET_INSERTS.get(name)
+    if statement is None:
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = (dialect.insert(Ticket.__table__)
+                     .on_conflict_do_nothing(index_elements=["source_message_id"])
+                     .returning(Ticket.__table__.c.id))
+        _TICKET_INSERTS[name] = statement
+    return statement
+
+
+_TICKET_INSERTS: dict[str, Any] = {}

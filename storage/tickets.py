@@ -102,6 +102,24 @@ async def open_in_building(session: AsyncSession, building_id: int, since: datet
     ).order_by(Ticket.id.desc()).limit(50))
 
 
+async def open_in_buildings_since(session: AsyncSession, building_ids: Iterable[int],
+                                  since: datetime) -> dict[int, list[TicketView]]:
+    """`open_in_building` for several buildings in one query: building id → its tickets."""
+    wanted = sorted(set(building_ids))
+    found: dict[int, list[TicketView]] = {building_id: [] for building_id in wanted}
+    if not wanted:
+        return found
+    for view in await _views(session, select(Ticket).where(
+        Ticket.building_id.in_(wanted),
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.created_at >= since,
+    ).order_by(Ticket.id.desc())):
+        tickets = found[view.building_id]  # type: ignore[index]
+        if len(tickets) < 50:
+            tickets.append(view)
+    return found
+
+
 async def open_in_buildings(session: AsyncSession, building_ids: Sequence[int]) -> list[TicketView]:
     """The open tickets of these buildings, oldest first (a captain's 本楼工单)."""
     if not building_ids:
@@ -195,7 +213,8 @@ class StaleTicket(TransientError):
 
 
 async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
-                       actor_person_id: int | None, now: datetime) -> None:
+                       actor_person_id: int | None, now: datetime,
+                       events: list[dict[str, Any]] | None = None) -> None:
     """Apply ``change`` and record it as an event; StaleTicket if the status moved meanwhile."""
     values: dict[str, Any] = {"updated_at": now, **change.fields}
     if change.status is not None:
@@ -208,8 +227,13 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
     )
     if result.rowcount != 1:
         raise StaleTicket(f"ticket #{change.ticket_id} changed meanwhile")
-    session.add(TicketEvent(
-        ticket_id=change.ticket_id, at=now, actor=actor, actor_person_id=actor_person_id,
-        kind=change.kind, text=change.text,
-        data=(({"status": change.status} if change.status else {}) | change.event_data) or None,
-    ))
+    event = {
+        "ticket_id": change.ticket_id, "at": now, "actor": actor,
+        "actor_person_id": actor_person_id, "kind": change.kind, "text": change.text,
+        "data": (({"status": change.status} if change.status else {}) | change.event_data)
+        or None,
+    }
+    if events is not None:
+        events.append(event)  # the caller inserts it before the transaction ends
+    else:
+        session.add(TicketEvent(**event))

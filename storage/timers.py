@@ -32,18 +32,29 @@ def timer_key(kind: str, subject: int, due: datetime) -> str:
     return f"{kind}:{subject}:{due.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')}"
 
 
-async def schedule(session: AsyncSession, kind: str, due_at: datetime, now: datetime, *,
-                   ticket_id: int | None = None, notice_id: int | None = None) -> None:
+def timer_row(kind: str, due_at: datetime, now: datetime, *, ticket_id: int | None = None,
+              notice_id: int | None = None) -> dict[str, Any]:
+    """The column values of a timer about a ticket or a notice."""
     subject = ticket_id if ticket_id is not None else notice_id
     assert subject is not None, "a timer is about a ticket or a notice"
+    return {"key": timer_key(kind, subject, due_at), "kind": kind, "ticket_id": ticket_id,
+            "notice_id": notice_id, "due_at": due_at, "status": "pending", "attempts": 0,
+            "failures": 0, "created_at": now}
+
+
+async def insert_timers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert timers; one already scheduled (same key) is left as it is."""
+    if not rows:
+        return
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(Timer).values(
-            key=timer_key(kind, subject, due_at), kind=kind, ticket_id=ticket_id,
-            notice_id=notice_id, due_at=due_at, status="pending", attempts=0, failures=0,
-            created_at=now,
-        ).on_conflict_do_nothing(index_elements=["key"])
-    )
+        dialect.insert(Timer).on_conflict_do_nothing(index_elements=["key"]), rows)
+
+
+async def schedule(session: AsyncSession, kind: str, due_at: datetime, now: datetime, *,
+                   ticket_id: int | None = None, notice_id: int | None = None) -> None:
+    await insert_timers(session, [timer_row(kind, due_at, now, ticket_id=ticket_id,
+                                            notice_id=notice_id)])
 
 
 @dataclass(frozen=True, slots=True)

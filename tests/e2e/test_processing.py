@@ -124,9 +124,14 @@ async def test_a_released_savepoint_does_not_outlive_its_transaction(spine: Spin
     real = processing.Processor._decide_and_apply
 
     async def then_abort(self: Any, batch: Any) -> Any:
+        now = self._clock()
         async with self._sessions() as session, session.begin():
-            for prepared in batch:
-                await self._handle_one(session, prepared)  # each in a released savepoint
+            await self._fence(session, [p.claim for p in batch], now)
+            tickets = processing._OpenTickets(session, now - timedelta(days=1))
+            for prepared in batch:  # each in a savepoint that is released
+                assert await self._handle_carefully(session, prepared, tickets, [], [])
+            made = await session.scalar(select(func.count()).select_from(Ticket))
+            assert made == 1  # written, inside the transaction
             raise Abort()
         return await real(self, batch)
 

@@ -1,0 +1,38 @@
+"""Rows a transaction writes at its end, each kind in one statement.
+
+A batch of decisions produces many small rows — events, outbox messages, timers — that no
+decision of the same batch reads back. Collected here and inserted together before the
+commit, they cost one round trip per kind instead of one per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import TicketEvent
+from storage.outbox import add_outbox_rows
+from storage.timers import insert_timers
+
+
+@dataclass(slots=True)
+class PendingWrites:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+
+    def absorb(self, other: PendingWrites) -> None:
+        self.events += other.events
+        self.outbox += other.outbox
+        self.timers += other.timers
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Insert everything collected (inside the caller's transaction) and start empty."""
+        if self.events:
+            await session.execute(insert(TicketEvent.__table__), self.events)
+        await add_outbox_rows(session, self.outbox)
+        await insert_timers(session, self.timers)
+        self.events, self.outbox, self.timers = [], [], []
