@@ -118,7 +118,8 @@ class Addressing:
         target = {"userids": [person.wecom_userid], "person": person.wecom_userid or person.wechat_id,
                   "name": person.name}
         if card is not None:
-            url = f"{self._public_url()}/admin#ticket-{ticket_id}" if ticket_id else self._public_url()
+            # 详情 opens the ticket for the person it was pushed to (WeCom's OAuth2 sign-in).
+            url = f"{self._public_url()}/t/{ticket_id}" if ticket_id else self._public_url()
             payload = {"msgtype": "textcard", "title": card[0], "description": card[1],
                        "url": url, "btntxt": "详情", "text": text}
         else:

@@ -31,6 +31,7 @@ from bot.auth.viewer import (
 )
 from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
+from bot.reports.scope import viewer_scope
 from bot.writer import Origin
 from domain.notices import NOTICE_STATUSES, NoticeView
 from domain.org import OrgMap
@@ -400,11 +401,13 @@ async def rollback_model(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
+    """The figures of the tickets the viewer sees."""
     runtime = request.app[RUNTIME]
+    viewer = await require_viewer(request)
     org = await runtime.org.get()
     since = params.query_since(request.query)
     async with runtime.sessions() as session:
-        result = await ticket_stats(session, org, since)
+        result = await ticket_stats(session, org, since, scope=viewer_scope(viewer, org))
     return web.json_response(result)
 
 

@@ -114,6 +114,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _database_error(exc, settings)
     token, generated = admin_token(settings)
     print("\n".join(startup_lines(settings, channels.enabled(), token, generated)))
+    from bot.cli_users import demo_sign_in_line
+
+    demo_line = demo_sign_in_line(settings, channels.enabled())
+    if demo_line:
+        print(demo_line)
     sys.stdout.flush()
 
     async def app_factory() -> web.Application:
@@ -175,6 +180,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     org_import = org_sub.add_parser("import", help="import an org YAML file (idempotent)")
     org_import.add_argument("file")
     org_import.set_defaults(func=cmd_org_import)
+
+    from bot.cli_users import register as register_users
+
+    register_users(sub)
 
     from bot.cli_report import register as register_report
 

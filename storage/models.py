@@ -154,6 +154,37 @@ class Role(Base):
     person: Mapped[Person] = relationship(back_populates="roles")
 
 
+class StaffLogin(Base):
+    """A person's password for signing in without WeCom (hashed with scrypt), and the
+    failed attempts that hold the account back for a while."""
+
+    __tablename__ = "staff_logins"
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_set_at: Mapped[datetime | None]
+    password_set_by: Mapped[str | None] = mapped_column(String(200))
+    # Failed attempts since `failed_since`; at too many the account waits until locked_until.
+    failures: Mapped[int] = mapped_column(default=0)
+    failed_since: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class LoginLink(Base):
+    """A one-time sign-in link: only its token's digest is kept; it works once, until it
+    expires."""
+
+    __tablename__ = "login_links"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           index=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class Setting(Base):
     """Small documents of configuration, such as the SLA table."""
 

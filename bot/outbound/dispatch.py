@@ -148,6 +148,12 @@ class Dispatcher:
         self._require(transport)
         return await handler(target, payload, str(delivery_id))
 
+    def wecom(self) -> WeComClient:
+        """The WeCom app's client (its access token shared with the pushes); raises
+        PermanentSendError when the app is not configured."""
+        self._require("wecom_app")
+        return self._wecom_client()
+
     def _wecom_client(self) -> WeComClient:
         if self._wecom is None:
             try:

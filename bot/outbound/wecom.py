@@ -6,6 +6,7 @@ Endpoints (relative to GRIDBOT_WECOM_API_BASE, default https://qyapi.weixin.qq.c
 - `POST /cgi-bin/message/send?access_token=…` (app message to users)
 - `POST /cgi-bin/appchat/send?access_token=…` (message into a chat the app created)
 - `POST /cgi-bin/webhook/send?key=…` (group robot; the key is the credential)
+- `GET  /cgi-bin/auth/getuserinfo?access_token=…&code=…` (who signed in through OAuth2)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import aiohttp
 
 from ._http import errcode_of, exchange_json, token_from_answer
 from .errors import PermanentSendError, error_from_errcode
-from .tokens import TokenCache, TokenSource, post_with_token
+from .tokens import TokenCache, TokenSource, call_with_token, post_with_token
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 
@@ -86,6 +87,25 @@ class WeComClient:
     async def token(self) -> str:
         """The app's access token (cached; fetched once for concurrent callers)."""
         return await self.tokens.get()
+
+    async def user_of_code(self, code: str) -> dict[str, Any]:
+        """`GET auth/getuserinfo`: who the `code` of WeCom's OAuth2 web login stands for.
+
+        A member of the corp answers `{"userid": …}` (older answers: `"UserId"`), someone
+        outside it `{"openid": …}`. Raises SendError for any errcode (40029: the code is
+        wrong, used or expired)."""
+        api = "wecom auth/getuserinfo"
+
+        async def get(token: str) -> dict[str, Any]:
+            return await exchange_json(
+                self.session, "GET", f"{self.base_url}/cgi-bin/auth/getuserinfo", api=api,
+                time_limit=self.timeout, params={"access_token": token, "code": code})
+
+        data = await call_with_token(self.tokens, get, api)
+        errcode = errcode_of(data)
+        if errcode != 0:
+            raise error_from_errcode(api, errcode, str(data.get("errmsg", "")))
+        return data
 
     async def call(self, path: str, json: Mapping[str, Any]) -> dict[str, Any]:
         """POST `json` to `path` with the access token; raise SendError on any failure."""

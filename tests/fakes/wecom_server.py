@@ -11,6 +11,8 @@ Speaks:
 - `POST /cgi-bin/webhook/send?key`
 - `GET  /cgi-bin/token?grant_type=client_credential&appid&secret` (Official Account)
 - `POST /cgi-bin/message/custom/send?access_token`     (Official Account)
+- `GET  /cgi-bin/auth/getuserinfo?access_token&code`   (OAuth2 web login: the codes that
+  `oauth_code` registered, each good once)
 
 Every request lands in `requests`; every accepted message in `messages` (dicts with
 `path`, `query`, `json`, `at`, `duplicate`). `delivered` leaves out what WeCom's duplicate
@@ -39,6 +41,7 @@ APPCHAT_SEND = "/cgi-bin/appchat/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
 OA_TOKEN = "/cgi-bin/token"
 OA_CUSTOM_SEND = "/cgi-bin/message/custom/send"
+GETUSERINFO = "/cgi-bin/auth/getuserinfo"
 
 _ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")
 
@@ -91,6 +94,8 @@ class FakeWeCom(FakeServer):
         self.messages: list[dict[str, Any]] = []
         self._token_numbers = itertools.count(1)
         self._msg_numbers = itertools.count(1)
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._code_numbers = itertools.count(1)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -100,7 +105,23 @@ class FakeWeCom(FakeServer):
             web.post(WEBHOOK_SEND, self._webhook_send),
             web.get(OA_TOKEN, self._oa_token),
             web.post(OA_CUSTOM_SEND, self._oa_custom_send),
+            web.get(GETUSERINFO, self._getuserinfo),
         ]
+
+    # -- OAuth2 web login ----------------------------------------------------------------
+
+    def oauth_code(self, userid: str | None = None, *, openid: str | None = None,
+                   legacy: bool = False, code: str | None = None) -> str:
+        """Register the `code` WeCom would hand the browser after its OAuth2 page: for a
+        member `userid` (`legacy`: answered as the older `UserId`), or for someone outside
+        the corp, `openid`. Each code is answered once, like WeCom's."""
+        code = code or f"code-{next(self._code_numbers)}"
+        if userid is not None:
+            self._codes[code] = {"UserId" if legacy else "userid": userid,
+                                 "user_ticket": f"ticket-{code}", "expires_in": 1800}
+        else:
+            self._codes[code] = {"openid": openid or "o-outsider", "external_userid": ""}
+        return code
 
     # -- fault injection ---------------------------------------------------------------
 
@@ -300,6 +321,19 @@ class FakeWeCom(FakeServer):
             return bad
         self._record(request, data)
         return _answer()
+
+    async def _getuserinfo(self, request: web.Request) -> web.Response:
+        if (injected := self._injected(request)) is not None:
+            return injected
+        if (bad := self._check_token(request, "wecom")) is not None:
+            return bad
+        code = request.query.get("code")
+        if not code:
+            return _answer(41008, _hint("missing oauth code"))
+        found = self._codes.pop(code, None)
+        if found is None:
+            return _answer(40029, _hint("invalid code"))
+        return _answer(**found)
 
     # -- Official Account --------------------------------------------------------------
 

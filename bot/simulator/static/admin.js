@@ -9,7 +9,7 @@ const EVENTS = { created: "建单", followed: "关注", accepted: "接单", prog
 const ENTITY_NAMES = { building: "楼号", unit: "单元", room: "房号", facility: "设施", urgency: "紧急", person: "人" };
 const PAGE = 50;
 const WRONG_TOKEN = "管理令牌错误或已失效，请重新输入。Wrong or expired admin token.";
-const state = { token: null, tab: "tickets", offset: 0, filters: {}, ticket: null, timer: null };
+const state = { token: null, session: null, tab: "tickets", offset: 0, filters: {}, ticket: null, timer: null };
 
 /* ---------- helpers ---------- */
 function el(tag, props, ...kids) {
@@ -90,16 +90,33 @@ function deadline(t, which) {
 /* ---------- API + token ---------- */
 class AuthError extends Error {}
 async function api(path, body, method) {
-  if (!state.token) throw new AuthError("请先登录");
+  if (!state.token && !state.session) throw new AuthError("请先登录");
+  const verb = method || (body ? "POST" : "GET");
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  // The admin token, or the signed-in person's session cookie with its CSRF token on changes.
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  else if (verb !== "GET") headers["X-CSRF-Token"] = state.session.csrf;
   const res = await fetch("/api/v1" + path, {
-    method: method || (body ? "POST" : "GET"),
-    headers: { Authorization: "Bearer " + state.token, ...(body ? { "Content-Type": "application/json" } : {}) },
+    method: verb, headers, credentials: "same-origin",
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({}));
+  if (res.status === 401 && !state.token && state.session) { toSignIn(); throw new AuthError("401"); }
   if (res.status === 401) { showLogin(WRONG_TOKEN); throw new AuthError("401"); }
   if (!res.ok) { const err = new Error(data.error || `HTTP ${res.status}`); err.status = res.status; throw err; }
   return data;
+}
+/* A staff member signed in (WeCom from a task card, a password or a one-time link). */
+async function findSession() {
+  try {
+    const res = await fetch("/api/v1/me", { credentials: "same-origin" });
+    if (res.ok) state.session = await res.json();
+  } catch (e) { state.session = null; }
+  const who = $("who");
+  if (who) who.textContent = state.session ? `${state.session.name}（${(state.session.roles || []).join("、")}）` : "";
+}
+function toSignIn() {
+  location.href = "/login?next=" + encodeURIComponent(location.pathname + location.hash);
 }
 function showLogin(error) {
   $("login").hidden = false;
@@ -781,7 +798,14 @@ function wire() {
     load();
     if (state.ticket) openTicket(state.ticket);
   });
-  $("logout").addEventListener("click", () => {
+  $("logout").addEventListener("click", async () => {
+    if (!state.token && state.session) {
+      await fetch("/auth/logout", { method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": state.session.csrf } }).catch(() => null);
+      state.session = null;
+      location.href = "/login";
+      return;
+    }
     sessionStorage.removeItem("gridbot_token");
     state.token = null;
     showLogin("已退出 signed out");
@@ -799,10 +823,11 @@ function wire() {
     if (state.ticket) openTicket(state.ticket, true);
   }, 10000);
 }
-function start() {
+async function start() {
   takeTokenFromHash();
   wire();
-  if (!state.token) showLogin();
+  if (!state.token) await findSession();
+  if (!state.token && !state.session) showLogin();
   state.tab = "";
   const h = hashTab();
   if (!/^ticket-\d+$/.test(h)) showTab(LOADERS[h] ? h : "tickets", false);
