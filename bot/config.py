@@ -80,15 +80,15 @@ class Settings:
     var_dir: Path = field(default_factory=lambda: Path("var"))
     simulator: bool | None = True
 
-    # Staff sign-in: the key that signs session cookies (unset: one generated and kept
-    # under var_dir) and how long a session lasts.
-    session_secret: str | None = None
-    session_hours: float = 12.0
-
     nlu_backend: str = "default"
     rasa_url: str | None = None
     rasa_token: str | None = None
     nlu_pure_python: bool = False
+
+    # Staff sign-in: the key that signs session cookies (unset: one generated and kept
+    # under var_dir) and how long a session lasts.
+    session_secret: str | None = None
+    session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -141,12 +141,12 @@ class Settings:
             public_url=(get("PUBLIC_URL") or f"http://{get('HOST', '127.0.0.1')}:{port}").rstrip("/"),
             var_dir=Path(get("VAR_DIR", "var") or "var"),
             simulator=_simulator(get("SIMULATOR")),
-            session_secret=get("SESSION_SECRET"),
-            session_hours=session_hours,
             nlu_backend=_nlu_backend(get("NLU_BACKEND")),
             rasa_url=get("RASA_URL"),
             rasa_token=get("RASA_TOKEN"),
             nlu_pure_python=_flag(get("NLU_PURE_PYTHON")),
+            session_secret=get("SESSION_SECRET"),
+            session_hours=session_hours,
         )
         if settings.simulator is None:
             # Off by default once any real channel is connected.
