@@ -77,6 +77,7 @@ class OutboxWorker:
         self._before_round = before_round
         #: WeCom's 20 messages a minute per group robot (replaceable: tests use a short window).
         self.robot_limiter: RateLimiter = robot_limiter or MemoryRateLimiter()
+        self._marks = _SentMarks(sessions, lambda: self.clock())
 
     def wake(self) -> None:
         self._wake.set()
@@ -93,6 +94,7 @@ class OutboxWorker:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self._marks.stop()
 
     async def _run(self) -> None:
         while True:
@@ -224,23 +226,9 @@ class OutboxWorker:
 
     async def _mark_sent(self, row_id: int) -> None:
         """Recorded the moment its answer comes: a crash can repeat only the sends that were
-        out at that moment, never a whole round. While the database is briefly away the
-        mark is tried again; if it stays away, the lease runs out and the row is sent again
-        (at least once, never lost)."""
-        for attempt in range(MARK_TRIES):
-            try:
-                async with self._sessions() as session, session.begin():
-                    await session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-                            status="sent", sent_at=self.clock(), lease_until=None,
-                            last_error=None,
-                        )
-                    )
-                return
-            except Exception as exc:
-                if not is_transient(exc) or attempt == MARK_TRIES - 1:
-                    raise
-                await asyncio.sleep(0.2 * 2**attempt)
+        out at that moment, never a whole round. Marks that come together are written
+        together (one statement while the previous one was being written)."""
+        await self._marks.mark(row_id)
 
     async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
         retryable = getattr(exc, "retryable", True)
@@ -295,3 +283,65 @@ def _robot_key(row: OutboxMessage) -> str | None:
     if not webhook_key:
         return None
     return "robot:" + hashlib.sha256(str(webhook_key).encode()).hexdigest()[:24]
+
+
+class _SentMarks:
+    """Outbox rows marked sent as their answers come back: one writer task writes every mark
+    waiting for it in one statement, so that under load the marks cost one round trip per
+    batch and when it is quiet a mark is written at once. While the database is briefly
+    away a batch is tried again; if it stays away, its callers hear of it, the rows' leases
+    run out and they are sent again (at least once, never lost)."""
+
+    def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._queue: asyncio.Queue[tuple[int, asyncio.Future[None]]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def mark(self, row_id: int) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever(), name="gridbot-sent-marks")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((row_id, future))
+        await future
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write([row_id for row_id, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _write(self, row_ids: list[int]) -> None:
+        for attempt in range(MARK_TRIES):
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(
+                            status="sent", sent_at=self._clock(), lease_until=None,
+                            last_error=None,
+                        )
+                    )
+                return
+            except Exception as exc:
+                if not is_transient(exc) or attempt == MARK_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
