@@ -34,10 +34,10 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=20)
+LEASE = timedelta(seconds=10)
 # A recipient's rows go out one after another; after this long the rest of them are handed
 # back (to this process's next round, or another's), so no claimed row outlives its lease.
-CHAIN_BUDGET = 8.0
+CHAIN_BUDGET = 4.0
 MAX_ATTEMPTS = 25  # with the backoff below: about a day of retrying
 BACKOFF_CAP = 3600.0
 MARK_TRIES = 6  # about 6 s of the database being away while a sent row is recorded

@@ -154,11 +154,13 @@ class Processor:
         decisions = await self.process_many([inbound_id])
         return decisions.get(inbound_id)
 
-    async def process_many(self, inbound_ids: list[int]) -> dict[int, Decision]:
-        """Handle stored messages in one transaction, each in a savepoint of its own, so
-        that one failing message does not hold back the others. Messages another worker
-        has are skipped."""
-        claims = await self._claim(inbound_ids)
+    async def process_many(self, inbound_ids: list[int],
+                           take_over: bool = False) -> dict[int, Decision]:
+        """Handle stored messages in one transaction, so that one failing message does not
+        hold back the others. Messages another worker holds are skipped — unless
+        `take_over`: the work queue says their worker died, so its claim is taken without
+        waiting for its lease (the fence keeps it from applying anything after that)."""
+        claims = await self._claim(inbound_ids, take_over)
         if not claims:
             return {}
         org = await self._org.get()
@@ -216,12 +218,15 @@ class Processor:
             and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
         )
 
-    async def _claim(self, inbound_ids: list[int]) -> list[Claim]:
+    async def _claim(self, inbound_ids: list[int], take_over: bool = False) -> list[Claim]:
         now = self._clock()
+        claimable = self._claimable(now)
+        if take_over:
+            claimable = or_(claimable, InboundRecord.status == "processing")
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(InboundRecord)
-                .where(InboundRecord.id.in_(inbound_ids), self._claimable(now))
+                .where(InboundRecord.id.in_(inbound_ids), claimable)
                 .values(status="processing", lease_until=now + LEASE,
                         attempts=InboundRecord.attempts + 1)
                 .returning(*_CLAIMED_COLUMNS)

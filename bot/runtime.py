@@ -21,7 +21,7 @@ from bot.processing import Processor
 from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.scheduler import Scheduler
-from bot.workqueue import MemoryWorkQueue, RedisWorkQueue, WorkQueue
+from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.errors import is_transient, short_reason
@@ -100,7 +100,7 @@ class Runtime:
             import redis.asyncio as aioredis
 
             self.redis = aioredis.from_url(settings.redis_url)
-            self.queue = RedisWorkQueue(self.redis)
+            self.queue = RedisStreamQueue(self.redis)
             seen = SeenCache(self.redis)
             tokens: Any = RedisTokenCache(self.redis)
             replay: ReplayGuard = RedisReplayGuard(self.redis)
@@ -175,22 +175,29 @@ class Runtime:
             await self.redis.aclose()
         await self.engine.dispose()
 
-    async def _process(self, ids: list[int]) -> None:
+    async def _process(self, ids: list[int], take_over: bool = False) -> None:
         while ids:
             # Answering the channels comes first: processing takes the pauses between
             # messages, and while they keep coming it holds the database only briefly.
             await self.intake.quiet()
             size = 1 if self.intake.busy() else BATCH
             batch, ids = ids[:size], ids[size:]
-            await self.processor.process_many(batch)
+            await self.processor.process_many(batch, take_over)
 
     async def _consume(self) -> None:
         while True:
-            ids = await self.queue.get(timeout=1.0)
-            try:
-                await self._process(ids)
-            except Exception as exc:  # the database is down: the sweeper tries again later
-                _log_failure(f"processing {len(ids)} messages", exc)
+            items = await self.queue.get(timeout=1.0)
+            # Acknowledged batch by batch, so that none waits long enough to look abandoned.
+            for start in range(0, len(items), BATCH):
+                chunk = items[start:start + BATCH]
+                try:
+                    await self._process([i.inbound_id for i in chunk if not i.taken_over])
+                    await self._process([i.inbound_id for i in chunk if i.taken_over],
+                                        take_over=True)
+                except Exception as exc:  # not acknowledged: taken over again after a while
+                    _log_failure(f"processing {len(chunk)} messages", exc)
+                    continue
+                await self.queue.done(chunk)
 
     async def _sweep(self) -> None:
         """Catch what no signal announced: a crash mid-message, a lost wake-up, and the

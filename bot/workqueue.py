@@ -1,24 +1,49 @@
-"""Wake-up signals for the processors: which stored messages are waiting.
+"""Telling the processors which stored messages are waiting.
 
-The database is the truth (a message's status says whether it was handled); the queue only
-says where to look first. Losing a signal delays a message until the next sweep, never
-loses it. One process uses memory; several share a Redis list.
+The database is the truth (a message's status says whether it was handled); the queue says
+where to look first and who looks. One process uses memory. Several share a Redis Stream
+with a consumer group: each message id is delivered to one worker, stays pending until that
+worker has handled it (`done`), and when a worker dies its pending ids are claimed by
+another worker after `CLAIM_IDLE` seconds (`XAUTOCLAIM`) — the standard mechanism, not a
+home-grown list with leases.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+#: A worker that has not acknowledged a message for this long is taken to be dead.
+CLAIM_IDLE = 5.0
+STREAM = "gridbot:inbound"
+GROUP = "gridbot-workers"
+# The stream keeps about this many entries; handled ones are trimmed first in practice.
+STREAM_LENGTH = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    inbound_id: int
+    entry_id: str | None = None  # the stream entry, to acknowledge
+    taken_over: bool = False  # claimed from a worker that stopped answering
 
 
 class WorkQueue(Protocol):
     async def put(self, ids: list[int]) -> None: ...
 
-    async def get(self, timeout: float) -> list[int]:
-        """Ids waiting, or [] when none came within `timeout` seconds."""
+    async def get(self, timeout: float) -> list[WorkItem]:
+        """Work waiting, or [] when none came within `timeout` seconds."""
+        ...
+
+    async def done(self, items: list[WorkItem]) -> None:
+        """These were handled (or handed back to the database's retry schedule)."""
         ...
 
     async def close(self) -> None: ...
@@ -32,42 +57,100 @@ class MemoryWorkQueue:
         for item in ids:
             self._queue.put_nowait(item)
 
-    async def get(self, timeout: float) -> list[int]:
+    async def get(self, timeout: float) -> list[WorkItem]:
         try:
             first = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return []
-        items = [first]
+        items = [WorkItem(first)]
         while not self._queue.empty() and len(items) < 100:
-            items.append(self._queue.get_nowait())
+            items.append(WorkItem(self._queue.get_nowait()))
         return items
+
+    async def done(self, items: list[WorkItem]) -> None:
+        return None
 
     async def close(self) -> None:
         return None
 
 
-class RedisWorkQueue:
-    def __init__(self, redis: object, key: str = "gridbot:inbound") -> None:
+def consumer_name() -> str:
+    """This process among the stream's consumers: host, pid and a random part, so that a
+    restarted process is a new consumer and its predecessor's entries are taken over."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class RedisStreamQueue:
+    def __init__(self, redis: Any, *, stream: str = STREAM, group: str = GROUP,
+                 consumer: str | None = None, claim_idle: float = CLAIM_IDLE) -> None:
         self._redis = redis
-        self._key = key
+        self._stream = stream
+        self._group = group
+        self.consumer = consumer or consumer_name()
+        self._claim_idle_ms = int(claim_idle * 1000)
+        self._group_ready = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except Exception as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
 
     async def put(self, ids: list[int]) -> None:
-        if ids:
-            await self._redis.lpush(self._key, *ids)  # type: ignore[attr-defined]
+        if not ids:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for inbound_id in ids:
+            pipe.xadd(self._stream, {"id": inbound_id}, maxlen=STREAM_LENGTH, approximate=True)
+        await pipe.execute()
 
-    async def get(self, timeout: float) -> list[int]:
+    async def get(self, timeout: float) -> list[WorkItem]:
         try:
-            item = await self._redis.brpop([self._key], timeout=max(1, int(timeout)))  # type: ignore[attr-defined]
-        except Exception as exc:  # Redis down: the sweeper keeps things moving
+            await self._ensure_group()
+            items = await self._take_over()
+            if items:
+                return items
+            answer = await self._redis.xreadgroup(
+                self._group, self.consumer, {self._stream: ">"}, count=100,
+                block=max(1, int(timeout * 1000)))
+        except Exception as exc:  # Redis away: the database scan keeps things moving
+            if "NOGROUP" in str(exc):
+                self._group_ready = False
             log.warning("work queue unavailable: %s", exc)
             await asyncio.sleep(min(timeout, 1.0))
             return []
-        if item is None:
-            return []
-        items = [int(item[1])]
-        more = await self._redis.rpop(self._key, 99)  # type: ignore[attr-defined]
-        items += [int(x) for x in more or ()]
+        return [WorkItem(int(fields[b"id"]), _text(entry_id))
+                for _, entries in answer or () for entry_id, fields in entries]
+
+    async def _take_over(self) -> list[WorkItem]:
+        """Entries a worker read but did not acknowledge within `CLAIM_IDLE`: it died."""
+        answer = await self._redis.xautoclaim(
+            self._stream, self._group, self.consumer, self._claim_idle_ms, start_id="0-0",
+            count=100)
+        claimed = answer[1] if answer else []
+        items = [WorkItem(int(fields[b"id"]), _text(entry_id), taken_over=True)
+                 for entry_id, fields in claimed if fields]
+        if items:
+            log.info("took over %d message(s) from a worker that stopped answering",
+                     len(items))
         return items
+
+    async def done(self, items: list[WorkItem]) -> None:
+        entries = [item.entry_id for item in items if item.entry_id is not None]
+        if not entries:
+            return
+        try:
+            await self._redis.xack(self._stream, self._group, *entries)
+        except Exception as exc:  # unacknowledged entries are taken over and found done
+            log.warning("could not acknowledge %d message(s): %s", len(entries), exc)
 
     async def close(self) -> None:
         return None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

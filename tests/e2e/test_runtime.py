@@ -94,8 +94,8 @@ async def test_two_processes_share_the_work_through_redis(
                        redis_url=redis_url)
         front = Runtime(base, nlu_loader=lambda: nlu_model)
         back = Runtime(base, nlu_loader=lambda: nlu_model)
-        key = f"gridbot-test:{prefix}:inbound"
-        front.queue._key = back.queue._key = key  # type: ignore[attr-defined]
+        stream = f"gridbot-test:{prefix}:inbound"
+        front.queue._stream = back.queue._stream = stream  # type: ignore[attr-defined]
         cleaner = Redis.from_url(redis_url)
         await cleaner.delete(*[k async for k in cleaner.scan_iter(match="gridbot:token:*")] or ["-"])
         await cleaner.aclose()
