@@ -240,8 +240,9 @@ _CATEGORY_NAMES = {"repair": "报修", "complaint": "投诉", "wish": "微心愿
 
 
 def _live(org: OrgMap, rng: random.Random, now: datetime, ticket: _Ticket,
-          building: BuildingInfo, *, hard: bool = False) -> None:
-    """The ticket's life from its creation, as far as `now`."""
+          building: BuildingInfo, *, hard: bool = False, top: int = 2) -> None:
+    """The ticket's life from its creation, as far as `now`; a hard case climbs up to `top`
+    escalations."""
     life = _Life(org, now, ticket, building)
     v = ticket.values
     created: datetime = v["created_at"]
@@ -316,15 +317,13 @@ def _live(org: OrgMap, rng: random.Random, now: datetime, ticket: _Ticket,
         if life.happens(note):
             v["status"] = "in_progress"
             life.event(note, "progress", rng.choice(PROGRESS_NOTES), actor_id=v["assignee_id"])
-    climbs = 0
-    while v["resolve_due_at"] < at and v["escalation_level"] < (3 if hard else 2):
+    while v["resolve_due_at"] < at and v["escalation_level"] < top:
         due = v["resolve_due_at"]
         if not life.happens(due):
             break
         holder, title, tier = life.above()
         life.escalate(due, "resolve", holder, title, tier)
-        climbs += 1
-        if hard and climbs < 3:
+        if hard and v["escalation_level"] < top:
             # The holder pushes the deadline by a week while the case drags on.
             v["resolve_due_at"] = due + timedelta(days=7)
     if not life.happens(at):
@@ -443,7 +442,7 @@ def plan_history(org: OrgMap, now: datetime) -> list[_Ticket]:
         building = buildings[(7 + 17 * n) % len(buildings)]
         ticket = _new_ticket(org, rng, created, category, building,
                              words.format(b=building.number), tier)
-        _live(org, rng, now, ticket, building, hard=True)
+        _live(org, rng, now, ticket, building, hard=True, top=2 + n % 2)
         planned.append(ticket)
     planned.sort(key=lambda t: t.values["created_at"])
     return planned
