@@ -142,7 +142,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, nlu_model: Any) -> Iterator
 @pytest.fixture(scope="module")
 def api_schema(served: ServedGridbot) -> Any:
     config = schemathesis.Config.from_dict({
-        "generation": {"mode": "all", "max-examples": 15},
+        "generation": {"mode": "all", "max-examples": 10},
         "phases": {"stateful": {"enabled": False}},
     })
     return schemathesis.openapi.from_url(f"{served.base_url}/api/v1/openapi.json",
@@ -169,7 +169,7 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=10, deadline=None,
           suppress_health_check=list(HealthCheck), derandomize=True)
 def test_the_api_does_what_its_description_says(case: Any, served: ServedGridbot):
     case.call_and_validate(
