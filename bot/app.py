@@ -73,8 +73,11 @@ async def _index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/simulator" if request.app[RUNTIME].settings.simulator else "/admin")
 
 
-def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = None) -> web.Application:
-    """`workers=False` serves without processing (the intake still stores everything)."""
+def create_app(runtime: Runtime, *, workers: bool = True, web_routes: bool = True,
+               token: str | None = None) -> web.Application:
+    """gridbot's HTTP application. `workers=False` serves without processing (the intake
+    still stores everything: a web process); `web_routes=False` serves only its health
+    (a worker process: it processes, fires timers and sends, and takes no callbacks)."""
     settings = runtime.settings
     # A little above the channels' own limit, so they answer 413 with a reason.
     app = web.Application(client_max_size=MAX_BODY + 1024,
@@ -86,6 +89,10 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     app[TOKEN] = token or admin_token(settings)[0]
     app[SIMULATOR_LOCKED] = bool(channels.enabled())
     app[SIGNER] = Signer.from_settings(settings)
+    app.router.add_get("/healthz", _health)
+    if not web_routes:
+        app.cleanup_ctx.append(_lifecycle(runtime, workers))
+        return app
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
     points_routes(app)
@@ -93,18 +100,20 @@ def create_app(runtime: Runtime, *, workers: bool = True, token: str | None = No
     open311_routes(app)
     openapi_routes(app)
     auth_routes(app)
-    app.router.add_get("/healthz", _health)
     app.router.add_get("/admin", _console)
     app.router.add_get("/favicon.ico", _favicon)
     app.router.add_get("/", _index)
     if settings.simulator:
         simulator_routes(app)
     app.router.add_static("/static", STATIC)
+    app.cleanup_ctx.append(_lifecycle(runtime, workers))
+    return app
 
+
+def _lifecycle(runtime: Runtime, workers: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await runtime.start(workers=workers)
         yield
         await runtime.stop()
 
-    app.cleanup_ctx.append(lifecycle)
-    return app
+    return lifecycle

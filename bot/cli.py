@@ -107,6 +107,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return 2
+    if args.role != "all" and not settings.redis_url:
+        print(f"gridbot: --role {args.role} needs GRIDBOT_REDIS_URL: web and worker processes "
+              "hand each other the work through Redis", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         try:
             upgrade_sync(settings.database_url)
@@ -122,7 +126,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sys.stdout.flush()
 
     async def app_factory() -> web.Application:
-        return create_app(Runtime(settings), token=token)
+        return create_app(Runtime(settings), token=token, workers=args.role != "web",
+                          web_routes=args.role != "worker")
 
     try:
         web.run_app(app_factory(), host=settings.host, port=settings.port, print=None,
@@ -163,6 +168,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the channels, the API, the simulator and the console")
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
+    serve.add_argument(
+        "--role", choices=("all", "web", "worker"), default="all",
+        help="all (default): everything in one process; web: take callbacks and serve the API "
+             "and console; worker: handle messages, fire timers and send (its port serves "
+             "/healthz only). web and worker need GRIDBOT_REDIS_URL")
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)

@@ -242,16 +242,17 @@ GridbotFactory = Callable[..., Awaitable[GridbotProcess]]
 @pytest_asyncio.fixture
 async def gridbot(fakes: Fakes, workdir: Path,
                   tmp_path: Path) -> AsyncIterator[GridbotFactory]:
-    """`await gridbot(db_url, redis_url=None, name="a", start=True)`: a `gridbot serve`
-    process wired to `fakes`, started and healthy (unless start=False)."""
+    """`await gridbot(db_url, redis_url=None, name="a", start=True, role="all")`: a
+    `gridbot serve --role ROLE` process wired to `fakes`, started and healthy (unless
+    start=False)."""
     processes: list[GridbotProcess] = []
 
     async def spawn(db_url: str, redis_url: str | None = None, name: str | None = None,
-                    start: bool = True) -> GridbotProcess:
+                    start: bool = True, role: str = "all") -> GridbotProcess:
         name = name or f"gridbot-{len(processes) + 1}"
         port = free_port()
         env = gridbot_env(db_url, fakes, tmp_path / f"var-{name}", port, redis_url)
-        process = GridbotProcess(name, env, workdir, tmp_path)
+        process = GridbotProcess(name, env, workdir, tmp_path, role)
         processes.append(process)
         if start:
             await process.start()

@@ -232,8 +232,10 @@ class GridbotProcess:
     """One `gridbot serve` process with an environment of its own, its output kept in
     `<log_dir>/<name>.log` across restarts."""
 
-    def __init__(self, name: str, env: Mapping[str, str], workdir: Path, log_dir: Path) -> None:
+    def __init__(self, name: str, env: Mapping[str, str], workdir: Path, log_dir: Path,
+                 role: str = "all") -> None:
         self.name = name
+        self.role = role
         self.port = int(env["GRIDBOT_PORT"])
         self.env = {**clean_environ(), **code_environ(), "PYTHONUNBUFFERED": "1", **env}
         self.workdir = workdir
@@ -260,7 +262,8 @@ class GridbotProcess:
         self.starts += 1
         self._note(f"start #{self.starts}")
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(gridbot_command("serve"), env=self.env,
+        self.process = subprocess.Popen(gridbot_command("serve", "--role", self.role),
+                                        env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
 
