@@ -73,7 +73,13 @@ async def demo(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Dem
         yield Demo(client, runtime, directory)
 
 
-async def test_the_demo_lists_a_person_of_every_role(demo: Demo) -> None:
+async def test_every_person_of_the_demo_is_listed_and_speaks_through_the_simulator(
+        demo: Demo) -> None:
+    await lists_a_person_of_every_role(demo)
+    await speaks_as_each(demo)
+
+
+async def lists_a_person_of_every_role(demo: Demo) -> None:
     for role in ROLES:
         assert demo.people(role), role
     departments = {d["name"]: d for d in demo.directory["departments"]}
@@ -85,7 +91,7 @@ async def test_the_demo_lists_a_person_of_every_role(demo: Demo) -> None:
     assert [v for v in demo.people("volunteer", b3["grid"]) if v["wechat_id"]]
 
 
-async def test_every_person_of_the_demo_speaks_through_the_simulator(demo: Demo) -> None:
+async def speaks_as_each(demo: Demo) -> None:
     b3 = next(b for b in demo.directory["buildings"] if b["number"] == "3")
     group, resident = b3["group"]["chat_id"], "wxid_res_3_newcomer"
     worker, leader = b3["worker"]["wecom_userid"], b3["leader"]["wecom_userid"]
