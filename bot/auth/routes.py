@@ -103,8 +103,18 @@ def _signed_in(request: web.Request, person_id: int, via: str, next_path: str) -
     return response
 
 
-def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def client_address(request: web.Request) -> str:
+    """Who is trying to sign in: the peer's address, or, when the peer is a reverse proxy on
+    this machine, the address it saw (the last hop of `X-Forwarded-For`, which nginx's
+    `$proxy_add_x_forwarded_for` and Caddy append)."""
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if peer in LOOPBACK and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
 
 
 async def login_page(request: web.Request) -> web.FileResponse:
@@ -119,7 +129,7 @@ async def password_login(request: web.Request) -> web.Response:
     account = (params.json_text(body, "account", max_chars=MAX_ACCOUNT_CHARS) or "").strip()
     password = params.json_text(body, "password",
                                 max_chars=passwords.MAX_PASSWORD_CHARS) or ""
-    wait = guard.wait(_address(request))
+    wait = guard.wait(client_address(request))
     if wait:
         return _error(429, f"尝试次数太多，请 {int(wait // 60) + 1} 分钟后再试。Too many "
                            "attempts; try again later.", {"Retry-After": str(int(wait))})
@@ -127,7 +137,7 @@ async def password_login(request: web.Request) -> web.Response:
     outcome = await passwords.sign_in(runtime.sessions, org, account, password,
                                       datetime.now(UTC))
     if outcome.person_id is None:
-        guard.failed(_address(request))
+        guard.failed(client_address(request))
         if outcome.wait:
             return _error(429, f"这个账号密码错误次数太多，请 {int(outcome.wait // 60) + 1} "
                                "分钟后再试。Too many wrong passwords for this account; try "
@@ -143,14 +153,14 @@ async def link_login(request: web.Request) -> web.Response:
     body = await _json_body(request)
     params.only_fields(body, ("token", "next"))
     token = (params.json_text(body, "token", max_chars=200) or "").strip()
-    wait = guard.wait(_address(request))
+    wait = guard.wait(client_address(request))
     if wait:
         return _error(429, "尝试次数太多，请稍后再试。Too many attempts; try again later.",
                       {"Retry-After": str(int(wait))})
     person_id = await passwords.use_link(runtime.sessions, token, datetime.now(UTC))
     org = await runtime.org.get()
     if person_id is None or person_viewer(org, person_id) is None:
-        guard.failed(_address(request))
+        guard.failed(client_address(request))
         return _error(401, LINK_USED)
     log.info("signed in with a one-time link: person %d", person_id)
     return _signed_in(request, person_id, "link", safe_next(body.get("next")))

@@ -158,3 +158,31 @@ async def test_the_admin_token_sees_everything(estate: Estate):
         assert (await spine.api(f"/api/v1/tickets/{ticket_id}"))["id"] == ticket_id
     me = await spine.api("/api/v1/me")
     assert me["kind"] == "token" and me["admin"] and me["csrf"] is None
+
+
+async def test_the_database_and_can_see_agree_for_everyone(estate: Estate):
+    """`ticket_conditions` (the lists) and `can_see` (one ticket) give the same answer for
+    every person of both streets, and `can_act` never exceeds `can_see`."""
+    from sqlalchemy import select
+
+    from bot.auth.viewer import can_act, can_see, person_viewer, ticket_conditions
+    from storage import tickets as ticket_queries
+    from storage.models import Ticket
+
+    spine = estate.spine
+    await report(spine, "3号楼和邻居因为噪音吵起来了，快打起来了")  # a dispute for a mediator
+    org = await spine.runtime.org.get()
+    async with spine.runtime.sessions() as session:
+        every = [await ticket_queries.ticket_view(session, t) for t in
+                 (await session.execute(select(Ticket.id))).scalars()]
+        checked = 0
+        for person in org.people.values():
+            viewer = person_viewer(org, person.id)
+            if viewer is None:
+                continue
+            listed = set((await session.execute(
+                select(Ticket.id).where(*ticket_conditions(viewer, org)))).scalars())
+            assert listed == {t.id for t in every if can_see(viewer, org, t)}, person.name
+            assert all(can_see(viewer, org, t) for t in every if can_act(viewer, org, t))
+            checked += 1
+    assert checked >= 12 and len(every) == 3

@@ -266,3 +266,24 @@ async def test_signing_out_ends_the_session(spine: Spine, browsers: list[Browser
     out = await worker.request("POST", "/auth/logout")
     assert out.status == 200 and out.cookies[COOKIE].value == ""
     assert (await worker.get("/api/v1/me")).status == 401
+
+
+async def test_an_address_that_keeps_guessing_is_held_back_behind_the_proxy_too(
+        spine: Spine, browsers: list[Browser]):
+    from bot.auth.routes import GUARD
+
+    spine.client.app[GUARD].limit = 3
+    await give_password(spine, "zhangwg")
+    desk = new_browser(spine, browsers)
+    guesser = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+    for n in range(3):
+        wrong = await desk.request("POST", "/auth/login", headers=guesser,
+                                   json={"account": f"nobody{n}", "password": "guess-guess"})
+        assert wrong.status == 401
+    held = await desk.request("POST", "/auth/login", headers=guesser,
+                              json={"account": "zhangwg", "password": PASSWORD})
+    assert held.status == 429 and "Retry-After" in held.headers
+    # Someone else behind the same proxy signs in.
+    other = await desk.request("POST", "/auth/login", headers={"X-Forwarded-For": "198.51.100.9"},
+                               json={"account": "zhangwg", "password": PASSWORD})
+    assert other.status == 200
