@@ -21,6 +21,7 @@ from bot.http_log import quiet_malformed_requests
 from bot.open311.routes import open311_routes
 from bot.openapi import openapi_routes
 from bot.points_api import points_routes
+from bot.probes import probe_routes
 from bot.runtime import Runtime
 from bot.simulator import STATIC, simulator_routes
 from bot.web_security import secure_headers
@@ -76,8 +77,9 @@ async def _index(request: web.Request) -> web.Response:
 def create_app(runtime: Runtime, *, workers: bool = True, web_routes: bool = True,
                token: str | None = None) -> web.Application:
     """gridbot's HTTP application. `workers=False` serves without processing (the intake
-    still stores everything: a web process); `web_routes=False` serves only its health
-    (a worker process: it processes, fires timers and sends, and takes no callbacks)."""
+    still stores everything: a web process); `web_routes=False` serves only its health,
+    readiness and metrics (a worker process: it processes, fires timers and sends, and
+    takes no callbacks)."""
     settings = runtime.settings
     # A little above the channels' own limit, so they answer 413 with a reason.
     app = web.Application(client_max_size=MAX_BODY + 1024,
@@ -90,6 +92,8 @@ def create_app(runtime: Runtime, *, workers: bool = True, web_routes: bool = Tru
     app[SIMULATOR_LOCKED] = bool(channels.enabled())
     app[SIGNER] = Signer.from_settings(settings)
     app.router.add_get("/healthz", _health)
+    # /livez, /readyz and /metrics on every process's port, a worker's too.
+    probe_routes(app, role="worker" if not web_routes else "all" if workers else "web")
     if not web_routes:
         app.cleanup_ctx.append(_lifecycle(runtime, workers))
         return app

@@ -117,12 +117,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except Exception as exc:
             return _database_error(exc, settings)
     token, generated = admin_token(settings)
-    print("\n".join(startup_lines(settings, channels.enabled(), token, generated)))
+    lines = startup_lines(settings, channels.enabled(), token, generated)
+    lines.append(f"  role: {args.role}")
     from bot.cli_users import demo_sign_in_line
 
     demo_line = demo_sign_in_line(settings, channels.enabled())
     if demo_line:
-        print(demo_line)
+        lines.append(demo_line)
+    if settings.log_format == "json":  # every line gridbot writes is then a JSON object
+        for line in lines:
+            logging.getLogger("gridbot.serve").info(line.strip())
+    else:
+        print("\n".join(lines))
     sys.stdout.flush()
 
     async def app_factory() -> web.Application:
@@ -214,13 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _read_settings()
     speedups.use_compiled(not settings.nlu_pure_python)
     args = build_parser(settings).parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # aiosqlite logs every statement with its parameters (residents' messages) at DEBUG.
-    for noisy in ("jieba", "alembic.runtime.plugins", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure
+
+    # Text lines, or one JSON object a line (GRIDBOT_LOG_FORMAT=json); never message contents.
+    configure(settings.log_format, verbose=args.verbose)
     return int(args.func(args) or 0)
 
 

@@ -39,6 +39,16 @@ def _nlu_backend(value: str | None) -> str:
     return name
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str | None) -> str:
+    name = (value or "").strip().lower() or "text"
+    if name not in LOG_FORMATS:
+        raise ValueError(f"GRIDBOT_LOG_FORMAT must be text or json, got {value!r}")
+    return name
+
+
 def _simulator(value: str | None) -> bool | None:
     if value is None:
         return None
@@ -89,6 +99,11 @@ class Settings:
     # under var_dir) and how long a session lasts.
     session_secret: str | None = None
     session_hours: float = 12.0
+
+    # Operating it: log lines as readable text or one JSON object each, and the bearer token
+    # /metrics asks for (unset: none; keep /metrics off the internet at the proxy instead).
+    log_format: str = "text"
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -147,6 +162,8 @@ class Settings:
             nlu_pure_python=_flag(get("NLU_PURE_PYTHON")),
             session_secret=get("SESSION_SECRET"),
             session_hours=session_hours,
+            log_format=_log_format(get("LOG_FORMAT")),
+            metrics_token=get("METRICS_TOKEN"),
         )
         if settings.simulator is None:
             # Off by default once any real channel is connected.

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import metrics
 from bot.channels import ChannelError, InboundMessage
 from bot.replay import ReplayGuard
 from storage.errors import is_transient, short_reason
@@ -97,6 +98,7 @@ class InboundStore:
                     raise IntakeRefused("This signed request was already used with another body.",
                                         status=403)
             if self._seen is not None and await self._seen.seen(row["msg_key"]):
+                metrics.stored(message.channel, duplicate=True)
                 return True
             self.start()
             future: asyncio.Future[bool] = loop.create_future()
@@ -152,6 +154,7 @@ class InboundStore:
             row_id = inserted.pop(row["msg_key"], None)  # pop: a second copy is a duplicate
             if row_id is not None:
                 new_ids.append(row_id)
+            metrics.stored(row["channel"], duplicate=row_id is None)
             if not future.done():
                 future.set_result(row_id is None)
         if self._seen is not None:

@@ -45,6 +45,11 @@ class ModelHolder:
         return self._model
 
     @property
+    def loaded(self) -> bool:
+        """Whether a model is in memory: a worker is ready to handle messages only then."""
+        return self._model is not None
+
+    @property
     def version(self) -> str | None:
         return getattr(self._model, "version", None)
 

@@ -6,10 +6,12 @@ outbox; a process that dies mid-send leaves a lease that expires and the row is 
 WeCom's own duplicate check (`enable_duplicate_check`) and the bridge's delivery id absorb
 that rare repeat.
 
-A WeCom group robot takes at most 20 messages a minute: before a `wecom_robot` row goes out
-the worker asks the robot's rate limiter (`bot.ratelimit`, shared through Redis when it is
-set) and, while the window is full, puts the row and the rest of its recipient's rows off
-until a slot frees — queued in order, never dropped, and without counting an attempt.
+A WeCom group robot takes at most 20 messages a minute, and a WeCom app's `message/send` 30
+a minute to one member (WeCom drops the rest without an error): before a `wecom_robot` or
+`wecom_app` row goes out the worker asks that limit's rate limiter (`bot.ratelimit`, shared
+through Redis when it is set) and, while the window is full, puts the row and the rest of
+its recipient's rows off until a slot frees — queued in order, never dropped, and without
+counting an attempt.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any, Protocol
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
+from bot import metrics
 from bot.outbound.errors import SendError
-from bot.ratelimit import MemoryRateLimiter, RateLimiter
+from bot.ratelimit import WECOM_APP_LIMIT, WECOM_APP_WINDOW, MemoryRateLimiter, RateLimiter
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
 from storage.models import OutboxMessage
@@ -66,6 +69,7 @@ class OutboxWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         before_round: Callable[[], Awaitable[None]] | None = None,
         robot_limiter: RateLimiter | None = None,
+        app_limiter: RateLimiter | None = None,
     ) -> None:
         self._sessions = sessions
         self._deliverer = deliverer
@@ -77,6 +81,9 @@ class OutboxWorker:
         self._before_round = before_round
         #: WeCom's 20 messages a minute per group robot (replaceable: tests use a short window).
         self.robot_limiter: RateLimiter = robot_limiter or MemoryRateLimiter()
+        #: WeCom's 30 app messages a minute to one member (replaceable like the robots').
+        self.app_limiter: RateLimiter = app_limiter or MemoryRateLimiter(
+            WECOM_APP_LIMIT, WECOM_APP_WINDOW)
         self._marks = _SentMarks(sessions, lambda: self.clock())
 
     def wake(self) -> None:
@@ -170,40 +177,51 @@ class OutboxWorker:
             if index and loop.time() - started > CHAIN_BUDGET:
                 await self._postpone([r.id for r in rows[index:]], self.clock())
                 return
-            limited = _robot_key(row)
+            limited = self._rate_limit(row)
             token = ""
             if limited is not None:
-                wait, token = await self._robot_slot(limited)
+                wait, token = await self._slot(*limited)
                 if wait is not None:
-                    # The robot's window is full: this row and those after it wait, uncounted.
+                    # The window is full: this row and those after it wait, uncounted.
+                    metrics.SENDS_HELD.labels(row.transport).inc()
                     await self._postpone([r.id for r in rows[index:]],
                                          self.clock() + timedelta(seconds=wait))
                     return
             ok = await self._send(row)
             if limited is not None:
-                await self._robot_sent(limited, token)
+                await self._slot_used(*limited, token)
             if not ok:
                 # Keep the order for this recipient: the rest wait for the same retry.
                 await self._postpone([r.id for r in rows[index + 1:]], row.next_attempt_at)
                 return
 
-    async def _robot_slot(self, key: str) -> tuple[float | None, str]:
-        """(None, token) when a robot message may go now; (seconds to wait, "") when not."""
+    def _rate_limit(self, row: OutboxMessage) -> tuple[RateLimiter, str] | None:
+        """The limiter and key a row must get a slot from; None for a row without a limit."""
+        robot = _robot_key(row)
+        if robot is not None:
+            return self.robot_limiter, robot
+        member = _app_member_key(row)
+        if member is not None:
+            return self.app_limiter, member
+        return None
+
+    async def _slot(self, limiter: RateLimiter, key: str) -> tuple[float | None, str]:
+        """(None, token) when a limited message may go now; (seconds to wait, "") when not."""
         try:
-            grant = await self.robot_limiter.acquire(key)
+            grant = await limiter.acquire(key)
         except Exception as exc:
-            log.warning("robot rate limiter unavailable, robot messages wait %.0f s: %s",
-                        LIMITER_AWAY, short_reason(exc))
+            log.warning("rate limiter unavailable, %s messages wait %.0f s: %s",
+                        key.split(":", 1)[0], LIMITER_AWAY, short_reason(exc))
             return LIMITER_AWAY, ""
         if grant.granted:
             return None, grant.token
         return max(grant.retry_after, 0.01), ""
 
-    async def _robot_sent(self, key: str, token: str) -> None:
+    async def _slot_used(self, limiter: RateLimiter, key: str, token: str) -> None:
         try:
-            await self.robot_limiter.finished(key, token)
+            await limiter.finished(key, token)
         except Exception as exc:  # the slot then counts from when it was granted
-            log.warning("robot rate limiter unavailable after a send: %s", short_reason(exc))
+            log.warning("rate limiter unavailable after a send: %s", short_reason(exc))
 
     async def _send(self, row: OutboxMessage) -> bool:
         async with self._limit:
@@ -220,8 +238,9 @@ class OutboxWorker:
                 return False
         if result:
             log.info("outbox row %s (%s) sent: %s", row.id, row.transport,
-                     json.dumps(result, ensure_ascii=False))
+                     json.dumps(result, ensure_ascii=False), extra=_fields(row))
         await self._mark_sent(row.id)
+        metrics.sent(row.transport, "sent")
         return True
 
     async def _mark_sent(self, row_id: int) -> None:
@@ -237,12 +256,14 @@ class OutboxWorker:
         if not retryable or row.attempts >= MAX_ATTEMPTS:
             status, next_at = "dead", now
             log.error("outbox row %s (%s) given up after %d tries: %s",
-                      row.id, row.transport, row.attempts, reason)
+                      row.id, row.transport, row.attempts, reason, extra=_fields(row))
         else:
             status, next_at = "pending", now + timedelta(seconds=backoff(row.attempts))
             log.warning("outbox row %s (%s) try %d failed, again at %s: %s",
-                        row.id, row.transport, row.attempts, next_at.isoformat(), reason)
+                        row.id, row.transport, row.attempts, next_at.isoformat(), reason,
+                        extra=_fields(row))
         row.next_attempt_at = next_at
+        metrics.sent(row.transport, "dead" if status == "dead" else "retry")
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == row.id).values(
@@ -274,6 +295,11 @@ class OutboxWorker:
             )
 
 
+def _fields(row: OutboxMessage) -> dict[str, Any]:
+    """What a log line about a row carries as fields (JSON logs): never its text."""
+    return {"outbox_id": row.id, "transport": row.transport, "attempts": row.attempts}
+
+
 def _robot_key(row: OutboxMessage) -> str | None:
     """The rate limiter's key for a row to a WeCom group robot (the webhook key, hashed so
     no secret is stored in Redis); None for a row no robot limit applies to."""
@@ -283,6 +309,18 @@ def _robot_key(row: OutboxMessage) -> str | None:
     if not webhook_key:
         return None
     return "robot:" + hashlib.sha256(str(webhook_key).encode()).hexdigest()[:24]
+
+
+def _app_member_key(row: OutboxMessage) -> str | None:
+    """The rate limiter's key for a WeCom app message: the member it goes to (gridbot
+    addresses one member per row; hashed, so no userid is stored in Redis)."""
+    if row.transport != "wecom_app" or not isinstance(row.target, dict):
+        return None
+    userids = row.target.get("userids")
+    if not isinstance(userids, list) or not userids:
+        return None
+    members = "|".join(sorted(str(u) for u in userids))
+    return "wecom_app:" + hashlib.sha256(members.encode()).hexdigest()[:24]
 
 
 class _SentMarks:

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import command_data
+from bot import command_data, metrics
 from bot.open311.intake import decided, report_context
 from bot.writer import DecisionWriter, Origin
 from domain.org import OrgMap
@@ -96,7 +96,7 @@ _CLAIMED_COLUMNS = (
     InboundRecord.id, InboundRecord.attempts, InboundRecord.failures, InboundRecord.channel,
     InboundRecord.msg_id, InboundRecord.chat_id, InboundRecord.sender_id,
     InboundRecord.sender_name, InboundRecord.kind, InboundRecord.text,
-    InboundRecord.mentions_bot,
+    InboundRecord.mentions_bot, InboundRecord.received_at,
 )
 
 
@@ -115,6 +115,7 @@ class Claim:
     kind: str
     text: str
     mentions_bot: bool
+    received_at: datetime | None = None  # when it was stored: handling latency is from here
 
 
 @dataclass(slots=True)
@@ -163,6 +164,7 @@ class Processor:
         claims = await self._claim(inbound_ids, take_over)
         if not claims:
             return {}
+        metrics.BATCH_SIZE.observe(len(claims))
         org = await self._org.get()
         prepared = [await self._prepare(claim, org) for claim in claims]
         try:
@@ -170,6 +172,8 @@ class Processor:
         except Exception as exc:
             await self._batch_failed(prepared, exc)
             return {}
+        metrics.handled(decisions.values(),
+                        (c.received_at for c in claims if c.id in decisions), self._clock())
         if any(d.sends for d in decisions.values()) and self._on_outbox is not None:
             await self._on_outbox()
         return decisions
@@ -251,6 +255,7 @@ class Processor:
             if words:
                 parser = self._nlu()
                 nlu = await parse_text(parser, words)
+                metrics.understood(nlu)
                 evidence = explain_text(parser, words)
                 prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
             if report:
@@ -432,6 +437,7 @@ class Processor:
             return None
         log.error("inbound message %s failed %d times, giving up", claim.id, failures,
                   exc_info=exc)
+        metrics.MESSAGES_FAILED.inc()
         decision = None
         if prepared.ctx is not None:
             decision = could_not_handle(prepared.ctx, prepared.command is not None,
@@ -467,6 +473,7 @@ class Processor:
             }
             if counted:
                 values["failures"] = claim.failures + 1
+            metrics.put_back(counted=counted, soon=soon)
             # The attempt number, not the status: inside the batch's transaction the fence
             # has already marked the message done.
             await session.execute(

@@ -1,5 +1,6 @@
 """Rate limits of the outside services gridbot sends to: at most `limit` sends per key in
-any `window` seconds (WeCom: 20 messages a minute per group robot).
+any `window` seconds (WeCom: 20 messages a minute per group robot; an app's `message/send`,
+30 messages a minute to one member — more are dropped by WeCom without an error).
 
 A sliding log: each send holds a slot from the moment it is granted; when the send is over,
 `finished` restarts its slot from that moment. So a slot counts from no earlier than the
@@ -22,6 +23,10 @@ from typing import Any, Protocol
 #: WeCom's limit for a group robot's webhook.
 ROBOT_LIMIT = 20
 ROBOT_WINDOW = 60.0
+#: WeCom's limit for an app's message/send to one member (30 a minute; more are dropped
+#: without an error). The member's 1000 an hour and the app's daily quota are not counted.
+WECOM_APP_LIMIT = 30
+WECOM_APP_WINDOW = 60.0
 
 
 @dataclass(frozen=True, slots=True)

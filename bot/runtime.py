@@ -18,7 +18,13 @@ from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
 from bot.processing import Processor
-from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from bot.ratelimit import (
+    WECOM_APP_LIMIT,
+    WECOM_APP_WINDOW,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
@@ -105,18 +111,22 @@ class Runtime:
             tokens: Any = RedisTokenCache(self.redis)
             replay: ReplayGuard = RedisReplayGuard(self.redis)
             robots: RateLimiter = RedisRateLimiter(self.redis)
+            members: RateLimiter = RedisRateLimiter(self.redis, WECOM_APP_LIMIT,
+                                                    WECOM_APP_WINDOW)
         else:
             self.queue = MemoryWorkQueue()
             tokens = MemoryTokenCache()
             replay = DatabaseReplayGuard(self.engine)
             robots = MemoryRateLimiter()
+            members = MemoryRateLimiter(WECOM_APP_LIMIT, WECOM_APP_WINDOW)
         self.org = OrgMapCache(self.sessions)
         self.models = ModelHolder(self.sessions, self.nlu_loader)
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen,
                                    replay=replay)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
-                                   before_round=self.intake.quiet, robot_limiter=robots)
+                                   before_round=self.intake.quiet, robot_limiter=robots,
+                                   app_limiter=members)
         self.writer = DecisionWriter(Addressing(settings))
         self.processor = Processor(
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,

@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.writer import DecisionWriter, Origin
+from domain.decisions import Decision
 from domain.org import OrgMap
 from handlers.timers import TimerContext, TimerView, on_timer
 from storage import tickets as ticket_queries
@@ -61,15 +63,17 @@ class Scheduler:
             return 0
         org = await self._org.get()
         acted = 0
+        fired: list[tuple[str, Decision]] = []
         try:
             async with self._sessions() as session, session.begin():
                 for timer in claimed:
-                    acted += await self._fire(session, timer, org, now)
+                    acted += await self._fire(session, timer, org, now, fired)
         except Exception as exc:
             if not is_transient(exc):
                 raise
             log.warning("%d timer(s) put off, will retry: %s", len(claimed), short_reason(exc))
             return 0  # their leases run out and they are claimed again
+        metrics.timers_fired(fired)
         if acted and self._on_outbox is not None:
             await self._on_outbox()
         return acted
@@ -87,7 +91,7 @@ class Scheduler:
             return await timer_store.release_leases(session)
 
     async def _fire(self, session: AsyncSession, timer: timer_store.ClaimedTimer, org: OrgMap,
-                    now: datetime) -> int:
+                    now: datetime, fired: list[tuple[str, Decision]] | None = None) -> int:
         try:
             async with session.begin_nested():
                 if not await timer_store.finish(session, timer, now):
@@ -101,6 +105,8 @@ class Scheduler:
                 decision = on_timer(TimerContext(org, now, view, ticket, notice))
                 origin = Origin(key=f"timer:{timer.id}", actor="gridbot", now=now)
                 await self._writer.apply(session, decision, origin, org)
+                if fired is not None:
+                    fired.append((timer.kind, decision))
                 if decision.changes or decision.sends:
                     log.info("timer %s (%s, ticket %s): %s", timer.id, timer.kind,
                              timer.ticket_id, decision.reason)

@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 #: A worker that has not acknowledged a message for this long is taken to be dead.
@@ -137,6 +139,7 @@ class RedisStreamQueue:
         if items:
             log.info("took over %d message(s) from a worker that stopped answering",
                      len(items))
+            metrics.WORK_TAKEN_OVER.inc(len(items))
         return items
 
     async def done(self, items: list[WorkItem]) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web, web_exceptions
 
+from bot import metrics
 from bot.channels.bridge import Bridge
 from bot.channels.message import MAX_BODY, ChannelError, InboundMessage
 from bot.channels.wechat import OfficialAccount
@@ -108,6 +109,7 @@ def _not_configured() -> web.Response:
 
 def _refused(name: str, exc: ChannelError) -> web.Response:
     log.warning("refused %s request: %s %s", name, exc.status, exc.reason)
+    metrics.refused(name, exc.status)
     return _error(exc.status, exc.reason)
 
 
@@ -176,6 +178,7 @@ def channel_routes(app: web.Application, channels: ChannelSet, ingest: Ingest) -
                 # The client hung up or sent a broken body: nothing to store, nobody to answer.
                 log.warning("%s request body could not be read: %s", name,
                             type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+                metrics.refused(name, 400)
                 return _error(400, "The request body could not be read.")
             try:
                 msg = channel.parse(request.headers if use_headers else request.query, body)
@@ -183,6 +186,7 @@ def channel_routes(app: web.Application, channels: ChannelSet, ingest: Ingest) -
                 return _refused(name, exc)
             except Exception:
                 log.exception("could not read a %s request", name)
+                metrics.refused(name, 400)
                 return _error(400, "The request could not be read.")
             try:
                 duplicate = await ingest(msg)
@@ -190,6 +194,7 @@ def channel_routes(app: web.Application, channels: ChannelSet, ingest: Ingest) -
                 return _refused(name, exc)
             except Exception as exc:
                 log.warning("could not store %s message %s: %s", name, msg.msg_id, exc)
+                metrics.refused(name, 503)
                 return _error(503, "temporarily unavailable")
             return reply(bool(duplicate))
 
