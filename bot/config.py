@@ -7,6 +7,7 @@ its values from a `Settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,20 @@ def _log_format(value: str | None) -> str:
     if name not in LOG_FORMATS:
         raise ValueError(f"GRIDBOT_LOG_FORMAT must be text or json, got {value!r}")
     return name
+
+
+def _trusted_proxies(value: str | None) -> tuple[str, ...]:
+    """GRIDBOT_TRUSTED_PROXIES: addresses or networks (comma-separated) of reverse proxies
+    whose X-Forwarded-For names the client."""
+    networks = []
+    for item in (value or "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError("GRIDBOT_TRUSTED_PROXIES must be IP addresses or networks, "
+                                 f"comma-separated, got {item.strip()!r}") from None
+    return tuple(networks)
 
 
 def _simulator(value: str | None) -> bool | None:
@@ -104,6 +119,8 @@ class Settings:
     # /metrics asks for (unset: none; keep /metrics off the internet at the proxy instead).
     log_format: str = "text"
     metrics_token: str | None = None
+    #: Reverse proxies (not on this machine) whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -164,6 +181,7 @@ class Settings:
             session_hours=session_hours,
             log_format=_log_format(get("LOG_FORMAT")),
             metrics_token=get("METRICS_TOKEN"),
+            trusted_proxies=_trusted_proxies(get("TRUSTED_PROXIES")),
         )
         if settings.simulator is None:
             # Off by default once any real channel is connected.

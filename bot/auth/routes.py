@@ -17,6 +17,7 @@ form can send, and every sign-in starts a new session with a new CSRF token.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -106,13 +107,24 @@ def _signed_in(request: web.Request, person_id: int, via: str, next_path: str) -
 LOOPBACK = ("127.0.0.1", "::1")
 
 
+def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
+    """Whether `peer` is a reverse proxy of GRIDBOT_TRUSTED_PROXIES."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(proxy) for proxy in proxies)
+
+
 def client_address(request: web.Request) -> str:
     """Who is trying to sign in: the peer's address, or, when the peer is a reverse proxy on
-    this machine, the address it saw (the last hop of `X-Forwarded-For`, which nginx's
+    this machine or one of GRIDBOT_TRUSTED_PROXIES (a proxy in another container), the
+    address it saw (the last hop of `X-Forwarded-For`, which nginx's
     `$proxy_add_x_forwarded_for` and Caddy append)."""
     peer = request.remote or "unknown"
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if peer in LOOPBACK and forwarded.strip():
+    proxies = request.app[RUNTIME].settings.trusted_proxies
+    if forwarded.strip() and (peer in LOOPBACK or _trusted(peer, proxies)):
         return forwarded.split(",")[-1].strip()[:64] or peer
     return peer
 

@@ -368,3 +368,35 @@ async def test_gridbot_serve_writes_json_lines_and_serves_its_probes(tmp_path: P
     messages = [e["message"] for e in entries]
     assert any(m.startswith("gridbot serving on") for m in messages), messages
     assert "role: all" in messages
+
+
+# -- the proxy in another container ---------------------------------------------------------------
+
+def test_sign_in_sees_the_client_behind_a_trusted_proxy():
+    """In Compose the proxy is another container: its X-Forwarded-For names the client only
+    when GRIDBOT_TRUSTED_PROXIES lists it, so one guesser cannot hold back everyone."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.appkeys import RUNTIME
+    from bot.auth.routes import client_address
+
+    settings = Settings.from_env({"GRIDBOT_TRUSTED_PROXIES": "172.30.0.10"}, dotenv=Path("-"))
+    app = web.Application()
+    app[RUNTIME] = SimpleNamespace(settings=settings)  # type: ignore[assignment]
+
+    def seen(peer: str, forwarded: str = "198.51.100.9, 203.0.113.7") -> str:
+        transport = mock.Mock()
+        transport.get_extra_info.return_value = (peer, 40000)
+        request = make_mocked_request("POST", "/auth/login", app=app, transport=transport,
+                                      headers={"X-Forwarded-For": forwarded})
+        return client_address(request)
+
+    assert seen("172.30.0.10") == "203.0.113.7"  # the address the proxy saw
+    assert seen("127.0.0.1") == "203.0.113.7"  # a proxy on this machine, as before
+    assert seen("172.30.0.11") == "172.30.0.11"  # anyone else cannot claim an address
+    with pytest.raises(ValueError, match="GRIDBOT_TRUSTED_PROXIES"):
+        Settings.from_env({"GRIDBOT_TRUSTED_PROXIES": "the-proxy"}, dotenv=Path("-"))
