@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -400,3 +401,19 @@ def test_sign_in_sees_the_client_behind_a_trusted_proxy():
     assert seen("172.30.0.11") == "172.30.0.11"  # anyone else cannot claim an address
     with pytest.raises(ValueError, match="GRIDBOT_TRUSTED_PROXIES"):
         Settings.from_env({"GRIDBOT_TRUSTED_PROXIES": "the-proxy"}, dotenv=Path("-"))
+
+
+def test_the_readme_names_every_metric_gridbot_serves():
+    from bot import metrics
+
+    served = {name for name in (f.name for f in metrics.REGISTRY.collect())
+              if name.startswith("gridbot_")}
+    served |= {"gridbot_metrics_database_ok", "gridbot_outbox_pending",
+               "gridbot_outbox_oldest_pending_seconds", "gridbot_outbox_dead",
+               "gridbot_inbound_waiting", "gridbot_inbound_oldest_waiting_seconds"}
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Scaling out"):readme.index("## Security and failure")]
+    named = {re.sub(r"_(total|bucket|count|sum)$", "", n)
+             for n in re.findall(r"\bgridbot_[a-z_]+", section)}
+    assert served <= named, served - named
+    assert named <= served, named - served
