@@ -63,8 +63,9 @@ What is printed, per run:
   not stored, stored but not handled, failed, expected reply never received, a ticket
   without its task card, an outbox row not sent or sent but never received; stored or
   handled twice, a delivery repeated, a task card or a staff answer more than once;
-- the CPU the gridbot processes and this process used (cores), the load average, the
-  server logs' errors.
+- the CPU the gridbot processes and this process used (cores; and messages handled per
+  second of gridbot's CPU, a figure less at the mercy of a shared machine), the load
+  average, the server logs' errors.
 
 --json FILE saves the machine, the code (commit and modified files), the settings and
 every run's figures. The defaults (SQLite: 1 process; PostgreSQL: 1, 2 and 4; each steady
@@ -1052,6 +1053,7 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
     first_mention: dict[tuple[str | None, str], float] = {}
     # Group posts that mention nobody (a dispute's), by the ticket they name first.
     naming: dict[tuple[str | None, int], list[tuple[float, str]]] = defaultdict(list)
+    unnamed: dict[str | None, list[tuple[float, str]]] = defaultdict(list)  # e.g. refusals
     first_oa: dict[str, float] = {}
     cards: dict[int, list[float]] = defaultdict(list)
     staff_texts: list[tuple[float, int, str, str]] = []
@@ -1069,6 +1071,8 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
                 first_mention.setdefault((rec.chat, m), rec.at)
             if not rec.to and numbers:
                 naming[(rec.chat, numbers[0])].append((rec.at, rec.text))
+            elif not rec.to:
+                unnamed[rec.chat].append((rec.at, rec.text))
         elif rec.kind == "oa":
             for m in rec.to:
                 first_oa.setdefault(m, rec.at)
@@ -1147,6 +1151,12 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
                 start = "#" if p.kind == "查询" else "已收到"
                 at = next((t for t, text in naming.get((p.chat, number or -1), ())
                            if t >= (p.sent_at or 0.0) and text.startswith(start)), None)
+            if at is None and p.kind == "查询":  # refused about a dispute: it names nothing
+                refusals = unnamed.get(p.chat, [])
+                i = next((i for i, (t, text) in enumerate(refusals)
+                          if t >= (p.sent_at or 0.0) and text.startswith("抱歉")), None)
+                if i is not None:
+                    at = refusals.pop(i)[0]
         elif p.channel == "wechat":
             at = first_oa.get(p.sender)
         else:
@@ -1233,6 +1243,8 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
         "doubled": dict(doubled), "doubled_total": sum(doubled.values()),
         "settled": settled, "wall_s": wall,
         "gridbot_cores": cpu / wall if wall > 0 else None,
+        "gridbot_cpu_s": cpu,
+        "handled_per_gridbot_cpu_s": handled_n / cpu if cpu > 0 else None,
         "bench_cores": own / wall if wall > 0 else None,
         "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg()),
         "server_log": {"errors": sum(len(x.errors) for x in logs),
@@ -1298,7 +1310,8 @@ def describe(r: dict[str, Any]) -> str:
     lines.extend(f"    {e}" for e in r["lost_examples"][:5])
     log = r["server_log"]
     lines.append(
-        f"  gridbot used {_num(r['gridbot_cores'], 2)} cores, this process "
+        f"  gridbot used {_num(r['gridbot_cores'], 2)} cores ({r['gridbot_cpu_s']:.0f} CPU s, "
+        f"{_num(r['handled_per_gridbot_cpu_s'])} messages handled per CPU s), this process "
         f"{_num(r['bench_cores'], 2)}; load average {r['loadavg_before'][0]:.1f} → "
         f"{r['loadavg_after'][0]:.1f}; server logs: {log['errors']} errors, "
         f"{log['tracebacks']} tracebacks, {log['database_locked']} 'database is locked'")
