@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import Context
-from domain.notices import ACK_WINDOW
-from handlers import Command, CommandData, wishes
+from domain.notices import ACK_WINDOW, NoticeView
+from handlers import Command, CommandData, notice_answers, wishes
 from storage import notices as notice_queries
 from storage import points as points_queries
 from storage import tickets as ticket_queries
@@ -89,6 +89,15 @@ async def points(session: AsyncSession, ctx: Context, command: Command) -> Comma
         return CommandData()
     return CommandData(facts={"account": await points_queries.account(
         session, ctx.person_id, wishes.POINTS_LINES)})
+
+
+async def recent_notices(session: AsyncSession, ctx: Context) -> list[NoticeView]:
+    """For answers from notices (not a command's loader): the notices sent to the building
+    of the message's group within the window a question may be about."""
+    if ctx.building_id is None:
+        return []
+    return await notice_queries.sent_to_building_since(
+        session, ctx.building_id, ctx.now - notice_answers.ANSWER_WINDOW)
 
 
 LOADERS: dict[str, Loader] = {

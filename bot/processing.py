@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import command_data, metrics
 from bot.open311.intake import decided, report_context
 from bot.writer import DecisionWriter, Origin
+from domain.notices import NoticeView
 from domain.org import OrgMap
 from domain.tickets import TicketView
 from handlers import (
@@ -45,6 +46,7 @@ from handlers import (
     Message,
     handle_command,
     handle_message,
+    notice_answers,
     parse_command,
 )
 from handlers.failures import could_not_handle
@@ -127,6 +129,8 @@ class Prepared:
     command: Command | None = None
     nlu: dict[str, Any] | None = None
     error: Exception | None = None
+    # The building's recent notices, read when the message may ask about one of them.
+    notices: list[NoticeView] = field(default_factory=list)
 
     @property
     def is_text(self) -> bool:
@@ -261,9 +265,20 @@ class Processor:
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
+            await self._read_notices(prepared)
         except Exception as exc:
             prepared.error = exc
         return prepared
+
+    async def _read_notices(self, prepared: Prepared) -> None:
+        """Answers from notices: a question the NLU reads as no matter, in a building's
+        group, is checked against the building's recent notices, read here (a read outside
+        the transaction, like the NLU's work)."""
+        ctx = prepared.ctx
+        if (prepared.command is None and ctx is not None and prepared.nlu is not None
+                and notice_answers.wants_notices(ctx, prepared.nlu)):
+            async with self._sessions() as session:
+                prepared.notices = await command_data.recent_notices(session, ctx)
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
         if claim.channel == OPEN311_CHANNEL:
@@ -393,7 +408,7 @@ class Processor:
         nlu = prepared.nlu or {}
         # Only a would-be ticket needs the building's open tickets (to join one of them).
         tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
-        return handle_message(ctx, nlu, tickets)
+        return handle_message(ctx, nlu, tickets, prepared.notices)
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
                      writes: PendingWrites | None, audits: list[dict[str, Any]] | None,

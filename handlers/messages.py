@@ -14,9 +14,11 @@ from domain.decisions import (
     ToSender,
     ignore,
 )
+from domain.notices import NoticeView
 from domain.tickets import TicketView
 from handlers import texts
 from handlers.intents import handle_intent
+from handlers.notice_answers import look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
 # Writing @gridbot is asking to be heard: a ticket intent this likely is taken.
@@ -47,14 +49,17 @@ def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_message(
-    ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = ()
+    ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = (),
+    notices: Sequence[NoticeView] = (),
 ) -> Decision:
-    decision = _decide(ctx, nlu, open_tickets)
+    """`notices`: the building's recent notices, read when the message may ask about one."""
+    decision = _decide(ctx, nlu, open_tickets, notices)
     decision.review = review_request(ctx.message.text, decision.nlu or nlu)
     return decision
 
 
-def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView]) -> Decision:
+def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView],
+            notices: Sequence[NoticeView]) -> Decision:
     message = ctx.message
     intent = nlu.get("intent", {}).get("name", "none")
     if intent == "none" and message.mentions_bot:
@@ -62,6 +67,9 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
         intent = nlu["intent"]["name"]
     if intent in TICKET_INTENTS:
         return handle_intent(ctx, nlu, open_tickets)
+    looked = look_up(ctx, nlu, notices)  # a question a recent notice answers
+    if looked.answer is not None:
+        return looked.answer
     if message.chat_id is None or message.mentions_bot:
         # Someone talking to gridbot directly deserves an answer; a group's chatter does not.
         roles = {r.role for r in ctx.org.roles_of(ctx.person_id)} if ctx.person_id else set()
@@ -70,6 +78,7 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
         to = ToSender(message.channel, message.sender_id, message.chat_id)
         if ctx.group_id is not None:
             to = ToGroup(ctx.group_id, (message.sender_id,))
-        return Decision("help", texts.WHY_HELP.format(understood=texts.understood(nlu)),
+        return Decision("help", texts.WHY_HELP.format(understood=texts.understood(nlu))
+                        + looked.note,
                         sends=[Send(to, help_text)], nlu=nlu)
-    return ignore(texts.WHY_CHATTER.format(understood=texts.understood(nlu)), nlu)
+    return ignore(texts.WHY_CHATTER.format(understood=texts.understood(nlu)) + looked.note, nlu)

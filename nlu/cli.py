@@ -68,6 +68,42 @@ def _heldout_examples(path: Path, train: list[Example]) -> tuple[list[Example], 
     return held, sum(1 for ex in held if normalize(ex.text) in seen)
 
 
+def _notice_sets(args: argparse.Namespace) -> list[Path]:
+    """The labelled sets of questions about notices to report: ``--notices``, else the
+    packaged ones that are present; none with ``--no-notices``."""
+    if getattr(args, "no_notices", False):
+        return []
+    if getattr(args, "notices", None):
+        return [Path(args.notices)]
+    from nlu.notice_eval import PACKAGED_NOTICE_SETS
+
+    return [path for path in PACKAGED_NOTICE_SETS if path.is_file()]
+
+
+def _report_notices(paths: list[Path], out_dir: Path, json_mode: bool) -> int:
+    """Answers from notices: precision and recall at thresholds on each labelled set,
+    printed (on stdout unless ``--json``) and written to ``<out>/<set>.json``."""
+    from nlu.notice_eval import format_report, report
+
+    where = sys.stderr if json_mode else sys.stdout
+    for path in paths:
+        try:
+            figures = report(path)
+        except DataError as exc:
+            return _error(str(exc))
+        file = out_dir / f"{path.stem}.json"
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            file.write_text(_dump(figures), encoding="utf-8")
+        except OSError as exc:
+            return _error(f"cannot write {file}: {exc}")
+        if not json_mode:
+            print()
+            print(format_report(figures))
+        print(f"answers from notices, figures and errors: {file}", file=where)
+    return EXIT_OK
+
+
 def _error(message: str) -> int:
     print(f"gridbot nlu: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -195,6 +231,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     FILE's report, keyed like Rasa's); ``intent_report.json``, ``intent_confusion_matrix.png``
     and ``intent_errors.json`` are written under ``--out``, the held-out ones under
     ``--out``/heldout, and their paths printed (on stderr with ``--json``).
+
+    Answers from notices are reported after it: precision and recall at thresholds on the
+    labelled questions about notices (``--notices FILE``, by default the packaged
+    ``nlu/data/notice_questions.yml`` and its held-out companion), written to
+    ``--out``/<set>.json with the errors at gridbot's threshold (``--no-notices``: none).
     """
     path = Path(args.file)
     try:
@@ -252,7 +293,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _print_paths("", paths, result, where)
     if held_result is not None and held_paths is not None:
         _print_paths("held-out ", held_paths, held_result, where)
-    return EXIT_OK
+    return _report_notices(_notice_sets(args), out_dir, args.json)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -355,6 +396,11 @@ def register(subparsers: Any, var_dir: str | Path | None = None) -> Any:
                     help="with --folds, also train on all of FILE and score this held-out set "
                          "(default: the packaged nlu/data/heldout.yml, when present)")
     ev.add_argument("--no-heldout", action="store_true", help="do not report a held-out set")
+    ev.add_argument("--notices", default=None, metavar="FILE",
+                    help="also report answers from notices on this labelled set of questions "
+                         "(default: the packaged nlu/data/notice_questions*.yml)")
+    ev.add_argument("--no-notices", action="store_true",
+                    help="do not report answers from notices")
     ev.set_defaults(func=cmd_eval, eval_base=str(eval_base))
 
     cmp = commands.add_parser(

@@ -63,6 +63,17 @@ async def latest_sent_to_building(session: AsyncSession, building_id: int,
     return None
 
 
+async def sent_to_building_since(session: AsyncSession, building_id: int, since: datetime,
+                                 limit: int = 20) -> list[NoticeView]:
+    """The notices sent to the building at or after `since`, newest first (at most `limit`):
+    what a resident's question may be about."""
+    rows = await session.execute(
+        select(Notice).where(Notice.status == NoticeStatus.SENT, Notice.sent_at >= since)
+        .order_by(Notice.sent_at.desc(), Notice.id.desc()).limit(RECENT_SCAN))
+    found = [_view(n) for n in rows.scalars() if building_id in (n.building_ids or ())]
+    return found[:limit]
+
+
 async def has_acknowledged(session: AsyncSession, notice_id: int, channel: str,
                            sender_id: str) -> bool:
     found = await session.scalar(select(NoticeAck.id).where(

@@ -78,10 +78,10 @@ async def test_an_error_that_does_not_pass_ends_in_an_answer_to_the_sender(
 ):
     real = processing.handle_message
 
-    def breaks_on_boom(ctx: Any, nlu: Any, open_tickets: Any = ()) -> Any:
+    def breaks_on_boom(ctx: Any, nlu: Any, *rest: Any) -> Any:
         if "水管" in ctx.message.text:
             raise KeyError("a bug")
-        return real(ctx, nlu, open_tickets)
+        return real(ctx, nlu, *rest)
 
     monkeypatch.setattr(processing, "handle_message", breaks_on_boom)
     await spine.bridge_say("3号楼水管爆了，楼道里全是水", sender="wxid_a", name="甲")
