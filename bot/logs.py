@@ -51,17 +51,21 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str = "text", verbose: bool = False,
-              stream: IO[str] | None = None) -> logging.Handler:
+              stream: IO[str] | None = None, force: bool = False) -> logging.Handler | None:
     """Set up the root logger once for a `gridbot` run: one handler on stderr (or `stream`)
-    writing text or JSON lines. Returns the handler."""
+    writing text or JSON lines, and returns it. Like `logging.basicConfig`, a root logger
+    that already has handlers (gridbot run inside another program, or its tests) is left as
+    it is, unless `force`."""
+    for noisy in QUIET:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if root.handlers and not force:
+        return None
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in QUIET:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler

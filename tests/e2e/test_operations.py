@@ -236,7 +236,7 @@ def json_logs() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     buffer = io.StringIO()
-    configure("json", verbose=True, stream=buffer)
+    configure("json", verbose=True, stream=buffer, force=True)
     try:
         yield buffer
     finally:
@@ -245,6 +245,17 @@ def json_logs() -> Iterator[io.StringIO]:
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
+
+
+def test_gridbot_run_inside_a_program_with_logging_keeps_its_handlers():
+    """`gridbot` commands called in-process (the tests, another program) leave a root logger
+    that already has handlers alone, as logging.basicConfig does: no handler bound to a
+    stream that is later closed."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    assert before  # pytest's own
+    assert configure("json") is None
+    assert root.handlers == before
 
 
 async def test_json_log_lines_parse_and_carry_no_message_text(spine: Spine,
