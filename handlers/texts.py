@@ -587,3 +587,12 @@ ESCALATION_TEXT_UNDER_WAY = (
     ESCALATION_TITLE + "\n{why}\n{text}\n地点：{where}\n请于 {due} 前{duty}\n"
     "回复“进展 {id} 内容”更新，“完成 {id} 说明”办结"
 )
+
+
+# Answers from notices (handlers.notice_answers) ----------------------------------------
+
+#: The answer in the group, to the resident who asked: the notice's own words, cited.
+NOTICE_ANSWER = "根据{building}{date}的通知（{time}发布）：{text}"
+WHY_NOTICE_ANSWERED = "{sender}的问题由{building}{date}的楼组通知 #{notice} 回答：{why}"
+WHY_NOTICE_NOT_ANSWERED = (
+    "；最接近的是{building}{date}的楼组通知 #{notice}：{why}，不到 {threshold:.2f}，不回答")

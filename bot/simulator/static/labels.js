@@ -11,6 +11,7 @@ const OUTCOMES = {
   rate_reminded: "提醒评价", auto_closed: "未评价自动关闭",
   notice_scheduled: "定时通知", notice_sent: "定时通知已发出", acknowledged: "居民已收到通知",
   wish_reannounced: "心愿再次通知志愿者", wish_handed_over: "心愿交网格员跟进", redeemed: "积分兑换",
+  notice_answered: "据通知答复",
 };
 /* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
 const COMMANDS = {
