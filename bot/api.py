@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import params
+from bot import params, ticket_lists
 from bot.addressing import Addressing
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN  # noqa: F401 (imported from here too)
 from bot.auth import scope
@@ -26,7 +26,6 @@ from bot.auth.viewer import (
     refuse,
     require_admin,
     require_viewer,
-    ticket_conditions,
     visible_ticket,
 )
 from bot.processing import explain_text, parse_text
@@ -35,7 +34,7 @@ from bot.reports.scope import viewer_scope
 from bot.writer import Origin
 from domain.notices import NOTICE_STATUSES, NoticeView
 from domain.org import OrgMap
-from domain.tickets import CATEGORIES, STATUSES
+from domain.tickets import CATEGORIES
 from handlers import actions
 from storage import nlu_store
 from storage import notices as notice_queries
@@ -156,18 +155,13 @@ async def list_tickets(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     org = await runtime.org.get()
     q = request.query
-    building, grid = params.query_name(q, "building"), params.query_name(q, "grid")
-    conditions = ticket_queries.ticket_filters(
-        status=params.query_choices(q, "status", STATUSES),
-        category=params.query_choices(q, "category", CATEGORIES),
-        building_ids=[b.id for b in org.buildings_by_number(building)] if building else None,
-        grid_ids=org.grid_ids_matching(grid) if grid else None,
-        since=params.query_since(q),
-    ) + ticket_conditions(viewer, org)
+    # Filters, search (q), assignee and sort, within the viewer's scope (bot.ticket_lists).
+    chosen = ticket_lists.read_list(q, viewer, org)
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
-        rows, total = await ticket_queries.list_tickets(session, conditions, limit, offset)
+        rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
+                                                        offset, chosen.order)
     return web.json_response({"tickets": [ticket_json(t, org) for t in rows], "total": total})
 
 

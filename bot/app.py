@@ -9,7 +9,11 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.api import api_routes, json_errors
+from bot.api_actions import action_routes
+from bot.api_lists import list_routes
+from bot.api_org import org_routes
 from bot.api_reports import report_routes
+from bot.api_retrain import retrain_routes
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN
 from bot.auth.middleware import authenticate
 from bot.auth.routes import auth_routes
@@ -99,6 +103,11 @@ def create_app(runtime: Runtime, *, workers: bool = True, web_routes: bool = Tru
         return app
     channel_routes(app, channels, runtime.intake.store)
     api_routes(app)
+    # The console's actions, lists, org map and retraining.
+    action_routes(app)
+    list_routes(app)
+    org_routes(app)
+    retrain_routes(app)
     points_routes(app)
     report_routes(app)
     open311_routes(app)

@@ -138,7 +138,8 @@ class Operation:
                 content["application/json"] = {"schema": schema}
             if status == 200:
                 for media in self.media:
-                    content[media] = {"schema": {"type": "string"}}
+                    # YAML is read back as data by clients (and schemathesis): any value.
+                    content[media] = {"schema": ANY if "yaml" in media else {"type": "string"}}
             responses[str(status)] = {"description": description, **(
                 {"content": content} if content else {})}
         operation: dict[str, Any] = {
@@ -209,6 +210,13 @@ PARSE = obj({"text": STR, "intent": obj({"name": STR, "confidence": NUM}),
              "intent_ranking": array(OBJECT), "entities": array(OBJECT),
              "urgency": N_STR, "tier": N_STR}, ["intent", "entities"])
 
+RETRAIN = obj({
+    "state": {"type": "string", "enum": ["idle", "running", "done", "failed"]},
+    "done": INT, "total": INT, "step": STR, "by": N_STR, "note": N_STR,
+    "started_at": N_TIME, "heartbeat_at": N_TIME, "finished_at": N_TIME, "error": N_STR,
+    "version": N_STR, "macro_f1": N_NUM, "active_version": N_STR, "active_macro_f1": N_NUM,
+    "examples": N_INT, "reviewed": N_INT}, ["state"])
+
 COMPONENTS = {"Error": ERROR, "Ticket": TICKET, "OutboxMessage": OUTBOX}
 
 ID = path("id", bounded(1, MAX_ID), "gridbot's number of it")
@@ -221,6 +229,55 @@ PERSON = path("person", text(100), "a person's wecom_userid or wechat_id")
 STREET = query("street", text(100), "one street's figures (by name); default: all the "
                                     "viewer sees")
 INBOUND = ("received", "processing", "done", "failed")
+SORT_KEYS = ("id", "created", "updated", "deadline", "status", "category", "building")
+#: Search, assignee and sort of a ticket list (bot.ticket_lists), for the list and its CSV.
+LIST_QUERY = (
+    query("q", text(100), "free text: every word in the ticket's text, reporter name or "
+                          "location; a number also finds that ticket"),
+    query("assignee", text(100), "who holds it: an account (wecom_userid or wechat_id), "
+                                 "me, or none"),
+    query("sort", {"type": "string", "enum": ["", *SORT_KEYS, *(f"-{k}" for k in SORT_KEYS)]},
+          "the order; - before it for descending (default -id, the newest first)"),
+)
+LIST_FILTERS = (
+    query("status", choices(STATUSES), "one status or several, comma-separated"),
+    query("category", choices(CATEGORIES), "one category or several"),
+    query("building", text(50), "a building as people name it (3号楼) or its number"),
+    query("grid", text(50), "a grid's name or number"),
+)
+ACTION_ANSWERS: dict[int, tuple[str, Schema | None]] = {
+    200: ("done: the ticket as it is now, and what the chat command would have answered",
+          obj({"ticket": ref("Ticket"), "answer": STR, "changed": BOOL, "reason": STR},
+              ["ticket", "answer", "changed"])),
+    400: ("a missing or wrong argument (the command's usage, an unknown account or "
+          "department)", ref("Error")),
+    403: ("the viewer's role does not allow it, they may only read the ticket, the admin "
+          "token (which is nobody) tried it, or no CSRF token came with a session",
+          ref("Error")),
+    404: NOT_FOUND,
+    409: ("the ticket's status does not allow it, or it changed meanwhile", ref("Error")),
+}
+ACTION_BODIES: dict[str, tuple[str, Schema | None]] = {
+    "accept": ("Accept (接单)", None),
+    "progress": ("A progress note (进展); the residents hear it",
+                 obj({"note": text(500)}, ["note"], closed=True)),
+    "resolve": ("Resolve (完成), with an optional note; the residents are asked to rate",
+                obj({"note": nullable(text(500))}, closed=True)),
+    "transfer": ("Transfer (转派) to a staff member by their WeCom account",
+                 obj({"to": text(500)}, ["to"], closed=True)),
+    "escalate": ("Escalate (升级) one step up", None),
+    "whistle": ("Whistle (吹哨) a department of the ticket's street",
+                obj({"department": text(500)}, ["department"], closed=True)),
+    "report": ("Report (报到) for the whistled department", None),
+    "close": ("Close (结案) a resolved ticket without waiting for the rating", None),
+    "reopen": ("Reopen (重开) a resolved ticket or one closed within 7 days",
+               obj({"note": nullable(text(500))}, closed=True)),
+    "cancel": ("Cancel (取消) an open ticket, saying why",
+               obj({"note": text(500)}, ["note"], closed=True)),
+    "tier": ("Set a dispute's tier (改层级); it goes to that tier's mediator",
+             obj({"tier": {"type": "string", "enum": ["micro", "small", "medium", "big"]}},
+                 ["tier"], closed=True)),
+}
 
 OPERATIONS: tuple[Operation, ...] = (
     # -- bot.api
@@ -236,7 +293,7 @@ OPERATIONS: tuple[Operation, ...] = (
                   query("building", text(50), "a building as people name it (3号楼) or its "
                                               "number"),
                   query("grid", text(50), "a grid's name or number"),
-                  SINCE, LIMIT_100, OFFSET),
+                  SINCE, *LIST_QUERY, LIMIT_100, OFFSET),
               answers={200: ("the page and how many there are in all", obj(
                   {"tickets": array(ref("Ticket")), "total": INT}, ["tickets", "total"]))}),
     Operation("GET", "/api/v1/tickets/{id}", "One ticket with its events, messages and the "
@@ -334,6 +391,63 @@ OPERATIONS: tuple[Operation, ...] = (
                             "1: an HTML file that carries its style sheet"), STREET),
               answers={200: ("the review", OBJECT), 404: NOT_FOUND},
               media=("text/csv", "text/html", "application/pdf")),
+    # -- bot.api_actions: the console's actions, each the chat command's decision
+    Operation("GET", "/api/v1/tickets/{id}/actions", "Which actions the viewer may take on "
+              "a ticket now, why not the others, and whom or where it may go", "actions",
+              params=(ID,), answers={200: ("the actions", obj({
+                  "ticket": INT, "actions": array(obj({
+                      "action": STR, "label": STR, "allowed": BOOL, "why": N_STR,
+                      "field": N_STR, "field_label": N_STR, "required": BOOL})),
+                  "staff": array(OBJECT), "departments": array(OBJECT), "tiers": array(OBJECT),
+                  "escalates_to": N_STR}, ["actions"])), 404: NOT_FOUND}),
+    *(Operation("POST", f"/api/v1/tickets/{{id}}/{name}", summary, "actions", params=(ID,),
+                body=body if body is not None else obj({}, closed=True),
+                body_required=body is not None and bool(body.get("required")),
+                answers=ACTION_ANSWERS)
+      for name, (summary, body) in ACTION_BODIES.items()),
+    # -- bot.api_lists
+    Operation("GET", "/api/v1/tickets.csv", "Any ticket list as CSV (UTF-8 with BOM), with "
+              "the list's filters, search and sort", "tickets",
+              params=(*LIST_FILTERS, SINCE, *LIST_QUERY,
+                      query("limit", bounded(1, 20_000), "at most this many (default 20000)")),
+              answers={200: ("the tickets, a header row first", None)}, media=("text/csv",)),
+    Operation("GET", "/api/v1/messages/{id}", "One inbound message: its decision and NLU "
+              "evidence, its group, the ticket it touched and the outbox rows it made",
+              "messages", params=(ID,),
+              answers={200: ("the message", obj({
+                  "message": MESSAGE, "group": N_OBJECT, "sender": N_OBJECT,
+                  "ticket": nullable(ref("Ticket")), "outbox": array(ref("OutboxMessage"))},
+                  ["message", "outbox"])), 404: NOT_FOUND}),
+    # -- bot.api_org
+    Operation("GET", "/api/v1/org", "The org map of the viewer's streets: districts, grids, "
+              "buildings, groups, people and their roles, departments", "org",
+              answers={200: ("the map", obj({"streets": array(OBJECT), "people": array(OBJECT)},
+                                            ["streets", "people"]))}),
+    Operation("GET", "/api/v1/org/export", "A street's org file (YAML) as the database has it",
+              "org", params=(query("street", text(100), "the street's name (default: the "
+                                                        "viewer's only street)"),),
+              answers={200: ("the org file", None), 403: FORBIDDEN, 404: NOT_FOUND,
+                       409: ("the map cannot be written as an org file", ref("Error"))},
+              media=("text/yaml",)),
+    Operation("POST", "/api/v1/org/import", "Import an org file (as gridbot org import); "
+              "dry_run says what it would change", "org",
+              body=obj({"yaml": text(2 * 1024 * 1024), "dry_run": BOOL}, ["yaml"],
+                       closed=True),
+              answers={200: ("what the import changed (or would)", obj({
+                  "street": STR, "dry_run": BOOL, "changed": BOOL, "summary": STR,
+                  "lines": array(STR)}, ["street", "changed", "summary"])),
+                       400: ("the file's errors, each with its line", obj({
+                           "error": STR, "errors": array(obj({"line": INT, "message": STR}))},
+                           ["error"])),
+                       403: FORBIDDEN,
+                       409: ("the file no longer names the importing admin", ref("Error"))}),
+    # -- bot.api_retrain
+    Operation("POST", "/api/v1/nlu/retrain", "Start retraining in the background (one at a "
+              "time)", "nlu", body=obj({"note": nullable(text(200))}, closed=True), body_required=False,
+              answers={202: ("started: the job's state", RETRAIN),
+                       409: ("a retrain is already running", OBJECT), 403: FORBIDDEN}),
+    Operation("GET", "/api/v1/nlu/retrain", "The latest retrain's progress", "nlu",
+              answers={200: ("the job's state", RETRAIN), 403: FORBIDDEN}),
 )
 
 

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from domain.decisions import ChangeTicket, Context, Decision, Send, ToDepartment, ToPerson
+from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES, Status, TicketView
 from handlers import texts
 from handlers.commands import Command, CommandSpec
@@ -35,24 +37,35 @@ def _is_the_reporter(ctx: Context, ticket: TicketView) -> bool:
                                                             ticket.reporter_id)
 
 
+def closed_too_long(ticket: TicketView, now: datetime) -> bool:
+    """Closed more than `REOPEN_WITHIN` ago: no longer reopened (the matter is reported anew)."""
+    return (ticket.status == Status.CLOSED and ticket.closed_at is not None
+            and now - ticket.closed_at > REOPEN_WITHIN)
+
+
+def reopened_fields(org: OrgMap, now: datetime, ticket: TicketView) -> dict[str, Any]:
+    """What a reopened ticket gets: fresh accept and resolve deadlines from its street's SLA,
+    and no acceptance, resolution, closing or rating any more."""
+    accept_due, resolve_due = org.sla_for(ticket.building_id).deadlines(
+        ticket.category, ticket.urgency, now)
+    return {
+        "accept_due_at": accept_due, "resolve_due_at": resolve_due, "accepted_at": None,
+        "resolved_at": None, "closed_at": None, "confirm_due_at": None, "rating": None,
+    }
+
+
 def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     """没修好: back to its holder with fresh deadlines, its rating taken out."""
     if not _is_reporter(ctx, ticket):
         return _refuse(ctx, command, texts.WHY_NOT_REOPENER, texts.REOPEN_NOT_YOURS, {})
-    if (ticket.status == Status.CLOSED and ticket.closed_at is not None
-            and ctx.now - ticket.closed_at > REOPEN_WITHIN):
+    if closed_too_long(ticket, ctx.now):
         days = REOPEN_WITHIN.days
         return Decision("refused", texts.WHY_REOPEN_TOO_LATE.format(
             actor=_actor_name(ctx), ticket=ticket.id, days=days),
             sends=[_answer(ctx, texts.REOPEN_TOO_LATE, {"days": days}, ticket.id)])
-    accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
-        ticket.category, ticket.urgency, ctx.now)
-    fields: dict[str, Any] = {
-        "accept_due_at": accept_due, "resolve_due_at": resolve_due, "accepted_at": None,
-        "resolved_at": None, "closed_at": None, "confirm_due_at": None, "rating": None,
-    }
     change = ChangeTicket(ticket.id, "reopened", "居民反馈没有解决",
-                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
+                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED,
+                          reopened_fields(ctx.org, ctx.now, ticket))
     holder = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
     pushes = []
     if holder is not None:
@@ -88,4 +101,4 @@ COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
     (CommandSpec("撤销", "撤销 编号"), _on_ticket(cancel)),
 ]
 
-__all__ = ["COMMANDS", "cancel", "reopen"]
+__all__ = ["COMMANDS", "cancel", "closed_too_long", "reopen", "reopened_fields"]

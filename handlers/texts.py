@@ -589,6 +589,41 @@ ESCALATION_TEXT_UNDER_WAY = (
 )
 
 
+# The console acts: staff's actions from the console that no chat command has -------------
+
+#: The word each such action goes by in the record of its decision (a chat command's word).
+CONSOLE_WORDS = {"close": "结案", "reopen": "重开", "cancel": "取消", "tier": "改层级"}
+CONSOLE_USAGES = {"close": "结案 编号", "reopen": "重开 编号 说明", "cancel": "取消 编号 原因",
+                  "tier": "改层级 编号 micro|small|medium|big"}
+#: What the admin token is told when it tries an action someone must answer for.
+TOKEN_IS_NOBODY = ("管理令牌不代表任何工作人员：接单、进展、办结、转派、升级、吹哨、结案、重开、"
+                   "取消和改层级都以本人身份进行，请工作人员登录后在管理后台操作。")
+ONLY_TO_READ = "工单 #{id} 不由您处理，只能查看。"
+CONSOLE_NO_STAFF = "本街道没有可以转派的工作人员（需有企业微信账号）。"
+CLOSED_BY_STAFF = (
+    "@{reporter} 工单 #{id} 已由工作人员确认办结并关闭。"
+    "如果问题其实没有解决，{days} 天内可回复“没修好 {id}”。"
+)
+WISH_CLOSED_BY_STAFF = "@{reporter} 微心愿 #{id} 已由工作人员确认完成并关闭，感谢您的耐心！"
+WHY_CLOSED_BY_STAFF = "{actor}确认办结，未等居民评价即关闭"
+REOPENED_BY_STAFF_GROUP = "@{reporter} 工单 #{id} 已由工作人员重新打开，{holder}会继续处理。"
+REOPENED_BY_STAFF_NOBODY = "@{reporter} 工单 #{id} 已由工作人员重新打开，正在安排专人处理。"
+REOPENED_BY_STAFF_PUSH = "工单 #{id} 已由{actor}重新打开（{note}），请尽快处理。"
+WHY_REOPENED_BY_STAFF = "{actor}重新打开：{note}"
+STAFF_REOPEN_NOTE = "工作人员重新打开"
+STAFF_REOPEN_TOO_LATE = (
+    "工单 #{id} 已关闭超过 {days} 天，不能再重新打开（已计入当时的统计）。"
+    "如果问题又出现了，请居民重新反映，或在走访时记录。"
+)
+CANCELLED_BY_STAFF_GROUP = "@{reporter} 工单 #{id} 已取消：{note}。如有需要，请重新反映。"
+CANCELLED_BY_STAFF_PUSH = "工单 #{id} 已由{actor}取消，无需再处理：{note}"
+WHY_CANCELLED_BY_STAFF = "{actor}取消：{note}"
+NOT_A_DISPUTE = "工单 #{id} 不是矛盾纠纷，没有调解层级。"
+TIER_SET = "调解层级由{previous}改为{tier}"
+TIER_SET_HOLDER = "，交{title}{holder}调解"
+TIER_PUSH = "{actor}将矛盾纠纷 #{id} 定为{tier}，交由您调解：{text}"
+TIER_AWAY = "矛盾纠纷 #{id} 已定为{tier}，改由{title}{holder}调解，您不用再跟进了。"
+
 # Answers from notices (handlers.notice_answers) ----------------------------------------
 
 #: The answer in the group, to the resident who asked: the notice's own words, cited.

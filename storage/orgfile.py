@@ -1018,14 +1018,25 @@ async def bump_org_version(session: AsyncSession) -> int:
     return version
 
 
-async def import_org(session_factory: SessionFactory, org: OrgFile) -> ImportSummary:
-    """Write `org` into the database in one transaction; see the module docstring."""
+async def import_org(session_factory: SessionFactory, org: OrgFile, *,
+                     dry_run: bool = False) -> ImportSummary:
+    """Write `org` into the database in one transaction; see the module docstring. With
+    `dry_run` the transaction is rolled back: the summary says what the import would do."""
     errors = check_org(org)
     if errors:
         raise OrgFileError(errors)
     summary = ImportSummary()
-    async with session_factory() as session, session.begin():
-        await _Importer(session, org, summary).run()
+    async with session_factory() as session:
+        transaction = await session.begin()
+        try:
+            await _Importer(session, org, summary).run()
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
     return summary
 
 

@@ -191,11 +191,15 @@ def ticket_filters(
 
 
 async def list_tickets(
-    session: AsyncSession, conditions: list[Any], limit: int, offset: int
+    session: AsyncSession, conditions: list[Any], limit: int, offset: int,
+    order: Sequence[Any] = (),
 ) -> tuple[list[Ticket], int]:
+    """A page of the tickets that meet `conditions`, in `order` (newest first when none
+    is given; the id breaks ties), and how many there are in all."""
     total = await session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
     rows = await session.execute(
-        select(Ticket).where(*conditions).order_by(Ticket.id.desc()).limit(limit).offset(offset)
+        select(Ticket).where(*conditions).order_by(*order, Ticket.id.desc())
+        .limit(limit).offset(offset)
     )
     return list(rows.scalars()), int(total or 0)
 

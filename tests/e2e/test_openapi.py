@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from bot.api_retrain import RETRAINER
 from bot.app import create_app
 from bot.config import Settings
 from bot.openapi import OPERATIONS, described, undocumented
@@ -36,6 +37,7 @@ from bot.runtime import Runtime
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.e2e.conftest import ADMIN_TOKEN, Spine, load_org
+from tests.e2e.test_console_retrain import small_data
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -117,7 +119,10 @@ class ServedGridbot:
         settings = Settings(database_url=self.db_url, admin_token=ADMIN_TOKEN,
                             var_dir=self.var, simulator=False)
         runtime = Runtime(settings, nlu_loader=lambda: self.nlu_model)
-        runner = web.AppRunner(create_app(runtime, workers=False, token=ADMIN_TOKEN))
+        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
+        # POST /api/v1/nlu/retrain trains in the background: on a small data set, quickly.
+        app[RETRAINER].data, app[RETRAINER].folds = small_data(self.var / "small.yml"), 2
+        runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -5,11 +5,12 @@ const STATUSES = { new: "待接单", accepted: "已接单", in_progress: "处理
 const OPEN = ["new", "accepted", "in_progress", "reopened"];
 const EVENTS = { created: "建单", followed: "关注", accepted: "接单", progress: "进展", resolved: "办结", transferred: "转派",
   escalated: "升级", recategorized: "改类", claimed: "认领", rated: "评价", reopened: "重开", cancelled: "取消", closed: "关闭",
-  whistled: "吹哨", reported: "报到", respond_overdue: "报到超时" };
+  whistled: "吹哨", reported: "报到", respond_overdue: "报到超时", retiered: "改调解层级" };
 const ENTITY_NAMES = { building: "楼号", unit: "单元", room: "房号", facility: "设施", urgency: "紧急", person: "人" };
 const PAGE = 50;
 const WRONG_TOKEN = "管理令牌错误或已失效，请重新输入。Wrong or expired admin token.";
-const state = { token: null, session: null, tab: "tickets", offset: 0, filters: {}, ticket: null, timer: null };
+const state = { token: null, session: null, tab: "tickets", offset: 0, filters: { sort: "-id" }, ticket: null, message: null,
+  timer: null, answer: null, org: null, orgText: null, retrain: null };
 
 /* ---------- helpers ---------- */
 function el(tag, props, ...kids) {
@@ -48,7 +49,7 @@ function thead(...names) { return el("tr", { class: "head" }, names.map((n) => e
 function labelCells(table) {
   const head = table.querySelector("tr.head");
   if (!head) return;
-  const names = [...head.children].map((th) => th.textContent);
+  const names = [...head.children].map((th) => th.textContent.replace(/ [▲▼]$/, ""));
   table.classList.add("stack");
   for (const tr of table.querySelectorAll("tr:not(.head)")) {
     [...tr.children].forEach((td, i) => { if (!td.hasAttribute("colspan")) td.dataset.label = names[i] || ""; });
@@ -80,6 +81,15 @@ function isOverdue(t, which) {
   if (!due || due > Date.now()) return false;
   return which === "accept" ? ["new", "reopened"].includes(t.status) : OPEN.includes(t.status);
 }
+/* The deadline that matters now (as sort=deadline orders them): the department's report, accepting, resolving. */
+function dueNow(t) {
+  if (!OPEN.includes(t.status)) return el("span", { class: "muted" }, "—");
+  if (t.department && !t.reported_at && t.respond_due_at) {
+    const late = Date.parse(t.respond_due_at) < Date.now();
+    return el("span", { class: late ? "overdue" : "nowrap" }, "报到 ", bj(t.respond_due_at, true), late ? " 超时" : "");
+  }
+  return ["new", "reopened"].includes(t.status) ? ["接单 ", deadline(t, "accept")] : ["办结 ", deadline(t, "resolve")];
+}
 function deadline(t, which) {
   const iso = which === "accept" ? t.accept_due_at : t.resolve_due_at;
   if (!iso) return el("span", { class: "muted" }, "—");
@@ -103,9 +113,24 @@ async function api(path, body, method) {
   const data = await res.json().catch(() => ({}));
   if (res.status === 401 && !state.token && state.session) { toSignIn(); throw new AuthError("401"); }
   if (res.status === 401) { showLogin(WRONG_TOKEN); throw new AuthError("401"); }
-  if (!res.ok) { const err = new Error(data.error || `HTTP ${res.status}`); err.status = res.status; throw err; }
+  if (!res.ok) { const err = new Error(data.error || `HTTP ${res.status}`); err.status = res.status; err.data = data; throw err; }
   return data;
 }
+/* A file from the API (CSV, YAML) saved by the browser; the token or the session goes with it. */
+async function download(path, fallback) {
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const res = await fetch("/api/v1" + path, { headers, credentials: "same-origin" });
+  if (res.status === 401) { if (!state.token && state.session) toSignIn(); else showLogin(WRONG_TOKEN); throw new AuthError("401"); }
+  if (!res.ok) { const data = await res.json().catch(() => ({})); throw new Error(data.error || `HTTP ${res.status}`); }
+  const disposition = res.headers.get("Content-Disposition") || "";
+  const named = /filename\*=UTF-8''([^;]+)/.exec(disposition);
+  const a = el("a", { href: URL.createObjectURL(await res.blob()), download: named ? decodeURIComponent(named[1]) : fallback });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+}
+const isAdmin = () => !!state.token || !!(state.session && state.session.admin);
 /* A staff member signed in (WeCom from a task card, a password or a one-time link). */
 async function findSession() {
   try {
@@ -114,6 +139,13 @@ async function findSession() {
   } catch (e) { state.session = null; }
   const who = $("who");
   if (who) who.textContent = state.session ? `${state.session.name}（${(state.session.roles || []).join("、")}）` : "";
+  applyRole();
+}
+/* Street admins and the token see the review queue, the models and the org file; others do not. */
+function applyRole() {
+  const admin = isAdmin();
+  document.querySelectorAll('#tabs [data-tab="review"], #tabs [data-tab="models"]').forEach((b) => (b.hidden = !admin));
+  $("orgAdmin").hidden = !admin;
 }
 function toSignIn() {
   location.href = "/login?next=" + encodeURIComponent(location.pathname + location.hash);
@@ -155,6 +187,8 @@ function route() {
   const h = hashTab();
   const tm = /^ticket-(\d+)$/.exec(h);
   if (tm) { showTab(state.tab || "tickets", false); openTicket(Number(tm[1])); return; }
+  const mm = /^message-(\d+)$/.exec(h);
+  if (mm) { showTab(state.tab || "messages", false); openMessage(Number(mm[1])); return; }
   closeDrawer(false);
   showTab(LOADERS[h] ? h : state.tab, false);
 }
@@ -172,7 +206,7 @@ function load() {
   const fn = LOADERS[state.tab];
   if (fn) guard(fn)();
   guard(loadDeadBadge)();
-  if (state.tab !== "review" || review.status !== "open") guard(loadReviewBadge)();
+  if (isAdmin() && (state.tab !== "review" || review.status !== "open")) guard(loadReviewBadge)();
 }
 async function loadDeadBadge() {
   const data = await api("/outbox?status=dead&limit=500");
@@ -184,15 +218,58 @@ async function loadDeadBadge() {
 /* ---------- tickets ---------- */
 function fillSelect(sel, map) { for (const [k, v] of Object.entries(map)) sel.append(el("option", { value: k }, `${v} ${k}`)); }
 LOADERS.tickets = async function loadTickets() {
-  const q = new URLSearchParams({ limit: PAGE, offset: state.offset });
-  for (const [k, v] of Object.entries(state.filters)) if (v) q.set(k, k === "since" ? sinceIso(v) : v);
+  const q = listQuery();
+  q.set("limit", PAGE);
+  q.set("offset", state.offset);
+  guard(loadAssignees)();
   const data = await api("/tickets?" + q);
   renderTickets(data.tickets || [], data.total || 0);
 };
 function sinceIso(date) { return new Date(date + "T00:00:00+08:00").toISOString(); }
+/* Column → sort key; clicking a sortable column's name sorts by it, again to reverse. */
+const SORTABLE = { "编号": "id", "类别": "category", "状态": "status", "楼栋": "building", "时限": "deadline", "创建时间": "created" };
+function sortHead(...names) {
+  const current = state.filters.sort || "-id", key = current.replace(/^-/, ""), down = current.startsWith("-");
+  return el("tr", { class: "head" }, names.map((n) => {
+    const sort = SORTABLE[n];
+    if (!sort) return el("th", null, n);
+    const on = sort === key;
+    return el("th", { class: "sortable" + (on ? " on" : ""), "data-sort": sort, tabindex: 0, title: "点击排序 sort",
+      "aria-sort": on ? (down ? "descending" : "ascending") : "none", onclick: () => sortBy(sort), onkeydown: (e) => e.key === "Enter" && sortBy(sort) },
+    n, on ? el("span", { class: "arrow" }, down ? " ▼" : " ▲") : null);
+  }));
+}
+function sortBy(key) {
+  const current = state.filters.sort || "-id";
+  const next = current === key ? "-" + key : current === "-" + key ? key : (key === "id" || key === "created" ? "-" : "") + key;
+  state.filters.sort = next;
+  $("tSort").value = [...$("tSort").options].some((o) => o.value === next) ? next : "";
+  state.offset = 0;
+  load();
+}
+function listQuery() {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(state.filters)) if (v) q.set(k, k === "since" ? sinceIso(v) : v);
+  return q;
+}
+async function exportTickets() {
+  const day = bj(new Date().toISOString()).slice(0, 10).replace(/-/g, "");
+  await download("/tickets.csv?" + listQuery(), `工单-${day}.csv`);
+}
+/* The staff of the viewer's streets, for the assignee filter (once). */
+async function loadAssignees() {
+  if (state.org) return;
+  state.org = await api("/org");
+  const sel = $("tAssignee");
+  for (const p of state.org.people) {
+    const account = p.wecom_userid || p.wechat_id;
+    if (account && p.roles.some((r) => !r.startsWith("志愿者"))) sel.append(el("option", { value: account }, `${p.name}（${p.roles[0]}）`));
+  }
+  if (state.filters.assignee) sel.value = state.filters.assignee;
+}
 function renderTickets(rows, total) {
   const table = $("tTable");
-  table.replaceChildren(thead("编号", "类别", "状态", "楼栋", "网格", "处理人", "紧急/层级", "内容", "接单时限", "办结时限", "创建时间"));
+  table.replaceChildren(sortHead("编号", "类别", "状态", "楼栋", "网格", "处理人", "紧急/层级", "内容", "时限", "办结时限", "创建时间"));
   for (const t of rows) {
     table.append(el("tr", { class: "click", onclick: () => (location.hash = "ticket-" + t.id) },
       el("td", null, el("b", null, "#" + t.id)), el("td", null, catChip(t.category)), el("td", null, statusChip(t.status)),
@@ -200,7 +277,7 @@ function renderTickets(rows, total) {
       el("td", { class: "nowrap" }, t.assignee || "—", t.escalation_level ? el("span", { class: "small urgent" }, ` ↑${t.escalation_level}`) : null),
       el("td", { class: "nowrap" }, urgencyText(t)),
       el("td", { class: "text", title: t.text || "" }, excerpt(t.text, 48)),
-      el("td", null, deadline(t, "accept")), el("td", null, deadline(t, "resolve")),
+      el("td", null, dueNow(t)), el("td", null, deadline(t, "resolve")),
       el("td", { class: "nowrap" }, bj(t.created_at, true))));
   }
   if (!rows.length) table.append(el("tr", null, el("td", { colspan: 11, class: "muted" }, "没有符合条件的工单 no tickets")));
@@ -223,6 +300,7 @@ function excerpt(s, n) { s = String(s || "").replace(/\s+/g, " "); return s.leng
 /* ---------- ticket drawer ---------- */
 async function openTicket(id, quiet) {
   state.ticket = id;
+  state.message = null;
   $("drawer").hidden = $("backdrop").hidden = false;
   $("dTitle").textContent = "工单 #" + id;
   if (!quiet) {
@@ -243,6 +321,8 @@ async function openTicket(id, quiet) {
 function closeDrawer(updateHash = true) {
   if ($("drawer").hidden) return;
   state.ticket = null;
+  state.message = null;
+  state.answer = null;
   $("drawer").hidden = $("backdrop").hidden = true;
   if (updateHash) history.replaceState(null, "", "#" + state.tab);
 }
@@ -258,6 +338,7 @@ function renderTicket(t) {
   ["关闭于", t.closed_at && bj(t.closed_at)], ["评价 rating", t.rating ? "★".repeat(t.rating) + ` (${t.rating}/5)` : null],
   ["创建 created", bj(t.created_at)], ["更新 updated", bj(t.updated_at)]];
   $("dBody").replaceChildren(
+    el("h3", null, "操作 Actions"), actionsBlock(t),
     el("h3", null, "居民原话 What the resident said"), el("div", { class: "quote" }, t.text || "—"),
     el("h3", null, "基本信息 Details"), el("dl", { class: "kv" }, kv.filter(([, v]) => v != null && v !== "")
       .map(([k, v]) => [el("dt", null, k), el("dd", null, v)])),
@@ -271,11 +352,11 @@ function renderTicket(t) {
    correction also goes to the NLU review queue, like the 改类 chat command. */
 function correctionBlock(t) {
   if (t.status === "closed" || t.status === "cancelled") return [];
-  const select = el("select", null, Object.entries(CATEGORIES).filter(([k]) => k !== t.category)
+  const select = el("select", { id: "dCategory", "aria-label": "改为 category" }, Object.entries(CATEGORIES).filter(([k]) => k !== t.category)
     .map(([k, v]) => el("option", { value: k }, `${v} ${k}`)));
   if (t.status !== "resolved") select.append(el("option", { value: "none" }, "不是事项，取消 none"));
   const note = el("span", { class: "muted" });
-  const button = el("button", { type: "button" }, "更正 Correct");
+  const button = el("button", { type: "button", class: "btn", id: "dCorrect" }, "更正 Correct");
   button.addEventListener("click", guard(async () => {
     button.disabled = true;
     try {
@@ -325,7 +406,7 @@ function outboxItem(m) {
     : el("div", { class: "body" }, p.text ?? p.content ?? "");
   return el("div", { class: "omsg" + (m.status === "dead" ? " dead" : "") },
     el("div", { class: "h" }, chip("s-" + m.status, m.status), el("b", null, m.transport), "→ " + targetText(m.target),
-      el("span", null, bj(m.sent_at || m.created_at)), m.attempts > 1 ? el("span", null, `尝试 ${m.attempts} 次`) : null),
+      el("span", null, bj(m.sent_at || m.created_at)), m.attempts > 1 ? el("span", null, `尝试 ${m.attempts} 次`) : null, retryButton(m)),
     body, m.last_error ? el("div", { class: "error small" }, "错误 last_error: " + m.last_error) : null);
 }
 
@@ -374,6 +455,7 @@ LOADERS.messages = async function loadMessages() {
   const data = await api("/messages?" + q);
   const table = $("mTable");
   table.replaceChildren(thead("收到 received", "来源 from", "内容 text", "结果 outcome", "意图 intent", "原因 reason", "工单"));
+  table.classList.add("clickable");
   for (const m of data.messages || []) table.append(messageRow(m));
   if (!(data.messages || []).length) table.append(el("tr", null, el("td", { colspan: 7, class: "muted" }, "暂无消息")));
   labelCells(table);
@@ -382,7 +464,8 @@ function messageRow(m) {
   const d = m.decision || {}, nlu = d.nlu || {}, intent = nlu.intent || {};
   const ents = (nlu.entities || []).map((e) => `${e.entity}=${e.value}`).join(" ");
   const outcome = d.outcome ? chip(outcomeClass(d.outcome), outcomeLabel(d.outcome)) : statusChip(m.status);
-  return el("tr", null,
+  return el("tr", { class: "click", "data-message": m.id, title: "查看详情 detail",
+    onclick: (e) => { if (!e.target.closest("a")) location.hash = "message-" + m.id; } },
     el("td", { class: "nowrap" }, bj(m.received_at, true)),
     el("td", { class: "small" }, el("div", null, m.sender_name || m.sender_id), el("div", { class: "muted" }, `${m.channel} · ${m.chat_id || "1:1"}`)),
     el("td", { class: "text" }, m.text || ""),
@@ -409,16 +492,17 @@ LOADERS.outbox = async function loadOutbox() {
   outboxTable($("oTable"), recent.outbox || [], "暂无");
 };
 function outboxTable(table, rows, none) {
-  table.replaceChildren(thead("#", "创建 created", "通道 transport", "发给 to", "内容 content", "状态", "尝试", "错误 last_error", "工单"));
+  table.replaceChildren(thead("#", "创建 created", "通道 transport", "发给 to", "内容 content", "状态", "尝试", "错误 last_error", "工单", ""));
   for (const m of rows) {
     const p = m.payload || {};
     const text = p.msgtype === "textcard" ? `[卡片] ${p.title || ""}` : p.text ?? p.content ?? "";
     table.append(el("tr", null, el("td", null, m.id), el("td", { class: "nowrap" }, bj(m.created_at, true)), el("td", null, m.transport),
       el("td", { class: "small" }, targetText(m.target)), el("td", { class: "text" }, excerpt(text, 80)),
       el("td", null, chip("s-" + m.status, m.status)), el("td", { class: "num" }, m.attempts ?? ""),
-      el("td", { class: "small error text" }, m.last_error || ""), el("td", null, ticketLink(m.ticket_id || ticketInText(text)))));
+      el("td", { class: "small error text" }, m.last_error || ""), el("td", null, ticketLink(m.ticket_id || ticketInText(text))),
+      el("td", null, retryButton(m))));
   }
-  if (!rows.length) table.append(el("tr", null, el("td", { colspan: 9, class: "muted" }, none)));
+  if (!rows.length) table.append(el("tr", null, el("td", { colspan: 10, class: "muted" }, none)));
   labelCells(table);
 }
 function ticketInText(s) { const m = /[#＃](\d+)/.exec(s || ""); return m ? Number(m[1]) : null; }
@@ -699,6 +783,7 @@ async function relabel(item, select) {
 /* ---------- NLU models ---------- */
 LOADERS.models = async function loadModels() {
   renderModels(await api("/nlu/models"));
+  if (!state.retrain || state.tab !== "models") guard(pollRetrain)();
 };
 function renderModels(d) {
   const models = d.models || [], active = models.find((m) => m.active);
@@ -761,6 +846,364 @@ async function rollbackModel() {
   guard(LOADERS.models)();
 }
 
+/* ---------- ticket actions (the chat commands' decisions, for the signed-in person) ---------- */
+const ACTION_HINTS = {
+  progress: "进展说明，居民会在群里看到（电话号码会被隐去）", resolve: "办结说明（可不填），居民会被请求评价",
+  reopen: "重新打开的原因（可不填）", cancel: "取消的原因，居民会看到",
+};
+const CONFIRM = {
+  close: "结案后不再等待居民评价；居民 7 天内仍可回复“没修好”重新打开。确定结案？",
+  escalate: "确定把工单升级给上一级负责人？",
+};
+function actionsBlock(t) {
+  const box = el("div", { id: "dActions", class: "actions", "data-ticket": t.id }, el("p", { class: "muted small" }, "正在查看可用的操作…"));
+  (async () => {
+    try {
+      const offered = await api(`/tickets/${t.id}/actions`);
+      if (state.ticket === t.id) renderActions(box, t, offered);
+    } catch (e) {
+      if (!(e instanceof AuthError)) box.replaceChildren(el("p", { class: "error small" }, "无法读取可用操作：" + e.message));
+    }
+  })();
+  return box;
+}
+function renderActions(box, t, offered) {
+  const allowed = offered.actions.filter((a) => a.allowed), refused = offered.actions.filter((a) => !a.allowed);
+  const buttons = allowed.map((a) => el("button", {
+    type: "button", id: "act-" + a.action, "data-action": a.action,
+    class: "btn" + (["accept", "resolve"].includes(a.action) ? " primary" : "") + (["cancel", "close"].includes(a.action) ? " danger" : ""),
+    onclick: () => startAction(t, offered, a) },
+  a.label, a.action === "escalate" && offered.escalates_to ? el("span", { class: "small" }, ` → ${offered.escalates_to}`) : null));
+  const last = state.answer && state.answer.ticket === t.id ? state.answer : null;
+  box.replaceChildren(
+    allowed.length ? el("div", { class: "actbar" }, buttons) : el("p", { class: "muted small" }, "您目前不能对这张工单做任何操作。"),
+    el("div", { id: "actSlot" }),
+    el("div", { id: "actResult", role: "status", class: "small" + (last ? (last.ok ? " okmsg" : " error") : "") }, last ? last.text : ""),
+    refused.length ? el("details", { id: "actWhy", class: "small" },
+      el("summary", { class: "muted" }, `其他操作为什么不可用（${refused.length}）`),
+      el("ul", { class: "why" }, refused.map((a) => el("li", { "data-action": a.action }, el("b", null, a.label), "：", a.why || "")))) : null);
+}
+function actionField(a, offered, t) {
+  if (a.field === "to") {
+    return el("select", { id: "actArg", name: "to", required: true, "aria-label": a.field_label },
+      offered.staff.filter((p) => p.account).map((p) => el("option", { value: p.account }, `${p.name}（${p.roles.join("、")}）`)));
+  }
+  if (a.field === "department") {
+    return el("select", { id: "actArg", name: "department", required: true, "aria-label": a.field_label },
+      offered.departments.map((d) => el("option", { value: d.name }, `${d.name}${d.on_wecom ? "（企业微信）" : "（群机器人）"}`)));
+  }
+  if (a.field === "tier") {
+    const sel = el("select", { id: "actArg", name: "tier", required: true, "aria-label": a.field_label },
+      offered.tiers.map((x) => el("option", { value: x.tier }, x.name)));
+    sel.value = (offered.tiers.find((x) => x.tier !== t.tier) || offered.tiers[0]).tier;
+    return sel;
+  }
+  return el("textarea", { id: "actArg", name: "note", rows: 3, maxlength: 500, required: a.required || null,
+    placeholder: ACTION_HINTS[a.action] || a.field_label || "" });
+}
+function startAction(t, offered, a) {
+  const slot = $("actSlot");
+  state.answer = null;
+  $("actResult").textContent = "";
+  if (!a.field) {
+    if (CONFIRM[a.action] && !confirm(CONFIRM[a.action])) return;
+    slot.replaceChildren();
+    submitAction(t, a, {});
+    return;
+  }
+  const field = actionField(a, offered, t);
+  const form = el("form", { id: "actForm", class: "actform", "data-action": a.action },
+    el("label", { class: "small muted", for: "actArg" }, `${a.label}：${a.field_label || ""}${a.required ? "" : "（可不填）"}`),
+    field,
+    el("div", { class: "actbar" },
+      el("button", { class: "btn primary", id: "actSubmit" }, "确定 " + a.label),
+      el("button", { type: "button", class: "btn", id: "actCancel", onclick: () => slot.replaceChildren() }, "取消 cancel")));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = field.value.trim();
+    if (a.required && !value) { field.focus(); return; }
+    submitAction(t, a, value ? { [a.field]: value } : {});
+  });
+  slot.replaceChildren(form);
+  field.focus();
+}
+async function submitAction(t, a, body) {
+  const result = $("actResult");
+  document.querySelectorAll("#dActions button").forEach((b) => (b.disabled = true));
+  result.className = "small muted";
+  result.textContent = "处理中 working…";
+  try {
+    const done = await api(`/tickets/${t.id}/${a.action}`, body);
+    state.answer = { ticket: t.id, ok: true, text: "✓ " + (done.answer || `已${a.label}`) };
+  } catch (e) {
+    if (e instanceof AuthError) return;
+    state.answer = { ticket: t.id, ok: false, text: `未能${a.label}：${e.message}` };
+  }
+  await openTicket(t.id, true);
+  if (LOADERS[state.tab] && state.tab === "tickets") guard(LOADERS.tickets)();
+}
+/* Whether the drawer holds something the person is doing (a form, a focused field): then
+   the automatic refresh leaves it alone. */
+function drawerBusy() {
+  const active = document.activeElement;
+  return !!$("actForm") || (!!active && $("drawer").contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName));
+}
+
+/* ---------- a message in detail ---------- */
+async function openMessage(id, quiet) {
+  state.message = id;
+  state.ticket = null;
+  $("drawer").hidden = $("backdrop").hidden = false;
+  $("dTitle").textContent = "消息 #" + id;
+  if (!quiet) {
+    $("dChips").replaceChildren();
+    $("dBody").replaceChildren(el("p", { class: "muted" }, "加载中 loading…"));
+  }
+  try {
+    const d = await api("/messages/" + id);
+    if (state.message === id) renderMessage(d);
+  } catch (e) {
+    if (!(e instanceof AuthError)) $("dBody").replaceChildren(el("p", { class: "error" }, "无法加载消息：" + e.message));
+  }
+}
+function renderMessage(d) {
+  const m = d.message, decision = m.decision || {};
+  $("dChips").replaceChildren(statusChip(m.status), " ",
+    decision.outcome ? chip(outcomeClass(decision.outcome), outcomeLabel(decision.outcome)) : "");
+  const g = d.group;
+  const kv = [["收到 received", bj(m.received_at)], ["处理 processed", m.processed_at && bj(m.processed_at)],
+    ["来源 channel", m.channel], ["群 group", g ? `${g.name || g.chat_id}${g.building ? `（${g.building}号楼）` : ""}` : m.chat_id || "一对一 1:1"],
+    ["发送人 sender", `${m.sender_name || ""} (${m.sender_id})`], ["身份 roles", d.sender ? d.sender.roles.join("、") || "—" : "居民 resident"],
+    ["尝试 attempts", m.attempts > 1 ? String(m.attempts) : null], ["错误 error", m.error]];
+  const t = d.ticket;
+  $("dBody").replaceChildren(
+    el("h3", null, "原话 Text"), el("div", { class: "quote" }, m.text || "—"),
+    el("h3", null, "基本信息 Details"), el("dl", { class: "kv" }, kv.filter(([, v]) => v).map(([k, v]) => [el("dt", null, k), el("dd", null, v)])),
+    el("h3", null, "决定与依据 Decision and NLU evidence"), decisionBlock(m.decision),
+    el("h3", null, "工单 Ticket"),
+    t ? el("p", { id: "mTicket" }, ticketLink(t.id), " ", catChip(t.category), " ", statusChip(t.status), " ", excerpt(t.text, 60))
+      : el("p", { class: "muted" }, "这条消息没有建立或改动工单（或工单不在您的范围内）"),
+    el("h3", null, `发出的消息 Messages it made（${d.outbox.length}）`),
+    el("div", { id: "mOutbox" }, d.outbox.length ? d.outbox.map(outboxItem) : el("p", { class: "muted" }, "没有消息")));
+}
+/* A dead delivery goes out again once the cause is fixed. */
+function retryButton(m) {
+  if (m.status !== "dead") return null;
+  const button = el("button", { type: "button", class: "btn small", id: "retry-" + m.id, "data-retry": m.id }, "重试 retry");
+  button.addEventListener("click", async (e) => {
+    e.stopPropagation();
+    button.disabled = true;
+    try {
+      await api(`/outbox/${m.id}/retry`, {});
+      button.textContent = "已重新排队 queued";
+      guard(loadDeadBadge)();
+    } catch (err) {
+      button.disabled = false;
+      if (!(err instanceof AuthError)) button.textContent = "重试失败：" + err.message;
+    }
+  });
+  return button;
+}
+
+/* ---------- the org map ---------- */
+function duration(seconds) {
+  if (!seconds) return "—";
+  const units = [[86400, "天"], [3600, "小时"], [60, "分钟"], [1, "秒"]];
+  const [size, name] = units.find(([u]) => seconds % u === 0 && seconds >= u);
+  return `${seconds / size}${name}`;
+}
+const whoText = (p) => (p ? `${p.name}${p.phone ? " " + p.phone : ""}` : "—");
+LOADERS.org = async function loadOrg() {
+  const data = await api("/org");
+  state.org = data;
+  renderOrg(data);
+  const sel = $("orgStreet");
+  const chosen = sel.value;
+  sel.replaceChildren(...data.streets.map((s) => el("option", { value: s.name }, s.name)));
+  if (chosen) sel.value = chosen;
+};
+function renderOrg(data) {
+  $("orgStreets").replaceChildren(...data.streets.map(streetPanel));
+  renderPeople();
+}
+function streetPanel(s) {
+  const sla = s.sla || {}, accept = sla.accept || {}, resolve = sla.resolve || {};
+  const summary = [["街道管理员", s.admins.map(whoText).join("、") || "—"],
+    ["吹哨部门", s.departments.map((d) => `${d.name}（${d.wecom_userid ? "企业微信 " + d.wecom_userid : d.robot ? "群机器人" : "无法送达"}，${d.respond}内报到）`).join("、") || "—"],
+    ["接单时限", `紧急 ${duration(accept.emergency)}，一般 ${duration(accept.normal)}`],
+    ["办结时限", Object.entries(resolve).map(([k, v]) => `${CATEGORIES[k] || (k === "emergency" ? "紧急" : k)} ${duration(v)}`).join("，")],
+    ["评价时限", duration(sla.confirm)], ["积分", Object.entries(s.points || {}).map(([k, v]) => `${CATEGORIES[k] || k} ${v} 分`).join("，")]];
+  return el("div", { class: "panel street", "data-street": s.name },
+    el("h2", null, s.name),
+    el("dl", { class: "kv" }, summary.map(([k, v]) => [el("dt", null, k), el("dd", null, v)])),
+    s.districts.map((d) => districtBlock(d)));
+}
+function districtBlock(d) {
+  const table = el("table", { class: "orgtable" }, thead("网格", "网格员", "网格长", "志愿者", "楼栋", "楼组长", "群"));
+  for (const g of d.grids) {
+    const rows = g.buildings.length ? g.buildings : [null];
+    rows.forEach((b, i) => table.append(el("tr", { "data-grid": g.name },
+      el("td", { class: "nowrap" }, i ? "" : g.name), el("td", null, i ? "" : whoText(g.worker)), el("td", null, i ? "" : whoText(g.leader)),
+      el("td", { class: "small" }, i ? "" : g.volunteers.map(whoText).join("、") || "—"),
+      el("td", { class: "nowrap" }, b ? b.number + "号楼" : "—"), el("td", null, b ? whoText(b.captain) : ""),
+      el("td", { class: "small" }, b ? [b.groups.map((x) => `${x.name || x.chat_id}（${x.channel}）`).join("、") || "—", b.robot ? " · 群机器人" : ""] : ""))));
+  }
+  labelCells(table);
+  return el("div", { class: "district" },
+    el("h3", null, d.name),
+    el("p", { class: "small" }, "居民区管理员：", d.admins.map(whoText).join("、") || "—", " · 调解员：",
+      d.mediators.map((m) => `${m.tier_name} ${m.people.map(whoText).join("、")}`).join("；") || "—"),
+    el("div", { class: "scroll" }, table));
+}
+function renderPeople() {
+  const data = state.org || { people: [] };
+  const needle = $("orgSearch").value.trim().toLowerCase();
+  const shown = data.people.filter((p) => !needle || [p.name, p.wecom_userid, p.wechat_id, p.phone, ...p.roles]
+    .some((x) => x && String(x).toLowerCase().includes(needle)));
+  const phones = data.people.some((p) => "phone" in p);
+  const table = $("orgPeople");
+  table.replaceChildren(phones ? thead("姓名", "企业微信", "微信", "电话", "角色") : thead("姓名", "企业微信", "微信", "角色"));
+  for (const p of shown) {
+    table.append(el("tr", { "data-person": p.wecom_userid || p.wechat_id || "" }, el("td", null, p.name),
+      el("td", { class: "mono" }, p.wecom_userid || "—"), el("td", { class: "mono" }, p.wechat_id || "—"),
+      phones ? el("td", { class: "nowrap" }, p.phone || "—") : null, el("td", { class: "small" }, p.roles.join("、"))));
+  }
+  if (!shown.length) table.append(el("tr", null, el("td", { colspan: 5, class: "muted" }, "没有找到 nobody")));
+  labelCells(table);
+  $("orgCount").textContent = `${shown.length} / ${data.people.length} 人`;
+}
+async function exportOrg() {
+  const street = $("orgStreet").value;
+  await download("/org/export" + (street ? "?street=" + encodeURIComponent(street) : ""), "org.yaml");
+}
+async function pickOrgFile() {
+  const file = $("orgFile").files[0];
+  state.orgText = file ? await file.text() : null;
+  $("orgFileName").textContent = file ? `${file.name}（${Math.ceil(file.size / 1024)} KB）` : "";
+  $("orgCheck").disabled = $("orgImport").disabled = !state.orgText;
+  $("orgResult").replaceChildren();
+}
+async function importOrg(dryRun) {
+  if (!state.orgText) return;
+  if (!dryRun && !confirm("导入后角色以文件为准，文件里没有的角色会被移除。确定导入？")) return;
+  const out = $("orgResult");
+  out.replaceChildren(el("p", { class: "muted small" }, dryRun ? "检查中…" : "导入中…"));
+  try {
+    const r = await api("/org/import", { yaml: state.orgText, dry_run: dryRun });
+    const head = dryRun ? (r.changed ? `检查通过。导入${r.street}将会：` : `检查通过：${r.street}与文件一致，导入不会改变任何内容。`)
+      : (r.changed ? `✓ 已导入${r.street}：` : `✓ 已导入${r.street}，没有变化。`);
+    out.replaceChildren(el("p", { class: "okmsg", id: "orgOk" }, head), el("ul", { class: "small" }, (r.lines || []).map((l) => el("li", null, l))));
+    if (!dryRun) { state.org = null; guard(LOADERS.org)(); }
+  } catch (e) {
+    if (e instanceof AuthError) return;
+    const errors = (e.data && e.data.errors) || [];
+    const lines = state.orgText.split(/\r?\n/);
+    out.replaceChildren(el("p", { class: "error", id: "orgError" }, e.message),
+      errors.length ? el("ol", { class: "orgerrors small" }, errors.map((x) => el("li", { "data-line": x.line },
+        el("b", null, `第 ${x.line} 行 line ${x.line}：`), x.message,
+        lines[x.line - 1] != null ? el("pre", { class: "mono" }, `${x.line} | ${lines[x.line - 1]}`) : null))) : null);
+  }
+}
+
+/* ---------- points ---------- */
+LOADERS.points = async function loadPoints() {
+  const data = await api("/points");
+  const table = $("pTable");
+  table.replaceChildren(thead("姓名", "账号", "余额 balance"));
+  for (const p of data.people || []) {
+    table.append(el("tr", { class: "click", "data-person": p.person, onclick: () => guard(openAccount)(p.person) },
+      el("td", null, p.name), el("td", { class: "mono" }, p.person), el("td", { class: "num" }, p.balance)));
+  }
+  if (!(data.people || []).length) table.append(el("tr", null, el("td", { colspan: 3, class: "muted" }, "还没有积分记录")));
+  labelCells(table);
+};
+async function openAccount(person) {
+  const a = await api("/points/" + encodeURIComponent(person));
+  const box = $("pAccount");
+  box.hidden = false;
+  const entries = el("table", null, thead("时间", "积分", "原因", "工单"),
+    a.entries.map((e) => el("tr", null, el("td", { class: "nowrap" }, bj(e.at, true)), el("td", { class: "num" }, e.points > 0 ? "+" + e.points : e.points),
+      el("td", { class: "text" }, e.reason), el("td", null, ticketLink(e.ticket)))));
+  if (!a.entries.length) entries.append(el("tr", null, el("td", { colspan: 4, class: "muted" }, "没有记录")));
+  labelCells(entries);
+  const note = el("span", { class: "small", id: "redeemMsg", role: "status" });
+  const form = isAdmin() ? el("form", { class: "filters flush mt8", id: "redeemForm" },
+    el("input", { type: "number", id: "redeemPoints", min: 1, max: 1000000, required: true, placeholder: "积分 points" }),
+    el("input", { id: "redeemWhat", class: "wide", maxlength: 100, required: true, placeholder: "兑换什么，例如“大米一袋”" }),
+    el("button", { class: "btn primary", id: "redeemSubmit" }, "兑换 Redeem"), note) : null;
+  form?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const points = Number($("redeemPoints").value), what = $("redeemWhat").value.trim();
+    if (!points || !what) return;
+    try {
+      const r = await api(`/points/${encodeURIComponent(person)}/redeem`, { points, what });
+      await openAccount(person);
+      $("redeemMsg").className = "small okmsg";
+      $("redeemMsg").textContent = `✓ 已兑换，余额 ${r.balance} 分`;
+      guard(LOADERS.points)();
+    } catch (err) {
+      if (err instanceof AuthError) return;
+      note.className = "small error";
+      note.textContent = err.status === 409 ? `余额不足：${err.data && err.data.balance != null ? "余额 " + err.data.balance + " 分" : err.message}` : "兑换失败：" + err.message;
+    }
+  });
+  box.replaceChildren(el("h2", null, `${a.name}（${a.person}）余额 ${a.balance} 分`), form, el("div", { class: "scroll mt8" }, entries));
+  box.scrollIntoView({ block: "nearest" });
+}
+
+/* ---------- retraining ---------- */
+function retrainStep(s) {
+  const step = s.step || "";
+  const fold = /^fold (\d+)\/(\d+)$/.exec(step);
+  if (fold) return `交叉验证 第 ${fold[1]}/${fold[2]} 折`;
+  return { starting: "准备训练数据", "final model": "训练最终模型", done: "完成" }[step] || step;
+}
+async function pollRetrain() {
+  clearTimeout(state.retrain);
+  if (!isAdmin()) return;
+  const s = await api("/nlu/retrain");
+  renderRetrain(s);
+  if (s.state === "running" && state.tab === "models") state.retrain = setTimeout(guard(pollRetrain), 1000);
+  else if (s.state === "done" && state.retrainWatched) { state.retrainWatched = false; guard(LOADERS.models)(); }
+}
+function renderRetrain(s) {
+  const running = s.state === "running";
+  $("rtStart").disabled = running;
+  $("rtStatus").hidden = s.state === "idle";
+  if (s.state === "idle") return;
+  const share = s.total ? s.done / s.total : 0;
+  $("rtStep").textContent = running ? `训练中：${retrainStep(s)}（${s.done}/${s.total}）` : s.state === "done" ? "✓ 训练完成" : "✗ 训练失败";
+  $("rtStep").className = running ? "" : s.state === "done" ? "okmsg" : "error";
+  $("rtWhen").textContent = ` · ${s.by || ""} 于 ${bj(s.started_at, true)} 开始${s.note ? " · " + s.note : ""}`;
+  $("rtBar").replaceChildren(fill(s.state === "done" ? 1 : share));
+  $("rtBar").setAttribute("aria-valuenow", Math.round((s.state === "done" ? 1 : share) * 100));
+  const out = $("rtResult");
+  if (s.state === "done") {
+    const f1 = (x) => (typeof x === "number" ? x.toFixed(3) : "—");
+    const delta = typeof s.macro_f1 === "number" && typeof s.active_macro_f1 === "number" ? s.macro_f1 - s.active_macro_f1 : null;
+    out.replaceChildren(el("span", null, "新模型 ", el("b", { class: "mono" }, s.version), `：macro-F1 ${f1(s.macro_f1)}，${s.examples} 条样本（其中标注 ${s.reviewed} 条）`,
+      s.active_version ? `；已启用的 ${s.active_version}：${f1(s.active_macro_f1)}` : "；目前使用内置模型",
+      delta != null ? el("span", { class: "delta " + (delta > 0 ? "up" : delta < 0 ? "down" : "") }, ` ${delta >= 0 ? "+" : "−"}${Math.abs(delta).toFixed(3)}`) : null),
+    " ", el("button", { type: "button", class: "btn", id: "rtActivate", onclick: () => activateModel({ version: s.version, macro_f1: s.macro_f1 },
+      s.active_version ? { version: s.active_version, macro_f1: s.active_macro_f1 } : null) }, "启用 Activate"));
+  } else {
+    out.replaceChildren(s.error ? el("span", { class: "error" }, s.error) : "");
+  }
+}
+async function startRetrain(e) {
+  e.preventDefault();
+  const note = $("rtNote").value.trim();
+  try {
+    renderRetrain(await api("/nlu/retrain", note ? { note } : {}));
+    state.retrainWatched = true;
+    state.retrain = setTimeout(guard(pollRetrain), 1000);
+  } catch (err) {
+    if (err instanceof AuthError) return;
+    modelMsg(err.status === 409 ? "已有一次训练在进行，请等它结束。" : "无法开始训练：" + err.message);
+    guard(pollRetrain)();
+  }
+}
+
 /* ---------- wiring ---------- */
 function wire() {
   fillSelect(document.querySelector('#tFilters [name=status]'), STATUSES);
@@ -772,7 +1215,15 @@ function wire() {
     state.offset = 0;
     load();
   });
-  $("tFilters").addEventListener("reset", () => setTimeout(() => { state.filters = {}; state.offset = 0; load(); }));
+  $("tFilters").addEventListener("reset", () => setTimeout(() => { state.filters = { sort: "-id" }; state.offset = 0; load(); }));
+  for (const id of ["tSort", "tAssignee"]) $(id).addEventListener("change", () => $("tFilters").requestSubmit());
+  $("tExport").addEventListener("click", guard(exportTickets));
+  $("orgSearch").addEventListener("input", renderPeople);
+  $("orgExport").addEventListener("click", guard(exportOrg));
+  $("orgFile").addEventListener("change", guard(pickOrgFile));
+  $("orgCheck").addEventListener("click", () => importOrg(true));
+  $("orgImport").addEventListener("click", () => importOrg(false));
+  $("rtForm").addEventListener("submit", startRetrain);
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); load(); });
   $("next").addEventListener("click", () => { state.offset += PAGE; load(); });
   for (const id of ["sSince", "mStatus", "mLimit", "oStatus", "oLimit"]) $(id).addEventListener("change", load);
@@ -795,6 +1246,7 @@ function wire() {
     if (!state.token) return;
     sessionStorage.setItem("gridbot_token", state.token);
     $("login").hidden = true;
+    applyRole();
     load();
     if (state.ticket) openTicket(state.ticket);
   });
@@ -812,7 +1264,7 @@ function wire() {
   });
   window.addEventListener("hashchange", route);
   state.timer = setInterval(() => {
-    const busy = !$("auto").checked || !$("login").hidden || document.hidden || state.tab === "nlu";
+    const busy = !$("auto").checked || !$("login").hidden || document.hidden || ["nlu", "org", "points"].includes(state.tab);
     if (busy) return;
     if (state.tab === "review" && review.status !== "open") { // history: nothing changes it but this page
       guard(loadDeadBadge)();
@@ -820,7 +1272,8 @@ function wire() {
       return;
     }
     load();
-    if (state.ticket) openTicket(state.ticket, true);
+    if (state.ticket && !drawerBusy()) openTicket(state.ticket, true);
+    if (state.message && !drawerBusy()) openMessage(state.message, true);
   }, 10000);
 }
 async function start() {
@@ -828,9 +1281,10 @@ async function start() {
   wire();
   if (!state.token) await findSession();
   if (!state.token && !state.session) showLogin();
+  applyRole();
   state.tab = "";
   const h = hashTab();
-  if (!/^ticket-\d+$/.test(h)) showTab(LOADERS[h] ? h : "tickets", false);
+  if (!/^(ticket|message)-\d+$/.test(h)) showTab(LOADERS[h] ? h : "tickets", false);
   route();
 }
 start();

@@ -19,6 +19,7 @@ const COMMANDS = {
   rated: "评价", reopened: "重开", cancelled: "撤销", recategorized: "改类", closed: "关闭", whistled: "吹哨",
   reported: "报到", visited: "走访", respond_overdue: "报到超时",
   reannounced: "再次通知志愿者", handed_over: "交网格员跟进",
+  retiered: "改调解层级",
 };
 function outcomeLabel(outcome) {
   const o = String(outcome || "");

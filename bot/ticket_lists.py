@@ -1,0 +1,153 @@
+"""A ticket list as the console and the API ask for it: filters, free-text search, the
+assignee, sorting, always within the viewer's scope; and the same list as CSV.
+
+Query parameters (`GET /api/v1/tickets` and `GET /api/v1/tickets.csv` alike): `status`,
+`category` (one or several, comma-separated), `building`, `grid`, `since`, `q` (free text:
+every word in the ticket's text, reporter name or location; a number finds that ticket),
+`assignee` (an account — wecom_userid or wechat_id —, `me` or `none`) and `sort` (`id`,
+`created`, `updated`, `deadline`, `status`, `category`, `building`; `-` before it for
+descending; default `-id`, the newest first).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot import params
+from bot.auth.viewer import Viewer, ticket_conditions
+from domain.org import OrgMap
+from domain.tickets import CATEGORIES, STATUSES
+from handlers import texts
+from storage import ticket_search
+from storage import tickets as ticket_queries
+from storage.models import Ticket
+
+MAX_SEARCH_CHARS = 100
+MAX_ACCOUNT_CHARS = 100
+SORTS = (*ticket_search.SORT_KEYS, *(f"-{key}" for key in ticket_search.SORT_KEYS))
+BEIJING = timezone(timedelta(hours=8))
+#: Roles whose holders handle tickets and read them as written (phone numbers included);
+#: someone with none of them (a captain, a volunteer) gets phone numbers masked in a CSV.
+HANDLING_ROLES = ("grid_worker", "grid_leader", "mediator", "admin", "department")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketList:
+    conditions: list[Any]
+    order: list[Any]
+
+
+def building_ranks(org: OrgMap) -> dict[int, int]:
+    """Buildings in the order people number them: by district, then 3 before 12."""
+    def key(building_id: int) -> tuple[int, int, int, str]:
+        b = org.buildings[building_id]
+        number = b.number
+        numeric = number.isascii() and number.isdigit() and len(number) <= 9
+        return (b.district_id, 0 if numeric else 1, int(number) if numeric else 0, number)
+
+    return {bid: n for n, bid in enumerate(sorted(org.buildings, key=key))}
+
+
+def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketList:
+    """The conditions and order a request's query asks for, kept to the viewer's scope."""
+    building, grid = params.query_name(query, "building"), params.query_name(query, "grid")
+    conditions = ticket_queries.ticket_filters(
+        status=params.query_choices(query, "status", STATUSES),
+        category=params.query_choices(query, "category", CATEGORIES),
+        building_ids=[b.id for b in org.buildings_by_number(building)] if building else None,
+        grid_ids=org.grid_ids_matching(grid) if grid else None,
+        since=params.query_since(query),
+    )
+    words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
+    if words:
+        conditions += ticket_search.search_conditions(words)
+    assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
+                                   MAX_ACCOUNT_CHARS)
+    if assignee:
+        conditions += _assignee(assignee, viewer, org)
+    sort = query.get("sort", "").strip() or "-id"
+    if sort not in SORTS:
+        raise params.BadRequest(f"sort must be one of {', '.join(SORTS)}")
+    order = ticket_search.order_by(sort.lstrip("-"), sort.startswith("-"), building_ranks(org))
+    return TicketList(conditions + ticket_conditions(viewer, org), order)
+
+
+def _assignee(value: str, viewer: Viewer, org: OrgMap) -> list[Any]:
+    if value == "none":
+        return ticket_search.assignee_conditions(None, unassigned=True)
+    if value == "me":
+        return ticket_search.assignee_conditions(viewer.person_id)
+    person = org.person_by_wecom(value) or org.person_by_wechat(value)
+    return ticket_search.assignee_conditions(person.id if person is not None else None)
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def masks_phones(viewer: Viewer, org: OrgMap) -> bool:
+    """Whether phone numbers are masked in what the viewer exports: not for the token and
+    staff who handle tickets; yes for captains and volunteers, who only read."""
+    if viewer.is_token or viewer.person_id is None:
+        return False
+    return not any(r.role in HANDLING_ROLES for r in org.roles_of(viewer.person_id))
+
+
+CSV_COLUMNS = ("编号", "类别", "状态", "紧急度", "调解层级", "楼栋", "网格", "处理人", "吹哨部门",
+               "反映人", "位置", "内容", "升级次数", "接单时限", "办结时限", "报到时限", "创建时间",
+               "接单时间", "办结时间", "关闭时间", "评价")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _beijing(moment: datetime | None) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def csv_row(ticket: Ticket, org: OrgMap, mask: bool) -> list[str]:
+    building = org.building(ticket.building_id) if ticket.building_id is not None else None
+    grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
+    assignee = org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
+    department = org.department(ticket.department_id) if ticket.department_id else None
+
+    def said(value: str | None) -> str | None:
+        return texts.mask_phones(value) if mask and value else value
+
+    values = (
+        ticket.id, texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+        texts.STATUS_NAMES.get(ticket.status, ticket.status),
+        texts.URGENCY_NAMES.get(ticket.urgency, ticket.urgency),
+        texts.TIER_NAMES.get(ticket.tier, ticket.tier) if ticket.tier else "",
+        f"{building.number}号楼" if building else "", grid.name if grid else "",
+        assignee.name if assignee else "", department.name if department else "",
+        said(ticket.reporter_name), said(ticket.location), said(ticket.text),
+        ticket.escalation_level, _beijing(ticket.accept_due_at), _beijing(ticket.resolve_due_at),
+        _beijing(ticket.respond_due_at), _beijing(ticket.created_at),
+        _beijing(ticket.accepted_at), _beijing(ticket.resolved_at), _beijing(ticket.closed_at),
+        ticket.rating if ticket.rating is not None else "",
+    )
+    return [_cell(v) for v in values]
+
+
+def csv_bytes(tickets: Iterable[Ticket], org: OrgMap, mask: bool) -> bytes:
+    """UTF-8 with a byte order mark (so that Excel reads the Chinese), CRLF line ends,
+    times in Beijing time."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for ticket in tickets:
+        writer.writerow(csv_row(ticket, org, mask))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+__all__: Sequence[str] = ["TicketList", "building_ranks", "csv_bytes", "masks_phones",
+                          "read_list"]

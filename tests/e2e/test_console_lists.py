@@ -1,0 +1,168 @@
+"""The console's lists through the real endpoints, on SQLite and PostgreSQL: free-text
+search, the assignee filter and sorting within the viewer's scope, any list as CSV (UTF-8
+with a byte order mark, the same filters, phone numbers masked for those who only read),
+and one message in detail with its decision, NLU evidence and the outbox rows it made."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest_asyncio
+
+from bot.ticket_lists import csv_row
+from domain.org import OrgMap
+from storage.models import Ticket
+from tests.e2e.browsers import Browser, signed_in
+from tests.e2e.conftest import Spine
+from tests.e2e.streets import report, with_two_streets
+
+LIFT = "3号楼电梯坏了，有人被困在里面了，我电话13812345678"
+LIGHT = "3号楼楼道灯坏了好几天了"
+DOOR = "3号楼门禁坏了刷卡进不去"
+FAR = "8号楼楼道灯坏了好几天了"
+
+
+@dataclass
+class Listed:
+    spine: Spine
+    lift: int
+    light: int
+    door: int
+    far: int
+    browsers: list[Browser]
+
+    async def as_(self, account: str) -> Browser:
+        return await signed_in(self.spine, account, self.browsers)
+
+
+@pytest_asyncio.fixture
+async def listed(spine: Spine, db_url: str) -> AsyncIterator[Listed]:
+    await with_two_streets(spine, db_url)
+    lift = await report(spine, LIFT)
+    light = await report(spine, LIGHT)
+    door = await report(spine, DOOR)
+    far = await report(spine, FAR, chat="b8@chatroom")
+    browsers: list[Browser] = []
+    yield Listed(spine, lift, light, door, far, browsers)
+    for browser in browsers:
+        await browser.close()
+
+
+async def ids(spine: Spine, query: str) -> list[int]:
+    return [t["id"] for t in (await spine.api(f"/api/v1/tickets?{query}"))["tickets"]]
+
+
+async def test_search_finds_words_in_the_text_reporter_and_number(listed: Listed):
+    spine = listed.spine
+    assert await ids(spine, "q=电梯") == [listed.lift]
+    assert set(await ids(spine, "q=楼道灯")) == {listed.light, listed.far}
+    assert await ids(spine, "q=楼道灯 3号楼") == [listed.light]  # every word must be there
+    assert len(await ids(spine, "q=王阿姨")) == 4  # the reporter's name
+    assert await ids(spine, f"q=%23{listed.door}") == [listed.door]
+    assert await ids(spine, "q=100%25") == []  # % and _ are letters, not wildcards
+    assert await ids(spine, "q=_") == []
+    worker = await listed.as_("zhangwg")
+    found = (await worker.json("/api/v1/tickets?q=楼道灯"))["tickets"]
+    assert [t["id"] for t in found] == [listed.light]  # never beyond the scope
+    assert (await spine.client.get("/api/v1/tickets?q=" + "x" * 101,
+                                   headers=spine.auth)).status == 400
+
+
+async def test_the_assignee_filter_and_sorting(listed: Listed):
+    spine = listed.spine
+    assert set(await ids(spine, "assignee=zhangwg")) == {listed.lift, listed.light, listed.door}
+    assert await ids(spine, "assignee=liwg") == [listed.far]
+    assert await ids(spine, "assignee=nobody-at-all") == []
+    assert await ids(spine, "assignee=none") == []
+    worker = await listed.as_("zhangwg")
+    mine = (await worker.json("/api/v1/tickets?assignee=me&sort=id"))["tickets"]
+    assert [t["id"] for t in mine] == [listed.lift, listed.light, listed.door]
+
+    assert await ids(spine, "sort=id") == sorted([listed.lift, listed.light, listed.door,
+                                                  listed.far])
+    assert await ids(spine, "") == await ids(spine, "sort=-id")
+    # The trapped-in-the-lift emergency has the nearest deadline; 8号楼's street is faster
+    # (30 minutes to accept) than 3号楼's two hours.
+    by_deadline = await ids(spine, "sort=deadline")
+    assert by_deadline[:2] == [listed.lift, listed.far]
+    # Accepted tickets come after new ones; by building, 3号楼 before 8号楼.
+    response = await spine.client.post(f"/api/v1/tickets/{listed.light}/accept",
+                                       headers=spine.auth)
+    assert response.status == 403  # the token is nobody; the worker accepts
+    accepted = await worker.request("POST", f"/api/v1/tickets/{listed.light}/accept")
+    assert accepted.status == 200
+    assert (await ids(spine, "sort=status"))[-1] == listed.light
+    assert (await ids(spine, "sort=-status"))[0] == listed.light
+    assert (await ids(spine, "sort=building"))[-1] == listed.far
+    assert (await ids(spine, "sort=-building"))[0] == listed.far
+    assert (await spine.client.get("/api/v1/tickets?sort=name",
+                                   headers=spine.auth)).status == 400
+    page = await spine.api("/api/v1/tickets?sort=created&limit=2&offset=2")
+    assert [t["id"] for t in page["tickets"]] == [listed.door, listed.far] and page["total"] == 4
+
+
+def read_csv(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+async def test_any_list_exports_as_csv_with_its_filters(listed: Listed):
+    spine = listed.spine
+    response = await spine.client.get("/api/v1/tickets.csv?q=楼道灯&sort=id",
+                                      headers=spine.auth)
+    assert response.status == 200 and response.content_type == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["X-Total-Count"] == "2"
+    rows = read_csv(await response.read())
+    assert rows[0][:4] == ["编号", "类别", "状态", "紧急度"] and len(rows) == 3
+    assert [int(r[0]) for r in rows[1:]] == [listed.light, listed.far]
+    assert rows[1][1] == "报修" and rows[1][2] == "待接单" and rows[1][5] == "3号楼"
+    assert rows[1][7] == "张网格" and rows[2][6] == "曹杨第1网格"
+
+    worker = await listed.as_("zhangwg")
+    mine = read_csv(await (await worker.get("/api/v1/tickets.csv?sort=id")).read())
+    assert [int(r[0]) for r in mine[1:]] == [listed.lift, listed.light, listed.door]
+    assert "13812345678" in mine[1][11]  # staff who handle tickets read it as written
+    captain = await listed.as_("wanglz")
+    masked = read_csv(await (await captain.get("/api/v1/tickets.csv?sort=id")).read())
+    assert len(masked) == 4 and "13812345678" not in masked[1][11]
+    assert "138****5678" in masked[1][11]
+    assert (await spine.client.get("/api/v1/tickets.csv?limit=0",
+                                   headers=spine.auth)).status == 400
+
+
+def test_a_cell_that_would_start_a_formula_is_quoted():
+    ticket = Ticket(id=7, category="repair", status="new", urgency="normal", text="=HYPERLINK(1)",
+                    reporter_name="@bob", location="-1层", escalation_level=0)
+    row = csv_row(ticket, OrgMap.empty(), mask=False)
+    assert row[9] == "'@bob" and row[10] == "'-1层" and row[11] == "'=HYPERLINK(1)"
+
+
+async def test_a_message_in_detail(listed: Listed):
+    spine = listed.spine
+    messages = (await spine.api("/api/v1/messages"))["messages"]
+    lift = next(m for m in messages if m["text"] == LIFT)
+    detail: dict[str, Any] = await spine.api(f"/api/v1/messages/{lift['id']}")
+    assert detail["message"]["id"] == lift["id"] and detail["message"]["status"] == "done"
+    decision = detail["message"]["decision"]
+    assert decision["outcome"] == "ticket_created" and decision["ticket_id"] == listed.lift
+    assert decision["nlu"]["intent"]["name"] == "repair_request"
+    assert decision["nlu"]["evidence"]["terms"]  # why the model chose it
+    assert detail["group"] == {"name": "3号楼业主群", "channel": "bridge",
+                               "chat_id": "b3@chatroom", "building": "3"}
+    assert detail["sender"] is None  # a resident
+    assert detail["ticket"]["id"] == listed.lift
+    made = detail["outbox"]
+    assert {m["transport"] for m in made} == {"bridge", "wecom_app"}
+    assert all(m["ticket_id"] == listed.lift for m in made)
+    assert any(f"#{listed.lift}" in (m["payload"].get("text") or "") for m in made)
+
+    other = await listed.as_("caoyang")
+    assert (await other.get(f"/api/v1/messages/{lift['id']}")).status == 404
+    worker = await listed.as_("zhangwg")
+    assert (await worker.json(f"/api/v1/messages/{lift['id']}"))["ticket"]["id"] == listed.lift
+    assert (await spine.client.get("/api/v1/messages/999999", headers=spine.auth)).status == 404
