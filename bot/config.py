@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, replace
+from datetime import time
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -48,6 +50,21 @@ def _log_format(value: str | None) -> str:
     if name not in LOG_FORMATS:
         raise ValueError(f"GRIDBOT_LOG_FORMAT must be text or json, got {value!r}")
     return name
+
+
+DEFAULT_DIGEST_AT = time(8, 30)
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def _digest_at(value: str | None) -> time:
+    """GRIDBOT_DIGEST_AT: a Beijing time of day, HH:MM (24-hour clock)."""
+    if value is None:
+        return DEFAULT_DIGEST_AT
+    match = _CLOCK_TIME.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"GRIDBOT_DIGEST_AT must be a time of day HH:MM (Asia/Shanghai), "
+                         f"got {value!r}")
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 def _trusted_proxies(value: str | None) -> tuple[str, ...]:
@@ -122,6 +139,9 @@ class Settings:
     #: Reverse proxies (not on this machine) whose X-Forwarded-For names the client.
     trusted_proxies: tuple[str, ...] = ()
 
+    # When grid workers, leaders and admins get the morning digest (Asia/Shanghai).
+    digest_at: time = DEFAULT_DIGEST_AT
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         """Environment variables win over the `.env` file."""
@@ -179,6 +199,7 @@ class Settings:
             nlu_pure_python=_flag(get("NLU_PURE_PYTHON")),
             session_secret=get("SESSION_SECRET"),
             session_hours=session_hours,
+            digest_at=_digest_at(get("DIGEST_AT")),
             log_format=_log_format(get("LOG_FORMAT")),
             metrics_token=get("METRICS_TOKEN"),
             trusted_proxies=_trusted_proxies(get("TRUSTED_PROXIES")),

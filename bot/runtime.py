@@ -13,6 +13,8 @@ import aiohttp
 
 from bot.addressing import Addressing
 from bot.config import Settings
+from bot.digest import ensure_timer as ensure_digest_timer
+from bot.digest import load_digest
 from bot.ingest import InboundStore, SeenCache
 from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
@@ -29,6 +31,7 @@ from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
+from handlers.digest import DIGEST
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.errors import is_transient, short_reason
 from storage.notices import notice_view
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
 MODEL_CHECK_INTERVAL = 5.0
+DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
 BATCH = 50  # messages handled in one transaction
 
 
@@ -132,7 +136,9 @@ class Runtime:
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
         )
         self.scheduler = Scheduler(self.sessions, self.org, self.writer,
-                                   on_outbox=self._wake_outbox, load_notice=notice_view)
+                                   on_outbox=self._wake_outbox, load_notice=notice_view,
+                                   load_data={DIGEST: partial(load_digest,
+                                                              at=settings.digest_at)})
 
     def nlu(self) -> Any:
         return self.models.current()
@@ -152,6 +158,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._consume(), name="gridbot-processor"))
             self._tasks.append(asyncio.create_task(self._sweep(), name="gridbot-sweeper"))
             self._tasks.append(asyncio.create_task(self._watch_timers(), name="gridbot-timers"))
+            self._tasks.append(asyncio.create_task(self._keep_digest_scheduled(),
+                                                   name="gridbot-digest"))
 
     async def _take_over_from_previous_run(self) -> None:
         """Without Redis, gridbot runs as one process: whatever is claimed at start was
@@ -234,6 +242,24 @@ class Runtime:
             except Exception as exc:
                 _log_failure("firing timers", exc)
             await asyncio.sleep(max(wait, 0.05))
+
+    async def schedule_digest(self) -> None:
+        """The morning digest's timer, unless one is pending (`bot.digest`)."""
+        async with self.sessions() as session, session.begin():
+            due = await ensure_digest_timer(session, self.scheduler.clock(),
+                                            self.settings.digest_at)
+        if due is not None:
+            log.info("morning digest scheduled for %s", due.isoformat())
+
+    async def _keep_digest_scheduled(self) -> None:
+        """At start, and again now and then: a start while the database was away, or a
+        digest that failed for good, leaves no digest pending until this looks again."""
+        while True:
+            try:
+                await self.schedule_digest()
+            except Exception as exc:
+                _log_failure("scheduling the morning digest", exc)
+            await asyncio.sleep(DIGEST_CHECK_INTERVAL)
 
     async def _follow_models(self) -> None:
         while True:

@@ -11,7 +11,7 @@ at least once a second, so a deadline fires within about a second of its time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,8 @@ MAX_FAILURES = 3
 POLL = 1.0
 
 NoticeLoader = Callable[[AsyncSession, int], Awaitable[Any]]
+#: What a timer kind about no ticket or notice needs loaded (`TimerContext.data`).
+TimerDataLoader = Callable[[AsyncSession, OrgMap, datetime], Awaitable[Any]]
 
 
 class Scheduler:
@@ -46,6 +48,7 @@ class Scheduler:
         on_outbox: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         load_notice: NoticeLoader | None = None,
+        load_data: Mapping[str, TimerDataLoader] | None = None,
     ) -> None:
         self._sessions = sessions
         self._org = org
@@ -53,6 +56,7 @@ class Scheduler:
         self._on_outbox = on_outbox
         self.clock = clock
         self._load_notice = load_notice
+        self._load_data = dict(load_data or {})
 
     async def run_once(self) -> int:
         """Fire every timer that is due; the number that did something."""
@@ -100,9 +104,11 @@ class Scheduler:
                           if timer.ticket_id is not None else None)
                 notice = (await self._load_notice(session, timer.notice_id)
                           if timer.notice_id is not None and self._load_notice else None)
+                loader = self._load_data.get(timer.kind)
+                data = await loader(session, org, now) if loader is not None else None
                 view = TimerView(timer.id, timer.kind, timer.due_at, timer.ticket_id,
                                  timer.notice_id)
-                decision = on_timer(TimerContext(org, now, view, ticket, notice))
+                decision = on_timer(TimerContext(org, now, view, ticket, notice, data))
                 origin = Origin(key=f"timer:{timer.id}", actor="gridbot", now=now)
                 await self._writer.apply(session, decision, origin, org)
                 if fired is not None:

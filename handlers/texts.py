@@ -588,7 +588,6 @@ ESCALATION_TEXT_UNDER_WAY = (
     "回复“进展 {id} 内容”更新，“完成 {id} 说明”办结"
 )
 
-
 # The console acts: staff's actions from the console that no chat command has -------------
 
 #: The word each such action goes by in the record of its decision (a chat command's word).
@@ -623,6 +622,38 @@ TIER_SET = "调解层级由{previous}改为{tier}"
 TIER_SET_HOLDER = "，交{title}{holder}调解"
 TIER_PUSH = "{actor}将矛盾纠纷 #{id} 定为{tier}，交由您调解：{text}"
 TIER_AWAY = "矛盾纠纷 #{id} 已定为{tier}，改由{title}{holder}调解，您不用再跟进了。"
+
+# The morning digest (每日工作提醒, handlers.digest) -------------------------------------------
+DIGEST_TITLE = "【每日工作提醒】{day}"
+DIGEST_DAY = "{month}月{day}日 {weekday}"
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+DIGEST_MORNING = "{name}，早上好！"
+DIGEST_HELLO = "{name}，您好！"
+DIGEST_HELD = "【您的在办工单】{count} 件，时限近的在前："
+DIGEST_HELD_OVERDUE = "【您的在办工单】{count} 件，其中 {overdue} 件已超时，时限近的在前："
+DIGEST_HELD_MORE = "……还有 {count} 件，回复“我的任务”查看全部。"
+DIGEST_MORE = "……还有 {count} 件。"
+DIGEST_GRID_OVERDUE = "【{grid}超时工单】{count} 件，请督办："
+DIGEST_WISHES = "【{grid}待认领心愿】{count} 件："
+DIGEST_PLACE = "【{place}】{figures}"
+DIGEST_FIGURES = "昨日收到 {received} 件，办结 {closed} 件，{rating}；{open}。"
+DIGEST_SATISFACTION = "满意度 {score} 分（{rated} 件评价）"
+DIGEST_NO_RATING = "暂无评价"
+DIGEST_OPEN = "目前在办 {count} 件"
+DIGEST_OPEN_OVERDUE = "目前在办 {count} 件，其中超时 {overdue} 件"
+DIGEST_OLDEST = "最久未办结的工单："
+DIGEST_NOBODY = "未分派"
+DIGEST_UNCLAIMED = "待志愿者认领"
+DIGEST_DEADLINE = "{kind} {at}"
+DIGEST_DEADLINE_NAMES = {"accept": "接单时限", "resolve": "办结时限", "respond": "报到时限"}
+DIGEST_OVERDUE_MARK = "【超时】"
+DIGEST_AGE_DAYS = "已 {days} 天"
+DIGEST_AGE_HOURS = "已 {hours} 小时"
+DIGEST_POSTED = "{at} 发布"
+WHY_DIGEST_SENT = "每日工作提醒已发给 {count} 人；下一次 {next}。"
+WHY_DIGEST_LATE = "{day}的每日工作提醒错过了发送时间，下一次 {next} 就要发送，这次不再补发。"
+WHY_DIGEST_NO_DATA = "每日工作提醒没有取到数据，未发送。"
+
 
 # Answers from notices (handlers.notice_answers) ----------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 from domain.decisions import Decision
 from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES, Status, TicketView
-from handlers import confirmation, escalation, notices, texts, whistle, wishes
+from handlers import confirmation, digest, escalation, notices, texts, whistle, wishes
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class TimerContext:
     timer: TimerView
     ticket: TicketView | None = None
     notice: Any = None
+    # What the shell loads for a timer about no ticket or notice (the digest's `DigestData`).
+    data: Any = None
 
 
 def _moved(ctx: TimerContext, deadline: str) -> Decision:
@@ -73,6 +75,7 @@ ON_TIMER: dict[str, TimerHandler] = {
     "rate_reminder": confirmation.remind,
     "confirm_due": confirmation.close_unrated,
     **wishes.TIMERS,
+    digest.DIGEST: digest.send_digests,
 }
 
 

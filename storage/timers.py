@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.notices import SHANGHAI
 from storage.models import Timer
 
 LEASE = timedelta(seconds=10)
@@ -32,12 +33,20 @@ def timer_key(kind: str, subject: int, due: datetime) -> str:
     return f"{kind}:{subject}:{due.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')}"
 
 
+def daily_key(kind: str, due: datetime) -> str:
+    """A timer about no ticket and no notice is a daily one (the morning digest): one per
+    kind and Beijing day, so that processes scheduling the same day at once — or at
+    slightly different times of it — schedule one timer. No column is needed for it."""
+    return f"{kind}:{due.astimezone(SHANGHAI).date().isoformat()}"
+
+
 def timer_row(kind: str, due_at: datetime, now: datetime, *, ticket_id: int | None = None,
               notice_id: int | None = None) -> dict[str, Any]:
-    """The column values of a timer about a ticket or a notice."""
+    """The column values of a timer about a ticket or a notice, or of a daily timer about
+    neither (`daily_key`)."""
     subject = ticket_id if ticket_id is not None else notice_id
-    assert subject is not None, "a timer is about a ticket or a notice"
-    return {"key": timer_key(kind, subject, due_at), "kind": kind, "ticket_id": ticket_id,
+    key = daily_key(kind, due_at) if subject is None else timer_key(kind, subject, due_at)
+    return {"key": key, "kind": kind, "ticket_id": ticket_id,
             "notice_id": notice_id, "due_at": due_at, "status": "pending", "attempts": 0,
             "failures": 0, "created_at": now}
 
@@ -117,6 +126,26 @@ async def release_leases(session: AsyncSession) -> int:
         update(Timer).where(Timer.status == "pending", Timer.lease_until.is_not(None))
         .values(lease_until=None))
     return result.rowcount or 0
+
+
+async def latest_daily(session: AsyncSession, kind: str) -> tuple[str, str, datetime] | None:
+    """The key, status and time of the latest day's timer of a daily kind, if any: read on
+    the keys' index (`daily_key` sorts by day; ";" follows ":")."""
+    row = (await session.execute(
+        select(Timer.key, Timer.status, Timer.due_at)
+        .where(Timer.key >= f"{kind}:", Timer.key < f"{kind};")
+        .order_by(Timer.key.desc()).limit(1))).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def move_pending(session: AsyncSession, key: str, due_at: datetime) -> bool:
+    """Move a pending timer nobody has claimed to another time (a daily timer to another
+    time of its day: its key stays right); False when it was claimed or fired meanwhile."""
+    result = await session.execute(
+        update(Timer)
+        .where(Timer.key == key, Timer.status == "pending", Timer.lease_until.is_(None))
+        .values(due_at=due_at))
+    return result.rowcount == 1
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

@@ -12,6 +12,7 @@ const OUTCOMES = {
   notice_scheduled: "定时通知", notice_sent: "定时通知已发出", acknowledged: "居民已收到通知",
   wish_reannounced: "心愿再次通知志愿者", wish_handed_over: "心愿交网格员跟进", redeemed: "积分兑换",
   notice_answered: "据通知答复",
+  digest_sent: "每日工作提醒已发送",
 };
 /* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
 const COMMANDS = {
