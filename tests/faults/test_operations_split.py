@@ -1,7 +1,7 @@
-"""Operating split processes: one web process and two workers on one PostgreSQL and Redis,
-with JSON logs. Each serves its own /metrics and probes; the web process counts what came
-in, the workers what they handled and sent, and every line each of them wrote is a JSON
-object without a message's words."""
+"""Operating split processes: a web process and a worker on one PostgreSQL and Redis, with
+JSON logs. Each serves its own /metrics and probes; the web process counts what came in,
+the worker what it handled and sent, and every line each of them wrote is a JSON object
+without a message's words. (Several workers sharing the work: test_roles, test_takeover.)"""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def total(scrape: dict[tuple[str, str], float], name: str, **labels: str) -> flo
 async def test_web_and_workers_each_serve_metrics_probes_and_json_logs(
         pg_url, redis_server, fakes, gridbot):
     web = await gridbot(pg_url, redis_server.url, name="web", role="web", start=False)
-    workers = [await gridbot(pg_url, redis_server.url, name=f"worker-{n}", role="worker",
-                             start=False) for n in (1, 2)]
+    workers = [await gridbot(pg_url, redis_server.url, name="worker", role="worker",
+                             start=False)]
     for process in (web, *workers):
         process.env["GRIDBOT_LOG_FORMAT"] = "json"
     await asyncio.gather(web.start(), *(w.start() for w in workers))
