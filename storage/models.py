@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -272,12 +273,31 @@ class SeenNonce(Base):
 
 # ---------------------------------------------------------------- tickets
 
+#: What the figures read of a ticket, kept in its buildings' index (PostgreSQL).
+FIGURE_COLUMNS = ["id", "status", "category", "urgency", "grid_id", "assignee_id",
+                  "resolved_at", "rating"]
+OPEN_CONDITION = "status IN ('new', 'accepted', 'in_progress', 'reopened')"
+BREACH_CONDITION = "kind IN ('escalated', 'respond_overdue', 'claimed')"
+
 
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_grid", "status", "grid_id"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # The figures (storage.stats) of a street, district or grid: its buildings' tickets
+        # received since a moment, read from the index alone on PostgreSQL.
+        Index("ix_tickets_building_created", "building_id", "created_at",
+              postgresql_include=FIGURE_COLUMNS),
+        Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_resolved", "resolved_at"),
+        # Open tickets of some buildings (open and overdue now), and those whistled to a
+        # department.
+        Index("ix_tickets_open_building", "building_id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        Index("ix_tickets_department", "department_id",
+              postgresql_where=text("department_id IS NOT NULL"),
+              sqlite_where=text("department_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     category: Mapped[str] = mapped_column(String(10))
@@ -285,7 +305,7 @@ class Ticket(Base):
     urgency: Mapped[str] = mapped_column(String(10), default="normal")
     tier: Mapped[str | None] = mapped_column(String(10))
     facility: Mapped[str | None] = mapped_column(String(30))
-    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_groups.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
@@ -337,6 +357,12 @@ class TicketEvent(Base):
     """Append-only history: who did what to a ticket, and when."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (
+        # Missed deadlines and claimed wishes over a span of days (storage.stats).
+        Index("ix_ticket_events_breaches", "at",
+              postgresql_include=["ticket_id", "kind", "actor", "data"],
+              postgresql_where=text(BREACH_CONDITION), sqlite_where=text(BREACH_CONDITION)),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
@@ -378,7 +404,7 @@ class PointsEntry(Base):
     """The points bank's ledger: what a volunteer earned or redeemed, and why."""
 
     __tablename__ = "points_entries"
-    __table_args__ = (Index("ix_points_person", "person_id", "id"),)
+    __table_args__ = (Index("ix_points_person", "person_id", "id"), Index("ix_points_at", "at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # One entry per reason ("wish:128"), however often the work that wrote it is repeated.
     key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -14,23 +14,66 @@ review (月度点评).
   columns.
 
 Days are Beijing days (Asia/Shanghai, +08:00 since 1991).
+
+Every figure is an aggregate in SQL over the tickets of a scope: counts and sums per group,
+and for the median the one or two middle cycles of each group (`percentile_disc` on
+PostgreSQL, a window numbering each group's cycles on SQLite), so no ticket comes back to
+Python, only groups. A scope is read as disjoint parts each an index serves (a person's
+buildings, then the tickets they hold elsewhere), and on PostgreSQL a street's tickets come
+from `ix_tickets_building_created` alone. Cycles are exact (intervals on PostgreSQL, whole
+microseconds on SQLite: `storage.figures_sql`), so the average and the median are the exact
+values the rules above define, rounded as before. `TicketFacts` keeps the same rules for one
+ticket (the lists of cases, the overdue tickets), and the tests hold the SQL to the direct
+computation ticket by ticket. Nothing is cached or rolled up: today's open and overdue
+tickets, and the SLA of tickets still open, are as of `now`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from statistics import median
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.notices import SHANGHAI
 from domain.org import OrgMap
-from domain.tickets import OPEN_STATUSES
-from storage.models import PointsEntry, Ticket, TicketEvent, TicketFollower
+from domain.sla import DEFAULT_RESOLVE, Sla
+from domain.tickets import CATEGORIES, OPEN_STATUSES
+from storage.figures_sql import (
+    beijing_day_number,
+    earliest,
+    member_of,
+    not_member_of,
+    seconds,
+    span,
+    span_micros,
+)
+from storage.models import (
+    Building,
+    District,
+    Grid,
+    PointsEntry,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+)
 
 DONE = ("resolved", "closed")
 #: Events that say a deadline was missed, and what kind of deadline each was.
@@ -42,10 +85,51 @@ BREACH_KINDS = ("accept", "resolve", "respond")
 
 
 @dataclass(frozen=True, slots=True)
+class Reach:
+    """A signed-in person's tickets (`bot.auth.viewer.ticket_conditions` in parts): those of
+    some buildings, those filed under some grids, those they hold and those whistled to
+    their departments."""
+
+    building_ids: frozenset[int] = frozenset()
+    grid_ids: frozenset[int] = frozenset()
+    person_id: int | None = None
+    department_ids: frozenset[int] = frozenset()
+
+    def condition(self) -> Any:
+        """One condition on `Ticket` (false when the person reaches nothing)."""
+        return or_(false(), *(and_(*part) for part in self.parts(None)))
+
+    def parts(self, within: frozenset[int] | None) -> list[list[Any]]:
+        """Disjoint conditions whose union is the reach (within the buildings `within`,
+        when given), each one an index can serve."""
+        mine = self.building_ids if within is None else self.building_ids & within
+        parts = [[member_of(Ticket.building_id, mine)]] if mine else []
+        # Whatever else the person reaches lies outside those buildings (or in none).
+        if within is None:
+            elsewhere = ([not_member_of(Ticket.building_id, self.building_ids)]
+                         if self.building_ids else [])
+        else:
+            rest = within - self.building_ids
+            if not rest:
+                return parts
+            elsewhere = [member_of(Ticket.building_id, rest)]
+        if self.grid_ids:
+            parts.append([member_of(Ticket.grid_id, self.grid_ids), *elsewhere])
+            elsewhere = [*elsewhere, not_member_of(Ticket.grid_id, self.grid_ids)]
+        if self.person_id is not None:
+            parts.append([Ticket.assignee_id == self.person_id, *elsewhere])
+            elsewhere = [*elsewhere, or_(Ticket.assignee_id.is_(None),
+                                         Ticket.assignee_id != self.person_id)]
+        if self.department_ids:
+            parts.append([member_of(Ticket.department_id, self.department_ids), *elsewhere])
+        return parts
+
+
+@dataclass(frozen=True, slots=True)
 class TicketScope:
     """Which tickets a figure covers: every ticket (the admin token), those of some
-    buildings (a street, a district, a grid), and/or those further `where` conditions on
-    `Ticket` keep (a signed-in person's scope, `bot.reports.scope.viewer_scope`).
+    buildings (a street, a district, a grid), a person's (`reach`, `bot.reports.scope.
+    viewer_scope`) and/or those further `where` conditions on `Ticket` keep.
 
     `places` are the buildings whose grids and districts a table lists even without a
     ticket (None: those of `building_ids`, every building when that is None too)."""
@@ -53,22 +137,33 @@ class TicketScope:
     building_ids: frozenset[int] | None = None
     where: tuple[Any, ...] = ()
     places: frozenset[int] | None = None
+    reach: Reach | None = None
 
     @property
     def everything(self) -> bool:
-        return self.building_ids is None and not self.where
+        return self.building_ids is None and not self.where and self.reach is None
 
     def conditions(self) -> list[Any]:
         """WHERE conditions on `Ticket` that keep the scope."""
         found: list[Any] = list(self.where)
+        if self.reach is not None:
+            found.append(self.reach.condition())
         if self.building_ids is not None:
-            found.append(Ticket.building_id.in_(sorted(self.building_ids)))
+            found.append(member_of(Ticket.building_id, self.building_ids))
         return found
+
+    def parts(self) -> list[list[Any]]:
+        """The scope as disjoint lists of conditions (a union of them), each simple enough
+        for an index: a person's buildings, then what else they reach."""
+        if self.reach is None:
+            return [self.conditions()]
+        parts = self.reach.parts(self.building_ids)
+        return [[*part, *self.where] for part in parts] or [[false()]]
 
     def listed_buildings(self) -> frozenset[int] | None:
         """The buildings whose places tables list (None: all)."""
         listed = self.places if self.places is not None else (
-            frozenset() if self.where else None)
+            frozenset() if self.where or self.reach is not None else None)
         if self.building_ids is None:
             return listed
         return self.building_ids if listed is None else listed & self.building_ids
@@ -81,7 +176,13 @@ class TicketScope:
         places = self.places
         if other.places is not None:
             places = other.places if places is None else places & other.places
-        return TicketScope(buildings, self.where + other.where, places)
+        reach, where = self.reach, self.where + other.where
+        if other.reach is not None:
+            if reach is None:
+                reach = other.reach
+            else:
+                where += (other.reach.condition(),)
+        return TicketScope(buildings, where, places, reach)
 
     @classmethod
     def street(cls, org: OrgMap, street_id: int) -> TicketScope:
@@ -95,6 +196,13 @@ class TicketScope:
 
 
 EVERYTHING = TicketScope()
+
+
+def scoped(scope: TicketScope, columns: Sequence[Any], *conditions: Any) -> Any:
+    """SELECT `columns` FROM tickets of `scope` meeting `conditions`: one statement per part
+    of the scope, put together with UNION ALL (the parts never share a ticket)."""
+    parts = [select(*columns).where(*part, *conditions) for part in scope.parts()]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 # ---------------------------------------------------------------- days
@@ -111,6 +219,71 @@ def day_start(day: date) -> datetime:
 
 def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+# ---------------------------------------------------------------- SQL for the rules
+
+
+def _sla_case(sla: Sla, category: Any, urgency: Any) -> Any:
+    """`Sla.resolve_seconds(category, urgency)` in SQL, as a `span`."""
+    keys = sorted({*sla.resolve, *DEFAULT_RESOLVE, *CATEGORIES} - {"emergency"})
+    return case(
+        (urgency == "emergency", seconds(sla.resolve_seconds("", "emergency"))),
+        *((category == key, seconds(sla.resolve_seconds(key, "normal"))) for key in keys),
+        else_=seconds(sla.resolve_seconds("", "normal")))
+
+
+def _sla_key(sla: Sla) -> tuple[Any, ...]:
+    return (tuple(sorted(sla.resolve.items())), sla.resolve_seconds("", "emergency"))
+
+
+def sla_span(org: OrgMap, building_id: Any, category: Any, urgency: Any) -> Any:
+    """The resolve deadline, as a `span` after receipt, of a ticket of this building,
+    category and urgency: its street's (`OrgMap.sla_for`), the default for a ticket of no
+    known building."""
+    default = org.sla_for(None)
+    classes: dict[tuple[Any, ...], tuple[Sla, list[int]]] = {}
+    for street in org.streets.values():
+        if _sla_key(street.sla) != _sla_key(default):
+            classes.setdefault(_sla_key(street.sla), (street.sla, []))[1].append(street.id)
+    if not classes:
+        return _sla_case(default, category, urgency)
+    whens = []
+    for sla, street_ids in classes.values():
+        buildings = (select(Building.id).join(District, District.id == Building.district_id)
+                     .where(District.street_id.in_(sorted(street_ids))))
+        whens.append((building_id.in_(buildings), _sla_case(sla, category, urgency)))
+    return case(*whens, else_=_sla_case(default, category, urgency))
+
+
+def breach_kind(kind: Any, actor: Any, data: Any) -> Any:
+    """`EventFacts.breach()` in SQL: "accept", "resolve", "respond" or NULL."""
+    overdue = data["overdue"].as_string()
+    return case(
+        (kind == "respond_overdue", literal_column("'respond'", String())),
+        (and_(kind == "escalated", overdue.in_(BREACH_KINDS)), overdue),
+        (and_(kind == "escalated", actor == "gridbot"), literal_column("'resolve'", String())),
+        else_=null())
+
+
+def is_open(status: Any) -> Any:
+    return status.in_(OPEN_STATUSES)
+
+
+def overdue_conditions(now: datetime) -> dict[str, Any]:
+    """`TicketFacts.overdue` in SQL: a condition per kind on an open ticket."""
+    return {
+        "accept": and_(Ticket.status.in_(("new", "reopened")), Ticket.accept_due_at.is_not(None),
+                       Ticket.accept_due_at < now),
+        "resolve": and_(Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at < now),
+        "respond": and_(Ticket.department_id.is_not(None), Ticket.reported_at.is_(None),
+                        Ticket.respond_due_at.is_not(None), Ticket.respond_due_at < now),
+    }
+
+
+def first_due() -> Any:
+    """The earliest deadline in a ticket's columns (the order of the overdue list)."""
+    return earliest(Ticket.accept_due_at, Ticket.resolve_due_at, Ticket.respond_due_at)
 
 
 # ---------------------------------------------------------------- tickets as figures see them
@@ -200,19 +373,24 @@ async def load_tickets(session: AsyncSession, scope: TicketScope = EVERYTHING, *
                        received_until: datetime | None = None,
                        resolved_from: datetime | None = None,
                        resolved_until: datetime | None = None,
-                       statuses: Sequence[str] | None = None) -> list[TicketFacts]:
+                       statuses: Sequence[str] | None = None,
+                       ids: Sequence[int] | None = None) -> list[TicketFacts]:
     """The tickets of `scope` received (and/or resolved) in [from, until), by id."""
-    query = select(*_FACT_COLUMNS).where(*scope.conditions()).order_by(Ticket.id)
+    conditions = []
     if received_from is not None:
-        query = query.where(Ticket.created_at >= received_from)
+        conditions.append(Ticket.created_at >= received_from)
     if received_until is not None:
-        query = query.where(Ticket.created_at < received_until)
+        conditions.append(Ticket.created_at < received_until)
     if resolved_from is not None:
-        query = query.where(Ticket.resolved_at >= resolved_from)
+        conditions.append(Ticket.resolved_at >= resolved_from)
     if resolved_until is not None:
-        query = query.where(Ticket.resolved_at < resolved_until)
+        conditions.append(Ticket.resolved_at < resolved_until)
     if statuses is not None:
-        query = query.where(Ticket.status.in_(list(statuses)))
+        conditions.append(Ticket.status.in_(list(statuses)))
+    if ids is not None:
+        conditions.append(Ticket.id.in_(list(ids)))
+    rows = scoped(scope, _FACT_COLUMNS, *conditions).subquery()
+    query = select(*rows.c).order_by(rows.c.id)
     return [TicketFacts(*row) for row in await session.execute(query)]
 
 
@@ -237,28 +415,6 @@ class EventFacts:
         return None
 
 
-async def load_events(session: AsyncSession, scope: TicketScope, kinds: Sequence[str], *,
-                      at_from: datetime | None = None, at_until: datetime | None = None,
-                      received_from: datetime | None = None,
-                      received_until: datetime | None = None) -> list[EventFacts]:
-    """Events of these kinds on the tickets of `scope`, at [at_from, at_until), of tickets
-    received in [received_from, received_until)."""
-    query = (select(TicketEvent.ticket_id, TicketEvent.kind, TicketEvent.at, TicketEvent.actor,
-                    TicketEvent.data)
-             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-             .where(TicketEvent.kind.in_(list(kinds)), *scope.conditions())
-             .order_by(TicketEvent.id))
-    if at_from is not None:
-        query = query.where(TicketEvent.at >= at_from)
-    if at_until is not None:
-        query = query.where(TicketEvent.at < at_until)
-    if received_from is not None:
-        query = query.where(Ticket.created_at >= received_from)
-    if received_until is not None:
-        query = query.where(Ticket.created_at < received_until)
-    return [EventFacts(*row) for row in await session.execute(query)]
-
-
 async def follower_counts(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, int]:
     if not ticket_ids:
         return {}
@@ -272,58 +428,28 @@ async def follower_counts(session: AsyncSession, ticket_ids: Sequence[int]) -> d
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class PointsFacts:
-    person_id: int
-    points: int
-    ticket_id: int | None
-    at: datetime
-
-
-async def load_points(session: AsyncSession, scope: TicketScope, *, at_from: datetime,
-                      at_until: datetime) -> list[PointsFacts]:
-    """Ledger entries at [at_from, at_until). Within a narrower scope than everything, only
-    the entries of its tickets (a redemption belongs to no ticket)."""
-    query = (select(PointsEntry.person_id, PointsEntry.points, PointsEntry.ticket_id,
-                    PointsEntry.at)
-             .where(PointsEntry.at >= at_from, PointsEntry.at < at_until)
-             .order_by(PointsEntry.id))
-    if not scope.everything:
-        query = query.join(Ticket, Ticket.id == PointsEntry.ticket_id).where(*scope.conditions())
-    return [PointsFacts(*row) for row in await session.execute(query)]
-
-
 # ---------------------------------------------------------------- tallies
 
 
 @dataclass(slots=True)
 class Tally:
-    """Received, closed, cycle hours, the SLA and ratings of a set of tickets."""
+    """Received, closed, cycle hours, the SLA and ratings of a set of tickets, as their
+    aggregates: the sum of the cycles and the middle one or two for the median, in
+    microseconds."""
 
     received: int = 0
     closed: int = 0
     cancelled: int = 0
-    hours: list[float] = field(default_factory=list)
-    ratings: list[int] = field(default_factory=list)
+    open: int = 0
+    cycles: int = 0
+    cycle_us: int = 0
+    middle: tuple[int, ...] = ()
+    rated: int = 0
+    rating_sum: int = 0
     on_time: int = 0
     late: int = 0
-
-    def add(self, ticket: TicketFacts, org: OrgMap, now: datetime) -> None:
-        self.received += 1
-        if ticket.status == "cancelled":
-            self.cancelled += 1
-        if ticket.done:
-            self.closed += 1
-        hours = ticket.cycle_hours()
-        if hours is not None:
-            self.hours.append(hours)
-        if ticket.rating is not None:
-            self.ratings.append(ticket.rating)
-        judged = ticket.within_sla(org, now)
-        if judged is True:
-            self.on_time += 1
-        elif judged is False:
-            self.late += 1
+    #: The lowest ticket id counted (the order in which groups first appear).
+    first_id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         judged = self.on_time + self.late
@@ -331,13 +457,28 @@ class Tally:
             "received": self.received,
             "closed": self.closed,
             "closure_rate": _ratio(self.closed, self.received),
-            "avg_closure_hours": round(sum(self.hours) / len(self.hours), 2) if self.hours else None,
-            "median_closure_hours": round(median(self.hours), 2) if self.hours else None,
+            "avg_closure_hours": (round(self.cycle_us / (self.cycles * 3_600_000_000), 2)
+                                  if self.cycles else None),
+            "median_closure_hours": round(self.median_hours(), 2) if self.cycles else None,
             "within_sla_rate": _ratio(self.on_time, judged),
-            "satisfaction": (round(sum(self.ratings) / len(self.ratings), 2)
-                             if self.ratings else None),
-            "rated": len(self.ratings),
+            "satisfaction": round(self.rating_sum / self.rated, 2) if self.rated else None,
+            "rated": self.rated,
         }
+
+    def plus(self, other: Tally) -> Tally:
+        """Both sets of tickets together (without the middle: it does not add up)."""
+        return Tally(self.received + other.received, self.closed + other.closed,
+                     self.cancelled + other.cancelled, self.open + other.open,
+                     self.cycles + other.cycles, self.cycle_us + other.cycle_us, (),
+                     self.rated + other.rated, self.rating_sum + other.rating_sum,
+                     self.on_time + other.on_time, self.late + other.late,
+                     min(self.first_id, other.first_id))
+
+    def median_hours(self) -> float:
+        """The median cycle in hours, as `statistics.median` of each cycle's
+        `timedelta.total_seconds() / 3600` gives it."""
+        hours = [micro / 1_000_000 / 3600 for micro in self.middle]
+        return hours[0] if len(hours) == 1 else (hours[0] + hours[1]) / 2
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -356,28 +497,181 @@ def person_key(org: OrgMap, person_id: int) -> str:
     return account or f"person-{person_id}"
 
 
+#: The groups a tally can be split into.
+GROUPINGS = ("total", "category", "grid", "grid_name", "district", "assignee")
+#: Whether a ticket is done, and whether it was in time (1/0), its cycle as a `span`.
+_DONE = Ticket.status.in_(DONE)
+
+
+def _sla_flags(org: OrgMap, now: datetime) -> tuple[Any, Any]:
+    """(in time, late) as conditions on `Ticket`: resolved by its SLA deadline; resolved
+    after it, or still open past it now (`TicketFacts.within_sla`)."""
+    deadline = sla_span(org, Ticket.building_id, Ticket.category, Ticket.urgency)
+    cycle = span(Ticket.resolved_at, Ticket.created_at)
+    resolved = and_(_DONE, Ticket.resolved_at.is_not(None))
+    waited = span(bindparam("now", now, Ticket.created_at.type), Ticket.created_at)
+    return (and_(resolved, cycle <= deadline),
+            or_(and_(resolved, cycle > deadline), and_(is_open(Ticket.status), waited > deadline)))
+
+
+def _group_of(org: OrgMap, grouping: str, category: str, grid_id: int | None,
+              assignee_id: int | None) -> Any:
+    if grouping == "total":
+        return 0
+    if grouping == "category":
+        return category
+    if grouping == "grid":
+        return grid_id
+    if grouping == "grid_name":
+        return grid_name(org, grid_id)
+    if grouping == "district":
+        grid = org.grid(grid_id) if grid_id is not None else None
+        return grid.district_id if grid else None
+    return assignee_id
+
+
+async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: datetime,
+                  groupings: Sequence[str], *conditions: Any) -> dict[str, dict[Any, Tally]]:
+    """A tally of the tickets of `scope` meeting `conditions` per group of each grouping
+    (`GROUPINGS`): {"category": {"repair": Tally, …}, "total": {0: Tally}, …}.
+
+    Two statements: the sums per category, grid and holder (a few thousand rows for a
+    street), added up here into each grouping as `OrgMap` names its groups; and the middle
+    cycle (or two) of each group, for the median."""
+    await figure_settings(session)
+    on_time, late = _sla_flags(org, now)
+    cycle = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
+                  span(Ticket.resolved_at, Ticket.created_at)), else_=null())
+    values = [Ticket.category, Ticket.grid_id, Ticket.assignee_id, Ticket.id, Ticket.rating,
+              Ticket.status, cycle.label("cycle"), case((on_time, 1), else_=0).label("on_time"),
+              case((late, 1), else_=0).label("late")]
+    rows = scoped(scope, values, *conditions).subquery("figures")
+    c = rows.c
+    keys = (c.category, c.grid_id, c.assignee_id)
+    query = select(*keys, func.count(), func.count().filter(c.status.in_(DONE)),
+                   func.count().filter(c.status == "cancelled"),
+                   func.count().filter(is_open(c.status)), func.count(c.cycle),
+                   func.coalesce(span_micros(func.sum(c.cycle)), 0), func.count(c.rating),
+                   func.coalesce(func.sum(c.rating), 0), func.coalesce(func.sum(c.on_time), 0),
+                   func.coalesce(func.sum(c.late), 0), func.min(c.id)).group_by(*keys)
+    found: dict[str, dict[Any, Tally]] = {g: {} for g in groupings}
+    for category, grid_id, assignee_id, *sums in await session.execute(query):
+        part = Tally(*(int(v) for v in sums[:6]), (),  # type: ignore[arg-type]
+                     *(int(v) for v in sums[6:]))
+        for grouping in groupings:
+            key = _group_of(org, grouping, category, grid_id, assignee_id)
+            tally = found[grouping].get(key)
+            found[grouping][key] = part if tally is None else tally.plus(part)
+    for (grouping, key), middle in (await _middles(session, org, scope, groupings,
+                                                    conditions)).items():
+        if key in found[grouping]:
+            found[grouping][key].middle = middle
+    return found
+
+
+async def _middles(session: AsyncSession, org: OrgMap, scope: TicketScope,
+                   groupings: Sequence[str], conditions: Sequence[Any],
+                   ) -> dict[tuple[str, Any], tuple[int, ...]]:
+    """The middle cycle (or the two middle ones), in microseconds, of each group of each
+    grouping: one statement over the scope's done tickets. PostgreSQL picks them with
+    `percentile_disc` as it groups; SQLite numbers each group's cycles with a window."""
+    joined = any(g == "district" or (g == "grid_name" and not _names_unique(org))
+                 for g in groupings)
+    columns = [Ticket.category, Ticket.grid_id, Ticket.assignee_id,
+               span(Ticket.resolved_at, Ticket.created_at).label("cycle")]
+    done = scoped(scope, columns, _DONE, Ticket.resolved_at.is_not(None), *conditions)
+    cycles = done.subquery("done")
+    if joined:
+        cycles = (select(*cycles.c, Grid.name.label("grid_name"),
+                         Grid.district_id.label("district_id"))
+                  .select_from(cycles).outerjoin(Grid, Grid.id == cycles.c.grid_id)
+                  .subquery("named"))
+    rows = select(*cycles.c).cte("cycles")
+    c = rows.c
+    key_of = {"total": None, "category": c.category, "grid": c.grid_id,
+              "grid_name": (func.coalesce(c.grid_name, "unassigned") if joined
+                            else c.grid_id),
+              "district": c.district_id if joined else None, "assignee": c.assignee_id}
+    postgresql = session.bind.dialect.name == "postgresql"
+    parts = []
+    for n, grouping in enumerate(groupings):
+        key = key_of[grouping]
+        label = [literal_column(str(n)).label("grouping"),
+                 cast(key, _KEY).label("key") if key is not None else null().label("key")]
+        if postgresql:
+            # The lower and the upper middle: ranks ⌈n/2⌉ and ⌈n/2 + 10⁻¹⁰·n⌉.
+            middle = func.percentile_disc(literal_column("ARRAY[0.5, 0.5000000001]")) \
+                .within_group(c.cycle)
+            query = select(*label, middle)
+            parts.append(query if key is None else query.group_by(key))
+            continue
+        partition = {} if key is None else {"partition_by": key}
+        ranked = (select(*label, c.cycle,
+                         func.row_number().over(order_by=c.cycle, **partition).label("rank"),
+                         func.count().over(**partition).label("size")).subquery())
+        parts.append(select(ranked.c.grouping, ranked.c.key, ranked.c.cycle)
+                     .where(or_(ranked.c.rank == (ranked.c.size + 1) // 2,
+                                ranked.c.rank == ranked.c.size // 2 + 1)))
+    found: dict[tuple[str, Any], list[int]] = {}
+    for n, key, value in await session.execute(union_all(*parts)):
+        if value is None:
+            continue  # PostgreSQL's one row for everything, when nothing was resolved
+        grouping = groupings[int(n)]
+        group = _key_of(grouping, key)
+        if grouping == "grid_name" and not joined:
+            group = grid_name(org, group)
+        # PostgreSQL: [lower, upper] (the same one twice for an odd count); SQLite: one row
+        # per middle cycle.
+        for cycle in value if isinstance(value, list) else [value]:
+            found.setdefault((grouping, group), []).append(
+                cycle // timedelta(microseconds=1) if isinstance(cycle, timedelta)
+                else int(cycle))
+    return {group: tuple(sorted(cycles)) for group, cycles in found.items()}
+
+
+def _names_unique(org: OrgMap) -> bool:
+    """Whether every grid has its own name (so a grid's id stands for its name)."""
+    names = [g.name for g in org.grids.values()]
+    return len(set(names)) == len(names) and "unassigned" not in names
+
+
+async def figure_settings(session: AsyncSession) -> None:
+    """On PostgreSQL, for the rest of the transaction: room to sort a street's tickets in
+    memory, and no JIT compilation (it costs more than these statements take)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL work_mem = '32MB'"))
+        await session.execute(text("SET LOCAL jit = off"))
+
+
+#: Keys of every grouping share one column of the union: text.
+_KEY = String(200)
+_TEXT_KEYS = ("category", "grid_name")
+
+
+def _key_of(grouping: str, key: Any) -> Any:
+    if grouping == "total":
+        return 0
+    if key is None or grouping in _TEXT_KEYS:
+        return key
+    return int(key)
+
+
 async def ticket_stats(session: AsyncSession, org: OrgMap, since: datetime | None = None,
                        scope: TicketScope = EVERYTHING,
                        now: datetime | None = None) -> dict[str, Any]:
     """Closure figures of every ticket of `scope` received since `since`: in all, per
     category, per grid and per worker (the person holding each ticket)."""
     now = now or datetime.now(SHANGHAI)
-    total = Tally()
-    by_category: dict[str, Tally] = {}
-    by_grid: dict[str, Tally] = {}
-    by_worker: dict[int, Tally] = {}
-    for ticket in await load_tickets(session, scope, received_from=since):
-        tallies = [total, by_category.setdefault(ticket.category, Tally()),
-                   by_grid.setdefault(grid_name(org, ticket.grid_id), Tally())]
-        if ticket.assignee_id is not None:
-            tallies.append(by_worker.setdefault(ticket.assignee_id, Tally()))
-        for tally in tallies:
-            tally.add(ticket, org, now)
+    conditions = [] if since is None else [Ticket.created_at >= since]
+    found = await tallies(session, org, scope, now,
+                          ("total", "category", "grid_name", "assignee"), *conditions)
+    total = found["total"].get(0, Tally())
     return {
         **total.as_dict(),
-        "by_category": {k: v.as_dict() for k, v in sorted(by_category.items())},
-        "by_grid": {k: v.as_dict() for k, v in sorted(by_grid.items())},
-        "by_worker": _workers(org, by_worker),
+        "by_category": {k: v.as_dict() for k, v in sorted(found["category"].items())},
+        "by_grid": {k: v.as_dict() for k, v in sorted(found["grid_name"].items())},
+        "by_worker": _workers(org, {k: v for k, v in found["assignee"].items()
+                                    if k is not None}),
     }
 
 
@@ -385,8 +679,136 @@ def _workers(org: OrgMap, tallies: dict[int, Tally]) -> dict[str, dict[str, Any]
     """Per person holding tickets (grid workers, mediators, volunteers…), keyed by their
     account (WeCom userid, else WeChat id), with their name and figures."""
     found: dict[str, dict[str, Any]] = {}
-    for person_id, tally in tallies.items():
+    for person_id, tally in sorted(tallies.items(), key=lambda item: item[1].first_id):
         person = org.person(person_id)
         found[person_key(org, person_id)] = {
             "name": person.name if person else None, **tally.as_dict()}
     return dict(sorted(found.items()))
+
+
+
+
+# ---------------------------------------------------------------- counts by day and the like
+
+
+async def counts(session: AsyncSession, scope: TicketScope, keys: Sequence[Any],
+                 *conditions: Any, sums: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """(key…, count, sum…) per group of `keys` — expressions on `Ticket` — over the tickets
+    of `scope` meeting `conditions`; `sums` are further expressions on `Ticket` summed."""
+    labelled = [key.label(f"k{n}") for n, key in enumerate(keys)]
+    summed = [value.label(f"s{n}") for n, value in enumerate(sums)]
+    rows = scoped(scope, [*labelled, *summed], *conditions).subquery()
+    group = [rows.c[f"k{n}"] for n in range(len(keys))]
+    query = select(*group, func.count(),
+                   *(func.coalesce(func.sum(rows.c[f"s{n}"]), 0) for n in range(len(sums))))
+    if group:
+        query = query.group_by(*group)
+    return [tuple(row) for row in await session.execute(query)]
+
+
+def when(condition: Any, value: Any = 1) -> Any:
+    """`value` where `condition` holds, else 0 (to sum)."""
+    return case((condition, value), else_=0)
+
+
+async def breaches(session: AsyncSession, scope: TicketScope, *,
+                   tickets: Sequence[Any] = (), events: Sequence[Any] = (), grid: Any = None,
+                   kinds: Sequence[str] = (*BREACH_EVENTS, "claimed"),
+                   ) -> list[tuple[int, str | None, str, Any, int]]:
+    """(Beijing day number, breach kind or None, event kind, grid, count) of the events of
+    `kinds` meeting the conditions `events` (on `TicketEvent`), on the tickets of `scope`
+    meeting `tickets` (on `Ticket`); an event's grid is its ticket's, or the expression
+    `grid` on `Ticket`."""
+    columns = [Ticket.id, (Ticket.grid_id if grid is None else grid).label("grid")]
+    scoped_tickets = scoped(scope, columns, *tickets).subquery("tickets")
+    day = beijing_day_number(TicketEvent.at)
+    kind = breach_kind(TicketEvent.kind, TicketEvent.actor, TicketEvent.data)
+    query = (select(day, kind, TicketEvent.kind, scoped_tickets.c.grid, func.count())
+             .select_from(TicketEvent)
+             .join(scoped_tickets, scoped_tickets.c.id == TicketEvent.ticket_id)
+             .where(TicketEvent.kind.in_(list(kinds)), *events)
+             .group_by(day, kind, TicketEvent.kind, scoped_tickets.c.grid))
+    return [(int(d), b, k, g, int(n)) for d, b, k, g, n in await session.execute(query)]
+
+
+async def overdue_now(session: AsyncSession, scope: TicketScope, now: datetime,
+                      listed: int = 20) -> tuple[dict[Any, tuple[int, int]], dict[str, int],
+                                                   list[int]]:
+    """The open tickets of `scope` now: per grid (open, overdue); per kind of deadline, how
+    many are past it; and the ids of the first `listed` overdue ones, by earliest deadline
+    in their columns, then id."""
+    kinds = overdue_conditions(now)
+    overdue = or_(*kinds.values())
+    rows = await counts(session, scope, [Ticket.grid_id], is_open(Ticket.status),
+                        sums=[when(overdue), *(when(c) for c in kinds.values())])
+    per_grid = {grid: (int(n), int(late)) for grid, n, late, *_ in rows}
+    by_kind = {kind: sum(int(row[3 + k]) for row in rows) for k, kind in enumerate(kinds)}
+    first = scoped(scope, [Ticket.id, first_due().label("due")], is_open(Ticket.status),
+                   overdue).subquery()
+    ids = (await session.execute(select(first.c.id).order_by(first.c.due, first.c.id)
+                                 .limit(listed))).scalars().all()
+    return per_grid, by_kind, [int(i) for i in ids]
+
+
+async def disputes(session: AsyncSession, scope: TicketScope,
+                   *conditions: Any) -> dict[str | None, dict[str, int]]:
+    """Disputes per tier (as it stands now): received, resolved (done), cancelled, open
+    (anything else) and escalated at least once."""
+    rows = await counts(session, scope, [Ticket.tier], Ticket.category == "dispute",
+                        *conditions, sums=[when(Ticket.status.in_(DONE)),
+                                           when(Ticket.status == "cancelled"),
+                                           when(Ticket.escalation_level > 0)])
+    return {tier: {"received": int(n), "resolved": int(done), "cancelled": int(cancelled),
+                   "open": int(n) - int(done) - int(cancelled), "escalated": int(up)}
+            for tier, n, done, cancelled, up in rows}
+
+
+async def points(session: AsyncSession, scope: TicketScope, at_from: datetime,
+                 at_until: datetime) -> list[tuple[int, int, int, int, int]]:
+    """(Beijing day number, person id, points earned, points redeemed, first entry id) of the
+    ledger at [at_from, at_until), per day and person. Within a narrower scope than
+    everything, only the entries of its tickets (a redemption belongs to no ticket)."""
+    day = beijing_day_number(PointsEntry.at)
+    columns = [day, PointsEntry.person_id,
+               func.coalesce(func.sum(when(PointsEntry.points > 0, PointsEntry.points)), 0),
+               func.coalesce(func.sum(when(PointsEntry.points < 0, -PointsEntry.points)), 0),
+               func.min(case((PointsEntry.points > 0, PointsEntry.id), else_=null()))]
+    query = (select(*columns).where(PointsEntry.at >= at_from, PointsEntry.at < at_until)
+             .group_by(day, PointsEntry.person_id))
+    if not scope.everything:
+        tickets = scoped(scope, [Ticket.id]).subquery("tickets")
+        query = query.join(tickets, tickets.c.id == PointsEntry.ticket_id)
+    return [(int(d), int(p), int(e), int(r), int(f or 0))
+            for d, p, e, r, f in await session.execute(query)]
+
+
+async def hardest(session: AsyncSession, scope: TicketScope, received_until: datetime,
+                  listed: int) -> tuple[int, list[int], list[int], list[tuple[int, int]]]:
+    """Of the open tickets of `scope` received before `received_until`: how many; the ids
+    of the oldest `listed`; of the most escalated; and (id, followers) of those most
+    followed."""
+    conditions = [is_open(Ticket.status), Ticket.created_at < received_until]
+    cases = scoped(scope, [Ticket.id, Ticket.created_at, Ticket.escalation_level],
+                   *conditions).subquery("cases")
+    total = int(await session.scalar(select(func.count()).select_from(cases)) or 0)
+    oldest = await session.execute(
+        select(cases.c.id).order_by(cases.c.created_at, cases.c.id).limit(listed))
+    escalated = await session.execute(
+        select(cases.c.id).where(cases.c.escalation_level > 0)
+        .order_by(cases.c.escalation_level.desc(), cases.c.created_at, cases.c.id)
+        .limit(listed))
+    followers = func.count(TicketFollower.id)
+    followed = await session.execute(
+        select(cases.c.id, followers).join(TicketFollower, TicketFollower.ticket_id == cases.c.id)
+        .group_by(cases.c.id, cases.c.created_at)
+        .order_by(followers.desc(), cases.c.created_at, cases.c.id).limit(listed))
+    return (total, [int(i) for i in oldest.scalars()], [int(i) for i in escalated.scalars()],
+            [(int(i), int(n)) for i, n in followed])
+
+
+async def claimed_wishes(session: AsyncSession, scope: TicketScope, *conditions: Any) -> int:
+    """How many wishes of `scope` meeting `conditions` a volunteer has claimed."""
+    wishes = scoped(scope, [Ticket.id], Ticket.category == "wish", *conditions).subquery()
+    claimed = select(TicketEvent.ticket_id).where(TicketEvent.kind == "claimed")
+    return int(await session.scalar(
+        select(func.count()).select_from(wishes).where(wishes.c.id.in_(claimed))) or 0)

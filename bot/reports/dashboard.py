@@ -12,24 +12,32 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, case, func, null, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reports.labels import BREACH_NAMES, DISPUTE_OUTCOMES, category_name, tier_name
 from domain.org import OrgMap
-from domain.tickets import CATEGORIES, OPEN_STATUSES, TIERS
+from domain.tickets import CATEGORIES, TIERS
+from storage.figures_sql import beijing_day_number, day_number
+from storage.models import Ticket, TicketEvent
 from storage.stats import (
-    BREACH_EVENTS,
     BREACH_KINDS,
+    DONE,
     Tally,
     TicketFacts,
     TicketScope,
-    beijing_day,
+    counts,
     day_start,
     days_between,
-    load_events,
-    load_points,
+    disputes,
+    is_open,
     load_tickets,
+    overdue_now,
+    points,
+    tallies,
+    when,
 )
+from storage.stats import breaches as stats_breaches
 
 #: The longest span the dashboard draws, in days.
 MAX_DAYS = 366
@@ -90,73 +98,71 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
                             first: date, last: date, now: datetime) -> dict[str, Any]:
     """Every figure of the dashboard for the Beijing days `first` … `last`."""
     days = days_between(first, last)
-    index = {day: i for i, day in enumerate(days)}
+    index = {day_number(day): i for i, day in enumerate(days)}
     start, end = day_start(first), day_start(last + timedelta(days=1))
 
     def series() -> list[int]:
         return [0] * len(days)
 
-    received = await load_tickets(session, scope, received_from=start, received_until=end)
-    resolved = await load_tickets(session, scope, resolved_from=start, resolved_until=end)
-    open_now = await load_tickets(session, scope, statuses=OPEN_STATUSES)
-    events = await load_events(session, scope, (*BREACH_EVENTS, "claimed"),
-                               at_from=start, at_until=end)
-    points = await load_points(session, scope, at_from=start, at_until=end)
+    received_in_span = (Ticket.created_at >= start, Ticket.created_at < end)
+    found = await tallies(session, org, scope, now, ("total", "category", "grid"),
+                          *received_in_span)
+    total = found["total"].get(0, Tally())
+    extra = sorted((c for c in found["category"] if c not in CATEGORIES),
+                   key=lambda c: found["category"][c].first_id)
+    category_tallies = {c: found["category"].get(c, Tally()) for c in (*CATEGORIES, *extra)}
+    grid_tallies = found["grid"]
 
     daily_received, daily_closed = series(), series()
-    by_category_daily = {category: series() for category in CATEGORIES}
-    total = Tally()
-    category_tallies = {category: Tally() for category in CATEGORIES}
-    grid_tallies: dict[int | None, Tally] = {}
-    for ticket in received:
-        i = index[beijing_day(ticket.created_at)]
-        daily_received[i] += 1
-        by_category_daily.setdefault(ticket.category, series())[i] += 1
-        for tally in (total, category_tallies.setdefault(ticket.category, Tally()),
-                      grid_tallies.setdefault(ticket.grid_id, Tally())):
-            tally.add(ticket, org, now)
+    by_category_daily = {category: series() for category in category_tallies}
+    created_day = beijing_day_number(Ticket.created_at)
+    for day, category, n in await counts(session, scope, [created_day, Ticket.category],
+                                         *received_in_span):
+        daily_received[index[day]] += n
+        by_category_daily[category][index[day]] += n
 
-    ratings: list[list[int]] = [[] for _ in days]
+    # Closed in the span: resolved in it and not reopened since.
+    ratings, rated = series(), series()
     grid_closed: Counter[int | None] = Counter()
-    for ticket in resolved:
-        if not ticket.done or ticket.resolved_at is None:
-            continue  # resolved in the span, then reopened
-        i = index[beijing_day(ticket.resolved_at)]
-        daily_closed[i] += 1
-        grid_closed[ticket.grid_id] += 1
-        if ticket.rating is not None:
-            ratings[i].append(ticket.rating)
+    resolved_day = beijing_day_number(Ticket.resolved_at)
+    for day, grid_id, n, stars, rated_n in await counts(
+            session, scope, [resolved_day, Ticket.grid_id], Ticket.resolved_at >= start,
+            Ticket.resolved_at < end, Ticket.status.in_(DONE),
+            sums=[func.coalesce(Ticket.rating, 0), when(Ticket.rating.is_not(None))]):
+        daily_closed[index[day]] += n
+        grid_closed[grid_id] += n
+        ratings[index[day]] += stars
+        rated[index[day]] += rated_n
 
+    # Breaches by day and kind; per grid, an event counts under its ticket's grid when the
+    # ticket is among those the dashboard reads (received or resolved in the span, or open).
     breaches = {kind: series() for kind in BREACH_KINDS}
-    grid_of_ticket = {t.id: t.grid_id for t in (*received, *resolved, *open_now)}
+    read = or_(and_(*received_in_span),
+               and_(Ticket.resolved_at >= start, Ticket.resolved_at < end),
+               is_open(Ticket.status))
     grid_breaches: Counter[int | None] = Counter()
     claimed = series()
-    for event in events:
-        i = index[beijing_day(event.at)]
-        if event.kind == "claimed":
-            claimed[i] += 1
-            continue
-        kind = event.breach()
-        if kind is not None:
-            breaches[kind][i] += 1
-            grid_breaches[grid_of_ticket.get(event.ticket_id)] += 1
+    for day, kind, event_kind, grid_id, n in await stats_breaches(
+            session, scope, events=(TicketEvent.at >= start, TicketEvent.at < end),
+            grid=case((read, Ticket.grid_id), else_=null())):
+        if event_kind == "claimed":
+            claimed[index[day]] += n
+        elif kind is not None:
+            breaches[kind][index[day]] += n
+            grid_breaches[grid_id] += n
 
     earned, redeemed = series(), series()
-    for entry in points:
-        i = index[beijing_day(entry.at)]
-        if entry.points > 0:
-            earned[i] += entry.points
-        else:
-            redeemed[i] -= entry.points
+    for day, _, plus, minus, _ in await points(session, scope, start, end):
+        earned[index[day]] += plus
+        redeemed[index[day]] += minus
 
-    overdue = [t for t in open_now if t.overdue(now)]
-    overdue.sort(key=lambda t: (min(d for d in (t.accept_due_at, t.resolve_due_at,
-                                                 t.respond_due_at) if d), t.id))
-    overdue_counts = Counter(kind for t in overdue for kind in t.overdue(now))
-    grid_overdue = Counter(t.grid_id for t in overdue)
-    grid_open = Counter(t.grid_id for t in open_now)
+    per_grid, by_kind, listed = await overdue_now(session, scope, now)
+    grid_open = Counter({g: n for g, (n, _) in per_grid.items()})
+    grid_overdue = Counter({g: late for g, (_, late) in per_grid.items() if late})
+    overdue_listed = sorted(await load_tickets(session, scope, ids=listed),
+                            key=lambda t: listed.index(t.id))
 
-    seen = set(grid_tallies) | set(grid_closed) | set(grid_overdue)
+    seen = set(grid_tallies) | {g for g, n in grid_closed.items() if n} | set(grid_overdue)
     grids = []
     for grid_id in grids_of_scope(org, scope, seen):
         tally = grid_tallies.get(grid_id, Tally())
@@ -165,10 +171,10 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
                       "breaches": grid_breaches[grid_id],
                       "open_now": grid_open[grid_id], "overdue_now": grid_overdue[grid_id]})
 
-    disputes = disputes_by_tier([t for t in received if t.category == "dispute"])
-    wishes = [t for t in received if t.category == "wish"]
-    satisfaction = [round(sum(r) / len(r), 2) if r else None for r in ratings]
-    all_ratings = [r for day in ratings for r in day]
+    wishes = category_tallies.get("wish", Tally())
+    satisfaction = [round(s / n, 2) if n else None for s, n in zip(ratings, rated, strict=True)]
+    open_now = sum(grid_open.values())
+    overdue_total = sum(grid_overdue.values())
     return {
         "from": first.isoformat(), "to": last.isoformat(), "timezone": "Asia/Shanghai",
         "generated_at": iso_z(now),
@@ -177,7 +183,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
             **total.as_dict(),
             "closed_in_span": sum(daily_closed),
             "breaches": sum(sum(s) for s in breaches.values()),
-            "open_now": len(open_now), "overdue_now": len(overdue),
+            "open_now": open_now, "overdue_now": overdue_total,
             "wishes_claimed": sum(claimed), "points_earned": sum(earned),
         },
         "received": daily_received,
@@ -191,36 +197,29 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
         "breaches": [{"kind": kind, "name": BREACH_NAMES[kind], "values": values}
                      for kind, values in breaches.items()],
         "overdue_now": {
-            "total": len(overdue),
+            "total": overdue_total,
             "by_kind": [{"kind": kind, "name": BREACH_NAMES[kind],
-                         "tickets": overdue_counts[kind]} for kind in BREACH_KINDS],
-            "tickets": [overdue_json(org, t, now) for t in overdue[:20]],
+                         "tickets": by_kind[kind]} for kind in BREACH_KINDS],
+            "tickets": [overdue_json(org, t, now) for t in overdue_listed],
         },
-        "satisfaction": {"values": satisfaction, "rated": [len(r) for r in ratings],
-                         "average": (round(sum(all_ratings) / len(all_ratings), 2)
-                                     if all_ratings else None)},
-        "wishes": {"received": len(wishes),
-                   "fulfilled": sum(1 for t in wishes if t.done),
+        "satisfaction": {"values": satisfaction, "rated": rated,
+                         "average": round(sum(ratings) / sum(rated), 2) if sum(rated) else None},
+        "wishes": {"received": wishes.received, "fulfilled": wishes.closed,
                    "claimed": claimed, "points_earned": earned, "points_redeemed": redeemed},
-        "disputes": disputes,
+        "disputes": disputes_by_tier(await disputes(session, scope, *received_in_span)),
     }
 
 
-def disputes_by_tier(tickets: list[TicketFacts]) -> list[dict[str, Any]]:
-    """Disputes per tier (as they stand now) and what became of them."""
+def disputes_by_tier(tiers: dict[str | None, dict[str, int]]) -> list[dict[str, Any]]:
+    """Disputes per tier (as they stand now) and what became of them, from
+    `storage.stats.disputes`."""
     rows = []
     for tier in (*TIERS, None):
-        of_tier = [t for t in tickets if t.tier == tier]
-        if tier is None and not of_tier:
+        figures = tiers.get(tier)
+        if tier is None and not figures:
             continue
-        outcome = Counter(dispute_outcome(t) for t in of_tier)
-        rows.append({"tier": tier, "name": tier_name(tier), "received": len(of_tier),
-                     **{key: outcome[key] for key in DISPUTE_OUTCOMES},
-                     "escalated": sum(1 for t in of_tier if t.escalation_level > 0)})
+        figures = figures or {"received": 0, "escalated": 0}
+        rows.append({"tier": tier, "name": tier_name(tier), "received": figures["received"],
+                     **{key: figures.get(key, 0) for key in DISPUTE_OUTCOMES},
+                     "escalated": figures["escalated"]})
     return rows
-
-
-def dispute_outcome(ticket: TicketFacts) -> str:
-    if ticket.done:
-        return "resolved"
-    return "cancelled" if ticket.status == "cancelled" else "open"

@@ -28,23 +28,30 @@ from bot.reports.labels import (
     tier_name,
 )
 from domain.org import OrgMap
-from domain.tickets import CATEGORIES, OPEN_STATUSES
+from domain.tickets import CATEGORIES
 from handlers.texts import excerpt, mask_phones
+from storage.figures_sql import beijing_day_number, day_number
+from storage.models import Ticket
 from storage.stats import (
-    BREACH_EVENTS,
     BREACH_KINDS,
+    DONE,
     Tally,
     TicketFacts,
     TicketScope,
     beijing_day,
+    claimed_wishes,
+    counts,
     day_start,
     days_between,
+    disputes,
     follower_counts,
-    load_events,
-    load_points,
+    hardest,
     load_tickets,
     person_key,
+    points,
+    tallies,
 )
+from storage.stats import breaches as stats_breaches
 
 #: How many cases each list of the hardest open cases shows.
 HARD_CASES = 5
@@ -164,51 +171,35 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
     """The review of `month` for the tickets of `scope` (a street's, with `street_id`);
     `place` names what it covers when the scope's places do not (a worker's own tickets)."""
     place = place or _place_name(org, scope, street_id)
-    tickets = await load_tickets(session, scope, received_from=month.start,
-                                 received_until=month.end)
-    resolved = await load_tickets(session, scope, resolved_from=month.start,
-                                  resolved_until=month.end)
-    events = await load_events(session, scope, (*BREACH_EVENTS, "claimed"),
-                               received_from=month.start, received_until=month.end)
-    points = await load_points(session, scope, at_from=month.start, at_until=month.end)
-    open_cases = [t for t in await load_tickets(session, scope, received_until=month.end,
-                                                statuses=OPEN_STATUSES)]
-    followers = await follower_counts(session, [t.id for t in open_cases])
-
-    total = Tally()
-    categories = {category: Tally() for category in CATEGORIES}
-    districts: dict[int | None, Tally] = {}
-    grids: dict[int | None, Tally] = {}
-    workers: dict[int, Tally] = {}
-    for ticket in tickets:
-        grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
-        tallies = [total, categories.setdefault(ticket.category, Tally()),
-                   districts.setdefault(grid.district_id if grid else None, Tally()),
-                   grids.setdefault(ticket.grid_id, Tally())]
-        if ticket.assignee_id is not None:
-            tallies.append(workers.setdefault(ticket.assignee_id, Tally()))
-        for tally in tallies:
-            tally.add(ticket, org, now)
+    in_month = (Ticket.created_at >= month.start, Ticket.created_at < month.end)
+    found = await tallies(session, org, scope, now,
+                          ("total", "category", "district", "grid", "assignee"), *in_month)
+    total = found["total"].get(0, Tally())
+    categories = {c: found["category"].get(c, Tally()) for c in CATEGORIES}
+    categories |= dict(sorted(((c, t) for c, t in found["category"].items()
+                               if c not in categories), key=lambda item: item[1].first_id))
+    grids = found["grid"]
+    workers = {k: v for k, v in found["assignee"].items() if k is not None}
 
     breaches: Counter[str] = Counter()
     grid_breaches: Counter[int | None] = Counter()
-    grid_of = {t.id: t.grid_id for t in tickets}
-    claimed_ids = set()
-    for event in events:
-        if event.kind == "claimed":
-            claimed_ids.add(event.ticket_id)
-        elif (kind := event.breach()) is not None:
-            breaches[kind] += 1
-            grid_breaches[grid_of.get(event.ticket_id)] += 1
+    for _, kind, event_kind, grid_id, n in await stats_breaches(session, scope,
+                                                                  tickets=in_month):
+        if event_kind != "claimed" and kind is not None:
+            breaches[kind] += n
+            grid_breaches[grid_id] += n
+    claimed = await claimed_wishes(session, scope, *in_month)
 
     days = days_between(month.first_day, month.last_day)
-    index = {day: i for i, day in enumerate(days)}
+    index = {day_number(day): i for i, day in enumerate(days)}
     daily_received, daily_closed = [0] * len(days), [0] * len(days)
-    for ticket in tickets:
-        daily_received[index[beijing_day(ticket.created_at)]] += 1
-    for ticket in resolved:
-        if ticket.done and ticket.resolved_at is not None:
-            daily_closed[index[beijing_day(ticket.resolved_at)]] += 1
+    for day, n in await counts(session, scope, [beijing_day_number(Ticket.created_at)],
+                               *in_month):
+        daily_received[index[day]] += n
+    for day, n in await counts(session, scope, [beijing_day_number(Ticket.resolved_at)],
+                               Ticket.resolved_at >= month.start, Ticket.resolved_at < month.end,
+                               Ticket.status.in_(DONE)):
+        daily_closed[index[day]] += n
 
     return {
         "month": str(month),
@@ -221,24 +212,24 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
         "generated_at": iso_z(now),
         **_figures(total),
         "cancelled": total.cancelled,
-        "open": sum(1 for t in tickets if t.open),
+        "open": total.open,
         "sla_judged": total.on_time + total.late, "within_sla": total.on_time,
         "breaches": {"total": sum(breaches.values()),
                      **{kind: breaches[kind] for kind in BREACH_KINDS},
                      "names": BREACH_NAMES},
         "categories": [{"category": c, "name": category_name(c), **_figures(t)}
                        for c, t in categories.items()],
-        "districts": _districts(org, scope, districts),
+        "districts": _districts(org, scope, found["district"]),
         "grids": [{**grid_row(org, g), **_figures(grids.get(g, Tally())),
                    "breaches": grid_breaches[g]}
                   for g in grids_of_scope(org, scope, set(grids))],
         "workers": _workers(org, workers),
         "daily": [{"day": day.isoformat(), "received": r, "closed": c}
                   for day, r, c in zip(days, daily_received, daily_closed, strict=True)],
-        "hardest_open": _hardest(org, open_cases, followers, now),
-        "wishes": _wishes(org, [t for t in tickets if t.category == "wish"], claimed_ids,
-                          points),
-        "disputes": _disputes([t for t in tickets if t.category == "dispute"]),
+        "hardest_open": await _hardest(session, org, scope, month, now),
+        "wishes": await _wishes(session, org, scope, month, categories.get("wish", Tally()),
+                                claimed),
+        "disputes": _disputes(await disputes(session, scope, *in_month)),
     }
 
 
@@ -268,43 +259,47 @@ def _workers(org: OrgMap, tallies: dict[int, Tally]) -> list[dict[str, Any]]:
     return rows
 
 
-def _hardest(org: OrgMap, cases: list[TicketFacts], followers: dict[int, int],
-             now: datetime) -> dict[str, list[dict[str, Any]]]:
-    def listed(chosen: list[TicketFacts]) -> list[dict[str, Any]]:
-        return [case_json(org, t, followers.get(t.id, 0), now) for t in chosen[:HARD_CASES]]
+async def _hardest(session: AsyncSession, org: OrgMap, scope: TicketScope, month: Month,
+                   now: datetime) -> dict[str, Any]:
+    """The hardest cases still open among those received by the month's end: the oldest,
+    the most escalated and those the most residents follow."""
+    count, oldest, escalated, followed = await hardest(session, scope, month.end, HARD_CASES)
+    ids = {*oldest, *escalated, *(i for i, _ in followed)}
+    tickets = {t.id: t for t in await load_tickets(session, scope, ids=sorted(ids))}
+    followers = await follower_counts(session, sorted(ids))
 
-    oldest = sorted(cases, key=lambda t: (t.created_at, t.id))
-    escalated = sorted((t for t in cases if t.escalation_level > 0),
-                       key=lambda t: (-t.escalation_level, t.created_at, t.id))
-    followed = sorted((t for t in cases if followers.get(t.id, 0) > 0),
-                      key=lambda t: (-followers[t.id], t.created_at, t.id))
-    return {"open": len(cases), "oldest": listed(oldest),
-            "most_escalated": listed(escalated), "most_followers": listed(followed)}
+    def listed(chosen: list[int]) -> list[dict[str, Any]]:
+        return [case_json(org, tickets[i], followers.get(i, 0), now) for i in chosen]
+
+    return {"open": count, "oldest": listed(oldest), "most_escalated": listed(escalated),
+            "most_followers": listed([i for i, _ in followed])}
 
 
-def _wishes(org: OrgMap, wishes: list[TicketFacts], claimed: set[int],
-            points: list[Any]) -> dict[str, Any]:
-    earned: Counter[int] = Counter()
+async def _wishes(session: AsyncSession, org: OrgMap, scope: TicketScope, month: Month,
+                  wishes: Tally, claimed: int) -> dict[str, Any]:
+    earned: dict[int, tuple[int, int]] = {}
     redeemed = 0
-    for entry in points:
-        if entry.points > 0:
-            earned[entry.person_id] += entry.points
-        else:
-            redeemed -= entry.points
+    for _, person_id, plus, minus, first in await points(session, scope, month.start,
+                                                         month.end):
+        if plus:
+            total, seen = earned.get(person_id, (0, first))
+            earned[person_id] = (total + plus, min(seen, first))
+        redeemed += minus
     volunteers = []
-    for person_id, total in earned.most_common():
+    for person_id, (total, _) in sorted(earned.items(), key=lambda item: (-item[1][0],
+                                                                          item[1][1])):
         person = org.person(person_id)
         volunteers.append({"account": person_key(org, person_id),
                            "name": person.name if person else None, "points": total})
     return {
-        "received": len(wishes),
-        "claimed": sum(1 for t in wishes if t.id in claimed),
-        "fulfilled": sum(1 for t in wishes if t.done),
-        "points_earned": sum(earned.values()), "points_redeemed": redeemed,
+        "received": wishes.received,
+        "claimed": claimed,
+        "fulfilled": wishes.closed,
+        "points_earned": sum(total for total, _ in earned.values()), "points_redeemed": redeemed,
         "volunteers": volunteers[:10],
     }
 
 
-def _disputes(disputes: list[TicketFacts]) -> dict[str, Any]:
-    return {"received": len(disputes), "outcomes": DISPUTE_OUTCOMES,
-            "by_tier": disputes_by_tier(disputes)}
+def _disputes(tiers: dict[str | None, dict[str, int]]) -> dict[str, Any]:
+    return {"received": sum(t["received"] for t in tiers.values()),
+            "outcomes": DISPUTE_OUTCOMES, "by_tier": disputes_by_tier(tiers)}

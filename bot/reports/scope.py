@@ -3,9 +3,9 @@ when one is asked for."""
 
 from __future__ import annotations
 
-from bot.auth.viewer import Viewer, ticket_conditions, visible_building_ids
+from bot.auth.viewer import Viewer, visible_building_ids
 from domain.org import OrgMap
-from storage.stats import EVERYTHING, TicketScope
+from storage.stats import EVERYTHING, Reach, TicketScope
 
 
 class UnknownStreet(ValueError):
@@ -18,8 +18,14 @@ def viewer_scope(viewer: Viewer, org: OrgMap) -> TicketScope:
     are listed even without a ticket) are the buildings they are over."""
     if viewer.is_token:
         return EVERYTHING
-    return TicketScope(where=tuple(ticket_conditions(viewer, org)),
-                       places=visible_building_ids(viewer, org))
+    places = visible_building_ids(viewer, org) or frozenset()
+    # The tickets `bot.auth.viewer.ticket_conditions` keeps, in parts an index can serve:
+    # those of the buildings the viewer is over (their captain's buildings and those of
+    # their grids, districts and streets), those filed under their grids, those they hold
+    # and those whistled to their departments.
+    reach = Reach(building_ids=places, grid_ids=viewer.grid_ids, person_id=viewer.person_id,
+                  department_ids=viewer.department_ids)
+    return TicketScope(reach=reach, places=places)
 
 
 def street_id_named(org: OrgMap, name: str) -> int:

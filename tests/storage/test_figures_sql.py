@@ -1,0 +1,184 @@
+"""The figures in SQL (`storage.stats`, the dashboard, the monthly review) give exactly the
+answers of the direct computation ticket by ticket (`figures_reference`), on SQLite and
+PostgreSQL, over a rich history: the demo estate's last month and more, and a second street
+with a stricter SLA of its own whose grids are named like the demo's (so `/api/v1/stats`
+merges them by name, as it always has). Every person's scope reaches in SQL exactly the
+tickets `bot.auth.viewer.ticket_conditions` lets them see."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.auth.viewer import (
+    TOKEN_VIEWER,
+    Viewer,
+    person_viewer,
+    ticket_conditions,
+    visible_building_ids,
+)
+from bot.reports.dashboard import dashboard_figures
+from bot.reports.monthly import Month, monthly_review
+from bot.reports.scope import place_of, report_scope, viewer_scope
+from domain.org import OrgMap
+from storage.demo import load_demo
+from storage.demo_history import load_history
+from storage.models import Ticket
+from storage.orgfile import import_org, parse_org
+from storage.orgmap import load_org_map
+from storage.stats import EVERYTHING, TicketScope, scoped, ticket_stats
+from tests.storage import figures_reference as reference
+
+Sessions = async_sessionmaker[AsyncSession]
+NOW = datetime(2026, 11, 20, 6, 0, 7, 123456, tzinfo=UTC)  # 14:00 in Beijing
+
+SECOND_STREET = """\
+street: 曹杨新村街道
+admins: [{name: 曹街道, wecom_userid: cyadmin}]
+departments: [{name: 城管中队, wecom_userid: cgzd, respond: 1h}]
+sla:
+  accept: {emergency: 5m, normal: 1h}
+  resolve: {repair: 12h, complaint: 1d, wish: 5d, dispute: 5d, emergency: 2h}
+districts:
+  - name: 兰溪居民区
+    admins: [{name: 兰溪书记, wecom_userid: lxsj}]
+    mediators:
+      small: {name: 兰溪调解员, wecom_userid: lxmeds}
+      medium: {name: 兰溪第三方, wecom_userid: lxmedm}
+    grids:
+      - name: 第1网格
+        worker: {name: 兰溪网格员, wecom_userid: lxwg1}
+        leader: {name: 兰溪网格长, wecom_userid: lxwgz1}
+        volunteers: [{name: 兰溪志愿者, wechat_id: wxid_lxvol1}]
+        buildings:
+          - {number: "1", captain: {name: 兰溪楼长, wechat_id: wxid_lxcap1},
+             groups: [{channel: bridge, chat_id: "lx1@chatroom"}]}
+          - {number: "2", groups: [{channel: bridge, chat_id: "lx2@chatroom"}]}
+      - name: 第2网格
+        worker: {name: 兰溪网格员二, wecom_userid: lxwg2}
+        buildings:
+          - {number: "3", groups: [{channel: bridge, chat_id: "lx3@chatroom"}]}
+"""
+
+
+async def _history(sessions: Sessions) -> OrgMap:
+    await load_demo(sessions)
+    await import_org(sessions, parse_org(SECOND_STREET))
+    summary = await load_history(sessions, NOW)
+    assert summary is not None and summary.tickets > 900
+    async with sessions() as session:
+        return await load_org_map(session)
+
+
+def _old_scope(viewer: Viewer, org: OrgMap) -> TicketScope:
+    """A viewer's scope as it was before: `ticket_conditions` as they are."""
+    if viewer.is_token:
+        return EVERYTHING
+    return TicketScope(where=tuple(ticket_conditions(viewer, org)),
+                       places=visible_building_ids(viewer, org))
+
+
+def _viewers(org: OrgMap) -> list[Viewer]:
+    """The token and one person of every kind: street admins, district admins, a grid
+    leader, grid workers, a captain, volunteers, mediators, a department."""
+    accounts = ("admin", "cyadmin", "sj1", "lxsj", "wgz01", "wg01", "lxwg1", "cap7",
+                "wxid_vol2_1", "med1m", "lxmeds", "fgs", "cgzd")
+    found = [TOKEN_VIEWER]
+    for account in accounts:
+        person = org.person_by_wecom(account) or org.person_by_wechat(account)
+        assert person is not None, account
+        viewer = person_viewer(org, person.id)
+        assert viewer is not None, account
+        found.append(viewer)
+    return found
+
+
+async def test_every_scope_reaches_what_ticket_conditions_keeps(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    async with sessions() as session:
+        for person_id in org.people:
+            viewer = person_viewer(org, person_id)
+            if viewer is None:
+                continue
+            wanted = set((await session.execute(
+                select(Ticket.id).where(*ticket_conditions(viewer, org)))).scalars())
+            parts = scoped(viewer_scope(viewer, org), [Ticket.id]).subquery()
+            found = list((await session.execute(select(parts.c.id))).scalars())
+            assert len(found) == len(set(found)), f"{viewer.name}: a ticket counted twice"
+            assert set(found) == wanted, viewer.name
+            # Narrowed to a street, as the reports narrow it.
+            for street in org.streets.values():
+                narrowed, _ = report_scope(org, viewer_scope(viewer, org), street.name)
+                old, _ = report_scope(org, _old_scope(viewer, org), street.name)
+                parts = scoped(narrowed, [Ticket.id]).subquery()
+                found = list((await session.execute(select(parts.c.id))).scalars())
+                wanted = set((await session.execute(
+                    select(Ticket.id).where(*old.conditions()))).scalars())
+                assert sorted(found) == sorted(wanted), (viewer.name, street.name)
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = [] if list(a) == list(b) else [f"{path}: keys {list(a)} != {list(b)}"]
+        for key in a:
+            if key in b:
+                found += _differences(a[key], b[key], f"{path}.{key}")
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]
+
+
+async def _pairs(session: AsyncSession, org: OrgMap, viewer: Viewer,
+                 ) -> list[tuple[str, Any, Any]]:
+    """(what, in SQL, directly) for each figure the viewer can ask for."""
+    new, old = viewer_scope(viewer, org), _old_scope(viewer, org)
+    place = place_of(viewer, org)
+    today = date(2026, 11, 20)
+    pairs: list[tuple[str, Any, Any]] = []
+    for since in (None, NOW - timedelta(days=10)):
+        pairs.append((f"stats since {since}",
+                      await ticket_stats(session, org, since, new, NOW),
+                      await reference.ticket_stats(session, org, since, old, NOW)))
+    for first, last in ((today - timedelta(days=13), today),
+                        (date(2026, 10, 1), date(2026, 10, 31))):
+        pairs.append((f"dashboard {first}",
+                      await dashboard_figures(session, org, new, first, last, NOW),
+                      await reference.dashboard_figures(session, org, old, first, last, NOW)))
+    for month in (Month(2026, 10), Month(2026, 11)):
+        pairs.append((f"monthly {month}",
+                      await monthly_review(session, org, month, new, NOW, place=place),
+                      await reference.monthly_review(session, org, month, old, NOW,
+                                                     place=place)))
+    if viewer.is_token:
+        for street in org.streets.values():
+            narrowed, street_id = report_scope(org, new, street.name)
+            before, _ = report_scope(org, old, street.name)
+            pairs.append((f"monthly of {street.name}",
+                          await monthly_review(session, org, Month(2026, 10), narrowed, NOW,
+                                               street_id),
+                          await reference.monthly_review(session, org, Month(2026, 10), before,
+                                                         NOW, street_id)))
+            pairs.append((f"dashboard of {street.name}",
+                          await dashboard_figures(session, org, narrowed,
+                                                  today - timedelta(days=29), today, NOW),
+                          await reference.dashboard_figures(session, org, before,
+                                                            today - timedelta(days=29), today,
+                                                            NOW)))
+    return pairs
+
+
+async def test_the_figures_are_those_of_the_direct_computation(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    checked = 0
+    async with sessions() as session:
+        for viewer in _viewers(org):
+            for what, found, wanted in await _pairs(session, org, viewer):
+                differences = _differences(found, wanted)
+                assert not differences, (viewer.name, what, differences[:10])
+                checked += 1
+    assert checked == 6 * 14 + 4
