@@ -93,6 +93,39 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_export(args: argparse.Namespace) -> int:
+    """Print a street's org file as the database has it (it imports back unchanged)."""
+    from storage.orgexport import NotAnOrgFile, org_file_of
+    from storage.orgfile import dump_org
+    from storage.orgmap import load_org_map
+
+    settings = _settings(args)
+
+    async def read(sessions):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await load_org_map(session)
+
+    try:
+        org = asyncio.run(with_sessions(settings.database_url, read))
+    except Exception as exc:
+        return _database_error(exc, settings)
+    streets = {s.name: s.id for s in org.streets.values()}
+    if args.street is None and len(streets) != 1:
+        print(f"gridbot: name the street to export with --street ({'、'.join(streets) or 'none'})",
+              file=sys.stderr)
+        return 2
+    name = args.street if args.street is not None else next(iter(streets))
+    if name not in streets:
+        print(f"gridbot: no street named {name}", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(dump_org(org_file_of(org, streets[name])))
+    except NotAnOrgFile as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -196,6 +229,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     org_import = org_sub.add_parser("import", help="import an org YAML file (idempotent)")
     org_import.add_argument("file")
     org_import.set_defaults(func=cmd_org_import)
+    org_export = org_sub.add_parser(
+        "export", help="print a street's org file as the database has it (YAML)")
+    org_export.add_argument("--street", help="the street's name (needed when there are several)")
+    org_export.set_defaults(func=cmd_org_export)
 
     from bot.cli_users import register as register_users
 

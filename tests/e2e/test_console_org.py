@@ -5,6 +5,7 @@ and kept from everyone else."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -149,3 +150,29 @@ async def test_only_the_streets_admins_export_and_import_it(office: Office):
     created = await spine.client.post("/api/v1/org/import", json={"yaml": newcomer},
                                       headers=spine.auth)
     assert created.status == 200 and (await created.json())["street"] == "长风街道"
+
+
+async def test_gridbot_org_export_prints_the_file_that_imports_unchanged(
+        db_url: str, tmp_path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
+    from bot.cli import main
+    from storage.db import create_engine, session_factory
+    from storage.orgfile import import_org
+    from tests.e2e.conftest import load_org
+    from tests.e2e.streets import STREET_B
+
+    await load_org(db_url, STREET_A)
+    await load_org(db_url, STREET_B)
+    monkeypatch.setenv("GRIDBOT_DATABASE_URL", db_url)
+    monkeypatch.setenv("GRIDBOT_VAR_DIR", str(tmp_path))
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, main, ["org", "export"]) == 2
+    assert "曹杨新村街道" in capsys.readouterr().err
+    assert await loop.run_in_executor(None, main, ["org", "export", "--street", "宜川路街道"]) == 0
+    text = capsys.readouterr().out
+    assert parse_org(text).street == "宜川路街道"
+    engine = create_engine(db_url)
+    try:
+        summary = await import_org(session_factory(engine), parse_org(text))
+    finally:
+        await engine.dispose()
+    assert not summary.changed, str(summary)

@@ -886,7 +886,8 @@ function renderActions(box, t, offered) {
 function actionField(a, offered, t) {
   if (a.field === "to") {
     return el("select", { id: "actArg", name: "to", required: true, "aria-label": a.field_label },
-      offered.staff.filter((p) => p.account).map((p) => el("option", { value: p.account }, `${p.name}（${p.roles.join("、")}）`)));
+      offered.staff.filter((p) => p.account && p.account !== t.assignee_userid)
+        .map((p) => el("option", { value: p.account }, `${p.name}（${p.roles.join("、")}）`)));
   }
   if (a.field === "department") {
     return el("select", { id: "actArg", name: "department", required: true, "aria-label": a.field_label },
