@@ -69,8 +69,9 @@ What is printed, per run:
 
 --json FILE saves the machine, the code (commit and modified files), the settings and
 every run's figures. The defaults (SQLite: 1 process; PostgreSQL: 1, 2 and 4; each steady
-and burst) take about ten minutes on a 2-core machine; the machine is shared with whatever
-else runs there, which the load average shows.
+and burst: eight runs) took 11 to 14 minutes on a 2-core machine shared with other work;
+one configuration takes one to three. Whatever else runs on the machine shows in the load
+average printed with each run.
 
 Every process and server started here is stopped at the end, also on an error or Ctrl-C;
 every wait is bounded.
@@ -642,6 +643,7 @@ async def collect(db_url: str, marks: dict[str, int]) -> Stored:
                 TicketEvent.id > marks["event"], TicketEvent.kind == "followed"))).all()
             outbox = (await c.execute(select(
                 OutboxMessage.id, OutboxMessage.transport, OutboxMessage.status,
+                OutboxMessage.attempts,
             ).where(OutboxMessage.id > marks["outbox"]))).all()
     finally:
         await engine.dispose()
@@ -1226,6 +1228,7 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
         "tickets_by_category": dict(Counter(t.category for t in stored.tickets)),
         "follows": len(stored.follows),
         "outbox": dict(Counter(o.status for o in stored.outbox)),
+        "outbox_tried_more_than_once": sum(1 for o in stored.outbox if (o.attempts or 0) > 1),
         "received_by_fakes": dict(Counter(r.kind for r in records)),
         "intake_s": intake_s, "intake_per_s": intake_rate,
         "handling_s": handling_s, "handled_per_s": handled_rate,
@@ -1242,6 +1245,8 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
         "lost": dict(lost), "lost_total": sum(lost.values()), "lost_examples": examples[:10],
         "doubled": dict(doubled), "doubled_total": sum(doubled.values()),
         "settled": settled, "wall_s": wall,
+        "last_handled_s": max((at for at, _ in handled_at), default=t0) - t0,
+        "last_received_s": max((r.at for r in records), default=t0) - t0,
         "gridbot_cores": cpu / wall if wall > 0 else None,
         "gridbot_cpu_s": cpu,
         "handled_per_gridbot_cpu_s": handled_n / cpu if cpu > 0 else None,
@@ -1282,7 +1287,8 @@ def describe(r: dict[str, Any]) -> str:
         f"  answered {r['answered']} (retried {r['retried']}); stored {r['stored']}, "
         f"handled {r['handled']} (failed {r['failed']}); decisions {r['outcomes']}",
         f"  tickets {r['tickets']} {r['tickets_by_category']}, follows {r['follows']}; "
-        f"outbox {r['outbox']}; fakes received {r['received_by_fakes']}",
+        f"outbox {r['outbox']} ({r['outbox_tried_more_than_once']} tried more than once); "
+        f"fakes received {r['received_by_fakes']}",
         f"  intake {_num(r['intake_per_s'])}/s over {r['intake_s']:.1f}s; handled "
         f"{_num(r['handled_per_s'])}/s over {r['handling_s']:.1f}s; ratio handled/intake "
         f"{_num(r['ratio_handled_to_intake'], 2)}",
@@ -1306,7 +1312,8 @@ def describe(r: dict[str, Any]) -> str:
             f"came {_num(b['last_reply_after_last_answer_s'], 1)}s after the last answer")
     lines.append(f"  lost {r['lost_total']} {r['lost'] or ''}; doubled {r['doubled_total']} "
                  f"{r['doubled'] or ''}; {'settled' if r['settled'] else 'NOT SETTLED'} "
-                 f"after {r['wall_s']:.1f}s")
+                 f"after {r['wall_s']:.1f}s (last message handled at {r['last_handled_s']:.1f}s,"
+                 f" last reply or push received at {r['last_received_s']:.1f}s)")
     lines.extend(f"    {e}" for e in r["lost_examples"][:5])
     log = r["server_log"]
     lines.append(
