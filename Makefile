@@ -1,5 +1,7 @@
 # gridbot: `make run` serves the demo, `make test` runs every test. Both set up from nothing.
 PYTHON ?= python3
+# pytest-xdist workers for `make test` (the fault tests keep to one of them: tests/conftest.py)
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
@@ -27,7 +29,7 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check bot domain nlu handlers storage tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check bot domain nlu handlers storage tests bench

@@ -134,7 +134,9 @@ async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Sp
     async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
         settings = spine_settings(db_url, wecom, bridge, tmp_path)
         runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 1.0
+        # The fakes answer on the test's own event loop, which a busy machine can hold up for
+        # a second or more; a send that times out would wait for its retry past settle().
+        runtime.dispatcher.timeout = 10.0
         app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
         async with TestClient(TestServer(app)) as client:
             yield Spine(client, runtime, wecom, bridge, settings)

@@ -188,7 +188,7 @@ async def other_process(spine: Spine, db_url: str, tmp_path: Path, nlu_model: An
     """A second gridbot process on the same database and channels, its clocks at `moment`."""
     other = Runtime(spine_settings(db_url, spine.wecom, spine.bridge, tmp_path / "other"),
                     nlu_loader=lambda: nlu_model)
-    other.dispatcher.timeout = 1.0
+    other.dispatcher.timeout = 10.0
     at(other, moment)
     return other
 

@@ -34,7 +34,7 @@ async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Sp
     async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
         settings = replace(spine_settings(db_url, wecom, bridge, tmp_path), simulator=True)
         runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 1.0
+        runtime.dispatcher.timeout = 10.0
         app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
         async with TestClient(TestServer(app)) as client:
             yield Spine(client, runtime, wecom, bridge, settings)

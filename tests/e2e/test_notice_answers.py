@@ -27,7 +27,7 @@ async def estate(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[S
     async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
         settings = spine_settings(db_url, wecom, bridge, tmp_path)
         runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 1.0
+        runtime.dispatcher.timeout = 10.0
         app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
         async with TestClient(TestServer(app)) as client:
             yield Spine(client, runtime, wecom, bridge, settings)

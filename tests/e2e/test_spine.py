@@ -201,6 +201,7 @@ async def test_pushes_to_one_person_keep_their_order_across_a_retry(spine: Spine
 async def test_push_survives_a_hanging_wecom_exactly_once(spine: Spine):
     from datetime import UTC, datetime, timedelta
 
+    spine.runtime.dispatcher.timeout = 1.0
     spine.wecom.hang_next(1, seconds=2.0, path="/cgi-bin/message/send")
     await spine.bridge_say(REPAIR)
     await spine.settle()  # the push times out after 1 s

@@ -110,7 +110,9 @@ def test_a_phone_next_to_other_numbers_is_masked_alone():
 def test_long_texts_stay_fast():
     import time
 
+    # Guards against a pattern that backtracks without end on long runs of digits and
+    # separators (minutes or more); the bound leaves room for a busy machine.
     start = time.perf_counter()
     for text in ("1 " * 5000, "1-" * 5000, "13912345678 " * 1000, "+86" * 3000):
         mask_phones(text)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 20
