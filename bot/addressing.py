@@ -112,10 +112,11 @@ class Addressing:
         if person is None:
             return None
         transport = self._staff_transport()
-        if person.wecom_userid is None and transport == "wecom_app":
-            # Volunteers known only by WeChat id cannot be pushed to 1:1.
-            return None
-        target = {"userids": [person.wecom_userid], "person": person.wecom_userid or person.wechat_id,
+        # Someone known only by a WeChat id cannot be pushed to 1:1 on WeCom. The row is kept
+        # all the same, without userids: the dispatcher gives it up at once, naming the person,
+        # so the console's failed deliveries show who the org file leaves unreachable.
+        userids = [person.wecom_userid] if person.wecom_userid else []
+        target = {"userids": userids, "person": person.wecom_userid or person.wechat_id,
                   "name": person.name}
         if card is not None:
             # 详情 opens the ticket for the person it was pushed to (WeCom's OAuth2 sign-in).

@@ -192,6 +192,11 @@ class Dispatcher:
         where = "wecom_app"
         userids = _str_list(target.get("userids"), f"{where}: target 'userids'")
         if not userids:
+            who = target.get("name") or target.get("person")
+            if who:
+                raise PermanentSendError(
+                    f"{where}: {who} has no wecom_userid in the org file, so WeCom cannot "
+                    "reach them; add it and later messages will")
             raise PermanentSendError(f"{where}: target has no userids")
         msgtype = payload.get("msgtype") or "text"
         client = self._wecom_client()

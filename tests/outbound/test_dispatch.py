@@ -233,3 +233,23 @@ async def test_timeout_set_after_construction_applies(dispatcher, fake_wecom):
     fake_wecom.hang_next(1, 5.0, path=MESSAGE_SEND)
     with pytest.raises(TransientSendError, match="0.5"):
         await dispatcher.deliver("wecom_app", {"userids": ["a"]}, {"content": "x"}, "r")
+
+
+async def test_a_push_to_someone_known_only_by_wechat_is_given_up_naming_them(
+        fake_wecom, fake_bridge, dispatcher):
+    """A push to a person the org file gives no wecom_userid is not dropped in silence: its
+    row is written and given up at once, saying whom the org file leaves unreachable."""
+    from datetime import UTC, datetime
+
+    from bot.addressing import Addressing
+    from domain.decisions import Send, ToPerson
+    from tests.handlers.support import ORG, VOLUNTEER
+
+    addressing = Addressing(configured(fake_wecom, fake_bridge))
+    row = addressing.outbox_row(Send(ToPerson(VOLUNTEER), "工单 #{id} 交给您处理", {}), 7, ORG,
+                                "k", datetime.now(UTC))
+    assert row is not None and row["transport"] == "wecom_app"
+    assert row["target"]["userids"] == []
+    with pytest.raises(PermanentSendError, match="党员刘师傅 has no wecom_userid"):
+        await dispatcher.deliver(row["transport"], row["target"], row["payload"], "r")
+    assert fake_wecom.sent_to(MESSAGE_SEND) == []
