@@ -20,7 +20,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from storage.models import BREACH_CONDITION, FIGURE_COLUMNS, OPEN_CONDITION
+# As they were when this revision was written (a migration never follows later models).
+FIGURE_COLUMNS = ["id", "status", "category", "urgency", "grid_id", "assignee_id",
+                  "resolved_at", "rating"]
+OPEN_CONDITION = "status IN ('new', 'accepted', 'in_progress', 'reopened')"
+BREACH_CONDITION = "kind IN ('escalated', 'respond_overdue', 'claimed')"
 
 revision: str = '0007'
 down_revision: str | None = '0006'
