@@ -51,6 +51,7 @@ CHROMIUM = os.environ.get("GRIDBOT_TEST_CHROMIUM") or "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "网格-passw0rd"
 PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 15_000
 
 
 def unavailable(reason: str) -> None:
@@ -77,6 +78,10 @@ async def chromium(oauth_page: FakeWeComOAuthPage) -> AsyncIterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
                     "(apt-get install chromium), or set GRIDBOT_TEST_CHROMIUM")
+    from playwright.async_api import expect
+
+    # Room for a machine busy with other tests: waits and expectations give up after 15 s.
+    expect.set_options(timeout=TIMEOUT_MS)
     async with async_playwright() as playwright:
         try:
             browser = await playwright.chromium.launch(
@@ -179,6 +184,8 @@ class Person:
         return page
 
     def _failed(self, request: Any) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            return  # what the browser does to a page's requests in flight when it leaves it
         self.problems.append(f"request failed: {request.method} {request.url} "
                              f"({request.failure})")
 
@@ -227,7 +234,7 @@ async def people(chromium: Any, estate: Estate) -> AsyncIterator[Callable[..., A
             options.update(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                            has_touch=True)
         context = await chromium.new_context(**options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(TIMEOUT_MS)
         person = Person(context, estate, wecom_userid)
         await context.add_init_script(CSP_WATCH)
         if wecom_userid is not None:
