@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+# The browser tests drive Debian's Chromium (tests/browser); GRIDBOT_TEST_CHROMIUM names another.
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint bench clean
 
@@ -17,9 +19,23 @@ $(STAMP_RUN): pyproject.toml setup.py nlu/_speedups.c Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(STAMP_TEST): pyproject.toml setup.py nlu/_speedups.c Makefile | $(BIN)/python
+$(STAMP_TEST): pyproject.toml setup.py nlu/_speedups.c Makefile | $(BIN)/python $(if $(GRIDBOT_TEST_CHROMIUM),,$(CHROMIUM))
 	$(BIN)/pip install --quiet -e '.[test,embedding]'
 	touch $@ $(STAMP_RUN)
+
+# Installed once from Debian when missing (as root, as on CI); the package lists are fetched only
+# when the install cannot go ahead without them. Playwright's own browser download is not used.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make: $(CHROMIUM) is missing and only root can install it (apt-get install chromium);" \
+	       "the browser tests will be skipped, or fail under CI=true"; \
+	else \
+	  echo "make: installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { echo "make: reading Debian's package lists first"; apt-get update -qq \
+	       && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; \
+	fi
 
 run: $(STAMP_RUN)
 	mkdir -p var

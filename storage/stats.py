@@ -617,9 +617,11 @@ async def _middles(session: AsyncSession, org: OrgMap, scope: TicketScope,
         if value is None:
             continue  # PostgreSQL's one row for everything, when nothing was resolved
         grouping = groupings[int(n)]
-        group = _key_of(grouping, key)
         if grouping == "grid_name" and not joined:
-            group = grid_name(org, group)
+            # Grouped by the grid's id, which the union carries as text like every key.
+            group = grid_name(org, int(key) if key is not None else None)
+        else:
+            group = _key_of(grouping, key)
         # PostgreSQL: [lower, upper] (the same one twice for an odd count); SQLite: one row
         # per middle cycle.
         for cycle in value if isinstance(value, list) else [value]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -49,7 +50,10 @@ class Recorded:
 
 
 class FakeServer:
-    """Base class: subclasses add routes in `routes()` and may consume "errcode" faults."""
+    """Base class: subclasses add routes in `routes()` and may consume "errcode" faults;
+    one with an `ssl_context` speaks HTTPS."""
+
+    ssl_context: ssl.SSLContext | None = None
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -71,7 +75,7 @@ class FakeServer:
         app.add_routes(self.routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.port = int(port)
@@ -94,7 +98,8 @@ class FakeServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     # -- fault injection ---------------------------------------------------------------
 

@@ -182,3 +182,20 @@ async def test_the_figures_are_those_of_the_direct_computation(sessions: Session
                 assert not differences, (viewer.name, what, differences[:10])
                 checked += 1
     assert checked == 6 * 14 + 4
+
+
+async def test_grids_named_each_their_own_way_have_their_medians(sessions: Sessions) -> None:
+    """The demo alone: no two grids share a name, so the figures per grid name are grouped by
+    the grid's id, and each grid's median is found under its name like its sums."""
+    await load_demo(sessions)
+    assert await load_history(sessions, NOW) is not None
+    async with sessions() as session:
+        org = await load_org_map(session)
+        worker = person_viewer(org, org.person_by_wecom("wg01").id)  # type: ignore[union-attr]
+        assert worker is not None
+        for viewer in (TOKEN_VIEWER, worker):
+            found = await ticket_stats(session, org, None, viewer_scope(viewer, org), NOW)
+            wanted = await reference.ticket_stats(session, org, None, _old_scope(viewer, org),
+                                                  NOW)
+            assert not _differences(found, wanted), _differences(found, wanted)[:10]
+            assert found["by_grid"]["第1网格"]["median_closure_hours"] > 0
