@@ -6,7 +6,7 @@ fails under CI=true and is skipped, with the reason, elsewhere.
 `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Tests that must
 not run beside each other share a group and so one worker: the fault tests (each starts
 gridbot processes and private database servers, and bounds how long recovery takes), and the
-tests that clear shared keys of the test Redis.
+tests that clear shared keys of the test Redis; the browser tests share one Chromium.
 """
 
 from pathlib import Path
@@ -18,6 +18,8 @@ from tests.storage.conftest import db_url, pg_template, sessions  # noqa: F401
 _HERE = Path(__file__).parent
 _GROUPS = {
     "faults": [_HERE / "faults"],
+    # One Chromium and one gridbot serve the whole folder.
+    "browser": [_HERE / "browser"],
     "shared-redis": [_HERE / "e2e" / "test_runtime.py", _HERE / "outbound" / "test_tokens.py",
                      _HERE / "outbound" / "test_rate_limit.py"],
 }
