@@ -2,7 +2,8 @@
 recipient, retrying with backoff while a service is down.
 
 A row is claimed with a lease before it is sent, so several processes can share the
-outbox; a process that dies mid-send leaves a lease that expires and the row is sent again.
+outbox; the lease is renewed while the send lasts, and a process that dies mid-send leaves
+a lease that expires, after which the row is sent again.
 WeCom's own duplicate check (`enable_duplicate_check`) and the bridge's delivery id absorb
 that rare repeat.
 
@@ -17,6 +18,7 @@ counting an attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -131,8 +133,39 @@ class OutboxWorker:
         by_recipient: dict[str, list[OutboxMessage]] = {}
         for row in claimed:
             by_recipient.setdefault(row.recipient, []).append(row)
-        await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
+        keeping = asyncio.create_task(
+            self._keep_leases([row.id for row in claimed], claimed[0].lease_until),
+            name="gridbot-outbox-leases")
+        try:
+            await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
         return len(claimed)
+
+    async def _keep_leases(self, ids: list[int], lease: datetime | None) -> None:
+        """Renew the leases of this round's rows while they are out with a sender or waiting
+        for their mark: a send slowed by a busy network or database must not be taken for a
+        dead process's and sent again by another. A process that dies stops renewing, and
+        its rows are free once the last lease it wrote runs out."""
+        while lease is not None:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            renewed = self.clock() + LEASE
+            try:
+                async with self._sessions() as session, session.begin():
+                    result = await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending",
+                               OutboxMessage.lease_until == lease)
+                        .values(lease_until=renewed))
+            except Exception as exc:
+                log.warning("outbox: the leases of rows out with a sender were not renewed: %s",
+                            short_reason(exc))
+                continue
+            if not result.rowcount:
+                return  # every row is sent, failed or handed back
+            lease = renewed
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
