@@ -1,0 +1,76 @@
+"""The shell's part of pictures: before the transaction, fetch a message's picture from its
+channel (bot.media) and read the sender's recent tickets, so that the handler
+(handlers.photos) decides from facts and the writer stores what was fetched."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.channels.media import IMAGE
+from bot.media import MEDIA_PATIENCE, MediaFetcher, MediaRefused, MediaUnavailable, Picture
+from domain.decisions import Context
+from handlers.photos import PHOTO_WINDOW, PhotoFacts
+from storage import attachments
+from storage.db import SessionFactory
+
+log = logging.getLogger(__name__)
+
+#: Where residents open a staff member's picture: `{GRIDBOT_PUBLIC_URL}/p/{token}`.
+SHARED_PATH = "/p/"
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoPrep:
+    """A message's picture as fetched, and the facts for a picture message's decision.
+    `retry`: its source is down; the message is put back and tried again later."""
+
+    picture: Picture | None = None
+    facts: PhotoFacts | None = None
+    retry: Exception | None = None
+
+
+class PhotoReader:
+    def __init__(self, sessions: SessionFactory, fetcher: MediaFetcher, public_url: str,
+                 clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._fetcher = fetcher
+        self._public_url = public_url.rstrip("/")
+        self._clock = clock
+
+    async def prepare(self, claim: Any, ctx: Context) -> PhotoPrep | None:
+        """None for a message without a picture."""
+        media = claim.media
+        if not media or claim.kind not in (IMAGE, "text"):
+            return None
+        now = self._clock()
+        picture = None
+        failure = None
+        try:
+            picture = await self._fetcher.fetch(claim.channel, media)
+        except MediaUnavailable as exc:
+            waited = now - claim.received_at if claim.received_at is not None else None
+            if waited is None or waited < MEDIA_PATIENCE:
+                log.warning("picture of inbound message %s: its source is down, trying again "
+                            "later: %s", claim.id, exc)
+                return PhotoPrep(retry=exc)
+            failure = "图片来源长时间无法访问"
+            log.warning("picture of inbound message %s given up after %s: %s", claim.id,
+                        MEDIA_PATIENCE, exc)
+        except MediaRefused as exc:
+            failure = str(exc)
+            log.warning("picture of inbound message %s cannot be kept: %s", claim.id, exc)
+        if claim.kind != IMAGE:
+            return PhotoPrep(picture=picture)
+        since = now - PHOTO_WINDOW
+        async with self._sessions() as session:
+            reports = await attachments.recent_reports(session, claim.channel, claim.sender_id,
+                                                       since)
+            resolved = (await attachments.recently_resolved_by(session, ctx.person_id, since)
+                        if ctx.person_id is not None else [])
+        link = f"{self._public_url}{SHARED_PATH}{picture.link_token}" if picture else ""
+        return PhotoPrep(picture=picture, facts=PhotoFacts(
+            failure, tuple(reports), tuple(resolved), link))

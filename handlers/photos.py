@@ -1,0 +1,117 @@
+"""Pictures belong to the report they were sent with.
+
+- A resident's picture within `PHOTO_WINDOW` after their report (one they made or joined)
+  is attached to that ticket, and its handler is told.
+- A resident's picture with no report near it waits, loose, for `PHOTO_WINDOW`: a report
+  from the same person in that time takes it (`with_photos`). It makes no ticket and no
+  reply.
+- A staff member's picture within `PHOTO_WINDOW` after their `完成 N` is attached to ticket
+  N and goes to its residents as a link.
+
+The shell fetches the picture and reads the sender's recent tickets before the transaction
+(bot.photos); everything here is decided from those facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from domain.decisions import (
+    NEW_TICKET,
+    AttachPhotos,
+    Context,
+    Decision,
+    Send,
+    TaskCard,
+    ToPerson,
+    ToSender,
+)
+from domain.tickets import TicketView
+from handlers import texts
+from handlers.residents import tell_residents
+
+#: How far apart a picture and its report may be, either way.
+PHOTO_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFacts:
+    """What the shell learnt of a picture message before deciding.
+
+    `failure` says why the picture cannot be kept (None: it was fetched and checked).
+    `reports`: the sender's tickets of the last `PHOTO_WINDOW` (reported or joined), newest
+    first; `resolved`: those the sender resolved (完成) in that time, newest first.
+    `link`: where residents can see this picture, should it be a staff member's."""
+
+    failure: str | None
+    reports: tuple[TicketView, ...] = ()
+    resolved: tuple[TicketView, ...] = ()
+    link: str = ""
+
+
+def _minutes() -> int:
+    return int(PHOTO_WINDOW.total_seconds() // 60)
+
+
+def decide_photo(ctx: Context, facts: PhotoFacts) -> Decision:
+    """The decision for a picture message."""
+    if facts.resolved:
+        return _completion_photo(ctx, facts, facts.resolved[0])
+    if facts.reports:
+        return _report_photo(facts, facts.reports[0])
+    if facts.failure is not None:
+        return Decision("ignored", texts.WHY_PHOTO_FAILED.format(why=facts.failure))
+    return Decision("photo_waiting", texts.WHY_PHOTO_WAITING.format(minutes=_minutes()),
+                    photos=AttachPhotos(None))
+
+
+def _report_photo(facts: PhotoFacts, ticket: TicketView) -> Decision:
+    if facts.failure is not None:
+        # Said on the ticket, so that its handler knows a picture was sent and lost.
+        return Decision("photo_failed", texts.WHY_PHOTO_FAILED.format(why=facts.failure),
+                        photos=AttachPhotos(ticket.id, this_message=False,
+                                            failure=texts.PHOTO_FAILED.format(
+                                                why=facts.failure)))
+    sends = []
+    if ticket.assignee_id is not None:
+        sends.append(Send(ToPerson(ticket.assignee_id), texts.PHOTO_TO_ASSIGNEE,
+                          ticket_id=ticket.id, key="photo",
+                          card=TaskCard(texts.PHOTO_TO_ASSIGNEE_TITLE, texts.PHOTO_TO_ASSIGNEE)))
+    return Decision("photo_attached", texts.WHY_PHOTO_ATTACHED.format(
+        minutes=_minutes(), ticket=ticket.id),
+        photos=AttachPhotos(ticket.id, note=texts.PHOTO_FOR_TICKET), sends=sends)
+
+
+def _completion_photo(ctx: Context, facts: PhotoFacts, ticket: TicketView) -> Decision:
+    message = ctx.message
+    if facts.failure is not None:
+        return Decision("photo_failed", texts.WHY_PHOTO_FAILED.format(why=facts.failure),
+                        sends=[Send(ToSender(message.channel, message.sender_id,
+                                             message.chat_id),
+                                    texts.PHOTO_FAILED_STAFF, {"why": facts.failure},
+                                    key="photo")])
+    return Decision(
+        "photo_attached", texts.WHY_PHOTO_DONE.format(ticket=ticket.id),
+        photos=AttachPhotos(ticket.id, by_staff=True, note=texts.PHOTO_DONE),
+        sends=tell_residents(ticket, texts.PHOTO_DONE_TO_RESIDENTS, {"link": facts.link}))
+
+
+def with_photos(decision: Decision, ctx: Context, has_picture: bool) -> Decision:
+    """A text message's decision, with the pictures that go with it: a report (a new ticket,
+    or one joined) takes the sender's loose pictures of the last `PHOTO_WINDOW`, and the
+    message's own picture if it has one (a bridge message with text and `image_url`). A
+    message with a picture that made no report leaves its picture loose."""
+    if decision.photos is not None:
+        return decision  # a picture message's own decision
+    target: object = None
+    if decision.create is not None:
+        target = NEW_TICKET
+    elif decision.follow is not None:
+        target = decision.follow.ticket_id
+    if target is None:
+        return replace(decision, photos=AttachPhotos(None)) if has_picture else decision
+    return replace(decision, photos=AttachPhotos(
+        target,  # type: ignore[arg-type]
+        this_message=has_picture, adopt_since=ctx.now - PHOTO_WINDOW,
+        note=texts.PHOTO_ADOPTED))
