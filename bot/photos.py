@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ class PhotoPrep:
     picture: Picture | None = None
     facts: PhotoFacts | None = None
     retry: Exception | None = None
+    # The sender's loose pictures, which a report made by this message would take.
+    loose: int = 0
 
 
 class PhotoReader:
@@ -40,6 +42,17 @@ class PhotoReader:
         self._fetcher = fetcher
         self._public_url = public_url.rstrip("/")
         self._clock = clock
+
+    async def loose(self, claim: Any, prepared: PhotoPrep | None) -> PhotoPrep | None:
+        """`prepared` with the number of the sender's loose pictures of the last
+        PHOTO_WINDOW (for a message that may make a report), so that the task card can
+        say that the ticket has pictures."""
+        async with self._sessions() as session:
+            count = await attachments.loose_count(session, claim.channel, claim.sender_id,
+                                                  self._clock() - PHOTO_WINDOW)
+        if not count:
+            return prepared
+        return replace(prepared or PhotoPrep(), loose=count)
 
     async def prepare(self, claim: Any, ctx: Context) -> PhotoPrep | None:
         """None for a message without a picture."""

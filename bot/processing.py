@@ -278,6 +278,8 @@ class Processor:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
             await self._read_notices(prepared)
+            if self._photos is not None and command is None and _intent(prepared) != "none":
+                prepared.photo = await self._photos.loose(claim, prepared.photo)
         except Exception as exc:
             prepared.error = exc
         return prepared
@@ -368,7 +370,8 @@ class Processor:
                                  counted=False)
             return None
         decision = photos.with_photos(await self._decide(session, prepared, open_tickets),
-                                      prepared.ctx, _has_picture(prepared))
+                                      prepared.ctx, _has_picture(prepared),
+                                      prepared.photo.loose if prepared.photo else 0)
         await self._apply(session, prepared, decision, writes, audits)
         for building_id in _buildings_touched(decision, prepared):
             open_tickets.changed(building_id)
@@ -562,8 +565,11 @@ def _may_open(prepared: Prepared) -> bool:
     """Whether a message may open or join a ticket in its group's building."""
     if prepared.command is not None or prepared.ctx is None or prepared.ctx.building_id is None:
         return False
-    intent = ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
-    return intent != "none" or prepared.claim.mentions_bot
+    return _intent(prepared) != "none" or prepared.claim.mentions_bot
+
+
+def _intent(prepared: Prepared) -> str:
+    return ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
 
 
 def _has_picture(prepared: Prepared) -> bool:

@@ -97,7 +97,15 @@ def _completion_photo(ctx: Context, facts: PhotoFacts, ticket: TicketView) -> De
         sends=tell_residents(ticket, texts.PHOTO_DONE_TO_RESIDENTS, {"link": facts.link}))
 
 
-def with_photos(decision: Decision, ctx: Context, has_picture: bool) -> Decision:
+def _card_with_pictures(send: Send, pictures: int) -> Send:
+    if send.card is None:
+        return send
+    return replace(send, card=replace(send.card, description=send.card.description
+                                      + texts.CARD_PICTURES.format(count=pictures)))
+
+
+def with_photos(decision: Decision, ctx: Context, has_picture: bool,
+                loose: int = 0) -> Decision:
     """A text message's decision, with the pictures that go with it: a report (a new ticket,
     or one joined) takes the sender's loose pictures of the last `PHOTO_WINDOW`, and the
     message's own picture if it has one (a bridge message with text and `image_url`). A
@@ -111,6 +119,11 @@ def with_photos(decision: Decision, ctx: Context, has_picture: bool) -> Decision
         target = decision.follow.ticket_id
     if target is None:
         return replace(decision, photos=AttachPhotos(None)) if has_picture else decision
+    pictures = loose + (1 if has_picture else 0)
+    if pictures and target is NEW_TICKET:
+        # The handler's task card says that the new ticket comes with pictures.
+        decision = replace(decision, sends=[_card_with_pictures(send, pictures)
+                                            for send in decision.sends])
     return replace(decision, photos=AttachPhotos(
         target,  # type: ignore[arg-type]
         this_message=has_picture, adopt_since=ctx.now - PHOTO_WINDOW,

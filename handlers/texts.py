@@ -278,6 +278,8 @@ PHOTO_FOR_TICKET = "居民补充了现场照片"
 PHOTO_ADOPTED = "附上居民随报告发来的现场照片"
 PHOTO_TO_ASSIGNEE_TITLE = "#{id} 居民补充了现场照片"
 PHOTO_TO_ASSIGNEE = "工单 #{id} 的报告人发来了现场照片，点「详情」查看。"
+# Added to a new ticket's task card when pictures came with the report.
+CARD_PICTURES = "\n现场照片 {count} 张，点「详情」查看"
 PHOTO_DONE = "处理完成后的现场照片"
 PHOTO_DONE_TO_RESIDENTS = "@{reporter} 工单 #{id} 处理人员发来了完成后的照片：{link}"
 PHOTO_FAILED = "居民发来的照片未能保存：{why}"

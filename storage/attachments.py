@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,6 +95,15 @@ async def recently_resolved_by(session: AsyncSession, person_id: int,
             TicketEvent.at >= since)
         .order_by(TicketEvent.id.desc()).limit(5))).scalars())
     return await _views(session, list(dict.fromkeys(ids)))
+
+
+async def loose_count(session: AsyncSession, channel: str, sender_id: str,
+                      since: datetime) -> int:
+    """How many of the sender's pictures since `since` wait for a report."""
+    return int(await session.scalar(
+        select(func.count(Attachment.id)).where(
+            Attachment.ticket_id.is_(None), Attachment.channel == channel,
+            Attachment.sender_id == sender_id, Attachment.received_at >= since)) or 0)
 
 
 async def _views(session: AsyncSession, ids: Sequence[int]) -> list[TicketView]:

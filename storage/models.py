@@ -395,8 +395,9 @@ class Attachment(Base):
               postgresql_where=text(LOOSE_ATTACHMENT), sqlite_where=text(LOOSE_ATTACHMENT)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    inbound_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), unique=True)
+    # The message it came in (kept with the ticket should that message ever be removed).
+    inbound_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("inbound_messages.id", ondelete="SET NULL"), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="image")

@@ -174,6 +174,8 @@ async def test_a_picture_before_the_report_attaches_once_the_ticket_exists(spine
     ticket_id = ticket_id_in(spine.group_posts()[-1]["text"])
     assert await pictures_of(spine, ticket_id) == [JPEG]
     assert await loose_pictures(spine) == 0
+    card = spine.pushes()[-1]["textcard"]
+    assert "现场照片 1 张" in card["description"] and card["url"].endswith(f"/t/{ticket_id}")
 
 
 async def test_a_picture_alone_makes_no_ticket_and_no_reply(spine: Spine):

@@ -30,7 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('media', sa.JSON(), nullable=True))
     op.create_table('attachments',
     sa.Column('id', BIG_ID, nullable=False),
-    sa.Column('inbound_id', BIG_ID, nullable=False),
+    sa.Column('inbound_id', BIG_ID, nullable=True),
     sa.Column('ticket_id', BIG_ID, nullable=True),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('link_token', sa.String(length=64), nullable=True),
     sa.Column('received_at', UTC_TIME, nullable=False),
     sa.Column('attached_at', UTC_TIME, nullable=True),
-    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('inbound_id'),
