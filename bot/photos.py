@@ -84,6 +84,8 @@ class PhotoReader:
                                                        since)
             resolved = (await attachments.recently_resolved_by(session, ctx.person_id, since)
                         if ctx.person_id is not None else [])
+            earlier = await attachments.attached_count(session, claim.channel, claim.sender_id,
+                                                       since) if reports else 0
         link = f"{self._public_url}{SHARED_PATH}{picture.link_token}" if picture else ""
         return PhotoPrep(picture=picture, facts=PhotoFacts(
-            failure, tuple(reports), tuple(resolved), link))
+            failure, tuple(reports), tuple(resolved), link, earlier))

@@ -42,12 +42,15 @@ class PhotoFacts:
     `failure` says why the picture cannot be kept (None: it was fetched and checked).
     `reports`: the sender's tickets of the last `PHOTO_WINDOW` (reported or joined), newest
     first; `resolved`: those the sender resolved (完成) in that time, newest first.
-    `link`: where residents can see this picture, should it be a staff member's."""
+    `link`: where residents can see this picture, should it be a staff member's.
+    `earlier`: the sender's pictures already given to a ticket in that time (its handler has
+    been told of the first, and is not told again of each)."""
 
     failure: str | None
     reports: tuple[TicketView, ...] = ()
     resolved: tuple[TicketView, ...] = ()
     link: str = ""
+    earlier: int = 0
 
 
 def _minutes() -> int:
@@ -74,7 +77,7 @@ def _report_photo(facts: PhotoFacts, ticket: TicketView) -> Decision:
                                             failure=texts.PHOTO_FAILED.format(
                                                 why=facts.failure)))
     sends = []
-    if ticket.assignee_id is not None:
+    if ticket.assignee_id is not None and not facts.earlier:
         sends.append(Send(ToPerson(ticket.assignee_id), texts.PHOTO_TO_ASSIGNEE,
                           ticket_id=ticket.id, key="photo",
                           card=TaskCard(texts.PHOTO_TO_ASSIGNEE_TITLE, texts.PHOTO_TO_ASSIGNEE)))
@@ -120,7 +123,9 @@ def with_photos(decision: Decision, ctx: Context, has_picture: bool,
     if target is None:
         return replace(decision, photos=AttachPhotos(None)) if has_picture else decision
     pictures = loose + (1 if has_picture else 0)
-    if pictures and target is NEW_TICKET:
+    if not pictures:
+        return decision  # the shell saw no picture of the sender waiting: nothing to take
+    if target is NEW_TICKET:
         # The handler's task card says that the new ticket comes with pictures.
         decision = replace(decision, sends=[_card_with_pictures(send, pictures)
                                             for send in decision.sends])

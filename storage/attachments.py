@@ -106,6 +106,15 @@ async def loose_count(session: AsyncSession, channel: str, sender_id: str,
             Attachment.sender_id == sender_id, Attachment.received_at >= since)) or 0)
 
 
+async def attached_count(session: AsyncSession, channel: str, sender_id: str,
+                         since: datetime) -> int:
+    """How many of the sender's pictures since `since` went to a ticket."""
+    return int(await session.scalar(
+        select(func.count(Attachment.id)).where(
+            Attachment.ticket_id.is_not(None), Attachment.channel == channel,
+            Attachment.sender_id == sender_id, Attachment.received_at >= since)) or 0)
+
+
 async def _views(session: AsyncSession, ids: Sequence[int]) -> list[TicketView]:
     views = []
     for ticket_id in ids:

@@ -161,6 +161,13 @@ async def test_bridge_picture_after_a_report_is_attached_and_its_handler_told(sp
     listed = (await spine.api("/api/v1/tickets"))["tickets"][0]
     assert listed["attachments"] == ticket["attachments"]
 
+    # A second picture goes to the ticket too; its handler is not told of each one.
+    pushes = len(spine.pushes())
+    await bridge_picture(spine, spine.wecom.picture_url("leak2.png", png(8), "image/png"))
+    await spine.settle()
+    assert await pictures_of(spine, ticket_id) == [png(1), png(8)]
+    assert len(spine.pushes()) == pushes
+
 
 async def test_a_picture_before_the_report_attaches_once_the_ticket_exists(spine: Spine):
     await bridge_picture(spine, spine.wecom.picture_url("before.jpg", JPEG))

@@ -58,8 +58,12 @@ def test_a_report_takes_the_loose_pictures_and_its_card_says_so():
 
 
 def test_a_report_joined_takes_the_pictures_too_but_chatter_does_not():
-    followed = photos.with_photos(Decision("followed", "", follow=Follow(7)), ctx("x"), False)
+    followed = photos.with_photos(Decision("followed", "", follow=Follow(7)), ctx("x"), False,
+                                  loose=1)
     assert followed.photos is not None and followed.photos.ticket_id == 7
+    nothing_waiting = photos.with_photos(Decision("followed", "", follow=Follow(7)), ctx("x"),
+                                         False)
+    assert nothing_waiting.photos is None
     chatter = Decision("ignored", "")
     assert photos.with_photos(chatter, ctx("x"), False).photos is None
     with_picture = photos.with_photos(replace(chatter), ctx("x"), True)
