@@ -180,6 +180,8 @@ class Processor:
             return {}
         metrics.BATCH_SIZE.observe(len(claims))
         org = await self._org.get()
+        if self._photos is not None:
+            await self._photos.prefetch(claims)
         prepared = [await self._prepare(claim, org) for claim in claims]
         try:
             decisions = await self._decide_and_apply(prepared)
