@@ -89,10 +89,12 @@ async def recent_reports(session: AsyncSession, channel: str, sender_id: str,
 async def recently_resolved_by(session: AsyncSession, person_id: int,
                                since: datetime) -> list[TicketView]:
     """The tickets `person_id` resolved (完成) since `since`, newest first."""
+    # Through the tickets resolved since then (ix_tickets_resolved), then their events.
+    resolved = select(Ticket.id).where(Ticket.resolved_at >= since)
     ids = list((await session.execute(
         select(TicketEvent.ticket_id).where(
-            TicketEvent.actor_person_id == person_id, TicketEvent.kind == "resolved",
-            TicketEvent.at >= since)
+            TicketEvent.ticket_id.in_(resolved), TicketEvent.actor_person_id == person_id,
+            TicketEvent.kind == "resolved", TicketEvent.at >= since)
         .order_by(TicketEvent.id.desc()).limit(5))).scalars())
     return await _views(session, list(dict.fromkeys(ids)))
 
