@@ -38,8 +38,10 @@ class PhotoPrep:
     picture: Picture | None = None
     facts: PhotoFacts | None = None
     retry: Exception | None = None
-    # The sender's loose pictures, which a report made by this message would take.
+    # The sender's loose pictures, which a report made by this message would take, and
+    # the links of those a staff member sent before 完成 (for the residents).
     loose: int = 0
+    links: tuple[str, ...] = ()
 
 
 class PhotoReader:
@@ -52,15 +54,17 @@ class PhotoReader:
         self._fetched: dict[tuple[int, int], Picture | Exception] = {}
 
     async def loose(self, claim: Any, prepared: PhotoPrep | None) -> PhotoPrep | None:
-        """`prepared` with the number of the sender's loose pictures of the last
-        PHOTO_WINDOW (for a message that may make a report), so that the task card can
-        say that the ticket has pictures."""
+        """`prepared` with the sender's loose pictures of the last PHOTO_WINDOW (for a
+        message that may make a report, or a 完成): how many, so that the task card can say
+        that the ticket has pictures, and the links of a staff member's."""
         async with self._sessions() as session:
-            count = await attachments.loose_count(session, claim.channel, claim.sender_id,
-                                                  self._clock() - PHOTO_WINDOW)
-        if not count:
+            loose = await attachments.loose_of(session, claim.channel, claim.sender_id,
+                                               self._clock() - PHOTO_WINDOW)
+        if not loose:
             return prepared
-        return replace(prepared or PhotoPrep(), loose=count)
+        links = tuple(f"{self._public_url}{SHARED_PATH}{token}"
+                      for token, by_staff in loose if by_staff and token)
+        return replace(prepared or PhotoPrep(), loose=len(loose), links=links)
 
     async def prefetch(self, claims: Iterable[Any]) -> None:
         """Fetch the pictures of a batch at once (at most FETCHES_AT_ONCE together), so that

@@ -280,7 +280,9 @@ class Processor:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
             await self._read_notices(prepared)
-            if self._photos is not None and command is None and _intent(prepared) != "none":
+            if self._photos is not None and (
+                    command.word == "完成" if command is not None
+                    else _intent(prepared) != "none"):
                 prepared.photo = await self._photos.loose(claim, prepared.photo)
         except Exception as exc:
             prepared.error = exc
@@ -373,7 +375,8 @@ class Processor:
             return None
         decision = photos.with_photos(await self._decide(session, prepared, open_tickets),
                                       prepared.ctx, _has_picture(prepared),
-                                      prepared.photo.loose if prepared.photo else 0)
+                                      prepared.photo.loose if prepared.photo else 0,
+                                      prepared.photo.links if prepared.photo else ())
         await self._apply(session, prepared, decision, writes, audits)
         for building_id in _buildings_touched(decision, prepared):
             open_tickets.changed(building_id)

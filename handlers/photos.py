@@ -6,7 +6,8 @@
   from the same person in that time takes it (`with_photos`). It makes no ticket and no
   reply.
 - A staff member's picture within `PHOTO_WINDOW` after their `完成 N` is attached to ticket
-  N and goes to its residents as a link.
+  N and goes to its residents as a link; one sent just before `完成 N` waits loose, and the
+  residents' message about 完成 carries its link.
 
 The shell fetches the picture and reads the sender's recent tickets before the transaction
 (bot.photos); everything here is decided from those facts.
@@ -65,8 +66,10 @@ def decide_photo(ctx: Context, facts: PhotoFacts) -> Decision:
         return _report_photo(facts, facts.reports[0])
     if facts.failure is not None:
         return Decision("ignored", texts.WHY_PHOTO_FAILED.format(why=facts.failure))
+    # Someone gridbot knows (staff, a volunteer) may send the picture before 完成 N: it
+    # waits with a link of its own, for the residents.
     return Decision("photo_waiting", texts.WHY_PHOTO_WAITING.format(minutes=_minutes()),
-                    photos=AttachPhotos(None))
+                    photos=AttachPhotos(None, by_staff=ctx.person_id is not None))
 
 
 def _report_photo(facts: PhotoFacts, ticket: TicketView) -> Decision:
@@ -107,14 +110,39 @@ def _card_with_pictures(send: Send, pictures: int) -> Send:
                                       + texts.CARD_PICTURES.format(count=pictures)))
 
 
+#: The keys of `tell_residents`' messages (handlers.residents).
+_RESIDENT_KEYS = ("residents", "reporter")
+_RESIDENT_PREFIXES = ("residents-", "follower-")
+
+
+def _to_residents(send: Send) -> bool:
+    return send.key in _RESIDENT_KEYS or send.key.startswith(_RESIDENT_PREFIXES)
+
+
+def _done_with_links(decision: Decision, ctx: Context, links: tuple[str, ...]) -> Decision:
+    """`完成 N` by someone whose pictures wait loose: ticket N takes them, and the residents'
+    message about it carries their links."""
+    ticket_id = next(c.ticket_id for c in decision.changes if c.kind == "resolved")
+    params = {"photo_links": " ".join(links)}
+    sends = [replace(send, template=send.template + texts.PHOTO_DONE_LINKS,
+                     params={**send.params, **params}) if _to_residents(send) else send
+             for send in decision.sends]
+    return replace(decision, sends=sends, photos=AttachPhotos(
+        ticket_id, this_message=False, adopt_since=ctx.now - PHOTO_WINDOW, by_staff=True,
+        note=texts.PHOTO_DONE))
+
+
 def with_photos(decision: Decision, ctx: Context, has_picture: bool,
-                loose: int = 0) -> Decision:
+                loose: int = 0, links: tuple[str, ...] = ()) -> Decision:
     """A text message's decision, with the pictures that go with it: a report (a new ticket,
     or one joined) takes the sender's loose pictures of the last `PHOTO_WINDOW`, and the
     message's own picture if it has one (a bridge message with text and `image_url`). A
     message with a picture that made no report leaves its picture loose."""
     if decision.photos is not None:
         return decision  # a picture message's own decision
+    if links and ctx.person_id is not None and any(
+            c.kind == "resolved" for c in decision.changes):
+        return _done_with_links(decision, ctx, links)
     target: object = None
     if decision.create is not None:
         target = NEW_TICKET

@@ -282,6 +282,7 @@ PHOTO_TO_ASSIGNEE = "工单 #{id} 的报告人发来了现场照片，点「详�
 CARD_PICTURES = "\n现场照片 {count} 张，点「详情」查看"
 PHOTO_DONE = "处理完成后的现场照片"
 PHOTO_DONE_TO_RESIDENTS = "@{reporter} 工单 #{id} 处理人员发来了完成后的照片：{link}"
+PHOTO_DONE_LINKS = "\n完成后的照片：{photo_links}"
 PHOTO_FAILED = "居民发来的照片未能保存：{why}"
 PHOTO_FAILED_STAFF = "照片没能保存（{why}），请重新发送。"
 WHY_PHOTO_ATTACHED = "照片，{minutes} 分钟内有其报告 #{ticket}，已附到工单"

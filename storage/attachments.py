@@ -99,13 +99,16 @@ async def recently_resolved_by(session: AsyncSession, person_id: int,
     return await _views(session, list(dict.fromkeys(ids)))
 
 
-async def loose_count(session: AsyncSession, channel: str, sender_id: str,
-                      since: datetime) -> int:
-    """How many of the sender's pictures since `since` wait for a report."""
-    return int(await session.scalar(
-        select(func.count(Attachment.id)).where(
+async def loose_of(session: AsyncSession, channel: str, sender_id: str,
+                   since: datetime) -> list[tuple[str | None, bool]]:
+    """The sender's pictures since `since` that wait for a report or a 完成: each one's
+    link token and whether it was a staff member's."""
+    rows = await session.execute(
+        select(Attachment.link_token, Attachment.by_staff).where(
             Attachment.ticket_id.is_(None), Attachment.channel == channel,
-            Attachment.sender_id == sender_id, Attachment.received_at >= since)) or 0)
+            Attachment.sender_id == sender_id, Attachment.received_at >= since)
+        .order_by(Attachment.id))
+    return [(token, bool(staff)) for token, staff in rows]
 
 
 async def attached_count(session: AsyncSession, channel: str, sender_id: str,

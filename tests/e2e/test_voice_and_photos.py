@@ -320,8 +320,8 @@ async def test_workers_picture_after_done_reaches_the_resident(spine: Spine):
 
     post = spine.group_posts()[-1]
     assert post["mention_ids"] == ["wxid_res1"] and f"#{ticket_id}" in post["text"]
-    link = re.search(r"(https?://\S+/p/\S+)", post["text"]).group(1)
-    shared = await spine.client.get(link.split("/p/", 1)[1].join(["/p/", ""]))
+    link = re.search(r"https?://\S+(/p/\S+)", post["text"]).group(1)
+    shared = await spine.client.get(link)
     assert shared.status == 200 and await shared.read() == png(7)
     assert png(7) in await pictures_of(spine, ticket_id)
     assert (await spine.client.get("/p/not-a-token")).status == 404
@@ -343,3 +343,22 @@ async def test_an_unknown_media_id_is_answered_by_errcode_and_the_worker_told(sp
     told = spine.pushes()[-1]
     assert told["touser"] == "zhangwg" and "照片没能保存" in told["text"]["content"]
     assert await pictures_of(spine, ticket_id) == []
+
+
+async def test_workers_picture_just_before_done_goes_with_the_residents_message(spine: Spine):
+    await spine.bridge_say("3号楼2单元楼道灯坏了好几天了")
+    await spine.settle()
+    ticket_id = ticket_id_in(spine.group_posts()[-1]["text"])
+    spine.wecom.add_media("before-done", png(9), "image/png")
+    await staff_picture(spine, "zhangwg", "before-done")
+    await spine.settle()
+    assert await pictures_of(spine, ticket_id) == []  # not the worker's report: it waits
+
+    await spine.staff_say("zhangwg", f"完成 {ticket_id} 已更换灯泡")
+    await spine.settle()
+    post = spine.group_posts()[-1]["text"]
+    assert "已更换灯泡" in post and "完成后的照片" in post
+    link = re.search(r"https?://\S+(/p/\S+)", post).group(1)
+    shared = await spine.client.get(link)
+    assert shared.status == 200 and await shared.read() == png(9)
+    assert await pictures_of(spine, ticket_id) == [png(9)]

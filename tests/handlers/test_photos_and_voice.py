@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from domain.decisions import NEW_TICKET, Decision, Follow, Send, TaskCard, ToGroup, ToPerson
+from domain.decisions import (
+    NEW_TICKET,
+    ChangeTicket,
+    Decision,
+    Follow,
+    Send,
+    TaskCard,
+    ToGroup,
+    ToPerson,
+)
 from handlers import photos, voice
 from handlers.photos import PHOTO_WINDOW, PhotoFacts
 from tests.handlers.support import NOW, WORKER, ctx, staff_ctx, ticket
@@ -68,6 +77,22 @@ def test_a_report_joined_takes_the_pictures_too_but_chatter_does_not():
     assert photos.with_photos(chatter, ctx("x"), False).photos is None
     with_picture = photos.with_photos(replace(chatter), ctx("x"), True)
     assert with_picture.photos is not None and with_picture.photos.ticket_id is None
+
+
+def test_done_takes_a_workers_waiting_pictures_and_tells_the_residents_their_links():
+    resolved = ChangeTicket(9, "resolved", "已更换灯泡", ("accepted",), status="resolved")
+    told = Send(ToGroup(100, ("wxid_res1",)), "@{reporter} #{id} 已办结", {"reporter": "王阿姨"},
+                ticket_id=9, key="residents")
+    answer = Send(ToPerson(WORKER), "好的", ticket_id=9, key="answer")
+    done = Decision("answered", "", changes=[resolved], sends=[told, answer])
+    decided = photos.with_photos(done, staff_ctx("完成 9", WORKER, "zhangwg"), False, loose=1,
+                                 links=("https://g/p/tok",))
+    assert decided.photos is not None and decided.photos.ticket_id == 9
+    assert decided.photos.by_staff and decided.photos.adopt_since == NOW - PHOTO_WINDOW
+    assert "https://g/p/tok" in decided.sends[0].render(9)
+    assert decided.sends[1] == answer
+    # A resident's waiting picture (no link) is never shown to the others.
+    assert photos.with_photos(done, ctx("x"), False, loose=1).photos is None
 
 
 def test_voice_without_text_is_answered_only_when_gridbot_is_addressed():
