@@ -19,6 +19,17 @@ MAX_MEDIA_ID = 200
 MAX_URL = 2000
 
 
+# Speech recognition ends a sentence with a full stop, which typed commands never have
+# ("查询12。"); questions and exclamations keep their marks.
+_SPOKEN_END = "。.，, \u3000"
+
+
+def spoken(text: str) -> str:
+    """A transcription as the words it stands for: without the full stop speech
+    recognition adds at its end."""
+    return text.strip().rstrip(_SPOKEN_END)
+
+
 def _clean(value: Any, limit: int, name: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.channels.crypto import Envelope, check_timestamp, same_text, tencent_signature
 from bot.channels.formats import optional_text, required_text, time_field
-from bot.channels.media import IMAGE, VOICE, media_ref
+from bot.channels.media import IMAGE, VOICE, media_ref, spoken
 from bot.channels.message import ChannelError, InboundMessage
 
 Query = Mapping[str, str]
@@ -121,7 +121,7 @@ def xml_message(channel: str, fields: dict[str, Any]) -> InboundMessage:
     media = None
     if kind == VOICE:
         # The Official Account's speech recognition, when it is switched on for the account.
-        text = optional_text(fields, "Recognition") or ""
+        text = spoken(optional_text(fields, "Recognition") or "")
         media = media_ref(optional_text(fields, "MediaId"))
     elif kind == IMAGE:
         media = media_ref(optional_text(fields, "MediaId"), optional_text(fields, "PicUrl"))

@@ -16,7 +16,7 @@ from bot.channels.formats import (
     required_text,
     time_field,
 )
-from bot.channels.media import media_ref
+from bot.channels.media import media_ref, spoken
 from bot.channels.message import ChannelError, InboundMessage
 from bot.channels.tencent import TencentCallback, xml_message
 
@@ -160,7 +160,7 @@ def robot_message(payload: dict[str, Any], timestamp: int) -> InboundMessage:
     media = None
     if kind == "voice":
         # WeCom transcribes a robot's voice messages itself: voice.content is the text.
-        text = _content(payload.get("voice")) or ""
+        text = spoken(_content(payload.get("voice")) or "")
     elif kind == "image":
         image = payload.get("image")
         # The robot's picture URL serves the file encrypted with the robot's EncodingAESKey

@@ -61,6 +61,13 @@ def test_oa_voice_with_recognition_is_its_text_and_keeps_the_media_id():
     assert message.media == {"media_id": "MEDIA1"}
 
 
+def test_a_spoken_command_loses_the_full_stop_recognition_adds():
+    assert oa(oa_voice_fields("oRes", "M", recognition="查询12。", msg_id=11)).text == "查询12"
+    assert robot(bot_voice_payload("lisi", "我的工单。")).text == "我的工单"
+    assert oa(oa_voice_fields("oRes", "M", recognition="今天停水到几点？", msg_id=12)).text \
+        == "今天停水到几点？"
+
+
 def test_oa_voice_without_recognition_has_no_text():
     message = oa(oa_voice_fields("oRes", "MEDIA2", msg_id=8))
     assert (message.kind, message.text, message.media) == ("voice", "", {"media_id": "MEDIA2"})

@@ -111,6 +111,12 @@ async def test_oa_voice_with_recognition_is_a_report_that_keeps_its_media_id(spi
     assert ticket["voice_media_id"] == "voice-media-1"
     assert [p["touser"] for p in spine.pushes()] == ["zhangwg"]
 
+    # A command said aloud works as typed (recognition's full stop and all).
+    await oa_post(spine, wechat_side.oa_voice_fields(OA_RESIDENT, "voice-media-9",
+                                                     recognition=f"查询{ticket_id}。"))
+    await spine.settle()
+    assert spine.oa_messages()[-1]["text"]["content"].startswith(f"#{ticket_id} 报修")
+
 
 async def test_oa_voice_without_recognition_gets_a_kind_answer_and_no_ticket(spine: Spine):
     await oa_post(spine, wechat_side.oa_voice_fields(OA_RESIDENT, "voice-media-2"))
