@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot import params, ticket_lists
 from bot.addressing import Addressing
+from bot.api_attachments import add_attachments, attachment_routes
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN  # noqa: F401 (imported from here too)
 from bot.auth import scope
 from bot.auth.viewer import (
@@ -162,7 +163,9 @@ async def list_tickets(request: web.Request) -> web.Response:
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
                                                         offset, chosen.order)
-    return web.json_response({"tickets": [ticket_json(t, org) for t in rows], "total": total})
+        bodies = [ticket_json(t, org) for t in rows]
+        await add_attachments(session, bodies)
+    return web.json_response({"tickets": bodies, "total": total})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -182,7 +185,11 @@ async def get_ticket(request: web.Request) -> web.Response:
             await session.get(InboundRecord, ticket.source_message_id)
             if ticket.source_message_id else None
         )
-    body = ticket_json(ticket, org)
+        body = ticket_json(ticket, org)
+        await add_attachments(session, [body])
+    # A report made by voice keeps the voice's media id.
+    body["voice_media_id"] = ((source.media or {}).get("media_id")
+                              if source is not None and source.kind == "voice" else None)
     body["events"] = [
         {"at": iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text, "data": e.data}
         for e in events
@@ -453,6 +460,7 @@ def api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/nlu/parse", parse)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{id}", get_ticket)
+    attachment_routes(app)
     app.router.add_patch("/api/v1/tickets/{id}", correct_ticket)
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_get("/api/v1/notices", list_notices)

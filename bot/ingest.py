@@ -210,6 +210,7 @@ def _row(message: InboundMessage, now: datetime) -> Row:
         "kind": fields.kind,
         "text": fields.text,
         "mentions_bot": message.mentions_bot,
+        "media": message.media,
         "sent_at": sent_at,
         "received_at": now,
         "status": "received",

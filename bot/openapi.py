@@ -174,6 +174,9 @@ TICKET = obj({
     "accepted_at": N_TIME, "resolved_at": N_TIME, "closed_at": N_TIME,
     "confirm_due_at": N_TIME, "rating": N_INT, "department": N_STR,
     "respond_due_at": N_TIME, "reported_at": N_TIME, "created_at": TIME, "updated_at": TIME,
+    # The ticket's photos (bot.api_attachments): in the list and the single view.
+    "attachments": array(obj({"kind": {"type": "string", "enum": ["image"]}, "url": STR},
+                             ["kind", "url"])),
 }, ["id", "category", "status", "text", "created_at", "updated_at"])
 OUTBOX = obj({
     "id": INT, "ticket_id": N_INT, "transport": STR, "target": OBJECT, "payload": OBJECT,
@@ -184,6 +187,7 @@ TICKET_DETAIL = {"allOf": [ref("Ticket"), obj({
     "events": array(obj({"at": TIME, "actor": STR, "kind": STR, "text": N_STR,
                          "data": N_OBJECT}, ["at", "actor", "kind"])),
     "messages": array(ref("OutboxMessage")), "decision": N_OBJECT,
+    "voice_media_id": N_STR,
 }, ["events", "messages"])]}
 MESSAGE = obj({
     "id": INT, "channel": STR, "msg_id": STR, "chat_id": N_STR, "sender_id": STR,
@@ -299,6 +303,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/v1/tickets/{id}", "One ticket with its events, messages and the "
               "NLU's decision", "tickets", params=(ID,),
               answers={200: ("the ticket", TICKET_DETAIL), 404: NOT_FOUND}),
+    Operation("GET", "/api/v1/tickets/{id}/attachments/{attachment}", "One of the ticket's "
+              "photos, as its own image type", "tickets",
+              params=(ID, path("attachment", bounded(1, MAX_ID), "the photo's number, as "
+                               "`attachments` gives it")),
+              answers={200: ("the photo (JPEG, PNG, GIF or WebP)", None), 404: NOT_FOUND},
+              media=("image/jpeg", "image/png", "image/gif", "image/webp")),
     Operation("PATCH", "/api/v1/tickets/{id}", "Re-file a ticket (改类); \"none\" cancels it",
               "tickets", params=(ID,),
               body=obj({"category": {"type": "string", "enum": [*CATEGORIES, "none"]},

@@ -32,7 +32,9 @@ from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import command_data, metrics
+from bot.channels.media import READABLE_KINDS, VOICE
 from bot.open311.intake import decided, report_context
+from bot.photos import PhotoPrep, PhotoReader
 from bot.writer import DecisionWriter, Origin
 from domain.notices import NoticeView
 from domain.org import OrgMap
@@ -48,6 +50,8 @@ from handlers import (
     handle_message,
     notice_answers,
     parse_command,
+    photos,
+    voice,
 )
 from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
@@ -98,7 +102,7 @@ _CLAIMED_COLUMNS = (
     InboundRecord.id, InboundRecord.attempts, InboundRecord.failures, InboundRecord.channel,
     InboundRecord.msg_id, InboundRecord.chat_id, InboundRecord.sender_id,
     InboundRecord.sender_name, InboundRecord.kind, InboundRecord.text,
-    InboundRecord.mentions_bot, InboundRecord.received_at,
+    InboundRecord.mentions_bot, InboundRecord.received_at, InboundRecord.media,
 )
 
 
@@ -118,6 +122,7 @@ class Claim:
     text: str
     mentions_bot: bool
     received_at: datetime | None = None  # when it was stored: handling latency is from here
+    media: dict[str, str] | None = None  # its picture's or voice's media id / URL
 
 
 @dataclass(slots=True)
@@ -131,10 +136,13 @@ class Prepared:
     error: Exception | None = None
     # The building's recent notices, read when the message may ask about one of them.
     notices: list[NoticeView] = field(default_factory=list)
+    # Its picture, fetched before the transaction (bot.photos).
+    photo: PhotoPrep | None = None
 
     @property
     def is_text(self) -> bool:
-        return self.claim.kind == "text" and bool(self.claim.text.strip())
+        # A voice message with its transcription is read like typed text.
+        return self.claim.kind in READABLE_KINDS and bool(self.claim.text.strip())
 
 
 class Processor:
@@ -146,7 +154,9 @@ class Processor:
         writer: DecisionWriter,
         on_outbox: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        photos: PhotoReader | None = None,
     ) -> None:
+        self._photos = photos
         self._sessions = sessions
         self._org = org
         self._nlu = nlu
@@ -170,6 +180,8 @@ class Processor:
             return {}
         metrics.BATCH_SIZE.observe(len(claims))
         org = await self._org.get()
+        if self._photos is not None:
+            await self._photos.prefetch(claims)
         prepared = [await self._prepare(claim, org) for claim in claims]
         try:
             decisions = await self._decide_and_apply(prepared)
@@ -246,6 +258,8 @@ class Processor:
         prepared = Prepared(claim)
         try:
             prepared.ctx = self._context(claim, org)
+            if self._photos is not None:
+                prepared.photo = await self._photos.prepare(claim, prepared.ctx)
             if not prepared.is_text:
                 return prepared
             # A report through Open311 is a form: its words are never a command.
@@ -266,6 +280,10 @@ class Processor:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
             await self._read_notices(prepared)
+            if self._photos is not None and (
+                    command.word == "完成" if command is not None
+                    else _intent(prepared) != "none"):
+                prepared.photo = await self._photos.loose(claim, prepared.photo)
         except Exception as exc:
             prepared.error = exc
         return prepared
@@ -347,10 +365,18 @@ class Processor:
 
     async def _handle(self, session: AsyncSession, prepared: Prepared,
                       open_tickets: _OpenTickets, writes: PendingWrites,
-                      audits: list[dict[str, Any]]) -> Decision:
+                      audits: list[dict[str, Any]]) -> Decision | None:
         if prepared.error is not None:
             raise prepared.error
-        decision = await self._decide(session, prepared, open_tickets)
+        if prepared.photo is not None and prepared.photo.retry is not None:
+            # The picture's source is down: this message waits, the batch goes on.
+            await self._put_back(session, [prepared.claim], prepared.photo.retry,
+                                 counted=False)
+            return None
+        decision = photos.with_photos(await self._decide(session, prepared, open_tickets),
+                                      prepared.ctx, _has_picture(prepared),
+                                      prepared.photo.loose if prepared.photo else 0,
+                                      prepared.photo.links if prepared.photo else ())
         await self._apply(session, prepared, decision, writes, audits)
         for building_id in _buildings_touched(decision, prepared):
             open_tickets.changed(building_id)
@@ -395,7 +421,11 @@ class Processor:
         ctx = prepared.ctx
         assert ctx is not None
         claim = prepared.claim
+        if prepared.photo is not None and prepared.photo.facts is not None:
+            return photos.decide_photo(ctx, prepared.photo.facts)
         if not prepared.is_text:
+            if claim.kind == VOICE:
+                return voice.untranscribed(ctx)
             return Decision("ignored", f"不是文字消息（{claim.kind}）")
         if prepared.command is not None:
             command = prepared.command
@@ -425,6 +455,7 @@ class Processor:
             # WeChat user (bot.open311.intake); anyone else is the message's sender.
             reporter=(ctx.message.channel, ctx.message.sender_id, claim.sender_name),
             source_message_id=claim.id, group_id=ctx.group_id,
+            picture=prepared.photo.picture if prepared.photo is not None else None,
         )
         applied = await self._writer.apply(session, decision, origin, ctx.org, writes)
         audit = decision.audit()
@@ -539,8 +570,15 @@ def _may_open(prepared: Prepared) -> bool:
     """Whether a message may open or join a ticket in its group's building."""
     if prepared.command is not None or prepared.ctx is None or prepared.ctx.building_id is None:
         return False
-    intent = ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
-    return intent != "none" or prepared.claim.mentions_bot
+    return _intent(prepared) != "none" or prepared.claim.mentions_bot
+
+
+def _intent(prepared: Prepared) -> str:
+    return ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
+
+
+def _has_picture(prepared: Prepared) -> bool:
+    return prepared.photo is not None and prepared.photo.picture is not None
 
 
 def _buildings_touched(decision: Decision, prepared: Prepared) -> set[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -16,9 +17,11 @@ from bot.config import Settings
 from bot.digest import ensure_timer as ensure_digest_timer
 from bot.digest import load_digest
 from bot.ingest import InboundStore, SeenCache
+from bot.media import MediaFetcher
 from bot.models import ModelHolder
 from bot.outbound import Dispatcher, MemoryTokenCache, RedisTokenCache
 from bot.outbox import OutboxWorker
+from bot.photos import PhotoReader
 from bot.processing import Processor
 from bot.ratelimit import (
     WECOM_APP_LIMIT,
@@ -56,6 +59,10 @@ class Deliverer:
         if transport == "simulator":
             return {}
         return await self._dispatcher.deliver(transport, target, payload, delivery_id)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _log_failure(what: str, exc: Exception) -> None:
@@ -96,6 +103,7 @@ class Runtime:
     scheduler: Scheduler = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     models: ModelHolder = field(init=False)
+    media: MediaFetcher = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -132,8 +140,10 @@ class Runtime:
                                    before_round=self.intake.quiet, robot_limiter=robots,
                                    app_limiter=members)
         self.writer = DecisionWriter(Addressing(settings))
+        self.media = MediaFetcher(settings, wecom=self.dispatcher.wecom)
         self.processor = Processor(
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
+            photos=PhotoReader(self.sessions, self.media, settings.public_url, _utcnow),
         )
         self.scheduler = Scheduler(self.sessions, self.org, self.writer,
                                    on_outbox=self._wake_outbox, load_notice=notice_view,
@@ -188,6 +198,7 @@ class Runtime:
         await self.outbox.stop()
         await self.intake.stop()
         await self.dispatcher.close()
+        await self.media.close()
         await self.queue.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -26,6 +26,8 @@ from domain.decisions import (
     NewTicket,
 )
 from domain.org import OrgMap
+from handlers.photos import PHOTO_WINDOW
+from storage import attachments
 from storage import tickets as ticket_queries
 from storage.models import (
     Notice,
@@ -57,6 +59,8 @@ class Origin:
     reporter: tuple[str, str, str | None] | None = None
     source_message_id: int | None = None
     group_id: int | None = None
+    # The message's picture, fetched before the transaction (bot.media.Picture).
+    picture: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,9 @@ class DecisionWriter:
         def notice(value: int | NewNotice | None) -> int | None:
             return notice_id if value is NEW_NOTICE else value  # type: ignore[return-value]
 
+        if decision.photos is not None:
+            await self._photos(session, decision, origin, ticket(decision.photos.ticket_id),
+                               writes)
         for ack in decision.acknowledgements:
             await self._insert_once(session, NoticeAck, ["notice_id", "channel", "sender_id"], {
                 "notice_id": ack.notice_id, "building_id": ack.building_id,
@@ -201,6 +208,16 @@ class DecisionWriter:
             due = fields.get(column)
             if isinstance(due, datetime):
                 writes.timers.append(timer_row(kind, due, now, ticket_id=ticket_id))
+
+    @staticmethod
+    async def _photos(session: AsyncSession, decision: Decision, origin: Origin,
+                      ticket_id: int | None, writes: PendingWrites) -> None:
+        assert decision.photos is not None
+        await attachments.store(
+            session, decision.photos, ticket_id, inbound_id=origin.source_message_id,
+            reporter=origin.reporter[:2] if origin.reporter else None,
+            picture=origin.picture, now=origin.now, loose_for=2 * PHOTO_WINDOW,
+            events=writes.events, actor=origin.actor, actor_person_id=origin.actor_person_id)
 
     # -- notices ----------------------------------------------------------------------------
 

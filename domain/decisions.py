@@ -256,6 +256,23 @@ class RecordVisit:
     opened_ticket: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AttachPhotos:
+    """Pictures for a ticket (`NEW_TICKET`: the one the decision creates; None: none yet).
+
+    `this_message`: the message's own picture, fetched before the decision. `adopt_since`:
+    the sender's loose pictures (sent before any report) since then go with the ticket too.
+    `by_staff`: a staff member's picture, shown to the residents. `note` is the ticket
+    event's text; `failure` says why a picture meant for the ticket could not be kept."""
+
+    ticket_id: int | NewTicket | None
+    this_message: bool = True
+    adopt_since: datetime | None = None
+    by_staff: bool = False
+    note: str = ""
+    failure: str = ""
+
+
 @dataclass(slots=True)
 class Decision:
     """The outcome of one message, deadline or action, with the reason an admin can read."""
@@ -274,6 +291,7 @@ class Decision:
     notice_changes: list[ChangeNotice] = field(default_factory=list)
     acknowledgements: list[AcknowledgeNotice] = field(default_factory=list)
     visit: RecordVisit | None = None
+    photos: AttachPhotos | None = None
 
     def audit(self) -> dict[str, Any]:
         record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}

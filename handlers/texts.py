@@ -269,6 +269,26 @@ WISH_TAKEN_BY_STAFF = "微心愿 #{id} 已由{holder}接手处理，感谢您的
 WISH_CLAIMED_BY_YOU = "微心愿 #{id} 您已经认领了，完成后请回复“完成 {id} 说明”。"
 USAGE = "格式：{usage}"
 COULD_NOT_HANDLE = "抱歉，这条消息暂时没能处理，已转给工作人员查看，请稍后再试或联系楼组长。"
+
+# Voice and pictures (handlers.voice, handlers.photos).
+VOICE_UNHEARD = "抱歉，这条语音我没能听清。请打字告诉我，或直接联系楼组长。"
+WHY_VOICE_UNHEARD = "语音没有文字转写，对方在和网格小助手说话，请其打字或联系楼组长"
+WHY_VOICE_IGNORED = "语音没有文字转写，也不是对网格小助手说的，不回复"
+PHOTO_FOR_TICKET = "居民补充了现场照片"
+PHOTO_ADOPTED = "附上居民随报告发来的现场照片"
+PHOTO_TO_ASSIGNEE_TITLE = "#{id} 居民补充了现场照片"
+PHOTO_TO_ASSIGNEE = "工单 #{id} 的报告人发来了现场照片，点「详情」查看。"
+# Added to a new ticket's task card when pictures came with the report.
+CARD_PICTURES = "\n现场照片 {count} 张，点「详情」查看"
+PHOTO_DONE = "处理完成后的现场照片"
+PHOTO_DONE_TO_RESIDENTS = "@{reporter} 工单 #{id} 处理人员发来了完成后的照片：{link}"
+PHOTO_DONE_LINKS = "\n完成后的照片：{photo_links}"
+PHOTO_FAILED = "居民发来的照片未能保存：{why}"
+PHOTO_FAILED_STAFF = "照片没能保存（{why}），请重新发送。"
+WHY_PHOTO_ATTACHED = "照片，{minutes} 分钟内有其报告 #{ticket}，已附到工单"
+WHY_PHOTO_DONE = "工作人员完成工单 #{ticket} 后发来的照片，已附到工单并发给居民"
+WHY_PHOTO_WAITING = "照片，{minutes} 分钟内没有其报告，暂存待报告认领，不回复"
+WHY_PHOTO_FAILED = "照片未能保存：{why}"
 UNKNOWN_PERSON = "没有找到企业微信账号为 {userid} 的工作人员。"
 HELP_STAFF = (
     "可用命令：接单 编号｜进展 编号 内容｜完成 编号 说明｜转派 编号 账号｜升级 编号｜"

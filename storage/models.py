@@ -216,6 +216,9 @@ class InboundRecord(Base):
     kind: Mapped[str] = mapped_column(String(20), default="text")
     text: Mapped[str] = mapped_column(Text, default="")
     mentions_bot: Mapped[bool] = mapped_column(default=False)
+    # The picture or voice the channel referred to: {"media_id": …} and/or {"url": …}
+    # (bot.channels.media); None for a message that carries none.
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sent_at: Mapped[datetime]
     received_at: Mapped[datetime]
     # received -> processing -> done | failed. lease_until guards a message being processed;
@@ -373,6 +376,40 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+LOOSE_ATTACHMENT = "ticket_id IS NULL"
+
+
+class Attachment(Base):
+    """A picture sent with a report, kept in the database (at most bot.media.MAX_BYTES).
+
+    A resident's picture with no report near it yet is kept loose (no ticket) for a few
+    minutes, for the report that may follow it, and removed after that. A staff member's
+    picture after 完成 goes to the residents as a link: `link_token` names it there."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        Index("ix_attachments_sender", "channel", "sender_id", "received_at"),
+        Index("ix_attachments_loose", "received_at",
+              postgresql_where=text(LOOSE_ATTACHMENT), sqlite_where=text(LOOSE_ATTACHMENT)),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The message it came in (kept with the ticket should that message ever be removed).
+    inbound_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("inbound_messages.id", ondelete="SET NULL"), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="image")
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    by_staff: Mapped[bool] = mapped_column(default=False)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    link_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime]
+    attached_at: Mapped[datetime | None]
 
 
 class Timer(Base):

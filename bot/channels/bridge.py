@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.channels.crypto import check_timestamp
 from bot.channels.formats import MAX_TIME, check_size, parse_json_object
+from bot.channels.media import IMAGE, media_ref
 from bot.channels.message import ChannelError, InboundMessage
 
 TIMESTAMP_HEADER = "X-Gridbot-Timestamp"
@@ -98,7 +99,9 @@ class Bridge:
         msg_id = _string(payload, "msg_id", required=True)
         chat_id = _string(payload, "chat_id", required=True)
         sender_id = _string(payload, "sender_id", required=True)
-        text = _string(payload, "text", required=True)
+        image_url = _string(payload, "image_url", required=False)
+        # A picture may come without words: then the text may be left out or empty.
+        text = _string(payload, "text", required=not image_url) or ""
         chat_name = _string(payload, "chat_name", required=False)
         sender_name = _string(payload, "sender_name", required=False)
         sent_at = payload.get("sent_at")
@@ -119,6 +122,8 @@ class Bridge:
             sender_name=sender_name,
             chat_name=chat_name,
             mentions_bot=mentions_bot,
-            kind="text",
+            # A picture with words is read as text; the picture goes with it (bot.photos).
+            kind="text" if text.strip() or not image_url else IMAGE,
             raw=payload,
+            media=media_ref(url=image_url) if image_url else None,
         )

@@ -23,6 +23,8 @@ class InboundMessage:
     mentions_bot: bool = False
     kind: str = "text"
     raw: dict | None = None
+    # A picture's or a voice's media id and/or URL (bot.channels.media.media_ref).
+    media: dict[str, str] | None = None
     # (nonce key, body digest) of a request whose signature does not cover its body, so
     # that intake can refuse the same signature with another body (bot.replay).
     replay: tuple[str, str] | None = None

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.channels.crypto import Envelope, check_timestamp, same_text, tencent_signature
 from bot.channels.formats import optional_text, required_text, time_field
+from bot.channels.media import IMAGE, VOICE, media_ref, spoken
 from bot.channels.message import ChannelError, InboundMessage
 
 Query = Mapping[str, str]
@@ -117,6 +118,13 @@ def xml_message(channel: str, fields: dict[str, Any]) -> InboundMessage:
     elif not msg_id:
         raise ChannelError(400, "The field MsgId is missing or not text.")
     text = (optional_text(fields, "Content") or "") if kind == "text" else ""
+    media = None
+    if kind == VOICE:
+        # The Official Account's speech recognition, when it is switched on for the account.
+        text = spoken(optional_text(fields, "Recognition") or "")
+        media = media_ref(optional_text(fields, "MediaId"))
+    elif kind == IMAGE:
+        media = media_ref(optional_text(fields, "MediaId"), optional_text(fields, "PicUrl"))
     return InboundMessage(
         channel=channel,
         msg_id=msg_id,
@@ -125,4 +133,5 @@ def xml_message(channel: str, fields: dict[str, Any]) -> InboundMessage:
         sent_at=created,
         kind=kind,
         raw=fields,
+        media=media,
     )

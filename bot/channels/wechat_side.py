@@ -7,6 +7,7 @@ raw body.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -18,7 +19,9 @@ from bot.channels.crypto import Envelope, tencent_signature
 from bot.channels.formats import parse_xml
 
 __all__ = [
+    "bot_image_payload",
     "bot_text_payload",
+    "bot_voice_payload",
     "bridge_request",
     "build_xml",
     "decrypt_bot_reply",
@@ -26,7 +29,10 @@ __all__ = [
     "decrypt_xml_reply",
     "encrypt_envelope",
     "new_nonce",
+    "encrypt_robot_file",
+    "oa_image_fields",
     "oa_text_fields",
+    "oa_voice_fields",
     "official_account_request",
     "official_account_verify_query",
     "sign",
@@ -34,6 +40,7 @@ __all__ = [
     "wecom_app_verify_query",
     "wecom_bot_request",
     "wecom_bot_verify_query",
+    "wecom_image_fields",
     "wecom_text_fields",
     "wecom_verify_query",
 ]
@@ -116,6 +123,54 @@ def oa_text_fields(
     }
 
 
+def oa_voice_fields(
+    openid: str,
+    media_id: str,
+    recognition: str | None = None,
+    msg_id: str | int | None = None,
+    to_user: str = "gh_gridbot",
+) -> dict[str, Any]:
+    """An Official Account voice message; ``recognition`` is WeChat's transcription (absent
+    when speech recognition is off or understood nothing)."""
+    fields: dict[str, Any] = {
+        "ToUserName": to_user, "FromUserName": openid, "CreateTime": int(time.time()),
+        "MsgType": "voice", "MediaId": media_id, "Format": "amr", "MsgId": _msg_id(msg_id),
+    }
+    if recognition is not None:
+        fields["Recognition"] = recognition
+    return fields
+
+
+def oa_image_fields(
+    openid: str,
+    pic_url: str,
+    media_id: str,
+    msg_id: str | int | None = None,
+    to_user: str = "gh_gridbot",
+) -> dict[str, Any]:
+    """An Official Account picture message (``PicUrl`` serves the picture)."""
+    return {
+        "ToUserName": to_user, "FromUserName": openid, "CreateTime": int(time.time()),
+        "MsgType": "image", "PicUrl": pic_url, "MediaId": media_id, "MsgId": _msg_id(msg_id),
+    }
+
+
+def wecom_image_fields(
+    userid: str,
+    media_id: str,
+    corp_id: str,
+    agent_id: int | str = 1000002,
+    msg_id: str | int | None = None,
+    pic_url: str = "",
+) -> dict[str, Any]:
+    """A WeCom app picture message from staff member ``userid`` (fetched by media/get)."""
+    return {
+        "ToUserName": corp_id, "FromUserName": userid, "CreateTime": int(time.time()),
+        "MsgType": "image", "PicUrl": pic_url, "MediaId": media_id, "MsgId": _msg_id(msg_id),
+        "AgentID": agent_id,
+    }
+
+
 def wecom_text_fields(
     userid: str,
     content: str,
@@ -156,6 +211,37 @@ def bot_text_payload(
     if chatid:
         payload["chatid"] = chatid
     return payload
+
+
+def bot_voice_payload(userid: str, content: str, chatid: str | None = None) -> dict[str, Any]:
+    """An intelligent-robot voice message: WeCom gives its transcription as voice.content."""
+    payload = bot_text_payload(userid, "", chatid=chatid)
+    del payload["text"]
+    payload["msgtype"] = "voice"
+    payload["voice"] = {"content": content}
+    return payload
+
+
+def bot_image_payload(userid: str, url: str, chatid: str | None = None) -> dict[str, Any]:
+    """An intelligent-robot picture message: image.url serves the picture encrypted with the
+    robot's EncodingAESKey (`encrypt_robot_file`)."""
+    payload = bot_text_payload(userid, "", chatid=chatid)
+    del payload["text"]
+    payload["msgtype"] = "image"
+    payload["image"] = {"url": url}
+    return payload
+
+
+def encrypt_robot_file(aes_key: str, data: bytes) -> bytes:
+    """A file as the robot's image.url serves it: AES-256-CBC with the EncodingAESKey, the
+    key's first 16 bytes as IV, PKCS#7 padding to 32 bytes."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = base64.b64decode(aes_key + "=")
+    pad = 32 - len(data) % 32
+    padded = data + bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
 
 
 # -- Official Account -------------------------------------------------------------------------

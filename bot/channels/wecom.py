@@ -16,6 +16,7 @@ from bot.channels.formats import (
     required_text,
     time_field,
 )
+from bot.channels.media import media_ref, spoken
 from bot.channels.message import ChannelError, InboundMessage
 from bot.channels.tencent import TencentCallback, xml_message
 
@@ -156,8 +157,15 @@ def robot_message(payload: dict[str, Any], timestamp: int) -> InboundMessage:
         text = _mixed_text(payload.get("mixed"))
         if text:
             kind = "text"
-    elif kind == "voice":
-        text = _content(payload.get("voice")) or ""
+    media = None
+    if kind == "voice":
+        # WeCom transcribes a robot's voice messages itself: voice.content is the text.
+        text = spoken(_content(payload.get("voice")) or "")
+    elif kind == "image":
+        image = payload.get("image")
+        # The robot's picture URL serves the file encrypted with the robot's EncodingAESKey
+        # (bot.media decrypts it).
+        media = media_ref(url=optional_text(image, "url")) if isinstance(image, dict) else None
     if group and text:
         text = strip_leading_mention(text)
 
@@ -171,4 +179,5 @@ def robot_message(payload: dict[str, Any], timestamp: int) -> InboundMessage:
         mentions_bot=group,
         kind=kind,
         raw=payload,
+        media=media,
     )

@@ -13,6 +13,10 @@ Speaks:
 - `POST /cgi-bin/message/custom/send?access_token`     (Official Account)
 - `GET  /cgi-bin/auth/getuserinfo?access_token&code`   (OAuth2 web login: the codes that
   `oauth_code` registered, each good once)
+- `GET  /cgi-bin/media/get?access_token&media_id`      → the bytes `add_media` registered,
+  with their Content-Type; errcode 40007 JSON for an unknown id
+- `GET  /pictures/{name}`                              → a picture host (an Official
+  Account's PicUrl, a robot's image.url, a bridge's image_url): `picture_url` registers one
 
 Every request lands in `requests`; every accepted message in `messages` (dicts with
 `path`, `query`, `json`, `at`, `duplicate`). `delivered` leaves out what WeCom's duplicate
@@ -42,6 +46,8 @@ WEBHOOK_SEND = "/cgi-bin/webhook/send"
 OA_TOKEN = "/cgi-bin/token"
 OA_CUSTOM_SEND = "/cgi-bin/message/custom/send"
 GETUSERINFO = "/cgi-bin/auth/getuserinfo"
+MEDIA_GET = "/cgi-bin/media/get"
+PICTURES = "/pictures/"
 
 _ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")
 
@@ -96,6 +102,8 @@ class FakeWeCom(FakeServer):
         self._msg_numbers = itertools.count(1)
         self._codes: dict[str, dict[str, Any]] = {}
         self._code_numbers = itertools.count(1)
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.pictures: dict[str, tuple[bytes, str]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -106,7 +114,40 @@ class FakeWeCom(FakeServer):
             web.get(OA_TOKEN, self._oa_token),
             web.post(OA_CUSTOM_SEND, self._oa_custom_send),
             web.get(GETUSERINFO, self._getuserinfo),
+            web.get(MEDIA_GET, self._media_get),
+            web.get(PICTURES + "{name}", self._picture),
         ]
+
+    # -- media -------------------------------------------------------------------------
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """What media/get answers for `media_id`."""
+        self.media[media_id] = (data, content_type)
+
+    def picture_url(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """A URL on this server that serves `data` (as a CDN serves a PicUrl)."""
+        self.pictures[name] = (data, content_type)
+        return f"{self.base_url}{PICTURES}{name}"
+
+    async def _media_get(self, request: web.Request) -> web.Response:
+        if (injected := self._injected(request)) is not None:
+            return injected
+        if (bad := self._check_token(request, "wecom")) is not None:
+            return bad
+        found = self.media.get(request.query.get("media_id", ""))
+        if found is None:
+            return _answer(40007, _hint("invalid media_id"))
+        data, content_type = found
+        return web.Response(body=data, headers={
+            "Content-Type": content_type,
+            "Content-Disposition": 'attachment; filename="media.jpg"'})
+
+    async def _picture(self, request: web.Request) -> web.Response:
+        found = self.pictures.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404, text="no such picture")
+        data, content_type = found
+        return web.Response(body=data, headers={"Content-Type": content_type})
 
     # -- OAuth2 web login ----------------------------------------------------------------
 

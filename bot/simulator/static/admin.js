@@ -5,7 +5,8 @@ const STATUSES = { new: "待接单", accepted: "已接单", in_progress: "处理
 const OPEN = ["new", "accepted", "in_progress", "reopened"];
 const EVENTS = { created: "建单", followed: "关注", accepted: "接单", progress: "进展", resolved: "办结", transferred: "转派",
   escalated: "升级", recategorized: "改类", claimed: "认领", rated: "评价", reopened: "重开", cancelled: "取消", closed: "关闭",
-  whistled: "吹哨", reported: "报到", respond_overdue: "报到超时", retiered: "改调解层级" };
+  whistled: "吹哨", reported: "报到", respond_overdue: "报到超时", retiered: "改调解层级",
+  photo: "照片", photo_failed: "照片未能保存" };
 const ENTITY_NAMES = { building: "楼号", unit: "单元", room: "房号", facility: "设施", urgency: "紧急", person: "人" };
 const PAGE = 50;
 const WRONG_TOKEN = "管理令牌错误或已失效，请重新输入。Wrong or expired admin token.";
@@ -340,6 +341,7 @@ function renderTicket(t) {
   $("dBody").replaceChildren(
     el("h3", null, "操作 Actions"), actionsBlock(t),
     el("h3", null, "居民原话 What the resident said"), el("div", { class: "quote" }, t.text || "—"),
+    ...((t.attachments || []).length ? [el("h3", null, `现场照片 Photos（${t.attachments.length}）`), photosBlock(t.attachments)] : []),
     el("h3", null, "基本信息 Details"), el("dl", { class: "kv" }, kv.filter(([, v]) => v != null && v !== "")
       .map(([k, v]) => [el("dt", null, k), el("dd", null, v)])),
     el("h3", null, "为什么建单 The NLU decision"), decisionBlock(t.decision),
@@ -347,6 +349,32 @@ function renderTicket(t) {
     el("h3", null, `处理经过 Timeline（${(t.events || []).length}）`), timeline(t.events || []),
     el("h3", null, `发出的消息 Messages sent（${(t.messages || []).length}）`),
     el("div", null, (t.messages || []).length ? t.messages.map(outboxItem) : el("p", { class: "muted" }, "没有消息")));
+}
+/* A ticket's pictures. An <img> cannot send the admin token, so each is fetched with the
+   token or the session and shown from a blob: URL, kept while the page lives so that the
+   drawer's refreshes do not fetch it again. */
+const pictures = new Map();
+async function pictureSrc(url) {
+  if (!pictures.has(url)) {
+    pictures.set(url, (async () => {
+      const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+      const res = await fetch(url, { headers, credentials: "same-origin" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return URL.createObjectURL(await res.blob());
+    })());
+    pictures.get(url).catch(() => pictures.delete(url));
+  }
+  return pictures.get(url);
+}
+function photosBlock(list) {
+  return el("div", { class: "photos" }, list.map((a) => {
+    const box = el("a", { class: "photo", target: "_blank", rel: "noopener" }, el("span", { class: "muted" }, "加载中…"));
+    pictureSrc(a.url).then((src) => {
+      box.href = src;
+      box.replaceChildren(el("img", { src, alt: "现场照片 photo" }));
+    }).catch((e) => box.replaceChildren(el("span", { class: "error" }, "照片无法加载：" + e.message)));
+    return box;
+  }));
 }
 /* Re-file a ticket gridbot understood wrongly, or cancel it as no matter at all; the
    correction also goes to the NLU review queue, like the 改类 chat command. */

@@ -1,0 +1,130 @@
+"""The shell's part of pictures: before the transaction, fetch a message's picture from its
+channel (bot.media) and read the sender's recent tickets, so that the handler
+(handlers.photos) decides from facts and the writer stores what was fetched."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.channels.media import IMAGE
+from bot.media import MEDIA_PATIENCE, MediaFetcher, MediaRefused, MediaUnavailable, Picture
+from domain.decisions import Context
+from handlers.photos import PHOTO_WINDOW, PhotoFacts
+from storage import attachments
+from storage.db import SessionFactory
+
+log = logging.getLogger(__name__)
+
+#: How many pictures one worker fetches at the same time.
+FETCHES_AT_ONCE = 8
+#: Where residents open a staff member's picture: `{GRIDBOT_PUBLIC_URL}/p/{token}`.
+SHARED_PATH = "/p/"
+
+
+def _has_media(claim: Any) -> bool:
+    return bool(claim.media) and claim.kind in (IMAGE, "text")
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoPrep:
+    """A message's picture as fetched, and the facts for a picture message's decision.
+    `retry`: its source is down; the message is put back and tried again later."""
+
+    picture: Picture | None = None
+    facts: PhotoFacts | None = None
+    retry: Exception | None = None
+    # The sender's loose pictures, which a report made by this message would take, and
+    # the links of those a staff member sent before 完成 (for the residents).
+    loose: int = 0
+    links: tuple[str, ...] = ()
+
+
+class PhotoReader:
+    def __init__(self, sessions: SessionFactory, fetcher: MediaFetcher, public_url: str,
+                 clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._fetcher = fetcher
+        self._public_url = public_url.rstrip("/")
+        self._clock = clock
+        self._fetched: dict[tuple[int, int], Picture | Exception] = {}
+
+    async def loose(self, claim: Any, prepared: PhotoPrep | None) -> PhotoPrep | None:
+        """`prepared` with the sender's loose pictures of the last PHOTO_WINDOW (for a
+        message that may make a report, or a 完成): how many, so that the task card can say
+        that the ticket has pictures, and the links of a staff member's."""
+        async with self._sessions() as session:
+            loose = await attachments.loose_of(session, claim.channel, claim.sender_id,
+                                               self._clock() - PHOTO_WINDOW)
+        if not loose:
+            return prepared
+        links = tuple(f"{self._public_url}{SHARED_PATH}{token}"
+                      for token, by_staff in loose if by_staff and token)
+        return replace(prepared or PhotoPrep(), loose=len(loose), links=links)
+
+    async def prefetch(self, claims: Iterable[Any]) -> None:
+        """Fetch the pictures of a batch at once (at most FETCHES_AT_ONCE together), so that
+        a batch of pictures takes about as long as its slowest source, not as all of them."""
+        # What an earlier batch fetched and never used (it failed before deciding) goes; a
+        # batch that runs beside this one at worst fetches its pictures again.
+        self._fetched.clear()
+        wanted = [c for c in claims if _has_media(c)]
+        if len(wanted) < 2:
+            return
+        limit = asyncio.Semaphore(FETCHES_AT_ONCE)
+
+        async def one(claim: Any) -> None:
+            async with limit:
+                self._fetched[(claim.id, claim.attempt)] = await self._fetch(claim)
+
+        await asyncio.gather(*(one(c) for c in wanted))
+
+    async def _fetch(self, claim: Any) -> Picture | Exception:
+        try:
+            return await self._fetcher.fetch(claim.channel, claim.media)
+        except (MediaUnavailable, MediaRefused) as exc:
+            return exc
+
+    async def prepare(self, claim: Any, ctx: Context) -> PhotoPrep | None:
+        """None for a message without a picture."""
+        if not _has_media(claim):
+            return None
+        now = self._clock()
+        picture = None
+        failure = None
+        fetched = self._fetched.pop((claim.id, claim.attempt), None)
+        if fetched is None:
+            fetched = await self._fetch(claim)
+        try:
+            if isinstance(fetched, Exception):
+                raise fetched
+            picture = fetched
+        except MediaUnavailable as exc:
+            waited = now - claim.received_at if claim.received_at is not None else None
+            if waited is None or waited < MEDIA_PATIENCE:
+                log.warning("picture of inbound message %s: its source is down, trying again "
+                            "later: %s", claim.id, exc)
+                return PhotoPrep(retry=exc)
+            failure = "图片来源长时间无法访问"
+            log.warning("picture of inbound message %s given up after %s: %s", claim.id,
+                        MEDIA_PATIENCE, exc)
+        except MediaRefused as exc:
+            failure = str(exc)
+            log.warning("picture of inbound message %s cannot be kept: %s", claim.id, exc)
+        if claim.kind != IMAGE:
+            return PhotoPrep(picture=picture)
+        since = now - PHOTO_WINDOW
+        async with self._sessions() as session:
+            reports = await attachments.recent_reports(session, claim.channel, claim.sender_id,
+                                                       since)
+            resolved = (await attachments.recently_resolved_by(session, ctx.person_id, since)
+                        if ctx.person_id is not None else [])
+            earlier = await attachments.attached_count(session, claim.channel, claim.sender_id,
+                                                       since) if reports else 0
+        link = f"{self._public_url}{SHARED_PATH}{picture.link_token}" if picture else ""
+        return PhotoPrep(picture=picture, facts=PhotoFacts(
+            failure, tuple(reports), tuple(resolved), link, earlier))
