@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import command_data, metrics
 from bot.open311.intake import decided, report_context
 from bot.writer import DecisionWriter, Origin
+from domain.conversations import Memory
 from domain.notices import NoticeView
 from domain.org import OrgMap
 from domain.tickets import TicketView
@@ -44,6 +45,7 @@ from handlers import (
     Context,
     Decision,
     Message,
+    conversation,
     handle_command,
     handle_message,
     notice_answers,
@@ -53,6 +55,7 @@ from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
+from storage import conversations
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
@@ -131,6 +134,10 @@ class Prepared:
     error: Exception | None = None
     # The building's recent notices, read when the message may ask about one of them.
     notices: list[NoticeView] = field(default_factory=list)
+    # What is remembered of the sender in this chat, and the NLU of their fragments joined
+    # to this message when those are to be read together (handlers.conversation).
+    memory: Memory | None = None
+    joined_nlu: dict[str, Any] | None = None
 
     @property
     def is_text(self) -> bool:
@@ -169,15 +176,20 @@ class Processor:
         if not claims:
             return {}
         metrics.BATCH_SIZE.observe(len(claims))
-        org = await self._org.get()
-        prepared = [await self._prepare(claim, org) for claim in claims]
-        try:
-            decisions = await self._decide_and_apply(prepared)
-        except Exception as exc:
-            await self._batch_failed(prepared, exc)
-            return {}
-        metrics.handled(decisions.values(),
-                        (c.received_at for c in claims if c.id in decisions), self._clock())
+        decisions: dict[int, Decision] = {}
+        # One sender's messages in one chat are decided one after the other, each with what
+        # the one before left remembered: a batch holds at most one of them.
+        for wave in _waves(claims):
+            org = await self._org.get()
+            prepared = [await self._prepare(claim, org) for claim in wave]
+            try:
+                decided_now = await self._decide_and_apply(prepared)
+            except Exception as exc:
+                await self._batch_failed(prepared, exc)
+                continue
+            decisions.update(decided_now)
+            metrics.handled(decided_now.values(),
+                            (c.received_at for c in wave if c.id in decided_now), self._clock())
         if any(d.sends for d in decisions.values()) and self._on_outbox is not None:
             await self._on_outbox()
         return decisions
@@ -266,6 +278,8 @@ class Processor:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
             await self._read_notices(prepared)
+            if not report:
+                await self._remember(prepared)
         except Exception as exc:
             prepared.error = exc
         return prepared
@@ -279,6 +293,19 @@ class Processor:
                 and notice_answers.wants_notices(ctx, prepared.nlu)):
             async with self._sessions() as session:
                 prepared.notices = await command_data.recent_notices(session, ctx)
+
+    async def _remember(self, prepared: Prepared) -> None:
+        """What gridbot remembers of the sender in this chat, read before the transaction;
+        and, when the message is to be read with the sender's fragments, their NLU."""
+        ctx = prepared.ctx
+        assert ctx is not None
+        async with self._sessions() as session:
+            memory = prepared.memory = await conversations.read(
+                session, conversation.key_of(ctx), ctx.now)
+        joined = None if prepared.command is not None else conversation.joined_text(
+            ctx, prepared.nlu, memory)
+        if joined is not None:
+            prepared.joined_nlu = await parse_text(self._nlu(), joined)
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
         if claim.channel == OPEN311_CHANNEL:
@@ -404,11 +431,22 @@ class Processor:
                 data = await command_data.load(session, ctx, command, SPECS[command.word].loads)
                 if prepared.nlu is not None:
                     data = replace(data, nlu=prepared.nlu)
-            return handle_command(ctx, command, data)
+            decision = handle_command(ctx, command, data)
+            if prepared.memory is not None:
+                decision = conversation.after_command(decision, ctx, prepared.memory)
+            return decision
         nlu = prepared.nlu or {}
+        memory = prepared.memory
+        if memory is None:  # an Open311 report
+            tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
+            return handle_message(ctx, nlu, tickets, prepared.notices)
         # Only a would-be ticket needs the building's open tickets (to join one of them).
-        tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
-        return handle_message(ctx, nlu, tickets, prepared.notices)
+        about = conversation.answer_building(ctx, nlu, memory)
+        tickets = await open_tickets.of(about) if _may_report(prepared) else []
+        last = (await ticket_queries.ticket_view(session, memory.last_ticket_id)
+                if memory.last_ticket_id is not None else None)
+        return conversation.converse(ctx, nlu, memory, tickets, prepared.notices,
+                                     prepared.joined_nlu, last)
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
                      writes: PendingWrites | None, audits: list[dict[str, Any]] | None,
@@ -541,6 +579,29 @@ def _may_open(prepared: Prepared) -> bool:
         return False
     intent = ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
     return intent != "none" or prepared.claim.mentions_bot
+
+
+def _may_report(prepared: Prepared) -> bool:
+    """Whether a message may open or join a ticket, read with what is remembered."""
+    if prepared.command is not None:
+        return False
+    intents = {((nlu or {}).get("intent") or {}).get("name", "none")
+               for nlu in (prepared.nlu, prepared.joined_nlu)}
+    return (intents != {"none"} or prepared.claim.mentions_bot
+            or (prepared.memory is not None and prepared.memory.pending is not None))
+
+
+def _waves(claims: list[Claim]) -> list[list[Claim]]:
+    """The claims in waves, a sender's messages in one chat each in a later wave."""
+    waves: list[list[Claim]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for claim in claims:
+        key = (claim.channel, claim.sender_id, claim.chat_id or "")
+        index = seen[key] = seen.get(key, -1) + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(claim)
+    return waves
 
 
 def _buildings_touched(decision: Decision, prepared: Prepared) -> set[int]:

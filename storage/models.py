@@ -462,6 +462,39 @@ class Visit(Base):
     at: Mapped[datetime]
 
 
+# ---------------------------------------------------------------- conversations
+
+
+class Conversation(Base):
+    """What gridbot remembers of one sender in one chat (`chat_key` "" for 1:1): a question
+    waiting for its answer, short messages waiting for the rest of their report, the report
+    made a moment ago (storage.conversations). Gone once `expires_at` has passed."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender_id", "chat_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    chat_key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class ResidentHome(Base):
+    """The building a resident said they live in, per channel and sender id (an Official
+    Account openid, a WeChat id through the bridge, a WeCom userid)."""
+
+    __tablename__ = "resident_homes"
+    __table_args__ = (UniqueConstraint("channel", "sender_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"),
+                                             index=True)
+    updated_at: Mapped[datetime]
+
+
 # ---------------------------------------------------------------- language understanding
 
 
