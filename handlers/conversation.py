@@ -58,6 +58,10 @@ FRAGMENT_WINDOW = timedelta(seconds=90)
 FRAGMENT_MAX_CHARS = 30
 #: How many fragments are kept (the last ones).
 FRAGMENT_MAX = 3
+#: Fragments read together make a report only when the NLU is at least this sure of it: each
+#: was no matter alone, so a guess is not enough (`python -m nlu.fragmentcheck` measures what
+#: this does to chatter).
+JOINED_AT_LEAST = 0.6
 #: A report of another category at least this sure is another matter, not an addition.
 OTHER_MATTER = 0.8
 
@@ -179,7 +183,8 @@ def converse(
         added = _addition(ctx, nlu, live, last_ticket)
         if added is not None:
             return added
-    if joined_nlu is not None and _intent(joined_nlu) in TICKET_INTENTS:
+    if (joined_nlu is not None and _intent(joined_nlu) in TICKET_INTENTS
+            and _confidence(joined_nlu) >= JOINED_AT_LEAST):
         text = joined_text(ctx, nlu, live) or ctx.message.text
         joined_ctx = replace(with_home(ctx, live), message=replace(ctx.message, text=text))
         decision = handle_message(joined_ctx, joined_nlu, open_tickets, ())

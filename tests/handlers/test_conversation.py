@@ -113,9 +113,11 @@ def test_fragments_are_kept_and_read_together():
                                                              "value": "light"}]))
     assert d.outcome == "ticket_created" and d.create.text == "我们楼那个 灯"
     assert d.conversation.fragments == () and d.conversation.last_ticket_id is NEW_TICKET
-    # Joined chatter stays chatter, and fragments too old are not joined.
+    # Joined chatter stays chatter, so does a guess; fragments too old are not joined.
     d = converse(message, understood, memory, joined_nlu=nlu("none"))
     assert d.outcome == "ignored" and len(d.conversation.fragments) == 2
+    d = converse(message, understood, memory, joined_nlu=nlu("repair_request", 0.55))
+    assert d.outcome == "ignored"
     late = replace(message, now=NOW + FRAGMENT_WINDOW)
     assert joined_text(late, understood, memory) is None
 
