@@ -446,7 +446,7 @@ class Processor:
         last = (await ticket_queries.ticket_view(session, memory.last_ticket_id)
                 if memory.last_ticket_id is not None else None)
         return conversation.converse(ctx, nlu, memory, tickets, prepared.notices,
-                                     prepared.joined_nlu, last)
+                                     prepared.joined_nlu, last, decide=handle_message)
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
                      writes: PendingWrites | None, audits: list[dict[str, Any]] | None,

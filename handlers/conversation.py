@@ -20,7 +20,7 @@ state (`Decision.conversation`) for the one writer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -75,6 +75,10 @@ _ANSWER = re.compile(rf"^(?:是|在)?\s*(?:我(?:家)?(?:住|是|在)(?:在)?)?\
 _HOME = re.compile(rf"^(?:我(?:家)?(?:住|是|在)(?:在)?|我家在)\s*{_PLACE}{_FILLER}$")
 
 
+MessageHandler = Callable[
+    [Context, dict[str, Any], Sequence[TicketView], Sequence[NoticeView]], Decision]
+
+
 def key_of(ctx: Context) -> ConversationKey:
     message = ctx.message
     return ConversationKey(message.channel, message.sender_id, message.chat_id or "")
@@ -96,7 +100,11 @@ def _confidence(nlu: dict[str, Any]) -> float:
 
 
 def _one_to_one(ctx: Context) -> bool:
-    return ctx.message.chat_id is None
+    """A chat with gridbot alone: no chat id (the Official Account, WeCom), or through a
+    bridge a private chat, whose id is the other person's WeChat id."""
+    message = ctx.message
+    return message.chat_id is None or (ctx.group_id is None
+                                       and message.chat_id == message.sender_id)
 
 
 def _find_building(ctx: Context, number: str, memory: Memory) -> BuildingInfo | None:
@@ -166,14 +174,16 @@ def converse(
     ctx: Context, nlu: dict[str, Any], memory: Memory,
     open_tickets: Sequence[TicketView] = (), notices: Sequence[NoticeView] = (),
     joined_nlu: dict[str, Any] | None = None, last_ticket: TicketView | None = None,
+    decide: MessageHandler = handle_message,
 ) -> Decision:
     """Decide a text that is not a command, with what is remembered of its sender.
 
     `open_tickets`: those of `answer_building`'s building; `joined_nlu`: the NLU of
-    `joined_text`; `last_ticket`: the ticket `memory.last_ticket_id` names, as it is now."""
+    `joined_text`; `last_ticket`: the ticket `memory.last_ticket_id` names, as it is now;
+    `decide`: how a message is decided by itself (handlers.messages.handle_message)."""
     live = memory.live(ctx.now)
     if live.pending is not None:
-        answered = _answered(ctx, nlu, live, open_tickets)
+        answered = _answered(ctx, nlu, live, open_tickets, decide)
         if answered is not None:
             return answered
     home = _home_statement(ctx, nlu, live)
@@ -187,12 +197,12 @@ def converse(
             and _confidence(joined_nlu) >= JOINED_AT_LEAST):
         text = joined_text(ctx, nlu, live) or ctx.message.text
         joined_ctx = replace(with_home(ctx, live), message=replace(ctx.message, text=text))
-        decision = handle_message(joined_ctx, joined_nlu, open_tickets, ())
+        decision = decide(joined_ctx, joined_nlu, open_tickets, ())
         decision.reason = texts.WHY_FRAGMENTS_JOINED.format(
             count=len(live.fragments) + 1, text=texts.excerpt(text, 80)) + "；" + decision.reason
         return _remember(decision, ctx, joined_nlu, live, text)
     here = with_home(ctx, live)
-    decision = handle_message(here, nlu, open_tickets, notices)
+    decision = decide(here, nlu, open_tickets, notices)
     if here is not ctx and decision.create is not None:
         building = ctx.org.building(here.building_id) if here.building_id else None
         decision.reason = texts.WHY_HOME_USED.format(
@@ -228,7 +238,7 @@ def _merged_nlu(report: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any
 
 
 def _answered(ctx: Context, nlu: dict[str, Any], live: Memory,
-              open_tickets: Sequence[TicketView]) -> Decision | None:
+              open_tickets: Sequence[TicketView], decide: MessageHandler) -> Decision | None:
     """The answer to the building question: the report it completes, as a ticket."""
     pending = live.pending
     assert pending is not None
@@ -249,7 +259,7 @@ def _answered(ctx: Context, nlu: dict[str, Any], live: Memory,
     report_nlu = _merged_nlu(pending.nlu, nlu)
     report_ctx = replace(ctx, building_id=building.id,
                          message=replace(ctx.message, text=text, mentions_bot=False))
-    decision = handle_message(report_ctx, report_nlu, open_tickets, ())
+    decision = decide(report_ctx, report_nlu, open_tickets, ())
     decision.reason = texts.WHY_ANSWERED_BUILDING.format(
         building=_building_name(building), reason=decision.reason)
     remember_home = _one_to_one(ctx) and live.home_building_id != building.id

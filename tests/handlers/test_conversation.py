@@ -87,6 +87,11 @@ def test_the_remembered_home_is_used_in_a_1to1_chat_but_not_in_a_group():
     d = converse(*said("楼道灯不亮", "repair_request", **unknown_group),
                  replace(home, key=ConversationKey("bridge", "openid1", "other@chatroom")))
     assert d.outcome == "asked_building"
+    # A private chat through a bridge: its chat id is the resident's WeChat id.
+    private = {"channel": "bridge", "chat_id": "wxid_9", "sender": "wxid_9"}
+    d = converse(*said("楼道灯不亮", "repair_request", **private),
+                 replace(home, key=ConversationKey("bridge", "wxid_9", "wxid_9")))
+    assert d.outcome == "ticket_created" and d.create.building_id == 11
 
 
 def test_i_live_in_sets_and_changes_the_home():
