@@ -6,6 +6,8 @@
   building is remembered as the sender's home. Anything else is handled as itself and the
   question lapses.
 - In a 1:1 chat a report uses the remembered home; `我住5号楼` sets or changes it.
+- A 1:1 repair in a few words that name nothing broken ("又坏了") gets one question, what
+  is broken; the next message within `ANSWER_WINDOW` completes it.
 - Short messages that were no matter by themselves are kept for `FRAGMENT_WINDOW`; a next
   one that is no matter either is read together with them, and if together they are a
   matter, the ticket is made from all of them.
@@ -62,6 +64,8 @@ FRAGMENT_MAX = 3
 #: was no matter alone, so a guess is not enough (`python -m nlu.fragmentcheck` measures what
 #: this does to chatter).
 JOINED_AT_LEAST = 0.6
+#: A 1:1 repair this short that names nothing broken gets the question what is.
+FACILITY_QUESTION_CHARS = 8
 #: A report of another category at least this sure is another matter, not an addition.
 OTHER_MATTER = 0.8
 
@@ -203,6 +207,8 @@ def converse(
         return _remember(decision, ctx, joined_nlu, live, text)
     here = with_home(ctx, live)
     decision = decide(here, nlu, open_tickets, notices)
+    if _needs_facility(ctx, nlu, decision):
+        return _ask_facility(ctx, nlu, live, decision)
     if here is not ctx and decision.create is not None:
         building = ctx.org.building(here.building_id) if here.building_id else None
         decision.reason = texts.WHY_HOME_USED.format(
@@ -242,6 +248,8 @@ def _answered(ctx: Context, nlu: dict[str, Any], live: Memory,
     """The answer to the building question: the report it completes, as a ticket."""
     pending = live.pending
     assert pending is not None
+    if pending.question == "facility":
+        return _facility_answered(ctx, nlu, live, open_tickets, decide)
     number = _named_building(ctx, nlu, _ANSWER)
     if number is None:
         return None
@@ -275,6 +283,49 @@ def _answered(ctx: Context, nlu: dict[str, Any], live: Memory,
         last_ticket_until=ctx.now + FRAGMENT_WINDOW if decision.create is not None else None,
         home_building_id=building.id if remember_home else None)
     return decision
+
+
+def _needs_facility(ctx: Context, nlu: dict[str, Any], decision: Decision) -> bool:
+    """A repair said 1:1 in a few words that name nothing broken ("坏了", "又坏了"): worth
+    one question before it goes to a worker. Never an emergency, never in a group."""
+    create = decision.create
+    text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
+    return (create is not None and create.category == "repair" and create.facility is None
+            and create.urgency != "emergency" and _one_to_one(ctx)
+            and len(text) <= FACILITY_QUESTION_CHARS)
+
+
+def _ask_facility(ctx: Context, nlu: dict[str, Any], live: Memory,
+                  decision: Decision) -> Decision:
+    assert decision.create is not None
+    pending = PendingReport("facility", ctx.message.text.strip(), _report_nlu(nlu),
+                            ctx.now + ANSWER_WINDOW)
+    return Decision(
+        "asked_facility", texts.WHY_ASK_FACILITY.format(understood=texts.understood(nlu)),
+        sends=[Send(_reply_to(ctx), texts.ASK_FACILITY)], nlu=nlu,
+        conversation=ConversationChange(live.key, pending=pending))
+
+
+def _facility_answered(ctx: Context, nlu: dict[str, Any], live: Memory,
+                       open_tickets: Sequence[TicketView],
+                       decide: MessageHandler) -> Decision | None:
+    """The answer to "what is broken": a short message that is not another sure matter."""
+    pending = live.pending
+    assert pending is not None
+    text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
+    intent = _intent(nlu)
+    if not text or len(text) > FRAGMENT_MAX_CHARS or (
+            _entity(nlu, "facility") is None and intent not in ("none", "repair_request")):
+        return None
+    report_nlu = _merged_nlu(pending.nlu, nlu)
+    report_ctx = replace(with_home(ctx, live),
+                         message=replace(ctx.message, text=f"{pending.text} {text}",
+                                         mentions_bot=False))
+    decision = decide(report_ctx, report_nlu, open_tickets, ())
+    decision.reason = texts.WHY_ANSWERED_FACILITY.format(answer=texts.excerpt(text, 40),
+                                                          reason=decision.reason)
+    return _remember(decision, ctx, report_nlu, replace(live, pending=None),
+                     report_ctx.message.text)
 
 
 def _home_statement(ctx: Context, nlu: dict[str, Any], live: Memory) -> Decision | None:

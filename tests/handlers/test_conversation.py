@@ -154,3 +154,29 @@ def test_a_command_lets_what_was_remembered_lapse():
     assert d.conversation is not None and d.conversation.empty
     d = conversation.after_command(Decision("command:query", ""), ctx("查询", **OA), Memory(KEY))
     assert d.conversation is None
+
+
+def test_a_short_1to1_repair_naming_nothing_asks_what_is_broken():
+    home = Memory(KEY, home_building_id=11)
+    d = converse(*said("又坏了", "repair_request"), home)
+    assert d.outcome == "asked_facility" and d.create is None
+    assert "什么坏了" in d.sends[0].render(None)
+    pending = d.conversation.pending
+    assert pending.question == "facility" and pending.text == "又坏了"
+    waiting = replace(home, pending=pending)
+    message, understood = said("电梯")
+    understood = nlu("repair_request", entities=[{"entity": "facility", "value": "lift"}])
+    d = converse(message, understood, waiting)
+    assert d.outcome == "ticket_created" and d.create.facility == "lift"
+    assert d.create.text == "又坏了 电梯" and d.create.building_id == 11
+    assert d.conversation.pending is None and d.conversation.last_ticket_id is NEW_TICKET
+    # Another sure matter is not the answer; nor is an answer too late.
+    d = converse(*said("楼上天天吵", "complaint"), waiting)
+    assert d.outcome == "ticket_created" and d.create.category == "complaint"
+    late = replace(message, now=NOW + ANSWER_WINDOW)
+    assert converse(late, understood, waiting).create.text == "电梯"
+    # A report that says what is broken, an emergency or a group's report is not asked.
+    assert converse(*said("楼道灯坏了", "repair_request",), home).outcome == "ticket_created"
+    group = {"channel": "bridge", "chat_id": "b3@chatroom", "sender": "wxid_res1"}
+    assert converse(*said("又坏了", "repair_request", **group),
+                    Memory(GROUP_KEY)).outcome == "ticket_created"
