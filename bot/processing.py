@@ -227,6 +227,11 @@ class Processor:
             return None
         return max(0.0, (soonest - self._clock()).total_seconds())
 
+    async def forget_expired(self) -> int:
+        """Delete what conversations remembered that has expired (handlers.conversation)."""
+        async with self._sessions() as session, session.begin():
+            return await conversations.forget_expired(session, self._clock())
+
     # -- claiming and understanding ---------------------------------------------------------
 
     @staticmethod
@@ -301,7 +306,7 @@ class Processor:
         assert ctx is not None
         async with self._sessions() as session:
             memory = prepared.memory = await conversations.read(
-                session, conversation.key_of(ctx), ctx.now)
+                session, conversation.key_of(ctx), ctx.now, home=ctx.group_id is None)
         joined = None if prepared.command is not None else conversation.joined_text(
             ctx, prepared.nlu, memory)
         if joined is not None:

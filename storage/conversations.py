@@ -71,14 +71,16 @@ def _expires(change: ConversationChange) -> datetime | None:
     return max(ends) if ends else None
 
 
-async def read(session: AsyncSession, key: ConversationKey, now: datetime) -> Memory:
-    """What is remembered of `key` that has not expired by `now`."""
+async def read(session: AsyncSession, key: ConversationKey, now: datetime,
+               home: bool = True) -> Memory:
+    """What is remembered of `key` that has not expired by `now`; the sender's home only
+    when `home` (a message in a building's group has its group's building)."""
     state = await session.scalar(select(Conversation.state).where(
         Conversation.channel == key.channel, Conversation.sender_id == key.sender_id,
         Conversation.chat_key == key.chat_key, Conversation.expires_at > now))
-    home = await session.scalar(select(ResidentHome.building_id).where(
+    home_id = None if not home else await session.scalar(select(ResidentHome.building_id).where(
         ResidentHome.channel == key.channel, ResidentHome.sender_id == key.sender_id))
-    return memory_of(key, state, home).live(now)
+    return memory_of(key, state, home_id).live(now)
 
 
 def _insert(session: AsyncSession) -> Any:

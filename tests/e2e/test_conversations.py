@@ -111,6 +111,9 @@ async def test_what_is_not_an_answer(estate: Spine):
     clock_of(spine).ahead += ANSWER_WINDOW + timedelta(seconds=1)
     answer = await oa(spine, "5号楼")
     assert "#" not in answer  # the help text
+    # What expired is deleted by the sweep.
+    clock_of(spine).ahead += ANSWER_WINDOW
+    assert await spine.runtime.processor.forget_expired() == 1
     # A command in between lets the question lapse.
     assert "几号楼" in (await oa(spine, "电梯坏了"))
     await oa(spine, "查询")
