@@ -64,6 +64,9 @@ FRAGMENT_MAX = 3
 #: was no matter alone, so a guess is not enough (`python -m nlu.fragmentcheck` measures what
 #: this does to chatter).
 JOINED_AT_LEAST = 0.6
+#: A report this short ("又坏了", "还是坏的") says too little to be another matter: right
+#: after the sender's report, it adds to it.
+ADDITION_MAX_CHARS = 4
 #: A 1:1 repair this short that names nothing broken gets the question what is.
 FACILITY_QUESTION_CHARS = 8
 #: A report of another category at least this sure is another matter, not an addition.
@@ -366,8 +369,14 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
     if intent == "none":
         if not any(_entity(nlu, name) for name in ("unit", "room", "floor", "facility")):
             return None  # chatter after a report ("谢谢") is not part of it
-    elif INTENT_CATEGORY.get(intent) != ticket.category and _confidence(nlu) >= OTHER_MATTER:
-        return None
+    elif _confidence(nlu) >= OTHER_MATTER:
+        # A sure report is another matter, unless it is of the same kind and too short to
+        # stand alone ("又坏了") or only says where, or names the ticket's own facility.
+        adds = (len(re.sub(r"[\W_]", "", text)) <= ADDITION_MAX_CHARS
+                or any(_entity(nlu, name) for name in ("unit", "room", "floor"))
+                or (facility is not None and facility == ticket.facility))
+        if INTENT_CATEGORY.get(intent) != ticket.category or not adds:
+            return None
     places = {name: _entity(nlu, name) for name in ("unit", "room", "floor")}
     fields: dict[str, Any] = {"text": f"{ticket.text} {text}"[:4000]}
     where = ticket.location or ""

@@ -145,6 +145,12 @@ def test_a_short_message_right_after_a_report_is_added_to_it():
     assert other.outcome == "ticket_created"
     other = converse(*said("楼上天天吵", "complaint", 0.95, **group), memory, last_ticket=made)
     assert other.outcome == "ticket_created"
+    # Two complaints in a row are two matters; a few more words on the same one are not.
+    noise = replace(made, category="complaint", facility=None, text="楼上装修太吵了")
+    other = converse(*said("楼下停车乱停", "complaint", 0.9, **group), memory, last_ticket=noise)
+    assert other.outcome == "ticket_created"
+    more = converse(*said("天天如此！", "complaint", 0.9, **group), memory, last_ticket=noise)
+    assert more.outcome == "supplemented"
 
 
 def test_a_command_lets_what_was_remembered_lapse():
