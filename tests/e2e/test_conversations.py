@@ -199,3 +199,19 @@ async def test_fragments_are_read_together_within_their_window(estate: Spine):
     assert ticket["text"] == "好几天了 黑的" and ticket["category"] == "repair"
     [message] = (await spine.api("/api/v1/messages?limit=1"))["messages"]
     assert "连着的 2 条消息合起来读" in message["decision"]["reason"]
+
+
+async def test_a_private_chat_through_the_bridge(estate: Spine):
+    """A bridge's private chat with gridbot's WeChat: its chat id is the resident's id."""
+    spine = estate
+    private = {"chat": "wxid_res9", "sender": "wxid_res9", "name": "赵阿姨"}
+    await spine.bridge_say("电梯坏了", **private)
+    await spine.settle()
+    [question] = spine.group_posts("wxid_res9")
+    assert "几号楼" in question["text"]
+    await spine.bridge_say("5栋", **private)
+    await spine.settle()
+    answer = spine.group_posts("wxid_res9")[-1]["text"]
+    assert "#" in answer and "已记住您住5号楼" in answer
+    [ticket] = await tickets(spine)
+    assert ticket["building"] == "5" and ticket["text"] == "电梯坏了 5栋"
