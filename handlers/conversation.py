@@ -172,8 +172,7 @@ def joined_text(ctx: Context, nlu: dict[str, Any] | None, memory: Memory) -> str
 def after_command(decision: Decision, ctx: Context, memory: Memory) -> Decision:
     """A command is handled as itself: a pending question and fragments lapse."""
     if not memory.live(ctx.now).empty:
-        decision.conversation = ConversationChange(memory.key,
-                                                   home_building_id=None)
+        decision.conversation = ConversationChange(memory.key)
     return decision
 
 
