@@ -28,8 +28,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import command_data, metrics
 from bot.open311.intake import decided, report_context
@@ -179,14 +180,17 @@ class Processor:
         decisions: dict[int, Decision] = {}
         # One sender's messages in one chat are decided one after the other, each with what
         # the one before left remembered: a batch holds at most one of them.
-        for wave in _waves(claims):
+        waves = _waves(claims)
+        for index, wave in enumerate(waves):
             org = await self._org.get()
             prepared = [await self._prepare(claim, org) for claim in wave]
             try:
                 decided_now = await self._decide_and_apply(prepared)
             except Exception as exc:
-                await self._batch_failed(prepared, exc)
-                continue
+                # The later waves go back with it, so that a sender's messages keep their order.
+                later = [Prepared(c) for rest in waves[index + 1:] for c in rest]
+                await self._batch_failed(sorted(prepared + later, key=lambda p: p.claim.id), exc)
+                break
             decisions.update(decided_now)
             metrics.handled(decided_now.values(),
                             (c.received_at for c in wave if c.id in decided_now), self._clock())
@@ -235,17 +239,17 @@ class Processor:
     # -- claiming and understanding ---------------------------------------------------------
 
     @staticmethod
-    def _claimable(now: datetime) -> Any:
-        return or_(
+    def _claimable(now: datetime, along: list[int] | None = None) -> Any:
+        return and_(or_(
             and_(InboundRecord.status == "received",
                  or_(InboundRecord.next_attempt_at.is_(None),
                      InboundRecord.next_attempt_at <= now)),
             and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
-        )
+        ), _in_turn(along))
 
     async def _claim(self, inbound_ids: list[int], take_over: bool = False) -> list[Claim]:
         now = self._clock()
-        claimable = self._claimable(now)
+        claimable = self._claimable(now, inbound_ids)
         if take_over:
             claimable = or_(claimable, InboundRecord.status == "processing")
         async with self._sessions() as session, session.begin():
@@ -584,6 +588,21 @@ def _may_open(prepared: Prepared) -> bool:
         return False
     intent = ((prepared.nlu or {}).get("intent") or {}).get("name", "none")
     return intent != "none" or prepared.claim.mentions_bot
+
+
+def _in_turn(along: list[int] | None) -> Any:
+    """A message is taken only after its sender's earlier messages in the same chat (those
+    `along` it aside): what a conversation remembers depends on their order, also when one of
+    them was put back for a retry or another process holds it."""
+    earlier = aliased(InboundRecord)
+    conditions = [
+        earlier.status.in_(("received", "processing")), earlier.id < InboundRecord.id,
+        earlier.channel == InboundRecord.channel, earlier.sender_id == InboundRecord.sender_id,
+        func.coalesce(earlier.chat_id, "") == func.coalesce(InboundRecord.chat_id, ""),
+    ]
+    if along:
+        conditions.append(earlier.id.not_in(along))
+    return ~exists().where(*conditions)
 
 
 def _may_report(prepared: Prepared) -> bool:

@@ -9,14 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot import processing
 from bot.app import create_app
 from bot.runtime import Runtime
 from handlers.conversation import ANSWER_WINDOW, FRAGMENT_WINDOW
 from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, Spine, load_org, spine_settings
 from tests.e2e.test_notices import ORG
+from tests.e2e.test_processing import fast_retries, locked  # noqa: F401 (a fixture)
 from tests.fakes import FakeBridge, FakeWeCom
 
 OPENID = "o-resident-1"
@@ -215,3 +218,26 @@ async def test_a_private_chat_through_the_bridge(estate: Spine):
     assert "#" in answer and "已记住您住5号楼" in answer
     [ticket] = await tickets(spine)
     assert ticket["building"] == "5" and ticket["text"] == "电梯坏了 5栋"
+
+
+@pytest.mark.usefixtures("fast_retries")
+async def test_a_failed_wave_takes_the_later_ones_back_with_it(
+        estate: Spine, monkeypatch: pytest.MonkeyPatch):
+    """The database away while the first of a sender's messages is decided: all of them go
+    back and are decided again in order, still one report."""
+    spine = estate
+    real = processing.Processor._decide_and_apply
+    calls = {"n": 0}
+
+    async def flaky(self: Any, batch: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise locked()
+        return await real(self, batch)
+
+    monkeypatch.setattr(processing.Processor, "_decide_and_apply", flaky)
+    for text in ("电梯", "又坏了", "3单元的"):
+        await spine.bridge_say(text)
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert ticket["text"] == "电梯 又坏了 3单元的"
