@@ -197,11 +197,19 @@ class Setting(Base):
 # ---------------------------------------------------------------- messages
 
 
+WAITING_CONDITION = "status IN ('received', 'processing')"
+
+
 class InboundRecord(Base):
     """Every message as it arrived, stored before the channel is answered."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_pending", "status", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_pending", "status", "received_at"),
+        # A sender's waiting messages: one is taken only after the earlier ones (processing).
+        Index("ix_inbound_waiting_sender", "sender_id", postgresql_where=text(WAITING_CONDITION),
+              sqlite_where=text(WAITING_CONDITION)),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # One message, however often it is delivered: a digest of (channel, chat, msg_id), since
     # a bridge numbers messages per chat (storage.inbound.message_key).

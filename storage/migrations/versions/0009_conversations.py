@@ -1,5 +1,6 @@
 """conversations that remember: what gridbot remembers of a sender in a chat (a question
-waiting for its answer, fragments of a report, the report just made) and residents' homes
+waiting for its answer, fragments of a report, the report just made) and residents' homes;
+a sender's waiting messages indexed, as one is taken only after the earlier ones
 
 Revision ID: 0009
 Revises: 0007
@@ -20,7 +21,12 @@ depends_on: str | Sequence[str] | None = None
 _ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
+_WAITING = sa.text(storage.models.WAITING_CONDITION)
+
+
 def upgrade() -> None:
+    op.create_index('ix_inbound_waiting_sender', 'inbound_messages', ['sender_id'],
+                    postgresql_where=_WAITING, sqlite_where=_WAITING)
     op.create_table(
         'conversations',
         sa.Column('id', _ID, nullable=False),
@@ -53,3 +59,4 @@ def downgrade() -> None:
     op.drop_table('resident_homes')
     op.drop_index(op.f('ix_conversations_expires_at'), table_name='conversations')
     op.drop_table('conversations')
+    op.drop_index('ix_inbound_waiting_sender', table_name='inbound_messages')
