@@ -430,8 +430,10 @@ def _remember(decision: Decision, ctx: Context, nlu: dict[str, Any], live: Memor
           and 0 < len(ctx.message.text.strip()) <= FRAGMENT_MAX_CHARS):
         fragment = Fragment(ctx.message.text.strip(), now)
         kept = (live.fragments + (fragment,))[-FRAGMENT_MAX:]
+        # The report just made stays open to additions ("谢谢" … "3单元的").
         decision.conversation = ConversationChange(
-            live.key, fragments=kept, fragments_until=now + FRAGMENT_WINDOW)
+            live.key, fragments=kept, fragments_until=now + FRAGMENT_WINDOW,
+            last_ticket_id=live.last_ticket_id, last_ticket_until=live.last_ticket_until)
     else:
         decision.conversation = _lapsed(live)
     return decision

@@ -139,8 +139,10 @@ def test_a_short_message_right_after_a_report_is_added_to_it():
     made = replace(made, text="电梯 又坏了")
     d = converse(*said("3单元的", "repair_request", 0.57, **group), memory, last_ticket=made)
     assert d.changes[0].fields == {"text": "电梯 又坏了 3单元的", "location": "3号楼3单元"}
-    # Thanks, another facility or a sure report of another kind are not additions.
-    assert converse(*said("谢谢", **group), memory, last_ticket=made).outcome == "ignored"
+    # Thanks, another facility or a sure report of another kind are not additions; after
+    # thanks the report is still open to them.
+    thanks = converse(*said("谢谢", **group), memory, last_ticket=made)
+    assert thanks.outcome == "ignored" and thanks.conversation.last_ticket_id == 128
     other = converse(*said("楼道灯也不亮", "repair_request", **group), memory, last_ticket=made)
     assert other.outcome == "ticket_created"
     other = converse(*said("楼上天天吵", "complaint", 0.95, **group), memory, last_ticket=made)
