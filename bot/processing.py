@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -60,7 +60,7 @@ from storage import conversations
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
-from storage.models import InboundRecord
+from storage.models import WAITING_CONDITION, InboundRecord
 from storage.orgmap import OrgMapCache
 from storage.writes import PendingWrites
 
@@ -594,9 +594,11 @@ def _in_turn(along: list[int] | None) -> Any:
     """A message is taken only after its sender's earlier messages in the same chat (those
     `along` it aside): what a conversation remembers depends on their order, also when one of
     them was put back for a retry or another process holds it."""
-    earlier = aliased(InboundRecord)
+    earlier = aliased(InboundRecord, name="earlier")
     conditions = [
-        earlier.status.in_(("received", "processing")), earlier.id < InboundRecord.id,
+        # Spelled as the partial index's condition, for SQLite to use that index.
+        text("earlier." + WAITING_CONDITION),
+        earlier.id < InboundRecord.id,
         earlier.channel == InboundRecord.channel, earlier.sender_id == InboundRecord.sender_id,
         func.coalesce(earlier.chat_id, "") == func.coalesce(InboundRecord.chat_id, ""),
     ]
