@@ -28,14 +28,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import command_data, metrics
 from bot.channels.media import READABLE_KINDS, VOICE
 from bot.open311.intake import decided, report_context
 from bot.photos import PhotoPrep, PhotoReader
 from bot.writer import DecisionWriter, Origin
+from domain.conversations import Memory
 from domain.notices import NoticeView
 from domain.org import OrgMap
 from domain.tickets import TicketView
@@ -46,6 +48,7 @@ from handlers import (
     Context,
     Decision,
     Message,
+    conversation,
     handle_command,
     handle_message,
     notice_answers,
@@ -57,10 +60,11 @@ from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
+from storage import conversations
 from storage import tickets as ticket_queries
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
-from storage.models import InboundRecord
+from storage.models import WAITING_CONDITION, InboundRecord
 from storage.orgmap import OrgMapCache
 from storage.writes import PendingWrites
 
@@ -138,6 +142,10 @@ class Prepared:
     notices: list[NoticeView] = field(default_factory=list)
     # Its picture, fetched before the transaction (bot.photos).
     photo: PhotoPrep | None = None
+    # What is remembered of the sender in this chat, and the NLU of their fragments joined
+    # to this message when those are to be read together (handlers.conversation).
+    memory: Memory | None = None
+    joined_nlu: dict[str, Any] | None = None
 
     @property
     def is_text(self) -> bool:
@@ -179,17 +187,25 @@ class Processor:
         if not claims:
             return {}
         metrics.BATCH_SIZE.observe(len(claims))
-        org = await self._org.get()
+        decisions: dict[int, Decision] = {}
         if self._photos is not None:
             await self._photos.prefetch(claims)
-        prepared = [await self._prepare(claim, org) for claim in claims]
-        try:
-            decisions = await self._decide_and_apply(prepared)
-        except Exception as exc:
-            await self._batch_failed(prepared, exc)
-            return {}
-        metrics.handled(decisions.values(),
-                        (c.received_at for c in claims if c.id in decisions), self._clock())
+        # One sender's messages in one chat are decided one after the other, each with what
+        # the one before left remembered: a batch holds at most one of them.
+        waves = _waves(claims)
+        for index, wave in enumerate(waves):
+            org = await self._org.get()
+            prepared = [await self._prepare(claim, org) for claim in wave]
+            try:
+                decided_now = await self._decide_and_apply(prepared)
+            except Exception as exc:
+                # The later waves go back with it, so that a sender's messages keep their order.
+                later = [Prepared(c) for rest in waves[index + 1:] for c in rest]
+                await self._batch_failed(sorted(prepared + later, key=lambda p: p.claim.id), exc)
+                break
+            decisions.update(decided_now)
+            metrics.handled(decided_now.values(),
+                            (c.received_at for c in wave if c.id in decided_now), self._clock())
         if any(d.sends for d in decisions.values()) and self._on_outbox is not None:
             await self._on_outbox()
         return decisions
@@ -227,20 +243,25 @@ class Processor:
             return None
         return max(0.0, (soonest - self._clock()).total_seconds())
 
+    async def forget_expired(self) -> int:
+        """Delete what conversations remembered that has expired (handlers.conversation)."""
+        async with self._sessions() as session, session.begin():
+            return await conversations.forget_expired(session, self._clock())
+
     # -- claiming and understanding ---------------------------------------------------------
 
     @staticmethod
-    def _claimable(now: datetime) -> Any:
-        return or_(
+    def _claimable(now: datetime, along: list[int] | None = None) -> Any:
+        return and_(or_(
             and_(InboundRecord.status == "received",
                  or_(InboundRecord.next_attempt_at.is_(None),
                      InboundRecord.next_attempt_at <= now)),
             and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
-        )
+        ), _in_turn(along))
 
     async def _claim(self, inbound_ids: list[int], take_over: bool = False) -> list[Claim]:
         now = self._clock()
-        claimable = self._claimable(now)
+        claimable = self._claimable(now, inbound_ids)
         if take_over:
             claimable = or_(claimable, InboundRecord.status == "processing")
         async with self._sessions() as session, session.begin():
@@ -284,6 +305,8 @@ class Processor:
                     command.word == "完成" if command is not None
                     else _intent(prepared) != "none"):
                 prepared.photo = await self._photos.loose(claim, prepared.photo)
+            if not report:
+                await self._remember(prepared)
         except Exception as exc:
             prepared.error = exc
         return prepared
@@ -297,6 +320,19 @@ class Processor:
                 and notice_answers.wants_notices(ctx, prepared.nlu)):
             async with self._sessions() as session:
                 prepared.notices = await command_data.recent_notices(session, ctx)
+
+    async def _remember(self, prepared: Prepared) -> None:
+        """What gridbot remembers of the sender in this chat, read before the transaction;
+        and, when the message is to be read with the sender's fragments, their NLU."""
+        ctx = prepared.ctx
+        assert ctx is not None
+        async with self._sessions() as session:
+            memory = prepared.memory = await conversations.read(
+                session, conversation.key_of(ctx), ctx.now, home=ctx.group_id is None)
+        joined = None if prepared.command is not None else conversation.joined_text(
+            ctx, prepared.nlu, memory)
+        if joined is not None:
+            prepared.joined_nlu = await parse_text(self._nlu(), joined)
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
         if claim.channel == OPEN311_CHANNEL:
@@ -434,11 +470,22 @@ class Processor:
                 data = await command_data.load(session, ctx, command, SPECS[command.word].loads)
                 if prepared.nlu is not None:
                     data = replace(data, nlu=prepared.nlu)
-            return handle_command(ctx, command, data)
+            decision = handle_command(ctx, command, data)
+            if prepared.memory is not None:
+                decision = conversation.after_command(decision, ctx, prepared.memory)
+            return decision
         nlu = prepared.nlu or {}
+        memory = prepared.memory
+        if memory is None:  # an Open311 report
+            tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
+            return handle_message(ctx, nlu, tickets, prepared.notices)
         # Only a would-be ticket needs the building's open tickets (to join one of them).
-        tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
-        return handle_message(ctx, nlu, tickets, prepared.notices)
+        about = conversation.answer_building(ctx, nlu, memory)
+        tickets = await open_tickets.of(about) if _may_report(prepared) else []
+        last = (await ticket_queries.ticket_view(session, memory.last_ticket_id)
+                if memory.last_ticket_id is not None else None)
+        return conversation.converse(ctx, nlu, memory, tickets, prepared.notices,
+                                     prepared.joined_nlu, last, decide=handle_message)
 
     async def _apply(self, session: AsyncSession, prepared: Prepared, decision: Decision,
                      writes: PendingWrites | None, audits: list[dict[str, Any]] | None,
@@ -579,6 +626,46 @@ def _intent(prepared: Prepared) -> str:
 
 def _has_picture(prepared: Prepared) -> bool:
     return prepared.photo is not None and prepared.photo.picture is not None
+
+
+def _in_turn(along: list[int] | None) -> Any:
+    """A message is taken only after its sender's earlier messages in the same chat (those
+    `along` it aside): what a conversation remembers depends on their order, also when one of
+    them was put back for a retry or another process holds it."""
+    earlier = aliased(InboundRecord, name="earlier")
+    conditions = [
+        # Spelled as the partial index's condition, for SQLite to use that index.
+        text("earlier." + WAITING_CONDITION),
+        earlier.id < InboundRecord.id,
+        earlier.channel == InboundRecord.channel, earlier.sender_id == InboundRecord.sender_id,
+        func.coalesce(earlier.chat_id, "") == func.coalesce(InboundRecord.chat_id, ""),
+    ]
+    if along:
+        conditions.append(earlier.id.not_in(along))
+    return ~exists().where(*conditions)
+
+
+def _may_report(prepared: Prepared) -> bool:
+    """Whether a message may open or join a ticket, read with what is remembered."""
+    if prepared.command is not None:
+        return False
+    intents = {((nlu or {}).get("intent") or {}).get("name", "none")
+               for nlu in (prepared.nlu, prepared.joined_nlu)}
+    return (intents != {"none"} or prepared.claim.mentions_bot
+            or (prepared.memory is not None and prepared.memory.pending is not None))
+
+
+def _waves(claims: list[Claim]) -> list[list[Claim]]:
+    """The claims in waves, a sender's messages in one chat each in a later wave."""
+    waves: list[list[Claim]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for claim in claims:
+        key = (claim.channel, claim.sender_id, claim.chat_id or "")
+        index = seen[key] = seen.get(key, -1) + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(claim)
+    return waves
 
 
 def _buildings_touched(decision: Decision, prepared: Prepared) -> set[int]:

@@ -27,7 +27,7 @@ from domain.decisions import (
 )
 from domain.org import OrgMap
 from handlers.photos import PHOTO_WINDOW
-from storage import attachments
+from storage import attachments, conversations
 from storage import tickets as ticket_queries
 from storage.models import (
     Notice,
@@ -94,6 +94,8 @@ class DecisionWriter:
                                               origin.actor_person_id, now, writes.events)
             self._schedule_deadlines(writes, change.ticket_id, change.fields, now)
         notice_id = await self._notices(session, decision, origin)
+        if decision.conversation is not None:
+            await conversations.write(session, decision.conversation, ticket_id, now)
 
         def ticket(value: int | NewTicket | None) -> int | None:
             return ticket_id if value is NEW_TICKET else value  # type: ignore[return-value]

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.org import OrgMap
+
+if TYPE_CHECKING:
+    from domain.conversations import ConversationChange
 
 
 class NewTicket(Enum):
@@ -292,6 +295,8 @@ class Decision:
     acknowledgements: list[AcknowledgeNotice] = field(default_factory=list)
     visit: RecordVisit | None = None
     photos: AttachPhotos | None = None
+    # What gridbot remembers of the sender from now on (domain.conversations).
+    conversation: ConversationChange | None = None
 
     def audit(self) -> dict[str, Any]:
         record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}

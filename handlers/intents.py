@@ -52,7 +52,8 @@ def _building_of(ctx: Context, nlu: dict[str, Any]) -> int | None:
     return ctx.building_id
 
 
-def _location(nlu: dict[str, Any], building_number: str | None) -> str:
+def location_of(nlu: dict[str, Any], building_number: str | None) -> str:
+    """Where a report is, as a ticket shows it: "5号楼3单元", or 未注明."""
     parts = []
     if building_number:
         parts.append(f"{building_number}号楼")
@@ -162,7 +163,7 @@ def handle_intent(
     routed = route(ctx.org, category, tier, building_id)
     accept_due, resolve_due = ctx.org.sla_for(building_id).deadlines(category, urgency, ctx.now)
     assignee = ctx.org.person(routed.assignee_id) if routed.assignee_id is not None else None
-    where = _location(nlu, building_number)
+    where = location_of(nlu, building_number)
     handler = (texts.HANDED_TO.format(role=routed.role, assignee=assignee.name)
                if assignee is not None else texts.HANDLER_PENDING)
     routed_to = (f"{routed.role}{assignee.name}" if assignee is not None

@@ -682,3 +682,26 @@ NOTICE_ANSWER = "根据{building}{date}的通知（{time}发布）：{text}"
 WHY_NOTICE_ANSWERED = "{sender}的问题由{building}{date}的楼组通知 #{notice} 回答：{why}"
 WHY_NOTICE_NOT_ANSWERED = (
     "；最接近的是{building}{date}的楼组通知 #{notice}：{why}，不到 {threshold:.2f}，不回答")
+
+
+# Conversations that remember (handlers.conversation) -----------------------------------
+
+#: `我住5号楼`: the resident's building is remembered for their next reports.
+HOME_SET = "好的，已记住您住{building}。以后在这里反映问题不用再说楼号；搬了家请说“我住X号楼”。"
+HOME_UNKNOWN = "没有找到{building}，请再说一次楼号（例如“5号楼”）。"
+#: Added to the reply of the report that the answer to the building question completed.
+HOME_REMEMBERED = "已记住您住{building}，下次不用再说楼号。"
+#: To whoever holds a ticket, when its reporter added a few words to it a moment later.
+TICKET_SUPPLEMENT_TASK = "工单 #{id} 居民补充：{text}\n地点：{where}"
+TICKET_SUPPLEMENTED = "已补充到工单 #{id}。"
+EVENT_SUPPLEMENTED = "居民补充：{text}"
+WHY_SUPPLEMENTED = "{sender}刚报的工单 #{ticket}（{seconds} 秒内），这条是补充：{text}"
+WHY_ANSWERED_BUILDING = "回答了楼号追问（{building}）：{reason}"
+WHY_HOME_SET = "{sender}登记了住在{building}"
+WHY_HOME_UNKNOWN = "{sender}说的楼号 {building} 不在网格地图里，请其再说一次"
+WHY_ASKED_AGAIN = "{understood}，并入待补楼号的反映（共 {count} 条），仍在等楼号"
+WHY_HOME_USED = "按{sender}登记的住址{building}"
+ASK_FACILITY = "已收到。请问是什么坏了、在哪里？（例如“电梯”“楼道灯”“厨房水管”）"
+WHY_ASK_FACILITY = "{understood}，但没说是什么坏了，已询问"
+WHY_ANSWERED_FACILITY = "回答了“什么坏了”（{answer}）：{reason}"
+WHY_FRAGMENTS_JOINED = "连着的 {count} 条消息合起来读：{text}"

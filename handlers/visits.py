@@ -27,7 +27,7 @@ from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, Category
 from handlers import texts
 from handlers.commands import Command, CommandSpec
-from handlers.intents import _entity, _location
+from handlers.intents import _entity, location_of
 from handlers.ticket_commands import CommandHandler, _actor_name, _answer, _refuse
 
 #: A visit opens a ticket only when the NLU is this sure it names a problem: a worker's
@@ -111,7 +111,7 @@ def _visit_ticket(ctx: Context, command: Command, nlu: dict[str, Any], building:
     create = CreateTicket(
         category=category, urgency=urgency, tier=tier, facility=facility,
         building_id=building.id, grid_id=building.grid_id, group_id=None,
-        assignee_id=ctx.person_id, text=problem, location=_location(nlu, building.number),
+        assignee_id=ctx.person_id, text=problem, location=location_of(nlu, building.number),
         accept_due_at=accept_due, resolve_due_at=resolve_due,
         event_text=texts.VISIT_EVENT.format(actor=actor, text=texts.excerpt(problem, 200)),
         event_data={"visit": True, "intent": nlu.get("intent", {}).get("name"),

@@ -197,11 +197,19 @@ class Setting(Base):
 # ---------------------------------------------------------------- messages
 
 
+WAITING_CONDITION = "status IN ('received', 'processing')"
+
+
 class InboundRecord(Base):
     """Every message as it arrived, stored before the channel is answered."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_pending", "status", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_pending", "status", "received_at"),
+        # A sender's waiting messages: one is taken only after the earlier ones (processing).
+        Index("ix_inbound_waiting_sender", "sender_id", postgresql_where=text(WAITING_CONDITION),
+              sqlite_where=text(WAITING_CONDITION)),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # One message, however often it is delivered: a digest of (channel, chat, msg_id), since
     # a bridge numbers messages per chat (storage.inbound.message_key).
@@ -497,6 +505,39 @@ class Visit(Base):
     source_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), unique=True)
     at: Mapped[datetime]
+
+
+# ---------------------------------------------------------------- conversations
+
+
+class Conversation(Base):
+    """What gridbot remembers of one sender in one chat (`chat_key` "" for 1:1): a question
+    waiting for its answer, short messages waiting for the rest of their report, the report
+    made a moment ago (storage.conversations). Gone once `expires_at` has passed."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender_id", "chat_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    chat_key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class ResidentHome(Base):
+    """The building a resident said they live in, per channel and sender id (an Official
+    Account openid, a WeChat id through the bridge, a WeCom userid)."""
+
+    __tablename__ = "resident_homes"
+    __table_args__ = (UniqueConstraint("channel", "sender_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"),
+                                             index=True)
+    updated_at: Mapped[datetime]
 
 
 # ---------------------------------------------------------------- language understanding

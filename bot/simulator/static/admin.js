@@ -6,7 +6,7 @@ const OPEN = ["new", "accepted", "in_progress", "reopened"];
 const EVENTS = { created: "建单", followed: "关注", accepted: "接单", progress: "进展", resolved: "办结", transferred: "转派",
   escalated: "升级", recategorized: "改类", claimed: "认领", rated: "评价", reopened: "重开", cancelled: "取消", closed: "关闭",
   whistled: "吹哨", reported: "报到", respond_overdue: "报到超时", retiered: "改调解层级",
-  photo: "照片", photo_failed: "照片未能保存" };
+  photo: "照片", photo_failed: "照片未能保存", supplemented: "居民补充" };
 const ENTITY_NAMES = { building: "楼号", unit: "单元", room: "房号", facility: "设施", urgency: "紧急", person: "人" };
 const PAGE = 50;
 const WRONG_TOKEN = "管理令牌错误或已失效，请重新输入。Wrong or expired admin token.";

@@ -11,7 +11,8 @@ const OUTCOMES = {
   rate_reminded: "提醒评价", auto_closed: "未评价自动关闭",
   notice_scheduled: "定时通知", notice_sent: "定时通知已发出", acknowledged: "居民已收到通知",
   wish_reannounced: "心愿再次通知志愿者", wish_handed_over: "心愿交网格员跟进", redeemed: "积分兑换",
-  notice_answered: "据通知答复",
+  notice_answered: "据通知答复", asked_facility: "追问什么坏了", supplemented: "居民补充到工单",
+  home_set: "登记住址", home_unknown: "住址楼号不存在",
   digest_sent: "每日工作提醒已发送",
 };
 /* The command a message carried out: outcome "command:<kind>", kind as in the ticket's events. */
@@ -20,7 +21,7 @@ const COMMANDS = {
   rated: "评价", reopened: "重开", cancelled: "撤销", recategorized: "改类", closed: "关闭", whistled: "吹哨",
   reported: "报到", visited: "走访", respond_overdue: "报到超时",
   reannounced: "再次通知志愿者", handed_over: "交网格员跟进",
-  retiered: "改调解层级",
+  retiered: "改调解层级", supplemented: "居民补充",
 };
 function outcomeLabel(outcome) {
   const o = String(outcome || "");

@@ -1,0 +1,122 @@
+"""What gridbot remembers of residents between messages, in the database: a row per sender
+and chat (`conversations`, its state as JSON, gone once expired) and a row per resident's
+home (`resident_homes`). Read before a message's transaction, written by the one writer in
+it, so the state and the decision that changed it commit together — and a restarted gridbot
+reads the same state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.conversations import (
+    ConversationChange,
+    ConversationKey,
+    Fragment,
+    Memory,
+    PendingReport,
+)
+from storage.models import Conversation, ResidentHome
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def memory_of(key: ConversationKey, state: dict[str, Any] | None,
+              home_building_id: int | None) -> Memory:
+    """A stored state as handlers see it (an unreadable part is forgotten, not an error)."""
+    state = state or {}
+    pending = None
+    raw = state.get("pending")
+    if isinstance(raw, dict) and raw.get("until"):
+        pending = PendingReport(str(raw.get("question", "building")), str(raw.get("text", "")),
+                                dict(raw.get("nlu") or {}), datetime.fromisoformat(raw["until"]))
+    fragments = tuple(Fragment(str(f["text"]), datetime.fromisoformat(f["at"]))
+                      for f in state.get("fragments") or () if isinstance(f, dict))
+    return Memory(
+        key=key, pending=pending, fragments=fragments,
+        fragments_until=_when(state.get("fragments_until")),
+        last_ticket_id=state.get("last_ticket_id"),
+        last_ticket_until=_when(state.get("last_ticket_until")),
+        home_building_id=home_building_id)
+
+
+def state_of(change: ConversationChange, ticket_id: int | None) -> dict[str, Any]:
+    """A change as stored; `ticket_id` is the ticket its decision made, if any."""
+    pending = change.pending
+    last = change.last_ticket_id
+    return {
+        "pending": None if pending is None else {
+            "question": pending.question, "text": pending.text, "nlu": pending.nlu,
+            "until": pending.until.isoformat()},
+        "fragments": [{"text": f.text, "at": f.at.isoformat()} for f in change.fragments],
+        "fragments_until": _iso(change.fragments_until),
+        "last_ticket_id": last if isinstance(last, int) else ticket_id if last else None,
+        "last_ticket_until": _iso(change.last_ticket_until),
+    }
+
+
+def _expires(change: ConversationChange) -> datetime | None:
+    ends = [d for d in (change.pending.until if change.pending else None,
+                        change.fragments_until, change.last_ticket_until) if d is not None]
+    return max(ends) if ends else None
+
+
+async def read(session: AsyncSession, key: ConversationKey, now: datetime,
+               home: bool = True) -> Memory:
+    """What is remembered of `key` that has not expired by `now`; the sender's home only
+    when `home` (a message in a building's group has its group's building)."""
+    state = await session.scalar(select(Conversation.state).where(
+        Conversation.channel == key.channel, Conversation.sender_id == key.sender_id,
+        Conversation.chat_key == key.chat_key, Conversation.expires_at > now))
+    home_id = None if not home else await session.scalar(select(ResidentHome.building_id).where(
+        ResidentHome.channel == key.channel, ResidentHome.sender_id == key.sender_id))
+    return memory_of(key, state, home_id).live(now)
+
+
+def _insert(session: AsyncSession) -> Any:
+    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
+
+
+async def write(session: AsyncSession, change: ConversationChange, ticket_id: int | None,
+                now: datetime) -> None:
+    """Replace what is remembered of `change.key` (nothing left deletes the row) and set
+    the sender's home when the change names one."""
+    key = change.key
+    where = (Conversation.channel == key.channel, Conversation.sender_id == key.sender_id,
+             Conversation.chat_key == key.chat_key)
+    expires = _expires(change)
+    if change.empty or expires is None:
+        await session.execute(delete(Conversation).where(*where))
+    else:
+        values = {"channel": key.channel, "sender_id": key.sender_id,
+                  "chat_key": key.chat_key, "state": state_of(change, ticket_id),
+                  "expires_at": expires, "updated_at": now}
+        statement = _insert(session)(Conversation).values(**values)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["channel", "sender_id", "chat_key"],
+            set_={"state": statement.excluded.state, "expires_at": statement.excluded.expires_at,
+                  "updated_at": statement.excluded.updated_at}))
+    if change.home_building_id is not None:
+        statement = _insert(session)(ResidentHome).values(
+            channel=key.channel, sender_id=key.sender_id,
+            building_id=change.home_building_id, updated_at=now)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["channel", "sender_id"],
+            set_={"building_id": statement.excluded.building_id,
+                  "updated_at": statement.excluded.updated_at}))
+
+
+async def forget_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete the conversations whose every part has expired."""
+    result = await session.execute(delete(Conversation).where(Conversation.expires_at <= now))
+    return result.rowcount or 0

@@ -1,0 +1,243 @@
+"""Conversations that remember, end to end on SQLite and PostgreSQL: messages signed and
+encrypted through /wechat (the Official Account, 1:1) and /bridge (a building group), the
+processor's clock moved instead of waiting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import processing
+from bot.app import create_app
+from bot.runtime import Runtime
+from handlers.conversation import ANSWER_WINDOW, FRAGMENT_WINDOW
+from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, Spine, load_org, spine_settings
+from tests.e2e.test_notices import ORG
+from tests.e2e.test_processing import fast_retries, locked  # noqa: F401 (a fixture)
+from tests.fakes import FakeBridge, FakeWeCom
+
+OPENID = "o-resident-1"
+
+
+class Clock:
+    """The processor's time: now, moved ahead by the test."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
+def _runtime(settings: Any, nlu_model: Any, clock: Clock) -> Runtime:
+    runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
+    runtime.dispatcher.timeout = 1.0
+    # Outbox rows are due when their decision was made: the outbox keeps the same time.
+    runtime.processor._clock = runtime.scheduler.clock = runtime.outbox.clock = clock
+    return runtime
+
+
+@pytest_asyncio.fixture
+async def estate(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
+    """Buildings 3, 4 and 5 of one grid (张网格), each with its group."""
+    await load_org(db_url, ORG)
+    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
+        settings = spine_settings(db_url, wecom, bridge, tmp_path)
+        runtime = _runtime(settings, nlu_model, Clock())
+        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
+        async with TestClient(TestServer(app)) as client:
+            yield Spine(client, runtime, wecom, bridge, settings)
+
+
+def clock_of(spine: Spine) -> Clock:
+    return spine.runtime.processor._clock  # type: ignore[return-value]
+
+
+async def oa(spine: Spine, text: str) -> str | None:
+    """The resident writes on the Official Account; gridbot's answer, if any."""
+    before = len(spine.oa_messages())
+    response = await spine.oa_say(OPENID, text)
+    assert response.status == 200
+    await spine.settle()
+    answers = spine.oa_messages()[before:]
+    assert len(answers) <= 1
+    return answers[0]["text"]["content"] if answers else None
+
+
+async def tickets(spine: Spine) -> list[dict[str, Any]]:
+    return (await spine.api("/api/v1/tickets?sort=id"))["tickets"]
+
+
+async def test_the_building_question_is_answered_and_remembered(estate: Spine):
+    spine = estate
+    assert "几号楼" in (await oa(spine, "电梯坏了"))
+    assert await tickets(spine) == []
+    answer = await oa(spine, "我住5号楼3单元")
+    assert "#" in answer and "已记住您住5号楼" in answer
+    [ticket] = await tickets(spine)
+    assert ticket["building"] == "5" and ticket["category"] == "repair"
+    assert ticket["text"] == "电梯坏了 我住5号楼3单元" and ticket["location"] == "5号楼3单元"
+    [card] = [p for p in spine.pushes() if p["msgtype"] == "textcard"]
+    assert card["touser"] == "zhangwg" and "5号楼" in card["textcard"]["title"]
+
+    # Next time no question: the remembered building.
+    clock_of(spine).ahead += FRAGMENT_WINDOW
+    answer = await oa(spine, "楼道灯不亮了，晚上看不见")
+    assert "#" in answer and "几号楼" not in answer
+    assert [t["building"] for t in await tickets(spine)] == ["5", "5"]
+
+    # 我住4号楼 changes it.
+    assert (await oa(spine, "我住4号楼")).startswith("好的，已记住您住4号楼")
+    clock_of(spine).ahead += FRAGMENT_WINDOW
+    await oa(spine, "家门口的垃圾好几天没人收，臭得很")
+    assert (await tickets(spine))[-1]["building"] == "4"
+
+    # A repair that names nothing broken: one question, what is.
+    clock_of(spine).ahead += FRAGMENT_WINDOW
+    assert "什么坏了" in (await oa(spine, "又坏了"))
+    assert len(await tickets(spine)) == 3
+    assert "#" in (await oa(spine, "厨房水管"))
+    latest = (await tickets(spine))[-1]
+    assert latest["text"] == "又坏了 厨房水管" and latest["facility"] == "water_pipe"
+    assert latest["building"] == "4"
+
+
+async def test_what_is_not_an_answer(estate: Spine):
+    spine = estate
+    assert "几号楼" in (await oa(spine, "电梯坏了"))
+    clock_of(spine).ahead += ANSWER_WINDOW + timedelta(seconds=1)
+    answer = await oa(spine, "5号楼")
+    assert "#" not in answer  # the help text
+    # What expired is deleted by the sweep.
+    clock_of(spine).ahead += ANSWER_WINDOW
+    assert await spine.runtime.processor.forget_expired() == 1
+    # A command in between lets the question lapse.
+    assert "几号楼" in (await oa(spine, "电梯坏了"))
+    await oa(spine, "查询")
+    assert "#" not in (await oa(spine, "5号楼"))
+    assert await tickets(spine) == []
+
+
+async def test_the_question_survives_a_restart(estate: Spine, nlu_model: Any):
+    spine = estate
+    assert "几号楼" in (await oa(spine, "水管漏水了"))
+    clock = Clock()
+    clock.ahead = timedelta(minutes=2)
+    again = _runtime(spine.settings, nlu_model, clock)
+    app = create_app(again, workers=False, token=ADMIN_TOKEN)
+    async with TestClient(TestServer(app)) as client:
+        restarted = Spine(client, again, spine.wecom, spine.bridge, spine.settings)
+        answer = await oa(restarted, "5栋")
+        assert "#" in answer
+        [ticket] = await tickets(restarted)
+        assert ticket["building"] == "5" and ticket["text"] == "水管漏水了 5栋"
+        # And the building stays remembered in that gridbot too.
+        clock.ahead += FRAGMENT_WINDOW
+        assert "#" in (await oa(restarted, "楼道灯不亮"))
+        assert len(await tickets(restarted)) == 2
+
+
+async def test_a_report_in_three_messages_is_one_ticket(estate: Spine):
+    spine = estate
+    for text in ("电梯", "又坏了", "3单元的"):
+        await spine.bridge_say(text)
+        await spine.settle()
+        clock_of(spine).ahead += timedelta(seconds=20)
+    [ticket] = await tickets(spine)
+    assert ticket["category"] == "repair" and ticket["facility"] == "lift"
+    assert ticket["text"] == "电梯 又坏了 3单元的" and ticket["location"] == "3号楼3单元"
+    [reply] = [p["text"] for p in spine.group_posts()]
+    assert "#" in reply
+    lines = [p["text"]["content"] for p in spine.pushes() if p["msgtype"] == "text"]
+    assert any("补充：3单元的" in line and "3号楼3单元" in line for line in lines)
+    kinds = [e["kind"] for e in (await spine.api(f"/api/v1/tickets/{ticket['id']}"))["events"]]
+    assert kinds.count("supplemented") == 2
+
+
+async def test_a_report_in_three_messages_at_once_is_one_ticket(estate: Spine):
+    spine = estate
+    for text in ("电梯", "又坏了", "3单元的"):
+        await spine.bridge_say(text)
+    await spine.settle()  # handled in one batch, one wave at a time
+    [ticket] = await tickets(spine)
+    assert ticket["text"] == "电梯 又坏了 3单元的"
+
+
+async def test_fragments_are_read_together_within_their_window(estate: Spine):
+    spine = estate
+    # Chatter in pieces is nothing.
+    for text in ("哈哈", "今天太阳真好", "出去走走吧", "晚上吃什么"):
+        await spine.bridge_say(text)
+        await spine.settle()
+        clock_of(spine).ahead += timedelta(seconds=15)
+    assert await tickets(spine) == []
+    assert spine.group_posts() == []
+    clock_of(spine).ahead += FRAGMENT_WINDOW
+    # Neither is a matter alone; together they are (the default model reads them so).
+    await spine.bridge_say("好几天了")
+    await spine.settle()
+    clock_of(spine).ahead += FRAGMENT_WINDOW + timedelta(seconds=1)
+    await spine.bridge_say("黑的")
+    await spine.settle()
+    assert await tickets(spine) == []
+    clock_of(spine).ahead += FRAGMENT_WINDOW + timedelta(seconds=1)
+    await spine.bridge_say("好几天了")
+    await spine.settle()
+    assert await tickets(spine) == []
+    [message] = (await spine.api("/api/v1/messages?limit=1"))["messages"]
+    assert message["decision"]["outcome"] == "ignored"
+    clock_of(spine).ahead += timedelta(seconds=30)
+    await spine.bridge_say("黑的", sender="wxid_res2", name="李伯伯")  # someone else
+    await spine.settle()
+    assert await tickets(spine) == []
+    await spine.bridge_say("黑的")
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert ticket["text"] == "好几天了 黑的" and ticket["category"] == "repair"
+    [message] = (await spine.api("/api/v1/messages?limit=1"))["messages"]
+    assert "连着的 2 条消息合起来读" in message["decision"]["reason"]
+
+
+async def test_a_private_chat_through_the_bridge(estate: Spine):
+    """A bridge's private chat with gridbot's WeChat: its chat id is the resident's id."""
+    spine = estate
+    private = {"chat": "wxid_res9", "sender": "wxid_res9", "name": "赵阿姨"}
+    await spine.bridge_say("电梯坏了", **private)
+    await spine.settle()
+    [question] = spine.group_posts("wxid_res9")
+    assert "几号楼" in question["text"]
+    await spine.bridge_say("5栋", **private)
+    await spine.settle()
+    answer = spine.group_posts("wxid_res9")[-1]["text"]
+    assert "#" in answer and "已记住您住5号楼" in answer
+    [ticket] = await tickets(spine)
+    assert ticket["building"] == "5" and ticket["text"] == "电梯坏了 5栋"
+
+
+@pytest.mark.usefixtures("fast_retries")
+async def test_a_failed_wave_takes_the_later_ones_back_with_it(
+        estate: Spine, monkeypatch: pytest.MonkeyPatch):
+    """The database away while the first of a sender's messages is decided: all of them go
+    back and are decided again in order, still one report."""
+    spine = estate
+    real = processing.Processor._decide_and_apply
+    calls = {"n": 0}
+
+    async def flaky(self: Any, batch: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise locked()
+        return await real(self, batch)
+
+    monkeypatch.setattr(processing.Processor, "_decide_and_apply", flaky)
+    for text in ("电梯", "又坏了", "3单元的"):
+        await spine.bridge_say(text)
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert ticket["text"] == "电梯 又坏了 3单元的"
