@@ -6,6 +6,8 @@
   EncodingAESKey (AES-256-CBC, the key's first 16 bytes as IV, PKCS#7 to 32 bytes).
 - Official Account: `PicUrl`.
 - Bridge: `image_url`.
+- Simulator: the picture came with the message (bot.channels.media.inline_ref); nothing is
+  fetched.
 
 Each fetch has a time limit. A picture is kept only when it is at most `MAX_BYTES` and its
 first bytes say JPEG, PNG, GIF or WebP (whatever the sender's Content-Type claims).
@@ -26,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.channels.media import INLINE
 from bot.outbound.errors import PermanentSendError, TransientSendError
 from bot.outbound.tokens import call_with_token
 
@@ -124,6 +127,11 @@ class MediaFetcher:
 
     async def fetch(self, channel: str, media: Mapping[str, str]) -> Picture:
         """The picture a message of `channel` referred to."""
+        if channel == "simulator" and media.get(INLINE):
+            try:
+                return checked(base64.b64decode(media[INLINE], validate=True))
+            except ValueError as exc:
+                raise MediaRefused("图片数据无效") from exc
         if channel == "wecom_app" and media.get("media_id"):
             return checked(await self._wecom_media(media["media_id"]))
         url = media.get("url")
