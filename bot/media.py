@@ -164,8 +164,14 @@ class MediaFetcher:
                     raise MediaRefused(f"图片来源拒绝了请求（HTTP {response.status}）")
                 if (response.content_length or 0) > MAX_BYTES:
                     raise MediaRefused(f"照片超过 {MAX_BYTES // (1024 * 1024)} MB")
-                body = await response.content.read(MAX_BYTES + 1)
-                return body, response.headers.get("Content-Type", "")
+                # One read gives what has arrived so far, not the whole body.
+                body = bytearray()
+                while len(body) <= MAX_BYTES:
+                    chunk = await response.content.read(MAX_BYTES + 1 - len(body))
+                    if not chunk:
+                        break
+                    body += chunk
+                return bytes(body), response.headers.get("Content-Type", "")
         except TimeoutError as exc:
             raise MediaUnavailable(f"{api}: no answer within {self.timeout:g} s") from exc
         except aiohttp.InvalidURL as exc:
