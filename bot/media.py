@@ -22,7 +22,7 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +74,8 @@ class Picture:
     content_type: str
     data: bytes
     link_token: str
+    # It came inside its message (the simulator's), which need not keep it once it is stored.
+    inline: bool = False
 
     @property
     def size(self) -> int:
@@ -129,9 +131,10 @@ class MediaFetcher:
         """The picture a message of `channel` referred to."""
         if channel == "simulator" and media.get(INLINE):
             try:
-                return checked(base64.b64decode(media[INLINE], validate=True))
+                data = base64.b64decode(media[INLINE], validate=True)
             except ValueError as exc:
                 raise MediaRefused("图片数据无效") from exc
+            return replace(checked(data), inline=True)
         if channel == "wecom_app" and media.get("media_id"):
             return checked(await self._wecom_media(media["media_id"]))
         url = media.get("url")

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.runtime import Runtime
+from storage.models import InboundRecord
 from tests.e2e.conftest import ADMIN_TOKEN, load_org
 from tests.e2e.test_voice_and_photos import JPEG, png
 
@@ -81,6 +83,10 @@ async def test_a_photo_after_a_report_lands_on_its_ticket(sim: Simulator):
     assert [o for o in went if o["target"].get("chat_id") == GROUP] == []  # nothing said there
     assert [o["target"].get("person") for o in went] == ["zhangwg"]  # its handler is told
     assert await sim.pictures_of(ticket_id) == [png(1)]
+    async with sim.runtime.sessions() as session:  # kept once: with the ticket
+        media = await session.scalar(
+            select(InboundRecord.media).where(InboundRecord.msg_id == said["msg_id"]))
+    assert media == {"kept_in": "attachments"}
 
     # A data: URL (what a browser's FileReader gives) with words: one report with its photo.
     status, _ = await sim.say(text="3号楼地下室水管爆了，水漫出来了",
