@@ -6,6 +6,8 @@
   EncodingAESKey (AES-256-CBC, the key's first 16 bytes as IV, PKCS#7 to 32 bytes).
 - Official Account: `PicUrl`.
 - Bridge: `image_url`.
+- Simulator: the picture came with the message (bot.channels.media.inline_ref); nothing is
+  fetched.
 
 Each fetch has a time limit. A picture is kept only when it is at most `MAX_BYTES` and its
 first bytes say JPEG, PNG, GIF or WebP (whatever the sender's Content-Type claims).
@@ -20,12 +22,13 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
+from bot.channels.media import INLINE
 from bot.outbound.errors import PermanentSendError, TransientSendError
 from bot.outbound.tokens import call_with_token
 
@@ -71,6 +74,8 @@ class Picture:
     content_type: str
     data: bytes
     link_token: str
+    # It came inside its message (the simulator's), which need not keep it once it is stored.
+    inline: bool = False
 
     @property
     def size(self) -> int:
@@ -124,6 +129,12 @@ class MediaFetcher:
 
     async def fetch(self, channel: str, media: Mapping[str, str]) -> Picture:
         """The picture a message of `channel` referred to."""
+        if channel == "simulator" and media.get(INLINE):
+            try:
+                data = base64.b64decode(media[INLINE], validate=True)
+            except ValueError as exc:
+                raise MediaRefused("图片数据无效") from exc
+            return replace(checked(data), inline=True)
         if channel == "wecom_app" and media.get("media_id"):
             return checked(await self._wecom_media(media["media_id"]))
         url = media.get("url")
@@ -156,8 +167,14 @@ class MediaFetcher:
                     raise MediaRefused(f"图片来源拒绝了请求（HTTP {response.status}）")
                 if (response.content_length or 0) > MAX_BYTES:
                     raise MediaRefused(f"照片超过 {MAX_BYTES // (1024 * 1024)} MB")
-                body = await response.content.read(MAX_BYTES + 1)
-                return body, response.headers.get("Content-Type", "")
+                # One read gives what has arrived so far, not the whole body.
+                body = bytearray()
+                while len(body) <= MAX_BYTES:
+                    chunk = await response.content.read(MAX_BYTES + 1 - len(body))
+                    if not chunk:
+                        break
+                    body += chunk
+                return bytes(body), response.headers.get("Content-Type", "")
         except TimeoutError as exc:
             raise MediaUnavailable(f"{api}: no answer within {self.timeout:g} s") from exc
         except aiohttp.InvalidURL as exc:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bot.channels.media import IMAGE
-from bot.media import MEDIA_PATIENCE, MediaFetcher, MediaRefused, MediaUnavailable, Picture
+from bot.media import (
+    MAX_BYTES,
+    MEDIA_PATIENCE,
+    MediaFetcher,
+    MediaRefused,
+    MediaUnavailable,
+    Picture,
+)
 from domain.decisions import Context
 from handlers.photos import PHOTO_WINDOW, PhotoFacts
 from storage import attachments
@@ -22,8 +30,47 @@ log = logging.getLogger(__name__)
 
 #: How many pictures one worker fetches at the same time.
 FETCHES_AT_ONCE = 8
+#: The most bytes of pictures one batch holds at once, counting each fetch under way as the
+#: largest picture (MAX_BYTES). Pictures beyond it wait for a following batch.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 #: Where residents open a staff member's picture: `{GRIDBOT_PUBLIC_URL}/p/{token}`.
 SHARED_PATH = "/p/"
+# What a batch fetched and never used (it failed before deciding) is forgotten after this
+# many seconds; a batch uses what it fetched within moments.
+_UNUSED_FOR = 120.0
+
+
+class PicturesWait(Exception):
+    """The batch holds as many pictures as it may: this message waits for the next one."""
+
+
+class _Budget:
+    """The bytes a batch's pictures hold, and those its fetches under way may yet hold."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._under_way = 0
+        self._changed = asyncio.Condition()
+
+    async def reserve(self) -> bool:
+        """Room for one more fetch: wait while fetches under way may free some; False when
+        there is none (but a batch always has room for its first picture)."""
+        async with self._changed:
+            while self._held + MAX_BYTES > self._limit and self._under_way:
+                await self._changed.wait()
+            if self._held and self._held + MAX_BYTES > self._limit:
+                return False
+            self._held += MAX_BYTES
+            self._under_way += 1
+            return True
+
+    async def settle(self, size: int) -> None:
+        """A fetch is done: it holds `size` bytes, not the most it might have."""
+        async with self._changed:
+            self._held -= MAX_BYTES - size
+            self._under_way -= 1
+            self._changed.notify_all()
 
 
 def _has_media(claim: Any) -> bool:
@@ -46,12 +93,14 @@ class PhotoPrep:
 
 class PhotoReader:
     def __init__(self, sessions: SessionFactory, fetcher: MediaFetcher, public_url: str,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], batch_bytes: int = MAX_BATCH_BYTES) -> None:
         self._sessions = sessions
         self._fetcher = fetcher
         self._public_url = public_url.rstrip("/")
         self._clock = clock
-        self._fetched: dict[tuple[int, int], Picture | Exception] = {}
+        self.batch_bytes = batch_bytes
+        # By (message, claim): its picture or why there is none, and when it was fetched.
+        self._fetched: dict[tuple[int, int], tuple[float, Picture | Exception]] = {}
 
     async def loose(self, claim: Any, prepared: PhotoPrep | None) -> PhotoPrep | None:
         """`prepared` with the sender's loose pictures of the last PHOTO_WINDOW (for a
@@ -68,20 +117,41 @@ class PhotoReader:
 
     async def prefetch(self, claims: Iterable[Any]) -> None:
         """Fetch the pictures of a batch at once (at most FETCHES_AT_ONCE together), so that
-        a batch of pictures takes about as long as its slowest source, not as all of them."""
-        # What an earlier batch fetched and never used (it failed before deciding) goes; a
-        # batch that runs beside this one at worst fetches its pictures again.
-        self._fetched.clear()
+        a batch of pictures takes about as long as its slowest source, not as all of them.
+        The batch holds at most `batch_bytes` of pictures: from the first picture that would
+        go beyond, its pictures wait for a following batch (PicturesWait)."""
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._fetched.items() if now - at > _UNUSED_FOR]:
+            del self._fetched[key]
         wanted = [c for c in claims if _has_media(c)]
         if len(wanted) < 2:
             return
         limit = asyncio.Semaphore(FETCHES_AT_ONCE)
+        budget = _Budget(self.batch_bytes)
 
         async def one(claim: Any) -> None:
-            async with limit:
-                self._fetched[(claim.id, claim.attempt)] = await self._fetch(claim)
+            size = 0
+            try:
+                async with limit:
+                    fetched = await self._fetch(claim)
+                size = fetched.size if isinstance(fetched, Picture) else 0
+                self._fetched[(claim.id, claim.attempt)] = (time.monotonic(), fetched)
+            finally:
+                await budget.settle(size)
 
-        await asyncio.gather(*(one(c) for c in wanted))
+        fetches = []
+        try:
+            for index, claim in enumerate(wanted):
+                if not await budget.reserve():
+                    waiting = PicturesWait(
+                        f"this batch holds {self.batch_bytes // (1024 * 1024)} MB of pictures; "
+                        "the rest wait for the next")
+                    for later in wanted[index:]:
+                        self._fetched[(later.id, later.attempt)] = (time.monotonic(), waiting)
+                    break
+                fetches.append(asyncio.ensure_future(one(claim)))
+        finally:
+            await asyncio.gather(*fetches)
 
     async def _fetch(self, claim: Any) -> Picture | Exception:
         try:
@@ -96,9 +166,11 @@ class PhotoReader:
         now = self._clock()
         picture = None
         failure = None
-        fetched = self._fetched.pop((claim.id, claim.attempt), None)
-        if fetched is None:
-            fetched = await self._fetch(claim)
+        kept = self._fetched.pop((claim.id, claim.attempt), None)
+        fetched = kept[1] if kept is not None else await self._fetch(claim)
+        if isinstance(fetched, PicturesWait):
+            log.info("picture of inbound message %s waits for the next batch", claim.id)
+            return PhotoPrep(retry=fetched)
         try:
             if isinstance(fetched, Exception):
                 raise fetched

@@ -142,9 +142,10 @@ class Runtime:
                                    app_limiter=members)
         self.writer = DecisionWriter(Addressing(settings))
         self.media = MediaFetcher(settings, wecom=self.dispatcher.wecom)
+        self.photos = PhotoReader(self.sessions, self.media, settings.public_url, _utcnow)
         self.processor = Processor(
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
-            photos=PhotoReader(self.sessions, self.media, settings.public_url, _utcnow),
+            photos=self.photos,
         )
         self.scheduler = Scheduler(self.sessions, self.org, self.writer,
                                    on_outbox=self._wake_outbox, load_notice=notice_view,

@@ -31,6 +31,17 @@ CATEGORY_WORDS: dict[str, str | None] = {
 _MENTION = re.compile(r"^(?:[@＠]\S+\s+)+")
 # The ticket id as people type it: 128, #128, ＃１２８, with or without spaces around.
 _TICKET = re.compile(r"^\s*[#＃]?\s*([0-9０-９]{1,12})(?![0-9０-９])\s*(.*)$", re.S)
+# The ticket id as speech recognition writes it: 查询十二, 接单一百零三, 评价十二，五星. The
+# words must end where the number ends ("评价一下物业" is conversation, not ticket 1).
+_SPOKEN_TICKET = re.compile(
+    r"^\s*[#＃]?\s*([〇零幺一二两三四五六七八九十百千万]{1,16})号?"
+    r"(?=$|[\s,，.。:：;；、!！?？])\s*(.*)$", re.S)
+
+_DIGITS = {"〇": 0, "零": 0, "幺": 1, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+           "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+# A rating said aloud: 五星, 5颗星, 五分, 五星好评.
+_RATING = re.compile(r"^([0-9〇零一二两三四五六七八九十]{1,3})\s*(?:颗星|个星|星|分)?(?:好评)?$")
 # What may stand before a note or a notice: "进展 128：已联系物业", "通知：明天停水".
 _NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
 
@@ -46,6 +57,7 @@ class CommandSpec:
     "optional", or "required" (a usage answer when missing). `check` says whether a given
     argument is well formed (a usage answer when not); `fold` reads it with full-width
     letters and digits as ASCII (a rating, an account), leaving notes as written.
+    `number`: the argument is a number, perhaps said aloud (五星, 5分, 五): read as digits.
     `loads` names what the shell loads for it (`bot.command_data`).
     `bad_arg_is_conversation`: an argument that fails `check` makes the text conversation,
     not a usage answer ("收到了" is an acknowledgement, "收到的快递被偷了" a report).
@@ -59,6 +71,7 @@ class CommandSpec:
     arg: str = "none"
     check: ArgCheck | None = None
     fold: bool = False
+    number: bool = False
     loads: str = "ticket"
     bad_arg_is_conversation: bool = False
     understands: bool = False
@@ -83,6 +96,82 @@ def fold(arg: str) -> str:
     return unicodedata.normalize("NFKC", arg).strip()
 
 
+def chinese_number(words: str) -> int | None:
+    """A whole number in Chinese numerals, as speech recognition writes it: 十二, 一百零三,
+    两千零五十, 一百五 (150), 一万零三, or digit by digit (一二三, 一〇三, 幺二); ASCII or
+    full-width digits too. None when `words` is no well-formed number."""
+    words = unicodedata.normalize("NFKC", words).strip()
+    if not words:
+        return None
+    if words.isascii() and words.isdigit():
+        return int(words)
+    if all(ch in _DIGITS for ch in words):
+        # Digit by digit: 一〇三 is 103; 两 is said only as a count, never digit by digit.
+        if len(words) > 1 and "两" in words:
+            return None
+        return int("".join(str(_DIGITS[ch]) for ch in words))
+    high, wan, low = words.partition("万")
+    if not wan:
+        return _section(words)
+    upper = _section(high) if high else None
+    if not upper:
+        return None
+    if not low:
+        return upper * 10000
+    if low[0] in "零〇":
+        rest = _section(low[1:]) if low[1:] else None
+        return upper * 10000 + rest if rest is not None and rest < 1000 else None
+    if len(low) == 1 and low in _DIGITS:
+        return upper * 10000 + _DIGITS[low] * 1000  # 一万二 is 12000
+    rest = _section(low)
+    return upper * 10000 + rest if rest is not None and rest >= 1000 else None
+
+
+def _section(words: str) -> int | None:
+    """A number below 10000 with its places said: 一千零五十, 十二, 一百五 (150)."""
+    total = 0
+    digit: int | None = None
+    last_unit = 10000
+    after_zero = False
+    for index, ch in enumerate(words):
+        if ch in _UNITS:
+            unit = _UNITS[ch]
+            if unit >= last_unit:
+                return None  # 十百, 百百
+            if digit is None:
+                if not (unit == 10 and (index == 0 or after_zero)):
+                    return None  # only 十 may stand alone: 十二, 一百零十
+                digit = 1
+            total += digit * unit
+            digit, last_unit, after_zero = None, unit, False
+        elif ch in _DIGITS:
+            if digit is not None:
+                return None  # two digits in a row: 十二三
+            if _DIGITS[ch] == 0:
+                if index == 0 or after_zero:
+                    return None
+                after_zero = True
+            else:
+                digit = _DIGITS[ch]
+        else:
+            return None
+    if digit is None:
+        return None if after_zero else total  # ends in 零: 一百零
+    if not after_zero and 10 < last_unit < 10000:
+        digit *= last_unit // 10  # 一百五 is 150, 两千三 is 2300
+    return total + digit
+
+
+def spoken_rating(arg: str) -> str:
+    """A rating as said aloud (五星, 5颗星, 五分, 五星好评) as its digits ("5"); anything else
+    as it was, for the spec's check to refuse."""
+    match = _RATING.fullmatch(fold(arg).rstrip("。.！!"))
+    if match is None:
+        return arg
+    value = chinese_number(match.group(1))
+    return str(value) if value is not None else arg
+
+
 @lru_cache(maxsize=8)
 def _head(words: frozenset[str]) -> re.Pattern[str]:
     return re.compile("^(" + "|".join(sorted(words, key=len, reverse=True)) + r")(.*)$", re.S)
@@ -98,14 +187,17 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     spec = specs[word]
     ticket_id = None
     if spec.ticket:
-        ticket = _TICKET.match(rest)
-        if ticket is None:
+        ticket = _TICKET.match(rest) or _SPOKEN_TICKET.match(rest)
+        number = chinese_number(ticket.group(1)) if ticket is not None else None
+        if ticket is None or number is None:
             # "评价一下物业" or "完成了吗" is conversation, not a command.
             return None
-        ticket_id, rest = int(ticket.group(1)), ticket.group(2).strip()
+        ticket_id, rest = number, ticket.group(2).strip()
     arg = _NOTE_LEAD.sub("", rest)
     if spec.fold:
         arg = fold(arg)
+    if spec.number and arg:
+        arg = spoken_rating(arg)
     if spec.arg == "none":
         return Command(word, ticket_id) if not arg else None
     if not arg:

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.decisions import AttachPhotos
 from domain.tickets import TicketView
 from storage import tickets as ticket_queries
-from storage.models import Attachment, Ticket, TicketEvent, TicketFollower
+from storage.models import Attachment, InboundRecord, Ticket, TicketEvent, TicketFollower
 
+#: What a message whose picture came inside it says of it once the picture is stored.
+KEPT_IN = "kept_in"
 #: Statuses in which a ticket still takes a resident's pictures.
 TAKES_PICTURES = ("new", "accepted", "in_progress", "reopened", "resolved")
 
@@ -40,6 +42,10 @@ async def store(session: AsyncSession, photos: AttachPhotos, ticket_id: int | No
                 link_token=picture.link_token if photos.by_staff else None,
                 received_at=now, attached_at=now if ticket_id is not None else None,
             ).on_conflict_do_nothing(index_elements=["inbound_id"]))
+        if getattr(picture, "inline", False):
+            # Its message carried it (the simulator's): kept once, here, not twice.
+            await session.execute(update(InboundRecord).where(InboundRecord.id == inbound_id)
+                                  .values(media={KEPT_IN: "attachments"}))
         if ticket_id is not None:
             attached += result.rowcount or 0
         else:

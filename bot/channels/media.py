@@ -6,6 +6,7 @@ Channels only read these; the picture is fetched later, outside any transaction
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from bot.channels.message import ChannelError
@@ -17,6 +18,8 @@ IMAGE = "image"
 
 MAX_MEDIA_ID = 200
 MAX_URL = 2000
+#: The key of a picture carried in the message itself (the simulator's), base64 encoded.
+INLINE = "data"
 
 
 # Speech recognition ends a sentence with a full stop, which typed commands never have
@@ -28,6 +31,12 @@ def spoken(text: str) -> str:
     """A transcription as the words it stands for: without the full stop speech
     recognition adds at its end."""
     return text.strip().rstrip(_SPOKEN_END)
+
+
+def inline_ref(data: bytes) -> dict[str, str]:
+    """A picture that came with the message (the simulator's): kept with it, base64
+    encoded, and read back by bot.media without any fetch."""
+    return {INLINE: base64.b64encode(data).decode("ascii")}
 
 
 def _clean(value: Any, limit: int, name: str) -> str | None:

@@ -8,6 +8,7 @@ building group would not show (`feed_mask`)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import params
+from bot import media, params
 from bot.api import RUNTIME, SIMULATOR_LOCKED, inbound_json, outbox_json
 from bot.channels import InboundMessage
+from bot.channels.media import IMAGE, VOICE, inline_ref, spoken
 from bot.simulator.feed_mask import FeedMask
 from domain.org import OrgMap
 from storage.models import InboundRecord, OutboxMessage
@@ -30,6 +32,8 @@ MAX_CHAT_CHARS = 200
 MAX_NAME_CHARS = 100
 MAX_CURSOR = 2**62
 FEED_PAGE = 200
+#: A say with a picture: the picture's base64 (at most media.MAX_BYTES) and the rest.
+MAX_SAY_BYTES = (media.MAX_BYTES + 2) // 3 * 4 + 64 * 1024
 _sequence = itertools.count()
 
 
@@ -60,16 +64,30 @@ def with_kinds(org: OrgMap, directory: dict[str, Any]) -> dict[str, Any]:
 
 
 async def say(request: web.Request) -> web.Response:
-    body = await params.json_object(request)
-    params.only_fields(body, ("text", "sender_id", "chat_id", "sender_name"))
-    text = params.json_text(body, "text", max_chars=MAX_TEXT)
+    """A message into a group (chat_id) or 1:1 (no chat_id). `voice`: it was spoken, and
+    `text` is its transcription (empty: speech recognition made nothing of it). `picture`:
+    a photo sent with it, base64 encoded; held to the same type and size rules as a
+    channel's picture (bot.media.checked)."""
+    body = await params.json_object(request, max_bytes=MAX_SAY_BYTES)
+    params.only_fields(body, ("text", "sender_id", "chat_id", "sender_name", "voice",
+                              "picture", "mentions_bot"))
+    text = params.json_text(body, "text", max_chars=MAX_TEXT) or ""
     sender_id = params.json_text(body, "sender_id", max_chars=MAX_ID_CHARS)
     chat_id = params.json_text(body, "chat_id", max_chars=MAX_CHAT_CHARS)
     sender_name = params.json_text(body, "sender_name", max_chars=MAX_NAME_CHARS)
-    if not text or not text.strip():
+    voice = params.json_flag(body, "voice")
+    picture = _picture(body.get("picture"))
+    if voice and picture is not None:
+        raise params.BadRequest("a message is a voice or carries a picture, not both")
+    if voice:
+        text = spoken(text)
+    elif not text.strip() and picture is None:
         raise params.BadRequest("text must be a non-empty string")
     if not sender_id or not sender_id.strip():
         raise params.BadRequest("sender_id must be a non-empty string")
+    mentions = body.get("mentions_bot")
+    if mentions is not None and not isinstance(mentions, bool):
+        raise params.BadRequest("mentions_bot must be true or false")
     now = time.time()
     message = InboundMessage(
         channel="simulator",
@@ -79,10 +97,32 @@ async def say(request: web.Request) -> web.Response:
         sent_at=int(now),
         chat_id=chat_id,
         sender_name=sender_name,
-        mentions_bot="@gridbot" in text,
+        mentions_bot=bool(mentions) or "@gridbot" in text,
+        # As a bridge's: a picture with words is read as text, and the picture goes with it.
+        kind=VOICE if voice else IMAGE if picture is not None and not text.strip() else "text",
+        media=inline_ref(picture) if picture is not None else None,
     )
     duplicate = await request.app[RUNTIME].intake.store(message)
     return web.json_response({"accepted": True, "duplicate": duplicate, "msg_id": message.msg_id})
+
+
+def _picture(value: Any) -> bytes | None:
+    """The bytes of a `picture` field (base64, or a data: URL), if it is a picture gridbot keeps."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise params.BadRequest("picture must be a base64 string")
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        data = base64.b64decode(value, validate=True)
+    except ValueError:
+        raise params.BadRequest("picture must be a base64 string") from None
+    try:
+        media.checked(data)
+    except media.MediaRefused as exc:
+        raise params.BadRequest(f"picture: {exc}") from None
+    return data
 
 
 async def feed(request: web.Request) -> web.Response:
@@ -102,7 +142,10 @@ async def feed(request: web.Request) -> web.Response:
         )).scalars().all()
     in_done = [m for m in inbound if m.status not in _UNSETTLED_IN]
     out_done = [m for m in outbound if m.status != "pending"]
-    items: list[dict[str, Any]] = [{"direction": "in", **inbound_json(m)} for m in in_done]
+    items: list[dict[str, Any]] = [
+        {"direction": "in", **inbound_json(m), "kind": m.kind,
+         "picture": bool(m.media) and m.kind != VOICE}
+        for m in in_done]
     items += [{"direction": "out", **outbox_json(m)} for m in out_done]
     if request.app.get(SIMULATOR_LOCKED, False):
         org = await runtime.org.get()

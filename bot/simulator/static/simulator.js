@@ -168,8 +168,14 @@ function routeOf(item) {
 
 /* ---------- feed ---------- */
 function timeOf(item) { return Date.parse(item.direction === "in" ? item.received_at : item.created_at) || Date.now(); }
+/* An inbound message as its bubble says it: a voice's transcription, a photo. */
+function inText(m) {
+  if (m.kind === "voice") return "🎤 " + (m.text || "（语音，没识别出文字）");
+  if (m.picture) return "📷 照片" + (m.text ? " " + m.text : "");
+  return m.text || "";
+}
 function textOf(item) {
-  if (item.direction === "in") return item.text || "";
+  if (item.direction === "in") return inText(item);
   const p = item.payload || {};
   return p.msgtype === "textcard" ? p.title || p.text || "" : p.text || p.content || "";
 }
@@ -326,7 +332,7 @@ function inNode(m, c) {
     avatar(name),
     el("div", { class: "body" },
       el("div", { class: "who", title: m.sender_id }, name, roleTag(m.sender_id, c)),
-      el("div", { class: "bubble" }, withMentions(m.text)),
+      el("div", { class: "bubble" }, withMentions(inText(m))),
       el("div", { class: "meta", title: bj(m.received_at, true) }, bj(m.received_at)),
       failed ? el("div", { class: "err-line" }, `处理失败 (${m.status}): ${m.error || ""}`) : null,
       whyNode(m)));
@@ -520,18 +526,20 @@ function latestTicket(c) {
   }
   return null;
 }
-async function sayInGroup(text) {
+/* `extra`: {voice: true} (then `text` is its transcription, maybe empty) or {picture}. */
+async function sayInGroup(text, extra) {
   const c = state.convs.get(state.group);
-  if (!c || !text.trim()) return;
+  if (!c || (!text.trim() && !extra)) return false;
   const s = currentSpeaker();
-  await say(c, { chat_id: c.chat, sender_id: s.id, sender_name: s.name, text }, $("gErr"));
+  return say(c, { chat_id: c.chat, sender_id: s.id, sender_name: s.name, text, ...extra }, $("gErr"));
 }
 async function say(c, body, errBox) {
   errBox.textContent = "";
   try {
     const r = await api("/simulator/api/say", body);
     if (!r.duplicate) {
-      c.items.push({ id: "local:" + r.msg_id, local: true, msg_id: r.msg_id, ts: Date.now(), text: body.text, name: body.sender_name, raw: {} });
+      const text = inText({ kind: body.voice ? "voice" : "text", picture: !!body.picture, text: body.text });
+      c.items.push({ id: "local:" + r.msg_id, local: true, msg_id: r.msg_id, ts: Date.now(), text, name: body.sender_name, raw: {} });
       state.dirty.add(c.key);
       refresh();
     }
@@ -630,10 +638,50 @@ function staffCommand(text, direct) {
   box.focus();
   box.setSelectionRange(text.length, text.length);
 }
-async function sayAsStaff(text) {
+async function sayAsStaff(text, extra) {
   const c = state.convs.get(state.inbox);
-  if (!c || !text.trim()) return false;
-  return say(c, { chat_id: null, sender_id: c.person, sender_name: c.title, text }, $("sErr"));
+  if (!c || (!text.trim() && !extra)) return false;
+  return say(c, { chat_id: null, sender_id: c.person, sender_name: c.title, text, ...extra }, $("sErr"));
+}
+
+/* ---------- voice and photos ---------- */
+/* With 🎤 pressed, what is sent is a voice message and the box holds what speech recognition
+   made of it (left empty: it made nothing of it, and gridbot asks to type when spoken to).
+   📷 sends a photo at once, as its own message, as WeChat does. */
+const MAX_PHOTO = 10 * 1024 * 1024;
+const VOICE_HINT = "语音识别出的文字（留空 = 没识别出来）…  Enter 发送";
+function voiceOn(p) { return $(p + "Voice").getAttribute("aria-pressed") === "true"; }
+function toggleVoice(p) {
+  const on = !voiceOn(p), box = $(p + "Text");
+  $(p + "Voice").setAttribute("aria-pressed", String(on));
+  box.dataset.hint = box.dataset.hint || box.placeholder;
+  box.placeholder = on ? VOICE_HINT : box.dataset.hint;
+  if ($(p + "AtBox")) $(p + "AtBox").hidden = !on;
+  box.focus();
+}
+/* What a composer's send adds to its text: the voice flags, or nothing. */
+function voiceExtra(p) {
+  if (!voiceOn(p)) return null;
+  return $(p + "At") ? { voice: true, mentions_bot: $(p + "At").checked } : { voice: true };
+}
+function readPhoto(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new Error("读取照片失败"));
+    reader.readAsDataURL(file);
+  });
+}
+async function sendPhoto(p, send) {
+  const input = $(p + "Photo"), file = input.files && input.files[0];
+  input.value = "";
+  if (!file) return;
+  if (file.size > MAX_PHOTO) { $(p + "Err").textContent = "照片超过 10 MB"; return; }
+  try {
+    await send("", { picture: await readPhoto(file) });
+  } catch (e) {
+    $(p + "Err").textContent = "发送失败：" + e.message;
+  }
 }
 
 /* ---------- wiring ---------- */
@@ -645,18 +693,22 @@ function submitOnEnter(area, form) {
 function wire() {
   $("gForm").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const text = $("gText").value;
-    if (!text.trim()) return;
+    const text = $("gText").value, extra = voiceExtra("g");
+    if (!text.trim() && !extra) return;
     $("gText").value = "";
-    await sayInGroup(text);
+    if (!(await sayInGroup(text, extra))) $("gText").value = text;
   });
   $("sForm").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const text = $("sText").value;
-    if (!text.trim()) return;
+    const text = $("sText").value, extra = voiceExtra("s");
+    if (!text.trim() && !extra) return;
     $("sText").value = "";
-    if (!(await sayAsStaff(text))) $("sText").value = text;
+    if (!(await sayAsStaff(text, extra))) $("sText").value = text;
   });
+  for (const [p, send] of [["g", sayInGroup], ["s", sayAsStaff]]) {
+    $(p + "Voice").addEventListener("click", () => toggleVoice(p));
+    $(p + "Photo").addEventListener("change", () => sendPhoto(p, send));
+  }
   submitOnEnter($("gText"), $("gForm"));
   submitOnEnter($("sText"), $("sForm"));
   $("speaker").addEventListener("change", updateSpeaker);
