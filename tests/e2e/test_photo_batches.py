@@ -21,13 +21,17 @@ def big_jpeg(seed: int) -> bytes:
 async def test_pictures_beyond_a_batchs_bound_wait_for_the_next_batch(spine: Spine):
     # Room for two fetches at once: two 6 MB pictures, then a third would go beyond.
     spine.runtime.photos.batch_bytes = 2 * MAX_BYTES
-    await spine.bridge_say("3号楼2单元楼道灯坏了好几天了")
-    await spine.settle()
-    ticket_id = ticket_id_in(spine.group_posts()[-1]["text"])
-
+    # Four neighbours report the same broken light (the first opens the ticket, the others
+    # join it), then each sends a picture: four senders, so one batch can hold all four.
+    senders = [f"wxid_res{n}" for n in range(1, 5)]
+    for sender in senders:
+        await spine.bridge_say("3号楼2单元楼道灯坏了好几天了", sender=sender)
+        await spine.settle()
+    ticket_id = ticket_id_in(spine.group_posts()[0]["text"])
     pictures = [big_jpeg(n) for n in range(1, 5)]
-    for n, picture in enumerate(pictures):
-        await bridge_picture(spine, spine.wecom.picture_url(f"big{n}.jpg", picture))
+    for n, (sender, picture) in enumerate(zip(senders, pictures, strict=True)):
+        await bridge_picture(spine, spine.wecom.picture_url(f"big{n}.jpg", picture),
+                             sender=sender)
     batch = await spine.runtime.processor.pending()
     assert len(batch) == 4
     decided = await spine.runtime.processor.process_many(batch)
@@ -40,7 +44,6 @@ async def test_pictures_beyond_a_batchs_bound_wait_for_the_next_batch(spine: Spi
     assert all("wait for the next" in (m.error or "") for m in waiting)
     # Not fetched and put aside: the waiting pictures were not fetched at all yet.
     assert spine.wecom.count("/pictures/big2.jpg") == 0
-
     await spine.settle()
     # Each waited with its own backoff: the two may come in either order.
     attached = await pictures_of(spine, ticket_id)
