@@ -26,6 +26,7 @@ from handlers import texts
 from storage import ticket_search
 from storage import tickets as ticket_queries
 from storage.models import Ticket
+from storage.ticket_pages import TicketSort
 
 MAX_SEARCH_CHARS = 100
 MAX_ACCOUNT_CHARS = 100
@@ -39,7 +40,7 @@ HANDLING_ROLES = ("grid_worker", "grid_leader", "mediator", "admin", "department
 @dataclass(frozen=True, slots=True)
 class TicketList:
     conditions: list[Any]
-    order: list[Any]
+    sort: TicketSort
 
 
 def building_ranks(org: OrgMap) -> dict[int, int]:
@@ -73,7 +74,9 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     sort = query.get("sort", "").strip() or "-id"
     if sort not in SORTS:
         raise params.BadRequest(f"sort must be one of {', '.join(SORTS)}")
-    order = ticket_search.order_by(sort.lstrip("-"), sort.startswith("-"), building_ranks(org))
+    key = sort.lstrip("-")
+    order = TicketSort(key, sort.startswith("-"),
+                       building_ranks(org) if key == "building" else {}, walk=viewer.is_token)
     return TicketList(conditions + ticket_conditions(viewer, org), order)
 
 

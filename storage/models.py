@@ -298,6 +298,11 @@ class Ticket(Base):
         Index("ix_tickets_department", "department_id",
               postgresql_where=text("department_id IS NOT NULL"),
               sqlite_where=text("department_id IS NOT NULL")),
+        # Ticket lists sorted by when a ticket last changed, by status and by category: a
+        # page is read in the index's order (storage.ticket_pages).
+        Index("ix_tickets_updated", "updated_at"),
+        Index("ix_tickets_status_id", "status", "id"),
+        Index("ix_tickets_category_id", "category", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     category: Mapped[str] = mapped_column(String(10))

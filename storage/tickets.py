@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.decisions import ChangeTicket
 from domain.tickets import OPEN_STATUSES, Follower, TicketView
 from storage.errors import TransientError
+from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
+from storage.ticket_pages import NEWEST, TicketSort, page_ids
 
 
 async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Follower, ...]]:
@@ -192,16 +194,15 @@ def ticket_filters(
 
 async def list_tickets(
     session: AsyncSession, conditions: list[Any], limit: int, offset: int,
-    order: Sequence[Any] = (),
+    sort: TicketSort = NEWEST,
 ) -> tuple[list[Ticket], int]:
-    """A page of the tickets that meet `conditions`, in `order` (newest first when none
-    is given; the id breaks ties), and how many there are in all."""
+    """A page of the tickets that meet `conditions`, in `sort` (newest first unless said;
+    the id, newest first, breaks ties), and how many there are in all."""
     total = await session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
-    rows = await session.execute(
-        select(Ticket).where(*conditions).order_by(*order, Ticket.id.desc())
-        .limit(limit).offset(offset)
-    )
-    return list(rows.scalars()), int(total or 0)
+    ids = await page_ids(session, conditions, sort, limit, offset)
+    rows = {t.id: t for t in (await session.execute(
+        select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
+    return [rows[i] for i in ids if i in rows], int(total or 0)
 
 
 async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:

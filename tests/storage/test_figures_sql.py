@@ -182,3 +182,58 @@ async def test_the_figures_are_those_of_the_direct_computation(sessions: Session
                 assert not differences, (viewer.name, what, differences[:10])
                 checked += 1
     assert checked == 6 * 14 + 4
+
+
+async def _page_cases(session: AsyncSession, org: OrgMap) -> list[tuple[str, list[Any], bool]]:
+    """(what, conditions, whole city) of the lists the pages are checked on: the token's,
+    a street admin's, a grid worker's and a captain's, as they are and their open tickets."""
+    from domain.tickets import OPEN_STATUSES
+
+    cases = []
+    people = [org.person_by_wecom(account) for account in ("cyadmin", "wg01", "cap7")]
+    for viewer in [TOKEN_VIEWER, *(person_viewer(org, p.id) for p in people if p)]:
+        assert viewer is not None
+        base = ticket_conditions(viewer, org)
+        cases += [(f"{viewer.name}", base, viewer.is_token),
+                  (f"{viewer.name}, open", [*base, Ticket.status.in_(OPEN_STATUSES)],
+                   viewer.is_token)]
+    return cases
+
+
+async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Sessions,
+                                                                monkeypatch: Any) -> None:
+    """Every sort, both ways, at the first page, one further on and one past the end, read
+    as `storage.ticket_pages` reads it, is exactly that page of the one ORDER BY the sort
+    means (`ticket_search.order_by`): for the city (buildings walked a chunk at a time, one
+    building the map does not know yet) and for people's lists."""
+    from bot.ticket_lists import building_ranks
+    from storage import ticket_pages
+    from storage.ticket_search import SORT_KEYS, order_by
+
+    monkeypatch.setattr(ticket_pages, "FIRST_CHUNK", 2)
+    org = await _history(sessions)
+    ranks = building_ranks(org)
+    stale = dict(ranks)
+    newest_building = max(stale)
+    del stale[newest_building]  # a building added since the map was read
+    checked = 0
+    async with sessions() as session:
+        total = len((await session.execute(select(Ticket.id))).all())
+        for what, conditions, city in await _page_cases(session, org):
+            for key in SORT_KEYS:
+                for descending in (False, True):
+                    for buildings in ((ranks, stale) if key == "building" else ({},)):
+                        sort = ticket_pages.TicketSort(key, descending, buildings, walk=city)
+                        plain = [*order_by(key, descending, buildings), Ticket.id.desc()]
+                        every = list((await session.execute(
+                            select(Ticket.id).where(*conditions).order_by(*plain)))
+                            .scalars())
+                        for offset, limit in ((0, 7), (23, 50), (len(every) - 5, 20),
+                                              (total + 1, 10)):
+                            offset = max(offset, 0)
+                            found = await ticket_pages.page_ids(session, conditions, sort,
+                                                                limit, offset)
+                            assert found == every[offset:offset + limit], (
+                                what, key, descending, offset, limit)
+                            checked += 1
+    assert checked == 8 * 8 * 2 * 4
