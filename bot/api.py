@@ -161,7 +161,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
-                                                        offset, chosen.sort)
+                                                        offset, chosen.sort, chosen.city,
+                                                        chosen.parts)
     return web.json_response({"tickets": [ticket_json(t, org) for t in rows], "total": total})
 
 

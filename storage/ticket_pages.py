@@ -6,9 +6,10 @@ here each order is read as the indexes can give it, and the page is the same:
 
 - id, created, updated: the column's index in order (`ix_tickets_updated` for updated;
   PostgreSQL breaks the rare ties of a timestamp by id as it reads).
-- status, category: one branch per value, in the order people read them, each the newest
-  `offset + limit` tickets of that value (`ix_tickets_status_id`, `ix_tickets_category_id`),
-  put together and cut to the page.
+- status, category: one branch per value, in the order people read them (and any other
+  value `ticket_counts` has seen, after them), each the newest `offset + limit` tickets of
+  that value (`ix_tickets_status_id`, `ix_tickets_category_id`), put together and cut to
+  the page.
 - deadline: only an open ticket has one, so the open ones with a deadline are sorted (the
   open tickets of a city, not all of them), then those without, newest first.
 - building: the buildings in the order people number them, and how many tickets of the list
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.tickets import CATEGORIES, OPEN_STATUSES
 from storage.figures_sql import member_of
-from storage.models import Building, Ticket
+from storage.models import Building, Ticket, TicketCount
 from storage.ticket_search import LIFECYCLE, SORT_KEYS, due_now
 
 #: Buildings counted in the first chunk of a walk; each next chunk is this many times larger.
@@ -85,12 +86,16 @@ async def _by_value(session: AsyncSession, conditions: Sequence[Any], column: An
                     values: list[str], descending: bool, limit: int, offset: int) -> list[int]:
     """Sorted by the rank of `column`'s value in `values` (any other value after them)."""
     wanted = offset + limit
+    # Any other value a ticket has (none in a healthy database), from `ticket_counts`
+    # rather than a search of every ticket for a value not among `values`.
+    counted = TicketCount.status if column is Ticket.status else TicketCount.category
+    others = sorted(set((await session.execute(
+        select(counted).where(TicketCount.tickets > 0).distinct())).scalars()) - set(values))
     branches = []
-    for rank, value in enumerate([*values, None]):
-        which = column == value if value is not None else column.not_in(values)
+    for rank, value in [*enumerate(values), *((len(values), v) for v in others)]:
         branch = (select(Ticket.id.label("id"), literal_column(str(rank)).label("rank"))
-                  .where(*conditions, which).order_by(Ticket.id.desc()).limit(wanted)
-                  .subquery())
+                  .where(*conditions, column == value).order_by(Ticket.id.desc())
+                  .limit(wanted).subquery())
         branches.append(select(branch.c.id, branch.c.rank))
     ranked = union_all(*branches).subquery("ranked")
     rank = ranked.c.rank.desc() if descending else ranked.c.rank.asc()

@@ -127,14 +127,9 @@ def visible_building_ids(viewer: Viewer, org: OrgMap) -> frozenset[int] | None:
     token); the tickets a person holds elsewhere are not among them."""
     if viewer.is_token:
         return None
-    found = set(viewer.building_ids)
-    for building in org.buildings.values():
-        district = org.district(building.district_id)
-        if (building.district_id in viewer.district_ids
-                or building.grid_id in viewer.grid_ids
-                or (district is not None and district.street_id in viewer.street_ids)):
-            found.add(building.id)
-    return frozenset(found)
+    return frozenset(viewer.building_ids) | org.buildings_within(
+        street_ids=viewer.street_ids, district_ids=viewer.district_ids,
+        grid_ids=viewer.grid_ids)
 
 
 def visible_grid_ids(viewer: Viewer, org: OrgMap) -> frozenset[int] | None:
@@ -142,13 +137,8 @@ def visible_grid_ids(viewer: Viewer, org: OrgMap) -> frozenset[int] | None:
     grid of their districts and streets."""
     if viewer.is_token:
         return None
-    found = set(viewer.grid_ids)
-    for grid in org.grids.values():
-        district = org.district(grid.district_id)
-        if grid.district_id in viewer.district_ids or (
-                district is not None and district.street_id in viewer.street_ids):
-            found.add(grid.id)
-    return frozenset(found)
+    return frozenset(viewer.grid_ids) | org.grids_within(street_ids=viewer.street_ids,
+                                                         district_ids=viewer.district_ids)
 
 
 def _holds(viewer: Viewer, ticket: TicketView | Ticket) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.auth.viewer import (
@@ -184,19 +184,18 @@ async def test_the_figures_are_those_of_the_direct_computation(sessions: Session
     assert checked == 6 * 14 + 4
 
 
-async def _page_cases(session: AsyncSession, org: OrgMap) -> list[tuple[str, list[Any], bool]]:
-    """(what, conditions, whole city) of the lists the pages are checked on: the token's,
-    a street admin's, a grid worker's and a captain's, as they are and their open tickets."""
+async def _page_cases(session: AsyncSession, org: OrgMap,
+                      ) -> list[tuple[str, Viewer, list[Any]]]:
+    """(what, whose, filters) of the lists the pages are checked on: the token's, a street
+    admin's, a grid worker's and a captain's, as they are and their open tickets."""
     from domain.tickets import OPEN_STATUSES
 
     cases = []
     people = [org.person_by_wecom(account) for account in ("cyadmin", "wg01", "cap7")]
     for viewer in [TOKEN_VIEWER, *(person_viewer(org, p.id) for p in people if p)]:
         assert viewer is not None
-        base = ticket_conditions(viewer, org)
-        cases += [(f"{viewer.name}", base, viewer.is_token),
-                  (f"{viewer.name}, open", [*base, Ticket.status.in_(OPEN_STATUSES)],
-                   viewer.is_token)]
+        cases += [(f"{viewer.name}", viewer, []),
+                  (f"{viewer.name}, open", viewer, [Ticket.status.in_(OPEN_STATUSES)])]
     return cases
 
 
@@ -207,8 +206,11 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
     means (`ticket_search.order_by`): for the city (buildings walked a chunk at a time, one
     building the map does not know yet) and for people's lists."""
     from bot.ticket_lists import building_ranks
+    from domain.tickets import OPEN_STATUSES
     from storage import ticket_pages
+    from storage.ticket_counts import CityFilter
     from storage.ticket_search import SORT_KEYS, order_by
+    from storage.tickets import list_tickets
 
     monkeypatch.setattr(ticket_pages, "FIRST_CHUNK", 2)
     org = await _history(sessions)
@@ -219,7 +221,9 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
     checked = 0
     async with sessions() as session:
         total = len((await session.execute(select(Ticket.id))).all())
-        for what, conditions, city in await _page_cases(session, org):
+        for what, viewer, filters in await _page_cases(session, org):
+            conditions = [*filters, *ticket_conditions(viewer, org)]
+            city = viewer.is_token
             for key in SORT_KEYS:
                 for descending in (False, True):
                     for buildings in ((ranks, stale) if key == "building" else ({},)):
@@ -236,4 +240,80 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
                             assert found == every[offset:offset + limit], (
                                 what, key, descending, offset, limit)
                             checked += 1
+            # Counted part by part (a person's) or from ticket_counts (the city's).
+            parts = None if city else [
+                [*part, *filters] for part in viewer_scope(viewer, org).parts()]
+            counted = CityFilter(list(OPEN_STATUSES) if filters else None) if city else None
+            _, total_found = await list_tickets(session, conditions, 5, 0, city=counted,
+                                                parts=parts)
+            assert total_found == len(every), what
     assert checked == 8 * 8 * 2 * 4
+
+
+async def _counts_drift(session: AsyncSession) -> list[Any]:
+    """Rows where `ticket_counts` and the tickets themselves disagree."""
+    from storage.figures_sql import beijing_day_number
+    from storage.models import TicketCount
+
+    day = beijing_day_number(Ticket.created_at)
+    actual = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
+        select(day, Ticket.status, Ticket.category, func.count())
+        .group_by(day, Ticket.status, Ticket.category))}
+    kept = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
+        select(TicketCount.day, TicketCount.status, TicketCount.category,
+               TicketCount.tickets)) if n}
+    return sorted(set(actual.items()) ^ set(kept.items()))
+
+
+async def test_the_tickets_counted_per_day_are_the_tickets(sessions: Sessions) -> None:
+    """`ticket_counts` is what counting the tickets gives, after the history gridbot wrote
+    and after tickets are written, moved between statuses and categories, received at
+    another time and deleted in any way; a whole city's list counted from it has as many
+    tickets as counting them row by row, from any moment."""
+    import random
+
+    from domain.tickets import CATEGORIES, STATUSES
+    from storage.ticket_counts import count_tickets
+
+    await _history(sessions)
+    rng = random.Random(7)
+    async with sessions() as session:
+        assert await _counts_drift(session) == []
+        ids = list((await session.execute(select(Ticket.id))).scalars())
+        building_id = (await session.execute(select(Ticket.building_id).limit(1))).scalar()
+        for ticket_id in rng.sample(ids, 60):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                status=rng.choice(STATUSES)))
+        for ticket_id in rng.sample(ids, 20):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                category=rng.choice(CATEGORIES), updated_at=NOW))
+        for ticket_id in rng.sample(ids, 10):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                created_at=NOW - timedelta(hours=rng.randint(1, 2000))))
+        await session.execute(update(Ticket).where(Ticket.id.in_(ids[:30])).values(
+            status="closed"))  # several at once, some already closed
+        for n in range(15):
+            session.add(Ticket(
+                category=rng.choice(CATEGORIES), status=rng.choice(STATUSES),
+                reporter_channel="bridge", reporter_id=f"wxid_n{n}", text="新的",
+                building_id=building_id,
+                created_at=NOW - timedelta(minutes=rng.randint(0, 3000)), updated_at=NOW))
+        await session.commit()
+        doomed = ", ".join(map(str, rng.sample(ids, 5)))
+        await session.execute(text(f"DELETE FROM tickets WHERE id IN ({doomed})"))
+        await session.commit()
+        assert await _counts_drift(session) == []
+        midnight = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # Beijing 11-02 00:00
+        for since in (None, NOW - timedelta(days=10, minutes=7), midnight,
+                      midnight - timedelta(microseconds=1), NOW + timedelta(days=1)):
+            for statuses in (None, ["new", "accepted", "in_progress", "reopened"], ["closed"]):
+                for categories in (None, ["dispute"], ["wish", "repair"]):
+                    query = select(func.count()).select_from(Ticket)
+                    if since is not None:
+                        query = query.where(Ticket.created_at >= since)
+                    if statuses is not None:
+                        query = query.where(Ticket.status.in_(statuses))
+                    if categories is not None:
+                        query = query.where(Ticket.category.in_(categories))
+                    assert await count_tickets(session, statuses, categories, since) == \
+                        await session.scalar(query), (since, statuses, categories)
