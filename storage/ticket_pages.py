@@ -10,6 +10,10 @@ here each order is read as the indexes can give it, and the page is the same:
   value `ticket_counts` has seen, after them), each the newest `offset + limit` tickets of
   that value (`ix_tickets_status_id`, `ix_tickets_category_id`), put together and cut to
   the page.
+- A person's list (`parts`: their buildings, their grids, what they hold — a street's
+  tickets at most) is read as the union of those parts, each from its index
+  (`ix_tickets_building_created` carries status and category), and sorted once, rather
+  than through a city-wide index in order, testing every ticket against their scope.
 - deadline: only an open ticket has one, so the open ones with a deadline are sorted (the
   open tickets of a city, not all of them), then those without, newest first.
 - building: the buildings in the order people number them, and how many tickets of the list
@@ -25,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, union_all
+from sqlalchemy import case, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.tickets import CATEGORIES, OPEN_STATUSES
 from storage.figures_sql import member_of
-from storage.models import Building, Ticket, TicketCount
+from storage.models import DUE_COLUMNS, Building, Ticket, TicketCount
 from storage.ticket_search import LIFECYCLE, SORT_KEYS, due_now
 
 #: Buildings counted in the first chunk of a walk; each next chunk is this many times larger.
@@ -58,43 +62,59 @@ NEWEST = TicketSort()
 
 
 async def page_ids(session: AsyncSession, conditions: Sequence[Any], sort: TicketSort,
-                   limit: int, offset: int) -> list[int]:
-    """The ids of the tickets meeting `conditions` at [offset, offset + limit) in `sort`."""
+                   limit: int, offset: int,
+                   parts: Sequence[Sequence[Any]] | None = None) -> list[int]:
+    """The ids of the tickets meeting `conditions` at [offset, offset + limit) in `sort`;
+    `parts`, when given, are the same tickets as disjoint parts each an index serves (a
+    person's list), read from their union rather than through the conditions' OR."""
+    t: Any = Ticket
+    if parts is not None:
+        columns = [Ticket.id, Ticket.created_at, Ticket.updated_at, Ticket.building_id,
+                   *(getattr(Ticket, name) for name in DUE_COLUMNS), Ticket.category]
+        listed = [select(*columns).where(*part) for part in parts]
+        t = (union_all(*listed) if len(listed) > 1 else listed[0]).subquery("listed").c
+        conditions = ()
     if sort.key in ("id", "created", "updated"):
-        column = {"id": Ticket.id, "created": Ticket.created_at,
-                  "updated": Ticket.updated_at}[sort.key]
+        column = {"id": t.id, "created": t.created_at,
+                  "updated": t.updated_at}[sort.key]
         order = [column.desc() if sort.descending else column.asc()]
         if sort.key != "id":
-            order.append(Ticket.id.desc())
-        return await _ids(session, select(Ticket.id).where(*conditions).order_by(*order)
+            order.append(t.id.desc())
+        return await _ids(session, select(t.id).where(*conditions).order_by(*order)
                           .limit(limit).offset(offset))
     if sort.key in ("status", "category"):
-        column, values = ((Ticket.status, [str(s) for s in LIFECYCLE]) if sort.key == "status"
-                          else (Ticket.category, list(CATEGORIES)))
-        return await _by_value(session, conditions, column, values, sort.descending, limit,
+        column, values = ((t.status, [str(s) for s in LIFECYCLE]) if sort.key == "status"
+                          else (t.category, list(CATEGORIES)))
+        if parts is not None:
+            # A person's tickets (a street's at most) are sorted as they are read, once.
+            rank = case({v: n for n, v in enumerate(values)}, value=column, else_=len(values))
+            return await _ids(session, select(t.id).order_by(
+                rank.desc() if sort.descending else rank.asc(), t.id.desc())
+                .limit(limit).offset(offset))
+        return await _by_value(session, t, conditions, column, values, sort.descending, limit,
                                offset)
     if sort.key == "deadline":
-        return await _by_deadline(session, conditions, sort.descending, limit, offset)
-    return await _by_building(session, conditions, sort, limit, offset)
+        return await _by_deadline(session, t, conditions, sort.descending, limit, offset)
+    return await _by_building(session, t, conditions, sort, limit, offset)
 
 
 async def _ids(session: AsyncSession, query: Any) -> list[int]:
     return [int(i) for i in (await session.execute(query)).scalars()]
 
 
-async def _by_value(session: AsyncSession, conditions: Sequence[Any], column: Any,
+async def _by_value(session: AsyncSession, t: Any, conditions: Sequence[Any], column: Any,
                     values: list[str], descending: bool, limit: int, offset: int) -> list[int]:
     """Sorted by the rank of `column`'s value in `values` (any other value after them)."""
     wanted = offset + limit
     # Any other value a ticket has (none in a healthy database), from `ticket_counts`
     # rather than a search of every ticket for a value not among `values`.
-    counted = TicketCount.status if column is Ticket.status else TicketCount.category
+    counted = TicketCount.status if column is t.status else TicketCount.category
     others = sorted(set((await session.execute(
         select(counted).where(TicketCount.tickets > 0).distinct())).scalars()) - set(values))
     branches = []
     for rank, value in [*enumerate(values), *((len(values), v) for v in others)]:
-        branch = (select(Ticket.id.label("id"), literal_column(str(rank)).label("rank"))
-                  .where(*conditions, column == value).order_by(Ticket.id.desc())
+        branch = (select(t.id.label("id"), literal_column(str(rank)).label("rank"))
+                  .where(*conditions, column == value).order_by(t.id.desc())
                   .limit(wanted).subquery())
         branches.append(select(branch.c.id, branch.c.rank))
     ranked = union_all(*branches).subquery("ranked")
@@ -103,36 +123,36 @@ async def _by_value(session: AsyncSession, conditions: Sequence[Any], column: An
                       .limit(limit).offset(offset))
 
 
-async def _by_deadline(session: AsyncSession, conditions: Sequence[Any], descending: bool,
+async def _by_deadline(session: AsyncSession, t: Any, conditions: Sequence[Any], descending: bool,
                        limit: int, offset: int) -> list[int]:
     """The tickets with a deadline now (all open) by it, then the others, newest first."""
-    due = due_now()
-    is_open = Ticket.status.in_(OPEN_STATUSES)
-    dated = await _ids(session, select(Ticket.id)
+    due = due_now(t)
+    is_open = t.status.in_(OPEN_STATUSES)
+    dated = await _ids(session, select(t.id)
                        .where(*conditions, is_open, due.is_not(None))
-                       .order_by(due.desc() if descending else due.asc(), Ticket.id.desc())
+                       .order_by(due.desc() if descending else due.asc(), t.id.desc())
                        .limit(offset + limit))
     found = dated[offset:]
     if len(dated) == offset + limit:
         return found
     # Every dated ticket is in `dated`: the rest of the page is undated.
-    undated = (select(Ticket.id).where(*conditions, ~(is_open & due.is_not(None)))
-               .order_by(Ticket.id.desc()).limit(limit - len(found))
+    undated = (select(t.id).where(*conditions, ~(is_open & due.is_not(None)))
+               .order_by(t.id.desc()).limit(limit - len(found))
                .offset(max(0, offset - len(dated))))
     return found + await _ids(session, undated)
 
 
-async def _building_counts(session: AsyncSession, conditions: Sequence[Any],
+async def _building_counts(session: AsyncSession, t: Any, conditions: Sequence[Any],
                            buildings: Sequence[int] | None) -> dict[int, int]:
-    query = (select(Ticket.building_id, func.count())
-             .where(*conditions, Ticket.building_id.is_not(None)))
+    query = (select(t.building_id, func.count())
+             .where(*conditions, t.building_id.is_not(None)))
     if buildings is not None:
-        query = query.where(member_of(Ticket.building_id, buildings))
-    rows = await session.execute(query.group_by(Ticket.building_id))
+        query = query.where(member_of(t.building_id, buildings))
+    rows = await session.execute(query.group_by(t.building_id))
     return {int(b): int(n) for b, n in rows}
 
 
-async def _by_building(session: AsyncSession, conditions: Sequence[Any], sort: TicketSort,
+async def _by_building(session: AsyncSession, t: Any, conditions: Sequence[Any], sort: TicketSort,
                        limit: int, offset: int) -> list[int]:
     """By the buildings' order (a building the map does not know yet after those it
     does), tickets of no building last, the newest first within each."""
@@ -158,7 +178,7 @@ async def _by_building(session: AsyncSession, conditions: Sequence[Any], sort: T
             chunks.insert(0, strangers) if sort.descending else chunks.append(strangers)
         counted = 0
         for chunk in chunks:
-            found = await _building_counts(session, conditions, chunk)
+            found = await _building_counts(session, t, conditions, chunk)
             if chunk is strangers:
                 groups.append((strangers, sum(found.values())))
             else:
@@ -167,7 +187,7 @@ async def _by_building(session: AsyncSession, conditions: Sequence[Any], sort: T
             if counted >= wanted:
                 break
     else:
-        found = await _building_counts(session, conditions, None)
+        found = await _building_counts(session, t, conditions, None)
         ordered = sorted(found, key=lambda b: (rank_of(b), b), reverse=sort.descending)
         strangers = [b for b in ordered if b not in ranks]
         for building_id in ordered:
@@ -181,15 +201,15 @@ async def _by_building(session: AsyncSession, conditions: Sequence[Any], sort: T
     for buildings, count in groups:
         if seen + count > offset and len(ids) < limit:
             skip = max(0, offset - seen)
-            ids += await _ids(session, select(Ticket.id)
-                              .where(*conditions, member_of(Ticket.building_id, buildings))
-                              .order_by(Ticket.id.desc()).limit(limit - len(ids))
+            ids += await _ids(session, select(t.id)
+                              .where(*conditions, member_of(t.building_id, buildings))
+                              .order_by(t.id.desc()).limit(limit - len(ids))
                               .offset(skip))
         seen += count
         if len(ids) >= limit:
             return ids
     # The page reaches the tickets of no building.
-    return ids + await _ids(session, select(Ticket.id)
-                            .where(*conditions, Ticket.building_id.is_(None))
-                            .order_by(Ticket.id.desc()).limit(limit - len(ids))
+    return ids + await _ids(session, select(t.id)
+                            .where(*conditions, t.building_id.is_(None))
+                            .order_by(t.id.desc()).limit(limit - len(ids))
                             .offset(max(0, offset - seen)))

@@ -213,7 +213,7 @@ async def list_tickets(
     else:
         total = await session.scalar(select(func.count()).select_from(Ticket)
                                      .where(*conditions))
-    ids = await page_ids(session, conditions, sort, limit, offset)
+    ids = await page_ids(session, conditions, sort, limit, offset, parts)
     rows = {t.id: t for t in (await session.execute(
         select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
     return [rows[i] for i in ids if i in rows], int(total or 0)

@@ -239,6 +239,13 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
                                                                 limit, offset)
                             assert found == every[offset:offset + limit], (
                                 what, key, descending, offset, limit)
+                            if not city:  # and read from the person's parts
+                                found = await ticket_pages.page_ids(
+                                    session, conditions, sort, limit, offset, parts=[
+                                        [*part, *filters]
+                                        for part in viewer_scope(viewer, org).parts()])
+                                assert found == every[offset:offset + limit], (
+                                    what, key, descending, offset, limit, "parts")
                             checked += 1
             # Counted part by part (a person's) or from ticket_counts (the city's).
             parts = None if city else [
