@@ -162,7 +162,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
-                                                        offset, chosen.order)
+                                                        offset, chosen.sort, chosen.city,
+                                                        chosen.parts)
         bodies = [ticket_json(t, org) for t in rows]
         await add_attachments(session, bodies)
     return web.json_response({"tickets": bodies, "total": total})

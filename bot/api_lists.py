@@ -38,7 +38,8 @@ async def tickets_csv(request: web.Request) -> web.Response:
     limit = params.query_int(request.query, "limit", default=EXPORT_MAX, low=1, high=EXPORT_MAX)
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit, 0,
-                                                        chosen.order)
+                                                        chosen.sort, chosen.city,
+                                                        chosen.parts)
     day = datetime.now(UTC).astimezone(BEIJING).strftime("%Y%m%d")
     name = f"工单-{day}.csv"
     return web.Response(

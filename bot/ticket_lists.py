@@ -20,12 +20,15 @@ from typing import Any
 
 from bot import params
 from bot.auth.viewer import Viewer, ticket_conditions
+from bot.reports.scope import viewer_scope
 from domain.org import OrgMap
 from domain.tickets import CATEGORIES, STATUSES
 from handlers import texts
 from storage import ticket_search
 from storage import tickets as ticket_queries
 from storage.models import Ticket
+from storage.ticket_counts import CityFilter
+from storage.ticket_pages import TicketSort
 
 MAX_SEARCH_CHARS = 100
 MAX_ACCOUNT_CHARS = 100
@@ -39,42 +42,68 @@ HANDLING_ROLES = ("grid_worker", "grid_leader", "mediator", "admin", "department
 @dataclass(frozen=True, slots=True)
 class TicketList:
     conditions: list[Any]
-    order: list[Any]
+    sort: TicketSort
+    #: The same list as a whole city's filtered by status, category and time alone, whose
+    #: tickets are counted from `ticket_counts` (None: another list, counted row by row).
+    city: CityFilter | None = None
+    #: A person's list as disjoint parts (conditions each an index serves, whose union is
+    #: the list), to count its tickets part by part (None: counted as the conditions say).
+    parts: list[list[Any]] | None = None
+
+
+#: The ranks of the latest org map's buildings (a city's 90,000 take 0.1 s to sort).
+_ranked: list[tuple[OrgMap, dict[int, int]]] = []
 
 
 def building_ranks(org: OrgMap) -> dict[int, int]:
     """Buildings in the order people number them: by district, then 3 before 12."""
+    if _ranked and _ranked[0][0] is org:
+        return _ranked[0][1]
+
     def key(building_id: int) -> tuple[int, int, int, str]:
         b = org.buildings[building_id]
         number = b.number
         numeric = number.isascii() and number.isdigit() and len(number) <= 9
         return (b.district_id, 0 if numeric else 1, int(number) if numeric else 0, number)
 
-    return {bid: n for n, bid in enumerate(sorted(org.buildings, key=key))}
+    ranks = {bid: n for n, bid in enumerate(sorted(org.buildings, key=key))}
+    _ranked[:] = [(org, ranks)]
+    return ranks
 
 
 def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketList:
     """The conditions and order a request's query asks for, kept to the viewer's scope."""
     building, grid = params.query_name(query, "building"), params.query_name(query, "grid")
+    status = params.query_choices(query, "status", STATUSES)
+    category = params.query_choices(query, "category", CATEGORIES)
+    since = params.query_since(query)
     conditions = ticket_queries.ticket_filters(
-        status=params.query_choices(query, "status", STATUSES),
-        category=params.query_choices(query, "category", CATEGORIES),
+        status=status, category=category,
         building_ids=[b.id for b in org.buildings_by_number(building)] if building else None,
         grid_ids=org.grid_ids_matching(grid) if grid else None,
-        since=params.query_since(query),
+        since=since,
     )
+    city = (CityFilter(status.split(",") if status else None,
+                       category.split(",") if category else None, since)
+            if viewer.is_token and not building and not grid else None)
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
         conditions += ticket_search.search_conditions(words)
+        city = None
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:
         conditions += _assignee(assignee, viewer, org)
+        city = None
     sort = query.get("sort", "").strip() or "-id"
     if sort not in SORTS:
         raise params.BadRequest(f"sort must be one of {', '.join(SORTS)}")
-    order = ticket_search.order_by(sort.lstrip("-"), sort.startswith("-"), building_ranks(org))
-    return TicketList(conditions + ticket_conditions(viewer, org), order)
+    key = sort.lstrip("-")
+    order = TicketSort(key, sort.startswith("-"),
+                       building_ranks(org) if key == "building" else {}, walk=viewer.is_token)
+    parts = (None if viewer.is_token
+             else [[*part, *conditions] for part in viewer_scope(viewer, org).parts()])
+    return TicketList(conditions + ticket_conditions(viewer, org), order, city, parts)
 
 
 def _assignee(value: str, viewer: Viewer, org: OrgMap) -> list[Any]:

@@ -195,6 +195,10 @@ class OrgMap:
     _holders: Mapping[tuple[str, str, int, str], tuple[int, ...]]
     _departments_by_name: Mapping[tuple[int, str], DepartmentInfo]
     _departments_of_person: Mapping[int, tuple[DepartmentInfo, ...]]
+    _buildings_of_district: Mapping[int, tuple[int, ...]]
+    _buildings_of_grid: Mapping[int, tuple[int, ...]]
+    _districts_of_street: Mapping[int, tuple[int, ...]]
+    _grids_of_district: Mapping[int, tuple[int, ...]]
 
     # ------------------------------------------------------------ building a snapshot
 
@@ -217,6 +221,7 @@ class OrgMap:
         carry their SLA and points (`StreetInfo.from_row` reads the stored columns)."""
         role_rows = sorted(set(roles))
         roles_of = _index(role_rows)
+        districts, grids = list(districts), list(grids)
         person_list = [
             PersonInfo(pid, name, wecom, wechat, phone, roles_of.get(pid, _EMPTY))
             for pid, name, wecom, wechat, phone in people
@@ -282,6 +287,10 @@ class OrgMap:
             _departments_of_person=_index(
                 (d.person_id, d) for d in department_list if d.person_id is not None
             ),
+            _buildings_of_district=_index((b.district_id, b.id) for b in building_list),
+            _buildings_of_grid=_index((b.grid_id, b.id) for b in building_list),
+            _districts_of_street=_index((d.street_id, d.id) for d in districts),
+            _grids_of_district=_index((district_id, gid) for gid, _, district_id in grids),
         )
 
     @classmethod
@@ -315,6 +324,28 @@ class OrgMap:
 
     def street(self, street_id: int) -> StreetInfo | None:
         return self.streets.get(street_id)
+
+    def buildings_within(self, *, street_ids: Iterable[int] = (), district_ids: Iterable[int] = (),
+                         grid_ids: Iterable[int] = ()) -> frozenset[int]:
+        """The buildings of these streets, districts and grids (read from indexes, not by
+        going through a city's buildings)."""
+        districts = set(district_ids)
+        for street_id in street_ids:
+            districts.update(self._districts_of_street.get(street_id, _EMPTY))
+        found: set[int] = set()
+        for district_id in districts:
+            found.update(self._buildings_of_district.get(district_id, _EMPTY))
+        for grid_id in grid_ids:
+            found.update(self._buildings_of_grid.get(grid_id, _EMPTY))
+        return frozenset(found)
+
+    def grids_within(self, *, street_ids: Iterable[int] = (),
+                     district_ids: Iterable[int] = ()) -> frozenset[int]:
+        """The grids of these streets and districts."""
+        districts = set(district_ids)
+        for street_id in street_ids:
+            districts.update(self._districts_of_street.get(street_id, _EMPTY))
+        return frozenset(g for d in districts for g in self._grids_of_district.get(d, _EMPTY))
 
     def street_of_building(self, building_id: int) -> StreetInfo | None:
         """The street a building belongs to (through its district)."""

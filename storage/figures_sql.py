@@ -200,6 +200,32 @@ def _in_ids_sqlite(element: in_ids, compiler: Any, **kw: Any) -> str:
     return f"{column} IN (SELECT value FROM json_each({ids}))"
 
 
+class in_id_set(FunctionElement[bool]):  # noqa: N801
+    """`column IN (ids)` tested row by row against a hashed set (`one_of`)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(in_id_set, "postgresql")
+def _in_id_set_pg(element: in_id_set, compiler: Any, **kw: Any) -> str:
+    column, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN (SELECT unnest({ids}))"
+
+
+@compiles(in_id_set, "sqlite")
+def _in_id_set_sqlite(element: in_id_set, compiler: Any, **kw: Any) -> str:
+    column, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN (SELECT value FROM json_each({ids}))"
+
+
+def one_of(column: Any, ids: Iterable[int]) -> Any:
+    """`column` is one of `ids`, for a test of every row rather than an index's search: on
+    PostgreSQL the ids are hashed once (a subquery), where `= ANY` of a bound array would
+    go through the array for each row."""
+    return in_id_set(column, bindparam(None, sorted(ids), IdList()))
+
+
 def member_of(column: Any, ids: Iterable[int]) -> Any:
     """`column` is one of `ids` (a set of any size, bound as one parameter)."""
     return in_ids(column, bindparam(None, sorted(ids), IdList()))

@@ -288,6 +288,8 @@ class SeenNonce(Base):
 FIGURE_COLUMNS = ["id", "status", "category", "urgency", "grid_id", "assignee_id",
                   "resolved_at", "rating"]
 OPEN_CONDITION = "status IN ('new', 'accepted', 'in_progress', 'reopened')"
+DUE_COLUMNS = ["status", "department_id", "reported_at", "respond_due_at", "accept_due_at",
+               "resolve_due_at"]
 BREACH_CONDITION = "kind IN ('escalated', 'respond_overdue', 'claimed')"
 
 
@@ -309,6 +311,15 @@ class Ticket(Base):
         Index("ix_tickets_department", "department_id",
               postgresql_where=text("department_id IS NOT NULL"),
               sqlite_where=text("department_id IS NOT NULL")),
+        # Ticket lists sorted by when a ticket last changed, by status and by category: a
+        # page is read in the index's order (storage.ticket_pages).
+        Index("ix_tickets_updated", "updated_at"),
+        Index("ix_tickets_status_id", "status", "id"),
+        Index("ix_tickets_category_id", "category", "id"),
+        # Open tickets with the columns of their deadline now (ticket_search.due_now): a
+        # list sorted by deadline reads them from the index alone on PostgreSQL.
+        Index("ix_tickets_open_due", "id", postgresql_include=DUE_COLUMNS,
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     category: Mapped[str] = mapped_column(String(10))
@@ -348,6 +359,17 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", lazy="raise"
     )
+
+
+class TicketCount(Base):
+    """How many tickets there are per Beijing day received (days since 1970-01-01),
+    status and category, kept by triggers on `tickets` (storage.ticket_counts)."""
+
+    __tablename__ = "ticket_counts"
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(12), primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
+    tickets: Mapped[int]
 
 
 class TicketFollower(Base):

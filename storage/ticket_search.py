@@ -60,16 +60,17 @@ def assignee_conditions(person_id: int | None, *, unassigned: bool = False) -> l
     return [Ticket.assignee_id == person_id]
 
 
-def due_now() -> Any:
+def due_now(t: Any = Ticket) -> Any:
     """The deadline that matters now, as `handlers.departments.due_now` says it: a whistled
     department's report while it is awaited, the accept deadline of a ticket nobody accepted,
-    the resolve deadline of one under way; none for a ticket that is done."""
-    awaiting = and_(Ticket.department_id.is_not(None), Ticket.reported_at.is_(None),
-                    Ticket.respond_due_at.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+    the resolve deadline of one under way; none for a ticket that is done. (`t`: the
+    tickets' columns, or those of a subquery of them.)"""
+    awaiting = and_(t.department_id.is_not(None), t.reported_at.is_(None),
+                    t.respond_due_at.is_not(None), t.status.in_(OPEN_STATUSES))
     return case(
-        (awaiting, Ticket.respond_due_at),
-        (Ticket.status.in_((Status.NEW, Status.REOPENED)), Ticket.accept_due_at),
-        (Ticket.status.in_((Status.ACCEPTED, Status.IN_PROGRESS)), Ticket.resolve_due_at),
+        (awaiting, t.respond_due_at),
+        (t.status.in_((Status.NEW, Status.REOPENED)), t.accept_due_at),
+        (t.status.in_((Status.ACCEPTED, Status.IN_PROGRESS)), t.resolve_due_at),
         else_=None,
     )
 

@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.decisions import ChangeTicket
 from domain.tickets import OPEN_STATUSES, Follower, TicketView
 from storage.errors import TransientError
+from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
+from storage.ticket_counts import CityFilter, count_tickets
+from storage.ticket_pages import NEWEST, TicketSort, page_ids
 
 
 async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Follower, ...]]:
@@ -192,16 +195,28 @@ def ticket_filters(
 
 async def list_tickets(
     session: AsyncSession, conditions: list[Any], limit: int, offset: int,
-    order: Sequence[Any] = (),
+    sort: TicketSort = NEWEST, city: CityFilter | None = None,
+    parts: Sequence[Sequence[Any]] | None = None,
 ) -> tuple[list[Ticket], int]:
-    """A page of the tickets that meet `conditions`, in `order` (newest first when none
-    is given; the id breaks ties), and how many there are in all."""
-    total = await session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
-    rows = await session.execute(
-        select(Ticket).where(*conditions).order_by(*order, Ticket.id.desc())
-        .limit(limit).offset(offset)
-    )
-    return list(rows.scalars()), int(total or 0)
+    """A page of the tickets that meet `conditions`, in `sort` (newest first unless said;
+    the id, newest first, breaks ties), and how many there are in all: counted from
+    `ticket_counts` when the conditions are those of `city`, a whole city's list, and part
+    by part when `parts` are the same tickets as disjoint parts (a person's list: each part
+    read from an index alone, where their union would visit each ticket's row)."""
+    if city is not None:
+        total = await count_tickets(session, city.statuses, city.categories, city.since)
+    elif parts is not None:
+        total = 0
+        for part in parts:  # a few: the person's buildings, their grids, what they hold
+            total += int(await session.scalar(
+                select(func.count()).select_from(Ticket).where(*part)) or 0)
+    else:
+        total = await session.scalar(select(func.count()).select_from(Ticket)
+                                     .where(*conditions))
+    ids = await page_ids(session, conditions, sort, limit, offset, parts)
+    rows = {t.id: t for t in (await session.execute(
+        select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
+    return [rows[i] for i in ids if i in rows], int(total or 0)
 
 
 async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:

@@ -51,7 +51,10 @@ def grids_of_scope(org: OrgMap, scope: TicketScope, seen: set[int | None]) -> li
     """The grids a table lists: every grid with a building in the scope (with zeros), and
     any other grid a ticket names, in the map's order; None last for tickets of no grid."""
     listed = scope.listed_buildings()
-    wanted = {b.grid_id for b in org.buildings.values() if listed is None or b.id in listed}
+    if listed is None:
+        wanted = {b.grid_id for b in org.buildings.values()}
+    else:
+        wanted = {org.buildings[b].grid_id for b in listed if b in org.buildings}
     wanted |= {g for g in seen if g is not None}
     ordered: list[int | None] = sorted(wanted, key=lambda g: (_grid_order(org, g), g))
     if None in seen:

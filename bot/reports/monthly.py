@@ -237,7 +237,10 @@ def _districts(org: OrgMap, scope: TicketScope,
                tallies: dict[int | None, Tally]) -> list[dict[str, Any]]:
     wanted = {d for d in tallies if d is not None}
     listed = scope.listed_buildings()
-    wanted |= {b.district_id for b in org.buildings.values() if listed is None or b.id in listed}
+    if listed is None:
+        wanted |= {b.district_id for b in org.buildings.values()}
+    else:
+        wanted |= {org.buildings[b].district_id for b in listed if b in org.buildings}
     rows = []
     for district_id in sorted(wanted):
         district = org.district(district_id)

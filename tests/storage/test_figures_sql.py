@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.auth.viewer import (
@@ -199,3 +199,145 @@ async def test_grids_named_each_their_own_way_have_their_medians(sessions: Sessi
                                                   NOW)
             assert not _differences(found, wanted), _differences(found, wanted)[:10]
             assert found["by_grid"]["第1网格"]["median_closure_hours"] > 0
+
+
+async def _page_cases(session: AsyncSession, org: OrgMap,
+                      ) -> list[tuple[str, Viewer, list[Any]]]:
+    """(what, whose, filters) of the lists the pages are checked on: the token's, a street
+    admin's, a grid worker's and a captain's, as they are and their open tickets."""
+    from domain.tickets import OPEN_STATUSES
+
+    cases = []
+    people = [org.person_by_wecom(account) for account in ("cyadmin", "wg01", "cap7")]
+    for viewer in [TOKEN_VIEWER, *(person_viewer(org, p.id) for p in people if p)]:
+        assert viewer is not None
+        cases += [(f"{viewer.name}", viewer, []),
+                  (f"{viewer.name}, open", viewer, [Ticket.status.in_(OPEN_STATUSES)])]
+    return cases
+
+
+async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Sessions,
+                                                                monkeypatch: Any) -> None:
+    """Every sort, both ways, at the first page, one further on and one past the end, read
+    as `storage.ticket_pages` reads it, is exactly that page of the one ORDER BY the sort
+    means (`ticket_search.order_by`): for the city (buildings walked a chunk at a time, one
+    building the map does not know yet) and for people's lists."""
+    from bot.ticket_lists import building_ranks
+    from domain.tickets import OPEN_STATUSES
+    from storage import ticket_pages
+    from storage.ticket_counts import CityFilter
+    from storage.ticket_search import SORT_KEYS, order_by
+    from storage.tickets import list_tickets
+
+    monkeypatch.setattr(ticket_pages, "FIRST_CHUNK", 2)
+    org = await _history(sessions)
+    ranks = building_ranks(org)
+    stale = dict(ranks)
+    newest_building = max(stale)
+    del stale[newest_building]  # a building added since the map was read
+    checked = 0
+    async with sessions() as session:
+        total = len((await session.execute(select(Ticket.id))).all())
+        for what, viewer, filters in await _page_cases(session, org):
+            conditions = [*filters, *ticket_conditions(viewer, org)]
+            city = viewer.is_token
+            for key in SORT_KEYS:
+                for descending in (False, True):
+                    for buildings in ((ranks, stale) if key == "building" else ({},)):
+                        sort = ticket_pages.TicketSort(key, descending, buildings, walk=city)
+                        plain = [*order_by(key, descending, buildings), Ticket.id.desc()]
+                        every = list((await session.execute(
+                            select(Ticket.id).where(*conditions).order_by(*plain)))
+                            .scalars())
+                        for offset, limit in ((0, 7), (23, 50), (len(every) - 5, 20),
+                                              (total + 1, 10)):
+                            offset = max(offset, 0)
+                            found = await ticket_pages.page_ids(session, conditions, sort,
+                                                                limit, offset)
+                            assert found == every[offset:offset + limit], (
+                                what, key, descending, offset, limit)
+                            if not city:  # and read from the person's parts
+                                found = await ticket_pages.page_ids(
+                                    session, conditions, sort, limit, offset, parts=[
+                                        [*part, *filters]
+                                        for part in viewer_scope(viewer, org).parts()])
+                                assert found == every[offset:offset + limit], (
+                                    what, key, descending, offset, limit, "parts")
+                            checked += 1
+            # Counted part by part (a person's) or from ticket_counts (the city's).
+            parts = None if city else [
+                [*part, *filters] for part in viewer_scope(viewer, org).parts()]
+            counted = CityFilter(list(OPEN_STATUSES) if filters else None) if city else None
+            _, total_found = await list_tickets(session, conditions, 5, 0, city=counted,
+                                                parts=parts)
+            assert total_found == len(every), what
+    assert checked == 8 * 8 * 2 * 4
+
+
+async def _counts_drift(session: AsyncSession) -> list[Any]:
+    """Rows where `ticket_counts` and the tickets themselves disagree."""
+    from storage.figures_sql import beijing_day_number
+    from storage.models import TicketCount
+
+    day = beijing_day_number(Ticket.created_at)
+    actual = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
+        select(day, Ticket.status, Ticket.category, func.count())
+        .group_by(day, Ticket.status, Ticket.category))}
+    kept = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
+        select(TicketCount.day, TicketCount.status, TicketCount.category,
+               TicketCount.tickets)) if n}
+    return sorted(set(actual.items()) ^ set(kept.items()))
+
+
+async def test_the_tickets_counted_per_day_are_the_tickets(sessions: Sessions) -> None:
+    """`ticket_counts` is what counting the tickets gives, after the history gridbot wrote
+    and after tickets are written, moved between statuses and categories, received at
+    another time and deleted in any way; a whole city's list counted from it has as many
+    tickets as counting them row by row, from any moment."""
+    import random
+
+    from domain.tickets import CATEGORIES, STATUSES
+    from storage.ticket_counts import count_tickets
+
+    await _history(sessions)
+    rng = random.Random(7)
+    async with sessions() as session:
+        assert await _counts_drift(session) == []
+        ids = list((await session.execute(select(Ticket.id))).scalars())
+        building_id = (await session.execute(select(Ticket.building_id).limit(1))).scalar()
+        for ticket_id in rng.sample(ids, 60):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                status=rng.choice(STATUSES)))
+        for ticket_id in rng.sample(ids, 20):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                category=rng.choice(CATEGORIES), updated_at=NOW))
+        for ticket_id in rng.sample(ids, 10):
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                created_at=NOW - timedelta(hours=rng.randint(1, 2000))))
+        await session.execute(update(Ticket).where(Ticket.id.in_(ids[:30])).values(
+            status="closed"))  # several at once, some already closed
+        for n in range(15):
+            session.add(Ticket(
+                category=rng.choice(CATEGORIES), status=rng.choice(STATUSES),
+                reporter_channel="bridge", reporter_id=f"wxid_n{n}", text="新的",
+                building_id=building_id,
+                created_at=NOW - timedelta(minutes=rng.randint(0, 3000)), updated_at=NOW))
+        await session.commit()
+        doomed = ", ".join(map(str, rng.sample(ids, 5)))
+        await session.execute(text(f"DELETE FROM tickets WHERE id IN ({doomed})"))
+        await session.commit()
+        assert await _counts_drift(session) == []
+        midnight = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # Beijing 11-02 00:00
+        for since in (None, NOW - timedelta(days=10, minutes=7), midnight,
+                      midnight - timedelta(microseconds=1), NOW + timedelta(days=1)):
+            for statuses in (None, ["new", "accepted", "in_progress", "reopened"], ["closed"]):
+                for categories in (None, ["dispute"], ["wish", "repair"]):
+                    query = select(func.count()).select_from(Ticket)
+                    if since is not None:
+                        query = query.where(Ticket.created_at >= since)
+                    if statuses is not None:
+                        query = query.where(Ticket.status.in_(statuses))
+                    if categories is not None:
+                        query = query.where(Ticket.category.in_(categories))
+                    assert await count_tickets(session, statuses, categories, since) == \
+                        await session.scalar(query), (since, statuses, categories)
