@@ -357,6 +357,8 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
     text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
     if not text or len(text) > FRAGMENT_MAX_CHARS or ticket.status not in OPEN_STATUSES:
         return None
+    if _bare(text) in _bare(ticket.text):
+        return None  # the report said again: answered as a repeat, not added to itself
     facility = _entity(nlu, "facility")
     if facility is not None and ticket.facility is not None and facility != ticket.facility:
         return None
@@ -371,7 +373,7 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
     elif _confidence(nlu) >= OTHER_MATTER:
         # A sure report is another matter, unless it is of the same kind and too short to
         # stand alone ("又坏了") or only says where, or names the ticket's own facility.
-        adds = (len(re.sub(r"[\W_]", "", text)) <= ADDITION_MAX_CHARS
+        adds = (len(_bare(text)) <= ADDITION_MAX_CHARS
                 or any(_entity(nlu, name) for name in ("unit", "room", "floor"))
                 or (facility is not None and facility == ticket.facility))
         if INTENT_CATEGORY.get(intent) != ticket.category or not adds:
@@ -401,6 +403,11 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         sends=sends, nlu=nlu,
         conversation=ConversationChange(live.key, last_ticket_id=ticket.id,
                                         last_ticket_until=ctx.now + FRAGMENT_WINDOW))
+
+
+def _bare(text: str) -> str:
+    """The words of a text without punctuation or spaces, to compare what was said."""
+    return re.sub(r"[\W_]", "", text)
 
 
 def _lapsed(live: Memory) -> ConversationChange | None:

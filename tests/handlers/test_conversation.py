@@ -153,6 +153,10 @@ def test_a_short_message_right_after_a_report_is_added_to_it():
     assert other.outcome == "ticket_created"
     more = converse(*said("天天如此！", "complaint", 0.9, **group), memory, last_ticket=noise)
     assert more.outcome == "supplemented"
+    # The report said again is not added to itself: it is handled as a repeat, answered.
+    again = converse(*said("楼上装修太吵了！", "complaint", 0.9, **group), memory,
+                     last_ticket=noise)
+    assert again.outcome != "supplemented" and not again.changes
 
 
 def test_a_command_lets_what_was_remembered_lapse():

@@ -12,6 +12,7 @@ const OUTCOMES = {
   notice_scheduled: "定时通知", notice_sent: "定时通知已发出", acknowledged: "居民已收到通知",
   wish_reannounced: "心愿再次通知志愿者", wish_handed_over: "心愿交网格员跟进", redeemed: "积分兑换",
   notice_answered: "据通知答复", asked_facility: "追问什么坏了", supplemented: "居民补充到工单",
+  photo_attached: "照片附到工单", photo_waiting: "照片待配报告", photo_failed: "照片未能保存",
   home_set: "登记住址", home_unknown: "住址楼号不存在",
   digest_sent: "每日工作提醒已发送",
 };
