@@ -66,6 +66,7 @@ from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
 from storage.models import WAITING_CONDITION, InboundRecord
 from storage.orgmap import OrgMapCache
+from storage.ticket_counts import fold_ticket_counts
 from storage.writes import PendingWrites
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,12 @@ class Processor:
         """Delete what conversations remembered that has expired (handlers.conversation)."""
         async with self._sessions() as session, session.begin():
             return await conversations.forget_expired(session, self._clock())
+
+    async def fold_ticket_counts(self) -> int:
+        """Fold the changes the triggers on `tickets` recorded into `ticket_counts`, so that
+        they stay few (storage.ticket_counts); how many were folded."""
+        async with self._sessions() as session, session.begin():
+            return await fold_ticket_counts(session)
 
     # -- claiming and understanding ---------------------------------------------------------
 

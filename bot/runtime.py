@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
 FORGET_INTERVAL = 60.0  # how often expired conversation state is deleted
+FOLD_INTERVAL = 60.0  # how often the changes of the tickets counted per day are folded in
 MODEL_CHECK_INTERVAL = 5.0
 DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
 BATCH = 50  # messages handled in one transaction
@@ -233,8 +234,9 @@ class Runtime:
     async def _sweep(self) -> None:
         """Catch what no signal announced: a crash mid-message, a lost wake-up, and the
         messages put back for a retry, as soon as they are due. Now and then it also
-        deletes what conversations remembered that has expired."""
-        forget_at = 0.0
+        deletes what conversations remembered that has expired and folds the changes of the
+        tickets counted per day into their counts (storage.ticket_counts)."""
+        forget_at = fold_at = 0.0
         while True:
             wait = SWEEP_INTERVAL
             try:
@@ -242,6 +244,9 @@ class Runtime:
                 if asyncio.get_running_loop().time() >= forget_at:
                     forget_at = asyncio.get_running_loop().time() + FORGET_INTERVAL
                     await self.processor.forget_expired()
+                if asyncio.get_running_loop().time() >= fold_at:
+                    fold_at = asyncio.get_running_loop().time() + FOLD_INTERVAL
+                    await self.processor.fold_ticket_counts()
                 due_in = await self.processor.next_retry_in()
                 if due_in is not None:
                     wait = min(wait, max(due_in, 0.05))

@@ -363,13 +363,27 @@ class Ticket(Base):
 
 class TicketCount(Base):
     """How many tickets there are per Beijing day received (days since 1970-01-01),
-    status and category, kept by triggers on `tickets` (storage.ticket_counts)."""
+    status and category, with the changes in `ticket_count_changes` folded in now and
+    then (storage.ticket_counts)."""
 
     __tablename__ = "ticket_counts"
     day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(12), primary_key=True)
     category: Mapped[str] = mapped_column(String(10), primary_key=True)
     tickets: Mapped[int]
+
+
+class TicketCountChange(Base):
+    """A change of `ticket_counts` not folded into it yet: +1 or -1 tickets of a day,
+    status and category, appended by the triggers on `tickets` and moved into
+    `ticket_counts` by `storage.ticket_counts.fold_ticket_counts`."""
+
+    __tablename__ = "ticket_count_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12))
+    category: Mapped[str] = mapped_column(String(10))
+    delta: Mapped[int]
 
 
 class TicketFollower(Base):

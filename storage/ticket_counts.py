@@ -1,13 +1,22 @@
-"""How many tickets there are per Beijing day received, status and category
-(`ticket_counts`), kept by the database itself, so that a whole city's list can say how many
-tickets it has without counting ten million rows.
+"""How many tickets there are per Beijing day received, status and category, kept by the
+database itself, so that a whole city's list can say how many tickets it has without
+counting ten million rows.
 
-Triggers on `tickets` (created by migration 0010, on SQLite and on PostgreSQL) add one to
-the row of a ticket's (day, status, category) when it is written and take one from the row
-it leaves when it changes status or category or is deleted, in the same transaction as the
-change: every path that writes a ticket keeps the counts right, the one writer, the demo,
-an import. A loader that writes tickets with triggers off (`bench/stats.py`, COPY as a
-replica) fills the table afterwards with `REBUILD`.
+Triggers on `tickets` (created by migration 0010, on SQLite and on PostgreSQL) append a row
+to `ticket_count_changes` for each change of a ticket's (day, status, category): +1 for the
+one it is written with, -1 for the one it leaves when it changes status or category or is
+deleted, in the same transaction as the change, so every path that writes a ticket keeps
+the counts right (the one writer, the demo, an import). They only ever insert new rows:
+transactions writing tickets of the same day, status and category at once never wait for
+each other's counter row (nor deadlock over two of them in opposite orders), as they would
+if each added to a shared one.
+
+`fold_ticket_counts`, run once a minute by every worker process (bot/runtime.py), moves
+those changes into `ticket_counts` (one row per day × status × category) in one
+transaction; what is counted is always `ticket_counts` plus the changes not folded yet,
+read in one statement, so a fold going on meanwhile is seen wholly or not at all. A loader
+that writes tickets with triggers off (`bench/stats.py`, COPY as a replica) fills the
+tables afterwards with `rebuild_statements`.
 
 `count_tickets` answers the token's list — filtered by status, category and/or received
 since a moment, and by nothing else — from the counts of the whole days after that moment
@@ -20,15 +29,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.figures_sql import day_number
-from storage.models import Ticket, TicketCount
+from storage.models import Ticket, TicketCount, TicketCountChange
 
 BEIJING_SECONDS = 8 * 3600
 _BEIJING = timezone(timedelta(seconds=BEIJING_SECONDS))
+#: The key of the transaction-level advisory lock a fold holds on PostgreSQL.
+FOLD_LOCK = 0x67726964  # "grid"
 
 
 def _day(dialect: str, column: str) -> str:
@@ -38,12 +50,9 @@ def _day(dialect: str, column: str) -> str:
     return f"((CAST(strftime('%s', {column}) AS INTEGER) + {BEIJING_SECONDS}) / 86400)"
 
 
-def _add(dialect: str, row: str, delta: int) -> str:
-    sign = "+" if delta > 0 else "-"
-    return (f"INSERT INTO ticket_counts (day, status, category, tickets) VALUES "
-            f"({_day(dialect, row + '.created_at')}, {row}.status, {row}.category, {delta}) "
-            f"ON CONFLICT (day, status, category) DO UPDATE SET tickets = "
-            f"ticket_counts.tickets {sign} 1")
+def _change(dialect: str, row: str, delta: int) -> str:
+    return (f"INSERT INTO ticket_count_changes (day, status, category, delta) VALUES "
+            f"({_day(dialect, row + '.created_at')}, {row}.status, {row}.category, {delta})")
 
 
 _CHANGED = ("OLD.status IS NOT NEW.status OR OLD.category IS NOT NEW.category"
@@ -51,17 +60,18 @@ _CHANGED = ("OLD.status IS NOT NEW.status OR OLD.category IS NOT NEW.category"
 
 
 def create_statements(dialect: str) -> list[str]:
-    """The triggers that keep `ticket_counts`, for `dialect` ("postgresql" or "sqlite")."""
+    """The triggers that record the changes of the counts, for `dialect` ("postgresql" or
+    "sqlite")."""
     if dialect == "postgresql":
         changed = _CHANGED.replace("IS NOT", "IS DISTINCT FROM")
         return [
             "CREATE FUNCTION gridbot_ticket_counts() RETURNS trigger LANGUAGE plpgsql AS $$\n"
             "BEGIN\n"
             "  IF TG_OP IN ('UPDATE', 'DELETE') THEN\n"
-            f"    {_add(dialect, 'OLD', -1)};\n"
+            f"    {_change(dialect, 'OLD', -1)};\n"
             "  END IF;\n"
             "  IF TG_OP IN ('UPDATE', 'INSERT') THEN\n"
-            f"    {_add(dialect, 'NEW', 1)};\n"
+            f"    {_change(dialect, 'NEW', 1)};\n"
             "  END IF;\n"
             "  RETURN NULL;\n"
             "END $$",
@@ -72,11 +82,11 @@ def create_statements(dialect: str) -> list[str]:
         ]
     return [
         f"CREATE TRIGGER ticket_counts_insert AFTER INSERT ON tickets BEGIN "
-        f"{_add(dialect, 'NEW', 1)}; END",
+        f"{_change(dialect, 'NEW', 1)}; END",
         f"CREATE TRIGGER ticket_counts_delete AFTER DELETE ON tickets BEGIN "
-        f"{_add(dialect, 'OLD', -1)}; END",
+        f"{_change(dialect, 'OLD', -1)}; END",
         f"CREATE TRIGGER ticket_counts_update AFTER UPDATE ON tickets WHEN {_CHANGED} BEGIN "
-        f"{_add(dialect, 'OLD', -1)}; {_add(dialect, 'NEW', 1)}; END",
+        f"{_change(dialect, 'OLD', -1)}; {_change(dialect, 'NEW', 1)}; END",
     ]
 
 
@@ -90,11 +100,47 @@ def drop_statements(dialect: str) -> list[str]:
 
 
 def rebuild_statements(dialect: str) -> list[str]:
-    """Statements that make `ticket_counts` the counts of the tickets as they are."""
-    return ["DELETE FROM ticket_counts",
+    """Statements that make `ticket_counts` the counts of the tickets as they are, with no
+    change left to fold (while nothing else writes tickets)."""
+    return ["DELETE FROM ticket_count_changes",
+            "DELETE FROM ticket_counts",
             f"INSERT INTO ticket_counts (day, status, category, tickets) "
             f"SELECT {_day(dialect, 'created_at')} AS day, status, category, count(*) "
             f"FROM tickets GROUP BY 1, 2, 3"]
+
+
+_UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
+           "ON CONFLICT (day, status, category) DO UPDATE "
+           "SET tickets = ticket_counts.tickets + EXCLUDED.tickets")
+
+
+async def fold_ticket_counts(session: AsyncSession) -> int:
+    """Move the changes recorded so far into `ticket_counts`, in the session's transaction
+    (commit it), and say how many there were. On PostgreSQL a fold another process is
+    doing at the moment makes this one fold nothing (its advisory lock is held); were two
+    to run, the second's DELETE would skip the rows the first deleted, so no change is
+    counted twice either way. SQLite has one writer at a time."""
+    if session.bind.dialect.name == "postgresql":
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK))):
+            return 0
+        moved = await session.scalar(text(
+            "WITH moved AS (DELETE FROM ticket_count_changes"
+            " RETURNING day, status, category, delta), "
+            "folded AS (" + _UPSERT.format(
+                rows="SELECT day, status, category, sum(delta) FROM moved GROUP BY 1, 2, 3")
+            + ") SELECT count(*) FROM moved"))
+        return int(moved or 0)
+    # No DELETE … RETURNING inside a WITH: the changes up to the newest, folded and deleted.
+    last = await session.scalar(select(func.max(TicketCountChange.id)))
+    if last is None:
+        return 0
+    count = int(await session.scalar(
+        select(func.count()).where(TicketCountChange.id <= last)) or 0)
+    await session.execute(text(_UPSERT.format(
+        rows="SELECT day, status, category, sum(delta) FROM ticket_count_changes"
+             " WHERE id <= :last GROUP BY 1, 2, 3")), {"last": last})
+    await session.execute(delete(TicketCountChange).where(TicketCountChange.id <= last))
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +156,28 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
                         categories: Sequence[str] | None = None,
                         since: datetime | None = None) -> int:
     """How many tickets of the whole city have one of `statuses` and of `categories` (None:
-    any) and were received at or after `since`."""
-    counted = select(func.coalesce(func.sum(TicketCount.tickets), 0))
-    counted_rows = select(func.count()).select_from(Ticket)
-    for column, row_column, values in ((TicketCount.status, Ticket.status, statuses),
-                                       (TicketCount.category, Ticket.category, categories)):
-        if values is not None:
-            counted = counted.where(column.in_(list(values)))
-            counted_rows = counted_rows.where(row_column.in_(list(values)))
-    rest = 0
+    any) and were received at or after `since`: the folded counts, the changes not folded
+    yet and (from `since` on) the rest of since's day, summed in one statement."""
+    folded = select(TicketCount.tickets.label("n"))
+    pending = select(TicketCountChange.delta.label("n"))
+    parts: list[Any] = []
+    for query, table in ((folded, TicketCount), (pending, TicketCountChange)):
+        for column, values in ((table.status, statuses), (table.category, categories)):
+            if values is not None:
+                query = query.where(column.in_(list(values)))
+        if since is not None:
+            # The counts of the days after since's; that day's tickets are counted below.
+            query = query.where(table.day > day_number(since.astimezone(_BEIJING).date()))
+        parts.append(query)
     if since is not None:
-        # The counts of the days after since's, and that day's tickets from since on.
         first = since.astimezone(_BEIJING).date()
         next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
-        counted = counted.where(TicketCount.day > day_number(first))
-        rest = int(await session.scalar(counted_rows.where(
-            Ticket.created_at >= since, Ticket.created_at < next_day)) or 0)
-    return int(await session.scalar(counted) or 0) + rest
-
+        rest = select(func.count().label("n")).select_from(Ticket).where(
+            Ticket.created_at >= since, Ticket.created_at < next_day)
+        for column, values in ((Ticket.status, statuses), (Ticket.category, categories)):
+            if values is not None:
+                rest = rest.where(column.in_(list(values)))
+        parts.append(rest)
+    every = union_all(*parts).subquery("counted")
+    return int(await session.scalar(
+        select(func.coalesce(func.sum(every.c.n), literal(0)))) or 0)

@@ -7,9 +7,9 @@ here each order is read as the indexes can give it, and the page is the same:
 - id, created, updated: the column's index in order (`ix_tickets_updated` for updated;
   PostgreSQL breaks the rare ties of a timestamp by id as it reads).
 - status, category: one branch per value, in the order people read them (and any other
-  value `ticket_counts` has seen, after them), each the newest `offset + limit` tickets of
-  that value (`ix_tickets_status_id`, `ix_tickets_category_id`), put together and cut to
-  the page.
+  value the tickets counted per day have seen, after them), each the newest
+  `offset + limit` tickets of that value (`ix_tickets_status_id`, `ix_tickets_category_id`),
+  put together and cut to the page.
 - A person's list (`parts`: their buildings, their grids, what they hold — a street's
   tickets at most) is read as the union of those parts, each from its index
   (`ix_tickets_building_created` carries status and category), and sorted once, rather
@@ -29,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, union_all
+from sqlalchemy import case, func, literal_column, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.tickets import CATEGORIES, OPEN_STATUSES
 from storage.figures_sql import member_of
-from storage.models import DUE_COLUMNS, Building, Ticket, TicketCount
+from storage.models import DUE_COLUMNS, Building, Ticket, TicketCount, TicketCountChange
 from storage.ticket_search import LIFECYCLE, SORT_KEYS, due_now
 
 #: Buildings counted in the first chunk of a walk; each next chunk is this many times larger.
@@ -106,11 +106,15 @@ async def _by_value(session: AsyncSession, t: Any, conditions: Sequence[Any], co
                     values: list[str], descending: bool, limit: int, offset: int) -> list[int]:
     """Sorted by the rank of `column`'s value in `values` (any other value after them)."""
     wanted = offset + limit
-    # Any other value a ticket has (none in a healthy database), from `ticket_counts`
-    # rather than a search of every ticket for a value not among `values`.
-    counted = TicketCount.status if column is t.status else TicketCount.category
-    others = sorted(set((await session.execute(
-        select(counted).where(TicketCount.tickets > 0).distinct())).scalars()) - set(values))
+    # Any other value a ticket has (none in a healthy database), from `ticket_counts` and
+    # the changes not folded into it yet rather than a search of every ticket for a value
+    # not among `values` (a value some ticket has is counted above 0 in one or added by one).
+    status = column is t.status
+    counted = TicketCount.status if status else TicketCount.category
+    added = TicketCountChange.status if status else TicketCountChange.category
+    others = sorted(set((await session.execute(union(
+        select(counted).where(TicketCount.tickets > 0),
+        select(added).where(TicketCountChange.delta > 0)))).scalars()) - set(values))
     branches = []
     for rank, value in [*enumerate(values), *((len(values), v) for v in others)]:
         branch = (select(t.id.label("id"), literal_column(str(rank)).label("rank"))

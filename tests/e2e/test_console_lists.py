@@ -105,6 +105,38 @@ async def test_the_assignee_filter_and_sorting(listed: Listed):
     assert [t["id"] for t in page["tickets"]] == [listed.door, listed.far] and page["total"] == 4
 
 
+async def test_the_citys_totals_before_and_after_the_counts_are_folded(listed: Listed):
+    """The token's list says how many tickets the city has from the tickets counted per
+    day and the changes the workers have not folded into them yet: the same totals before
+    and after a fold, and after a ticket changes status between two folds."""
+    from sqlalchemy import func, select
+
+    from storage.models import TicketCountChange
+
+    spine = listed.spine
+
+    async def totals() -> tuple[int, ...]:
+        return tuple([(await spine.api(f"/api/v1/tickets?limit=1{query}"))["total"]
+                      for query in ("", "&status=new", "&status=accepted",
+                                    "&status=new,accepted&category=repair")])
+
+    async def unfolded() -> int:
+        async with spine.runtime.sessions() as session:
+            return int(await session.scalar(
+                select(func.count()).select_from(TicketCountChange)) or 0)
+
+    assert await totals() == (4, 4, 0, 4)
+    await spine.runtime.processor.fold_ticket_counts()
+    assert await unfolded() == 0
+    assert await totals() == (4, 4, 0, 4)
+    worker = await listed.as_("zhangwg")
+    assert (await worker.request("POST", f"/api/v1/tickets/{listed.door}/accept")).status == 200
+    assert await unfolded() == 2  # one fewer new, one more accepted
+    assert await totals() == (4, 3, 1, 4)
+    assert await spine.runtime.processor.fold_ticket_counts() == 2
+    assert await totals() == (4, 3, 1, 4)
+
+
 def read_csv(body: bytes) -> list[list[str]]:
     assert body.startswith(b"\xef\xbb\xbf")
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))

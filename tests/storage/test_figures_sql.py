@@ -7,9 +7,11 @@ tickets `bot.auth.viewer.ticket_conditions` lets them see."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -275,45 +277,97 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
 
 
 async def _counts_drift(session: AsyncSession) -> list[Any]:
-    """Rows where `ticket_counts` and the tickets themselves disagree."""
+    """Rows where `ticket_counts` with the changes not folded into it yet and the tickets
+    themselves disagree."""
     from storage.figures_sql import beijing_day_number
-    from storage.models import TicketCount
+    from storage.models import TicketCount, TicketCountChange
 
     day = beijing_day_number(Ticket.created_at)
     actual = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
         select(day, Ticket.status, Ticket.category, func.count())
         .group_by(day, Ticket.status, Ticket.category))}
-    kept = {(int(d), s, c): int(n) for d, s, c, n in await session.execute(
-        select(TicketCount.day, TicketCount.status, TicketCount.category,
-               TicketCount.tickets)) if n}
-    return sorted(set(actual.items()) ^ set(kept.items()))
+    kept: dict[tuple[int, str, str], int] = {}
+    for table, column in ((TicketCount, TicketCount.tickets),
+                          (TicketCountChange, TicketCountChange.delta)):
+        for d, s, c, n in await session.execute(select(
+                table.day, table.status, table.category, func.sum(column))
+                .group_by(table.day, table.status, table.category)):
+            kept[int(d), s, c] = kept.get((int(d), s, c), 0) + int(n)
+    return sorted(set(actual.items()) ^ {(key, n) for key, n in kept.items() if n})
+
+
+async def _assert_counted(session: AsyncSession) -> None:
+    """A whole city's list counted from `ticket_counts` and the changes not folded yet has
+    as many tickets as counting them row by row, from any moment, of any statuses and
+    categories."""
+    from storage.ticket_counts import count_tickets
+
+    assert await _counts_drift(session) == []
+    midnight = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # Beijing 11-02 00:00
+    for since in (None, NOW - timedelta(days=10, minutes=7), midnight,
+                  midnight - timedelta(microseconds=1), NOW + timedelta(days=1)):
+        for statuses in (None, ["new", "accepted", "in_progress", "reopened"], ["closed"]):
+            for categories in (None, ["dispute"], ["wish", "repair"]):
+                query = select(func.count()).select_from(Ticket)
+                if since is not None:
+                    query = query.where(Ticket.created_at >= since)
+                if statuses is not None:
+                    query = query.where(Ticket.status.in_(statuses))
+                if categories is not None:
+                    query = query.where(Ticket.category.in_(categories))
+                assert await count_tickets(session, statuses, categories, since) == \
+                    await session.scalar(query), (since, statuses, categories)
+
+
+async def _unfolded(session: AsyncSession) -> int:
+    from storage.models import TicketCountChange
+
+    return int(await session.scalar(select(func.count()).select_from(TicketCountChange)) or 0)
 
 
 async def test_the_tickets_counted_per_day_are_the_tickets(sessions: Sessions) -> None:
-    """`ticket_counts` is what counting the tickets gives, after the history gridbot wrote
-    and after tickets are written, moved between statuses and categories, received at
-    another time and deleted in any way; a whole city's list counted from it has as many
-    tickets as counting them row by row, from any moment."""
+    """`ticket_counts` with the changes the triggers recorded since the last fold is what
+    counting the tickets gives, after the history gridbot wrote and after tickets are
+    written, moved between statuses and categories, received at another time and deleted
+    in any way, folded in between or not (within a transaction's changes too); a whole
+    city's list counted from them has as many tickets as counting them row by row, from
+    any moment, before and after each fold. Rebuilding them from the tickets leaves no
+    change to fold."""
     import random
 
     from domain.tickets import CATEGORIES, STATUSES
-    from storage.ticket_counts import count_tickets
+    from storage.ticket_counts import fold_ticket_counts, rebuild_statements
 
     await _history(sessions)
     rng = random.Random(7)
     async with sessions() as session:
-        assert await _counts_drift(session) == []
+        await _assert_counted(session)
+        changes = await _unfolded(session)
+        assert changes > 900  # the history's tickets, each written and changed
+        assert await fold_ticket_counts(session) == changes
+        await session.commit()
+        assert await _unfolded(session) == 0
+        await _assert_counted(session)
+        assert await fold_ticket_counts(session) == 0
+        await session.commit()
         ids = list((await session.execute(select(Ticket.id))).scalars())
         building_id = (await session.execute(select(Ticket.building_id).limit(1))).scalar()
         for ticket_id in rng.sample(ids, 60):
             await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
                 status=rng.choice(STATUSES)))
+        await _assert_counted(session)
+        await fold_ticket_counts(session)  # within the transaction that wrote them
+        await _assert_counted(session)
         for ticket_id in rng.sample(ids, 20):
             await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
                 category=rng.choice(CATEGORIES), updated_at=NOW))
         for ticket_id in rng.sample(ids, 10):
             await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
                 created_at=NOW - timedelta(hours=rng.randint(1, 2000))))
+        await _assert_counted(session)
+        await session.commit()
+        assert await fold_ticket_counts(session) > 0
+        await session.commit()
         await session.execute(update(Ticket).where(Ticket.id.in_(ids[:30])).values(
             status="closed"))  # several at once, some already closed
         for n in range(15):
@@ -323,21 +377,113 @@ async def test_the_tickets_counted_per_day_are_the_tickets(sessions: Sessions) -
                 building_id=building_id,
                 created_at=NOW - timedelta(minutes=rng.randint(0, 3000)), updated_at=NOW))
         await session.commit()
+        await _assert_counted(session)
         doomed = ", ".join(map(str, rng.sample(ids, 5)))
         await session.execute(text(f"DELETE FROM tickets WHERE id IN ({doomed})"))
         await session.commit()
+        await _assert_counted(session)
+        assert await fold_ticket_counts(session) > 0
+        await session.commit()
+        await _assert_counted(session)
+        # Moved back where they were: folded rows of 0 tickets count for nothing.
+        await session.execute(update(Ticket).where(Ticket.id.in_(ids[:30])).values(
+            status="new"))
+        await session.commit()
+        await _assert_counted(session)
+        await session.execute(update(Ticket).where(Ticket.id.in_(ids[:30])).values(
+            status="closed"))
+        await session.commit()
+        for statement in rebuild_statements(session.bind.dialect.name):
+            await session.execute(text(statement))
+        await session.commit()
+        assert await _unfolded(session) == 0
+        await _assert_counted(session)
+
+
+def _repair(n: int, status: str = "new") -> Ticket:
+    return Ticket(category="repair", status=status, reporter_channel="bridge",
+                  reporter_id=f"wxid_r{n}", text="水管漏了", created_at=NOW, updated_at=NOW)
+
+
+async def _no_waiting(session: AsyncSession) -> None:
+    """Make the session's transaction fail at once rather than wait for a lock."""
+    await session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_writers_of_the_same_counts_do_not_wait_for_each_other(
+        sessions: Sessions) -> None:
+    """Workers' transactions writing tickets of the same day, status and category, each
+    held open, never wait for each other over the counts: the second commits while the
+    first is still open (a lock timeout makes any wait fail at once), and so do two moving
+    tickets between the same two statuses in opposite directions."""
+    from storage.ticket_counts import count_tickets
+
+    first, second = sessions(), sessions()
+    async with first, second:
+        for session in (first, second):
+            await _no_waiting(session)
+        first.add(_repair(1))
+        await first.flush()  # its triggers have run; the transaction stays open
+        second.add(_repair(2))
+        await second.commit()
+        await first.commit()
+        one, two = (await first.execute(select(Ticket.id).order_by(Ticket.id))).scalars()
+        await first.commit()
+        await second.execute(update(Ticket).where(Ticket.id == two).values(status="accepted"))
+        await second.commit()
+        for session in (first, second):
+            await _no_waiting(session)
+        await first.execute(update(Ticket).where(Ticket.id == one).values(status="accepted"))
+        await second.execute(update(Ticket).where(Ticket.id == two).values(status="new"))
+        await second.commit()
+        await first.commit()
+    async with sessions() as session:
         assert await _counts_drift(session) == []
-        midnight = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # Beijing 11-02 00:00
-        for since in (None, NOW - timedelta(days=10, minutes=7), midnight,
-                      midnight - timedelta(microseconds=1), NOW + timedelta(days=1)):
-            for statuses in (None, ["new", "accepted", "in_progress", "reopened"], ["closed"]):
-                for categories in (None, ["dispute"], ["wish", "repair"]):
-                    query = select(func.count()).select_from(Ticket)
-                    if since is not None:
-                        query = query.where(Ticket.created_at >= since)
-                    if statuses is not None:
-                        query = query.where(Ticket.status.in_(statuses))
-                    if categories is not None:
-                        query = query.where(Ticket.category.in_(categories))
-                    assert await count_tickets(session, statuses, categories, since) == \
-                        await session.scalar(query), (since, statuses, categories)
+        assert await count_tickets(session, ["new"], ["repair"]) == 1
+        assert await count_tickets(session, ["accepted"], ["repair"], NOW) == 1
+
+
+async def _until_waiting_for_a_lock(session: AsyncSession, task: asyncio.Task[Any]) -> bool:
+    """Whether another connection of the database waits for a lock before `task` ends."""
+    for _ in range(250):
+        waiting = await session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"))
+        await session.rollback()
+        if waiting or task.done():
+            return bool(waiting)
+        await asyncio.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_two_folds_at_once_count_nothing_twice(sessions: Sessions,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker folds the recorded changes now and then: while one fold is under way
+    another folds nothing; and even a fold that ignored the first's lock would only wait
+    for the rows the first moves, skip them once it commits, and move the rest — no
+    change is counted twice, none is lost."""
+    from storage import ticket_counts
+    from storage.ticket_counts import count_tickets, fold_ticket_counts
+
+    async with sessions() as session:
+        session.add_all([_repair(n) for n in range(5)])
+        await session.commit()
+    first, second, third = sessions(), sessions(), sessions()
+    async with first, second, third:
+        assert await fold_ticket_counts(first) == 5  # not committed yet
+        assert await fold_ticket_counts(second) == 0
+        await second.commit()
+        third.add(_repair(9))
+        await third.commit()
+        monkeypatch.setattr(ticket_counts, "FOLD_LOCK", ticket_counts.FOLD_LOCK + 1)
+        racing = asyncio.create_task(fold_ticket_counts(second))
+        assert await _until_waiting_for_a_lock(third, racing)
+        await first.commit()
+        assert await racing == 1
+        await second.commit()
+    async with sessions() as session:
+        assert await _unfolded(session) == 0
+        assert await _counts_drift(session) == []
+        assert await count_tickets(session, ["new"], ["repair"]) == 6

@@ -3,9 +3,10 @@
 - A page of a list sorted by when tickets last changed, by status or by category is read in
   an index's order (storage.ticket_pages) instead of sorting every ticket of the list; one
   sorted by deadline sorts the open tickets from an index that carries their deadlines.
-- `ticket_counts`: tickets per Beijing day received, status and category, kept by triggers
-  on `tickets` (storage.ticket_counts), filled here from the tickets there are; the whole
-  city's list counts its tickets from it.
+- `ticket_counts`: tickets per Beijing day received, status and category, filled here from
+  the tickets there are; triggers on `tickets` append each change of it to
+  `ticket_count_changes`, which workers fold into it (storage.ticket_counts); the whole
+  city's list counts its tickets from the two.
 
 On a large PostgreSQL database, create the indexes beforehand with CREATE INDEX
 CONCURRENTLY under the same names (README, "Figures at city size"): this migration skips an
@@ -45,6 +46,15 @@ def upgrade() -> None:
         sa.Column("tickets", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", "status", "category"),
     )
+    op.create_table(
+        "ticket_count_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("category", sa.String(length=10), nullable=False),
+        sa.Column("delta", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     dialect = op.get_bind().dialect.name
     for statement in (*ticket_counts.rebuild_statements(dialect),
                       *ticket_counts.create_statements(dialect)):
@@ -54,6 +64,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in ticket_counts.drop_statements(op.get_bind().dialect.name):
         op.execute(statement)
+    op.drop_table("ticket_count_changes")
     op.drop_table("ticket_counts")
     op.drop_index("ix_tickets_open_due", table_name="tickets")
     op.drop_index("ix_tickets_category_id", table_name="tickets")
