@@ -21,6 +21,7 @@ and its status commit together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -196,6 +197,7 @@ class Processor:
         for index, wave in enumerate(waves):
             org = await self._org.get()
             prepared = [await self._prepare(claim, org) for claim in wave]
+            await self._recall(prepared)
             try:
                 decided_now = await self._decide_and_apply(prepared)
             except Exception as exc:
@@ -300,39 +302,54 @@ class Processor:
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
-            await self._read_notices(prepared)
             if self._photos is not None and (
                     command.word == "完成" if command is not None
                     else _intent(prepared) != "none"):
                 prepared.photo = await self._photos.loose(claim, prepared.photo)
-            if not report:
-                await self._remember(prepared)
         except Exception as exc:
             prepared.error = exc
         return prepared
 
-    async def _read_notices(self, prepared: Prepared) -> None:
-        """Answers from notices: a question the NLU reads as no matter, in a building's
-        group, is checked against the building's recent notices, read here (a read outside
-        the transaction, like the NLU's work)."""
-        ctx = prepared.ctx
-        if (prepared.command is None and ctx is not None and prepared.nlu is not None
-                and notice_answers.wants_notices(ctx, prepared.nlu)):
+    async def _recall(self, wave: list[Prepared]) -> None:
+        """What the wave's messages need read before the transaction, in one session for the
+        whole wave: the recent notices a question may be about, and what gridbot remembers
+        of each sender in their chat (with, when a message is to be read with the sender's
+        fragments, their joined NLU — parsed after the session is closed)."""
+        asking = [p for p in wave if _wants_notices(p)]
+        remembering = [p for p in wave if p.error is None and p.is_text and p.ctx is not None
+                       and p.claim.channel != OPEN311_CHANNEL]
+        if not asking and not remembering:
+            return
+        try:
             async with self._sessions() as session:
-                prepared.notices = await command_data.recent_notices(session, ctx)
-
-    async def _remember(self, prepared: Prepared) -> None:
-        """What gridbot remembers of the sender in this chat, read before the transaction;
-        and, when the message is to be read with the sender's fragments, their NLU."""
-        ctx = prepared.ctx
-        assert ctx is not None
-        async with self._sessions() as session:
-            memory = prepared.memory = await conversations.read(
-                session, conversation.key_of(ctx), ctx.now, home=ctx.group_id is None)
-        joined = None if prepared.command is not None else conversation.joined_text(
-            ctx, prepared.nlu, memory)
-        if joined is not None:
-            prepared.joined_nlu = await parse_text(self._nlu(), joined)
+                for prepared in asking:
+                    assert prepared.ctx is not None
+                    try:
+                        prepared.notices = await command_data.recent_notices(session,
+                                                                             prepared.ctx)
+                    except Exception as exc:
+                        prepared.error = exc
+                        with contextlib.suppress(Exception):  # a usable transaction again
+                            await session.rollback()
+                remembering = [p for p in remembering if p.error is None]
+                memories = await conversations.read_many(session, [
+                    (conversation.key_of(p.ctx), p.ctx.now, p.ctx.group_id is None)
+                    for p in remembering if p.ctx is not None])
+        except Exception as exc:
+            for prepared in asking + remembering:
+                if prepared.error is None:
+                    prepared.error = exc
+            return
+        for prepared, memory in zip(remembering, memories, strict=True):
+            prepared.memory = memory
+            assert prepared.ctx is not None
+            joined = None if prepared.command is not None else conversation.joined_text(
+                prepared.ctx, prepared.nlu, memory)
+            if joined is not None:
+                try:
+                    prepared.joined_nlu = await parse_text(self._nlu(), joined)
+                except Exception as exc:
+                    prepared.error = exc
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
         if claim.channel == OPEN311_CHANNEL:
@@ -611,6 +628,15 @@ _RECORD_DECISION = (
     .where(InboundRecord.__table__.c.id == bindparam("record_id"))
     .values(decision=bindparam("record_decision"))
 )
+
+
+def _wants_notices(prepared: Prepared) -> bool:
+    """Answers from notices: a question the NLU reads as no matter, in a building's group,
+    is checked against the building's recent notices (read, like the NLU's work, outside
+    the transaction)."""
+    ctx = prepared.ctx
+    return (prepared.error is None and prepared.command is None and ctx is not None
+            and prepared.nlu is not None and notice_answers.wants_notices(ctx, prepared.nlu))
 
 
 def _may_open(prepared: Prepared) -> bool:
