@@ -295,15 +295,17 @@ class Processor:
             return
         try:
             async with self._sessions() as session:
-                for prepared in asking:
-                    assert prepared.ctx is not None
-                    try:
-                        prepared.notices = await command_data.recent_notices(session,
-                                                                             prepared.ctx)
-                    except Exception as exc:
+                try:
+                    found = await command_data.recent_notices_of(
+                        session, [p.ctx for p in asking if p.ctx is not None])
+                except Exception as exc:
+                    for prepared in asking:
                         prepared.error = exc
-                        with contextlib.suppress(Exception):  # a usable transaction again
-                            await session.rollback()
+                    with contextlib.suppress(Exception):  # a usable transaction again
+                        await session.rollback()
+                else:
+                    for prepared, notices in zip(asking, found, strict=True):
+                        prepared.notices = notices
                 remembering = [p for p in remembering if p.error is None]
                 memories = await conversations.read_many(session, [
                     (conversation.key_of(p.ctx), p.ctx.now, p.ctx.group_id is None)
