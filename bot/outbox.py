@@ -344,6 +344,12 @@ def _claim_statements() -> tuple[Any, Any]:
 
 
 _DUE, _CLAIM = _claim_statements()
+_MARK_SENT = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="sent", sent_at=bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type),
+            lease_until=None, last_error=None)
+)
 
 
 def _fields(row: Claimed) -> dict[str, Any]:
@@ -423,12 +429,7 @@ class _SentMarks:
         for attempt in range(MARK_TRIES):
             try:
                 async with self._sessions() as session, session.begin():
-                    await session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(
-                            status="sent", sent_at=self._clock(), lease_until=None,
-                            last_error=None,
-                        )
-                    )
+                    await session.execute(_MARK_SENT, {"ids": row_ids, "now": self._clock()})
                 return
             except Exception as exc:
                 if not is_transient(exc) or attempt == MARK_TRIES - 1:
