@@ -91,13 +91,15 @@ async def points(session: AsyncSession, ctx: Context, command: Command) -> Comma
         session, ctx.person_id, wishes.POINTS_LINES)})
 
 
-async def recent_notices(session: AsyncSession, ctx: Context) -> list[NoticeView]:
-    """For answers from notices (not a command's loader): the notices sent to the building
-    of the message's group within the window a question may be about."""
-    if ctx.building_id is None:
-        return []
-    return await notice_queries.sent_to_building_since(
-        session, ctx.building_id, ctx.now - notice_answers.ANSWER_WINDOW)
+async def recent_notices_of(session: AsyncSession, contexts: list[Context],
+                            ) -> list[list[NoticeView]]:
+    """For answers from notices (not a command's loader), for each message: the notices
+    sent to the building of its group within the window a question may be about. One
+    statement for them all."""
+    wanted = [(ctx.building_id, ctx.now - notice_answers.ANSWER_WINDOW) for ctx in contexts
+              if ctx.building_id is not None]
+    found = iter(await notice_queries.sent_to_buildings_since(session, wanted))
+    return [next(found) if ctx.building_id is not None else [] for ctx in contexts]
 
 
 LOADERS: dict[str, Loader] = {

@@ -24,11 +24,11 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 
 from bot import metrics
 from bot.outbound.errors import SendError
@@ -130,7 +130,7 @@ class OutboxWorker:
         claimed = await self._claim(limit)
         if not claimed:
             return 0
-        by_recipient: dict[str, list[OutboxMessage]] = {}
+        by_recipient: dict[str, list[Claimed]] = {}
         for row in claimed:
             by_recipient.setdefault(row.recipient, []).append(row)
         keeping = asyncio.create_task(
@@ -167,43 +167,18 @@ class OutboxWorker:
                 return  # every row is sent, failed or handed back
             lease = renewed
 
-    async def _claim(self, limit: int) -> list[OutboxMessage]:
+    async def _claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
-        due = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
-        # A row waits while an older row to the same recipient is still pending and not due
-        # (backing off) or out with a sender: residents hear about their matter in order.
-        older = aliased(OutboxMessage)
-        held_back = exists().where(
-            older.recipient == OutboxMessage.recipient, older.id < OutboxMessage.id,
-            older.status == "pending",
-            or_(older.next_attempt_at > now, older.lease_until >= now),
-        )
         async with self._sessions() as session, session.begin():
-            ids = list((await session.execute(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, due,
-                       ~held_back)
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            )).scalars())
+            ids = list((await session.execute(_DUE, {"now": now, "limit": limit})).scalars())
             if not ids:
                 return []
-            # Conditional on the lease, so a row another process claimed meanwhile is skipped.
-            claimed = list((await session.execute(
-                update(OutboxMessage)
-                .where(and_(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending", due))
-                .values(lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-                .returning(OutboxMessage.id)
-            )).scalars())
-            if not claimed:
-                return []
-            rows = (await session.execute(
-                select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
-                .order_by(OutboxMessage.id).execution_options(populate_existing=True)
-            )).scalars().all()
-        return list(rows)
+            claimed = await session.execute(
+                _CLAIM, {"ids": ids, "now": now, "lease": now + LEASE})
+            rows = [Claimed(*row) for row in claimed]
+        return sorted(rows, key=lambda row: row.id)
 
-    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
+    async def _send_in_order(self, rows: list[Claimed]) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for index, row in enumerate(rows):
@@ -228,7 +203,7 @@ class OutboxWorker:
                 await self._postpone([r.id for r in rows[index + 1:]], row.next_attempt_at)
                 return
 
-    def _rate_limit(self, row: OutboxMessage) -> tuple[RateLimiter, str] | None:
+    def _rate_limit(self, row: Claimed) -> tuple[RateLimiter, str] | None:
         """The limiter and key a row must get a slot from; None for a row without a limit."""
         robot = _robot_key(row)
         if robot is not None:
@@ -256,7 +231,7 @@ class OutboxWorker:
         except Exception as exc:  # the slot then counts from when it was granted
             log.warning("rate limiter unavailable after a send: %s", short_reason(exc))
 
-    async def _send(self, row: OutboxMessage) -> bool:
+    async def _send(self, row: Claimed) -> bool:
         async with self._limit:
             try:
                 result = await self._deliverer.deliver(
@@ -282,7 +257,7 @@ class OutboxWorker:
         together (one statement while the previous one was being written)."""
         await self._marks.mark(row_id)
 
-    async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
+    async def _failed(self, row: Claimed, exc: Exception) -> None:
         retryable = getattr(exc, "retryable", True)
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         now = self.clock()
@@ -328,12 +303,61 @@ class OutboxWorker:
             )
 
 
-def _fields(row: OutboxMessage) -> dict[str, Any]:
+@dataclass(slots=True)
+class Claimed:
+    """An outbox row this process holds, as its claim returned it."""
+
+    id: int
+    transport: str
+    target: dict[str, Any]
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+
+
+def _claim_statements() -> tuple[Any, Any]:
+    """The outbox's claim, built once: the due rows' ids, then the lease on those of them no
+    other process claimed meanwhile (conditional on the lease)."""
+    outbox = OutboxMessage.__table__
+    t = outbox.c
+    now = bindparam("now", type_=t.next_attempt_at.type)
+    due = or_(t.lease_until.is_(None), t.lease_until < now)
+    # A row waits while an older row to the same recipient is still pending and not due
+    # (backing off) or out with a sender: residents hear about their matter in order.
+    older = outbox.alias("older")
+    held_back = exists().where(
+        older.c.recipient == t.recipient, older.c.id < t.id, older.c.status == "pending",
+        or_(older.c.next_attempt_at > now, older.c.lease_until >= now),
+    )
+    due_ids = (select(t.id)
+               .where(t.status == "pending", t.next_attempt_at <= now, due, ~held_back)
+               .order_by(t.id).limit(bindparam("limit")))
+    claim = (update(outbox)
+             .where(and_(t.id.in_(bindparam("ids", expanding=True)), t.status == "pending", due))
+             .values(lease_until=bindparam("lease", type_=t.lease_until.type),
+                     attempts=t.attempts + 1)
+             .returning(t.id, t.transport, t.target, t.recipient, t.payload, t.attempts,
+                        t.next_attempt_at, t.lease_until))
+    return due_ids, claim
+
+
+_DUE, _CLAIM = _claim_statements()
+_MARK_SENT = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="sent", sent_at=bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type),
+            lease_until=None, last_error=None)
+)
+
+
+def _fields(row: Claimed) -> dict[str, Any]:
     """What a log line about a row carries as fields (JSON logs): never its text."""
     return {"outbox_id": row.id, "transport": row.transport, "attempts": row.attempts}
 
 
-def _robot_key(row: OutboxMessage) -> str | None:
+def _robot_key(row: Claimed) -> str | None:
     """The rate limiter's key for a row to a WeCom group robot (the webhook key, hashed so
     no secret is stored in Redis); None for a row no robot limit applies to."""
     if row.transport != "wecom_robot" or not isinstance(row.target, dict):
@@ -344,7 +368,7 @@ def _robot_key(row: OutboxMessage) -> str | None:
     return "robot:" + hashlib.sha256(str(webhook_key).encode()).hexdigest()[:24]
 
 
-def _app_member_key(row: OutboxMessage) -> str | None:
+def _app_member_key(row: Claimed) -> str | None:
     """The rate limiter's key for a WeCom app message: the member it goes to (gridbot
     addresses one member per row; hashed, so no userid is stored in Redis)."""
     if row.transport != "wecom_app" or not isinstance(row.target, dict):
@@ -405,12 +429,7 @@ class _SentMarks:
         for attempt in range(MARK_TRIES):
             try:
                 async with self._sessions() as session, session.begin():
-                    await session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(
-                            status="sent", sent_at=self._clock(), lease_until=None,
-                            last_error=None,
-                        )
-                    )
+                    await session.execute(_MARK_SENT, {"ids": row_ids, "now": self._clock()})
                 return
             except Exception as exc:
                 if not is_transient(exc) or attempt == MARK_TRIES - 1:

@@ -21,6 +21,7 @@ and its status commit together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -30,7 +31,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot import command_data, metrics
 from bot.channels.media import READABLE_KINDS, VOICE
@@ -103,12 +103,6 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-_CLAIMED_COLUMNS = (
-    InboundRecord.id, InboundRecord.attempts, InboundRecord.failures, InboundRecord.channel,
-    InboundRecord.msg_id, InboundRecord.chat_id, InboundRecord.sender_id,
-    InboundRecord.sender_name, InboundRecord.kind, InboundRecord.text,
-    InboundRecord.mentions_bot, InboundRecord.received_at, InboundRecord.media,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +191,7 @@ class Processor:
         for index, wave in enumerate(waves):
             org = await self._org.get()
             prepared = [await self._prepare(claim, org) for claim in wave]
+            await self._recall(prepared)
             try:
                 decided_now = await self._decide_and_apply(prepared)
             except Exception as exc:
@@ -214,12 +209,8 @@ class Processor:
     async def pending(self, limit: int = 200) -> list[int]:
         """Messages stored but not handled: new ones, ones due for a retry, and ones whose
         worker died."""
-        now = self._clock()
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(InboundRecord.id).where(self._claimable(now))
-                .order_by(InboundRecord.id).limit(limit)
-            )
+            rows = await session.execute(_PENDING, {"now": self._clock(), "limit": limit})
             return list(rows.scalars())
 
     async def release_leases(self) -> int:
@@ -257,28 +248,12 @@ class Processor:
 
     # -- claiming and understanding ---------------------------------------------------------
 
-    @staticmethod
-    def _claimable(now: datetime, along: list[int] | None = None) -> Any:
-        return and_(or_(
-            and_(InboundRecord.status == "received",
-                 or_(InboundRecord.next_attempt_at.is_(None),
-                     InboundRecord.next_attempt_at <= now)),
-            and_(InboundRecord.status == "processing", InboundRecord.lease_until < now),
-        ), _in_turn(along))
-
     async def _claim(self, inbound_ids: list[int], take_over: bool = False) -> list[Claim]:
         now = self._clock()
-        claimable = self._claimable(now, inbound_ids)
-        if take_over:
-            claimable = or_(claimable, InboundRecord.status == "processing")
         async with self._sessions() as session, session.begin():
             result = await session.execute(
-                update(InboundRecord)
-                .where(InboundRecord.id.in_(inbound_ids), claimable)
-                .values(status="processing", lease_until=now + LEASE,
-                        attempts=InboundRecord.attempts + 1)
-                .returning(*_CLAIMED_COLUMNS)
-            )
+                _TAKE_OVER if take_over else _CLAIM,
+                {"ids": inbound_ids, "along": inbound_ids, "now": now, "lease": now + LEASE})
             claims = [Claim(*row) for row in result]
         return sorted(claims, key=lambda c: c.id)
 
@@ -307,39 +282,56 @@ class Processor:
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
-            await self._read_notices(prepared)
             if self._photos is not None and (
                     command.word == "完成" if command is not None
                     else _intent(prepared) != "none"):
                 prepared.photo = await self._photos.loose(claim, prepared.photo)
-            if not report:
-                await self._remember(prepared)
         except Exception as exc:
             prepared.error = exc
         return prepared
 
-    async def _read_notices(self, prepared: Prepared) -> None:
-        """Answers from notices: a question the NLU reads as no matter, in a building's
-        group, is checked against the building's recent notices, read here (a read outside
-        the transaction, like the NLU's work)."""
-        ctx = prepared.ctx
-        if (prepared.command is None and ctx is not None and prepared.nlu is not None
-                and notice_answers.wants_notices(ctx, prepared.nlu)):
+    async def _recall(self, wave: list[Prepared]) -> None:
+        """What the wave's messages need read before the transaction, in one session for the
+        whole wave: the recent notices a question may be about, and what gridbot remembers
+        of each sender in their chat (with, when a message is to be read with the sender's
+        fragments, their joined NLU — parsed after the session is closed)."""
+        asking = [p for p in wave if _wants_notices(p)]
+        remembering = [p for p in wave if p.error is None and p.is_text and p.ctx is not None
+                       and p.claim.channel != OPEN311_CHANNEL]
+        if not asking and not remembering:
+            return
+        try:
             async with self._sessions() as session:
-                prepared.notices = await command_data.recent_notices(session, ctx)
-
-    async def _remember(self, prepared: Prepared) -> None:
-        """What gridbot remembers of the sender in this chat, read before the transaction;
-        and, when the message is to be read with the sender's fragments, their NLU."""
-        ctx = prepared.ctx
-        assert ctx is not None
-        async with self._sessions() as session:
-            memory = prepared.memory = await conversations.read(
-                session, conversation.key_of(ctx), ctx.now, home=ctx.group_id is None)
-        joined = None if prepared.command is not None else conversation.joined_text(
-            ctx, prepared.nlu, memory)
-        if joined is not None:
-            prepared.joined_nlu = await parse_text(self._nlu(), joined)
+                try:
+                    found = await command_data.recent_notices_of(
+                        session, [p.ctx for p in asking if p.ctx is not None])
+                except Exception as exc:
+                    for prepared in asking:
+                        prepared.error = exc
+                    with contextlib.suppress(Exception):  # a usable transaction again
+                        await session.rollback()
+                else:
+                    for prepared, notices in zip(asking, found, strict=True):
+                        prepared.notices = notices
+                remembering = [p for p in remembering if p.error is None]
+                memories = await conversations.read_many(session, [
+                    (conversation.key_of(p.ctx), p.ctx.now, p.ctx.group_id is None)
+                    for p in remembering if p.ctx is not None])
+        except Exception as exc:
+            for prepared in asking + remembering:
+                if prepared.error is None:
+                    prepared.error = exc
+            return
+        for prepared, memory in zip(remembering, memories, strict=True):
+            prepared.memory = memory
+            assert prepared.ctx is not None
+            joined = None if prepared.command is not None else conversation.joined_text(
+                prepared.ctx, prepared.nlu, memory)
+            if joined is not None:
+                try:
+                    prepared.joined_nlu = await parse_text(self._nlu(), joined)
+                except Exception as exc:
+                    prepared.error = exc
 
     def _context(self, claim: Claim, org: OrgMap) -> Context:
         if claim.channel == OPEN311_CHANNEL:
@@ -450,13 +442,7 @@ class Processor:
         process that claimed them after their lease ran out. Inside the transaction, so a
         message and its effects commit together."""
         result = await session.execute(
-            update(InboundRecord)
-            .where(tuple_(InboundRecord.id, InboundRecord.attempts).in_(
-                [(c.id, c.attempt) for c in claims]), InboundRecord.status == "processing")
-            .values(status="done", processed_at=now, lease_until=None, next_attempt_at=None,
-                    error=None)
-            .returning(InboundRecord.id)
-        )
+            _FENCE, {"held": [(c.id, c.attempt) for c in claims], "now": now})
         return set(result.scalars())
 
     async def _decide(self, session: AsyncSession, prepared: Prepared,
@@ -620,6 +606,15 @@ _RECORD_DECISION = (
 )
 
 
+def _wants_notices(prepared: Prepared) -> bool:
+    """Answers from notices: a question the NLU reads as no matter, in a building's group,
+    is checked against the building's recent notices (read, like the NLU's work, outside
+    the transaction)."""
+    ctx = prepared.ctx
+    return (prepared.error is None and prepared.command is None and ctx is not None
+            and prepared.nlu is not None and notice_answers.wants_notices(ctx, prepared.nlu))
+
+
 def _may_open(prepared: Prepared) -> bool:
     """Whether a message may open or join a ticket in its group's building."""
     if prepared.command is not None or prepared.ctx is None or prepared.ctx.building_id is None:
@@ -635,21 +630,65 @@ def _has_picture(prepared: Prepared) -> bool:
     return prepared.photo is not None and prepared.photo.picture is not None
 
 
-def _in_turn(along: list[int] | None) -> Any:
+def _in_turn(along: bool) -> Any:
     """A message is taken only after its sender's earlier messages in the same chat (those
-    `along` it aside): what a conversation remembers depends on their order, also when one of
-    them was put back for a retry or another process holds it."""
-    earlier = aliased(InboundRecord, name="earlier")
+    in the parameter `along` aside): what a conversation remembers depends on their order,
+    also when one of them was put back for a retry or another process holds it."""
+    earlier = _INBOUND.alias("earlier")
     conditions = [
         # Spelled as the partial index's condition, for SQLite to use that index.
         text("earlier." + WAITING_CONDITION),
-        earlier.id < InboundRecord.id,
-        earlier.channel == InboundRecord.channel, earlier.sender_id == InboundRecord.sender_id,
-        func.coalesce(earlier.chat_id, "") == func.coalesce(InboundRecord.chat_id, ""),
+        earlier.c.id < _INBOUND.c.id,
+        earlier.c.channel == _INBOUND.c.channel, earlier.c.sender_id == _INBOUND.c.sender_id,
+        func.coalesce(earlier.c.chat_id, "") == func.coalesce(_INBOUND.c.chat_id, ""),
     ]
     if along:
-        conditions.append(earlier.id.not_in(along))
+        conditions.append(earlier.c.id.not_in(bindparam("along", expanding=True)))
     return ~exists().where(*conditions)
+
+
+def _claimable(along: bool) -> Any:
+    """Messages that may be claimed at the parameter `now`."""
+    t = _INBOUND.c
+    now = bindparam("now", type_=t.received_at.type)
+    return and_(or_(
+        and_(t.status == "received", or_(t.next_attempt_at.is_(None), t.next_attempt_at <= now)),
+        and_(t.status == "processing", t.lease_until < now),
+    ), _in_turn(along))
+
+
+# The statements processing runs for every batch, built once (Core, on the table: no ORM
+# bookkeeping is needed for rows no session holds).
+_INBOUND = InboundRecord.__table__
+_PENDING = (select(_INBOUND.c.id).where(_claimable(along=False)).order_by(_INBOUND.c.id)
+            .limit(bindparam("limit")))
+
+
+def _claim_statement(take_over: bool) -> Any:
+    t = _INBOUND.c
+    claimable = _claimable(along=True)
+    if take_over:
+        claimable = or_(claimable, t.status == "processing")
+    return (
+        update(_INBOUND)
+        .where(t.id.in_(bindparam("ids", expanding=True)), claimable)
+        .values(status="processing", lease_until=bindparam("lease", type_=t.lease_until.type),
+                attempts=t.attempts + 1)
+        .returning(t.id, t.attempts, t.failures, t.channel, t.msg_id, t.chat_id, t.sender_id,
+                   t.sender_name, t.kind, t.text, t.mentions_bot, t.received_at, t.media)
+    )
+
+
+_CLAIM = _claim_statement(take_over=False)
+_TAKE_OVER = _claim_statement(take_over=True)
+_FENCE = (
+    update(_INBOUND)
+    .where(tuple_(_INBOUND.c.id, _INBOUND.c.attempts).in_(bindparam("held", expanding=True)),
+           _INBOUND.c.status == "processing")
+    .values(status="done", processed_at=bindparam("now", type_=_INBOUND.c.processed_at.type),
+            lease_until=None, next_attempt_at=None, error=None)
+    .returning(_INBOUND.c.id)
+)
 
 
 def _may_report(prepared: Prepared) -> bool:

@@ -48,6 +48,11 @@ FOLD_INTERVAL = 60.0  # how often the changes of the tickets counted per day are
 MODEL_CHECK_INTERVAL = 5.0
 DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
 BATCH = 50  # messages handled in one transaction
+# While messages keep arriving: on SQLite, whose one writer the intake waits for, a message
+# at a time; on PostgreSQL, where the intake never waits for processing's transactions,
+# small batches, so that a steady flow (staff answering all day) is not handled one
+# transaction per message.
+BUSY_BATCH = {"sqlite": 1, "postgresql": 10}
 
 
 class Deliverer:
@@ -212,7 +217,7 @@ class Runtime:
             # Answering the channels comes first: processing takes the pauses between
             # messages, and while they keep coming it holds the database only briefly.
             await self.intake.quiet()
-            size = 1 if self.intake.busy() else BATCH
+            size = BUSY_BATCH.get(self.engine.dialect.name, 1) if self.intake.busy() else BATCH
             batch, ids = ids[:size], ids[size:]
             await self.processor.process_many(batch, take_over)
 

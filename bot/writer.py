@@ -95,7 +95,8 @@ class DecisionWriter:
             self._schedule_deadlines(writes, change.ticket_id, change.fields, now)
         notice_id = await self._notices(session, decision, origin)
         if decision.conversation is not None:
-            await conversations.write(session, decision.conversation, ticket_id, now)
+            conversations.collect(writes.remembered, writes.homes, decision.conversation,
+                                  ticket_id, now)
 
         def ticket(value: int | NewTicket | None) -> int | None:
             return ticket_id if value is NEW_TICKET else value  # type: ignore[return-value]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,37 +83,118 @@ async def read(session: AsyncSession, key: ConversationKey, now: datetime,
     return memory_of(key, state, home_id).live(now)
 
 
-def _insert(session: AsyncSession) -> Any:
-    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
+async def read_many(session: AsyncSession, wanted: list[tuple[ConversationKey, datetime, bool]],
+                    ) -> list[Memory]:
+    """`read` for several senders at once, in two statements: each (key, now, home) as
+    `read(session, key, now, home)` would answer it. The keys are distinct (a sender's
+    messages in one chat are never read together: processing takes them in turn)."""
+    if not wanted:
+        return []
+    keys = {(key.channel, key.sender_id, key.chat_key) for key, _, _ in wanted}
+    since = min(now for _, now, _ in wanted)
+    states: dict[tuple[str, str, str], tuple[dict[str, Any], datetime]] = {
+        (row.channel, row.sender_id, row.chat_key): (row.state, row.expires_at)
+        for row in await session.execute(
+            select(Conversation.channel, Conversation.sender_id, Conversation.chat_key,
+                   Conversation.state, Conversation.expires_at)
+            .where(tuple_(Conversation.channel, Conversation.sender_id,
+                          Conversation.chat_key).in_(sorted(keys)),
+                   Conversation.expires_at > since))}
+    senders = sorted({(key.channel, key.sender_id) for key, _, home in wanted if home})
+    homes: dict[tuple[str, str], int] = {}
+    if senders:
+        homes = {(row.channel, row.sender_id): row.building_id
+                 for row in await session.execute(
+                     select(ResidentHome.channel, ResidentHome.sender_id,
+                            ResidentHome.building_id)
+                     .where(tuple_(ResidentHome.channel, ResidentHome.sender_id).in_(senders)))}
+    memories = []
+    for key, now, home in wanted:
+        found = states.get((key.channel, key.sender_id, key.chat_key))
+        state = found[0] if found is not None and found[1] > now else None
+        home_id = homes.get((key.channel, key.sender_id)) if home else None
+        memories.append(memory_of(key, state, home_id).live(now))
+    return memories
 
 
 async def write(session: AsyncSession, change: ConversationChange, ticket_id: int | None,
                 now: datetime) -> None:
     """Replace what is remembered of `change.key` (nothing left deletes the row) and set
     the sender's home when the change names one."""
+    remembered: dict[ChatKey, Row | None] = {}
+    homes: dict[HomeKey, Row] = {}
+    collect(remembered, homes, change, ticket_id, now)
+    await write_all(session, remembered, homes)
+
+
+ChatKey = tuple[str, str, str]  # channel, sender id, chat key
+HomeKey = tuple[str, str]  # channel, sender id
+Row = dict[str, Any]
+
+
+def collect(remembered: dict[ChatKey, Row | None], homes: dict[HomeKey, Row],
+            change: ConversationChange, ticket_id: int | None, now: datetime) -> None:
+    """Note what `write` would write, for `write_all` to write with others: the row to keep
+    for the sender in the chat (None: forget it) and their home. A later change of the same
+    key replaces an earlier one, as writing them in turn would."""
     key = change.key
-    where = (Conversation.channel == key.channel, Conversation.sender_id == key.sender_id,
-             Conversation.chat_key == key.chat_key)
+    chat = (key.channel, key.sender_id, key.chat_key)
     expires = _expires(change)
+    remembered.pop(chat, None)  # the dict keeps the order of the last change
     if change.empty or expires is None:
-        await session.execute(delete(Conversation).where(*where))
+        remembered[chat] = None
     else:
-        values = {"channel": key.channel, "sender_id": key.sender_id,
-                  "chat_key": key.chat_key, "state": state_of(change, ticket_id),
-                  "expires_at": expires, "updated_at": now}
-        statement = _insert(session)(Conversation).values(**values)
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=["channel", "sender_id", "chat_key"],
-            set_={"state": statement.excluded.state, "expires_at": statement.excluded.expires_at,
-                  "updated_at": statement.excluded.updated_at}))
+        remembered[chat] = {"channel": key.channel, "sender_id": key.sender_id,
+                            "chat_key": key.chat_key, "state": state_of(change, ticket_id),
+                            "expires_at": expires, "updated_at": now}
     if change.home_building_id is not None:
-        statement = _insert(session)(ResidentHome).values(
-            channel=key.channel, sender_id=key.sender_id,
-            building_id=change.home_building_id, updated_at=now)
-        await session.execute(statement.on_conflict_do_update(
+        home = (key.channel, key.sender_id)
+        homes.pop(home, None)
+        homes[home] = {"channel": key.channel, "sender_id": key.sender_id,
+                       "building_id": change.home_building_id, "updated_at": now}
+
+
+async def write_all(session: AsyncSession, remembered: dict[ChatKey, Row | None],
+                    homes: dict[HomeKey, Row]) -> None:
+    """Write what `collect` noted: one statement for the rows forgotten, one for the rows
+    kept, one for the homes (each executed with many parameter sets)."""
+    forgotten = [{"f_channel": c, "f_sender_id": s, "f_chat_key": k}
+                 for (c, s, k), row in remembered.items() if row is None]
+    kept = [row for row in remembered.values() if row is not None]
+    statements = _statements(session.bind.dialect.name)
+    if forgotten:
+        await session.execute(statements[0], forgotten)
+    if kept:
+        await session.execute(statements[1], kept)
+    if homes:
+        await session.execute(statements[2], list(homes.values()))
+
+
+def _statements(dialect_name: str) -> tuple[Any, Any, Any]:
+    """The forget, remember and home statements, built once per dialect (Core, on the
+    tables)."""
+    found = _STATEMENTS.get(dialect_name)
+    if found is None:
+        insert = (postgresql if dialect_name == "postgresql" else sqlite).insert
+        chats, homes = Conversation.__table__, ResidentHome.__table__
+        forget = delete(chats).where(chats.c.channel == bindparam("f_channel"),
+                                     chats.c.sender_id == bindparam("f_sender_id"),
+                                     chats.c.chat_key == bindparam("f_chat_key"))
+        remember = insert(chats)
+        remember = remember.on_conflict_do_update(
+            index_elements=["channel", "sender_id", "chat_key"],
+            set_={"state": remember.excluded.state, "expires_at": remember.excluded.expires_at,
+                  "updated_at": remember.excluded.updated_at})
+        home = insert(homes)
+        home = home.on_conflict_do_update(
             index_elements=["channel", "sender_id"],
-            set_={"building_id": statement.excluded.building_id,
-                  "updated_at": statement.excluded.updated_at}))
+            set_={"building_id": home.excluded.building_id,
+                  "updated_at": home.excluded.updated_at})
+        found = _STATEMENTS[dialect_name] = (forget, remember, home)
+    return found
+
+
+_STATEMENTS: dict[str, tuple[Any, Any, Any]] = {}
 
 
 async def forget_expired(session: AsyncSession, now: datetime) -> int:

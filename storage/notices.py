@@ -74,6 +74,28 @@ async def sent_to_building_since(session: AsyncSession, building_id: int, since:
     return found[:limit]
 
 
+async def sent_to_buildings_since(session: AsyncSession, wanted: list[tuple[int, datetime]],
+                                  limit: int = 20) -> list[list[NoticeView]]:
+    """`sent_to_building_since` for several (building, since) at once, in one statement.
+    The notices since the earliest `since` are read in the same order with the same bound;
+    those since a later one are a prefix of them, so each answer is the one its own read
+    would have given."""
+    if not wanted:
+        return []
+    rows = await session.execute(
+        select(Notice).where(Notice.status == NoticeStatus.SENT,
+                             Notice.sent_at >= min(since for _, since in wanted))
+        .order_by(Notice.sent_at.desc(), Notice.id.desc()).limit(RECENT_SCAN))
+    notices = list(rows.scalars())
+    answers = []
+    for building_id, since in wanted:
+        found = [n for n in notices
+                 if n.sent_at is not None and n.sent_at >= since
+                 and building_id in (n.building_ids or ())]
+        answers.append([_view(n) for n in found[:limit]])
+    return answers
+
+
 async def has_acknowledged(session: AsyncSession, notice_id: int, channel: str,
                            sender_id: str) -> bool:
     found = await session.scalar(select(NoticeAck.id).where(

@@ -92,9 +92,16 @@ async def lock_buildings(session: AsyncSession, building_ids: Iterable[int]) -> 
     """
     if session.bind.dialect.name != "postgresql":
         return
-    for building_id in sorted(set(building_ids)):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, :id)"),
-                              {"kind": _BUILDING_LOCK, "id": building_id})
+    ids = sorted(set(building_ids))
+    if ids:
+        # One round trip for the whole batch: the function scan hands the (sorted) array's
+        # elements to the aggregate in order, so the locks are still taken in ascending order.
+        await session.execute(_LOCK_BUILDINGS, {"kind": _BUILDING_LOCK, "ids": ids})
+
+
+_LOCK_BUILDINGS = text(
+    "SELECT count(pg_advisory_xact_lock(:kind, building_id)) "
+    "FROM unnest(CAST(:ids AS integer[])) AS building_id")
 
 
 async def open_in_building(session: AsyncSession, building_id: int, since: datetime) -> list[TicketView]:
