@@ -224,10 +224,27 @@ def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     )
 
 
+def _nobody_to_confirm(ctx: Context, ticket: TicketView) -> bool:
+    """A ticket a staff member opened themselves (on a 走访) that no resident follows:
+    nobody is there to rate it."""
+    reporter = ctx.org.person_by_sender(ticket.reporter_channel, ticket.reporter_id)
+    return (ticket.group_id is None and not ticket.follower_chats and reporter is not None
+            and ctx.org.is_staff(reporter.id))
+
+
 def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的工作人员可以办结。")
     note = command.arg or "已处理完毕"
+    if _nobody_to_confirm(ctx, ticket):
+        # Done is closed: no rating is asked of the staff member who opened it.
+        return _ticket_change(
+            ctx, command, ticket, kind="resolved", status="closed",
+            expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
+            resident_template=None,
+            fields={"resolved_at": ctx.now, "closed_at": ctx.now,
+                    **first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)},
+        )
     # A wish is confirmed and rated; "没修好" is for what can be repaired or redressed.
     template = texts.WISH_FULFILLED if ticket.category == "wish" else texts.RESOLVED
     # The residents confirm by rating; reminded once, closed unrated after sla.confirm.

@@ -80,6 +80,16 @@ async def test_a_visit_naming_a_problem_opens_the_workers_ticket(spine: Spine):
     await spine.settle()
     assert (await spine.api(f"/api/v1/tickets/{ticket_id}"))["status"] == "accepted"
 
+    # Done is closed: no resident is there to rate it, and the worker is not asked to.
+    await spine.staff_say("zhangwg", f"完成 {ticket_id} 已换灯泡")
+    await spine.settle()
+    ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
+    assert ticket["status"] == "closed" and ticket["events"][-1]["kind"] == "resolved"
+    said = answers_to(spine, "zhangwg")[-1]
+    assert f"#{ticket_id}" in said and "评价" not in said
+    assert not any("评价" in text for text in answers_to(spine, "zhangwg"))
+    assert spine.group_posts() == []
+
 
 async def test_a_visit_without_a_problem_is_only_recorded(spine: Spine):
     await spine.staff_say("zhangwg", "走访 3号楼 例行走访，无异常")
