@@ -48,11 +48,13 @@ FOLD_INTERVAL = 60.0  # how often the changes of the tickets counted per day are
 MODEL_CHECK_INTERVAL = 5.0
 DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
 BATCH = 50  # messages handled in one transaction
-# While messages keep arriving: on SQLite, whose one writer the intake waits for, a message
-# at a time; on PostgreSQL, where the intake never waits for processing's transactions,
-# small batches, so that a steady flow (staff answering all day) is not handled one
-# transaction per message.
-BUSY_BATCH = {"sqlite": 1, "postgresql": 10}
+# On SQLite the intake's writes wait for the one writer a processing transaction holds, so
+# while messages keep arriving processing takes the pauses between them, a message at a
+# time, and the outbox waits for a pause too. PostgreSQL's intake never waits for them: there
+# processing and sending go on whatever arrives, since a steady flow never pauses and
+# waiting for it only made every reply late.
+INTAKE_FIRST = {"sqlite"}
+INTAKE_FIRST_BATCH = 1
 
 
 class Deliverer:
@@ -143,9 +145,10 @@ class Runtime:
         self.intake = InboundStore(self.engine, on_stored=self.queue.put, seen=seen,
                                    replay=replay)
         self.dispatcher = Dispatcher(settings, tokens=tokens)
+        self._intake_first = self.engine.dialect.name in INTAKE_FIRST
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
-                                   before_round=self.intake.quiet, robot_limiter=robots,
-                                   app_limiter=members)
+                                   before_round=self.intake.quiet if self._intake_first else None,
+                                   robot_limiter=robots, app_limiter=members)
         self.writer = DecisionWriter(Addressing(settings))
         self.media = MediaFetcher(settings, wecom=self.dispatcher.wecom)
         self.photos = PhotoReader(self.sessions, self.media, settings.public_url, _utcnow)
@@ -214,10 +217,12 @@ class Runtime:
 
     async def _process(self, ids: list[int], take_over: bool = False) -> None:
         while ids:
-            # Answering the channels comes first: processing takes the pauses between
-            # messages, and while they keep coming it holds the database only briefly.
-            await self.intake.quiet()
-            size = BUSY_BATCH.get(self.engine.dialect.name, 1) if self.intake.busy() else BATCH
+            size = BATCH
+            if self._intake_first:
+                # Answering the channels comes first: processing takes the pauses between
+                # messages, and while they keep coming it holds the writer only briefly.
+                await self.intake.quiet()
+                size = INTAKE_FIRST_BATCH if self.intake.busy() else BATCH
             batch, ids = ids[:size], ids[size:]
             await self.processor.process_many(batch, take_over)
 
