@@ -87,9 +87,15 @@ class OutboxWorker:
         self.app_limiter: RateLimiter = app_limiter or MemoryRateLimiter(
             WECOM_APP_LIMIT, WECOM_APP_WINDOW)
         self._marks = _SentMarks(sessions, lambda: self.clock())
+        self._rounds_out = 0
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def sending(self) -> bool:
+        """Whether rows this process claimed are still out with a sender."""
+        return self._rounds_out > 0
 
     def start(self) -> None:
         if self._task is None:
@@ -136,9 +142,11 @@ class OutboxWorker:
         keeping = asyncio.create_task(
             self._keep_leases([row.id for row in claimed], claimed[0].lease_until),
             name="gridbot-outbox-leases")
+        self._rounds_out += 1
         try:
             await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
         finally:
+            self._rounds_out -= 1
             keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping

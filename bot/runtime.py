@@ -313,6 +313,11 @@ class Runtime:
             fired = await self.scheduler.run_once()
             sent = await self.outbox.run_once()
             if not pending and not sent and not fired:
+                if self.outbox.sending:
+                    # The background sender has rows out (a worker process's own loop):
+                    # settled is when they are sent.
+                    await asyncio.sleep(0.01)
+                    continue
                 retry_in = await self.processor.next_retry_in()
                 if retry_in is None:
                     return
