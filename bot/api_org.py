@@ -69,17 +69,11 @@ def _person(person: PersonInfo, phones: bool) -> dict[str, Any]:
 def street_json(org: OrgMap, street_id: int, phones: bool) -> dict[str, Any]:
     street = org.streets[street_id]
     districts = []
-    for district in sorted(org.districts.values(), key=lambda d: d.id):
-        if district.street_id != street_id:
-            continue
+    for district in org.districts_of_street(street_id):
         grids = []
-        for grid in sorted(org.grids.values(), key=lambda g: g.id):
-            if grid.district_id != district.id:
-                continue
+        for grid in org.grids_of_district(district.id):
             buildings = []
-            for b in sorted(org.buildings.values(), key=lambda b: b.id):
-                if b.grid_id != grid.id:
-                    continue
+            for b in org.buildings_of_grid(grid.id):
                 captains = org.captains_of(b.id)
                 buildings.append({
                     "id": b.id, "number": b.number,

@@ -347,6 +347,21 @@ class OrgMap:
             districts.update(self._districts_of_street.get(street_id, _EMPTY))
         return frozenset(g for d in districts for g in self._grids_of_district.get(d, _EMPTY))
 
+    def districts_of_street(self, street_id: int) -> list[DistrictInfo]:
+        """A street's districts, in id order (from the map's index)."""
+        return sorted((self.districts[i] for i in self._districts_of_street.get(street_id, _EMPTY)),
+                      key=lambda d: d.id)
+
+    def grids_of_district(self, district_id: int) -> list[GridInfo]:
+        """A district's grids, in id order."""
+        return sorted((self.grids[i] for i in self._grids_of_district.get(district_id, _EMPTY)),
+                      key=lambda g: g.id)
+
+    def buildings_of_grid(self, grid_id: int) -> list[BuildingInfo]:
+        """A grid's buildings, in id order."""
+        return sorted((self.buildings[i] for i in self._buildings_of_grid.get(grid_id, _EMPTY)),
+                      key=lambda b: b.id)
+
     def street_of_building(self, building_id: int) -> StreetInfo | None:
         """The street a building belongs to (through its district)."""
         building = self.buildings.get(building_id)

@@ -305,7 +305,7 @@ def _scope(org: OrgMap, scope: str, scope_id: int, index: _Index,
         districts = [scope_id]
     else:
         place = org.street(scope_id)
-        districts = sorted(d.id for d in org.districts.values() if d.street_id == scope_id)
+        districts = [d.id for d in org.districts_of_street(scope_id)]
     if place is None:
         return None
     open_here = [t for d in districts for t in index.districts.get(d, ())]

@@ -49,21 +49,15 @@ def org_file_of(org: OrgMap, street_id: int) -> OrgFile:
     if street is None:
         raise NotAnOrgFile(f"no street {street_id}")
     districts = []
-    for district in sorted(org.districts.values(), key=lambda d: d.id):
-        if district.street_id != street_id:
-            continue
+    for district in org.districts_of_street(street_id):
         grids = []
-        for grid in sorted(org.grids.values(), key=lambda g: g.id):
-            if grid.district_id != district.id:
-                continue
+        for grid in org.grids_of_district(district.id):
             worker = _one(org, grid.worker_id)
             if worker is None:
                 raise NotAnOrgFile(f"{district.name} {grid.name} has no grid worker; an org "
                                    f"file needs one for every grid")
             buildings = []
-            for building in sorted(org.buildings.values(), key=lambda b: b.id):
-                if building.grid_id != grid.id:
-                    continue
+            for building in org.buildings_of_grid(grid.id):
                 captains = org.captains_of(building.id)
                 groups = tuple(GroupSpec(g.channel, g.chat_id, g.name)
                                for g in sorted(org.groups_of_building(building.id),

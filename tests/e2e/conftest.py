@@ -6,9 +6,10 @@ Messages reach it signed and encrypted the way WeChat, WeCom and a bridge send t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +129,14 @@ async def load_org(db_url: str, text: str = CONTRACT_EXAMPLE) -> None:
         await engine.dispose()
 
 
-@pytest_asyncio.fixture
-async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
-    await load_org(db_url)
+@contextlib.asynccontextmanager
+async def serve_spine(db_url: str, tmp_path: Path, nlu_model: Any, org: str = CONTRACT_EXAMPLE,
+                      **settings_changes: Any) -> AsyncIterator[Spine]:
+    """A whole gridbot over HTTP on the org file `org`, with `settings_changes` made to the
+    spine's settings."""
+    await load_org(db_url, org)
     async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
-        settings = spine_settings(db_url, wecom, bridge, tmp_path)
+        settings = replace(spine_settings(db_url, wecom, bridge, tmp_path), **settings_changes)
         runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
         # The fakes answer on the test's own event loop, which a busy machine can hold up for
         # a second or more; a send that times out would wait for its retry past settle().
@@ -140,3 +144,9 @@ async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Sp
         app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
         async with TestClient(TestServer(app)) as client:
             yield Spine(client, runtime, wecom, bridge, settings)
+
+
+@pytest_asyncio.fixture
+async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
+    async with serve_spine(db_url, tmp_path, nlu_model) as served:
+        yield served

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot.app import create_app
-from bot.runtime import Runtime
 from storage.models import InboundRecord
-from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, Spine, load_org, spine_settings
-from tests.fakes import FakeBridge, FakeWeCom
+from tests.e2e.conftest import (
+    Spine,
+    serve_spine,
+)
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -30,14 +28,8 @@ ROBOT_RESIDENT = "robot_resident_7"
 @pytest_asyncio.fixture
 async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
     """The end-to-end gridbot of tests/e2e/conftest.py, with the simulator switched on."""
-    await load_org(db_url)
-    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
-        settings = replace(spine_settings(db_url, wecom, bridge, tmp_path), simulator=True)
-        runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 10.0
-        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
-        async with TestClient(TestServer(app)) as client:
-            yield Spine(client, runtime, wecom, bridge, settings)
+    async with serve_spine(db_url, tmp_path, nlu_model, simulator=True) as served:
+        yield served
 
 
 async def stored(spine: Spine) -> int:

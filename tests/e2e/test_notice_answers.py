@@ -10,27 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_app
-from bot.runtime import Runtime
 from domain.notices import SHANGHAI
-from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, Spine, load_org, spine_settings
+from tests.e2e.conftest import (
+    Spine,
+    serve_spine,
+)
 from tests.e2e.test_notices import ORG, posted, robot
-from tests.fakes import FakeBridge, FakeWeCom
 
 
 @pytest_asyncio.fixture
 async def estate(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
     """王楼长 captains 3号楼 (a bridge group and a robot group) and 4号楼; 李楼长 5号楼."""
-    await load_org(db_url, ORG)
-    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
-        settings = spine_settings(db_url, wecom, bridge, tmp_path)
-        runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 10.0
-        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
-        async with TestClient(TestServer(app)) as client:
-            yield Spine(client, runtime, wecom, bridge, settings)
+    async with serve_spine(db_url, tmp_path, nlu_model, ORG) as served:
+        yield served
 
 
 def a_day_ahead() -> str:

@@ -24,8 +24,7 @@ from storage.db import create_engine, session_factory
 from storage.demo import load_demo
 from storage.migrate import upgrade
 from storage.models import NoticeAck, OutboxMessage
-from tests.e2e.conftest import ADMIN_TOKEN, BRIDGE_SECRET, Spine, load_org, spine_settings
-from tests.fakes import FakeBridge, FakeWeCom
+from tests.e2e.conftest import ADMIN_TOKEN, Spine, serve_spine
 
 # 王楼长 captains 3号楼 (a bridge group and a robot group) and 4号楼 (a bridge group);
 # 李楼长 captains 5号楼 (a bridge group and a robot group with its own webhook key).
@@ -58,14 +57,8 @@ districts:
 
 @pytest_asyncio.fixture
 async def estate(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
-    await load_org(db_url, ORG)
-    async with FakeWeCom() as wecom, FakeBridge(secret=BRIDGE_SECRET) as bridge:
-        settings = spine_settings(db_url, wecom, bridge, tmp_path)
-        runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 10.0
-        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
-        async with TestClient(TestServer(app)) as client:
-            yield Spine(client, runtime, wecom, bridge, settings)
+    async with serve_spine(db_url, tmp_path, nlu_model, ORG) as served:
+        yield served
 
 
 def said_to(spine: Spine, userid: str) -> list[str]:

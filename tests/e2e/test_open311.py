@@ -16,14 +16,10 @@ from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from bot.app import create_app
-from bot.runtime import Runtime
 from storage.models import InboundRecord, OutboxMessage, ReviewItem, Ticket
-from tests.e2e.conftest import ADMIN_TOKEN, Spine, load_org, spine_settings
-from tests.fakes import FakeBridge, FakeWeCom
+from tests.e2e.conftest import Spine, serve_spine
 
 KEY = "open311-key-1"
 #: What does not touch tickets runs on SQLite only; reports and tickets on both databases.
@@ -56,15 +52,9 @@ SPEC_POST_EXAMPLE = (
 @pytest_asyncio.fixture
 async def spine(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[Spine]:
     """The e2e spine with Open311 keys configured."""
-    await load_org(db_url)
-    async with FakeWeCom() as wecom, FakeBridge(secret="bridge-secret") as bridge:
-        settings = replace(spine_settings(db_url, wecom, bridge, tmp_path),
-                           open311_keys=(KEY, "open311-key-2"))
-        runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 10.0
-        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
-        async with TestClient(TestServer(app)) as client:
-            yield Spine(client, runtime, wecom, bridge, settings)
+    async with serve_spine(db_url, tmp_path, nlu_model,
+                           open311_keys=(KEY, "open311-key-2")) as served:
+        yield served
 
 
 def xml_of(body: bytes) -> ET.Element:
