@@ -14,6 +14,7 @@ fold it is in, and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -152,16 +153,22 @@ class Retrainer:
             else:
                 row.value = state
 
-    async def _beat(self, runtime: Runtime) -> None:
+    async def _beat(self, runtime: Runtime, finished: asyncio.Event) -> None:
+        """Save the progress every HEARTBEAT seconds until `finished` is set; stopped between
+        saves, never inside one (storage.db.within says why)."""
         while True:
-            await asyncio.sleep(HEARTBEAT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), HEARTBEAT)
+            if finished.is_set():
+                return
             try:
                 await self._save(runtime)
             except Exception as exc:
                 log.warning("saving the retrain's progress failed: %s", short_reason(exc))
 
     async def _run(self, runtime: Runtime, note: str | None) -> None:
-        beat = asyncio.create_task(self._beat(runtime))
+        finished = asyncio.Event()
+        beat = asyncio.create_task(self._beat(runtime, finished))
         try:
             result = await retrain(runtime.sessions, Path(runtime.settings.var_dir),
                                    data=self.data, folds=self.folds, progress=self._tick,
@@ -177,7 +184,8 @@ class Retrainer:
             log.exception("retraining failed")
             final = {"state": "failed", "error": short_reason(exc)}
         finally:
-            beat.cancel()
+            finished.set()
+            await beat
         self._update(finished_at=iso(datetime.now(UTC)), **final)
         try:
             await self._save(runtime)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from pathlib import Path
 
 from aiohttp import web
 
-from bot.api import api_routes, json_errors
+from bot.api import Handler, api_routes, json_errors
 from bot.api_actions import action_routes
 from bot.api_lists import list_routes
 from bot.api_org import org_routes
@@ -54,6 +55,15 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
     return token, True
 
 
+@web.middleware
+async def finish_when_client_leaves(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request is carried through even when its client hangs up half-way (a browser
+    leaving a page, a proxy timing out): cancelled inside a statement, a transaction would
+    cost the pool its connection, and on SQLite the abandoned connection keeps the write
+    lock until it is collected. aiohttp's own servers do not cancel; its test server does."""
+    return await asyncio.shield(handler(request))
+
+
 async def _health(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
@@ -87,7 +97,8 @@ def create_app(runtime: Runtime, *, workers: bool = True, web_routes: bool = Tru
     settings = runtime.settings
     # A little above the channels' own limit, so they answer 413 with a reason.
     app = web.Application(client_max_size=MAX_BODY + 1024,
-                          middlewares=[json_errors, authenticate])
+                          middlewares=[finish_when_client_leaves, json_errors,
+                                       authenticate])
     secure_headers(app)
     quiet_malformed_requests()
     channels = ChannelSet.from_settings(settings)

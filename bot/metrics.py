@@ -16,7 +16,6 @@ timer kinds): never a person, a chat or a message's words.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import within
 from storage.errors import short_reason
 from storage.models import InboundRecord, OutboxMessage
 
@@ -209,7 +209,7 @@ async def database_figures(engine: AsyncEngine,
                                int(row[3] or 0), _aware(row[4]))
 
     try:
-        return await asyncio.wait_for(read(), timeout)
+        return await within(read(), timeout)
     except Exception as exc:
         log.warning("metrics: the database's figures could not be read: %s",
                     "timed out" if isinstance(exc, TimeoutError) else short_reason(exc))

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.appkeys import RUNTIME
+from storage.db import within
 from storage.errors import short_reason
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def _livez(request: web.Request) -> web.Response:
 
 async def _check(what: str, probe: Any) -> str:
     try:
-        await asyncio.wait_for(probe, READY_TIMEOUT)
+        await within(probe, READY_TIMEOUT)
     except Exception as exc:
         # The reason goes to the log only: it can name hosts and users.
         log.warning("readiness: %s cannot be reached: %s", what,

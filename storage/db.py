@@ -13,6 +13,7 @@ SQLAlchemy's ``begin`` event emits the BEGIN instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,6 +94,21 @@ def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     is_closed = getattr(driver, "is_closed", None)
     if is_closed is not None and is_closed():
         raise exc.DisconnectionError("the server closed this connection")
+
+
+async def within(work: Awaitable[T], timeout: float) -> T:
+    """`work`'s outcome if it comes within `timeout` seconds, else TimeoutError; work still
+    going on then is left to finish, never cancelled. A statement cancelled half-way costs
+    the pool its connection, and on SQLite the abandoned connection keeps its transaction
+    (the write lock with it) until its cursor is collected: every transaction after it
+    would wait out the busy timeout and fail."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if task in done:
+        return task.result()
+    # Whatever it ends with is of no use to anyone now; collecting it keeps asyncio quiet.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    raise TimeoutError
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
