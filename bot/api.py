@@ -31,6 +31,7 @@ from bot.auth.viewer import (
 )
 from bot.processing import explain_text, parse_text
 from bot.redaction import redact_secrets
+from bot.reports import city
 from bot.reports.scope import viewer_scope
 from bot.writer import Origin
 from domain.notices import NOTICE_STATUSES, NoticeView
@@ -42,7 +43,6 @@ from storage import notices as notice_queries
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, OutboxMessage, ReviewItem, Ticket
 from storage.nlu_store import INTENTS
-from storage.stats import ticket_stats
 
 log = logging.getLogger("gridbot.api")
 
@@ -408,8 +408,13 @@ async def stats(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     org = await runtime.org.get()
     since = params.query_since(request.query)
+    now = datetime.now(UTC)
+    if viewer.is_token and since is None and city.made_ahead(org):
+        made = await city.served(runtime.sessions, city.stats_key(), now)
+        if made is not None:
+            return web.json_response(made)
     async with runtime.sessions() as session:
-        result = await ticket_stats(session, org, since, scope=viewer_scope(viewer, org))
+        result = await city.stats_answer(session, org, since, viewer_scope(viewer, org), now)
     return web.json_response(result)
 
 

@@ -31,6 +31,7 @@ from bot.ratelimit import (
     RedisRateLimiter,
 )
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
+from bot.reports import city
 from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 5.0
 FORGET_INTERVAL = 60.0  # how often expired conversation state is deleted
 FOLD_INTERVAL = 60.0  # how often the changes of the tickets counted per day are folded in
+CITY_FIGURES_CHECK = 30.0  # how often a worker looks for a city figure due to be made
 MODEL_CHECK_INTERVAL = 5.0
 DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
 BATCH = 50  # messages handled in one transaction
@@ -181,6 +183,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._watch_timers(), name="gridbot-timers"))
             self._tasks.append(asyncio.create_task(self._keep_digest_scheduled(),
                                                    name="gridbot-digest"))
+            self._tasks.append(asyncio.create_task(self._make_city_figures(),
+                                                   name="gridbot-city-figures"))
 
     async def _take_over_from_previous_run(self) -> None:
         """Without Redis, gridbot runs as one process: whatever is claimed at start was
@@ -275,6 +279,15 @@ class Runtime:
             except Exception as exc:
                 _log_failure("firing timers", exc)
             await asyncio.sleep(max(wait, 0.05))
+
+    async def _make_city_figures(self) -> None:
+        """The figures of a city made ahead (bot.reports.city); nothing for one street."""
+        while True:
+            try:
+                await city.refresh(self.sessions, await self.org.get(), self.scheduler.clock)
+            except Exception as exc:
+                _log_failure("making the city's figures", exc)
+            await asyncio.sleep(CITY_FIGURES_CHECK)
 
     async def schedule_digest(self) -> None:
         """The morning digest's timer, unless one is pending (`bot.digest`)."""

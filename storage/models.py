@@ -386,6 +386,20 @@ class TicketCountChange(Base):
     delta: Mapped[int]
 
 
+class FigureSnapshot(Base):
+    """The answer of a figure over a whole city as it was at `made_at` (`bot.reports.
+    city`): reading ten million tickets takes seconds to a minute, so the workers make the
+    answers people open most every few minutes, one process at a time (`refreshing_until`),
+    and the API serves them with their time."""
+
+    __tablename__ = "figure_snapshots"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    body: Mapped[str | None] = mapped_column(Text)
+    made_at: Mapped[datetime | None]
+    took_ms: Mapped[int | None]
+    refreshing_until: Mapped[datetime | None]
+
+
 class TicketFollower(Base):
     """A resident who reported the same matter again and hears of its progress too."""
 

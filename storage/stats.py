@@ -46,6 +46,7 @@ from sqlalchemy import (
     literal_column,
     null,
     or_,
+    outerjoin,
     select,
     text,
     union_all,
@@ -67,6 +68,7 @@ from storage.figures_sql import (
     span_micros,
 )
 from storage.models import (
+    District,
     Grid,
     PointsEntry,
     Ticket,
@@ -194,11 +196,44 @@ class TicketScope:
 
 EVERYTHING = TicketScope()
 
+#: A ticket's street, through its grid and district: what the figures of a scope spanning
+#: several streets are split by (`scoped(..., streets=True)` makes it readable). A city's
+#: 30,000 grids and 100,000 people holding tickets would make answers of tens of megabytes
+#: that take seconds to build and no one reads; a street's figures list its grids.
+TICKET_STREET = District.street_id
+_TICKETS_WITH_STREETS = outerjoin(
+    outerjoin(Ticket, Grid, Grid.id == Ticket.grid_id), District, District.id == Grid.district_id)
 
-def scoped(scope: TicketScope, columns: Sequence[Any], *conditions: Any) -> Any:
+
+def spans_streets(org: OrgMap, scope: TicketScope) -> bool:
+    """Whether the places of `scope` lie in more than one street (the admin token's over a
+    city): its figures are then split by street instead of by grid and person."""
+    listed = scope.listed_buildings()
+    if listed is None:
+        return len(org.streets) > 1
+    streets = set()
+    for building_id in listed:
+        building = org.building(building_id)
+        grid = org.grid(building.grid_id) if building else None
+        district = org.district(grid.district_id) if grid else None
+        if district is not None:
+            streets.add(district.street_id)
+            if len(streets) > 1:
+                return True
+    return False
+
+
+def scoped(scope: TicketScope, columns: Sequence[Any], *conditions: Any,
+           streets: bool = False) -> Any:
     """SELECT `columns` FROM tickets of `scope` meeting `conditions`: one statement per part
-    of the scope, put together with UNION ALL (the parts never share a ticket)."""
-    parts = [select(*columns).where(*part, *conditions) for part in scope.parts()]
+    of the scope, put together with UNION ALL (the parts never share a ticket). With
+    `streets`, `columns` and `conditions` may also name `TICKET_STREET`."""
+    parts = []
+    for part in scope.parts():
+        query = select(*columns)
+        if streets:
+            query = query.select_from(_TICKETS_WITH_STREETS)
+        parts.append(query.where(*part, *conditions))
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
@@ -495,8 +530,8 @@ def person_key(org: OrgMap, person_id: int) -> str:
     return account or f"person-{person_id}"
 
 
-#: The groups a tally can be split into.
-GROUPINGS = ("total", "category", "grid", "grid_name", "district", "assignee")
+#: The groups a tally can be split into. "street" goes with "total" and "category" only.
+GROUPINGS = ("total", "category", "grid", "grid_name", "district", "assignee", "street")
 #: Whether a ticket is done, and whether it was in time (1/0), its cycle as a `span`.
 _DONE = Ticket.status.in_(DONE)
 
@@ -512,14 +547,17 @@ def _sla_flags(org: OrgMap, now: datetime) -> tuple[Any, Any]:
             or_(and_(resolved, cycle > deadline), and_(is_open(Ticket.status), waited > deadline)))
 
 
-def _group_of(org: OrgMap, grouping: str, category: str, grid_id: int | None,
+def _group_of(org: OrgMap, grouping: str, category: str, place_id: int | None,
               assignee_id: int | None) -> Any:
+    """The group of a row of sums, which are per (category, grid, holder), or per
+    (category, street) when split by street: `place_id` is the grid's or the street's."""
     if grouping == "total":
         return 0
     if grouping == "category":
         return category
-    if grouping == "grid":
-        return grid_id
+    if grouping in ("grid", "street"):
+        return place_id
+    grid_id = place_id
     if grouping == "grid_name":
         return grid_name(org, grid_id)
     if grouping == "district":
@@ -534,30 +572,36 @@ async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: d
     (`GROUPINGS`): {"category": {"repair": Tally, …}, "total": {0: Tally}, …}.
 
     Two statements: the sums per category, grid and holder (a few thousand rows for a
-    street), added up here into each grouping as `OrgMap` names its groups; and the middle
-    cycle (or two) of each group, for the median."""
+    street; per category and street when split by "street"), added up here into each
+    grouping as `OrgMap` names its groups; and the middle cycle (or two) of each group, for
+    the median."""
+    by_street = "street" in groupings
+    if by_street and set(groupings) - {"total", "category", "street"}:
+        raise ValueError("figures split by street are split by nothing finer")
     await figure_settings(session, narrow=not scope.everything)
     on_time, late = _sla_flags(org, now)
     cycle = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
                   span(Ticket.resolved_at, Ticket.created_at)), else_=null())
-    values = [Ticket.category, Ticket.grid_id, Ticket.assignee_id, Ticket.id, Ticket.rating,
-              Ticket.status, cycle.label("cycle"), case((on_time, 1), else_=0).label("on_time"),
-              case((late, 1), else_=0).label("late")]
-    rows = scoped(scope, values, *conditions).subquery("figures")
+    place = TICKET_STREET if by_street else Ticket.grid_id
+    values = [Ticket.category, place.label("place"), Ticket.assignee_id, Ticket.id,
+              Ticket.rating, Ticket.status, cycle.label("cycle"),
+              case((on_time, 1), else_=0).label("on_time"), case((late, 1), else_=0).label("late")]
+    rows = scoped(scope, values, *conditions, streets=by_street).subquery("figures")
     c = rows.c
-    keys = (c.category, c.grid_id, c.assignee_id)
+    grouped = (c.category, c.place) if by_street else (c.category, c.place, c.assignee_id)
+    keys = (*grouped, null()) if by_street else grouped
     query = select(*keys, func.count(), func.count().filter(c.status.in_(DONE)),
                    func.count().filter(c.status == "cancelled"),
                    func.count().filter(is_open(c.status)), func.count(c.cycle),
                    func.coalesce(span_micros(func.sum(c.cycle)), 0), func.count(c.rating),
                    func.coalesce(func.sum(c.rating), 0), func.coalesce(func.sum(c.on_time), 0),
-                   func.coalesce(func.sum(c.late), 0), func.min(c.id)).group_by(*keys)
+                   func.coalesce(func.sum(c.late), 0), func.min(c.id)).group_by(*grouped)
     found: dict[str, dict[Any, Tally]] = {g: {} for g in groupings}
-    for category, grid_id, assignee_id, *sums in await session.execute(query):
+    for category, place_id, assignee_id, *sums in await session.execute(query):
         part = Tally(*(int(v) for v in sums[:6]), (),  # type: ignore[arg-type]
                      *(int(v) for v in sums[6:]))
         for grouping in groupings:
-            key = _group_of(org, grouping, category, grid_id, assignee_id)
+            key = _group_of(org, grouping, category, place_id, assignee_id)
             tally = found[grouping].get(key)
             found[grouping][key] = part if tally is None else tally.plus(part)
     for (grouping, key), middle in (await _middles(session, org, scope, groupings,
@@ -573,11 +617,15 @@ async def _middles(session: AsyncSession, org: OrgMap, scope: TicketScope,
     """The middle cycle (or the two middle ones), in microseconds, of each group of each
     grouping: one statement over the scope's done tickets. PostgreSQL picks them with
     `percentile_disc` as it groups; SQLite numbers each group's cycles with a window."""
+    by_street = "street" in groupings
     joined = any(g == "district" or (g == "grid_name" and not _names_unique(org))
                  for g in groupings)
     columns = [Ticket.category, Ticket.grid_id, Ticket.assignee_id,
                span(Ticket.resolved_at, Ticket.created_at).label("cycle")]
-    done = scoped(scope, columns, _DONE, Ticket.resolved_at.is_not(None), *conditions)
+    if by_street:
+        columns.append(TICKET_STREET.label("street_id"))
+    done = scoped(scope, columns, _DONE, Ticket.resolved_at.is_not(None), *conditions,
+                  streets=by_street)
     cycles = done.subquery("done")
     if joined:
         cycles = (select(*cycles.c, Grid.name.label("grid_name"),
@@ -589,7 +637,8 @@ async def _middles(session: AsyncSession, org: OrgMap, scope: TicketScope,
     key_of = {"total": None, "category": c.category, "grid": c.grid_id,
               "grid_name": (func.coalesce(c.grid_name, "unassigned") if joined
                             else c.grid_id),
-              "district": c.district_id if joined else None, "assignee": c.assignee_id}
+              "district": c.district_id if joined else None, "assignee": c.assignee_id,
+              "street": c.street_id if by_street else None}
     postgresql = session.bind.dialect.name == "postgresql"
     parts = []
     for n, grouping in enumerate(groupings):
@@ -665,19 +714,35 @@ async def ticket_stats(session: AsyncSession, org: OrgMap, since: datetime | Non
                        scope: TicketScope = EVERYTHING,
                        now: datetime | None = None) -> dict[str, Any]:
     """Closure figures of every ticket of `scope` received since `since`: in all, per
-    category, per grid and per worker (the person holding each ticket)."""
+    category, and per grid and per worker (the person holding each ticket) — or, for a
+    scope spanning several streets, per street (`spans_streets`)."""
     now = now or datetime.now(SHANGHAI)
     conditions = [] if since is None else [Ticket.created_at >= since]
-    found = await tallies(session, org, scope, now,
-                          ("total", "category", "grid_name", "assignee"), *conditions)
+    if spans_streets(org, scope):
+        found = await tallies(session, org, scope, now, ("total", "category", "street"),
+                              *conditions)
+        places = {"by_street": {street_name(org, k): v.as_dict()
+                                for k, v in sorted(found["street"].items(),
+                                                   key=lambda item: (item[0] is None, item[0]))}}
+    else:
+        found = await tallies(session, org, scope, now,
+                              ("total", "category", "grid_name", "assignee"), *conditions)
+        places = {
+            "by_grid": {k: v.as_dict() for k, v in sorted(found["grid_name"].items())},
+            "by_worker": _workers(org, {k: v for k, v in found["assignee"].items()
+                                        if k is not None}),
+        }
     total = found["total"].get(0, Tally())
     return {
         **total.as_dict(),
         "by_category": {k: v.as_dict() for k, v in sorted(found["category"].items())},
-        "by_grid": {k: v.as_dict() for k, v in sorted(found["grid_name"].items())},
-        "by_worker": _workers(org, {k: v for k, v in found["assignee"].items()
-                                    if k is not None}),
+        **places,
     }
+
+
+def street_name(org: OrgMap, street_id: int | None) -> str:
+    street = org.street(street_id) if street_id is not None else None
+    return street.name if street else "unassigned"
 
 
 def _workers(org: OrgMap, tallies: dict[int, Tally]) -> dict[str, dict[str, Any]]:
@@ -697,12 +762,14 @@ def _workers(org: OrgMap, tallies: dict[int, Tally]) -> dict[str, dict[str, Any]
 
 
 async def counts(session: AsyncSession, scope: TicketScope, keys: Sequence[Any],
-                 *conditions: Any, sums: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """(key…, count, sum…) per group of `keys` — expressions on `Ticket` — over the tickets
-    of `scope` meeting `conditions`; `sums` are further expressions on `Ticket` summed."""
+                 *conditions: Any, sums: Sequence[Any] = (),
+                 streets: bool = False) -> list[tuple[Any, ...]]:
+    """(key…, count, sum…) per group of `keys` — expressions on `Ticket` (and
+    `TICKET_STREET` with `streets`) — over the tickets of `scope` meeting `conditions`;
+    `sums` are further expressions on `Ticket` summed."""
     labelled = [key.label(f"k{n}") for n, key in enumerate(keys)]
     summed = [value.label(f"s{n}") for n, value in enumerate(sums)]
-    rows = scoped(scope, [*labelled, *summed], *conditions).subquery()
+    rows = scoped(scope, [*labelled, *summed], *conditions, streets=streets).subquery()
     group = [rows.c[f"k{n}"] for n in range(len(keys))]
     query = select(*group, func.count(),
                    *(func.coalesce(func.sum(rows.c[f"s{n}"]), 0) for n in range(len(sums))))
@@ -718,14 +785,14 @@ def when(condition: Any, value: Any = 1) -> Any:
 
 async def breaches(session: AsyncSession, scope: TicketScope, *,
                    tickets: Sequence[Any] = (), events: Sequence[Any] = (), grid: Any = None,
-                   kinds: Sequence[str] = (*BREACH_EVENTS, "claimed"),
+                   kinds: Sequence[str] = (*BREACH_EVENTS, "claimed"), streets: bool = False,
                    ) -> list[tuple[int, str | None, str, Any, int]]:
     """(Beijing day number, breach kind or None, event kind, grid, count) of the events of
     `kinds` meeting the conditions `events` (on `TicketEvent`), on the tickets of `scope`
     meeting `tickets` (on `Ticket`); an event's grid is its ticket's, or the expression
-    `grid` on `Ticket`."""
+    `grid` on `Ticket` (which may name `TICKET_STREET` with `streets`)."""
     columns = [Ticket.id, (Ticket.grid_id if grid is None else grid).label("grid")]
-    scoped_tickets = scoped(scope, columns, *tickets).subquery("tickets")
+    scoped_tickets = scoped(scope, columns, *tickets, streets=streets).subquery("tickets")
     day = beijing_day_number(TicketEvent.at)
     kind = breach_kind(TicketEvent.kind, TicketEvent.actor, TicketEvent.data)
     query = (select(day, kind, TicketEvent.kind, scoped_tickets.c.grid, func.count())
@@ -737,15 +804,17 @@ async def breaches(session: AsyncSession, scope: TicketScope, *,
 
 
 async def overdue_now(session: AsyncSession, scope: TicketScope, now: datetime,
-                      listed: int = 20) -> tuple[dict[Any, tuple[int, int]], dict[str, int],
-                                                   list[int]]:
-    """The open tickets of `scope` now: per grid (open, overdue); per kind of deadline, how
-    many are past it; and the ids of the first `listed` overdue ones, by earliest deadline
-    in their columns, then id."""
+                      listed: int = 20, by_street: bool = False,
+                      ) -> tuple[dict[Any, tuple[int, int]], dict[str, int], list[int]]:
+    """The open tickets of `scope` now: per grid (per street `by_street`) (open, overdue);
+    per kind of deadline, how many are past it; and the ids of the first `listed` overdue
+    ones, by earliest deadline in their columns, then id."""
     kinds = overdue_conditions(now)
     overdue = or_(*kinds.values())
-    rows = await counts(session, scope, [Ticket.grid_id], is_open(Ticket.status),
-                        sums=[when(overdue), *(when(c) for c in kinds.values())])
+    place = TICKET_STREET if by_street else Ticket.grid_id
+    rows = await counts(session, scope, [place], is_open(Ticket.status),
+                        sums=[when(overdue), *(when(c) for c in kinds.values())],
+                        streets=by_street)
     per_grid = {grid: (int(n), int(late)) for grid, n, late, *_ in rows}
     by_kind = {kind: sum(int(row[3 + k]) for row in rows) for k, kind in enumerate(kinds)}
     first = scoped(scope, [Ticket.id, first_due().label("due")], is_open(Ticket.status),

@@ -1,5 +1,6 @@
 """The dashboard's figures over a span of Beijing days: tickets received and closed per day,
-by category and by grid; SLA breaches per day and the tickets overdue now; satisfaction per
+by category and by grid (by street over several streets: `storage.stats.spans_streets`);
+SLA breaches per day and the tickets overdue now; satisfaction per
 day; wishes claimed and points earned; disputes by tier and outcome.
 
 Each series is a list with one value per day of `days`; each table a list of rows, so that
@@ -23,6 +24,7 @@ from storage.models import Ticket, TicketEvent
 from storage.stats import (
     BREACH_KINDS,
     DONE,
+    TICKET_STREET,
     Tally,
     TicketFacts,
     TicketScope,
@@ -34,6 +36,7 @@ from storage.stats import (
     load_tickets,
     overdue_now,
     points,
+    spans_streets,
     tallies,
     when,
 )
@@ -60,6 +63,32 @@ def grids_of_scope(org: OrgMap, scope: TicketScope, seen: set[int | None]) -> li
     if None in seen:
         ordered.append(None)
     return ordered
+
+
+def streets_of_scope(org: OrgMap, scope: TicketScope, seen: set[int | None]) -> list[int | None]:
+    """The streets a table lists: every street with a building in the scope, and any other a
+    ticket names, in the map's order; None last for tickets of no grid."""
+    listed = scope.listed_buildings()
+    if listed is None:
+        wanted = set(org.streets)
+    else:
+        wanted = {district.street_id for b in listed if (district := _district_of(org, b))}
+    wanted |= {s for s in seen if s is not None}
+    ordered: list[int | None] = sorted(wanted)
+    if None in seen:
+        ordered.append(None)
+    return ordered
+
+
+def _district_of(org: OrgMap, building_id: int) -> Any:
+    building = org.building(building_id)
+    grid = org.grid(building.grid_id) if building else None
+    return org.district(grid.district_id) if grid else None
+
+
+def street_row(org: OrgMap, street_id: int | None) -> dict[str, Any]:
+    street = org.street(street_id) if street_id is not None else None
+    return {"street": street.name if street else "未分街道"}
 
 
 def _grid_order(org: OrgMap, grid_id: int) -> tuple[int, int]:
@@ -108,13 +137,16 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
         return [0] * len(days)
 
     received_in_span = (Ticket.created_at >= start, Ticket.created_at < end)
-    found = await tallies(session, org, scope, now, ("total", "category", "grid"),
+    # The table's places: grids, or streets over several streets.
+    by_street = spans_streets(org, scope)
+    place, unit = (TICKET_STREET, "street") if by_street else (Ticket.grid_id, "grid")
+    found = await tallies(session, org, scope, now, ("total", "category", unit),
                           *received_in_span)
     total = found["total"].get(0, Tally())
     extra = sorted((c for c in found["category"] if c not in CATEGORIES),
                    key=lambda c: found["category"][c].first_id)
     category_tallies = {c: found["category"].get(c, Tally()) for c in (*CATEGORIES, *extra)}
-    grid_tallies = found["grid"]
+    grid_tallies = found[unit]
 
     daily_received, daily_closed = series(), series()
     by_category_daily = {category: series() for category in category_tallies}
@@ -129,9 +161,10 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
     grid_closed: Counter[int | None] = Counter()
     resolved_day = beijing_day_number(Ticket.resolved_at)
     for day, grid_id, n, stars, rated_n in await counts(
-            session, scope, [resolved_day, Ticket.grid_id], Ticket.resolved_at >= start,
+            session, scope, [resolved_day, place], Ticket.resolved_at >= start,
             Ticket.resolved_at < end, Ticket.status.in_(DONE),
-            sums=[func.coalesce(Ticket.rating, 0), when(Ticket.rating.is_not(None))]):
+            sums=[func.coalesce(Ticket.rating, 0), when(Ticket.rating.is_not(None))],
+            streets=by_street):
         daily_closed[index[day]] += n
         grid_closed[grid_id] += n
         ratings[index[day]] += stars
@@ -147,7 +180,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
     claimed = series()
     for day, kind, event_kind, grid_id, n in await stats_breaches(
             session, scope, events=(TicketEvent.at >= start, TicketEvent.at < end),
-            grid=case((read, Ticket.grid_id), else_=null())):
+            grid=case((read, place), else_=null()), streets=by_street):
         if event_kind == "claimed":
             claimed[index[day]] += n
         elif kind is not None:
@@ -159,7 +192,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
         earned[index[day]] += plus
         redeemed[index[day]] += minus
 
-    per_grid, by_kind, listed = await overdue_now(session, scope, now)
+    per_grid, by_kind, listed = await overdue_now(session, scope, now, by_street=by_street)
     grid_open = Counter({g: n for g, (n, _) in per_grid.items()})
     grid_overdue = Counter({g: late for g, (_, late) in per_grid.items() if late})
     overdue_listed = sorted(await load_tickets(session, scope, ids=listed),
@@ -167,9 +200,11 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
 
     seen = set(grid_tallies) | {g for g, n in grid_closed.items() if n} | set(grid_overdue)
     grids = []
-    for grid_id in grids_of_scope(org, scope, seen):
+    places_of, row_of = ((streets_of_scope, street_row) if by_street
+                         else (grids_of_scope, grid_row))
+    for grid_id in places_of(org, scope, seen):
         tally = grid_tallies.get(grid_id, Tally())
-        grids.append({**grid_row(org, grid_id), **tally.as_dict(),
+        grids.append({**row_of(org, grid_id), **tally.as_dict(),
                       "closed_in_span": grid_closed[grid_id],
                       "breaches": grid_breaches[grid_id],
                       "open_now": grid_open[grid_id], "overdue_now": grid_overdue[grid_id]})
@@ -196,7 +231,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
             for c, values in by_category_daily.items()],
         "by_category": [{"category": c, "name": category_name(c), **t.as_dict()}
                         for c, t in category_tallies.items()],
-        "by_grid": grids,
+        f"by_{unit}": grids,
         "breaches": [{"kind": kind, "name": BREACH_NAMES[kind], "values": values}
                      for kind, values in breaches.items()],
         "overdue_now": {

@@ -3,7 +3,7 @@
 A ticket counts in the month it was received (Asia/Shanghai), with its status as it is when
 the review is made (`generated_at`). Received, closed, closure rate, average and median cycle
 hours, within-SLA rate and satisfaction — in all, per district, per grid and per worker (the
-person holding each ticket); SLA breaches of the month's tickets; received and closed per
+person holding each ticket), or per street for a review over several streets; SLA breaches of the month's tickets; received and closed per
 day; the hardest cases still open (oldest, most escalated, most followers); wishes fulfilled
 and points earned in the month; disputes by tier and outcome.
 """
@@ -18,7 +18,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reports.dashboard import disputes_by_tier, grid_row, grids_of_scope, iso_z
+from bot.reports.dashboard import (
+    disputes_by_tier,
+    grid_row,
+    grids_of_scope,
+    iso_z,
+    street_row,
+    streets_of_scope,
+)
 from bot.reports.labels import (
     BREACH_NAMES,
     DISPUTE_OUTCOMES,
@@ -35,6 +42,7 @@ from storage.models import Ticket
 from storage.stats import (
     BREACH_KINDS,
     DONE,
+    TICKET_STREET,
     Tally,
     TicketFacts,
     TicketScope,
@@ -49,6 +57,7 @@ from storage.stats import (
     load_tickets,
     person_key,
     points,
+    spans_streets,
     tallies,
 )
 from storage.stats import breaches as stats_breaches
@@ -172,19 +181,20 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
     `place` names what it covers when the scope's places do not (a worker's own tickets)."""
     place = place or _place_name(org, scope, street_id)
     in_month = (Ticket.created_at >= month.start, Ticket.created_at < month.end)
-    found = await tallies(session, org, scope, now,
-                          ("total", "category", "district", "grid", "assignee"), *in_month)
+    # Over several streets (a city's), streets take the place of districts, grids and people.
+    by_street = spans_streets(org, scope)
+    groupings = ("street",) if by_street else ("district", "grid", "assignee")
+    found = await tallies(session, org, scope, now, ("total", "category", *groupings),
+                          *in_month)
     total = found["total"].get(0, Tally())
     categories = {c: found["category"].get(c, Tally()) for c in CATEGORIES}
     categories |= dict(sorted(((c, t) for c, t in found["category"].items()
                                if c not in categories), key=lambda item: item[1].first_id))
-    grids = found["grid"]
-    workers = {k: v for k, v in found["assignee"].items() if k is not None}
-
     breaches: Counter[str] = Counter()
     grid_breaches: Counter[int | None] = Counter()
-    for _, kind, event_kind, grid_id, n in await stats_breaches(session, scope,
-                                                                  tickets=in_month):
+    for _, kind, event_kind, grid_id, n in await stats_breaches(
+            session, scope, tickets=in_month, grid=TICKET_STREET if by_street else None,
+            streets=by_street):
         if event_kind != "claimed" and kind is not None:
             breaches[kind] += n
             grid_breaches[grid_id] += n
@@ -219,17 +229,32 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
                      "names": BREACH_NAMES},
         "categories": [{"category": c, "name": category_name(c), **_figures(t)}
                        for c, t in categories.items()],
-        "districts": _districts(org, scope, found["district"]),
-        "grids": [{**grid_row(org, g), **_figures(grids.get(g, Tally())),
-                   "breaches": grid_breaches[g]}
-                  for g in grids_of_scope(org, scope, set(grids))],
-        "workers": _workers(org, workers),
+        **_places(org, scope, found, grid_breaches),
         "daily": [{"day": day.isoformat(), "received": r, "closed": c}
                   for day, r, c in zip(days, daily_received, daily_closed, strict=True)],
         "hardest_open": await _hardest(session, org, scope, month, now),
         "wishes": await _wishes(session, org, scope, month, categories.get("wish", Tally()),
                                 claimed),
         "disputes": _disputes(await disputes(session, scope, *in_month)),
+    }
+
+
+def _places(org: OrgMap, scope: TicketScope, found: dict[str, dict[Any, Tally]],
+            breaches: Counter[int | None]) -> dict[str, list[dict[str, Any]]]:
+    """The review's tables of places: its streets over several streets, else its districts,
+    grids and the people holding its tickets."""
+    if "street" in found:
+        streets = found["street"]
+        return {"streets": [{**street_row(org, s), **_figures(streets.get(s, Tally())),
+                             "breaches": breaches[s]}
+                            for s in streets_of_scope(org, scope, set(streets))]}
+    grids = found["grid"]
+    return {
+        "districts": _districts(org, scope, found["district"]),
+        "grids": [{**grid_row(org, g), **_figures(grids.get(g, Tally())),
+                   "breaches": breaches[g]}
+                  for g in grids_of_scope(org, scope, set(grids))],
+        "workers": _workers(org, {k: v for k, v in found["assignee"].items() if k is not None}),
     }
 
 

@@ -71,6 +71,26 @@ def case_rows(cases: list[dict[str, Any]]) -> list[list[str]]:
             for c in cases]
 
 
+def place_tables(review: dict[str, Any]) -> list[Table]:
+    """By street for a review over several streets; else by district, grid and worker."""
+    if "streets" in review:
+        return [Table("streets", "按街道", ("街道", *METRICS, "超时次数"),
+                      [[s["street"], *metrics(s), number(s["breaches"])]
+                       for s in review["streets"]],
+                      "跨多个街道的点评按街道统计；各街道的网格与经办人见该街道的点评。")]
+    return [
+        Table("districts", "按居民区", ("居民区", *METRICS),
+              [[d["district"], *metrics(d)] for d in review["districts"]]),
+        Table("grids", "按网格", ("网格", "居民区", *METRICS, "超时次数"),
+              [[g["grid"], g["district"] or "—", *metrics(g), number(g["breaches"])]
+               for g in review["grids"]]),
+        Table("workers", "按经办人", ("经办人", "角色", *METRICS),
+              [[w["name"] or w["account"], w["role"] or "—", *metrics(w)]
+               for w in review["workers"]],
+              "按工单当前经办人统计。"),
+    ]
+
+
 def review_tables(review: dict[str, Any]) -> list[Table]:
     """Every table of the review, in the order the reports show them."""
     hard = review["hardest_open"]
@@ -83,15 +103,7 @@ def review_tables(review: dict[str, Any]) -> list[Table]:
               "办结：当日办结的工单数（含此前受理的）。"),
         Table("categories", "按类别", ("类别", *METRICS),
               [[c["name"], *metrics(c)] for c in review["categories"]]),
-        Table("districts", "按居民区", ("居民区", *METRICS),
-              [[d["district"], *metrics(d)] for d in review["districts"]]),
-        Table("grids", "按网格", ("网格", "居民区", *METRICS, "超时次数"),
-              [[g["grid"], g["district"] or "—", *metrics(g), number(g["breaches"])]
-               for g in review["grids"]]),
-        Table("workers", "按经办人", ("经办人", "角色", *METRICS),
-              [[w["name"] or w["account"], w["role"] or "—", *metrics(w)]
-               for w in review["workers"]],
-              "按工单当前经办人统计。"),
+        *place_tables(review),
         Table("oldest", "最久未办结", CASE_HEADERS, case_rows(hard["oldest"]),
               f"截至生成时共有 {hard['open']} 件未办结。"),
         Table("most_escalated", "升级次数最多", CASE_HEADERS, case_rows(hard["most_escalated"])),

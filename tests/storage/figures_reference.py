@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reports import monthly as review
-from bot.reports.dashboard import grid_row, grids_of_scope, iso_z, overdue_json
+from bot.reports.dashboard import (
+    grid_row,
+    grids_of_scope,
+    iso_z,
+    overdue_json,
+    street_row,
+    streets_of_scope,
+)
 from bot.reports.labels import BREACH_NAMES, DISPUTE_OUTCOMES, category_name, tier_name
 from domain.org import OrgMap
 from domain.tickets import CATEGORIES, OPEN_STATUSES, TIERS
@@ -37,6 +44,8 @@ from storage.stats import (
     grid_name,
     load_tickets,
     person_key,
+    spans_streets,
+    street_name,
 )
 
 
@@ -112,8 +121,17 @@ async def load_points(session: AsyncSession, scope: TicketScope, at_from: dateti
     return [tuple(row) for row in await session.execute(query)]  # type: ignore[misc]
 
 
+def street_of(org: OrgMap, grid_id: int | None) -> int | None:
+    """The street of a grid, walked through the map."""
+    grid = org.grid(grid_id) if grid_id is not None else None
+    district = org.district(grid.district_id) if grid else None
+    return district.street_id if district else None
+
+
 async def ticket_stats(session: AsyncSession, org: OrgMap, since: datetime | None,
                        scope: TicketScope, now: datetime) -> dict[str, Any]:
+    if spans_streets(org, scope):
+        return await _stats_by_street(session, org, since, scope, now)
     total = Tally()
     by_category: dict[str, Tally] = {}
     by_grid: dict[str, Tally] = {}
@@ -152,8 +170,31 @@ def disputes_by_tier(tickets: list[TicketFacts]) -> list[dict[str, Any]]:
     return rows
 
 
+async def _stats_by_street(session: AsyncSession, org: OrgMap, since: datetime | None,
+                           scope: TicketScope, now: datetime) -> dict[str, Any]:
+    total = Tally()
+    by_category: dict[str, Tally] = {}
+    by_street: dict[int | None, Tally] = {}
+    for ticket in await load_tickets(session, scope, received_from=since):
+        for tally in (total, by_category.setdefault(ticket.category, Tally()),
+                      by_street.setdefault(street_of(org, ticket.grid_id), Tally())):
+            tally.add(ticket, org, now)
+    return {
+        **total.as_dict(),
+        "by_category": {k: v.as_dict() for k, v in sorted(by_category.items())},
+        "by_street": {street_name(org, k): v.as_dict()
+                      for k, v in sorted(by_street.items(),
+                                         key=lambda item: (item[0] is None, item[0]))},
+    }
+
+
 async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketScope,
                             first: date, last: date, now: datetime) -> dict[str, Any]:
+    by_street = spans_streets(org, scope)
+
+    def place(grid_id: int | None) -> int | None:
+        return street_of(org, grid_id) if by_street else grid_id
+
     days = days_between(first, last)
     index = {day: i for i, day in enumerate(days)}
     start, end = day_start(first), day_start(last + timedelta(days=1))
@@ -178,7 +219,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
         daily_received[i] += 1
         by_category_daily.setdefault(ticket.category, series())[i] += 1
         for tally in (total, category_tallies.setdefault(ticket.category, Tally()),
-                      grid_tallies.setdefault(ticket.grid_id, Tally())):
+                      grid_tallies.setdefault(place(ticket.grid_id), Tally())):
             tally.add(ticket, org, now)
 
     ratings: list[list[int]] = [[] for _ in days]
@@ -188,12 +229,12 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
             continue
         i = index[beijing_day(ticket.resolved_at)]
         daily_closed[i] += 1
-        grid_closed[ticket.grid_id] += 1
+        grid_closed[place(ticket.grid_id)] += 1
         if ticket.rating is not None:
             ratings[i].append(ticket.rating)
 
     breaches = {kind: series() for kind in BREACH_KINDS}
-    grid_of_ticket = {t.id: t.grid_id for t in (*received, *resolved, *open_now)}
+    grid_of_ticket = {t.id: place(t.grid_id) for t in (*received, *resolved, *open_now)}
     grid_breaches: Counter[int | None] = Counter()
     claimed = series()
     for event in events:
@@ -218,14 +259,16 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
     overdue.sort(key=lambda t: (min(d for d in (t.accept_due_at, t.resolve_due_at,
                                                  t.respond_due_at) if d), t.id))
     overdue_counts = Counter(kind for t in overdue for kind in t.overdue(now))
-    grid_overdue = Counter(t.grid_id for t in overdue)
-    grid_open = Counter(t.grid_id for t in open_now)
+    grid_overdue = Counter(place(t.grid_id) for t in overdue)
+    grid_open = Counter(place(t.grid_id) for t in open_now)
 
     seen = set(grid_tallies) | set(grid_closed) | set(grid_overdue)
     grids = []
-    for grid_id in grids_of_scope(org, scope, seen):
+    places_of, row_of = ((streets_of_scope, street_row) if by_street
+                         else (grids_of_scope, grid_row))
+    for grid_id in places_of(org, scope, seen):
         tally = grid_tallies.get(grid_id, Tally())
-        grids.append({**grid_row(org, grid_id), **tally.as_dict(),
+        grids.append({**row_of(org, grid_id), **tally.as_dict(),
                       "closed_in_span": grid_closed[grid_id],
                       "breaches": grid_breaches[grid_id],
                       "open_now": grid_open[grid_id], "overdue_now": grid_overdue[grid_id]})
@@ -250,7 +293,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
             for c, values in by_category_daily.items()],
         "by_category": [{"category": c, "name": category_name(c), **t.as_dict()}
                         for c, t in category_tallies.items()],
-        "by_grid": grids,
+        "by_street" if by_street else "by_grid": grids,
         "breaches": [{"kind": kind, "name": BREACH_NAMES[kind], "values": values}
                      for kind, values in breaches.items()],
         "overdue_now": {
@@ -284,6 +327,7 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: review.Month
     open_cases = await load_tickets(session, scope, received_until=month.end,
                                     statuses=OPEN_STATUSES)
     followers = await follower_counts(session, [t.id for t in open_cases])
+    by_street = spans_streets(org, scope)
 
     total = Tally()
     categories = {category: Tally() for category in CATEGORIES}
@@ -292,17 +336,20 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: review.Month
     workers: dict[int, Tally] = {}
     for ticket in tickets:
         grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
-        tallies = [total, categories.setdefault(ticket.category, Tally()),
-                   districts.setdefault(grid.district_id if grid else None, Tally()),
-                   grids.setdefault(ticket.grid_id, Tally())]
-        if ticket.assignee_id is not None:
+        tallies = [total, categories.setdefault(ticket.category, Tally())]
+        if by_street:
+            tallies.append(grids.setdefault(street_of(org, ticket.grid_id), Tally()))
+        else:
+            tallies += [districts.setdefault(grid.district_id if grid else None, Tally()),
+                        grids.setdefault(ticket.grid_id, Tally())]
+        if ticket.assignee_id is not None and not by_street:
             tallies.append(workers.setdefault(ticket.assignee_id, Tally()))
         for tally in tallies:
             tally.add(ticket, org, now)
 
     breaches: Counter[str] = Counter()
     grid_breaches: Counter[int | None] = Counter()
-    grid_of = {t.id: t.grid_id for t in tickets}
+    grid_of = {t.id: street_of(org, t.grid_id) if by_street else t.grid_id for t in tickets}
     claimed_ids = set()
     for event in events:
         if event.kind == "claimed":
@@ -362,11 +409,14 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: review.Month
                      "names": BREACH_NAMES},
         "categories": [{"category": c, "name": category_name(c), **review._figures(t)}  # type: ignore[arg-type]
                        for c, t in categories.items()],
-        "districts": review._districts(org, scope, districts),  # type: ignore[arg-type]
-        "grids": [{**grid_row(org, g), **review._figures(grids.get(g, Tally())),  # type: ignore[arg-type]
-                   "breaches": grid_breaches[g]}
-                  for g in grids_of_scope(org, scope, set(grids))],
-        "workers": review._workers(org, workers),  # type: ignore[arg-type]
+        **({"streets": [{**street_row(org, g), **review._figures(grids.get(g, Tally())),  # type: ignore[arg-type]
+                         "breaches": grid_breaches[g]}
+                        for g in streets_of_scope(org, scope, set(grids))]} if by_street else {
+            "districts": review._districts(org, scope, districts),  # type: ignore[arg-type]
+            "grids": [{**grid_row(org, g), **review._figures(grids.get(g, Tally())),  # type: ignore[arg-type]
+                       "breaches": grid_breaches[g]}
+                      for g in grids_of_scope(org, scope, set(grids))],
+            "workers": review._workers(org, workers)}),  # type: ignore[arg-type]
         "daily": [{"day": day.isoformat(), "received": r, "closed": c}
                   for day, r, c in zip(days, daily_received, daily_closed, strict=True)],
         "hardest_open": {"open": len(open_cases), "oldest": listed(oldest),

@@ -22,8 +22,11 @@ from bot.auth.viewer import (
     ticket_conditions,
     visible_building_ids,
 )
+from bot.reports.csv_export import render_csv
 from bot.reports.dashboard import dashboard_figures
+from bot.reports.html import render_html
 from bot.reports.monthly import Month, monthly_review
+from bot.reports.pdf import render_pdf
 from bot.reports.scope import place_of, report_scope, viewer_scope
 from domain.org import OrgMap
 from storage.demo import load_demo
@@ -487,3 +490,43 @@ async def test_two_folds_at_once_count_nothing_twice(sessions: Sessions,
         assert await _unfolded(session) == 0
         assert await _counts_drift(session) == []
         assert await count_tickets(session, ["new"], ["repair"]) == 6
+
+
+async def test_figures_over_several_streets_are_split_by_street(sessions: Sessions) -> None:
+    """Over both streets (the admin token's figures) each street's row holds that street's
+    own figures; a street's figures are split by grid and person as before."""
+    org = await _history(sessions)
+    today = date(2026, 11, 20)
+    first = today - timedelta(days=29)
+    async with sessions() as session:
+        city = await ticket_stats(session, org, None, EVERYTHING, NOW)
+        board = await dashboard_figures(session, org, EVERYTHING, first, today, NOW)
+        month = await monthly_review(session, org, Month(2026, 10), EVERYTHING, NOW)
+        assert "by_grid" not in city and "by_worker" not in city and "by_grid" not in board
+        assert not {"districts", "grids", "workers"} & set(month)
+        assert set(city["by_street"]) == {s.name for s in org.streets.values()}
+        assert [row["street"] for row in board["by_street"]] == [
+            s.name for s in sorted(org.streets.values(), key=lambda s: s.id)]
+        for street in org.streets.values():
+            alone = TicketScope.street(org, street.id)
+            stats = await ticket_stats(session, org, None, alone, NOW)
+            assert {"by_grid", "by_worker"} <= set(stats) and "by_street" not in stats
+            assert city["by_street"][street.name] == {
+                k: v for k, v in stats.items() if not k.startswith("by_")}
+            [row] = [r for r in board["by_street"] if r["street"] == street.name]
+            totals = (await dashboard_figures(session, org, alone, first, today, NOW))["totals"]
+            assert row["received"] > 0
+            assert {k: row[k] for k in row if k != "street" and k != "breaches"} == {
+                k: totals[k] for k in row if k != "street" and k != "breaches"}
+            [row] = [r for r in month["streets"] if r["street"] == street.name]
+            review = await monthly_review(session, org, Month(2026, 10), alone, NOW, street.id)
+            assert row["breaches"] == review["breaches"]["total"]
+            assert {k: row[k] for k in row if k not in ("street", "breaches")} == {
+                k: review[k] for k in row if k not in ("street", "breaches")}
+    # Every format of the review shows the table of streets.
+    names = [s.name for s in org.streets.values()]
+    page, sheet = render_html(month), render_csv(month)
+    for shown in (page, sheet):
+        assert "按街道" in shown and "按网格" not in shown
+        assert all(name in shown for name in names)
+    assert render_pdf(month).startswith(b"%PDF")

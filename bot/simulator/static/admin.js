@@ -459,8 +459,11 @@ function renderStats(s) {
     kpi("平均办结时长 avg hours", s.avg_closure_hours == null ? "—" : num(s.avg_closure_hours, 1) + " h"),
     kpi("满意度 satisfaction", s.satisfaction == null ? "—" : num(s.satisfaction, 2) + " / 5"));
   statsTable($("byCat"), "类别 category", s.by_category || {}, (k) => catChip(k));
-  const grids = Object.keys(s.by_grid || {}).sort((a, b) => a.localeCompare(b, "zh-CN", { numeric: true }));
-  statsTable($("byGrid"), "网格 grid", s.by_grid || {}, (k) => (k === "unassigned" ? "未分配 unassigned" : k), grids);
+  // Over several streets the figures come per street; a street's per grid.
+  const places = s.by_street || s.by_grid || {};
+  const keys = Object.keys(places).sort((a, b) => a.localeCompare(b, "zh-CN", { numeric: true }));
+  $("byGridTitle").textContent = s.by_street ? "按街道 By street" : "按网格 By grid";
+  statsTable($("byGrid"), s.by_street ? "街道 street" : "网格 grid", places, (k) => (k === "unassigned" ? "未分配 unassigned" : k), keys);
 }
 function statsTable(table, label, data, name, keys) {
   table.replaceChildren(thead(label, "受理", "办结", "办结率 closure rate", "平均办结(小时)", "满意度"));

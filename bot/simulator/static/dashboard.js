@@ -144,18 +144,21 @@
       labelHeader: "时限", openTable: true, legend: true,
       series: [{ name: "工单数", values: d.overdue_now.by_kind.map((k) => k.tickets) }],
     });
+    // Over several streets the figures come per street; a street's per grid.
+    const places = d.by_street || d.by_grid;
+    const unit = d.by_street ? "街道" : "网格";
     GridCharts.bars($("chart-grids"), {
-      title: "按网格：期间受理（已办结 / 未办结）",
-      labels: d.by_grid.map((g) => g.grid), labelHeader: "网格", stacked: true,
-      series: [{ name: "已办结", values: d.by_grid.map((g) => g.closed) },
-        { name: "未办结", values: d.by_grid.map((g) => g.received - g.closed) }],
+      title: `按${unit}：期间受理（已办结 / 未办结）`,
+      labels: places.map((g) => g.street || g.grid), labelHeader: unit, stacked: true,
+      series: [{ name: "已办结", values: places.map((g) => g.closed) },
+        { name: "未办结", values: places.map((g) => g.received - g.closed) }],
       columns: [
-        { name: "居民区", values: d.by_grid.map((g) => g.district || "—") },
-        { name: "办结率", values: d.by_grid.map((g) => pct(g.closure_rate)) },
-        { name: "按时办结率", values: d.by_grid.map((g) => pct(g.within_sla_rate)) },
-        { name: "满意度", values: d.by_grid.map((g) => num(g.satisfaction, 2)) },
-        { name: "超时次数", values: d.by_grid.map((g) => String(g.breaches)) },
-        { name: "当前超时工单", values: d.by_grid.map((g) => String(g.overdue_now)) },
+        ...(d.by_street ? [] : [{ name: "居民区", values: places.map((g) => g.district || "—") }]),
+        { name: "办结率", values: places.map((g) => pct(g.closure_rate)) },
+        { name: "按时办结率", values: places.map((g) => pct(g.within_sla_rate)) },
+        { name: "满意度", values: places.map((g) => num(g.satisfaction, 2)) },
+        { name: "超时次数", values: places.map((g) => String(g.breaches)) },
+        { name: "当前超时工单", values: places.map((g) => String(g.overdue_now)) },
       ],
     });
     overdueList(d);

@@ -1,0 +1,154 @@
+"""A city's figures through the HTTP API: over several streets the admin token's figures are
+split by street; the answers opened most (the stats of all time, the dashboard of the last 30
+days, last month's review) are made ahead by a worker, one process each, and served with the
+time they were made while they are fresh; anything else is read as it is asked. An org of
+one street makes nothing ahead."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, text, update
+
+from bot.app import create_app
+from bot.reports import city
+from bot.reports.monthly import Month
+from bot.runtime import Runtime
+from storage import snapshots
+from storage.db import create_engine, session_factory
+from storage.demo import load_demo
+from storage.demo_history import load_history
+from storage.models import Ticket
+from storage.orgfile import import_org, parse_org
+from tests.e2e.conftest import ADMIN_TOKEN, serve_spine, spine_settings
+from tests.fakes import FakeBridge, FakeWeCom
+from tests.storage.test_figures_sql import SECOND_STREET
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@dataclass
+class City:
+    client: TestClient
+    runtime: Runtime
+
+    async def get(self, path: str) -> dict[str, Any]:
+        answer = await self.client.get(path, headers=AUTH)
+        assert answer.status == 200, await answer.text()
+        return await answer.json()
+
+    async def make(self, at: datetime) -> int:
+        return await city.refresh(self.runtime.sessions, await self.runtime.org.get(),
+                                  lambda: at)
+
+
+@pytest_asyncio.fixture
+async def two_streets(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[City]:
+    engine = create_engine(db_url)
+    try:
+        sessions = session_factory(engine)
+        await load_demo(sessions)
+        await import_org(sessions, parse_org(SECOND_STREET))
+        assert await load_history(sessions) is not None
+    finally:
+        await engine.dispose()
+    async with FakeWeCom() as wecom, FakeBridge() as bridge:
+        runtime = Runtime(spine_settings(db_url, wecom, bridge, tmp_path),
+                          nlu_loader=lambda: nlu_model)
+        app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
+        async with TestClient(TestServer(app)) as client:
+            yield City(client, runtime)
+
+
+def _without_time(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "generated_at"}
+
+
+async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
+        two_streets: City) -> None:
+    town = two_streets
+    live = await town.get("/api/v1/stats")
+    assert set(live["by_street"]) == {"宜川路街道", "曹杨新村街道"}
+    assert "by_grid" not in live and "by_worker" not in live
+
+    made_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    assert await town.make(made_at) == 3
+    assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
+    served = await town.get("/api/v1/stats")
+    assert served["generated_at"] == made_at.isoformat()
+    assert _without_time(served) == _without_time(live)
+    board = await town.get("/api/v1/stats/dashboard")
+    assert board["generated_at"] == made_at.isoformat()
+    assert [row["street"] for row in board["by_street"]] == ["宜川路街道", "曹杨新村街道"]
+    review = await town.get("/api/v1/reports/monthly")
+    assert review["generated_at"] == made_at.isoformat()
+    assert review["month"] == str(Month.of(datetime.now(UTC)).previous())
+    sheet = await town.client.get("/api/v1/reports/monthly?format=csv", headers=AUTH)
+    assert "按街道" in await sheet.text()
+
+    # A ticket resolved after the snapshot: the snapshot keeps its time's figures, what is
+    # not made ahead is read now.
+    async with town.runtime.sessions() as session, session.begin():
+        ticket_id = await session.scalar(
+            select(Ticket.id).where(Ticket.status == "new").order_by(Ticket.id).limit(1))
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                              .values(status="resolved", resolved_at=datetime.now(UTC)))
+    still = await town.get("/api/v1/stats")
+    assert still["generated_at"] == made_at.isoformat() and still["closed"] == live["closed"]
+    since = (datetime.now(UTC) - timedelta(days=3000)).isoformat().replace("+00:00", "Z")
+    ever = await town.get(f"/api/v1/stats?since={since}")
+    assert ever["generated_at"] != made_at.isoformat()
+    assert (ever["received"], ever["closed"]) == (live["received"], live["closed"] + 1)
+    week = await town.get("/api/v1/stats/dashboard?days=7")
+    assert week["generated_at"] != made_at.isoformat()
+    street = await town.get("/api/v1/stats/dashboard?street=宜川路街道")
+    assert "by_grid" in street and street["generated_at"] != made_at.isoformat()
+
+    # Too old to serve: read as asked, until a worker makes it again.
+    async with town.runtime.sessions() as session, session.begin():
+        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
+                              {"old": made_at - city.SERVED_WITHIN})
+    fresh = await town.get("/api/v1/stats")
+    assert fresh["generated_at"] != made_at.isoformat()
+    again = datetime.now(UTC).replace(microsecond=0)
+    assert await town.make(again) == 3
+    assert (await town.get("/api/v1/stats"))["generated_at"] == again.isoformat()
+    assert _without_time(await town.get("/api/v1/stats")) == _without_time(fresh)
+
+
+async def test_one_process_makes_each_snapshot_at_a_time(two_streets: City) -> None:
+    now = datetime.now(UTC)
+    async with two_streets.runtime.sessions() as session, session.begin():
+        assert await snapshots.claim(session, "stats", now, city.EVERY, city.LEASE)
+    async with two_streets.runtime.sessions() as session, session.begin():
+        assert not await snapshots.claim(session, "stats", now, city.EVERY, city.LEASE)
+    # The others are made; "stats" waits for the process that took it, or its lease.
+    assert await two_streets.make(now) == 2
+    later = now + city.EVERY
+    assert await two_streets.make(later) == 2
+    async with two_streets.runtime.sessions() as session:
+        assert await snapshots.read(session, "stats", now - city.SERVED_WITHIN) is None
+    taken_back = now + city.LEASE
+    assert await two_streets.make(taken_back) == 1
+    async with two_streets.runtime.sessions() as session:
+        made = await snapshots.read(session, "stats", now)
+    assert made is not None and made.made_at == taken_back
+
+
+async def test_one_street_makes_nothing_ahead(db_url: str, tmp_path: Path,
+                                              nlu_model: Any) -> None:
+    async with serve_spine(db_url, tmp_path, nlu_model) as spine:
+        assert await city.refresh(spine.runtime.sessions, await spine.runtime.org.get(),
+                                  lambda: datetime.now(UTC)) == 0
+        answer = await spine.client.get("/api/v1/stats", headers=AUTH)
+        figures = await answer.json()
+        assert "by_grid" in figures and "by_street" not in figures
+        async with spine.runtime.sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM figure_snapshots"))
+                    ).scalar_one() == 0
