@@ -2,16 +2,10 @@
 
 Free text is matched as a substring (`LIKE '%…%'`, case-insensitive for Latin letters) of
 the ticket's text, the reporter's name and the location; a number also finds the ticket of
-that id.
-
-A substring match cannot use an ordinary index. On PostgreSQL a GIN index holds each
-ticket's two-character pieces (bigrams) of those three fields, lower-cased
-(`gridbot_ticket_bigrams`, migration 0012): a word of two characters or more is looked for
-only in the tickets that have every piece of it, and the LIKE then keeps those that have
-the word itself. Bigrams rather than pg_trgm's trigrams because Chinese searches are often
-two characters (电梯, 漏水), and pg_trgm splits words at characters it does not take for
-letters. SQLite reads the tickets the other conditions leave, which is quick at an estate's
-or a street's scale.
+that id. A substring match cannot use an index on either database: each search reads the
+tickets the other conditions leave (the viewer's scope, status, dates), which is quick at a
+street's scale — tens of thousands of tickets — and would want a full-text index (pg_trgm,
+SQLite FTS5) beyond that.
 """
 
 from __future__ import annotations
@@ -20,10 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, case, false, func, or_
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Boolean
+from sqlalchemy import and_, case, false, or_
 
 from domain.tickets import CATEGORIES, OPEN_STATUSES, Status
 from storage.models import Ticket
@@ -36,56 +27,6 @@ LIFECYCLE = (Status.NEW, Status.REOPENED, Status.ACCEPTED, Status.IN_PROGRESS, S
 _TICKET_NUMBER = re.compile(r"^[#＃]?([0-9]{1,12})$")
 #: At most this many words of a search are used.
 MAX_TERMS = 8
-
-
-#: The PostgreSQL functions and index behind a search (migration 0012).
-INDEX_STATEMENTS = (
-    """CREATE OR REPLACE FUNCTION gridbot_bigrams(t text) RETURNS text[]
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
-         SELECT coalesce(array_agg(DISTINCT substr(t, i, 2)), '{}')
-         FROM generate_series(1, char_length(t) - 1) AS i
-       $$""",
-    # The three fields with a character between them that no search word holds, so that no
-    # piece spans two fields.
-    """CREATE OR REPLACE FUNCTION gridbot_ticket_bigrams(body text, reporter text, place text)
-       RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-         SELECT gridbot_bigrams(lower(coalesce(body, '') || chr(1) || coalesce(reporter, '')
-                                      || chr(1) || coalesce(place, '')))
-       $$""",
-    "CREATE INDEX IF NOT EXISTS ix_tickets_search_bigrams ON tickets"
-    " USING gin (gridbot_ticket_bigrams(text, reporter_name, location))",
-)
-DROP_STATEMENTS = (
-    "DROP INDEX IF EXISTS ix_tickets_search_bigrams",
-    "DROP FUNCTION IF EXISTS gridbot_ticket_bigrams(text, text, text)",
-    "DROP FUNCTION IF EXISTS gridbot_bigrams(text)",
-)
-
-
-class _has_pieces_of(FunctionElement[bool]):  # noqa: N801
-    """Whether a ticket has every two-character piece of the term (lower-cased) in its
-    text, reporter or location: what the search index answers, on PostgreSQL; true
-    elsewhere. It keeps every ticket the LIKE of the same term keeps (both compare
-    lower-cased)."""
-
-    type = Boolean()
-    inherit_cache = True
-
-
-@compiles(_has_pieces_of, "postgresql")
-def _has_pieces_pg(element: _has_pieces_of, compiler: Any, **kw: Any) -> str:
-    document = compiler.process(
-        func.gridbot_ticket_bigrams(Ticket.text, Ticket.reporter_name, Ticket.location), **kw)
-    return f"({document} @> gridbot_bigrams(lower({compiler.process(element.clauses, **kw)})))"
-
-
-@compiles(_has_pieces_of)
-def _has_pieces_elsewhere(element: _has_pieces_of, compiler: Any, **kw: Any) -> str:
-    return f"({compiler.process(element.clauses, **kw)} IS NOT NULL)"
-
-
-def has_pieces_of(term: str) -> Any:
-    return _has_pieces_of(bindparam(None, term, type_=String()))
 
 
 def _like(term: str) -> str:
@@ -102,8 +43,6 @@ def search_conditions(text: str) -> list[Any]:
         found = [Ticket.text.ilike(pattern, escape="\\"),
                  Ticket.reporter_name.ilike(pattern, escape="\\"),
                  Ticket.location.ilike(pattern, escape="\\")]
-        if len(term) >= 2:
-            found = [and_(has_pieces_of(term), or_(*found))]
         number = _TICKET_NUMBER.match(term)
         if number:
             found.append(Ticket.id == int(number.group(1)))

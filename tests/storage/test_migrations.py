@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -14,8 +13,6 @@ from storage.migrate import upgrade
 from storage.models import Base
 
 
-# The search index is PostgreSQL's only (storage.ticket_search); there it is compared.
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 async def test_migrated_schema_matches_the_models(db_url: str):
     engine = create_engine(db_url)
     try:
