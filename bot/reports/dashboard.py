@@ -36,6 +36,7 @@ from storage.stats import (
     load_tickets,
     overdue_now,
     points,
+    side_by_side,
     spans_streets,
     tallies,
     when,
@@ -140,8 +141,28 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
     # The table's places: grids, or streets over several streets.
     by_street = spans_streets(org, scope)
     place, unit = (TICKET_STREET, "street") if by_street else (Ticket.grid_id, "grid")
-    found = await tallies(session, org, scope, now, ("total", "category", unit),
-                          *received_in_span)
+    created_day = beijing_day_number(Ticket.created_at)
+    resolved_day = beijing_day_number(Ticket.resolved_at)
+    # Breaches by day and kind; per grid, an event counts under its ticket's grid when the
+    # ticket is among those the dashboard reads (received or resolved in the span, or open).
+    read = or_(and_(*received_in_span),
+               and_(Ticket.resolved_at >= start, Ticket.resolved_at < end),
+               is_open(Ticket.status))
+    (found, received_rows, resolved_rows, breach_rows, point_rows, (per_grid, by_kind, listed),
+     dispute_tiers) = await side_by_side(
+        session,
+        lambda s: tallies(s, org, scope, now, ("total", "category", unit), *received_in_span),
+        lambda s: counts(s, scope, [created_day, Ticket.category], *received_in_span),
+        lambda s: counts(s, scope, [resolved_day, place], Ticket.resolved_at >= start,
+                         Ticket.resolved_at < end, Ticket.status.in_(DONE),
+                         sums=[func.coalesce(Ticket.rating, 0), when(Ticket.rating.is_not(None))],
+                         streets=by_street),
+        lambda s: stats_breaches(s, scope, events=(TicketEvent.at >= start, TicketEvent.at < end),
+                                 grid=case((read, place), else_=null()), streets=by_street),
+        lambda s: points(s, scope, start, end),
+        lambda s: overdue_now(s, scope, now, by_street=by_street),
+        lambda s: disputes(s, scope, *received_in_span),
+        narrow=not scope.everything)
     total = found["total"].get(0, Tally())
     extra = sorted((c for c in found["category"] if c not in CATEGORIES),
                    key=lambda c: found["category"][c].first_id)
@@ -150,37 +171,23 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
 
     daily_received, daily_closed = series(), series()
     by_category_daily = {category: series() for category in category_tallies}
-    created_day = beijing_day_number(Ticket.created_at)
-    for day, category, n in await counts(session, scope, [created_day, Ticket.category],
-                                         *received_in_span):
+    for day, category, n in received_rows:
         daily_received[index[day]] += n
         by_category_daily[category][index[day]] += n
 
     # Closed in the span: resolved in it and not reopened since.
     ratings, rated = series(), series()
     grid_closed: Counter[int | None] = Counter()
-    resolved_day = beijing_day_number(Ticket.resolved_at)
-    for day, grid_id, n, stars, rated_n in await counts(
-            session, scope, [resolved_day, place], Ticket.resolved_at >= start,
-            Ticket.resolved_at < end, Ticket.status.in_(DONE),
-            sums=[func.coalesce(Ticket.rating, 0), when(Ticket.rating.is_not(None))],
-            streets=by_street):
+    for day, grid_id, n, stars, rated_n in resolved_rows:
         daily_closed[index[day]] += n
         grid_closed[grid_id] += n
         ratings[index[day]] += stars
         rated[index[day]] += rated_n
 
-    # Breaches by day and kind; per grid, an event counts under its ticket's grid when the
-    # ticket is among those the dashboard reads (received or resolved in the span, or open).
     breaches = {kind: series() for kind in BREACH_KINDS}
-    read = or_(and_(*received_in_span),
-               and_(Ticket.resolved_at >= start, Ticket.resolved_at < end),
-               is_open(Ticket.status))
     grid_breaches: Counter[int | None] = Counter()
     claimed = series()
-    for day, kind, event_kind, grid_id, n in await stats_breaches(
-            session, scope, events=(TicketEvent.at >= start, TicketEvent.at < end),
-            grid=case((read, place), else_=null()), streets=by_street):
+    for day, kind, event_kind, grid_id, n in breach_rows:
         if event_kind == "claimed":
             claimed[index[day]] += n
         elif kind is not None:
@@ -188,11 +195,10 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
             grid_breaches[grid_id] += n
 
     earned, redeemed = series(), series()
-    for day, _, plus, minus, _ in await points(session, scope, start, end):
+    for day, _, plus, minus, _ in point_rows:
         earned[index[day]] += plus
         redeemed[index[day]] += minus
 
-    per_grid, by_kind, listed = await overdue_now(session, scope, now, by_street=by_street)
     grid_open = Counter({g: n for g, (n, _) in per_grid.items()})
     grid_overdue = Counter({g: late for g, (_, late) in per_grid.items() if late})
     overdue_listed = sorted(await load_tickets(session, scope, ids=listed),
@@ -244,7 +250,7 @@ async def dashboard_figures(session: AsyncSession, org: OrgMap, scope: TicketSco
                          "average": round(sum(ratings) / sum(rated), 2) if sum(rated) else None},
         "wishes": {"received": wishes.received, "fulfilled": wishes.closed,
                    "claimed": claimed, "points_earned": earned, "points_redeemed": redeemed},
-        "disputes": disputes_by_tier(await disputes(session, scope, *received_in_span)),
+        "disputes": disputes_by_tier(dispute_tiers),
     }
 
 

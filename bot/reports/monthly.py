@@ -57,6 +57,7 @@ from storage.stats import (
     load_tickets,
     person_key,
     points,
+    side_by_side,
     spans_streets,
     tallies,
 )
@@ -184,31 +185,37 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
     # Over several streets (a city's), streets take the place of districts, grids and people.
     by_street = spans_streets(org, scope)
     groupings = ("street",) if by_street else ("district", "grid", "assignee")
-    found = await tallies(session, org, scope, now, ("total", "category", *groupings),
-                          *in_month)
+    (found, breach_rows, claimed, received_rows, resolved_rows, hardest_open,
+     dispute_tiers) = await side_by_side(
+        session,
+        lambda s: tallies(s, org, scope, now, ("total", "category", *groupings), *in_month),
+        lambda s: stats_breaches(s, scope, tickets=in_month,
+                                 grid=TICKET_STREET if by_street else None, streets=by_street),
+        lambda s: claimed_wishes(s, scope, *in_month),
+        lambda s: counts(s, scope, [beijing_day_number(Ticket.created_at)], *in_month),
+        lambda s: counts(s, scope, [beijing_day_number(Ticket.resolved_at)],
+                         Ticket.resolved_at >= month.start, Ticket.resolved_at < month.end,
+                         Ticket.status.in_(DONE)),
+        lambda s: _hardest(s, org, scope, month, now),
+        lambda s: disputes(s, scope, *in_month),
+        narrow=not scope.everything)
     total = found["total"].get(0, Tally())
     categories = {c: found["category"].get(c, Tally()) for c in CATEGORIES}
     categories |= dict(sorted(((c, t) for c, t in found["category"].items()
                                if c not in categories), key=lambda item: item[1].first_id))
     breaches: Counter[str] = Counter()
     grid_breaches: Counter[int | None] = Counter()
-    for _, kind, event_kind, grid_id, n in await stats_breaches(
-            session, scope, tickets=in_month, grid=TICKET_STREET if by_street else None,
-            streets=by_street):
+    for _, kind, event_kind, grid_id, n in breach_rows:
         if event_kind != "claimed" and kind is not None:
             breaches[kind] += n
             grid_breaches[grid_id] += n
-    claimed = await claimed_wishes(session, scope, *in_month)
 
     days = days_between(month.first_day, month.last_day)
     index = {day_number(day): i for i, day in enumerate(days)}
     daily_received, daily_closed = [0] * len(days), [0] * len(days)
-    for day, n in await counts(session, scope, [beijing_day_number(Ticket.created_at)],
-                               *in_month):
+    for day, n in received_rows:
         daily_received[index[day]] += n
-    for day, n in await counts(session, scope, [beijing_day_number(Ticket.resolved_at)],
-                               Ticket.resolved_at >= month.start, Ticket.resolved_at < month.end,
-                               Ticket.status.in_(DONE)):
+    for day, n in resolved_rows:
         daily_closed[index[day]] += n
 
     return {
@@ -232,10 +239,10 @@ async def monthly_review(session: AsyncSession, org: OrgMap, month: Month, scope
         **_places(org, scope, found, grid_breaches),
         "daily": [{"day": day.isoformat(), "received": r, "closed": c}
                   for day, r, c in zip(days, daily_received, daily_closed, strict=True)],
-        "hardest_open": await _hardest(session, org, scope, month, now),
+        "hardest_open": hardest_open,
         "wishes": await _wishes(session, org, scope, month, categories.get("wish", Tally()),
                                 claimed),
-        "disputes": _disputes(await disputes(session, scope, *in_month)),
+        "disputes": _disputes(dispute_tiers),
     }
 
 
