@@ -316,7 +316,8 @@ OPERATIONS: tuple[Operation, ...] = (
               answers={200: ("the ticket as it is now", ref("Ticket")), 404: NOT_FOUND,
                        409: CONFLICT}),
     Operation("GET", "/api/v1/stats", "Received, closed, closure rate, satisfaction; by "
-              "category, grid and worker", "figures", params=(SINCE,),
+              "category, grid and worker (by street over several streets), as of "
+              "generated_at", "figures", params=(SINCE,),
               answers={200: ("the figures", OBJECT)}),
     Operation("GET", "/api/v1/notices", "Captains' notices, the latest to go out first",
               "notices", params=(query("status", choices(("scheduled", "sent", "cancelled")),

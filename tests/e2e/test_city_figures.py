@@ -20,6 +20,7 @@ from bot.app import create_app
 from bot.reports import city
 from bot.reports.monthly import Month
 from bot.runtime import Runtime
+from domain.tickets import OPEN_STATUSES
 from storage import snapshots
 from storage.db import create_engine, session_factory
 from storage.demo import load_demo
@@ -96,7 +97,9 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     # not made ahead is read now.
     async with town.runtime.sessions() as session, session.begin():
         ticket_id = await session.scalar(
-            select(Ticket.id).where(Ticket.status == "new").order_by(Ticket.id).limit(1))
+            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
+            .limit(1))
+        assert ticket_id is not None
         await session.execute(update(Ticket).where(Ticket.id == ticket_id)
                               .values(status="resolved", resolved_at=datetime.now(UTC)))
     still = await town.get("/api/v1/stats")
