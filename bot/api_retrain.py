@@ -14,7 +14,6 @@ fold it is in, and says so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -153,22 +152,16 @@ class Retrainer:
             else:
                 row.value = state
 
-    async def _beat(self, runtime: Runtime, finished: asyncio.Event) -> None:
-        """Save the progress every HEARTBEAT seconds until `finished` is set; stopped between
-        saves, never inside one (storage.db.within says why)."""
+    async def _beat(self, runtime: Runtime) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(finished.wait(), HEARTBEAT)
-            if finished.is_set():
-                return
+            await asyncio.sleep(HEARTBEAT)
             try:
                 await self._save(runtime)
             except Exception as exc:
                 log.warning("saving the retrain's progress failed: %s", short_reason(exc))
 
     async def _run(self, runtime: Runtime, note: str | None) -> None:
-        finished = asyncio.Event()
-        beat = asyncio.create_task(self._beat(runtime, finished))
+        beat = asyncio.create_task(self._beat(runtime))
         try:
             result = await retrain(runtime.sessions, Path(runtime.settings.var_dir),
                                    data=self.data, folds=self.folds, progress=self._tick,
@@ -184,8 +177,7 @@ class Retrainer:
             log.exception("retraining failed")
             final = {"state": "failed", "error": short_reason(exc)}
         finally:
-            finished.set()
-            await beat
+            beat.cancel()
         self._update(finished_at=iso(datetime.now(UTC)), **final)
         try:
             await self._save(runtime)

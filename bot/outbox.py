@@ -139,31 +139,26 @@ class OutboxWorker:
         by_recipient: dict[str, list[Claimed]] = {}
         for row in claimed:
             by_recipient.setdefault(row.recipient, []).append(row)
-        sent = asyncio.Event()
         keeping = asyncio.create_task(
-            self._keep_leases([row.id for row in claimed], claimed[0].lease_until, sent),
+            self._keep_leases([row.id for row in claimed], claimed[0].lease_until),
             name="gridbot-outbox-leases")
         self._rounds_out += 1
         try:
             await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
         finally:
             self._rounds_out -= 1
-            # Stopped between renewals, never inside one (storage.db.within says why).
-            sent.set()
-            await keeping
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
         return len(claimed)
 
-    async def _keep_leases(self, ids: list[int], lease: datetime | None,
-                           sent: asyncio.Event) -> None:
+    async def _keep_leases(self, ids: list[int], lease: datetime | None) -> None:
         """Renew the leases of this round's rows while they are out with a sender or waiting
-        for their mark, until `sent` is set: a send slowed by a busy network or database must
-        not be taken for a dead process's and sent again by another. A process that dies
-        stops renewing, and its rows are free once the last lease it wrote runs out."""
+        for their mark: a send slowed by a busy network or database must not be taken for a
+        dead process's and sent again by another. A process that dies stops renewing, and
+        its rows are free once the last lease it wrote runs out."""
         while lease is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sent.wait(), LEASE.total_seconds() / 3)
-            if sent.is_set():
-                return
+            await asyncio.sleep(LEASE.total_seconds() / 3)
             renewed = self.clock() + LEASE
             try:
                 async with self._sessions() as session, session.begin():
