@@ -212,16 +212,8 @@ def spans_streets(org: OrgMap, scope: TicketScope) -> bool:
     listed = scope.listed_buildings()
     if listed is None:
         return len(org.streets) > 1
-    streets = set()
-    for building_id in listed:
-        building = org.building(building_id)
-        grid = org.grid(building.grid_id) if building else None
-        district = org.district(grid.district_id) if grid else None
-        if district is not None:
-            streets.add(district.street_id)
-            if len(streets) > 1:
-                return True
-    return False
+    streets = {street.id for b in listed if (street := org.street_of_building(b))}
+    return len(streets) > 1
 
 
 def scoped(scope: TicketScope, columns: Sequence[Any], *conditions: Any,

@@ -73,18 +73,12 @@ def streets_of_scope(org: OrgMap, scope: TicketScope, seen: set[int | None]) -> 
     if listed is None:
         wanted = set(org.streets)
     else:
-        wanted = {district.street_id for b in listed if (district := _district_of(org, b))}
+        wanted = {street.id for b in listed if (street := org.street_of_building(b))}
     wanted |= {s for s in seen if s is not None}
     ordered: list[int | None] = sorted(wanted)
     if None in seen:
         ordered.append(None)
     return ordered
-
-
-def _district_of(org: OrgMap, building_id: int) -> Any:
-    building = org.building(building_id)
-    grid = org.grid(building.grid_id) if building else None
-    return org.district(grid.district_id) if grid else None
 
 
 def street_row(org: OrgMap, street_id: int | None) -> dict[str, Any]:

@@ -46,7 +46,6 @@ def charts(review: dict[str, Any]) -> dict[str, str]:
     """The review's charts, keyed by the table each stands above."""
     days = [d["day"][5:] for d in review["daily"]]
     disputes = review["disputes"]["by_tier"]
-    grids = review.get("grids", [])  # none over several streets: a table of streets instead
     drawn = {
         "daily": line_chart("每日受理与办结", days, [
             ("受理", [d["received"] for d in review["daily"]]),
@@ -54,16 +53,18 @@ def charts(review: dict[str, Any]) -> dict[str, str]:
         "categories": stacked_bars("按类别：已办结与未办结", [c["name"] for c in review["categories"]], [
             ("已办结", [c["closed"] for c in review["categories"]]),
             ("未办结", [c["received"] - c["closed"] for c in review["categories"]])]),
-        "grids": stacked_bars("按网格：已办结与未办结",
-                              [g["grid"].replace("网格", "") for g in grids], [
-            ("已办结", [g["closed"] for g in grids]),
-            ("未办结", [g["received"] - g["closed"] for g in grids])]),
         "disputes": stacked_bars("矛盾纠纷：按层级与结果", [t["name"] for t in disputes], [
             ("已化解", [t["resolved"] for t in disputes]),
             ("调解中", [t["open"] for t in disputes]),
             ("已撤销", [t["cancelled"] for t in disputes])]),
     }
-    return drawn if grids else {k: v for k, v in drawn.items() if k != "grids"}
+    grids = review.get("grids")  # none over several streets: a table of streets instead
+    if grids:
+        drawn["grids"] = stacked_bars("按网格：已办结与未办结",
+                                      [g["grid"].replace("网格", "") for g in grids], [
+            ("已办结", [g["closed"] for g in grids]),
+            ("未办结", [g["received"] - g["closed"] for g in grids])])
+    return drawn
 
 
 def render_html(review: dict[str, Any], *, standalone: bool = False) -> str:
