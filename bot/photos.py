@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -102,18 +102,28 @@ class PhotoReader:
         # By (message, claim): its picture or why there is none, and when it was fetched.
         self._fetched: dict[tuple[int, int], tuple[float, Picture | Exception]] = {}
 
-    async def loose(self, claim: Any, prepared: PhotoPrep | None) -> PhotoPrep | None:
-        """`prepared` with the sender's loose pictures of the last PHOTO_WINDOW (for a
-        message that may make a report, or a 完成): how many, so that the task card can say
-        that the ticket has pictures, and the links of a staff member's."""
+    async def loose(self, wanting: Sequence[tuple[Any, PhotoPrep | None]]
+                    ) -> list[PhotoPrep | None]:
+        """For each (claim, prepared) of messages that may make a report, or a 完成: `prepared`
+        with the sender's loose pictures of the last PHOTO_WINDOW — how many, so that the task
+        card can say that the ticket has pictures, and the links of a staff member's. One
+        query for all of them."""
+        if not wanting:
+            return []
         async with self._sessions() as session:
-            loose = await attachments.loose_of(session, claim.channel, claim.sender_id,
-                                               self._clock() - PHOTO_WINDOW)
-        if not loose:
-            return prepared
-        links = tuple(f"{self._public_url}{SHARED_PATH}{token}"
-                      for token, by_staff in loose if by_staff and token)
-        return replace(prepared or PhotoPrep(), loose=len(loose), links=links)
+            found = await attachments.loose_of(
+                session, ((claim.channel, claim.sender_id) for claim, _ in wanting),
+                self._clock() - PHOTO_WINDOW)
+        out: list[PhotoPrep | None] = []
+        for claim, prepared in wanting:
+            loose = found.get((claim.channel, claim.sender_id))
+            if not loose:
+                out.append(prepared)
+                continue
+            links = tuple(f"{self._public_url}{SHARED_PATH}{token}"
+                          for token, by_staff in loose if by_staff and token)
+            out.append(replace(prepared or PhotoPrep(), loose=len(loose), links=links))
+        return out
 
     async def prefetch(self, claims: Iterable[Any]) -> None:
         """Fetch the pictures of a batch at once (at most FETCHES_AT_ONCE together), so that

@@ -141,6 +141,8 @@ class Prepared:
     # to this message when those are to be read together (handlers.conversation).
     memory: Memory | None = None
     joined_nlu: dict[str, Any] | None = None
+    # Whether the sender's loose pictures are to be looked up (a possible report, a 完成).
+    wants_loose: bool = False
 
     @property
     def is_text(self) -> bool:
@@ -191,6 +193,7 @@ class Processor:
         for index, wave in enumerate(waves):
             org = await self._org.get()
             prepared = [await self._prepare(claim, org) for claim in wave]
+            await self._find_loose_pictures(prepared)
             await self._recall(prepared)
             try:
                 decided_now = await self._decide_and_apply(prepared)
@@ -282,13 +285,26 @@ class Processor:
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
-            if self._photos is not None and (
-                    command.word == "完成" if command is not None
-                    else _intent(prepared) != "none"):
-                prepared.photo = await self._photos.loose(claim, prepared.photo)
+            prepared.wants_loose = self._photos is not None and (
+                command.word == "完成" if command is not None else _intent(prepared) != "none")
         except Exception as exc:
             prepared.error = exc
         return prepared
+
+    async def _find_loose_pictures(self, wave: list[Prepared]) -> None:
+        """The loose pictures of the wave's senders whose message may take them, in one
+        query for the wave."""
+        wanting = [p for p in wave if p.wants_loose and p.error is None]
+        if self._photos is None or not wanting:
+            return
+        try:
+            found = await self._photos.loose([(p.claim, p.photo) for p in wanting])
+        except Exception as exc:
+            for prepared in wanting:
+                prepared.error = exc
+            return
+        for prepared, photo in zip(wanting, found, strict=True):
+            prepared.photo = photo
 
     async def _recall(self, wave: list[Prepared]) -> None:
         """What the wave's messages need read before the transaction, in one session for the

@@ -187,16 +187,11 @@ class DecisionWriter:
                       writes: PendingWrites) -> None:
         assert origin.reporter is not None, "a follower is a reporter"
         channel, sender_id, sender_name = origin.reporter
-        exists = await session.scalar(select(TicketFollower.id).where(
-            TicketFollower.ticket_id == follow.ticket_id,
-            TicketFollower.channel == channel,
-            TicketFollower.sender_id == sender_id,
-        ))
-        if exists is None:
-            session.add(TicketFollower(
-                ticket_id=follow.ticket_id, channel=channel, sender_id=sender_id,
-                sender_name=sender_name, group_id=origin.group_id, created_at=origin.now,
-            ))
+        # Inserted now, not with the batch's rows at its end: a later decision of the same
+        # batch (a staff member's 接单) tells the ticket's followers.
+        await self._insert_once(session, TicketFollower, ["ticket_id", "channel", "sender_id"], {
+            "ticket_id": follow.ticket_id, "channel": channel, "sender_id": sender_id,
+            "sender_name": sender_name, "group_id": origin.group_id, "created_at": origin.now})
         writes.events.append({
             "ticket_id": follow.ticket_id, "at": origin.now, "actor": sender_name or sender_id,
             "actor_person_id": None, "kind": "followed", "text": follow.text[:500],

@@ -45,6 +45,14 @@ class _Block:
                 self.within_words = bool(kw.get("within_words", True))
             elif analyze.func is word_ngrams:
                 self.kind, self.lo, self.hi = "words", kw.get("lo", 1), kw.get("hi", 2)
+        self._terms: dict[int, Any] | None = None
+
+    def term_of(self, row: int) -> Any:
+        """The term of a row of the weights (the vocabulary read backwards, made when first
+        asked: only explanations need it)."""
+        if self._terms is None:
+            self._terms = {r: term for term, r in self.vocabulary.items()}
+        return self._terms[row]
 
 
 class LinearScorer:
@@ -104,21 +112,19 @@ class LinearScorer:
         total = sum(exps)
         return [e / total for e in exps]
 
-    def term_shares(self, text: str) -> list[tuple[Any, list[float]]]:
-        """Every known term of ``text`` with its share of each class's score (the scores are
-        the intercepts plus the sum of these shares). For explaining a decision."""
-        out: list[tuple[Any, list[float]]] = []
+    def term_contrast(self, text: str, mine: int, theirs: int) -> list[tuple[Any, float]]:
+        """Every known term of ``text`` with its share of class ``mine``'s score less its
+        share of class ``theirs``'s (a score is its intercept plus the sum of the terms'
+        shares). For explaining a decision."""
+        out: list[tuple[Any, float]] = []
         for terms, shares in self._block_shares(text):
-            out += zip(terms, shares.tolist(), strict=True)
+            out += zip(terms, (shares[:, mine] - shares[:, theirs]).tolist(), strict=True)
         return out
 
     def _block_shares(self, text: str) -> list[tuple[list[Any], np.ndarray]]:
         """Per block with terms present: the terms, and a row of class shares for each."""
         out = []
-        for block in self.blocks:
-            lookup = block.lookup
-            known = [(term, row, count) for term, count in Counter(block.analyze(text)).items()
-                     if (row := lookup(term)) is not None]
+        for known in self._known_terms(text):
             if not known:
                 continue
             terms, rows, counts = zip(*known, strict=True)
@@ -130,6 +136,18 @@ class LinearScorer:
             shares = tf[:, None] * weights[:, :-1] / math.sqrt(float(values @ values))
             out.append((list(terms), shares))
         return out
+
+    def _known_terms(self, text: str) -> list[list[tuple[Any, int, int]]]:
+        """Per block: (term, row, count) of each term of the vocabulary in ``text``, in the
+        order first seen — counted by the compiled speedups when they can, else in Python."""
+        words = segmenter()
+        if self.specs is not None and words.trie is not None:
+            return [[(block.term_of(row), row, count) for row, count in
+                     self.compiled.block_counts(words.trie, words.unknown, SKIP_CHARS, spec,
+                                                text).items()]
+                    for block, spec in zip(self.blocks, self.specs, strict=True)]
+        return [[(term, row, count) for term, count in Counter(block.analyze(text)).items()
+                 if (row := block.lookup(term)) is not None] for block in self.blocks]
 
     def _compiled_shares(self, text: str) -> list[float]:
         words = segmenter()

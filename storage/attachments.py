@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,16 +105,25 @@ async def recently_resolved_by(session: AsyncSession, person_id: int,
     return await _views(session, list(dict.fromkeys(ids)))
 
 
-async def loose_of(session: AsyncSession, channel: str, sender_id: str,
-                   since: datetime) -> list[tuple[str | None, bool]]:
-    """The sender's pictures since `since` that wait for a report or a 完成: each one's
-    link token and whether it was a staff member's."""
+async def loose_of(session: AsyncSession, senders: Iterable[tuple[str, str]],
+                   since: datetime) -> dict[tuple[str, str], list[tuple[str | None, bool]]]:
+    """Each sender's (channel, sender id) pictures since `since` that wait for a report or a
+    完成, oldest first: each one's link token and whether it was a staff member's. One query
+    for any number of senders; a sender without any is left out."""
+    wanted = sorted(set(senders))
+    found: dict[tuple[str, str], list[tuple[str | None, bool]]] = {}
+    if not wanted:
+        return found
     rows = await session.execute(
-        select(Attachment.link_token, Attachment.by_staff).where(
-            Attachment.ticket_id.is_(None), Attachment.channel == channel,
-            Attachment.sender_id == sender_id, Attachment.received_at >= since)
+        select(Attachment.channel, Attachment.sender_id, Attachment.link_token,
+               Attachment.by_staff).where(
+            Attachment.ticket_id.is_(None),
+            tuple_(Attachment.channel, Attachment.sender_id).in_(wanted),
+            Attachment.received_at >= since)
         .order_by(Attachment.id))
-    return [(token, bool(staff)) for token, staff in rows]
+    for channel, sender_id, token, staff in rows:
+        found.setdefault((channel, sender_id), []).append((token, bool(staff)))
+    return found
 
 
 async def attached_count(session: AsyncSession, channel: str, sender_id: str,
