@@ -391,8 +391,9 @@ class Processor:
             await ticket_queries.lock_buildings(session, (
                 p.ctx.building_id for p in live
                 if p.ctx is not None and p.ctx.building_id is not None))
-            open_tickets = _OpenTickets(session, now - FOLLOW_WINDOW)
-            await open_tickets.prefetch(p.ctx.building_id for p in live if _may_open(p))
+            open_tickets = _BatchTickets(session, now - FOLLOW_WINDOW)
+            await open_tickets.prefetch((p.ctx.building_id for p in live if _may_open(p)),
+                                        (t for p in live for t in _named_tickets(p)))
             writes = PendingWrites()
             audits: list[dict[str, Any]] = []
             for prepared in live:
@@ -415,7 +416,7 @@ class Processor:
         return decisions
 
     async def _handle(self, session: AsyncSession, prepared: Prepared,
-                      open_tickets: _OpenTickets, writes: PendingWrites,
+                      open_tickets: _BatchTickets, writes: PendingWrites,
                       audits: list[dict[str, Any]]) -> Decision | None:
         if prepared.error is not None:
             raise prepared.error
@@ -429,12 +430,11 @@ class Processor:
                                       prepared.photo.loose if prepared.photo else 0,
                                       prepared.photo.links if prepared.photo else ())
         await self._apply(session, prepared, decision, writes, audits)
-        for building_id in _buildings_touched(decision, prepared):
-            open_tickets.changed(building_id)
+        open_tickets.after(decision, prepared)
         return decision
 
     async def _handle_carefully(self, session: AsyncSession, prepared: Prepared,
-                                open_tickets: _OpenTickets, writes: PendingWrites,
+                                open_tickets: _BatchTickets, writes: PendingWrites,
                                 audits: list[dict[str, Any]]) -> Decision | None:
         claim = prepared.claim
         mine = PendingWrites()
@@ -462,7 +462,7 @@ class Processor:
         return set(result.scalars())
 
     async def _decide(self, session: AsyncSession, prepared: Prepared,
-                      open_tickets: _OpenTickets) -> Decision:
+                      open_tickets: _BatchTickets) -> Decision:
         ctx = prepared.ctx
         assert ctx is not None
         claim = prepared.claim
@@ -475,8 +475,11 @@ class Processor:
         if prepared.command is not None:
             command = prepared.command
             data = CommandData()
-            if command.error is None:
-                data = await command_data.load(session, ctx, command, SPECS[command.word].loads)
+            loads = SPECS[command.word].loads
+            if command.error is None and loads == "ticket" and command.ticket_id is not None:
+                data = CommandData(ticket=await open_tickets.named(command.ticket_id))
+            elif command.error is None:
+                data = await command_data.load(session, ctx, command, loads)
                 if prepared.nlu is not None:
                     data = replace(data, nlu=prepared.nlu)
             decision = handle_command(ctx, command, data)
@@ -486,12 +489,12 @@ class Processor:
         nlu = prepared.nlu or {}
         memory = prepared.memory
         if memory is None:  # an Open311 report
-            tickets = await open_tickets.of(ctx.building_id) if _may_open(prepared) else []
+            tickets = await open_tickets.open_in(ctx.building_id) if _may_open(prepared) else []
             return handle_message(ctx, nlu, tickets, prepared.notices)
         # Only a would-be ticket needs the building's open tickets (to join one of them).
         about = conversation.answer_building(ctx, nlu, memory)
-        tickets = await open_tickets.of(about) if _may_report(prepared) else []
-        last = (await ticket_queries.ticket_view(session, memory.last_ticket_id)
+        tickets = await open_tickets.open_in(about) if _may_report(prepared) else []
+        last = (await open_tickets.named(memory.last_ticket_id)
                 if memory.last_ticket_id is not None else None)
         return conversation.converse(ctx, nlu, memory, tickets, prepared.notices,
                                      prepared.joined_nlu, last, decide=handle_message)
@@ -730,40 +733,71 @@ def _waves(claims: list[Claim]) -> list[list[Claim]]:
     return waves
 
 
-def _buildings_touched(decision: Decision, prepared: Prepared) -> set[int]:
-    """Buildings whose open tickets a decision changed (a ticket opened or joined)."""
-    touched: set[int] = set()
-    if decision.create is not None and decision.create.building_id is not None:
-        touched.add(decision.create.building_id)
-    if (decision.follow is not None or decision.changes) and prepared.ctx is not None \
-            and prepared.ctx.building_id is not None:
-        touched.add(prepared.ctx.building_id)
-    return touched
+def _named_tickets(prepared: Prepared) -> list[int]:
+    """The tickets a message's decision will read by number: the ticket its command names
+    (接单 N, 查询 N …), or the one the sender's conversation last spoke of."""
+    command, memory = prepared.command, prepared.memory
+    if command is not None:
+        if command.error is None and command.ticket_id is not None \
+                and SPECS[command.word].loads == "ticket":
+            return [command.ticket_id]
+        return []
+    if memory is not None and memory.last_ticket_id is not None:
+        return [memory.last_ticket_id]
+    return []
 
 
-class _OpenTickets:
-    """The open tickets of the batch's buildings, read once for the whole batch and again
-    for a building only after a decision in the batch changed them."""
+class _BatchTickets:
+    """The tickets a batch's decisions read, each kind in one query for the whole batch: the
+    open tickets of its buildings and the tickets its messages name. A decision that opens,
+    joins or changes a ticket makes what it touched be read again when next asked for."""
 
     def __init__(self, session: AsyncSession, since: datetime) -> None:
         self._session = session
         self._since = since
-        self._known: dict[int, list[TicketView]] = {}
+        self._open: dict[int, list[TicketView]] = {}
+        self._named: dict[int, TicketView | None] = {}
 
-    async def prefetch(self, building_ids: Iterable[int | None]) -> None:
-        wanted = {b for b in building_ids if b is not None and b not in self._known}
-        self._known.update(await ticket_queries.open_in_buildings_since(
-            self._session, wanted, self._since))
+    async def prefetch(self, building_ids: Iterable[int | None],
+                       ticket_ids: Iterable[int]) -> None:
+        buildings = {b for b in building_ids if b is not None and b not in self._open}
+        if buildings:
+            self._open.update(await ticket_queries.open_in_buildings_since(
+                self._session, buildings, self._since))
+        numbers = {t for t in ticket_ids if t not in self._named}
+        if numbers:
+            found = await ticket_queries.views_of(self._session, numbers)
+            self._named.update({t: found.get(t) for t in numbers})
 
-    async def of(self, building_id: int | None) -> list[TicketView]:
+    async def open_in(self, building_id: int | None) -> list[TicketView]:
         if building_id is None:
             return []
-        if building_id not in self._known:
-            await self.prefetch([building_id])
-        return self._known[building_id]
+        if building_id not in self._open:
+            await self.prefetch([building_id], ())
+        return self._open[building_id]
 
-    def changed(self, building_id: int) -> None:
-        self._known.pop(building_id, None)
+    async def named(self, ticket_id: int) -> TicketView | None:
+        if ticket_id not in self._named:
+            await self.prefetch((), [ticket_id])
+        return self._named[ticket_id]
+
+    def after(self, decision: Decision, prepared: Prepared) -> None:
+        """Forget what `decision` changed: the building where it opened or joined a ticket,
+        and each ticket it joined or changed, with the buildings whose open tickets hold it."""
+        if decision.create is not None and decision.create.building_id is not None:
+            self._open.pop(decision.create.building_id, None)
+        touched = {change.ticket_id for change in decision.changes}
+        if decision.follow is not None:
+            touched.add(decision.follow.ticket_id)
+        if not touched:
+            return
+        if prepared.ctx is not None and prepared.ctx.building_id is not None:
+            self._open.pop(prepared.ctx.building_id, None)
+        for ticket_id in touched:
+            self._named.pop(ticket_id, None)
+        for building_id in [b for b, views in self._open.items()
+                            if any(v.id in touched for v in views)]:
+            del self._open[building_id]
 
 
 __all__ = ["Claim", "Processor", "explain_text", "parse_text", "retry_delay"]

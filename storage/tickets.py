@@ -33,7 +33,8 @@ async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tup
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _view(ticket: Ticket, followers: tuple[Follower, ...] = ()) -> TicketView:
+def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
+    """A ticket's view from anything with its columns as attributes (a row, an ORM object)."""
     return TicketView(
         id=ticket.id,
         category=ticket.category,
@@ -68,9 +69,23 @@ def _view(ticket: Ticket, followers: tuple[Follower, ...] = ()) -> TicketView:
 
 
 async def _views(session: AsyncSession, query: Select[tuple[Ticket]]) -> list[TicketView]:
-    tickets = list((await session.execute(query)).scalars())
+    # Read as rows of the table's columns, not as ORM objects: nothing here is changed
+    # through them, and no session keeps a stale copy after a ticket's UPDATE.
+    tickets = list(await session.execute(query.with_only_columns(*_TICKET_COLUMNS)))
     followers = await _followers(session, [t.id for t in tickets])
     return [_view(t, followers.get(t.id, ())) for t in tickets]
+
+
+_TICKET_COLUMNS = tuple(Ticket.__table__.c)
+
+
+async def views_of(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int, TicketView]:
+    """The views of these tickets, by id, in one query (those that exist)."""
+    wanted = sorted(set(ticket_ids))
+    if not wanted:
+        return {}
+    return {view.id: view for view in await _views(session, select(Ticket).where(
+        member_of(Ticket.id, wanted)))}
 
 
 async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView | None:
@@ -245,10 +260,11 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
     values: dict[str, Any] = {"updated_at": now, **change.fields}
     if change.status is not None:
         values["status"] = change.status
-    guards = [getattr(Ticket, name) == value for name, value in change.expect_fields.items()]
+    table = Ticket.__table__.c
+    guards = [table[name] == value for name, value in change.expect_fields.items()]
     result = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == change.ticket_id, Ticket.status.in_(change.expect_status), *guards)
+        update(Ticket.__table__)
+        .where(table.id == change.ticket_id, table.status.in_(change.expect_status), *guards)
         .values(**values)
     )
     if result.rowcount != 1:

@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import command_data
 from bot.runtime import Runtime
-from handlers import CommandData
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, PointsEntry, TicketEvent
 from tests.e2e.conftest import Spine, load_org, spine_settings
@@ -361,16 +359,18 @@ async def test_the_claim_decided_on_a_stale_wish_is_retried_and_told_who_has_it(
     ticket_id = await post_wish(spine)
     async with spine.runtime.sessions() as session:
         as_it_was = await ticket_queries.ticket_view(session, ticket_id)
-    real = command_data.LOADERS["ticket"]
+    real = ticket_queries.views_of
     lied: list[int] = []
 
-    async def stale_once(session, ctx, command):  # type: ignore[no-untyped-def]
-        if ctx.message.sender_id == "zhaovol" and not lied:
-            lied.append(ctx.message.inbound_id)
-            return CommandData(ticket=as_it_was)
-        return await real(session, ctx, command)
+    async def stale_once(session, ticket_ids):  # type: ignore[no-untyped-def]
+        found = await real(session, ticket_ids)
+        # Once the wish is claimed, the next claim is decided on the wish as it was before.
+        if not lied and ticket_id in found and found[ticket_id].status != as_it_was.status:
+            lied.append(ticket_id)
+            found[ticket_id] = as_it_was
+        return found
 
-    monkeypatch.setitem(command_data.LOADERS, "ticket", stale_once)
+    monkeypatch.setattr(ticket_queries, "views_of", stale_once)
     await spine.bridge_say(f"认领 {ticket_id}", sender="wxid_liu", name="刘师傅")
     await spine.settle()
     await spine.staff_say("zhaovol", f"认领 {ticket_id}")
@@ -378,7 +378,8 @@ async def test_the_claim_decided_on_a_stale_wish_is_retried_and_told_who_has_it(
 
     assert lied
     async with spine.runtime.sessions() as session:
-        loser = await session.get(InboundRecord, lied[0])
+        [loser] = (await session.execute(select(InboundRecord).where(
+            InboundRecord.sender_id == "zhaovol"))).scalars()
         kinds = list((await session.execute(select(TicketEvent.kind).where(
             TicketEvent.ticket_id == ticket_id))).scalars())
     # decided again on the wish as it then was, within the same claim: nothing counted
