@@ -3,7 +3,7 @@ fast it takes them in, on 1, 2 and 4 `gridbot serve` processes, SQLite and Postg
 
     .venv/bin/python bench/pipeline.py [--database sqlite,postgresql] [--processes 1,2,4]
         [--shape steady,burst] [--rate 200] [--seconds 10] [--burst 3000] [--clients 16]
-        [--json FILE] [--seed N] [--no-history] [--keep]
+        [--json FILE] [--seed N] [--no-history] [--keep] [--split]
 
     # one configuration:
     .venv/bin/python bench/pipeline.py --database postgresql --processes 4 --shape burst
@@ -19,7 +19,9 @@ What runs, per configuration (a fresh database, fresh fakes, fresh processes eac
   port, fsync off — like SQLite's WAL with synchronous=NORMAL, it survives a process crash,
   not an OS crash) with a private Redis (`PrivateRedis`) per run, so nothing else on the
   machine's shared servers takes part. Messages go to the processes in turn, as a load
-  balancer would send them.
+  balancer would send them. With --split, PostgreSQL runs N `--role web` processes, which
+  take the posts, and N `--role worker` processes, which handle and send, as
+  `deploy/compose.yaml` scales them apart; each role's CPU is printed.
 - The fake WeCom / Official Account API and the fake bridge of `tests/fakes`, in a process
   of their own, so that the time each reply or push arrives is taken by a process that does
   nothing else (they index repeated deliveries instead of scanning for them).
@@ -773,10 +775,17 @@ class Spec:
     database: str
     processes: int
     shape: str
+    split: bool = False  # `processes` web processes and as many workers, instead of `all`
 
     @property
     def label(self) -> str:
-        return f"{self.database} ×{self.processes} {self.shape}"
+        each = f"{self.processes} web + {self.processes} worker" if self.split \
+            else f"×{self.processes}"
+        return f"{self.database} {each} {self.shape}"
+
+    @property
+    def roles(self) -> list[str]:
+        return ["web", "worker"] * self.processes if self.split else ["all"] * self.processes
 
 
 @dataclass
@@ -898,12 +907,12 @@ async def run_one(spec: Spec, args: argparse.Namespace, estate: Estate, workdir:
             keep.append(redis)
             redis.start()
         models = workdir / "var" / "models"
-        for k in range(spec.processes):
+        for k, role in enumerate(spec.roles):
             var_dir = directory / f"var-{k + 1}"
             shutil.copytree(models, var_dir / "models")
             env = gridbot_env(db_url, fakes, var_dir, free_port(),
                               redis.url if redis else None)
-            process = GridbotProcess(f"gridbot-{k + 1}", env, workdir, directory)
+            process = GridbotProcess(f"gridbot-{k + 1}-{role}", env, workdir, directory, role)
             processes.append(process)
             keep.append(process)
         await asyncio.gather(*(p.start(START_TIMEOUT) for p in processes))
@@ -912,7 +921,8 @@ async def run_one(spec: Spec, args: argparse.Namespace, estate: Estate, workdir:
         async with aiohttp.ClientSession(connector=connector) as session:
             rng = random.Random(args.seed * 1000 + index)
             ids = Ids(f"r{index}{rng.randrange(36 ** 3):03x}")
-            await warm_up(processes, fakes, db_url, session, ids)
+            await warm_up([p for p in processes if p.role != "worker"], fakes, db_url, session,
+                          ids)
             return await measure(spec, args, processes, fakes, db_url, session, rng, ids)
     finally:
         for process in processes:
@@ -936,7 +946,7 @@ async def measure(spec: Spec, args: argparse.Namespace, processes: Sequence[Any]
     residents = resident_posts(int(count), rng, ids, args.oa_share)
     staff = Staff(rng, ids, marks["ticket"])
     posts: list[Post] = list(residents)
-    urls = [p.url for p in processes]
+    urls = [p.url for p in processes if p.role != "worker"]  # as a load balancer sends
     main = Poster(session, urls)
     reactions = Poster(session, urls)
     clients = ([asyncio.create_task(main.client()) for _ in range(args.clients)]
@@ -1007,15 +1017,22 @@ async def measure(spec: Spec, args: argparse.Namespace, processes: Sequence[Any]
         for task in pending:
             task.cancel()
     wall = time.time() - t0
-    cpu = sum(cpu_seconds(p.pid) - b for p, b in zip(processes, cpu_before, strict=True))
+    used = [cpu_seconds(p.pid) - b for p, b in zip(processes, cpu_before, strict=True)]
+    cpu = sum(used)
+    by_role: dict[str, float] = {}
+    for process, seconds in zip(processes, used, strict=True):
+        by_role[process.role] = by_role.get(process.role, 0.0) + seconds
     own = time.process_time() - own_before
     await fakes.fetch(session)
     stored = await collect(db_url, marks)
     from tests.faults.ledger import read_log
 
     logs = [read_log(p.log()) for p in processes]
-    return figures(spec, args, posts, fakes.records[first_record:], stored, t0, settled,
-                   wall, cpu, own, load_before, logs)
+    result = figures(spec, args, posts, fakes.records[first_record:], stored, t0, settled,
+                     wall, cpu, own, load_before, logs)
+    result["split"] = spec.split
+    result["gridbot_cpu_s_by_role"] = by_role
+    return result
 
 
 # ---------------------------------------------------------------- the figures
@@ -1322,6 +1339,11 @@ def describe(r: dict[str, Any]) -> str:
         f"{_num(r['bench_cores'], 2)}; load average {r['loadavg_before'][0]:.1f} → "
         f"{r['loadavg_after'][0]:.1f}; server logs: {log['errors']} errors, "
         f"{log['tracebacks']} tracebacks, {log['database_locked']} 'database is locked'")
+    if r.get("split"):
+        roles = r["gridbot_cpu_s_by_role"]
+        lines.append("  by role: " + "; ".join(
+            f"{role} {seconds:.1f} CPU s ({_num(r['messages_in']['total'] / seconds if role == 'web' else r['handled'] / seconds)} messages per CPU s)"
+            for role, seconds in roles.items() if seconds > 0))
     lines.extend(f"    {e}" for e in log["first_errors"][:3])
     return "\n".join(lines)
 
@@ -1337,8 +1359,9 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
                          f"failed: {r['error'][:80]}")
             continue
         last = r.get("burst", {}).get("last_message_reply_s")
+        proc = f"{r['processes']}+{r['processes']}" if r.get("split") else str(r["processes"])
         lines.append(
-            f"{r['database']:<11}{r['processes']:>4} {r['shape']:<7}{r['messages_in']['total']:>6}"
+            f"{r['database']:<11}{proc:>4} {r['shape']:<7}{r['messages_in']['total']:>6}"
             f"{r['handled']:>8}{_num(r['intake_per_s']):>9}{_num(r['handled_per_s']):>10}"
             f"{_num(r['ratio_handled_to_intake'], 2):>6}{_ms(r['reply_ms']['p50']):>8}"
             f"{_ms(r['reply_ms']['p99']):>8}{_ms(r['reply_ms']['max']):>8}"
@@ -1379,8 +1402,12 @@ def specs(args: argparse.Namespace) -> tuple[list[Spec], list[str]]:
             if database == "sqlite" and n > 1:
                 skipped.append(f"sqlite ×{n}: SQLite is one process's database")
                 continue
+            if database == "sqlite" and args.split:
+                skipped.append(f"sqlite ×{n} split: web and worker processes share Redis, "
+                               "which the SQLite runs go without")
+                continue
             for shape in args.shape:
-                out.append(Spec(database, n, shape))
+                out.append(Spec(database, n, shape, args.split))
     return out, skipped
 
 
@@ -1458,6 +1485,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="seconds to wait, after the last post, for every message to be "
                              "handled and every reply sent (300)")
     parser.add_argument("--seed", type=int, default=20261129, help="seed of the mix")
+    parser.add_argument("--split", action="store_true",
+                        help="PostgreSQL: N `--role web` processes taking the posts and N "
+                             "`--role worker` processes handling and sending, instead of N "
+                             "`--role all`; prints each role's CPU")
     parser.add_argument("--no-history", action="store_true",
                         help="load the demo estate without last month's tickets")
     parser.add_argument("--json", metavar="FILE", help="save the results as JSON")

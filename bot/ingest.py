@@ -112,11 +112,11 @@ class InboundStore:
         return self._in_flight > 0 or (
             asyncio.get_running_loop().time() - self._last_store < within)
 
-    async def quiet(self, longest: float = 2.0, calm: float = 0.02) -> None:
+    async def quiet(self, longest: float = 0.2, calm: float = 0.02) -> None:
         """Wait until no message has arrived for `calm` seconds, or `longest` seconds.
 
-        Processing and sending wait here so that, in a burst, answering the channels comes
-        first; under a flood they still get a turn every `longest` seconds."""
+        Sending waits here so that, in a burst, answering the channels comes first; under a
+        steady flow, which never pauses, it still gets a turn every `longest` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + longest
         while loop.time() < deadline:
