@@ -177,8 +177,6 @@ class IntentModel:
         self._scorer: LinearScorer | None = (
             LinearScorer(self.pipeline) if self.config.classifier == "logreg" else None
         )
-        # A term as an explanation shows it, by term (filled as explanations ask).
-        self._shown: dict[Any, str] = {}
 
     # -- prediction ------------------------------------------------------------------------
 
@@ -233,14 +231,7 @@ class IntentModel:
         if intent not in self.classes or rival not in self.classes:
             return None
         mine, theirs = self.classes.index(intent), self.classes.index(rival)
-        weights: dict[str, float] = {}
-        shown_as = self._shown
-        for term, weight in self._scorer.term_contrast(norm, mine, theirs):
-            shown = shown_as.get(term)
-            if shown is None:  # character n-grams carry word-edge spaces
-                shown = shown_as[term] = " ".join(str(term).split())
-            if shown:
-                weights[shown] = weights.get(shown, 0.0) + weight
+        weights = self._scorer.term_contrast(norm, mine, theirs)
         heaviest = sorted((kv for kv in weights.items() if kv[1] > 0), key=lambda kv: -kv[1])
         return {"intent": intent, "rival": rival,
                 "terms": [{"term": t, "weight": round(w, 3)} for t, w in heaviest[:top]]}

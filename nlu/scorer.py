@@ -45,14 +45,6 @@ class _Block:
                 self.within_words = bool(kw.get("within_words", True))
             elif analyze.func is word_ngrams:
                 self.kind, self.lo, self.hi = "words", kw.get("lo", 1), kw.get("hi", 2)
-        self._terms: dict[int, Any] | None = None
-
-    def term_of(self, row: int) -> Any:
-        """The term of a row of the weights (the vocabulary read backwards, made when first
-        asked: only explanations need it)."""
-        if self._terms is None:
-            self._terms = {r: term for term, r in self.vocabulary.items()}
-        return self._terms[row]
 
 
 class LinearScorer:
@@ -93,6 +85,7 @@ class LinearScorer:
                                    idf]))
             offset += len(vocabulary)
         self.rows = np.ascontiguousarray(np.vstack(rows))
+        self._shown_terms: tuple[np.ndarray, list[str]] | None = None
         # The compiled path: every block one of gridbot's analyzers, its vocabulary a trie.
         self.specs: tuple[tuple[Any, ...], ...] | None = None
         if compiled is not None and all(b.kind != "other" for b in self.blocks):
@@ -112,42 +105,74 @@ class LinearScorer:
         total = sum(exps)
         return [e / total for e in exps]
 
-    def term_contrast(self, text: str, mine: int, theirs: int) -> list[tuple[Any, float]]:
-        """Every known term of ``text`` with its share of class ``mine``'s score less its
-        share of class ``theirs``'s (a score is its intercept plus the sum of the terms'
-        shares). For explaining a decision."""
-        out: list[tuple[Any, float]] = []
-        for terms, shares in self._block_shares(text):
-            out += zip(terms, (shares[:, mine] - shares[:, theirs]).tolist(), strict=True)
+    def term_contrast(self, text: str, mine: int, theirs: int) -> dict[str, float]:
+        """The terms of ``text`` as an explanation shows them (character n-grams without
+        their word-edge spaces; terms shown alike added together), each with its share of
+        class ``mine``'s score less its share of class ``theirs``'s (a score is its intercept
+        plus the sum of the terms' shares). For explaining a decision."""
+        shown, names = self._shown()
+        out: dict[str, float] = {}
+        for rows, shares in self._block_shares(text):
+            weights = (shares[:, mine] - shares[:, theirs]).tolist()
+            for name_id, weight in zip(shown[rows].tolist(), weights, strict=True):
+                if name_id >= 0:
+                    name = names[name_id]
+                    out[name] = out.get(name, 0.0) + weight
         return out
 
-    def _block_shares(self, text: str) -> list[tuple[list[Any], np.ndarray]]:
-        """Per block with terms present: the terms, and a row of class shares for each."""
+    def _shown(self) -> tuple[np.ndarray, list[str]]:
+        """For each row of the weights, the index of its term as shown in ``names`` (-1 for a
+        term that shows as nothing), made when first asked: only explanations need it."""
+        if self._shown_terms is None:
+            shown = np.full(len(self.rows), -1, dtype=np.int64)
+            names: list[str] = []
+            index: dict[str, int] = {}
+            for block in self.blocks:
+                for term, row in block.vocabulary.items():
+                    name = " ".join(str(term).split())
+                    if not name:
+                        continue
+                    name_id = index.get(name)
+                    if name_id is None:
+                        name_id = index[name] = len(names)
+                        names.append(name)
+                    shown[row] = name_id
+            self._shown_terms = (shown, names)
+        return self._shown_terms
+
+    def _block_shares(self, text: str) -> list[tuple[list[int], np.ndarray]]:
+        """Per block with terms present: the rows of its terms in the weights, and a row of
+        class shares for each."""
         out = []
-        for known in self._known_terms(text):
+        for known in self._known_rows(text):
             if not known:
                 continue
-            terms, rows, counts = zip(*known, strict=True)
-            tf = np.array(counts, dtype=np.float64)
+            rows = list(known)
+            tf = np.array(list(known.values()), dtype=np.float64)
             if self.sublinear:
                 tf = np.log(tf) + 1.0
-            weights = self.rows[list(rows)]
+            weights = self.rows[rows]
             values = tf * weights[:, -1]  # tf * idf
             shares = tf[:, None] * weights[:, :-1] / math.sqrt(float(values @ values))
-            out.append((list(terms), shares))
+            out.append((rows, shares))
         return out
 
-    def _known_terms(self, text: str) -> list[list[tuple[Any, int, int]]]:
-        """Per block: (term, row, count) of each term of the vocabulary in ``text``, in the
-        order first seen — counted by the compiled speedups when they can, else in Python."""
+    def _known_rows(self, text: str) -> list[dict[int, int]]:
+        """Per block: the row of each term of the vocabulary in ``text`` with its count, in
+        the order first seen — counted by the compiled speedups when they can, else in
+        Python."""
         words = segmenter()
         if self.specs is not None and words.trie is not None:
-            return [[(block.term_of(row), row, count) for row, count in
-                     self.compiled.block_counts(words.trie, words.unknown, SKIP_CHARS, spec,
-                                                text).items()]
-                    for block, spec in zip(self.blocks, self.specs, strict=True)]
-        return [[(term, row, count) for term, count in Counter(block.analyze(text)).items()
-                 if (row := block.lookup(term)) is not None] for block in self.blocks]
+            return [self.compiled.block_counts(words.trie, words.unknown, SKIP_CHARS, spec, text)
+                    for spec in self.specs]
+        out = []
+        for block in self.blocks:
+            counts: dict[int, int] = {}
+            for term, count in Counter(block.analyze(text)).items():
+                if (row := block.lookup(term)) is not None:
+                    counts[row] = count
+            out.append(counts)
+        return out
 
     def _compiled_shares(self, text: str) -> list[float]:
         words = segmenter()

@@ -240,8 +240,8 @@ def test_compiled_and_python_parsing_agree_on_random_text(model: IntentModel) ->
                 assert abs(a - b) < 1e-9, repr(text)
             # an explanation's terms, counted by the compiled walk or in Python (each block's
             # terms in the order its own walk meets them)
-            fast_terms = dict(fast.term_contrast(norm, 0, 1))
-            slow_terms = dict(slow.term_contrast(norm, 0, 1))
+            fast_terms = fast.term_contrast(norm, 0, 1)
+            slow_terms = slow.term_contrast(norm, 0, 1)
             assert fast_terms.keys() == slow_terms.keys(), repr(text)
             for term, weight in fast_terms.items():
                 assert abs(weight - slow_terms[term]) < 1e-9, repr(text)
