@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.channels.media import IMAGE
 from bot.media import (
     MAX_BYTES,
@@ -102,18 +104,17 @@ class PhotoReader:
         # By (message, claim): its picture or why there is none, and when it was fetched.
         self._fetched: dict[tuple[int, int], tuple[float, Picture | Exception]] = {}
 
-    async def loose(self, wanting: Sequence[tuple[Any, PhotoPrep | None]]
+    async def loose(self, session: AsyncSession, wanting: Sequence[tuple[Any, PhotoPrep | None]]
                     ) -> list[PhotoPrep | None]:
         """For each (claim, prepared) of messages that may make a report, or a 完成: `prepared`
         with the sender's loose pictures of the last PHOTO_WINDOW — how many, so that the task
         card can say that the ticket has pictures, and the links of a staff member's. One
-        query for all of them."""
+        query for all of them, in the caller's session."""
         if not wanting:
             return []
-        async with self._sessions() as session:
-            found = await attachments.loose_of(
-                session, ((claim.channel, claim.sender_id) for claim, _ in wanting),
-                self._clock() - PHOTO_WINDOW)
+        found = await attachments.loose_of(
+            session, ((claim.channel, claim.sender_id) for claim, _ in wanting),
+            self._clock() - PHOTO_WINDOW)
         out: list[PhotoPrep | None] = []
         for claim, prepared in wanting:
             loose = found.get((claim.channel, claim.sender_id))

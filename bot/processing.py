@@ -193,7 +193,6 @@ class Processor:
         for index, wave in enumerate(waves):
             org = await self._org.get()
             prepared = [await self._prepare(claim, org) for claim in wave]
-            await self._find_loose_pictures(prepared)
             await self._recall(prepared)
             try:
                 decided_now = await self._decide_and_apply(prepared)
@@ -291,33 +290,32 @@ class Processor:
             prepared.error = exc
         return prepared
 
-    async def _find_loose_pictures(self, wave: list[Prepared]) -> None:
-        """The loose pictures of the wave's senders whose message may take them, in one
-        query for the wave."""
-        wanting = [p for p in wave if p.wants_loose and p.error is None]
-        if self._photos is None or not wanting:
-            return
-        try:
-            found = await self._photos.loose([(p.claim, p.photo) for p in wanting])
-        except Exception as exc:
-            for prepared in wanting:
-                prepared.error = exc
-            return
-        for prepared, photo in zip(wanting, found, strict=True):
-            prepared.photo = photo
-
     async def _recall(self, wave: list[Prepared]) -> None:
         """What the wave's messages need read before the transaction, in one session for the
-        whole wave: the recent notices a question may be about, and what gridbot remembers
-        of each sender in their chat (with, when a message is to be read with the sender's
-        fragments, their joined NLU — parsed after the session is closed)."""
+        whole wave: the loose pictures of senders whose message may take them, the recent
+        notices a question may be about, and what gridbot remembers of each sender in their
+        chat (with, when a message is to be read with the sender's fragments, their joined
+        NLU — parsed after the session is closed)."""
+        wanting = [p for p in wave if p.wants_loose and p.error is None]
         asking = [p for p in wave if _wants_notices(p)]
         remembering = [p for p in wave if p.error is None and p.is_text and p.ctx is not None
                        and p.claim.channel != OPEN311_CHANNEL]
-        if not asking and not remembering:
+        if not wanting and not asking and not remembering:
             return
         try:
             async with self._sessions() as session:
+                if wanting and self._photos is not None:
+                    try:
+                        found = await self._photos.loose(
+                            session, [(p.claim, p.photo) for p in wanting])
+                    except Exception as exc:
+                        for prepared in wanting:
+                            prepared.error = exc
+                        with contextlib.suppress(Exception):  # a usable transaction again
+                            await session.rollback()
+                    else:
+                        for prepared, photo in zip(wanting, found, strict=True):
+                            prepared.photo = photo
                 try:
                     found = await command_data.recent_notices_of(
                         session, [p.ctx for p in asking if p.ctx is not None])
@@ -334,7 +332,7 @@ class Processor:
                     (conversation.key_of(p.ctx), p.ctx.now, p.ctx.group_id is None)
                     for p in remembering if p.ctx is not None])
         except Exception as exc:
-            for prepared in asking + remembering:
+            for prepared in wanting + asking + remembering:
                 if prepared.error is None:
                     prepared.error = exc
             return
