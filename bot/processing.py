@@ -302,31 +302,14 @@ class Processor:
                        and p.claim.channel != OPEN311_CHANNEL]
         if not wanting and not asking and not remembering:
             return
+        photos = self._photos
         try:
             async with self._sessions() as session:
-                if wanting and self._photos is not None:
-                    try:
-                        found = await self._photos.loose(
-                            session, [(p.claim, p.photo) for p in wanting])
-                    except Exception as exc:
-                        for prepared in wanting:
-                            prepared.error = exc
-                        with contextlib.suppress(Exception):  # a usable transaction again
-                            await session.rollback()
-                    else:
-                        for prepared, photo in zip(wanting, found, strict=True):
-                            prepared.photo = photo
-                try:
-                    found = await command_data.recent_notices_of(
-                        session, [p.ctx for p in asking if p.ctx is not None])
-                except Exception as exc:
-                    for prepared in asking:
-                        prepared.error = exc
-                    with contextlib.suppress(Exception):  # a usable transaction again
-                        await session.rollback()
-                else:
-                    for prepared, notices in zip(asking, found, strict=True):
-                        prepared.notices = notices
+                if photos is not None:
+                    await _read_for(session, wanting, lambda: photos.loose(
+                        session, [(p.claim, p.photo) for p in wanting]), "photo")
+                await _read_for(session, asking, lambda: command_data.recent_notices_of(
+                    session, [p.ctx for p in asking if p.ctx is not None]), "notices")
                 remembering = [p for p in remembering if p.error is None]
                 memories = await conversations.read_many(session, [
                     (conversation.key_of(p.ctx), p.ctx.now, p.ctx.group_id is None)
@@ -716,6 +699,25 @@ def _may_report(prepared: Prepared) -> bool:
                for nlu in (prepared.nlu, prepared.joined_nlu)}
     return (intents != {"none"} or prepared.claim.mentions_bot
             or (prepared.memory is not None and prepared.memory.pending is not None))
+
+
+async def _read_for(session: AsyncSession, wave: list[Prepared],
+                    read: Callable[[], Awaitable[list[Any]]], attribute: str) -> None:
+    """Read something for each of these messages in one statement (`read` answers in their
+    order) and set it as their `attribute`; if the read fails, so does each of them, and the
+    session is usable again for the next read."""
+    if not wave:
+        return
+    try:
+        found = await read()
+    except Exception as exc:
+        for prepared in wave:
+            prepared.error = exc
+        with contextlib.suppress(Exception):
+            await session.rollback()
+        return
+    for prepared, value in zip(wave, found, strict=True):
+        setattr(prepared, attribute, value)
 
 
 def _waves(claims: list[Claim]) -> list[list[Claim]]:
