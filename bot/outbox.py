@@ -72,8 +72,12 @@ class OutboxWorker:
         before_round: Callable[[], Awaitable[None]] | None = None,
         robot_limiter: RateLimiter | None = None,
         app_limiter: RateLimiter | None = None,
+        statements: SessionFactory | None = None,
     ) -> None:
         self._sessions = sessions
+        # For the claim and the marks, conditional statements that stand alone
+        # (storage.db.statement_sessions).
+        self._statements = statements or sessions
         self._deliverer = deliverer
         self._limit = asyncio.Semaphore(concurrency)
         self._poll = poll_interval
@@ -86,7 +90,7 @@ class OutboxWorker:
         #: WeCom's 30 app messages a minute to one member (replaceable like the robots').
         self.app_limiter: RateLimiter = app_limiter or MemoryRateLimiter(
             WECOM_APP_LIMIT, WECOM_APP_WINDOW)
-        self._marks = _SentMarks(sessions, lambda: self.clock())
+        self._marks = _SentMarks(self._statements, lambda: self.clock())
         self._rounds_out = 0
 
     def wake(self) -> None:
@@ -177,7 +181,9 @@ class OutboxWorker:
 
     async def _claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
-        async with self._sessions() as session, session.begin():
+        # The claim's UPDATE takes only rows still unclaimed: the two statements need no
+        # transaction around them.
+        async with self._statements() as session, session.begin():
             ids = list((await session.execute(_DUE, {"now": now, "limit": limit})).scalars())
             if not ids:
                 return []

@@ -160,9 +160,12 @@ class Processor:
         on_outbox: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         photos: PhotoReader | None = None,
+        statements: SessionFactory | None = None,
     ) -> None:
         self._photos = photos
         self._sessions = sessions
+        # For the claim and the reads before the transaction (storage.db.statement_sessions).
+        self._statements = statements or sessions
         self._org = org
         self._nlu = nlu
         self._writer = writer
@@ -211,7 +214,7 @@ class Processor:
     async def pending(self, limit: int = 200) -> list[int]:
         """Messages stored but not handled: new ones, ones due for a retry, and ones whose
         worker died."""
-        async with self._sessions() as session:
+        async with self._statements() as session:
             rows = await session.execute(_PENDING, {"now": self._clock(), "limit": limit})
             return list(rows.scalars())
 
@@ -252,7 +255,8 @@ class Processor:
 
     async def _claim(self, inbound_ids: list[int], take_over: bool = False) -> list[Claim]:
         now = self._clock()
-        async with self._sessions() as session, session.begin():
+        # One conditional UPDATE: it needs no transaction around it.
+        async with self._statements() as session, session.begin():
             result = await session.execute(
                 _TAKE_OVER if take_over else _CLAIM,
                 {"ids": inbound_ids, "along": inbound_ids, "now": now, "lease": now + LEASE})
@@ -304,7 +308,7 @@ class Processor:
             return
         photos = self._photos
         try:
-            async with self._sessions() as session:
+            async with self._statements() as session:
                 if photos is not None:
                     await _read_for(session, wanting, lambda: photos.loose(
                         session, [(p.claim, p.photo) for p in wanting]), "photo")

@@ -36,7 +36,7 @@ from bot.scheduler import Scheduler
 from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
 from handlers.digest import DIGEST
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, session_factory, statement_sessions
 from storage.errors import is_transient, short_reason
 from storage.notices import notice_view
 from storage.orgmap import OrgMapCache
@@ -125,6 +125,7 @@ class Runtime:
         if self.engine is None:
             self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        statements = statement_sessions(self.engine)
         seen = None
         if settings.redis_url:
             import redis.asyncio as aioredis
@@ -151,13 +152,14 @@ class Runtime:
         self._intake_first = self.engine.dialect.name in INTAKE_FIRST
         self.outbox = OutboxWorker(self.sessions, Deliverer(self.dispatcher),
                                    before_round=self.intake.quiet if self._intake_first else None,
-                                   robot_limiter=robots, app_limiter=members)
+                                   robot_limiter=robots, app_limiter=members,
+                                   statements=statements)
         self.writer = DecisionWriter(Addressing(settings))
         self.media = MediaFetcher(settings, wecom=self.dispatcher.wecom)
         self.photos = PhotoReader(self.sessions, self.media, settings.public_url, _utcnow)
         self.processor = Processor(
             self.sessions, self.org, self.nlu, self.writer, on_outbox=self._wake_outbox,
-            photos=self.photos,
+            photos=self.photos, statements=statements,
         )
         self.scheduler = Scheduler(self.sessions, self.org, self.writer,
                                    on_outbox=self._wake_outbox, load_notice=notice_view,

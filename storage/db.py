@@ -115,6 +115,17 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def statement_sessions(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for work whose every statement stands alone — reads, and a single UPDATE
+    whose condition makes it safe (a claim): on PostgreSQL each statement commits by itself,
+    without the BEGIN and COMMIT or ROLLBACK round trips a transaction costs; on SQLite,
+    whose one connection every transaction queues for, the same as `session_factory`."""
+    if engine.dialect.name != "postgresql":
+        return session_factory(engine)
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                              expire_on_commit=False)
+
+
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
