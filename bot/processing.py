@@ -461,10 +461,11 @@ class Processor:
             command = prepared.command
             data = CommandData()
             loads = SPECS[command.word].loads
-            if command.error is None and loads == "ticket" and command.ticket_id is not None:
-                data = CommandData(ticket=await open_tickets.named(command.ticket_id))
-            elif command.error is None:
-                data = await command_data.load(session, ctx, command, loads)
+            if command.error is None:
+                if loads == "ticket" and command.ticket_id is not None:
+                    data = CommandData(ticket=await open_tickets.named(command.ticket_id))
+                else:
+                    data = await command_data.load(session, ctx, command, loads)
                 if prepared.nlu is not None:
                     data = replace(data, nlu=prepared.nlu)
             decision = handle_command(ctx, command, data)
