@@ -24,6 +24,7 @@ def _load(blob: bytes, version: str) -> Any:
 
     model = IntentModel.from_bytes(blob, f"model {version}")
     model.parse("预热")
+    model.explain("预热")  # its table of terms is made here, off the event loop
     return model
 
 
