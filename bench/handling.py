@@ -44,16 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from pipeline import (  # noqa: E402
-    DONE_NOTES,
-    P_ACCEPT,
-    P_DONE,
-    P_PROGRESS,
-    P_QUERY,
-    PROGRESS_NOTES,
-    Ids,
-    resident_posts,
-)
+from pipeline import P_QUERY, Ids, resident_posts, staff_steps  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
 from bot.channels.message import InboundMessage  # noqa: E402
@@ -134,14 +125,7 @@ def staff_rounds(tickets: list[tuple[int, int | None, str | None]], rng: random.
     now = int(time.time())
     rounds: list[list[InboundMessage]] = [[], [], []]
     for number, building, user in tickets:
-        steps: list[str] = []
-        if user and rng.random() < P_ACCEPT:
-            steps.append(f"接单 {number}")
-            if rng.random() < P_PROGRESS:
-                steps.append(f"进展 {number} {rng.choice(PROGRESS_NOTES)}")
-            if rng.random() < P_DONE:
-                steps.append(f"完成 {number} {rng.choice(DONE_NOTES)}")
-        for step, text in enumerate(steps):
+        for step, text in enumerate(staff_steps(rng, number, user)):
             rounds[step].append(InboundMessage(channel="wecom_app", msg_id=ids.numeric(),
                                                sender_id=user or "", text=text, sent_at=now))
         if building is not None and rng.random() < P_QUERY:

@@ -696,6 +696,19 @@ class StaffAnswers:
         return None
 
 
+def staff_steps(rng: random.Random, number: int, user: str | None) -> list[str]:
+    """The commands the staff member `user` sends about ticket `number`, in order: 接单 (7 in
+    10), then perhaps 进展 and 完成; none without a WeCom user."""
+    steps: list[str] = []
+    if user and rng.random() < P_ACCEPT:
+        steps.append(f"接单 {number}")
+        if rng.random() < P_PROGRESS:
+            steps.append(f"进展 {number} {rng.choice(PROGRESS_NOTES)}")
+        if rng.random() < P_DONE:
+            steps.append(f"完成 {number} {rng.choice(DONE_NOTES)}")
+    return steps
+
+
 class Staff:
     """Reacts to what the fakes receive: a task card starts a chain of commands from its
     recipient, each sent a moment after gridbot answered the one before, and perhaps a
@@ -729,13 +742,7 @@ class Staff:
 
     def _plan(self, number: int, user: str, building: int, now: float) -> None:
         rng = self.rng
-        steps: list[str] = []
-        if user and rng.random() < P_ACCEPT:
-            steps.append(f"接单 {number}")
-            if rng.random() < P_PROGRESS:
-                steps.append(f"进展 {number} {rng.choice(PROGRESS_NOTES)}")
-            if rng.random() < P_DONE:
-                steps.append(f"完成 {number} {rng.choice(DONE_NOTES)}")
+        steps = staff_steps(rng, number, user)
         if steps:
             self.chains[(user, number)] = Chain(number, user, steps,
                                                 due=now + rng.uniform(*REACT))

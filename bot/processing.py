@@ -141,8 +141,6 @@ class Prepared:
     # to this message when those are to be read together (handlers.conversation).
     memory: Memory | None = None
     joined_nlu: dict[str, Any] | None = None
-    # Whether the sender's loose pictures are to be looked up (a possible report, a 完成).
-    wants_loose: bool = False
 
     @property
     def is_text(self) -> bool:
@@ -288,8 +286,6 @@ class Processor:
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
-            prepared.wants_loose = self._photos is not None and (
-                command.word == "完成" if command is not None else _intent(prepared) != "none")
         except Exception as exc:
             prepared.error = exc
         return prepared
@@ -300,7 +296,7 @@ class Processor:
         notices a question may be about, and what gridbot remembers of each sender in their
         chat (with, when a message is to be read with the sender's fragments, their joined
         NLU — parsed after the session is closed)."""
-        wanting = [p for p in wave if p.wants_loose and p.error is None]
+        wanting = [p for p in wave if _may_take_pictures(p)] if self._photos is not None else []
         asking = [p for p in wave if _wants_notices(p)]
         remembering = [p for p in wave if p.error is None and p.is_text and p.ctx is not None
                        and p.claim.channel != OPEN311_CHANNEL]
@@ -625,6 +621,15 @@ def _may_open(prepared: Prepared) -> bool:
     if prepared.command is not None or prepared.ctx is None or prepared.ctx.building_id is None:
         return False
     return _intent(prepared) != "none" or prepared.claim.mentions_bot
+
+
+def _may_take_pictures(prepared: Prepared) -> bool:
+    """Whether a message may take its sender's loose pictures: a 完成, or words that may make
+    a report."""
+    if prepared.error is not None or not prepared.is_text:
+        return False
+    command = prepared.command
+    return command.word == "完成" if command is not None else _intent(prepared) != "none"
 
 
 def _intent(prepared: Prepared) -> str:
