@@ -163,7 +163,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
                                                         offset, chosen.sort, chosen.city,
-                                                        chosen.parts)
+                                                        chosen.parts, chosen.searched)
         bodies = [ticket_json(t, org) for t in rows]
         await add_attachments(session, bodies)
     return web.json_response({"tickets": bodies, "total": total})

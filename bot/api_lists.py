@@ -39,7 +39,7 @@ async def tickets_csv(request: web.Request) -> web.Response:
     async with runtime.sessions() as session:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit, 0,
                                                         chosen.sort, chosen.city,
-                                                        chosen.parts)
+                                                        chosen.parts, chosen.searched)
     day = datetime.now(UTC).astimezone(BEIJING).strftime("%Y%m%d")
     name = f"工单-{day}.csv"
     return web.Response(

@@ -49,6 +49,9 @@ class TicketList:
     #: A person's list as disjoint parts (conditions each an index serves, whose union is
     #: the list), to count its tickets part by part (None: counted as the conditions say).
     parts: list[list[Any]] | None = None
+    #: Whether the conditions hold a free-text search (`q`), which only the tickets' rows
+    #: can answer (`storage.tickets.list_tickets` reads a person's matches once).
+    searched: bool = False
 
 
 #: The ranks of the latest org map's buildings (a city's 90,000 take 0.1 s to sort).
@@ -103,7 +106,8 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
                        building_ranks(org) if key == "building" else {}, walk=viewer.is_token)
     parts = (None if viewer.is_token
              else [[*part, *conditions] for part in viewer_scope(viewer, org).parts()])
-    return TicketList(conditions + ticket_conditions(viewer, org), order, city, parts)
+    return TicketList(conditions + ticket_conditions(viewer, org), order, city, parts,
+                      searched=bool(words))
 
 
 def _assignee(value: str, viewer: Viewer, org: OrgMap) -> list[Any]:

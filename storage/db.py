@@ -77,6 +77,13 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    if parsed.get_driver_name() == "asyncpg":
+        # JIT compiles a plan's expressions once its estimated cost passes a threshold that
+        # a street's list or figures pass; compiling takes 10-40 ms a statement, more than
+        # it saves on statements of this size (measured: bench/stats.py, README).
+        connect_args = dict(kwargs.get("connect_args") or {})
+        settings = {"jit": "off", **(connect_args.get("server_settings") or {})}
+        kwargs["connect_args"] = {**connect_args, "server_settings": settings}
     engine = create_async_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine.sync_engine, "checkout", _drop_closed)

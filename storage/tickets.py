@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy import Select, func, or_, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import ChangeTicket
@@ -218,14 +218,24 @@ def ticket_filters(
 async def list_tickets(
     session: AsyncSession, conditions: list[Any], limit: int, offset: int,
     sort: TicketSort = NEWEST, city: CityFilter | None = None,
-    parts: Sequence[Sequence[Any]] | None = None,
+    parts: Sequence[Sequence[Any]] | None = None, searched: bool = False,
 ) -> tuple[list[Ticket], int]:
     """A page of the tickets that meet `conditions`, in `sort` (newest first unless said;
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list, and part
     by part when `parts` are the same tickets as disjoint parts (a person's list: each part
-    read from an index alone, where their union would visit each ticket's row)."""
-    if city is not None:
+    read from an index alone, where their union would visit each ticket's row).
+
+    `searched`: the conditions hold a free-text search, which only a ticket's row can
+    answer. A person's list is then read once for its matches (a street's tickets), which
+    are counted and paged by id, rather than read once to count and again for the page."""
+    if parts is not None and searched:
+        matched = await _matching_ids(session, parts)
+        if not matched:
+            return [], 0
+        conditions, parts = [member_of(Ticket.id, matched)], None
+        total: int | None = len(matched)
+    elif city is not None:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
         total = 0
@@ -239,6 +249,13 @@ async def list_tickets(
     rows = {t.id: t for t in (await session.execute(
         select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
     return [rows[i] for i in ids if i in rows], int(total or 0)
+
+
+async def _matching_ids(session: AsyncSession, parts: Sequence[Sequence[Any]]) -> list[int]:
+    """The ids of the tickets of any of `parts` (disjoint), in one statement."""
+    listed = [select(Ticket.id).where(*part) for part in parts]
+    query = union_all(*listed) if len(listed) > 1 else listed[0]
+    return [int(i) for i in (await session.execute(query)).scalars()]
 
 
 async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:

@@ -279,6 +279,47 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
     assert checked == 8 * 8 * 2 * 4
 
 
+async def test_a_searched_persons_list_is_its_plain_order_and_count(sessions: Sessions) -> None:
+    """A person's list with a free-text search is read once for its matches and paged from
+    them: every sort, both ways, at the first page, one further on and one past the end, is
+    that page of the one ORDER BY the sort means, and the total is the matches' count."""
+    from bot.ticket_lists import building_ranks
+    from storage import ticket_pages
+    from storage.ticket_search import SORT_KEYS, order_by, search_conditions
+    from storage.tickets import list_tickets
+
+    org = await _history(sessions)
+    ranks = building_ranks(org)
+    checked = 0
+    narrowed: list[bool] = []
+    async with sessions() as session:
+        for what, viewer, filters in await _page_cases(session, org):
+            if viewer.is_token:
+                continue
+            for words in ("电梯", "楼 坏", "没有这样的话"):
+                searched = [*filters, *search_conditions(words)]
+                conditions = [*searched, *ticket_conditions(viewer, org)]
+                parts = [[*part, *searched] for part in viewer_scope(viewer, org).parts()]
+                for key in SORT_KEYS:
+                    for descending in (False, True):
+                        sort = ticket_pages.TicketSort(key, descending, ranks)
+                        plain = [*order_by(key, descending, ranks), Ticket.id.desc()]
+                        every = list((await session.execute(
+                            select(Ticket.id).where(*conditions).order_by(*plain))).scalars())
+                        for offset, limit in ((0, 7), (3, 5), (len(every) + 1, 10)):
+                            rows, total = await list_tickets(session, conditions, limit, offset,
+                                                             sort, parts=parts, searched=True)
+                            assert [t.id for t in rows] == every[offset:offset + limit], (
+                                what, words, key, descending, offset)
+                            assert total == len(every), (what, words)
+                            checked += 1
+                scope = [*filters, *ticket_conditions(viewer, org)]
+                whole = len((await session.execute(select(Ticket.id).where(*scope))).all())
+                narrowed.append(0 < len(every) < whole)
+    assert checked == 3 * 2 * 3 * 7 * 2 * 3
+    assert any(narrowed)  # some searches keep some of a list's tickets, not all or none
+
+
 async def _counts_drift(session: AsyncSession) -> list[Any]:
     """Rows where `ticket_counts` with the changes not folded into it yet and the tickets
     themselves disagree."""

@@ -4,7 +4,8 @@ before the session ends; on SQLite they are the ordinary transactional sessions.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from storage.db import create_engine, session_factory, statement_sessions
 from storage.models import Setting
@@ -30,5 +31,21 @@ async def test_each_statement_commits_by_itself_on_postgresql_only(db_url: str) 
         async with sessions() as session:
             assert await session.scalar(
                 select(Setting.value).where(Setting.key == "probe")) == {"n": 1}
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_postgresql_connections_run_without_jit_and_keep_given_settings(
+        db_url: str) -> None:
+    """JIT compiling costs a street's list 10-40 ms a statement (README, "Figures at city
+    size"): gridbot's PostgreSQL connections turn it off, beside any settings given."""
+    engine = create_engine(db_url, connect_args={
+        "server_settings": {"application_name": "gridbot-probe"}})
+    try:
+        async with engine.connect() as connection:
+            jit = await connection.scalar(text("SHOW jit"))
+            name = await connection.scalar(text("SHOW application_name"))
+        assert (jit, name) == ("off", "gridbot-probe")
     finally:
         await engine.dispose()
