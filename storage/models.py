@@ -296,7 +296,8 @@ BREACH_CONDITION = "kind IN ('escalated', 'respond_overdue', 'claimed')"
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_status_grid", "status", "grid_id"),
+        # A grid's tickets (a list's grid filter, a person's grids), and its open ones.
+        Index("ix_tickets_grid_status", "grid_id", "status"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         # The figures (storage.stats) of a street, district or grid: its buildings' tickets
         # received since a moment, read from the index alone on PostgreSQL.
