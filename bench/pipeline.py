@@ -962,6 +962,9 @@ async def measure(spec: Spec, args: argparse.Namespace, processes: Sequence[Any]
     own_before = time.process_time()
     load_before = os.getloadavg()
     t0 = time.time()
+    # Each process's CPU as the run goes, for the CPU spent while the residents' messages
+    # were being handled (the run goes on while WeCom's limits let staff messages out).
+    samples: list[tuple[float, list[float]]] = [(t0, cpu_before)]
 
     async def feed() -> None:
         start = time.monotonic()
@@ -982,6 +985,7 @@ async def measure(spec: Spec, args: argparse.Namespace, processes: Sequence[Any]
         while True:
             await asyncio.sleep(POLL)
             now_wall = time.time()
+            samples.append((now_wall, [cpu_seconds(p.pid) for p in processes]))
             new = await fakes.fetch(session)
             if new:
                 last_change = time.monotonic()
@@ -1039,7 +1043,27 @@ async def measure(spec: Spec, args: argparse.Namespace, processes: Sequence[Any]
                      wall, cpu, own, load_before, logs)
     result["split"] = spec.split
     result["gridbot_cpu_s_by_role"] = by_role
+    # Up to the moment the residents' last message was handled: what handling costs,
+    # without the minutes of rate-limited staff messages (and idle polling) after it.
+    until = t0 + result["handling_s"]
+    handling_cpu = [b - a for a, b in zip(cpu_before, cpu_at(samples, until), strict=True)]
+    result["handling_window_cpu_s_by_role"] = {
+        role: sum(c for p, c in zip(processes, handling_cpu, strict=True) if p.role == role)
+        for role in by_role}
+    handled_window = result["handled_in_window"]
+    total = sum(handling_cpu)
+    result["handled_per_cpu_s_while_handling"] = handled_window / total if total > 0 else None
     return result
+
+
+def cpu_at(samples: Sequence[tuple[float, list[float]]], moment: float) -> list[float]:
+    """Each process's CPU seconds at `moment`, from the samples around it (linearly)."""
+    after = next((i for i, (at, _) in enumerate(samples) if at >= moment), len(samples) - 1)
+    if after == 0:
+        return list(samples[0][1])
+    (t1, c1), (t2, c2) = samples[after - 1], samples[after]
+    share = 0.0 if t2 <= t1 else min(1.0, max(0.0, (moment - t1) / (t2 - t1)))
+    return [a + (b - a) * share for a, b in zip(c1, c2, strict=True)]
 
 
 # ---------------------------------------------------------------- the figures
@@ -1256,6 +1280,7 @@ def figures(spec: Spec, args: argparse.Namespace, posts: Sequence[Post],
         "received_by_fakes": dict(Counter(r.kind for r in records)),
         "intake_s": intake_s, "intake_per_s": intake_rate,
         "handling_s": handling_s, "handled_per_s": handled_rate,
+        "handled_in_window": handled_window,
         "ratio_handled_to_intake": (handled_rate / intake_rate
                                     if handled_rate and intake_rate else None),
         "handled_by_last_answer": handled_by_last_answer,
@@ -1346,11 +1371,20 @@ def describe(r: dict[str, Any]) -> str:
         f"{_num(r['bench_cores'], 2)}; load average {r['loadavg_before'][0]:.1f} → "
         f"{r['loadavg_after'][0]:.1f}; server logs: {log['errors']} errors, "
         f"{log['tracebacks']} tracebacks, {log['database_locked']} 'database is locked'")
+    window = r["handling_window_cpu_s_by_role"]
+    lines.append(
+        f"  while handling (to the residents' last message, {r['handling_s']:.1f}s): "
+        f"{r['handled_in_window']} handled, {sum(window.values()):.1f} CPU s, "
+        f"{_num(r['handled_per_cpu_s_while_handling'])} messages handled per CPU s")
     if r.get("split"):
         roles = r["gridbot_cpu_s_by_role"]
         lines.append("  by role: " + "; ".join(
             f"{role} {seconds:.1f} CPU s ({_num(r['messages_in']['total'] / seconds if role == 'web' else r['handled'] / seconds)} messages per CPU s)"
             for role, seconds in roles.items() if seconds > 0))
+        lines.append("  by role while handling: " + "; ".join(
+            f"{role} {seconds:.1f} CPU s" + ("" if role == "web" else
+                                             f" ({_num(r['handled_in_window'] / seconds)} handled per CPU s)")
+            for role, seconds in window.items() if seconds > 0))
     lines.extend(f"    {e}" for e in log["first_errors"][:3])
     return "\n".join(lines)
 

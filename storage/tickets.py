@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text, union_all, update
+from sqlalchemy import Select, bindparam, func, or_, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import ChangeTicket
 from domain.tickets import OPEN_STATUSES, Follower, TicketView
 from storage.errors import TransientError
-from storage.figures_sql import member_of
+from storage.figures_sql import IdList, in_ids, member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
 from storage.ticket_counts import CityFilter, count_tickets
 from storage.ticket_pages import NEWEST, TicketSort, page_ids
@@ -21,14 +21,9 @@ from storage.ticket_pages import NEWEST, TicketSort, page_ids
 async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Follower, ...]]:
     if not ids:
         return {}
-    rows = await session.execute(
-        select(TicketFollower.ticket_id, TicketFollower.channel, TicketFollower.sender_id,
-               TicketFollower.sender_name, TicketFollower.group_id)
-        .where(TicketFollower.ticket_id.in_(ids))
-        .order_by(TicketFollower.id)
-    )
     found: dict[int, list[Follower]] = {}
-    for ticket_id, channel, sender_id, sender_name, group_id in rows:
+    for ticket_id, channel, sender_id, sender_name, group_id in await session.execute(
+            _FOLLOWERS_OF, {"ids": ids}):
         found.setdefault(ticket_id, []).append(Follower(channel, sender_id, sender_name, group_id))
     return {k: tuple(v) for k, v in found.items()}
 
@@ -68,15 +63,46 @@ def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
     )
 
 
-async def _views(session: AsyncSession, query: Select[tuple[Ticket]]) -> list[TicketView]:
-    # Read as rows of the table's columns, not as ORM objects: nothing here is changed
-    # through them, and no session keeps a stale copy after a ticket's UPDATE.
-    tickets = list(await session.execute(query.with_only_columns(*_TICKET_COLUMNS)))
+async def _views(session: AsyncSession, query: Select[Any],
+                 parameters: dict[str, Any] | None = None) -> list[TicketView]:
+    """The views of the tickets `query` reads, as rows of the table's columns
+    (`_TICKET_COLUMNS`), not as ORM objects: nothing here is changed through them, and no
+    session keeps a stale copy after a ticket's UPDATE."""
+    tickets = list(await session.execute(query, parameters))
     followers = await _followers(session, [t.id for t in tickets])
     return [_view(t, followers.get(t.id, ())) for t in tickets]
 
 
 _TICKET_COLUMNS = tuple(Ticket.__table__.c)
+#: At most this many of a building's open tickets are weighed for a new report to join.
+OPEN_PER_BUILDING = 50
+
+
+def _hot_statements() -> tuple[Any, Any, Any]:
+    """The reads processing runs for every batch, built once: statements built per call
+    cost more Python than the database takes to run them."""
+    tickets = Ticket.__table__.c
+    followers = TicketFollower.__table__.c
+    followers_of = (select(followers.ticket_id, followers.channel, followers.sender_id,
+                           followers.sender_name, followers.group_id)
+                    .where(in_ids(followers.ticket_id, bindparam("ids", type_=IdList())))
+                    .order_by(followers.id))
+    views_of = select(*_TICKET_COLUMNS).where(
+        in_ids(tickets.id, bindparam("ids", type_=IdList())))
+    # Each building's newest open tickets received since `since`, cut in SQL.
+    place = func.row_number().over(partition_by=tickets.building_id,
+                                   order_by=tickets.id.desc()).label("place")
+    ranked = (select(*_TICKET_COLUMNS, place)
+              .where(in_ids(tickets.building_id, bindparam("buildings", type_=IdList())),
+                     tickets.status.in_(OPEN_STATUSES),
+                     tickets.created_at >= bindparam("since", type_=tickets.created_at.type))
+              .subquery("ranked"))
+    open_since = (select(*(ranked.c[c.name] for c in _TICKET_COLUMNS))
+                  .where(ranked.c.place <= OPEN_PER_BUILDING).order_by(ranked.c.id.desc()))
+    return followers_of, views_of, open_since
+
+
+_FOLLOWERS_OF, _VIEWS_OF, _OPEN_SINCE = _hot_statements()
 
 
 async def views_of(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int, TicketView]:
@@ -84,12 +110,11 @@ async def views_of(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int
     wanted = sorted(set(ticket_ids))
     if not wanted:
         return {}
-    return {view.id: view for view in await _views(session, select(Ticket).where(
-        member_of(Ticket.id, wanted)))}
+    return {view.id: view for view in await _views(session, _VIEWS_OF, {"ids": wanted})}
 
 
 async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView | None:
-    views = await _views(session, select(Ticket).where(Ticket.id == ticket_id))
+    views = await _views(session, select(*_TICKET_COLUMNS).where(Ticket.id == ticket_id))
     return views[0] if views else None
 
 
@@ -120,11 +145,11 @@ _LOCK_BUILDINGS = text(
 
 
 async def open_in_building(session: AsyncSession, building_id: int, since: datetime) -> list[TicketView]:
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.building_id == building_id,
         Ticket.status.in_(OPEN_STATUSES),
         Ticket.created_at >= since,
-    ).order_by(Ticket.id.desc()).limit(50))
+    ).order_by(Ticket.id.desc()).limit(OPEN_PER_BUILDING))
 
 
 async def open_in_buildings_since(session: AsyncSession, building_ids: Iterable[int],
@@ -134,14 +159,8 @@ async def open_in_buildings_since(session: AsyncSession, building_ids: Iterable[
     found: dict[int, list[TicketView]] = {building_id: [] for building_id in wanted}
     if not wanted:
         return found
-    for view in await _views(session, select(Ticket).where(
-        Ticket.building_id.in_(wanted),
-        Ticket.status.in_(OPEN_STATUSES),
-        Ticket.created_at >= since,
-    ).order_by(Ticket.id.desc())):
-        tickets = found[view.building_id]  # type: ignore[index]
-        if len(tickets) < 50:
-            tickets.append(view)
+    for view in await _views(session, _OPEN_SINCE, {"buildings": wanted, "since": since}):
+        found[view.building_id].append(view)  # type: ignore[index]
     return found
 
 
@@ -149,7 +168,7 @@ async def open_in_buildings(session: AsyncSession, building_ids: Sequence[int]) 
     """The open tickets of these buildings, oldest first (a captain's 本楼工单)."""
     if not building_ids:
         return []
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.building_id.in_(building_ids), Ticket.status.in_(OPEN_STATUSES),
     ).order_by(Ticket.id).limit(50))
 
@@ -158,7 +177,7 @@ async def open_of_reporter(session: AsyncSession, channel: str, sender_id: str) 
     followed = select(TicketFollower.ticket_id).where(
         TicketFollower.channel == channel, TicketFollower.sender_id == sender_id
     )
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.status.in_(OPEN_STATUSES + ("resolved",)),
         or_(
             (Ticket.reporter_channel == channel) & (Ticket.reporter_id == sender_id),
@@ -168,7 +187,7 @@ async def open_of_reporter(session: AsyncSession, channel: str, sender_id: str) 
 
 
 async def open_of_assignee(session: AsyncSession, person_id: int) -> list[TicketView]:
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.assignee_id == person_id, Ticket.status.in_(OPEN_STATUSES)
     ).order_by(Ticket.id).limit(50))
 
@@ -178,7 +197,7 @@ async def open_of_departments(session: AsyncSession,
     """The open tickets whistled to these departments (吹哨)."""
     if not department_ids:
         return []
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.department_id.in_(department_ids), Ticket.status.in_(OPEN_STATUSES)
     ).order_by(Ticket.id).limit(50))
 
@@ -188,7 +207,7 @@ async def open_wishes(session: AsyncSession, grid_ids: Sequence[int],
     """The open micro-wishes of these grids, oldest first (心愿)."""
     if not grid_ids:
         return []
-    return await _views(session, select(Ticket).where(
+    return await _views(session, select(*_TICKET_COLUMNS).where(
         Ticket.category == "wish", Ticket.grid_id.in_(grid_ids),
         Ticket.status.in_(OPEN_STATUSES),
     ).order_by(Ticket.id).limit(limit))
