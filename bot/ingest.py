@@ -97,9 +97,6 @@ class InboundStore:
                 if not await self._replay.admit(message.channel, *message.replay):
                     raise IntakeRefused("This signed request was already used with another body.",
                                         status=403)
-            if self._seen is not None and await self._seen.seen(row["msg_key"]):
-                metrics.stored(message.channel, duplicate=True)
-                return True
             self.start()
             future: asyncio.Future[bool] = loop.create_future()
             await self._queue.put((row, future))
@@ -130,6 +127,9 @@ class InboundStore:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch = await self._answer_seen(batch)
+            if not batch:
+                continue
             try:
                 new_ids = await self._write(batch)
             except Exception as exc:
@@ -144,6 +144,25 @@ class InboundStore:
                     await self._on_stored(new_ids)
                 except Exception as exc:  # stored is stored: the sweeper picks them up later
                     log.warning("waking the processors failed: %s", exc)
+
+    async def _answer_seen(self, batch: list[tuple[Row, asyncio.Future[bool]]],
+                           ) -> list[tuple[Row, asyncio.Future[bool]]]:
+        """Answer the messages the seen-cache knows as duplicates (a channel's retries, even
+        while the database is away); the rest of the batch, to be written."""
+        if self._seen is None:
+            return batch
+        seen = await self._seen.seen_among([row["msg_key"] for row, _ in batch])
+        if not seen:
+            return batch
+        rest = []
+        for row, future in batch:
+            if row["msg_key"] in seen:
+                metrics.stored(row["channel"], duplicate=True)
+                if not future.done():
+                    future.set_result(True)
+            else:
+                rest.append((row, future))
+        return rest
 
     async def _write(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> list[int]:
         async with self._engine.begin() as connection:
@@ -221,20 +240,23 @@ def _row(message: InboundMessage, now: datetime) -> Row:
 
 class SeenCache:
     """A shared memory of recently stored message keys (Redis), consulted before the
-    database so that WeChat's retries cost one Redis round trip. Keys are written only
-    after the commit, so a failed write can never make a message look seen."""
+    database so that WeChat's retries are answered without it: the keys of a batch of
+    messages waiting to be written are looked up together, in one round trip. Keys are
+    written only after the commit, so a failed write can never make a message look seen."""
 
     def __init__(self, redis: Any, ttl_seconds: int = 900, prefix: str = "gridbot:seen:"):
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
 
-    async def seen(self, msg_key: str) -> bool:
+    async def seen_among(self, msg_keys: list[str]) -> set[str]:
+        """Which of these keys were stored before."""
         try:
-            return bool(await self._redis.exists(self._prefix + msg_key))
+            found = await self._redis.mget([self._prefix + key for key in msg_keys])
         except Exception as exc:  # Redis down: the database's unique key still decides
             log.warning("seen-cache lookup failed: %s", exc)
-            return False
+            return set()
+        return {key for key, value in zip(msg_keys, found, strict=True) if value is not None}
 
     async def mark(self, msg_keys: list[str]) -> None:
         try:

@@ -120,3 +120,42 @@ async def test_two_processes_share_the_work_through_redis(
         assert len(pushes) == 5 and len(bridge.received) == 5
         # the WeCom token was fetched once, by the process that sends
         assert wecom.gettoken_count == 1
+
+
+async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
+        db_url: str, redis_url: str) -> None:
+    """The keys of a batch waiting to be written are looked up in Redis together: a channel's
+    retry of a stored message is answered as a duplicate by a process whose database is
+    away, while a new message in the same batch is told to come again (503)."""
+    from bot.channels import InboundMessage
+    from bot.ingest import InboundStore, IntakeUnavailable, SeenCache
+    from storage.db import create_engine
+
+    def message(n: int) -> InboundMessage:
+        return InboundMessage(channel="bridge", msg_id=f"seen-{RUN}-{n}", chat_id="b3@chatroom",
+                              sender_id=f"wxid_s{n}", text=f"第{n}条", sent_at=int(time.time()))
+
+    prefix = f"gridbot-test:{uuid.uuid4().hex}:seen:"
+    redis, other_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    engine = create_engine(db_url)
+    # Another process, whose database cannot be reached.
+    away = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/gridbot_nowhere")
+    try:
+        store = InboundStore(engine, seen=SeenCache(redis, prefix=prefix))
+        assert await asyncio.gather(*(store.store(message(n)) for n in range(3))) == [
+            False, False, False]
+        assert await store.store(message(1)) is True  # a retry
+
+        elsewhere = InboundStore(away, seen=SeenCache(other_redis, prefix=prefix))
+        retried, new = await asyncio.wait_for(asyncio.gather(
+            elsewhere.store(message(2)), elsewhere.store(message(7)),
+            return_exceptions=True), 10)
+        assert retried is True
+        assert isinstance(new, IntakeUnavailable)
+        await store.stop()
+        await elsewhere.stop()
+    finally:
+        await redis.aclose()
+        await other_redis.aclose()
+        await engine.dispose()
+        await away.dispose()
