@@ -79,8 +79,8 @@ OPEN_PER_BUILDING = 50
 
 
 def _hot_statements() -> tuple[Any, Any, Any]:
-    """The reads processing runs for every batch, built once: statements built per call
-    cost more Python than the database takes to run them."""
+    """The reads processing runs for every batch, built once (as processing's own claim
+    and fence are), with each list of ids bound as one parameter."""
     tickets = Ticket.__table__.c
     followers = TicketFollower.__table__.c
     followers_of = (select(followers.ticket_id, followers.channel, followers.sender_id,
