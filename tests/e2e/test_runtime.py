@@ -57,8 +57,9 @@ async def test_answers_come_fast_while_wecom_hangs(db_url: str, tmp_path: Path, 
                 response = await client.post("/bridge", data=body, headers=headers)
                 timings.append(time.perf_counter() - started)
                 assert response.status == 200
-            # Every answer came before the hung push could have finished.
-            assert max(timings) < 1.0, timings
+            # Every answer came before the hung push (3 s) could have finished; the margin
+            # is for a loaded machine (a clean clone's CI once took 1.0008 s for the first).
+            assert max(timings) < 2.0, timings
             await wait_for(lambda: len(bridge.received) >= 1)
             await wait_for(lambda: len([m for m in wecom.delivered
                                         if m["path"] == "/cgi-bin/message/send"]) >= 1)
