@@ -1129,6 +1129,12 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
         found.append(Query("list", f"list, {who}, open in a grid, oldest first",
                            f"{tickets}&grid={viewers.grid}&status=new,accepted,in_progress,"
                            "reopened&sort=id", viewer))
+    # A search sorted otherwise than by id (a person's matches are paged from their ids),
+    # for a common word and a word in most of a street's tickets.
+    for words in ("电梯", "楼"):
+        for key in ("-status", "category", "deadline", "building", "-updated"):
+            found.append(Query("list", f"list, a street, q={words}, sort {key}",
+                               f"{tickets}&q={words}&sort={key}", "street"))
     return found
 
 

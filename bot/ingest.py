@@ -97,6 +97,9 @@ class InboundStore:
                 if not await self._replay.admit(message.channel, *message.replay):
                     raise IntakeRefused("This signed request was already used with another body.",
                                         status=403)
+            if self._seen is not None and await self._seen.seen(row["msg_key"]):
+                metrics.stored(message.channel, duplicate=True)
+                return True
             self.start()
             future: asyncio.Future[bool] = loop.create_future()
             await self._queue.put((row, future))
@@ -127,9 +130,6 @@ class InboundStore:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            batch = await self._answer_seen(batch)
-            if not batch:
-                continue
             try:
                 new_ids = await self._write(batch)
             except Exception as exc:
@@ -144,25 +144,6 @@ class InboundStore:
                     await self._on_stored(new_ids)
                 except Exception as exc:  # stored is stored: the sweeper picks them up later
                     log.warning("waking the processors failed: %s", exc)
-
-    async def _answer_seen(self, batch: list[tuple[Row, asyncio.Future[bool]]],
-                           ) -> list[tuple[Row, asyncio.Future[bool]]]:
-        """Answer the messages the seen-cache knows as duplicates (a channel's retries, even
-        while the database is away); the rest of the batch, to be written."""
-        if self._seen is None:
-            return batch
-        seen = await self._seen.seen_among([row["msg_key"] for row, _ in batch])
-        if not seen:
-            return batch
-        rest = []
-        for row, future in batch:
-            if row["msg_key"] in seen:
-                metrics.stored(row["channel"], duplicate=True)
-                if not future.done():
-                    future.set_result(True)
-            else:
-                rest.append((row, future))
-        return rest
 
     async def _write(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> list[int]:
         async with self._engine.begin() as connection:
@@ -239,15 +220,35 @@ def _row(message: InboundMessage, now: datetime) -> Row:
 
 
 class SeenCache:
-    """A shared memory of recently stored message keys (Redis), consulted before the
-    database so that WeChat's retries are answered without it: the keys of a batch of
-    messages waiting to be written are looked up together, in one round trip. Keys are
-    written only after the commit, so a failed write can never make a message look seen."""
+    """A shared memory of recently stored message keys (Redis), consulted before a message
+    joins the database's queue, so that WeChat's retries are answered without waiting for
+    the database (even while it hangs). The keys of the messages arriving together are
+    looked up together, in one round trip. Keys are written only after the commit, so a
+    failed write can never make a message look seen."""
 
     def __init__(self, redis: Any, ttl_seconds: int = 900, prefix: str = "gridbot:seen:"):
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
+        self._asked: list[tuple[str, asyncio.Future[bool]]] = []
+        self._lookup: asyncio.Task[None] | None = None
+
+    async def seen(self, msg_key: str) -> bool:
+        """Whether this key was stored before. Keys asked for while a lookup is out go
+        together in the next one."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._asked.append((msg_key, future))
+        if self._lookup is None or self._lookup.done():
+            self._lookup = asyncio.create_task(self._look_up(), name="gridbot-seen-lookup")
+        return await future
+
+    async def _look_up(self) -> None:
+        while self._asked:
+            asked, self._asked = self._asked, []
+            found = await self.seen_among([key for key, _ in asked])
+            for key, future in asked:
+                if not future.done():
+                    future.set_result(key in found)
 
     async def seen_among(self, msg_keys: list[str]) -> set[str]:
         """Which of these keys were stored before."""

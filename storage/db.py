@@ -77,17 +77,20 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    if parsed.get_driver_name() == "asyncpg":
-        # JIT compiles a plan's expressions once its estimated cost passes a threshold that
-        # a street's list or figures pass; compiling takes 10-40 ms a statement, more than
-        # it saves on statements of this size (measured: bench/stats.py, README).
-        connect_args = dict(kwargs.get("connect_args") or {})
-        settings = {"jit": "off", **(connect_args.get("server_settings") or {})}
-        kwargs["connect_args"] = {**connect_args, "server_settings": settings}
     engine = create_async_engine(url, **kwargs)
+    if parsed.get_driver_name() == "asyncpg":
+        event.listen(engine.sync_engine, "connect", _without_jit)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine.sync_engine, "checkout", _drop_closed)
     return engine
+
+
+def _without_jit(dbapi_connection: Any, _record: Any) -> None:
+    """JIT compiles a plan's expressions once its estimated cost passes a threshold that a
+    street's list or figures pass; compiling took 10-40 ms a statement, more than it saved
+    on statements of this size (README, "Figures at city size"). Set on each new connection
+    rather than sent as a startup parameter, which a pooler such as PgBouncer refuses."""
+    dbapi_connection.run_async(lambda connection: connection.execute("SET jit = off"))
 
 
 def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

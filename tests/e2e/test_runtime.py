@@ -125,9 +125,10 @@ async def test_two_processes_share_the_work_through_redis(
 
 async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
         db_url: str, redis_url: str) -> None:
-    """The keys of a batch waiting to be written are looked up in Redis together: a channel's
-    retry of a stored message is answered as a duplicate by a process whose database is
-    away, while a new message in the same batch is told to come again (503)."""
+    """A channel's retry of a stored message is answered as a duplicate from Redis by a
+    process whose database refuses connections, or hangs, while a new message is told to
+    come again (503) or waits for the database; messages arriving together are looked up
+    in one round trip."""
     from bot.channels import InboundMessage
     from bot.ingest import InboundStore, IntakeUnavailable, SeenCache
     from storage.db import create_engine
@@ -136,27 +137,57 @@ async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
         return InboundMessage(channel="bridge", msg_id=f"seen-{RUN}-{n}", chat_id="b3@chatroom",
                               sender_id=f"wxid_s{n}", text=f"第{n}条", sent_at=int(time.time()))
 
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # a database that takes the connection and never answers
+
     prefix = f"gridbot-test:{uuid.uuid4().hex}:seen:"
     redis, other_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    hanging = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = hanging.sockets[0].getsockname()[1]
     engine = create_engine(db_url)
-    # Another process, whose database cannot be reached.
-    away = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/gridbot_nowhere")
+    # Other processes, whose database cannot be reached or does not answer.
+    refusing = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/gridbot_nowhere")
+    silent_db = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/gridbot_hangs")
+    stores: list[InboundStore] = []
     try:
         store = InboundStore(engine, seen=SeenCache(redis, prefix=prefix))
+        stores.append(store)
         assert await asyncio.gather(*(store.store(message(n)) for n in range(3))) == [
             False, False, False]
         assert await store.store(message(1)) is True  # a retry
 
-        elsewhere = InboundStore(away, seen=SeenCache(other_redis, prefix=prefix))
-        retried, new = await asyncio.wait_for(asyncio.gather(
-            elsewhere.store(message(2)), elsewhere.store(message(7)),
-            return_exceptions=True), 10)
-        assert retried is True
+        cache = SeenCache(other_redis, prefix=prefix)
+        lookups = 0
+        among = cache.seen_among
+
+        async def counted(keys: list[str]) -> set[str]:
+            nonlocal lookups
+            lookups += 1
+            return await among(keys)
+
+        cache.seen_among = counted  # type: ignore[method-assign]
+        elsewhere = InboundStore(refusing, seen=cache)
+        stores.append(elsewhere)
+        retried, again, new = await asyncio.wait_for(asyncio.gather(
+            elsewhere.store(message(2)), elsewhere.store(message(0)),
+            elsewhere.store(message(7)), return_exceptions=True), 10)
+        assert (retried, again) == (True, True)
         assert isinstance(new, IntakeUnavailable)
-        await store.stop()
-        await elsewhere.stop()
+        assert lookups == 1
+
+        stuck = InboundStore(silent_db, seen=cache)
+        stores.append(stuck)
+        waiting = asyncio.create_task(stuck.store(message(8)))  # holds the writer
+        await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(stuck.store(message(1)), 2) is True
+        assert not waiting.done()
+        waiting.cancel()
     finally:
+        for each in stores:
+            await each.stop()
+        hanging.close()
         await redis.aclose()
         await other_redis.aclose()
         await engine.dispose()
-        await away.dispose()
+        await refusing.dispose()
+        await silent_db.dispose()

@@ -279,14 +279,21 @@ async def test_a_page_of_a_list_is_the_page_of_its_plain_order(sessions: Session
     assert checked == 8 * 8 * 2 * 4
 
 
-async def test_a_searched_persons_list_is_its_plain_order_and_count(sessions: Sessions) -> None:
-    """A person's list with a free-text search is read once for its matches and paged from
-    them: every sort, both ways, at the first page, one further on and one past the end, is
-    that page of the one ORDER BY the sort means, and the total is the matches' count."""
+@pytest.mark.parametrize("from_ids", [True, False])
+async def test_a_searched_persons_list_is_its_plain_order_and_count(
+        sessions: Sessions, monkeypatch: Any, from_ids: bool) -> None:
+    """A person's list with a free-text search is read once for its matches, paged from
+    their ids (few matches) or from the person's tickets read again (many): every sort, both
+    ways, at the first page, one further on and one past the end, is that page of the one
+    ORDER BY the sort means, and the total is the matches' count."""
     from bot.ticket_lists import building_ranks
     from storage import ticket_pages
+    from storage import tickets as ticket_queries
     from storage.ticket_search import SORT_KEYS, order_by, search_conditions
     from storage.tickets import list_tickets
+
+    if not from_ids:
+        monkeypatch.setattr(ticket_queries, "PAGED_FROM_IDS", 0)
 
     org = await _history(sessions)
     ranks = building_ranks(org)

@@ -39,13 +39,15 @@ async def test_each_statement_commits_by_itself_on_postgresql_only(db_url: str) 
 async def test_postgresql_connections_run_without_jit_and_keep_given_settings(
         db_url: str) -> None:
     """JIT compiling costs a street's list 10-40 ms a statement (README, "Figures at city
-    size"): gridbot's PostgreSQL connections turn it off, beside any settings given."""
+    size"): gridbot's PostgreSQL connections turn it off, beside any settings given, on
+    every connection of the pool."""
     engine = create_engine(db_url, connect_args={
         "server_settings": {"application_name": "gridbot-probe"}})
     try:
-        async with engine.connect() as connection:
-            jit = await connection.scalar(text("SHOW jit"))
-            name = await connection.scalar(text("SHOW application_name"))
-        assert (jit, name) == ("off", "gridbot-probe")
+        async with engine.connect() as one, engine.connect() as two:
+            for connection in (one, two):
+                jit = await connection.scalar(text("SHOW jit"))
+                name = await connection.scalar(text("SHOW application_name"))
+                assert (jit, name) == ("off", "gridbot-probe")
     finally:
         await engine.dispose()
