@@ -22,10 +22,7 @@ log = logging.getLogger(__name__)
 def _load(blob: bytes, version: str) -> Any:
     from nlu import IntentModel
 
-    model = IntentModel.from_bytes(blob, f"model {version}")
-    model.parse("预热")
-    model.explain("预热")  # its table of terms is made here, off the event loop
-    return model
+    return IntentModel.from_bytes(blob, f"model {version}").warm()  # off the event loop
 
 
 class ModelHolder:

@@ -93,10 +93,7 @@ def _default_nlu(settings: Settings) -> Any:
 
     if settings.nlu_backend != "default":
         return load_backend(settings).warm()
-    model = get_model(settings.var_dir / "models")
-    model.parse("预热")  # loads jieba's dictionary now, not on the first message
-    model.explain("预热")  # and makes the table of terms an explanation reads
-    return model
+    return get_model(settings.var_dir / "models").warm()
 
 
 @dataclass

@@ -216,6 +216,14 @@ class IntentModel:
             return NONE, round(probs[NONE], 4), ranking
         return best["name"], best["confidence"], ranking
 
+    def warm(self) -> IntentModel:
+        """Make now what the first message would make (jieba's dictionary, the table of
+        terms an explanation reads), so that it is not made with that message on a server's
+        event loop; returns the model itself."""
+        self.parse("预热")
+        self.explain("预热")
+        return self
+
     def explain(self, text: Any, top: int = 6) -> dict[str, Any] | None:
         """Why ``text`` got its intent: the terms that weigh most for it against the runner-up.
 

@@ -227,6 +227,12 @@ def ticket_filters(
     return conditions
 
 
+#: A searched list with at most this many matches is paged from their ids (measured over a
+#: street of a city, README "Figures at city size": 2,900 matches 140-200 ms from their ids,
+#: 330-350 ms reading the street again; 40,000 the other way round).
+PAGED_FROM_IDS = 5_000
+
+
 async def list_tickets(
     session: AsyncSession, conditions: list[Any], limit: int, offset: int,
     sort: TicketSort = NEWEST, city: CityFilter | None = None,
@@ -264,12 +270,6 @@ async def list_tickets(
     rows = {t.id: t for t in (await session.execute(
         select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
     return [rows[i] for i in ids if i in rows], int(total or 0)
-
-
-#: A searched list with at most this many matches is paged from their ids (measured over a
-#: street of a city, README "Figures at city size": 2,900 matches 140-200 ms from their ids,
-#: 330-350 ms reading the street again; 40,000 the other way round).
-PAGED_FROM_IDS = 5_000
 
 
 async def _matching_ids(session: AsyncSession, parts: Sequence[Sequence[Any]]) -> list[int]:

@@ -80,8 +80,9 @@ class DefaultBackend:
         return self.model.version
 
     def warm(self) -> DefaultBackend:
-        """Load the model and jieba's dictionary now rather than on the first message."""
-        self.model.parse("预热")
+        """Load the model and warm it (`IntentModel.warm`) now rather than on the first
+        message."""
+        self.model.warm()
         return self
 
     def parse(self, text: Any) -> dict[str, Any]:

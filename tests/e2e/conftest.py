@@ -38,15 +38,11 @@ _numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def nlu_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The default model, trained once per test session from nlu/data/nlu.yml, warmed as
-    gridbot's own loaders warm a model (`bot.runtime._default_nlu`): jieba's dictionary and
-    the table of terms an explanation reads are made here, not on a test's event loop with
+    gridbot's own loaders warm a model (`IntentModel.warm`), not on a test's event loop with
     its first message."""
     from nlu import get_model
 
-    model = get_model(tmp_path_factory.mktemp("models"))
-    model.parse("预热")
-    model.explain("预热")
-    return model
+    return get_model(tmp_path_factory.mktemp("models")).warm()
 
 
 @dataclass

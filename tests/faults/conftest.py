@@ -76,7 +76,7 @@ def workdir() -> Iterator[Path]:
 def nlu_model(workdir: Path) -> Any:
     from nlu import get_model
 
-    return get_model(workdir / "var" / "models")
+    return get_model(workdir / "var" / "models").warm()
 
 
 @pytest.fixture(scope="session")
