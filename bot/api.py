@@ -147,7 +147,7 @@ async def parse(request: web.Request) -> web.Response:
     parser = request.app[RUNTIME].nlu()
     answer = await parse_text(parser, text)
     if explain:
-        answer = {**answer, "evidence": explain_text(parser, text)}
+        answer = {**answer, "evidence": explain_text(parser, text, answer)}
     return web.json_response(answer)
 
 

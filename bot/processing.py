@@ -91,10 +91,11 @@ async def parse_text(parser: Parser, text: str) -> dict[str, Any]:
     return parser.parse(text)
 
 
-def explain_text(parser: Parser, text: str) -> dict[str, Any] | None:
-    """Why the parser chose its intent, when it can say (gridbot's own model can)."""
+def explain_text(parser: Parser, text: str, parsed: dict[str, Any]) -> dict[str, Any] | None:
+    """Why the parser chose its intent in ``parsed``, its answer for ``text``, when it can
+    say (gridbot's own model can)."""
     explain = getattr(parser, "explain", None)
-    return explain(text) if explain is not None else None
+    return explain(text, parsed=parsed) if explain is not None else None
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -281,7 +282,7 @@ class Processor:
                 parser = self._nlu()
                 nlu = await parse_text(parser, words)
                 metrics.understood(nlu)
-                evidence = explain_text(parser, words)
+                evidence = explain_text(parser, words, nlu)
                 prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},

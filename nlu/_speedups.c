@@ -12,6 +12,7 @@
  * tokens             nlu.features.jieba_tokens           (a text's words, less punctuation)
  * block_counts       nlu.features.word_ngrams / char_ngrams + vocabulary lookup, counted
  * score_text         nlu.scorer.LinearScorer             (TF-IDF blocks, dot product)
+ * contrast_text      nlu.scorer.LinearScorer.term_contrast (an explanation's terms)
  * The tests check each against its Python version.
  */
 #define PY_SSIZE_T_CLEAN
@@ -992,11 +993,121 @@ done:
     return result;
 }
 
+/* ---- contrast_text(rows, sublinear, dictionary, unknown, skip, blocks, shown, mine, theirs,
+ *                    text) -> dict[int, float] ----
+ * What score_text sums, term by term, for an explanation: each term's share of class mine's
+ * score less its share of class theirs's, tf * (w_mine - w_theirs) / the block's length,
+ * added up by the term's name as shown (shown: an int64 vector, a row's name id or -1 for a
+ * term shown as nothing), in the order the names are first met. */
+static PyObject *contrast_text(PyObject *self, PyObject *args) {
+    PyObject *rows_obj, *skip_obj, *specs, *shown_obj, *text;
+    TrieObject *dict;
+    double unknown;
+    int sublinear;
+    Py_ssize_t mine, theirs;
+    if (!PyArg_ParseTuple(args, "OpO!dUO!OnnU", &rows_obj, &sublinear, &TrieType, &dict,
+                          &unknown, &skip_obj, &PyTuple_Type, &specs, &shown_obj, &mine,
+                          &theirs, &text))
+        return NULL;
+    Py_buffer view, names;
+    if (PyObject_GetBuffer(rows_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(shown_obj, &names, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyObject *result = NULL, *out = NULL;
+    Spans words = {NULL, 0, 0};
+    Counts c = {NULL, 0, NULL, NULL, 0};
+    if (view.ndim != 2 || view.itemsize != sizeof(double) || view.format == NULL ||
+        strcmp(view.format, "d") != 0 || view.shape[1] < 2) {
+        PyErr_SetString(PyExc_TypeError, "rows must be a 2-d float64 matrix");
+        goto done;
+    }
+    if (names.ndim != 1 || names.itemsize != sizeof(int64_t) || names.format == NULL ||
+        (strcmp(names.format, "l") != 0 && strcmp(names.format, "q") != 0) ||
+        names.shape[0] != view.shape[0]) {
+        PyErr_SetString(PyExc_TypeError, "shown must be an int64 vector, one entry a row");
+        goto done;
+    }
+    Py_ssize_t nrows = view.shape[0], width = view.shape[1], k_classes = width - 1;
+    if (mine < 0 || theirs < 0 || mine >= k_classes || theirs >= k_classes) {
+        PyErr_SetString(PyExc_ValueError, "no such class");
+        goto done;
+    }
+    const double *data = view.buf;
+    const int64_t *shown = names.buf;
+    out = PyDict_New();
+    if (out == NULL)
+        goto done;
+    Text s = text_of(text), skip = text_of(skip_obj);
+    int have_words = 0;
+    for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(specs); b++) {
+        Block spec;
+        if (parse_block(PyTuple_GET_ITEM(specs, b), &spec) < 0)
+            goto done;
+        if (spec.words && !have_words) {
+            if (word_tokens(dict, unknown, &skip, &s, &words) < 0)
+                goto done;
+            have_words = 1;
+        }
+        if (count_block(&spec, &s, &words, &c) < 0)
+            goto done;
+        double squares = 0.0;
+        for (Py_ssize_t j = 0; j < c.n; j++) {
+            if ((Py_ssize_t)c.rows[j] >= nrows) {
+                PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
+                goto done;
+            }
+            double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
+            double v = tf * data[(Py_ssize_t)c.rows[j] * width + k_classes];
+            squares += v * v;
+        }
+        double scale = squares > 0.0 ? 1.0 / sqrt(squares) : 0.0;
+        for (Py_ssize_t j = 0; scale > 0.0 && j < c.n; j++) {
+            int64_t name = shown[c.rows[j]];
+            if (name < 0)
+                continue;
+            double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
+            const double *r = data + (Py_ssize_t)c.rows[j] * width;
+            double weight = tf * (r[mine] - r[theirs]) * scale;
+            PyObject *key = PyLong_FromLongLong(name);
+            if (key == NULL)
+                goto done;
+            PyObject *was = PyDict_GetItemWithError(out, key);
+            PyObject *now = NULL;
+            if (was != NULL)
+                now = PyFloat_FromDouble(PyFloat_AS_DOUBLE(was) + weight);
+            else if (!PyErr_Occurred())
+                now = PyFloat_FromDouble(weight);
+            int failed = now == NULL || PyDict_SetItem(out, key, now) < 0;
+            Py_DECREF(key);
+            Py_XDECREF(now);
+            if (failed)
+                goto done;
+        }
+        counts_free(&c);
+        c.slot = NULL;
+        c.rows = c.counts = NULL;
+    }
+    result = out;
+    out = NULL;
+done:
+    Py_XDECREF(out);
+    counts_free(&c);
+    PyMem_Free(words.v);
+    PyBuffer_Release(&names);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"cut_run", cut_run, METH_VARARGS, "Append the words of one run of Chinese text to out."},
     {"tokens", tokens, METH_VARARGS, "jieba's words of a text, less whitespace and skip."},
     {"block_counts", block_counts, METH_VARARGS, "Rows and counts of a block's terms in a text."},
     {"score_text", score_text, METH_VARARGS, "Class scores of a text, block by block."},
+    {"contrast_text", contrast_text, METH_VARARGS,
+     "Each shown term's share of one class's score less its share of another's."},
     {NULL, NULL, 0, NULL},
 };
 

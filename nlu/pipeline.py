@@ -224,17 +224,23 @@ class IntentModel:
         self.explain("预热")
         return self
 
-    def explain(self, text: Any, top: int = 6) -> dict[str, Any] | None:
+    def explain(self, text: Any, top: int = 6,
+                parsed: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Why ``text`` got its intent: the terms that weigh most for it against the runner-up.
 
         ``{"intent", "rival", "terms": [{"term", "weight"}, ...]}``, heaviest first, where a
         weight is the term's share of the intent's score minus its share of the rival's.
-        None for an empty text or a model without a linear scorer.
+        None for an empty text or a model without a linear scorer. ``parsed``, this model's
+        :meth:`parse` of the same text, saves classifying it again: its intent and ranking
+        name the intent and the rival.
         """
         norm = normalize(text if isinstance(text, str) else str(text or ""))
         if not norm or self._scorer is None:
             return None
-        intent, _, ranking = self._classify(norm)
+        if parsed is not None and parsed.get("model") == self.version:
+            intent, ranking = parsed["intent"]["name"], parsed["intent_ranking"]
+        else:
+            intent, _, ranking = self._classify(norm)
         rival = next(r["name"] for r in ranking if r["name"] != intent)
         if intent not in self.classes or rival not in self.classes:
             return None

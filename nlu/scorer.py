@@ -111,13 +111,32 @@ class LinearScorer:
         class ``mine``'s score less its share of class ``theirs``'s (a score is its intercept
         plus the sum of the terms' shares). For explaining a decision."""
         shown, names = self._shown()
+        words = segmenter()
+        if self.specs is not None and words.trie is not None:
+            by_id = self.compiled.contrast_text(self.rows, self.sublinear, words.trie,
+                                                words.unknown, SKIP_CHARS, self.specs, shown,
+                                                mine, theirs, text)
+            return {names[name_id]: weight for name_id, weight in by_id.items()}
+        known = [block for block in self._known_rows(text) if block]
+        if not known:
+            return {}
+        # Every block's terms in one array, so that numpy is called a few times a text
+        # rather than a few times a block: an explanation is made for every message.
+        rows = [row for block in known for row in block]
+        tf = np.array([count for block in known for count in block.values()], dtype=np.float64)
+        if self.sublinear:
+            tf = np.log(tf) + 1.0
+        weights = self.rows[rows]
+        values = tf * weights[:, -1]  # tf * idf
+        sizes = [len(block) for block in known]
+        starts = np.cumsum([0, *sizes[:-1]])
+        lengths = np.repeat(np.sqrt(np.add.reduceat(values * values, starts)), sizes)
+        contrast = (tf * (weights[:, mine] - weights[:, theirs]) / lengths).tolist()
         out: dict[str, float] = {}
-        for rows, shares in self._block_shares(text):
-            weights = (shares[:, mine] - shares[:, theirs]).tolist()
-            for name_id, weight in zip(shown[rows].tolist(), weights, strict=True):
-                if name_id >= 0:
-                    name = names[name_id]
-                    out[name] = out.get(name, 0.0) + weight
+        for name_id, weight in zip(shown[rows].tolist(), contrast, strict=True):
+            if name_id >= 0:
+                name = names[name_id]
+                out[name] = out.get(name, 0.0) + weight
         return out
 
     def _shown(self) -> tuple[np.ndarray, list[str]]:

@@ -91,9 +91,9 @@ class DefaultBackend:
     async def aparse(self, text: Any) -> dict[str, Any]:
         return self.model.parse(text)
 
-    def explain(self, text: Any) -> dict[str, Any] | None:
+    def explain(self, text: Any, parsed: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """The terms that weigh most for the intent (see :meth:`IntentModel.explain`)."""
-        return self.model.explain(text)
+        return self.model.explain(text, parsed=parsed)
 
     def train(self, examples: Sequence[Example]) -> dict[str, Any]:
         """Fit a new model on ``examples`` and use it from now on (it is not saved)."""

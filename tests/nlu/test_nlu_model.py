@@ -268,3 +268,37 @@ def test_explain_names_the_terms_that_decided(model: IntentModel) -> None:
         assert all(piece in norm for piece in term["term"].split()), term
     assert any("电梯" in t["term"] or "坏" in t["term"] for t in why["terms"])
     assert model.explain("") is None and model.explain("  [捂脸] ") is None
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_an_explanations_terms_add_up_to_the_margin_between_intent_and_rival(
+        model: IntentModel, compiled: bool) -> None:
+    import math
+
+    if compiled and speedups.built is None:
+        pytest.fail("the compiled speedups were not built")
+    scorer = LinearScorer(model.pipeline, compiled=speedups.built if compiled else None)
+    for text in ("3号楼电梯坏了，快来修", "楼上天天半夜装修吵死了", "谁家的狗在楼道里拉屎",
+                 "希望小区能多装几个充电桩", "早上好", "楼楼楼楼 电梯 电梯 漏水漏水"):
+        norm = normalize(text)
+        probabilities = scorer(norm)
+        shown, _ = scorer._shown()
+        for mine, theirs in ((0, 1), (2, 4), (3, 0)):
+            terms = scorer.term_contrast(norm, mine, theirs)
+            margin = math.log(probabilities[mine] / probabilities[theirs])
+            intercepts = scorer.intercept[mine] - scorer.intercept[theirs]
+            # terms shown as nothing (a word-edge space alone) are left out of an explanation
+            unshown = sum(float(shares[i, mine] - shares[i, theirs])
+                          for rows, shares in scorer._block_shares(norm)
+                          for i, row in enumerate(rows) if shown[row] < 0)
+            assert sum(terms.values()) + unshown == pytest.approx(margin - intercepts,
+                                                                   abs=1e-9), text
+
+
+def test_an_explanation_given_the_parse_is_the_one_made_without_it(model: IntentModel) -> None:
+    for text in ("3号楼电梯坏了，快来修", "楼上天天半夜装修吵死了", "早上好", "嗯"):
+        parsed = model.parse(text)
+        assert model.explain(text, parsed=parsed) == model.explain(text), text
+    # a parse by another model version is not trusted: the text is classified again
+    stale = {**model.parse("早上好"), "model": "another", "intent": {"name": "dispute"}}
+    assert model.explain("早上好", parsed=stale) == model.explain("早上好")
