@@ -243,9 +243,23 @@ class DecisionWriter:
     @staticmethod
     async def _insert_once(session: AsyncSession, model: Any, unique: list[str],
                            values: dict[str, Any]) -> None:
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        await session.execute(
-            dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
+        await session.execute(_insert_once(session, model, tuple(unique)), values)
+
+
+def _insert_once(session: AsyncSession, model: Any, unique: tuple[str, ...]) -> Any:
+    """An INSERT into ``model``'s table that leaves a row with the same ``unique`` columns as
+    it is, built once per dialect and table (its values are the parameters it is run with)."""
+    name = session.bind.dialect.name
+    key = (name, model, unique)
+    statement = _INSERTS_ONCE.get(key)
+    if statement is None:
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = _INSERTS_ONCE[key] = (dialect.insert(model.__table__)
+                                          .on_conflict_do_nothing(index_elements=list(unique)))
+    return statement
+
+
+_INSERTS_ONCE: dict[tuple[Any, ...], Any] = {}
 
 
 def _insert_ticket(session: AsyncSession) -> Any:

@@ -291,6 +291,30 @@ class StaleTicket(TransientError):
     again, on the ticket as it is now, settles it."""
 
 
+def _change_statement(columns: tuple[str, ...], statuses: int,
+                      guards: tuple[tuple[str, bool], ...]) -> Any:
+    """The UPDATE of a ticket change that sets ``columns`` when the status is one of
+    ``statuses`` values and each guard column still has its value (or, flagged, is NULL),
+    built once for each such shape: a change is applied for most staff commands, and a
+    statement built again each time is analysed again each time."""
+    key = (columns, statuses, guards)
+    statement = _CHANGE_UPDATES.get(key)
+    if statement is None:
+        c = Ticket.__table__.c
+        conditions = [c.id == bindparam("ticket_id", type_=c.id.type),
+                      c.status.in_([bindparam(f"expect_status_{i}", type_=c.status.type)
+                                    for i in range(statuses)])]
+        conditions += [c[name].is_(None) if is_null
+                       else c[name] == bindparam(f"expect_{name}", type_=c[name].type)
+                       for name, is_null in guards]
+        statement = _CHANGE_UPDATES[key] = update(Ticket.__table__).where(*conditions).values(
+            {name: bindparam(f"set_{name}", type_=c[name].type) for name in columns})
+    return statement
+
+
+_CHANGE_UPDATES: dict[tuple[Any, ...], Any] = {}
+
+
 async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
                        actor_person_id: int | None, now: datetime,
                        events: list[dict[str, Any]] | None = None) -> None:
@@ -298,13 +322,15 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
     values: dict[str, Any] = {"updated_at": now, **change.fields}
     if change.status is not None:
         values["status"] = change.status
-    table = Ticket.__table__.c
-    guards = [table[name] == value for name, value in change.expect_fields.items()]
-    result = await session.execute(
-        update(Ticket.__table__)
-        .where(table.id == change.ticket_id, table.status.in_(change.expect_status), *guards)
-        .values(**values)
-    )
+    guards = change.expect_fields
+    statement = _change_statement(tuple(values), len(change.expect_status),
+                                  tuple((name, guards[name] is None) for name in guards))
+    parameters = {f"set_{name}": value for name, value in values.items()}
+    parameters["ticket_id"] = change.ticket_id
+    parameters.update({f"expect_status_{i}": s for i, s in enumerate(change.expect_status)})
+    parameters.update({f"expect_{name}": value for name, value in guards.items()
+                       if value is not None})
+    result = await session.execute(statement, parameters)
     if result.rowcount != 1:
         raise StaleTicket(f"ticket #{change.ticket_id} changed meanwhile")
     event = {
