@@ -61,6 +61,11 @@ class InboundStore:
         self._replay = replay
         self._queue: asyncio.Queue[tuple[Row, asyncio.Future[bool]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        # What the last commits stored, to be told to Redis (the seen-cache, the work queue)
+        # by a task of its own: a Redis that hangs must not hold up the next commit.
+        self._stored_keys: list[str] = []
+        self._stored_ids: list[int] = []
+        self._announcer: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._last_store = 0.0
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -75,13 +80,14 @@ class InboundStore:
             self._writer = asyncio.create_task(self._write_forever(), name="gridbot-intake")
 
     async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
-            self._writer = None
+        for task in (self._writer, self._announcer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._writer = self._announcer = None
 
     async def store(self, message: InboundMessage) -> bool:
         """Store `message`; True when it had been stored before (a redelivery).
@@ -139,9 +145,27 @@ class InboundStore:
                     _fail_all(batch, IntakeUnavailable(short_reason(exc)))
                     continue
                 new_ids = await self._write_each(batch)
-            if new_ids and self._on_stored is not None:
+            self._announce(new_ids)
+
+    def _announce(self, new_ids: list[int]) -> None:
+        """Have the announcer tell what was stored; what comes while it is out goes next."""
+        if self._on_stored is not None:
+            self._stored_ids += new_ids
+        if not self._stored_ids and not self._stored_keys:
+            return
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(self._announce_all(),
+                                                  name="gridbot-intake-announce")
+
+    async def _announce_all(self) -> None:
+        while self._stored_keys or self._stored_ids:
+            keys, self._stored_keys = self._stored_keys, []
+            ids, self._stored_ids = self._stored_ids, []
+            if keys and self._seen is not None:
+                await self._seen.mark(keys)
+            if ids and self._on_stored is not None:
                 try:
-                    await self._on_stored(new_ids)
+                    await self._on_stored(ids)
                 except Exception as exc:  # stored is stored: the sweeper picks them up later
                     log.warning("waking the processors failed: %s", exc)
 
@@ -158,7 +182,7 @@ class InboundStore:
             if not future.done():
                 future.set_result(row_id is None)
         if self._seen is not None:
-            await self._seen.mark([row["msg_key"] for row, _ in batch])
+            self._stored_keys += [row["msg_key"] for row, _ in batch]
         return new_ids
 
     async def _write_each(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> list[int]:
@@ -219,6 +243,16 @@ def _row(message: InboundMessage, now: datetime) -> Row:
     }
 
 
+#: Seconds a seen-cache lookup may be out before messages arriving stop waiting for it.
+SLOW_LOOKUP = 0.5
+
+
+def _answer(asked: list[tuple[str, asyncio.Future[bool]]], found: set[str]) -> None:
+    for key, future in asked:
+        if not future.done():
+            future.set_result(key in found)
+
+
 class SeenCache:
     """A shared memory of recently stored message keys (Redis), consulted before a message
     joins the database's queue, so that WeChat's retries are answered without waiting for
@@ -232,23 +266,40 @@ class SeenCache:
         self._prefix = prefix
         self._asked: list[tuple[str, asyncio.Future[bool]]] = []
         self._lookup: asyncio.Task[None] | None = None
+        self._lookup_since = 0.0
 
     async def seen(self, msg_key: str) -> bool:
         """Whether this key was stored before. Keys asked for while a lookup is out go
-        together in the next one."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        together in the next one — unless that lookup has been out for `SLOW_LOOKUP`
+        seconds, or takes longer: Redis is slow or hangs, and the database's unique key
+        decides instead. No message waits for more than one lookup."""
+        loop = asyncio.get_running_loop()
+        if self._lookup is not None and not self._lookup.done():
+            if loop.time() - self._lookup_since > SLOW_LOOKUP:
+                return False
+        future: asyncio.Future[bool] = loop.create_future()
         self._asked.append((msg_key, future))
         if self._lookup is None or self._lookup.done():
+            self._lookup_since = loop.time()
             self._lookup = asyncio.create_task(self._look_up(), name="gridbot-seen-lookup")
         return await future
 
     async def _look_up(self) -> None:
-        while self._asked:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._asked:
+                asked, self._asked = self._asked, []
+                self._lookup_since = loop.time()
+                found: set[str] = set()
+                try:
+                    found = await self.seen_among([key for key, _ in asked])
+                finally:  # also when gridbot stops meanwhile: the callers go on
+                    _answer(asked, found)
+                if loop.time() - self._lookup_since > SLOW_LOOKUP:
+                    break  # Redis is slow: those who waited for it do not wait again
+        finally:
             asked, self._asked = self._asked, []
-            found = await self.seen_among([key for key, _ in asked])
-            for key, future in asked:
-                if not future.done():
-                    future.set_result(key in found)
+            _answer(asked, set())
 
     async def seen_among(self, msg_keys: list[str]) -> set[str]:
         """Which of these keys were stored before."""

@@ -85,6 +85,12 @@ def _log_failure(what: str, exc: Exception) -> None:
         log.exception("%s failed", what, exc_info=exc)
 
 
+#: Seconds a Redis command may take before it fails as if Redis were down. A Redis that hangs
+#: then costs a message's answer at most this (intake falls back on the database's unique
+#: key), well within the 5 seconds WeChat waits; longer than the work queue's 1-second block.
+REDIS_WAITS = 2.0
+
+
 def _default_nlu(settings: Settings) -> Any:
     """The backend ``settings.nlu_backend`` names, or gridbot's own model (the default),
     its files under ``settings.var_dir``."""
@@ -128,7 +134,8 @@ class Runtime:
         if settings.redis_url:
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.from_url(settings.redis_url)
+            self.redis = aioredis.from_url(settings.redis_url, socket_timeout=REDIS_WAITS,
+                                           socket_connect_timeout=REDIS_WAITS)
             self.queue = RedisStreamQueue(self.redis)
             seen = SeenCache(self.redis)
             tokens: Any = RedisTokenCache(self.redis)

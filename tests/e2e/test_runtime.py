@@ -123,6 +123,44 @@ async def test_two_processes_share_the_work_through_redis(
         assert wecom.gettoken_count == 1
 
 
+async def test_a_hung_redis_holds_up_the_seen_cache_once_and_never_for_ever() -> None:
+    """Redis takes the connection and never answers: the first lookup fails when the
+    client's wait runs out, messages arriving meanwhile do not wait for it once it is slow,
+    none waits for two lookups, and a lookup cancelled (gridbot stopping) lets its callers
+    go on."""
+    from bot.ingest import SLOW_LOOKUP, SeenCache
+    from bot.runtime import REDIS_WAITS
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    hanging = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = hanging.sockets[0].getsockname()[1]
+    hung = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=REDIS_WAITS,
+                          socket_connect_timeout=REDIS_WAITS)
+    try:
+        cache = SeenCache(hung)
+        first = asyncio.create_task(cache.seen("bridge:b3@chatroom:1"))
+        await asyncio.sleep(0.1)
+        queued = asyncio.create_task(cache.seen("bridge:b3@chatroom:2"))  # for the next lookup
+        await asyncio.sleep(SLOW_LOOKUP)
+        assert await asyncio.wait_for(cache.seen("bridge:b3@chatroom:3"), 0.1) is False
+        assert not first.done() and not queued.done()
+        assert await asyncio.wait_for(first, REDIS_WAITS + 1) is False
+        # the one queued behind the slow lookup does not wait for another
+        assert await asyncio.wait_for(queued, 0.2) is False
+
+        stopping = SeenCache(hung)
+        asked = [asyncio.create_task(stopping.seen(f"bridge:b3@chatroom:{n}")) for n in (3, 4)]
+        await asyncio.sleep(0.1)
+        assert stopping._lookup is not None
+        stopping._lookup.cancel()
+        assert await asyncio.wait_for(asyncio.gather(*asked), 1) == [False, False]
+    finally:
+        hanging.close()
+        await hung.aclose()
+
+
 async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
         db_url: str, redis_url: str) -> None:
     """A channel's retry of a stored message is answered as a duplicate from Redis by a
@@ -132,6 +170,7 @@ async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
     from bot.channels import InboundMessage
     from bot.ingest import InboundStore, IntakeUnavailable, SeenCache
     from storage.db import create_engine
+    from storage.inbound import message_key
 
     def message(n: int) -> InboundMessage:
         return InboundMessage(channel="bridge", msg_id=f"seen-{RUN}-{n}", chat_id="b3@chatroom",
@@ -155,6 +194,13 @@ async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
         assert await asyncio.gather(*(store.store(message(n)) for n in range(3))) == [
             False, False, False]
         assert await store.store(message(1)) is True  # a retry
+        # the keys are told to Redis after the commit, by a task of their own
+        deadline = time.monotonic() + 5
+        keys = [prefix + message_key("bridge", "b3@chatroom", f"seen-{RUN}-{n}")
+                for n in range(3)]
+        while await redis.exists(*keys) < 3:
+            assert time.monotonic() < deadline, "the stored keys never reached Redis"
+            await asyncio.sleep(0.01)
 
         cache = SeenCache(other_redis, prefix=prefix)
         lookups = 0

@@ -177,8 +177,19 @@ class PrivateRedis:
         except OSError:
             return False
 
+    def freeze(self) -> None:
+        """Stop the server without closing anything (SIGSTOP): connections are taken and
+        commands sent, but nothing answers — a hung host, not a refused connection."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen server cannot hear terminate
             self.process.terminate()
             try:
                 self.process.wait(10)
