@@ -29,6 +29,7 @@ from domain.org import OrgMap
 from handlers.photos import PHOTO_WINDOW
 from storage import attachments, conversations
 from storage import tickets as ticket_queries
+from storage.inserts import insert_once
 from storage.models import (
     Notice,
     NoticeAck,
@@ -243,23 +244,7 @@ class DecisionWriter:
     @staticmethod
     async def _insert_once(session: AsyncSession, model: Any, unique: list[str],
                            values: dict[str, Any]) -> None:
-        await session.execute(_insert_once(session, model, tuple(unique)), values)
-
-
-def _insert_once(session: AsyncSession, model: Any, unique: tuple[str, ...]) -> Any:
-    """An INSERT into ``model``'s table that leaves a row with the same ``unique`` columns as
-    it is, built once per dialect and table (its values are the parameters it is run with)."""
-    name = session.bind.dialect.name
-    key = (name, model, unique)
-    statement = _INSERTS_ONCE.get(key)
-    if statement is None:
-        dialect = postgresql if name == "postgresql" else sqlite
-        statement = _INSERTS_ONCE[key] = (dialect.insert(model.__table__)
-                                          .on_conflict_do_nothing(index_elements=list(unique)))
-    return statement
-
-
-_INSERTS_ONCE: dict[tuple[Any, ...], Any] = {}
+        await session.execute(insert_once(session, model.__table__, tuple(unique)), values)
 
 
 def _insert_ticket(session: AsyncSession) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +105,16 @@ async def recently_resolved_by(session: AsyncSession, person_id: int,
     return await _views(session, list(dict.fromkeys(ids)))
 
 
+# loose_of's statement, built once: it runs for every batch that may take pictures.
+_LOOSE = (
+    select(Attachment.channel, Attachment.sender_id, Attachment.link_token, Attachment.by_staff)
+    .where(Attachment.ticket_id.is_(None),
+           tuple_(Attachment.channel, Attachment.sender_id)
+           .in_(bindparam("senders", expanding=True)),
+           Attachment.received_at >= bindparam("since", type_=Attachment.received_at.type))
+    .order_by(Attachment.id))
+
+
 async def loose_of(session: AsyncSession, senders: Iterable[tuple[str, str]],
                    since: datetime) -> dict[tuple[str, str], list[tuple[str | None, bool]]]:
     """Each sender's (channel, sender id) pictures since `since` that wait for a report or a
@@ -114,13 +124,7 @@ async def loose_of(session: AsyncSession, senders: Iterable[tuple[str, str]],
     found: dict[tuple[str, str], list[tuple[str | None, bool]]] = {}
     if not wanted:
         return found
-    rows = await session.execute(
-        select(Attachment.channel, Attachment.sender_id, Attachment.link_token,
-               Attachment.by_staff).where(
-            Attachment.ticket_id.is_(None),
-            tuple_(Attachment.channel, Attachment.sender_id).in_(wanted),
-            Attachment.received_at >= since)
-        .order_by(Attachment.id))
+    rows = await session.execute(_LOOSE, {"senders": wanted, "since": since})
     for channel, sender_id, token, staff in rows:
         found.setdefault((channel, sender_id), []).append((token, bool(staff)))
     return found

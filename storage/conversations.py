@@ -83,6 +83,19 @@ async def read(session: AsyncSession, key: ConversationKey, now: datetime,
     return memory_of(key, state, home_id).live(now)
 
 
+# read_many's two statements, built once: it runs for every batch of messages.
+_REMEMBERED = (
+    select(Conversation.channel, Conversation.sender_id, Conversation.chat_key,
+           Conversation.state, Conversation.expires_at)
+    .where(tuple_(Conversation.channel, Conversation.sender_id, Conversation.chat_key)
+           .in_(bindparam("keys", expanding=True)),
+           Conversation.expires_at > bindparam("since", type_=Conversation.expires_at.type)))
+_HOMES = (
+    select(ResidentHome.channel, ResidentHome.sender_id, ResidentHome.building_id)
+    .where(tuple_(ResidentHome.channel, ResidentHome.sender_id)
+           .in_(bindparam("senders", expanding=True))))
+
+
 async def read_many(session: AsyncSession, wanted: list[tuple[ConversationKey, datetime, bool]],
                     ) -> list[Memory]:
     """`read` for several senders at once, in two statements: each (key, now, home) as
@@ -94,20 +107,12 @@ async def read_many(session: AsyncSession, wanted: list[tuple[ConversationKey, d
     since = min(now for _, now, _ in wanted)
     states: dict[tuple[str, str, str], tuple[dict[str, Any], datetime]] = {
         (row.channel, row.sender_id, row.chat_key): (row.state, row.expires_at)
-        for row in await session.execute(
-            select(Conversation.channel, Conversation.sender_id, Conversation.chat_key,
-                   Conversation.state, Conversation.expires_at)
-            .where(tuple_(Conversation.channel, Conversation.sender_id,
-                          Conversation.chat_key).in_(sorted(keys)),
-                   Conversation.expires_at > since))}
+        for row in await session.execute(_REMEMBERED, {"keys": sorted(keys), "since": since})}
     senders = sorted({(key.channel, key.sender_id) for key, _, home in wanted if home})
     homes: dict[tuple[str, str], int] = {}
     if senders:
         homes = {(row.channel, row.sender_id): row.building_id
-                 for row in await session.execute(
-                     select(ResidentHome.channel, ResidentHome.sender_id,
-                            ResidentHome.building_id)
-                     .where(tuple_(ResidentHome.channel, ResidentHome.sender_id).in_(senders)))}
+                 for row in await session.execute(_HOMES, {"senders": senders})}
     memories = []
     for key, now, home in wanted:
         found = states.get((key.channel, key.sender_id, key.chat_key))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inserts import insert_once
 from storage.models import OutboxMessage
 
 
@@ -14,8 +14,4 @@ async def add_outbox_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> 
     """Insert `rows` (column values); a row whose dedup key is already there is skipped."""
     if not rows:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    await session.execute(
-        dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"]),
-        rows,
-    )
+    await session.execute(insert_once(session, OutboxMessage.__table__, ("dedup_key",)), rows)

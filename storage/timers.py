@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.notices import SHANGHAI
+from storage.inserts import insert_once
 from storage.models import Timer
 
 LEASE = timedelta(seconds=10)
@@ -55,9 +55,7 @@ async def insert_timers(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """Insert timers; one already scheduled (same key) is left as it is."""
     if not rows:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    await session.execute(
-        dialect.insert(Timer).on_conflict_do_nothing(index_elements=["key"]), rows)
+    await session.execute(insert_once(session, Timer.__table__, ("key",)), rows)
 
 
 async def schedule(session: AsyncSession, kind: str, due_at: datetime, now: datetime, *,
