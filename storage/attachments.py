@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import AttachPhotos
 from domain.tickets import TicketView
 from storage import tickets as ticket_queries
+from storage.inserts import insert_once
 from storage.models import Attachment, InboundRecord, Ticket, TicketEvent, TicketFollower
 
 #: What a message whose picture came inside it says of it once the picture is stored.
@@ -33,15 +33,14 @@ async def store(session: AsyncSession, photos: AttachPhotos, ticket_id: int | No
     attached = 0
     if photos.this_message and picture is not None and inbound_id is not None \
             and reporter is not None:
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        result = await session.execute(
-            dialect.insert(Attachment).values(
-                inbound_id=inbound_id, ticket_id=ticket_id, kind="image",
-                channel=reporter[0], sender_id=reporter[1], by_staff=photos.by_staff,
-                content_type=picture.content_type, size=picture.size, data=picture.data,
-                link_token=picture.link_token if photos.by_staff else None,
-                received_at=now, attached_at=now if ticket_id is not None else None,
-            ).on_conflict_do_nothing(index_elements=["inbound_id"]))
+        once = insert_once(session, Attachment.__table__, ("inbound_id",))
+        result = await session.execute(once, {
+            "inbound_id": inbound_id, "ticket_id": ticket_id, "kind": "image",
+            "channel": reporter[0], "sender_id": reporter[1], "by_staff": photos.by_staff,
+            "content_type": picture.content_type, "size": picture.size, "data": picture.data,
+            "link_token": picture.link_token if photos.by_staff else None,
+            "received_at": now, "attached_at": now if ticket_id is not None else None,
+        })
         if getattr(picture, "inline", False):
             # Its message carried it (the simulator's): kept once, here, not twice.
             await session.execute(update(InboundRecord).where(InboundRecord.id == inbound_id)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inserts import insert_once
 from storage.models import FigureSnapshot
 
 
@@ -26,9 +26,7 @@ async def claim(session: AsyncSession, key: str, now: datetime, every: timedelta
                 lease: timedelta) -> bool:
     """Take the snapshot `key` to make, if it was last made `every` ago or more (or never)
     and no one else is making it; in the session's transaction (commit it)."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    await session.execute(insert(FigureSnapshot).values(key=key)
-                           .on_conflict_do_nothing(index_elements=["key"]))
+    await session.execute(insert_once(session, FigureSnapshot.__table__, ("key",)), {"key": key})
     taken = await session.execute(
         update(FigureSnapshot)
         .where(FigureSnapshot.key == key,
