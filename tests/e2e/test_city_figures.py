@@ -6,6 +6,7 @@ one street makes nothing ahead."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from bot.app import create_app
 from bot.reports import city
 from bot.reports.monthly import Month
 from bot.runtime import Runtime
+from domain.notices import SHANGHAI
 from domain.tickets import OPEN_STATUSES
 from storage import snapshots
 from storage.db import create_engine, session_factory
@@ -67,6 +69,21 @@ async def two_streets(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncItera
             yield City(client, runtime)
 
 
+async def _a_while_from_beijing_midnight() -> datetime:
+    """Now, once it is at least 10 s after a Beijing midnight and 90 s before the next: the
+    figures' keys name the Beijing day and month, and this test's moments (5 s before now, a
+    minute after that, the requests that follow) must fall on one day."""
+    local = datetime.now(UTC).astimezone(SHANGHAI)
+    since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+    wait = timedelta(0)
+    if since_midnight < timedelta(seconds=10):
+        wait = timedelta(seconds=10) - since_midnight
+    elif since_midnight > timedelta(days=1, seconds=-90):
+        wait = timedelta(days=1, seconds=10) - since_midnight
+    await asyncio.sleep(wait.total_seconds())
+    return datetime.now(UTC)
+
+
 def _without_time(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k != "generated_at"}
 
@@ -78,7 +95,8 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     assert set(live["by_street"]) == {"宜川路街道", "曹杨新村街道"}
     assert "by_grid" not in live and "by_worker" not in live
 
-    made_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    made_at = (await _a_while_from_beijing_midnight()).replace(microsecond=0) - timedelta(
+        seconds=5)
     assert await town.make(made_at) == 3
     assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
     served = await town.get("/api/v1/stats")
@@ -126,7 +144,9 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
 
 
 async def test_one_process_makes_each_snapshot_at_a_time(two_streets: City) -> None:
-    now = datetime.now(UTC)
+    # noon in Beijing: the figures' keys name the Beijing day, and the moments below span a
+    # lease (15 minutes), which must not cross a midnight
+    now = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0)
     async with two_streets.runtime.sessions() as session, session.begin():
         assert await snapshots.claim(session, "stats", now, city.EVERY, city.LEASE)
     async with two_streets.runtime.sessions() as session, session.begin():
