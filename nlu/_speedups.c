@@ -902,6 +902,44 @@ done:
     return out;
 }
 
+/* The weights' matrix of score_text and contrast_text: a C-contiguous float64 matrix with
+ * one row per term and at least two columns; -1 with an exception (and nothing held) if not. */
+static int rows_matrix(PyObject *obj, Py_buffer *view) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+        return -1;
+    if (view->ndim != 2 || view->itemsize != sizeof(double) || view->format == NULL ||
+        strcmp(view->format, "d") != 0 || view->shape[1] < 2) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "rows must be a 2-d float64 matrix");
+        return -1;
+    }
+    return 0;
+}
+
+/* Counts the terms of one block spec in s into c (the text's words made once, on the first
+ * block that needs them), each row checked against the matrix's nrows. */
+static int count_spec(PyObject *spec_obj, TrieObject *dict, double unknown, const Text *skip,
+                      const Text *s, Spans *words, int *have_words, Counts *c,
+                      Py_ssize_t nrows) {
+    Block spec;
+    if (parse_block(spec_obj, &spec) < 0)
+        return -1;
+    if (spec.words && !*have_words) {
+        if (word_tokens(dict, unknown, skip, s, words) < 0)
+            return -1;
+        *have_words = 1;
+    }
+    if (count_block(&spec, s, words, c) < 0)
+        return -1;
+    for (Py_ssize_t j = 0; j < c->n; j++) {
+        if ((Py_ssize_t)c->rows[j] >= nrows) {
+            PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- score_text(rows, sublinear, dictionary, unknown, skip, blocks, text) -> list[float] ----
  * rows: a C-contiguous float64 matrix with one row per term: idf * weight for each of the K
  * classes, then idf. blocks: a tuple of block specs (see parse_block), whose vocabularies
@@ -916,17 +954,12 @@ static PyObject *score_text(PyObject *self, PyObject *args) {
                           &skip_obj, &PyTuple_Type, &specs, &text))
         return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(rows_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+    if (rows_matrix(rows_obj, &view) < 0)
         return NULL;
     PyObject *result = NULL;
     double *sums = NULL, *block = NULL;
     Spans words = {NULL, 0, 0};
     Counts c = {NULL, 0, NULL, NULL, 0};
-    if (view.ndim != 2 || view.itemsize != sizeof(double) || view.format == NULL ||
-        strcmp(view.format, "d") != 0 || view.shape[1] < 2) {
-        PyErr_SetString(PyExc_TypeError, "rows must be a 2-d float64 matrix");
-        goto done;
-    }
     Py_ssize_t nrows = view.shape[0], width = view.shape[1], k_classes = width - 1;
     const double *data = view.buf;
     sums = PyMem_Calloc(k_classes, sizeof(double));
@@ -938,26 +971,14 @@ static PyObject *score_text(PyObject *self, PyObject *args) {
     Text s = text_of(text), skip = text_of(skip_obj);
     int have_words = 0;
     for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(specs); b++) {
-        Block spec;
-        if (parse_block(PyTuple_GET_ITEM(specs, b), &spec) < 0)
-            goto done;
-        if (spec.words && !have_words) {
-            if (word_tokens(dict, unknown, &skip, &s, &words) < 0)
-                goto done;
-            have_words = 1;
-        }
-        if (count_block(&spec, &s, &words, &c) < 0)
+        if (count_spec(PyTuple_GET_ITEM(specs, b), dict, unknown, &skip, &s, &words,
+                       &have_words, &c, nrows) < 0)
             goto done;
         double squares = 0.0;
         for (Py_ssize_t k = 0; k < k_classes; k++)
             block[k] = 0.0;
-        for (Py_ssize_t j = 0; j < c.n; j++) {
-            if ((Py_ssize_t)c.rows[j] >= nrows) {
-                PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
-                goto done;
-            }
+        for (Py_ssize_t j = 0; j < c.n; j++)
             __builtin_prefetch(data + (Py_ssize_t)c.rows[j] * width);
-        }
         for (Py_ssize_t j = 0; j < c.n; j++) {
             double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
             const double *r = data + (Py_ssize_t)c.rows[j] * width;
@@ -1010,7 +1031,7 @@ static PyObject *contrast_text(PyObject *self, PyObject *args) {
                           &theirs, &text))
         return NULL;
     Py_buffer view, names;
-    if (PyObject_GetBuffer(rows_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+    if (rows_matrix(rows_obj, &view) < 0)
         return NULL;
     if (PyObject_GetBuffer(shown_obj, &names, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0) {
         PyBuffer_Release(&view);
@@ -1019,11 +1040,6 @@ static PyObject *contrast_text(PyObject *self, PyObject *args) {
     PyObject *result = NULL, *out = NULL;
     Spans words = {NULL, 0, 0};
     Counts c = {NULL, 0, NULL, NULL, 0};
-    if (view.ndim != 2 || view.itemsize != sizeof(double) || view.format == NULL ||
-        strcmp(view.format, "d") != 0 || view.shape[1] < 2) {
-        PyErr_SetString(PyExc_TypeError, "rows must be a 2-d float64 matrix");
-        goto done;
-    }
     if (names.ndim != 1 || names.itemsize != sizeof(int64_t) || names.format == NULL ||
         (strcmp(names.format, "l") != 0 && strcmp(names.format, "q") != 0) ||
         names.shape[0] != view.shape[0]) {
@@ -1043,22 +1059,11 @@ static PyObject *contrast_text(PyObject *self, PyObject *args) {
     Text s = text_of(text), skip = text_of(skip_obj);
     int have_words = 0;
     for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(specs); b++) {
-        Block spec;
-        if (parse_block(PyTuple_GET_ITEM(specs, b), &spec) < 0)
-            goto done;
-        if (spec.words && !have_words) {
-            if (word_tokens(dict, unknown, &skip, &s, &words) < 0)
-                goto done;
-            have_words = 1;
-        }
-        if (count_block(&spec, &s, &words, &c) < 0)
+        if (count_spec(PyTuple_GET_ITEM(specs, b), dict, unknown, &skip, &s, &words,
+                       &have_words, &c, nrows) < 0)
             goto done;
         double squares = 0.0;
         for (Py_ssize_t j = 0; j < c.n; j++) {
-            if ((Py_ssize_t)c.rows[j] >= nrows) {
-                PyErr_SetString(PyExc_ValueError, "a vocabulary row is out of range");
-                goto done;
-            }
             double tf = sublinear ? 1.0 + log((double)c.counts[j]) : (double)c.counts[j];
             double v = tf * data[(Py_ssize_t)c.rows[j] * width + k_classes];
             squares += v * v;
