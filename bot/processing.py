@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import command_data, metrics
@@ -62,8 +62,10 @@ from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from storage import conversations
 from storage import tickets as ticket_queries
+from storage.bound_rows import rows_in
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
+from storage.figures_sql import IdList, in_ids
 from storage.models import WAITING_CONDITION, InboundRecord
 from storage.orgmap import OrgMapCache
 from storage.ticket_counts import fold_ticket_counts
@@ -654,7 +656,7 @@ def _in_turn(along: bool) -> Any:
         func.coalesce(earlier.c.chat_id, "") == func.coalesce(_INBOUND.c.chat_id, ""),
     ]
     if along:
-        conditions.append(earlier.c.id.not_in(bindparam("along", expanding=True)))
+        conditions.append(~in_ids(earlier.c.id, bindparam("along", type_=IdList())))
     return ~exists().where(*conditions)
 
 
@@ -682,7 +684,7 @@ def _claim_statement(take_over: bool) -> Any:
         claimable = or_(claimable, t.status == "processing")
     return (
         update(_INBOUND)
-        .where(t.id.in_(bindparam("ids", expanding=True)), claimable)
+        .where(in_ids(t.id, bindparam("ids", type_=IdList())), claimable)
         .values(status="processing", lease_until=bindparam("lease", type_=t.lease_until.type),
                 attempts=t.attempts + 1)
         .returning(t.id, t.attempts, t.failures, t.channel, t.msg_id, t.chat_id, t.sender_id,
@@ -694,7 +696,7 @@ _CLAIM = _claim_statement(take_over=False)
 _TAKE_OVER = _claim_statement(take_over=True)
 _FENCE = (
     update(_INBOUND)
-    .where(tuple_(_INBOUND.c.id, _INBOUND.c.attempts).in_(bindparam("held", expanding=True)),
+    .where(rows_in((_INBOUND.c.id, _INBOUND.c.attempts), "held"),
            _INBOUND.c.status == "processing")
     .values(status="done", processed_at=bindparam("now", type_=_INBOUND.c.processed_at.type),
             lease_until=None, next_attempt_at=None, error=None)

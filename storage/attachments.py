@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import AttachPhotos
 from domain.tickets import TicketView
 from storage import tickets as ticket_queries
+from storage.bound_rows import rows_in
 from storage.inserts import insert_once
 from storage.models import Attachment, InboundRecord, Ticket, TicketEvent, TicketFollower
 
@@ -108,8 +109,7 @@ async def recently_resolved_by(session: AsyncSession, person_id: int,
 _LOOSE = (
     select(Attachment.channel, Attachment.sender_id, Attachment.link_token, Attachment.by_staff)
     .where(Attachment.ticket_id.is_(None),
-           tuple_(Attachment.channel, Attachment.sender_id)
-           .in_(bindparam("senders", expanding=True)),
+           rows_in((Attachment.channel, Attachment.sender_id), "senders"),
            Attachment.received_at >= bindparam("since", type_=Attachment.received_at.type))
     .order_by(Attachment.id))
 

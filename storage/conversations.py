@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, tuple_
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from domain.conversations import (
     Memory,
     PendingReport,
 )
+from storage.bound_rows import rows_in
 from storage.models import Conversation, ResidentHome
 
 
@@ -87,13 +88,12 @@ async def read(session: AsyncSession, key: ConversationKey, now: datetime,
 _REMEMBERED = (
     select(Conversation.channel, Conversation.sender_id, Conversation.chat_key,
            Conversation.state, Conversation.expires_at)
-    .where(tuple_(Conversation.channel, Conversation.sender_id, Conversation.chat_key)
-           .in_(bindparam("keys", expanding=True)),
+    .where(rows_in((Conversation.channel, Conversation.sender_id, Conversation.chat_key),
+                   "keys"),
            Conversation.expires_at > bindparam("since", type_=Conversation.expires_at.type)))
 _HOMES = (
     select(ResidentHome.channel, ResidentHome.sender_id, ResidentHome.building_id)
-    .where(tuple_(ResidentHome.channel, ResidentHome.sender_id)
-           .in_(bindparam("senders", expanding=True))))
+    .where(rows_in((ResidentHome.channel, ResidentHome.sender_id), "senders")))
 
 
 async def read_many(session: AsyncSession, wanted: list[tuple[ConversationKey, datetime, bool]],
