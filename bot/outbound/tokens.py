@@ -29,6 +29,11 @@ from .errors import (
 
 # Tokens are dropped from the cache this long before WeChat says they expire.
 EXPIRY_MARGIN_SECONDS = 300
+#: How long a process keeps a token it read from a cache shared by the fleet (Redis) before
+#: reading the cache again, so that a send costs no round trip to Redis for it. Well inside the cache's margin before
+#: WeChat's expiry, so a token kept here does not outlive WeChat's own; a token the API
+#: refuses is dropped at once (`TokenSource.refresh`).
+MEMO_SECONDS = 60.0
 
 
 @runtime_checkable
@@ -170,7 +175,9 @@ def _forget(flights: dict[str, asyncio.Task[str]], key: str, task: asyncio.Task[
 class TokenSource:
     """Hands out the access token stored under `key`, fetching it with `fetch` when needed.
 
-    `fetch` returns `(token, expires_in_seconds)` or raises SendError.
+    `fetch` returns `(token, expires_in_seconds)` or raises SendError. With a cache shared
+    by the fleet (a `FleetLock`, read over the network) the token last read or fetched is
+    kept in the process for `MEMO_SECONDS` (`clock`'s seconds).
     """
 
     def __init__(
@@ -181,6 +188,7 @@ class TokenSource:
         *,
         lock_ttl: float = 10.0,
         poll_interval: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cache = cache
         self.key = key
@@ -188,6 +196,11 @@ class TokenSource:
         self._lock_ttl = lock_ttl
         self._poll_interval = poll_interval
         self._own_flights: dict[str, asyncio.Task[str]] = {}
+        self._clock = clock
+        self._memo: tuple[str, float] | None = None  # (token, kept until)
+        self._memo_seconds = MEMO_SECONDS if isinstance(cache, FleetLock) else 0.0
+        # Counts refreshes: a read that began before one must not keep the refused token.
+        self._refreshes = 0
 
     def _flights(self) -> dict[str, asyncio.Task[str]]:
         try:
@@ -197,18 +210,29 @@ class TokenSource:
 
     async def get(self) -> str:
         """A valid cached token, or a freshly fetched one."""
-        token = await self.cache.get(self.key)
-        if token:
-            return token
-        return await self._single_flight(None)
+        memo = self._memo
+        if memo is not None and self._clock() < memo[1]:
+            return memo[0]
+        refreshes = self._refreshes
+        token = await self.cache.get(self.key) or await self._single_flight(None)
+        if refreshes == self._refreshes:
+            self._keep(token)
+        return token
 
     async def refresh(self, rejected: str) -> str:
         """A token other than `rejected`, which the API has just refused."""
+        self._refreshes += 1
+        self._memo = None
         token = await self._single_flight(rejected)
         if token == rejected:
             # Joined a fetch that started before the rejection and reused the old token.
             token = await self._single_flight(rejected)
+        self._keep(token)
         return token
+
+    def _keep(self, token: str) -> None:
+        if self._memo_seconds:
+            self._memo = (token, self._clock() + self._memo_seconds)
 
     async def _single_flight(self, rejected: str | None) -> str:
         loop = asyncio.get_running_loop()

@@ -23,7 +23,9 @@ def redis_url() -> str:
 async def redis_client() -> AsyncIterator[Redis]:
     """A client of the test Redis (db 15). Unreachable: the test fails under CI=true and is
     skipped otherwise."""
-    client = Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1.0, socket_timeout=2.0)
+    # Time enough to connect while the suite's other worker keeps the machine busy (1 s was
+    # once too short); a Redis that is not there still refuses at once.
+    client = Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=5.0, socket_timeout=5.0)
     try:
         await client.ping()
     except (RedisError, OSError) as exc:

@@ -14,7 +14,7 @@ from bot.outbound import (
     TransientSendError,
     WeComClient,
 )
-from bot.outbound.tokens import cache_ttl
+from bot.outbound.tokens import MEMO_SECONDS, cache_ttl
 
 
 class CountingFetch:
@@ -198,6 +198,64 @@ async def test_refresh_in_one_process_serves_the_other(
     assert await source_b.refresh(old) == new
     assert fetch_a.calls == 2
     assert fetch_b.calls == 0
+
+
+class ReadCountingCache(RedisTokenCache):
+    """The shared cache, counting its reads; `hold_next_read` holds the next read's answer
+    until released."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        super().__init__(redis, prefix=prefix)
+        self.reads = 0
+        self.hold_next_read: asyncio.Event | None = None
+        self.holding = asyncio.Event()
+
+    async def get(self, key: str) -> str | None:
+        self.reads += 1
+        value = await super().get(key)
+        hold, self.hold_next_read = self.hold_next_read, None
+        if hold is not None:
+            self.holding.set()
+            await hold.wait()
+        return value
+
+
+async def test_a_process_reads_the_shared_token_once_a_minute(redis_client, redis_prefix):
+    now = [100.0]
+    cache = ReadCountingCache(redis_client, redis_prefix)
+    source = TokenSource(cache, "k", CountingFetch(), clock=lambda: now[0])
+    assert await source.get() == "tok-1"
+    reads = cache.reads
+    for _ in range(10):
+        now[0] += MEMO_SECONDS / 20
+        assert await source.get() == "tok-1"
+    assert cache.reads == reads  # kept: no round trip to Redis for ten sends
+    now[0] += MEMO_SECONDS
+    assert await source.get() == "tok-1"
+    assert cache.reads == reads + 1
+
+
+async def test_a_refused_token_is_not_kept(redis_client, other_process_redis, redis_prefix):
+    now = [100.0]
+    fetch = CountingFetch()
+    cache = ReadCountingCache(redis_client, redis_prefix)
+    source = TokenSource(cache, "k", fetch, clock=lambda: now[0])
+    other = TokenSource(RedisTokenCache(other_process_redis, prefix=redis_prefix), "k", fetch)
+    old = await source.get()
+    new = await other.refresh(old)  # another process was refused it and fetched a new one
+    assert await source.get() == old  # this process keeps it until it is refused, too
+    assert await source.refresh(old) == new
+    assert await source.get() == new
+    # A read that began before a refusal does not keep the refused token.
+    now[0] += MEMO_SECONDS + 1
+    release = cache.hold_next_read = asyncio.Event()
+    late = asyncio.create_task(source.get())
+    await cache.holding.wait()  # the read has its answer, held
+    newest = await source.refresh(new)
+    release.set()
+    assert await late == new
+    assert await source.get() == newest != new
+    assert fetch.calls == 3
 
 
 async def test_wecom_clients_in_two_processes_call_gettoken_once(
