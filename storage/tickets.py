@@ -18,16 +18,6 @@ from storage.ticket_counts import CityFilter, count_tickets
 from storage.ticket_pages import NEWEST, TicketSort, page_ids
 
 
-async def _followers(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[Follower, ...]]:
-    if not ids:
-        return {}
-    found: dict[int, list[Follower]] = {}
-    for ticket_id, channel, sender_id, sender_name, group_id in await session.execute(
-            _FOLLOWERS_OF, {"ids": ids}):
-        found.setdefault(ticket_id, []).append(Follower(channel, sender_id, sender_name, group_id))
-    return {k: tuple(v) for k, v in found.items()}
-
-
 def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
     """A ticket's view from anything with its columns as attributes (a row, an ORM object)."""
     return TicketView(
@@ -65,12 +55,23 @@ def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
 
 async def _views(session: AsyncSession, query: Select[Any],
                  parameters: dict[str, Any] | None = None) -> list[TicketView]:
-    """The views of the tickets `query` reads, as rows of the table's columns
-    (`_TICKET_COLUMNS`), not as ORM objects: nothing here is changed through them, and no
-    session keeps a stale copy after a ticket's UPDATE."""
-    tickets = list(await session.execute(query, parameters))
-    followers = await _followers(session, [t.id for t in tickets])
-    return [_view(t, followers.get(t.id, ())) for t in tickets]
+    """The views of the tickets a query made by `_with_followers` reads, in its order, as
+    rows of the table's columns (`_TICKET_COLUMNS`), not as ORM objects: nothing here is
+    changed through them, and no session keeps a stale copy after a ticket's UPDATE."""
+    views: list[TicketView] = []
+    ticket: Any = None
+    followers: list[Follower] = []
+    for row in await session.execute(query, parameters):
+        if ticket is None or row.id != ticket.id:
+            if ticket is not None:
+                views.append(_view(ticket, tuple(followers)))
+            ticket, followers = row, []
+        if row.follower_channel is not None:
+            followers.append(Follower(row.follower_channel, row.follower_sender_id,
+                                      row.follower_sender_name, row.follower_group_id))
+    if ticket is not None:
+        views.append(_view(ticket, tuple(followers)))
+    return views
 
 
 _TICKET_COLUMNS = tuple(Ticket.__table__.c)
@@ -78,17 +79,27 @@ _TICKET_COLUMNS = tuple(Ticket.__table__.c)
 OPEN_PER_BUILDING = 50
 
 
-def _hot_statements() -> tuple[Any, Any, Any]:
+def _with_followers(tickets: Select[Any], newest_first: bool = False) -> Select[Any]:
+    """`tickets` (a select of the ticket columns, perhaps limited) with their followers, in
+    one statement: a row per ticket and follower (one row for a ticket without any), the
+    tickets by id (`newest_first`: descending), each one's followers in the order they came."""
+    listed = tickets.subquery("listed")
+    followers = TicketFollower.__table__
+    f = followers.c
+    return (select(*(listed.c[c.name] for c in _TICKET_COLUMNS),
+                   f.channel.label("follower_channel"), f.sender_id.label("follower_sender_id"),
+                   f.sender_name.label("follower_sender_name"),
+                   f.group_id.label("follower_group_id"))
+            .select_from(listed.outerjoin(followers, f.ticket_id == listed.c.id))
+            .order_by(listed.c.id.desc() if newest_first else listed.c.id, f.id))
+
+
+def _hot_statements() -> tuple[Any, Any]:
     """The reads processing runs for every batch, built once (as processing's own claim
     and fence are), with each list of ids bound as one parameter."""
     tickets = Ticket.__table__.c
-    followers = TicketFollower.__table__.c
-    followers_of = (select(followers.ticket_id, followers.channel, followers.sender_id,
-                           followers.sender_name, followers.group_id)
-                    .where(in_ids(followers.ticket_id, bindparam("ids", type_=IdList())))
-                    .order_by(followers.id))
-    by_ids = select(*_TICKET_COLUMNS).where(
-        in_ids(tickets.id, bindparam("ids", type_=IdList())))
+    by_ids = _with_followers(select(*_TICKET_COLUMNS).where(
+        in_ids(tickets.id, bindparam("ids", type_=IdList()))))
     # Each building's newest open tickets received since `since`, cut in SQL.
     place = func.row_number().over(partition_by=tickets.building_id,
                                    order_by=tickets.id.desc()).label("place")
@@ -97,12 +108,12 @@ def _hot_statements() -> tuple[Any, Any, Any]:
                      tickets.status.in_(OPEN_STATUSES),
                      tickets.created_at >= bindparam("since", type_=tickets.created_at.type))
               .subquery("ranked"))
-    open_since = (select(*(ranked.c[c.name] for c in _TICKET_COLUMNS))
-                  .where(ranked.c.place <= OPEN_PER_BUILDING).order_by(ranked.c.id.desc()))
-    return followers_of, by_ids, open_since
+    open_since = _with_followers(select(*(ranked.c[c.name] for c in _TICKET_COLUMNS))
+                                 .where(ranked.c.place <= OPEN_PER_BUILDING), newest_first=True)
+    return by_ids, open_since
 
 
-_FOLLOWERS_OF, _VIEWS_OF, _OPEN_SINCE = _hot_statements()
+_VIEWS_OF, _OPEN_SINCE = _hot_statements()
 
 
 async def views_of(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int, TicketView]:
@@ -114,7 +125,8 @@ async def views_of(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int
 
 
 async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView | None:
-    views = await _views(session, select(*_TICKET_COLUMNS).where(Ticket.id == ticket_id))
+    views = await _views(session, _with_followers(
+        select(*_TICKET_COLUMNS).where(Ticket.id == ticket_id)))
     return views[0] if views else None
 
 
@@ -161,28 +173,28 @@ async def open_in_buildings(session: AsyncSession, building_ids: Sequence[int]) 
     """The open tickets of these buildings, oldest first (a captain's 本楼工单)."""
     if not building_ids:
         return []
-    return await _views(session, select(*_TICKET_COLUMNS).where(
+    return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.building_id.in_(building_ids), Ticket.status.in_(OPEN_STATUSES),
-    ).order_by(Ticket.id).limit(50))
+    ).order_by(Ticket.id).limit(50)))
 
 
 async def open_of_reporter(session: AsyncSession, channel: str, sender_id: str) -> list[TicketView]:
     followed = select(TicketFollower.ticket_id).where(
         TicketFollower.channel == channel, TicketFollower.sender_id == sender_id
     )
-    return await _views(session, select(*_TICKET_COLUMNS).where(
+    return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.status.in_(OPEN_STATUSES + ("resolved",)),
         or_(
             (Ticket.reporter_channel == channel) & (Ticket.reporter_id == sender_id),
             Ticket.id.in_(followed),
         ),
-    ).order_by(Ticket.id).limit(20))
+    ).order_by(Ticket.id).limit(20)))
 
 
 async def open_of_assignee(session: AsyncSession, person_id: int) -> list[TicketView]:
-    return await _views(session, select(*_TICKET_COLUMNS).where(
+    return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.assignee_id == person_id, Ticket.status.in_(OPEN_STATUSES)
-    ).order_by(Ticket.id).limit(50))
+    ).order_by(Ticket.id).limit(50)))
 
 
 async def open_of_departments(session: AsyncSession,
@@ -190,9 +202,9 @@ async def open_of_departments(session: AsyncSession,
     """The open tickets whistled to these departments (吹哨)."""
     if not department_ids:
         return []
-    return await _views(session, select(*_TICKET_COLUMNS).where(
+    return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.department_id.in_(department_ids), Ticket.status.in_(OPEN_STATUSES)
-    ).order_by(Ticket.id).limit(50))
+    ).order_by(Ticket.id).limit(50)))
 
 
 async def open_wishes(session: AsyncSession, grid_ids: Sequence[int],
@@ -200,10 +212,10 @@ async def open_wishes(session: AsyncSession, grid_ids: Sequence[int],
     """The open micro-wishes of these grids, oldest first (心愿)."""
     if not grid_ids:
         return []
-    return await _views(session, select(*_TICKET_COLUMNS).where(
+    return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.category == "wish", Ticket.grid_id.in_(grid_ids),
         Ticket.status.in_(OPEN_STATUSES),
-    ).order_by(Ticket.id).limit(limit))
+    ).order_by(Ticket.id).limit(limit)))
 
 
 # ---------------------------------------------------------------- API listing
