@@ -37,6 +37,9 @@ class in_rows(FunctionElement[bool]):  # noqa: N801
 
     type = Boolean()
     inherit_cache = True
+    # A condition as it stands: without it SQLite's SQL would read `… IN (…) = 1`, which no
+    # index serves.
+    _is_implicitly_boolean = True
 
 
 def rows_in(columns: Sequence[Any], name: str) -> in_rows:

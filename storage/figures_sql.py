@@ -186,6 +186,9 @@ class in_ids(FunctionElement[bool]):  # noqa: N801
 
     type = Boolean()
     inherit_cache = True
+    # A condition as it stands: without it SQLite's SQL would read `… IN (…) = 1`, which no
+    # index serves.
+    _is_implicitly_boolean = True
 
 
 @compiles(in_ids, "postgresql")
@@ -205,6 +208,7 @@ class in_id_set(FunctionElement[bool]):  # noqa: N801
 
     type = Boolean()
     inherit_cache = True
+    _is_implicitly_boolean = True  # as `in_ids`
 
 
 @compiles(in_id_set, "postgresql")

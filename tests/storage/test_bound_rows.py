@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.bound_rows import rows_in
-from storage.models import InboundRecord
+from storage.figures_sql import member_of
+from storage.models import Conversation, InboundRecord, Ticket
 
 T = InboundRecord.__table__.c
 SENDERS = ["wxid_a", "wxid_b", "王'楼长", 'say "hi"', "o_6Vf9s\\x", "小区-3号楼"]
@@ -50,3 +52,22 @@ async def test_rows_bound_as_one_parameter_find_what_literal_rows_find(
             assert found == literal == [f"m{rows.index(r)}" for r in chosen]
             assert list((await session.execute(numbers, {"held": held})).scalars()) == found
         assert len(texts) == 1  # the statement sent is the same for every number of rows
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_sqlite_finds_bound_rows_and_ids_through_an_index(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Each condition stands as written (not `… IN (…) = 1`, which no index serves)."""
+    reads = {
+        "conversations": select(Conversation.state).where(rows_in(
+            (Conversation.channel, Conversation.sender_id, Conversation.chat_key), "keys")),
+        "tickets": select(Ticket.id).where(member_of(Ticket.building_id, [3, 5])),
+    }
+    async with sessions() as session:
+        for table, read in reads.items():
+            compiled = read.compile(dialect=session.bind.dialect)
+            connection = await session.connection()
+            plan = [row[3] for row in await connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled), tuple("[]" for _ in compiled.params))]
+            assert any(step.startswith(f"SEARCH {table} USING") for step in plan), plan
+            assert not any(step.startswith(f"SCAN {table}") for step in plan), plan
