@@ -52,13 +52,20 @@ def _parts(element: in_rows, compiler: Any, **kw: Any) -> tuple[list[Any], str]:
     return columns, compiler.process(rows, **kw)
 
 
+def _pg_type(column: Any, compiler: Any) -> str:
+    # Text is compared as text: a cast to the column's VARCHAR(n) would cut a longer value
+    # down until it matched a row.
+    if isinstance(column.type, String):
+        return "TEXT"
+    return str(compiler.dialect.type_compiler_instance.process(column.type))
+
+
 @compiles(in_rows, "postgresql")
 def _in_rows_pg(element: in_rows, compiler: Any, **kw: Any) -> str:
     columns, rows = _parts(element, compiler, **kw)
     names = ", ".join(compiler.process(c, **kw) for c in columns)
-    values = ", ".join(
-        f"CAST(r.value ->> {i} AS {compiler.dialect.type_compiler_instance.process(c.type)})"
-        for i, c in enumerate(columns))
+    values = ", ".join(f"CAST(r.value ->> {i} AS {_pg_type(c, compiler)})"
+                       for i, c in enumerate(columns))
     return (f"({names}) IN (SELECT {values} "
             f"FROM json_array_elements(CAST({rows} AS JSON)) AS r(value))")
 

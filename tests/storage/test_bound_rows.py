@@ -14,7 +14,8 @@ from storage.figures_sql import member_of
 from storage.models import Conversation, InboundRecord, Ticket
 
 T = InboundRecord.__table__.c
-SENDERS = ["wxid_a", "wxid_b", "王'楼长", 'say "hi"', "o_6Vf9s\\x", "小区-3号楼"]
+SENDERS = ["wxid_a", "wxid_b", "王'楼长", 'say "hi"', "o_6Vf9s\\x", "小区-3号楼",
+           "楼" * 200]  # as long as the column holds
 
 
 def _row(n: int, sender: str) -> dict[str, object]:
@@ -39,10 +40,12 @@ async def test_rows_bound_as_one_parameter_find_what_literal_rows_find(
         sent: list[str] = []
         event.listen(session.bind.sync_engine, "before_cursor_execute",
                      lambda _c, _cur, statement, *_: sent.append(statement))
-        for size in (0, 1, 2, 5, len(rows)):
+        for size in (0, 1, 2, 5, len(rows) - 1, len(rows)):
             # Some of the stored rows, and rows that match none (a channel or attempt off).
             chosen = rows[:size]
-            keys = [(c, s) for c, s, _, _ in chosen] + [("wecom", SENDERS[0])]
+            # A key longer than the column holds is not cut down to match a row.
+            keys = [(c, s) for c, s, _, _ in chosen] + [("wecom", SENDERS[0]),
+                                                         (rows[-1][0], SENDERS[-1] + "!")]
             held = [(i, a) for _, _, i, a in chosen] + [(rows[-1][2], rows[-1][3] + 1)]
             found = list((await session.execute(strings, {"keys": keys})).scalars())
             texts.add(sent[-1])
