@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
@@ -26,6 +25,7 @@ from bot.channels import ChannelError, InboundMessage
 from bot.replay import ReplayGuard
 from storage.errors import is_transient, short_reason
 from storage.inbound import Unstorable, storable_fields
+from storage.inserts import insert_once
 from storage.models import InboundRecord
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,8 @@ class InboundStore:
         self._announcer: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._last_store = 0.0
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = (
-            dialect.insert(InboundRecord)
-            .on_conflict_do_nothing(index_elements=["msg_key"])
-            .returning(InboundRecord.id, InboundRecord.msg_key)
-        )
+        self._insert = insert_once(engine, InboundRecord.__table__, ("msg_key",),
+                                   returning=("id", "msg_key"))
 
     def start(self) -> None:
         if self._writer is None:

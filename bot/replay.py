@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.inserts import insert_once
 from storage.models import SeenNonce
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ class RedisReplayGuard:
 class DatabaseReplayGuard:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = dialect.insert(SeenNonce).on_conflict_do_nothing(index_elements=["key"])
+        self._insert = insert_once(engine, SeenNonce.__table__, ("key",))
         self._next_cleanup = datetime.min.replace(tzinfo=UTC)
 
     async def admit(self, channel: str, key: str, digest: str) -> bool:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.addressing import Addressing
@@ -169,7 +168,9 @@ class DecisionWriter:
             location=spec.location, escalation_level=0, accept_due_at=spec.accept_due_at,
             resolve_due_at=spec.resolve_due_at, created_at=now, updated_at=now,
         )
-        ticket_id = (await session.execute(_insert_ticket(session), values)).scalar()
+        # A ticket already made from the same message is left as it is: no id comes back.
+        once = insert_once(session, Ticket.__table__, ("source_message_id",), returning=("id",))
+        ticket_id = (await session.execute(once, values)).scalar()
         if ticket_id is None:
             existing = await session.scalar(select(Ticket.id).where(
                 Ticket.source_message_id == origin.source_message_id))
@@ -245,20 +246,3 @@ class DecisionWriter:
     async def _insert_once(session: AsyncSession, model: Any, unique: list[str],
                            values: dict[str, Any]) -> None:
         await session.execute(insert_once(session, model.__table__, tuple(unique)), values)
-
-
-def _insert_ticket(session: AsyncSession) -> Any:
-    """A new ticket's INSERT, built once per dialect: a ticket already made from the same
-    message is left as it is (the statement then returns no id)."""
-    name = session.bind.dialect.name
-    statement = _TICKET_INSERTS.get(name)
-    if statement is None:
-        dialect = postgresql if name == "postgresql" else sqlite
-        statement = (dialect.insert(Ticket.__table__)
-                     .on_conflict_do_nothing(index_elements=["source_message_id"])
-                     .returning(Ticket.__table__.c.id))
-        _TICKET_INSERTS[name] = statement
-    return statement
-
-
-_TICKET_INSERTS: dict[str, Any] = {}

@@ -139,12 +139,9 @@ async def attached_count(session: AsyncSession, channel: str, sender_id: str,
 
 
 async def _views(session: AsyncSession, ids: Sequence[int]) -> list[TicketView]:
-    views = []
-    for ticket_id in ids:
-        view = await ticket_queries.ticket_view(session, ticket_id)
-        if view is not None:
-            views.append(view)
-    return views
+    """The views of these tickets in their order, read in one statement."""
+    found = await ticket_queries.views_of(session, ids)
+    return [found[ticket_id] for ticket_id in ids if ticket_id in found]
 
 
 # -- the API ---------------------------------------------------------------------------------
