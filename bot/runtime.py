@@ -33,7 +33,7 @@ from bot.ratelimit import (
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
 from bot.reports import city
 from bot.scheduler import Scheduler
-from bot.workqueue import MemoryWorkQueue, RedisStreamQueue, WorkQueue
+from bot.workqueue import READ_AT_ONCE, MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
 from handlers.digest import DIGEST
 from storage.db import SessionFactory, create_engine, session_factory, statement_sessions
@@ -49,7 +49,11 @@ FOLD_INTERVAL = 60.0  # how often the changes of the tickets counted per day are
 CITY_FIGURES_CHECK = 30.0  # how often a worker looks for a city figure due to be made
 MODEL_CHECK_INTERVAL = 5.0
 DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest is pending
-BATCH = 50  # messages handled in one transaction
+# Messages handled in one transaction. A batch costs a dozen round trips whatever it holds
+# (the claim, the fence, the locks, the open tickets, one INSERT of each kind of row, the
+# work queue's read and acknowledgement), so a burst is handled in batches as large as the
+# work queue hands out; a steady flow's batches are as small as what has arrived.
+BATCH = READ_AT_ONCE
 # On SQLite the intake's writes wait for the one writer a processing transaction holds, so
 # while messages keep arriving processing holds it for a few messages at a time (about 10 ms)
 # and the outbox waits up to 0.2 s for a pause. Waiting for a pause before processing, or

@@ -28,6 +28,8 @@ STREAM = "gridbot:inbound"
 GROUP = "gridbot-workers"
 # The stream keeps about this many entries; handled ones are trimmed first in practice.
 STREAM_LENGTH = 100_000
+#: Entries a worker reads at once (and hands to one transaction: bot.runtime.BATCH).
+READ_AT_ONCE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ class MemoryWorkQueue:
         except TimeoutError:
             return []
         items = [WorkItem(first)]
-        while not self._queue.empty() and len(items) < 100:
+        while not self._queue.empty() and len(items) < READ_AT_ONCE:
             items.append(WorkItem(self._queue.get_nowait()))
         return items
 
@@ -117,7 +119,7 @@ class RedisStreamQueue:
             if items:
                 return items
             answer = await self._redis.xreadgroup(
-                self._group, self.consumer, {self._stream: ">"}, count=100,
+                self._group, self.consumer, {self._stream: ">"}, count=READ_AT_ONCE,
                 block=max(1, int(timeout * 1000)))
         except Exception as exc:  # Redis away: the database scan keeps things moving
             if "NOGROUP" in str(exc):
@@ -132,7 +134,7 @@ class RedisStreamQueue:
         """Entries a worker read but did not acknowledge within `CLAIM_IDLE`: it died."""
         answer = await self._redis.xautoclaim(
             self._stream, self._group, self.consumer, self._claim_idle_ms, start_id="0-0",
-            count=100)
+            count=READ_AT_ONCE)
         claimed = answer[1] if answer else []
         items = [WorkItem(int(fields[b"id"]), _text(entry_id), taken_over=True)
                  for entry_id, fields in claimed if fields]
