@@ -3,7 +3,7 @@ decision, the ticket, its events, followers, timers and outbox rows, committed �
 webhook in front or the sending behind, on SQLite and PostgreSQL.
 
     .venv/bin/python bench/handling.py [--database sqlite,postgresql] [--messages 3000]
-        [--batch 50] [--repeat 3] [--server postgresql://postgres@127.0.0.1:5432]
+        [--batch 100] [--repeat 3] [--server postgresql://postgres@127.0.0.1:5432]
         [--profile FILE] [--json FILE]
 
 It prints figures and ratios; it asserts nothing.
@@ -12,10 +12,11 @@ What runs, per database and repetition: a fresh database loaded with `gridbot mi
 `gridbot demo --no-history`; --messages messages of the pipeline benchmark's mix
 (`bench/pipeline.resident_posts`: a third matters, half the repairs more reports of a
 breakage already reported, the rest chatter) stored as intake stores them; then the
-processor of a `Runtime` (the one `gridbot serve` runs) handles them in batches of --batch,
-as the work queue hands them over. Then staff answer: the assignee of 7 tickets in 10 sends
-`接单 N`, then perhaps `进展 N …` (4 in 10) and `完成 N …` (6 in 10), and a neighbour asks
-`查询 N` about 3 in 10, each round stored and handled the same way.
+processor of a `Runtime` (the one `gridbot serve` runs) handles them in batches of --batch
+(by default `gridbot serve`'s, bot.runtime.BATCH), as the work queue hands them over. Then
+staff answer: the assignee of 7 tickets in 10 sends `接单 N`, then perhaps `进展 N …` (4 in
+10) and `完成 N …` (6 in 10), and a neighbour asks `查询 N` about 3 in 10, each round stored
+and handled the same way.
 
 Printed per run: messages handled, wall time, this process's CPU time (the handling's own:
 the database server's is not in it), messages per CPU second and per wall second, SQL
@@ -49,7 +50,7 @@ from sqlalchemy import event, func, select  # noqa: E402
 
 from bot.channels.message import InboundMessage  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.runtime import BATCH, Runtime  # noqa: E402
 from storage.models import InboundRecord, Person, Ticket  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -210,7 +211,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database", default="sqlite,postgresql",
                         help="sqlite, postgresql or both, comma-separated")
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261129)
     parser.add_argument("--server", default=os.environ.get("GRIDBOT_BENCH_POSTGRES", SERVER))

@@ -115,11 +115,6 @@ class InboundStore:
         finally:
             self._in_flight -= 1
 
-    def busy(self, within: float = 1.0) -> bool:
-        """Whether messages are arriving (one came in the last `within` seconds)."""
-        return self._in_flight > 0 or (
-            asyncio.get_running_loop().time() - self._last_store < within)
-
     async def quiet(self, longest: float = 0.2, calm: float = 0.02) -> None:
         """Wait until no message has arrived for `calm` seconds, or `longest` seconds.
 

@@ -54,14 +54,13 @@ DIGEST_CHECK_INTERVAL = 600.0  # how often a worker makes sure a morning digest 
 # work queue's read and acknowledgement), so a burst is handled in batches as large as the
 # work queue hands out; a steady flow's batches are as small as what has arrived.
 BATCH = READ_AT_ONCE
-# On SQLite the intake's writes wait for the one writer a processing transaction holds, so
-# while messages keep arriving processing holds it for a few messages at a time (about 10 ms)
-# and the outbox waits up to 0.2 s for a pause. Waiting for a pause before processing, or
-# taking one message at a time, left a steady flow's messages waiting: a flow never pauses,
-# and a transaction's cost is mostly its own, whatever it holds. PostgreSQL's intake never
-# waits for them: there processing and sending go on whatever arrives.
+# On SQLite the intake's writes wait for the one writer a processing transaction holds, and
+# the outbox waits up to 0.2 s for a pause in arrivals. Processing takes its whole batch even
+# while messages arrive: a few messages at a time answered a burst's senders sooner but left
+# its last replies seconds behind, each small transaction costing about as much as a full
+# one (bench/pipeline.py --database sqlite, README "Measured"). PostgreSQL's intake never
+# waits for processing: there processing and sending go on whatever arrives.
 INTAKE_FIRST = {"sqlite"}
-INTAKE_FIRST_BATCH = 10
 
 
 class Deliverer:
@@ -232,14 +231,8 @@ class Runtime:
         await self.engine.dispose()
 
     async def _process(self, ids: list[int], take_over: bool = False) -> None:
-        while ids:
-            size = BATCH
-            if self._intake_first and self.intake.busy():
-                # Answering the channels comes first: while messages keep coming, processing
-                # holds the one writer only briefly, a few messages at a time.
-                size = INTAKE_FIRST_BATCH
-            batch, ids = ids[:size], ids[size:]
-            await self.processor.process_many(batch, take_over)
+        for start in range(0, len(ids), BATCH):
+            await self.processor.process_many(ids[start:start + BATCH], take_over)
 
     async def _consume(self) -> None:
         while True:
