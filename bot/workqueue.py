@@ -31,6 +31,15 @@ STREAM_LENGTH = 100_000
 #: Entries a worker reads at once (and hands to one transaction: bot.runtime.BATCH).
 READ_AT_ONCE = 100
 
+# One entry a message id, added by one script call for all the ids a group commit stored:
+# a pipeline of XADDs cost the process about 20 µs of CPU a message, the script about 3.
+_PUT = """
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'id', ARGV[i])
+end
+return #ARGV - 1
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
@@ -93,6 +102,7 @@ class RedisStreamQueue:
         self.consumer = consumer or consumer_name()
         self._claim_idle_ms = int(claim_idle * 1000)
         self._group_ready = False
+        self._put = redis.register_script(_PUT)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -105,12 +115,8 @@ class RedisStreamQueue:
         self._group_ready = True
 
     async def put(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        pipe = self._redis.pipeline(transaction=False)
-        for inbound_id in ids:
-            pipe.xadd(self._stream, {"id": inbound_id}, maxlen=STREAM_LENGTH, approximate=True)
-        await pipe.execute()
+        if ids:
+            await self._put(keys=[self._stream], args=[STREAM_LENGTH, *ids])
 
     async def get(self, timeout: float) -> list[WorkItem]:
         try:

@@ -201,6 +201,8 @@ async def test_the_seen_cache_answers_a_retry_while_the_database_is_away(
         while await redis.exists(*keys) < 3:
             assert time.monotonic() < deadline, "the stored keys never reached Redis"
             await asyncio.sleep(0.01)
+        ttls = [await redis.ttl(key) for key in keys]
+        assert all(0 < ttl <= 900 for ttl in ttls), ttls  # kept for a while, not for ever
 
         cache = SeenCache(other_redis, prefix=prefix)
         lookups = 0

@@ -34,6 +34,31 @@ async def test_each_message_goes_to_one_worker(redis_url: str) -> None:  # noqa:
         await client.aclose()
 
 
+async def test_a_group_commits_ids_are_one_entry_each_in_order(redis_url: str) -> None:  # noqa: F811
+    """The ids a group commit stored go in with one call, still one entry an id, in the
+    order they were stored, and a worker reads at most `READ_AT_ONCE` of them at a time."""
+    from bot.workqueue import READ_AT_ONCE
+
+    client = Redis.from_url(redis_url)
+    stream = f"gridbot-test:{uuid.uuid4().hex}"
+    queue = RedisStreamQueue(client, stream=stream, consumer="only")
+    try:
+        await queue.get(0.01)
+        await queue.put([7, 3, 9])
+        await queue.put(list(range(100, 100 + READ_AT_ONCE)))
+        entries = await client.xrange(stream)
+        assert [int(fields[b"id"]) for _, fields in entries] == [
+            7, 3, 9, *range(100, 100 + READ_AT_ONCE)]
+        first = await queue.get(0.05)
+        assert len(first) == READ_AT_ONCE
+        assert [item.inbound_id for item in first][:4] == [7, 3, 9, 100]
+        await queue.put([])  # nothing stored, nothing sent
+        assert await client.xlen(stream) == 3 + READ_AT_ONCE
+    finally:
+        await client.delete(stream)
+        await client.aclose()
+
+
 async def test_a_dead_workers_messages_are_taken_over(redis_url: str) -> None:  # noqa: F811
     client = Redis.from_url(redis_url)
     stream = f"gridbot-test:{uuid.uuid4().hex}"
