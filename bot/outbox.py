@@ -33,9 +33,9 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from bot import metrics
 from bot.outbound.errors import SendError
 from bot.ratelimit import WECOM_APP_LIMIT, WECOM_APP_WINDOW, MemoryRateLimiter, RateLimiter
+from storage.bound_rows import ids_in
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
-from storage.figures_sql import IdList, in_ids
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -350,8 +350,7 @@ def _claim_statements() -> tuple[Any, Any]:
                .where(t.status == "pending", t.next_attempt_at <= now, due, ~held_back)
                .order_by(t.id).limit(bindparam("limit")))
     claim = (update(outbox)
-             .where(and_(in_ids(t.id, bindparam("ids", type_=IdList())), t.status == "pending",
-                         due))
+             .where(and_(ids_in(t.id, "ids"), t.status == "pending", due))
              .values(lease_until=bindparam("lease", type_=t.lease_until.type),
                      attempts=t.attempts + 1)
              .returning(t.id, t.transport, t.target, t.recipient, t.payload, t.attempts,
@@ -362,7 +361,7 @@ def _claim_statements() -> tuple[Any, Any]:
 _DUE, _CLAIM = _claim_statements()
 _MARK_SENT = (
     update(OutboxMessage.__table__)
-    .where(in_ids(OutboxMessage.__table__.c.id, bindparam("ids", type_=IdList())))
+    .where(ids_in(OutboxMessage.__table__.c.id, "ids"))
     .values(status="sent", sent_at=bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type),
             lease_until=None, last_error=None)
 )

@@ -62,10 +62,9 @@ from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from storage import conversations
 from storage import tickets as ticket_queries
-from storage.bound_rows import rows_in
+from storage.bound_rows import ids_in, rows_in
 from storage.db import SessionFactory
 from storage.errors import is_transient, short_reason
-from storage.figures_sql import IdList, in_ids
 from storage.models import WAITING_CONDITION, InboundRecord
 from storage.orgmap import OrgMapCache
 from storage.ticket_counts import fold_ticket_counts
@@ -656,7 +655,7 @@ def _in_turn(along: bool) -> Any:
         func.coalesce(earlier.c.chat_id, "") == func.coalesce(_INBOUND.c.chat_id, ""),
     ]
     if along:
-        conditions.append(~in_ids(earlier.c.id, bindparam("along", type_=IdList())))
+        conditions.append(~ids_in(earlier.c.id, "along"))
     return ~exists().where(*conditions)
 
 
@@ -684,7 +683,7 @@ def _claim_statement(take_over: bool) -> Any:
         claimable = or_(claimable, t.status == "processing")
     return (
         update(_INBOUND)
-        .where(in_ids(t.id, bindparam("ids", type_=IdList())), claimable)
+        .where(ids_in(t.id, "ids"), claimable)
         .values(status="processing", lease_until=bindparam("lease", type_=t.lease_until.type),
                 attempts=t.attempts + 1)
         .returning(t.id, t.attempts, t.failures, t.channel, t.msg_id, t.chat_id, t.sender_id,

@@ -5,9 +5,9 @@ for every number of rows: on PostgreSQL each such statement is prepared again (a
 trip, and the server parses and plans it again) once more of them are in use than a
 connection's cache of prepared statements holds — as happens when the batches of messages
 a process handles vary in size. Bound as one JSON array of rows, the statement's text is the
-same for any number of rows: read with json_array_elements on PostgreSQL, each value cast
-to its column's type, and with json_each on SQLite. (`storage.figures_sql.member_of` does
-the same for a set of ids.)
+same for any number of rows: read with json_array_elements on PostgreSQL (text compared as
+text, other values cast to their column's type), and with json_each on SQLite. `ids_in`
+does the same for one column of ids (`storage.figures_sql.in_ids`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from sqlalchemy import Boolean, String, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+from storage.figures_sql import IdList, in_ids
 
 
 class RowList(TypeDecorator[list[Sequence[Any]]]):
@@ -45,6 +47,11 @@ class in_rows(FunctionElement[bool]):  # noqa: N801
 def rows_in(columns: Sequence[Any], name: str) -> in_rows:
     """`(columns…)` is one of the rows bound as the parameter `name` (a list of rows)."""
     return in_rows(*columns, bindparam(name, type_=RowList()))
+
+
+def ids_in(column: Any, name: str) -> in_ids:
+    """`column` is one of the ids bound as the parameter `name` (a list of ints)."""
+    return in_ids(column, bindparam(name, type_=IdList()))
 
 
 def _parts(element: in_rows, compiler: Any, **kw: Any) -> tuple[list[Any], str]:

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.decisions import ChangeTicket
 from domain.tickets import OPEN_STATUSES, Follower, TicketView
+from storage.bound_rows import ids_in
 from storage.errors import TransientError
-from storage.figures_sql import IdList, in_ids, member_of
+from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
 from storage.ticket_counts import CityFilter, count_tickets
 from storage.ticket_pages import NEWEST, TicketSort, page_ids
@@ -98,13 +99,12 @@ def _hot_statements() -> tuple[Any, Any]:
     """The reads processing runs for every batch, built once (as processing's own claim
     and fence are), with each list of ids bound as one parameter."""
     tickets = Ticket.__table__.c
-    by_ids = _with_followers(select(*_TICKET_COLUMNS).where(
-        in_ids(tickets.id, bindparam("ids", type_=IdList()))))
+    by_ids = _with_followers(select(*_TICKET_COLUMNS).where(ids_in(tickets.id, "ids")))
     # Each building's newest open tickets received since `since`, cut in SQL.
     place = func.row_number().over(partition_by=tickets.building_id,
                                    order_by=tickets.id.desc()).label("place")
     ranked = (select(*_TICKET_COLUMNS, place)
-              .where(in_ids(tickets.building_id, bindparam("buildings", type_=IdList())),
+              .where(ids_in(tickets.building_id, "buildings"),
                      tickets.status.in_(OPEN_STATUSES),
                      tickets.created_at >= bindparam("since", type_=tickets.created_at.type))
               .subquery("ranked"))

@@ -30,9 +30,9 @@ from .errors import (
 # Tokens are dropped from the cache this long before WeChat says they expire.
 EXPIRY_MARGIN_SECONDS = 300
 #: How long a process keeps a token it read from a cache shared by the fleet (Redis) before
-#: reading the cache again, so that a send costs no round trip to Redis for it. Well inside the cache's margin before
-#: WeChat's expiry, so a token kept here does not outlive WeChat's own; a token the API
-#: refuses is dropped at once (`TokenSource.refresh`).
+#: reading the cache again, so that a send costs no round trip to Redis for it. Well inside
+#: the cache's margin before WeChat's expiry, so a token kept here does not outlive WeChat's
+#: own; a token the API refuses is dropped at once (`TokenSource.refresh`).
 MEMO_SECONDS = 60.0
 
 
