@@ -428,3 +428,23 @@ def test_the_readme_names_every_metric_gridbot_serves():
              for n in re.findall(r"\bgridbot_[a-z_]+", section)}
     assert served <= named, served - named
     assert named <= served, named - served
+
+
+async def test_a_backlog_is_handled_a_full_batch_to_a_transaction(spine: Spine):
+    """Messages that arrived together are handled as many to a transaction as a worker reads
+    from the work queue at once, also on SQLite while more are still arriving (its intake
+    shares the one writer with them): a batch costs about as much whatever it holds."""
+    from bot.workqueue import READ_AT_ONCE
+
+    count = READ_AT_ONCE + READ_AT_ONCE // 2
+    before = await scrape(spine.client)
+    for n in range(count):
+        response = await spine.bridge_say(f"今天天气不错，出去走走{n}", sender=f"wxid_backlog{n}",
+                                          msg_id=f"backlog-{n}")
+        assert response.status == 200
+    await spine.settle()  # at once: the last message came in a moment ago
+    after = await scrape(spine.client)
+    assert after("gridbot_messages_handled_total") - \
+        before("gridbot_messages_handled_total") == count
+    assert after("gridbot_batch_size_count") - before("gridbot_batch_size_count") == 2
+    assert after("gridbot_batch_size_sum") - before("gridbot_batch_size_sum") == count
