@@ -4,7 +4,7 @@ written with PostgreSQL's COPY, and how long each figure takes over them.
     .venv/bin/python bench/stats.py [--scale 1] [--server postgresql://postgres@127.0.0.1:5432]
                                     [--database gridbot_bench_stats] [--keep] [--reuse]
                                     [--repeat 5] [--explain] [--only stats,list]
-                                    [--json FILE] [--generate-only]
+                                    [--match TEXT] [--json FILE] [--generate-only]
 
 `--scale 1` is a city: 200 streets × 5 districts × 30 grids × 3 buildings (90,000 buildings,
 30,000 grids, about 215,000 staff), 10 million tickets over the last two years and about 50
@@ -1055,11 +1055,12 @@ class Viewers:
     building: str
     grid: str
     worker: str
+    ticket: int
 
 
 async def pick_viewers(connection: asyncpg.Connection) -> Viewers:
     """The admin of the first street, the admin of its first district, and a building, a
-    grid and a grid worker of that district to filter lists by."""
+    grid and a grid worker of that district to filter lists by; a ticket to search for."""
     street = await connection.fetchrow("SELECT id, name FROM streets ORDER BY id LIMIT 1")
     admin = await connection.fetchval(
         "SELECT person_id FROM roles WHERE role = 'admin' AND scope = 'street'"
@@ -1076,8 +1077,9 @@ async def pick_viewers(connection: asyncpg.Connection) -> Viewers:
     worker = await connection.fetchval(
         "SELECT p.wecom_userid FROM roles r JOIN people p ON p.id = r.person_id"
         " WHERE r.role = 'grid_worker' AND r.scope = 'grid' AND r.scope_id = $1", grid["id"])
+    ticket = await connection.fetchval("SELECT max(id) / 3 FROM tickets")
     return Viewers(admin, district["person_id"], street["name"], district["name"],
-                   building, grid["name"], worker)
+                   building, grid["name"], worker, int(ticket or 1))
 
 
 def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> list[Query]:
@@ -1135,6 +1137,11 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
         for key in ("-status", "category", "deadline", "building", "-updated"):
             found.append(Query("list", f"list, a street, q={words}, sort {key}",
                                f"{tickets}&q={words}&sort={key}", "street"))
+    # What a city's admin searches for most: a ticket's number, a resident's name with the
+    # building, a word in no ticket (every ticket is looked at to say so).
+    for words in ("%23" + str(viewers.ticket), "王先生 3号楼", "没有这样的话"):
+        found.append(Query("list", f"list, city, q={words.replace('%23', '#')}",
+                           f"{tickets}&q={words}", "token"))
     return found
 
 
@@ -1180,7 +1187,8 @@ async def explain(engine: Any, statements: list[tuple[str, Any]]) -> list[str]:
 
 
 async def measure(server: str, database: str, repeat: int, show_plans: bool,
-                  only: Sequence[str], skip: Sequence[str] = ()) -> list[dict[str, Any]]:
+                  only: Sequence[str], skip: Sequence[str] = (),
+                  match: str = "") -> list[dict[str, Any]]:
     import tempfile
 
     from aiohttp.test_utils import TestClient, TestServer
@@ -1247,7 +1255,8 @@ async def measure(server: str, database: str, repeat: int, show_plans: bool,
                 await session.execute(delete(FigureSnapshot))
             results = []
             chosen = [query for query in queries(viewers, now, list_parameters(description))
-                      if not (only and query.group not in only) and query.name not in skip]
+                      if not (only and query.group not in only) and query.name not in skip
+                      and match in query.name]
             for query in chosen:
                 result = await timed(query, query.name)
                 if show_plans and result["p50_ms"] > TARGET_MS:
@@ -1298,6 +1307,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated groups: stats, dashboard, monthly, list")
     parser.add_argument("--skip", default="",
                         help="names of queries to leave out, separated by ';'")
+    parser.add_argument("--match", default="",
+                        help="only the queries whose name holds this text")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     only = [g for g in args.only.split(",") if g]
@@ -1310,7 +1321,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         if not args.generate_only:
             skip = [name.strip() for name in args.skip.split(";") if name.strip()]
             report["results"] = await measure(args.server, args.database, args.repeat,
-                                              args.explain, only, skip)
+                                              args.explain, only, skip, args.match)
             print(summary(report["results"]))
     finally:
         if not args.keep:

@@ -323,6 +323,11 @@ class Ticket(Base):
         # list sorted by deadline reads them from the index alone on PostgreSQL.
         Index("ix_tickets_open_due", "id", postgresql_include=DUE_COLUMNS,
               postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        # The two-character pieces of each ticket's text, reporter and location, that a
+        # free-text search looks words up in (storage.ticket_search; migration 0014 makes
+        # the function). PostgreSQL only.
+        Index("ix_tickets_bigrams", text("ticket_bigrams(text, reporter_name, location)"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     category: Mapped[str] = mapped_column(String(10))

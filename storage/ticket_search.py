@@ -2,10 +2,11 @@
 
 Free text is matched as a substring (`LIKE '%…%'`, case-insensitive for Latin letters) of
 the ticket's text, the reporter's name and the location; a number also finds the ticket of
-that id. A substring match cannot use an index on either database: each search reads the
-tickets the other conditions leave (the viewer's scope, status, dates), which is quick at a
-street's scale — tens of thousands of tickets — and would want a full-text index (pg_trgm,
-SQLite FTS5) beyond that.
+that id. On SQLite each search reads the tickets the other conditions leave (the viewer's
+scope, status, dates), which is quick at an estate's or a street's scale. On PostgreSQL a
+word of two or more characters is first looked up in the index of each ticket's
+two-character pieces (migration 0014, `ticket_bigrams`): only the tickets holding all of its
+pieces are read, and a word of exactly two is answered by the index alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, false, or_
+from sqlalchemy import Boolean, String, and_, bindparam, case, false, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from domain.tickets import CATEGORIES, OPEN_STATUSES, Status
 from storage.models import Ticket
@@ -40,14 +43,69 @@ def search_conditions(text: str) -> list[Any]:
     conditions = []
     for term in text.split()[:MAX_TERMS]:
         pattern = _like(term)
-        found = [Ticket.text.ilike(pattern, escape="\\"),
-                 Ticket.reporter_name.ilike(pattern, escape="\\"),
-                 Ticket.location.ilike(pattern, escape="\\")]
+        held: Any = or_(Ticket.text.ilike(pattern, escape="\\"),
+                        Ticket.reporter_name.ilike(pattern, escape="\\"),
+                        Ticket.location.ilike(pattern, escape="\\"))
+        if len(term) >= 2:
+            pieces = bindparam(None, term, type_=String())
+            held = (_pieces_exactly(held, pieces) if _two_without_case(term)
+                    else _pieces_then(held, pieces))
+        found = [held]
         number = _TICKET_NUMBER.match(term)
         if number:
             found.append(Ticket.id == int(number.group(1)))
         conditions.append(or_(*found))
     return conditions
+
+
+def _two_without_case(term: str) -> bool:
+    """Whether `term` is two characters that lower as ILIKE lowers them (ASCII, or without
+    case, as Chinese is): its one piece is then in a ticket's pieces exactly when the term is
+    in the ticket."""
+    return len(term) == 2 and all(ch.isascii() or ch.lower() == ch.upper() for ch in term)
+
+
+class _pieces_then(FunctionElement[bool]):  # noqa: N801
+    """(held, term): on PostgreSQL the tickets holding each two-character piece of the term,
+    from the index, and of those the ones `held` keeps; elsewhere `held`."""
+
+    type = Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True
+
+
+class _pieces_exactly(_pieces_then):  # noqa: N801
+    """(held, term) for a term of two characters: on PostgreSQL the tickets holding it, from
+    the index alone; elsewhere `held`."""
+
+    inherit_cache = True
+
+
+def _pieces_of_term(term: Any, compiler: Any, **kw: Any) -> str:
+    """The ticket's pieces hold each of the term's (the expression migration 0014 indexes)."""
+    c = Ticket.__table__.c
+    ticket = ", ".join(compiler.process(column, **kw)
+                       for column in (c.text, c.reporter_name, c.location))
+    return (f"ticket_bigrams({ticket}) @> "
+            f"ticket_bigrams({compiler.process(term, **kw)}, NULL, NULL)")
+
+
+@compiles(_pieces_then)
+def _held(element: _pieces_then, compiler: Any, **kw: Any) -> str:
+    held, _term = element.clauses
+    return f"({compiler.process(held, **kw)})"
+
+
+@compiles(_pieces_then, "postgresql")
+def _pieces_then_pg(element: _pieces_then, compiler: Any, **kw: Any) -> str:
+    held, term = element.clauses
+    return f"({_pieces_of_term(term, compiler, **kw)} AND ({compiler.process(held, **kw)}))"
+
+
+@compiles(_pieces_exactly, "postgresql")
+def _pieces_exactly_pg(element: _pieces_exactly, compiler: Any, **kw: Any) -> str:
+    _held_, term = element.clauses
+    return f"({_pieces_of_term(term, compiler, **kw)})"
 
 
 def assignee_conditions(person_id: int | None, *, unassigned: bool = False) -> list[Any]:

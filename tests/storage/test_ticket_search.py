@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Ticket
 from storage.ticket_search import search_conditions
+from storage.tickets import SEARCH_WORK_MEM, list_tickets
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
@@ -63,3 +64,45 @@ async def test_a_search_finds_the_tickets_that_hold_every_word(
             found = (await session.execute(
                 select(Ticket.id).where(*search_conditions(term)))).scalars().all()
             assert {number[i] for i in found} == _wanted(term), term
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_on_postgresql_a_word_is_looked_up_in_the_index_of_pieces(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
+    """The search reads the GIN index of two-character pieces (migration 0014); a word of
+    two characters without case is answered by it alone, a longer one is checked on the
+    tickets the index finds, a one-character word reads the tickets."""
+    async with sessions() as session:
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+
+        async def plan(term: str) -> str:
+            query = select(func.count()).select_from(Ticket).where(*search_conditions(term))
+            compiled = query.compile(dialect=session.bind.dialect,
+                                     compile_kwargs={"literal_binds": True})
+            return "\n".join((await session.execute(text(f"EXPLAIN {compiled}"))).scalars())
+
+        two = await plan("电梯")
+        assert "ix_tickets_bigrams" in two and "~~*" not in two, two
+        three = await plan("3号楼")
+        assert "ix_tickets_bigrams" in three and "~~*" in three, three
+        one = await plan("电")
+        assert "ix_tickets_bigrams" not in one and "~~*" in one, one
+        mixed = await plan("Ömer")  # a letter with case: the index finds, ILIKE decides
+        assert "ix_tickets_bigrams" in mixed and "~~*" in mixed, mixed
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_searched_list_holds_its_matches_in_memory_enough_for_a_city(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
+    """The index hands its matches over as a bitmap; in PostgreSQL's default 4 MB the bitmap
+    of a common word over a city goes lossy and every row of its pages is matched again (51 s
+    measured), so a searched list's transaction is given more."""
+    async with sessions() as session:
+        default = (await session.execute(text("SHOW work_mem"))).scalar_one()
+        rows, total = await list_tickets(session, search_conditions("电梯"), 10, 0,
+                                         searched=True)
+        assert total == len(rows) == len(_wanted("电梯")) == 2
+        assert (await session.execute(text("SHOW work_mem"))).scalar_one() == SEARCH_WORK_MEM
+        assert SEARCH_WORK_MEM != default
+    async with sessions() as session:  # for that transaction only
+        assert (await session.execute(text("SHOW work_mem"))).scalar_one() == default
