@@ -92,7 +92,7 @@ async def test_on_postgresql_a_word_is_looked_up_in_the_index_of_pieces(
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-async def test_a_searched_list_holds_its_matches_in_memory_enough_for_a_city(
+async def test_a_searched_list_is_planned_for_its_words_with_memory_enough_for_a_city(
         sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
     """The index hands its matches over as a bitmap; in PostgreSQL's default 4 MB the bitmap
     of a common word over a city goes lossy and every row of its pages is matched again (51 s
@@ -104,5 +104,9 @@ async def test_a_searched_list_holds_its_matches_in_memory_enough_for_a_city(
         assert total == len(rows) == len(_wanted("电梯")) == 2
         assert (await session.execute(text("SHOW work_mem"))).scalar_one() == SEARCH_WORK_MEM
         assert SEARCH_WORK_MEM != default
+        # Planned for its words each time, not with a plan made for any words.
+        assert (await session.execute(text("SHOW plan_cache_mode"))).scalar_one() \
+            == "force_custom_plan"
     async with sessions() as session:  # for that transaction only
         assert (await session.execute(text("SHOW work_mem"))).scalar_one() == default
+        assert (await session.execute(text("SHOW plan_cache_mode"))).scalar_one() == "auto"
