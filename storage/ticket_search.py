@@ -1,4 +1,5 @@
-"""Searching and sorting ticket lists in SQL, the same on SQLite and PostgreSQL.
+"""Searching and sorting ticket lists in SQL, on SQLite and PostgreSQL alike but for the
+index a search reads first on PostgreSQL.
 
 Free text is matched as a substring (`LIKE '%…%'`, case-insensitive for Latin letters) of
 the ticket's text, the reporter's name and the location; a number also finds the ticket of
@@ -6,12 +7,14 @@ that id. On SQLite each search reads the tickets the other conditions leave (the
 scope, status, dates), which is quick at an estate's or a street's scale. On PostgreSQL a
 word of two or more characters is first looked up in the index of each ticket's
 two-character pieces (migration 0014, `ticket_bigrams`): only the tickets holding all of its
-pieces are read, and a word of exactly two is answered by the index alone.
+pieces are read, and a word of exactly two characters without case (Chinese, ASCII) is
+answered by the index alone.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,10 +62,13 @@ def search_conditions(text: str) -> list[Any]:
 
 
 def _two_without_case(term: str) -> bool:
-    """Whether `term` is two characters that lower as ILIKE lowers them (ASCII, or without
-    case, as Chinese is): its one piece is then in a ticket's pieces exactly when the term is
-    in the ticket."""
-    return len(term) == 2 and all(ch.isascii() or ch.lower() == ch.upper() for ch in term)
+    """Whether `term` is two characters that lower as ILIKE lowers them, one for one (ASCII,
+    or letters without case, as Chinese is; not a combining mark, which a collation may fold
+    into the letter before it): its one piece is then in a ticket's pieces exactly when the
+    term is in the ticket."""
+    return len(term) == 2 and all(
+        ch.isascii() or (ch.lower() == ch.upper() and not unicodedata.combining(ch))
+        for ch in term)
 
 
 class _pieces_then(FunctionElement[bool]):  # noqa: N801

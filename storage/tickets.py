@@ -264,13 +264,15 @@ async def list_tickets(
     the tickets) are paged by reading the person's tickets again, which costs less than
     reading each match back by its id."""
     if searched and session.bind.dialect.name == "postgresql":
-        # The index of pieces hands its matches over as a bitmap: kept exact, only the
-        # matching rows are read, instead of every row of a page (each piece computed again).
-        await session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
-        # Whether the index or the newest tickets in order find a page sooner depends on
-        # the words: each search is planned for its own, never with a prepared statement's
-        # plan made for any words.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
+        # bitmap: kept exact, only the matching rows are read, instead of every row of a page
+        # (each piece computed again). Whether the index or the newest tickets in order find
+        # a page sooner depends on the words: each search is planned for its own, never with
+        # a prepared statement's plan made for any words.
+        await session.execute(text(
+            "SELECT set_config('work_mem', :memory, true),"
+            " set_config('plan_cache_mode', 'force_custom_plan', true)"),
+            {"memory": SEARCH_WORK_MEM})
     if parts is not None and searched:
         matched = await _matching_ids(session, parts)
         if not matched:
