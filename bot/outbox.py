@@ -131,7 +131,10 @@ class OutboxWorker:
             if sent:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                # Not asyncio.wait_for, which on Python 3.11 drops a cancellation that comes
+                # as the wake-up does (tests/test_stopping.py).
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

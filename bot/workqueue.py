@@ -72,7 +72,10 @@ class MemoryWorkQueue:
 
     async def get(self, timeout: float) -> list[WorkItem]:
         try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
+            # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that comes as an
+            # id arrives, and the consuming loop then never stops (tests/test_stopping.py).
+            async with asyncio.timeout(timeout):
+                first = await self._queue.get()
         except TimeoutError:
             return []
         items = [WorkItem(first)]

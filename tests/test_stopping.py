@@ -1,0 +1,41 @@
+"""Loops that wait with a timeout stop when they are cancelled, even when what they waited
+for arrives in the same turn of the event loop: asyncio.wait_for of Python 3.11 then returns
+the result and drops the cancellation, the loop goes round again, and gridbot's shutdown,
+which awaits the cancelled task, waits forever."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from bot.workqueue import MemoryWorkQueue
+
+
+async def _stops_when_cancelled_as_it_arrives(loop: Awaitable[None],
+                                              arrive: Callable[[], Awaitable[None]]) -> bool:
+    task = asyncio.ensure_future(loop)
+    await asyncio.sleep(0.01)  # the loop waits
+    await arrive()
+    await asyncio.sleep(0)  # what arrived is on its way to the waiting loop
+    task.cancel()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), 2.0)
+    except asyncio.CancelledError:
+        return True
+    except TimeoutError:
+        task.cancel()  # once more, for the test's own cleanup
+        return False
+    return False
+
+
+async def test_a_loop_taking_work_stops_when_cancelled_as_work_arrives() -> None:
+    queue = MemoryWorkQueue()
+    taken: list[int] = []
+
+    async def consume() -> None:
+        while True:
+            taken.extend(item.inbound_id for item in await queue.get(timeout=5.0))
+
+    assert await _stops_when_cancelled_as_it_arrives(consume(), lambda: queue.put([7]))
+    left = [item.inbound_id for item in await queue.get(timeout=0.1)]
+    assert taken + left == [7]  # taken by the loop before it stopped, or still queued
