@@ -52,6 +52,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import numpy as np
@@ -1139,9 +1140,9 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
                                f"{tickets}&q={words}&sort={key}", "street"))
     # What a city's admin searches for most: a ticket's number, a resident's name with the
     # building, a word in no ticket (every ticket is looked at to say so).
-    for words in ("%23" + str(viewers.ticket), "王先生 3号楼", "没有这样的话"):
-        found.append(Query("list", f"list, city, q={words.replace('%23', '#')}",
-                           f"{tickets}&q={words}", "token"))
+    for words in (f"#{viewers.ticket}", "王先生 3号楼", "没有这样的话"):
+        found.append(Query("list", f"list, city, q={words}", f"{tickets}&q={quote(words)}",
+                           "token"))
     return found
 
 

@@ -6,26 +6,10 @@ which awaits the cancelled task, waits forever."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+
+import pytest
 
 from bot.workqueue import MemoryWorkQueue
-
-
-async def _stops_when_cancelled_as_it_arrives(loop: Awaitable[None],
-                                              arrive: Callable[[], Awaitable[None]]) -> bool:
-    task = asyncio.ensure_future(loop)
-    await asyncio.sleep(0.01)  # the loop waits
-    await arrive()
-    await asyncio.sleep(0)  # what arrived is on its way to the waiting loop
-    task.cancel()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), 2.0)
-    except asyncio.CancelledError:
-        return True
-    except TimeoutError:
-        task.cancel()  # once more, for the test's own cleanup
-        return False
-    return False
 
 
 async def test_a_loop_taking_work_stops_when_cancelled_as_work_arrives() -> None:
@@ -36,6 +20,15 @@ async def test_a_loop_taking_work_stops_when_cancelled_as_work_arrives() -> None
         while True:
             taken.extend(item.inbound_id for item in await queue.get(timeout=5.0))
 
-    assert await _stops_when_cancelled_as_it_arrives(consume(), lambda: queue.put([7]))
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.01)  # the loop waits
+    await queue.put([7])
+    await asyncio.sleep(0)  # the id is on its way to the waiting loop
+    task.cancel()
+    try:
+        with pytest.raises(asyncio.CancelledError):  # not TimeoutError: the loop went on
+            await asyncio.wait_for(asyncio.shield(task), 2.0)
+    finally:
+        task.cancel()  # once more, should it have gone on
     left = [item.inbound_id for item in await queue.get(timeout=0.1)]
     assert taken + left == [7]  # taken by the loop before it stopped, or still queued

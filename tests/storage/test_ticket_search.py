@@ -110,3 +110,20 @@ async def test_a_searched_list_is_planned_for_its_words_with_memory_enough_for_a
     async with sessions() as session:  # for that transaction only
         assert (await session.execute(text("SHOW work_mem"))).scalar_one() == default
         assert (await session.execute(text("SHOW plan_cache_mode"))).scalar_one() == "auto"
+
+
+def test_only_two_characters_without_case_are_answered_by_the_index_alone() -> None:
+    """Which words PostgreSQL answers from the index of pieces alone, without ILIKE: two
+    characters that lower one for one. A letter with case, or a combining mark (which a
+    collation may fold into the letter before it, leaving the word one piece short), is
+    still matched with ILIKE."""
+    from sqlalchemy.dialects import postgresql
+
+    def sql(term: str) -> str:
+        return str(select(Ticket.id).where(*search_conditions(term))
+                   .compile(dialect=postgresql.dialect()))
+
+    for alone in ("电梯", "ab", "0%"):
+        assert "ticket_bigrams" in sql(alone) and "ILIKE" not in sql(alone), alone
+    for checked in ("I\u0307", "Öm", "3号楼"):
+        assert "ticket_bigrams" in sql(checked) and "ILIKE" in sql(checked), checked
