@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -34,6 +35,21 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: How long a task waits for the process's SQLite connection, in seconds.
 SQLITE_CONNECTION_WAIT = 60.0
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text. Written by orjson, in UTF-8 as it stands: a Chinese character
+    takes three bytes where the standard library's escape (\\u7535) takes six, and most of
+    what gridbot keeps as JSON (messages queued to send, the decisions' records, events) is
+    Chinese text. As with the standard library, keys that are numbers become strings and a
+    float of a subclass (numpy's float64) is written as a float."""
+    return orjson.dumps(value, default=_float, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, float):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _sqlite_connect(foreign_keys: bool) -> Callable[[Any, Any], None]:
@@ -63,6 +79,8 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
     `foreign_keys=False` is for schema migrations on SQLite, which rebuild tables that
     others refer to (SQLite's documented procedure for such changes)."""
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_serializer", json_text)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
