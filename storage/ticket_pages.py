@@ -69,33 +69,67 @@ async def page_ids(session: AsyncSession, conditions: Sequence[Any], sort: Ticke
     person's list), read from their union rather than through the conditions' OR."""
     t: Any = Ticket
     if parts is not None:
-        columns = [Ticket.id, Ticket.created_at, Ticket.updated_at, Ticket.building_id,
-                   *(getattr(Ticket, name) for name in DUE_COLUMNS), Ticket.category]
-        listed = [select(*columns).where(*part) for part in parts]
-        t = (union_all(*listed) if len(listed) > 1 else listed[0]).subquery("listed").c
-        conditions = ()
-    if sort.key in ("id", "created", "updated"):
-        column = {"id": t.id, "created": t.created_at,
-                  "updated": t.updated_at}[sort.key]
-        order = [column.desc() if sort.descending else column.asc()]
-        if sort.key != "id":
-            order.append(t.id.desc())
+        t, conditions = _listed(parts), ()
+    order = _order_as_read(t, sort, person=parts is not None)
+    if order is not None:
         return await _ids(session, select(t.id).where(*conditions).order_by(*order)
                           .limit(limit).offset(offset))
     if sort.key in ("status", "category"):
-        column, values = ((t.status, [str(s) for s in LIFECYCLE]) if sort.key == "status"
-                          else (t.category, list(CATEGORIES)))
-        if parts is not None:
-            # A person's tickets (a street's at most) are sorted as they are read, once.
-            rank = case({v: n for n, v in enumerate(values)}, value=column, else_=len(values))
-            return await _ids(session, select(t.id).order_by(
-                rank.desc() if sort.descending else rank.asc(), t.id.desc())
-                .limit(limit).offset(offset))
+        column, values = _ranked_column(t, sort.key)
         return await _by_value(session, t, conditions, column, values, sort.descending, limit,
                                offset)
     if sort.key == "deadline":
         return await _by_deadline(session, t, conditions, sort.descending, limit, offset)
     return await _by_building(session, t, conditions, sort, limit, offset)
+
+
+async def counted_page(session: AsyncSession, sort: TicketSort, limit: int, offset: int,
+                       parts: Sequence[Sequence[Any]]) -> tuple[list[int], int] | None:
+    """A person's page in `sort` and how many tickets their list has, from one reading of
+    their tickets (`count(*) OVER ()` beside the page): for a list that only the tickets'
+    rows can answer, a search, instead of reading them once to count and again to page.
+    Counted again only when the page is empty (past the end). None for an order read in
+    several statements (deadline, building)."""
+    t = _listed(parts)
+    order = _order_as_read(t, sort, person=True)
+    if order is None:
+        return None
+    rows = (await session.execute(select(t.id, func.count().over()).order_by(*order)
+                                  .limit(limit).offset(offset))).all()
+    if rows:
+        return [int(i) for i, _ in rows], int(rows[0][1])
+    return [], int(await session.scalar(select(func.count(t.id))) or 0)
+
+
+def _listed(parts: Sequence[Sequence[Any]]) -> Any:
+    """The columns of the union of a person's parts, as what the orders read."""
+    columns = [Ticket.id, Ticket.created_at, Ticket.updated_at, Ticket.building_id,
+               *(getattr(Ticket, name) for name in DUE_COLUMNS), Ticket.category]
+    listed = [select(*columns).where(*part) for part in parts]
+    return (union_all(*listed) if len(listed) > 1 else listed[0]).subquery("listed").c
+
+
+def _ranked_column(t: Any, key: str) -> tuple[Any, list[str]]:
+    """The column a status or category order reads, and its values in the order people
+    read them."""
+    if key == "status":
+        return t.status, [str(s) for s in LIFECYCLE]
+    return t.category, list(CATEGORIES)
+
+
+def _order_as_read(t: Any, sort: TicketSort, *, person: bool) -> list[Any] | None:
+    """The ORDER BY of `sort` when one statement reads the page in it: by id, created or
+    updated (an index in order), and a person's tickets by status or category (sorted once
+    as read); None for the orders read otherwise."""
+    if sort.key in ("id", "created", "updated"):
+        column = {"id": t.id, "created": t.created_at, "updated": t.updated_at}[sort.key]
+        order = [column.desc() if sort.descending else column.asc()]
+        return order if sort.key == "id" else [*order, t.id.desc()]
+    if person and sort.key in ("status", "category"):
+        column, values = _ranked_column(t, sort.key)
+        rank = case({v: n for n, v in enumerate(values)}, value=column, else_=len(values))
+        return [rank.desc() if sort.descending else rank.asc(), t.id.desc()]
+    return None
 
 
 async def _ids(session: AsyncSession, query: Any) -> list[int]:

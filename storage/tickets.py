@@ -16,7 +16,7 @@ from storage.errors import TransientError
 from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
 from storage.ticket_counts import CityFilter, count_tickets
-from storage.ticket_pages import NEWEST, TicketSort, page_ids
+from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
 
 
 def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
@@ -259,10 +259,11 @@ async def list_tickets(
     read from an index alone, where their union would visit each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
-    answer. A person's list is then read once for its matches' ids (a street's tickets),
-    which are counted, and paged from those ids when they are few; many (a word in most of
-    the tickets) are paged by reading the person's tickets again, which costs less than
-    reading each match back by its id."""
+    answer. A person's list is then read once (a street's tickets): in most orders its page
+    and its count come from the same statement (`ticket_pages.counted_page`); by deadline
+    or building, its matches' ids are read and counted, and paged from those ids when they
+    are few; many (a word in most of the tickets) are paged by reading the person's
+    tickets again, which costs less than reading each match back by its id."""
     if searched and session.bind.dialect.name == "postgresql":
         # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
         # bitmap: kept exact, only the matching rows are read, instead of every row of a page
@@ -274,6 +275,10 @@ async def list_tickets(
             " set_config('plan_cache_mode', 'force_custom_plan', true)"),
             {"memory": SEARCH_WORK_MEM})
     if parts is not None and searched:
+        counted = await counted_page(session, sort, limit, offset, parts)
+        if counted is not None:
+            ids, total = counted
+            return await _in_order(session, ids), total
         matched = await _matching_ids(session, parts)
         if not matched:
             return [], 0
@@ -291,9 +296,14 @@ async def list_tickets(
         total = await session.scalar(select(func.count()).select_from(Ticket)
                                      .where(*conditions))
     ids = await page_ids(session, conditions, sort, limit, offset, parts)
+    return await _in_order(session, ids), int(total or 0)
+
+
+async def _in_order(session: AsyncSession, ids: list[int]) -> list[Ticket]:
+    """The tickets of `ids`, in that order."""
     rows = {t.id: t for t in (await session.execute(
         select(Ticket).where(member_of(Ticket.id, ids)))).scalars()} if ids else {}
-    return [rows[i] for i in ids if i in rows], int(total or 0)
+    return [rows[i] for i in ids if i in rows]
 
 
 async def _matching_ids(session: AsyncSession, parts: Sequence[Sequence[Any]]) -> list[int]:

@@ -327,6 +327,56 @@ async def test_a_searched_persons_list_is_its_plain_order_and_count(
     assert any(narrowed)  # some searches keep some of a list's tickets, not all or none
 
 
+async def test_a_searched_persons_list_reads_their_tickets_once(sessions: Sessions,
+                                                                monkeypatch: Any) -> None:
+    """Only a ticket's row answers a search, so each reading of a street's tickets costs as
+    much as the street is large: in the orders one statement reads, the page and the count
+    come from the same reading, also for a word in most of the tickets (read twice before:
+    once to count, once to page)."""
+    from sqlalchemy import event
+
+    from bot.ticket_lists import building_ranks
+    from storage import ticket_pages
+    from storage import tickets as ticket_queries
+    from storage.ticket_search import search_conditions
+    from storage.tickets import list_tickets
+
+    # As for a street of a city, where such a word is in tens of thousands of tickets.
+    monkeypatch.setattr(ticket_queries, "PAGED_FROM_IDS", 0)
+    org = await _history(sessions)
+    admin = org.person_by_wecom("cyadmin")
+    assert admin is not None
+    viewer = person_viewer(org, admin.id)
+    assert viewer is not None
+    searching: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "LIKE" in statement.upper():
+            searching.append(statement)
+
+    async with sessions() as session:
+        searched = search_conditions("楼")
+        conditions = [*searched, *ticket_conditions(viewer, org)]
+        parts = [[*part, *searched] for part in viewer_scope(viewer, org).parts()]
+        every = (await session.execute(select(func.count()).where(*conditions))).scalar_one()
+        whole = (await session.execute(select(func.count()).where(
+            *ticket_conditions(viewer, org)))).scalar_one()
+        assert every > whole / 2  # a word in most of the street's tickets
+        engine = session.bind.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for key in ("id", "created", "updated", "status", "category"):
+                for offset in (0, 3):
+                    searching.clear()
+                    sort = ticket_pages.TicketSort(key, True, building_ranks(org))
+                    rows, total = await list_tickets(session, conditions, 5, offset, sort,
+                                                     parts=parts, searched=True)
+                    assert len(rows) == 5 and total == every, (key, offset)
+                    assert len(searching) == 1, (key, offset, searching)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+
 async def _counts_drift(session: AsyncSession) -> list[Any]:
     """Rows where `ticket_counts` with the changes not folded into it yet and the tickets
     themselves disagree."""
