@@ -86,11 +86,16 @@ async def page_ids(session: AsyncSession, conditions: Sequence[Any], sort: Ticke
 async def counted_page(session: AsyncSession, sort: TicketSort, limit: int, offset: int,
                        parts: Sequence[Sequence[Any]]) -> tuple[list[int], int] | None:
     """A person's page in `sort` and how many tickets their list has, from one reading of
-    their tickets (`count(*) OVER ()` beside the page): for a list that only the tickets'
-    rows can answer, a search, instead of reading them once to count and again to page.
-    Counted again only when the page is empty (past the end). None for an order read in
-    several statements (deadline, building)."""
+    their tickets: for a list that only the tickets' rows can answer, a search, instead of
+    reading them once to count and again to page. In an order one statement reads, the
+    count is `count(*) OVER ()` beside the page (counted again only for a page past the
+    end); by building, the buildings' counts the page is found with add up to it. None by
+    deadline, read in two statements."""
     t = _listed(parts)
+    if sort.key == "building":
+        counts = await _building_counts(session, t, (), None)
+        return await _by_building(session, t, (), sort, limit, offset, counts), sum(
+            counts.values())
     order = _order_as_read(t, sort, person=True)
     if order is None:
         return None
@@ -181,19 +186,22 @@ async def _by_deadline(session: AsyncSession, t: Any, conditions: Sequence[Any],
 
 
 async def _building_counts(session: AsyncSession, t: Any, conditions: Sequence[Any],
-                           buildings: Sequence[int] | None) -> dict[int, int]:
-    query = (select(t.building_id, func.count())
-             .where(*conditions, t.building_id.is_not(None)))
+                           buildings: Sequence[int] | None) -> dict[int | None, int]:
+    """How many tickets of the list each building has (of `buildings`, when given; else of
+    every building, the tickets of no building under None)."""
+    query = select(t.building_id, func.count()).where(*conditions)
     if buildings is not None:
         query = query.where(member_of(t.building_id, buildings))
     rows = await session.execute(query.group_by(t.building_id))
-    return {int(b): int(n) for b, n in rows}
+    return {(int(b) if b is not None else None): int(n) for b, n in rows}
 
 
 async def _by_building(session: AsyncSession, t: Any, conditions: Sequence[Any], sort: TicketSort,
-                       limit: int, offset: int) -> list[int]:
+                       limit: int, offset: int,
+                       counts: Mapping[int | None, int] | None = None) -> list[int]:
     """By the buildings' order (a building the map does not know yet after those it
-    does), tickets of no building last, the newest first within each."""
+    does), tickets of no building last, the newest first within each. `counts`: the
+    list's tickets per building (`_building_counts` of every building), when already read."""
     ranks = sort.building_ranks
     unknown_rank = len(ranks)
 
@@ -225,7 +233,9 @@ async def _by_building(session: AsyncSession, t: Any, conditions: Sequence[Any],
             if counted >= wanted:
                 break
     else:
-        found = await _building_counts(session, t, conditions, None)
+        if counts is None:
+            counts = await _building_counts(session, t, conditions, None)
+        found = {b: n for b, n in counts.items() if b is not None}
         ordered = sorted(found, key=lambda b: (rank_of(b), b), reverse=sort.descending)
         strangers = [b for b in ordered if b not in ranks]
         for building_id in ordered:

@@ -332,7 +332,8 @@ async def test_a_searched_persons_list_reads_their_tickets_once(sessions: Sessio
     """Only a ticket's row answers a search, so each reading of a street's tickets costs as
     much as the street is large: in the orders one statement reads, the page and the count
     come from the same reading, also for a word in most of the tickets (read twice before:
-    once to count, once to page)."""
+    once to count, once to page); by building, from the buildings' counts the page is found
+    with, the page then read from its buildings alone (the matches' ids not read first)."""
     from sqlalchemy import event
 
     from bot.ticket_lists import building_ranks
@@ -373,6 +374,16 @@ async def test_a_searched_persons_list_reads_their_tickets_once(sessions: Sessio
                                                      parts=parts, searched=True)
                     assert len(rows) == 5 and total == every, (key, offset)
                     assert len(searching) == 1, (key, offset, searching)
+            searching.clear()
+            sort = ticket_pages.TicketSort("building", True, building_ranks(org))
+            rows, total = await list_tickets(session, conditions, 5, 3, sort, parts=parts,
+                                             searched=True)
+            assert len(rows) == 5 and total == every
+            counting = [s for s in searching if "GROUP BY" in s.upper()]
+            assert len(counting) == 1, searching  # the buildings' counts
+            # The rest reads the page's buildings from the person's parts; none is the
+            # matches' ids read on their own.
+            assert all("listed" in s for s in searching), searching
         finally:
             event.remove(engine, "before_cursor_execute", count)
 
