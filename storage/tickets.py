@@ -259,11 +259,12 @@ async def list_tickets(
     read from an index alone, where their union would visit each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
-    answer. A person's list is then read once (a street's tickets): in most orders its page
-    and its count come from the same statement (`ticket_pages.counted_page`); by deadline
-    or building, its matches' ids are read and counted, and paged from those ids when they
-    are few; many (a word in most of the tickets) are paged by reading the person's
-    tickets again, which costs less than reading each match back by its id."""
+    answer. A person's list is then read whole once (a street's tickets): in every order
+    but the deadline's its page and its count come from that reading
+    (`ticket_pages.counted_page`); by deadline, its matches' ids are read and counted, and
+    paged from those ids when they are few; many (a word in most of the tickets) are paged
+    by reading the person's tickets again in that order (the open ones with a deadline,
+    then the rest, newest first), which costs less than reading each match back by its id."""
     if searched and session.bind.dialect.name == "postgresql":
         # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
         # bitmap: kept exact, only the matching rows are read, instead of every row of a page
