@@ -1003,9 +1003,12 @@ async def generate(server: str, database: str, scale: float) -> dict[str, Any]:
             await asyncio.gather(build(first), build(second))
         with timings.step("tickets counted per day"):
             # COPY as a replica fires no trigger: ticket_counts is filled from the tickets.
-            from storage.ticket_counts import rebuild_statements
+            from storage.ticket_counts import rebuild_piece_statements, rebuild_statements
 
             for statement in rebuild_statements("postgresql"):
+                await first.execute(statement)
+        with timings.step("tickets counted per piece"):
+            for statement in rebuild_piece_statements():
                 await first.execute(statement)
         with timings.step("VACUUM ANALYZE"):
             for table in LOADED:

@@ -92,7 +92,9 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
         conditions += ticket_search.search_conditions(words)
-        city = None
+        # The whole city searched for one word alone is counted per piece (PostgreSQL).
+        piece = ticket_search.counted_piece(words)
+        city = CityFilter(piece=piece) if city == CityFilter() and piece else None
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

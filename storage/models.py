@@ -394,6 +394,27 @@ class TicketCountChange(Base):
     delta: Mapped[int]
 
 
+class TicketPieceCount(Base):
+    """How many tickets hold each two-character piece of their text, reporter or location
+    (`ticket_bigrams`, lowered as ILIKE lowers), with the changes in `ticket_piece_changes`
+    folded in now and then (storage.ticket_counts): a whole city's search for one such
+    word is counted from here on PostgreSQL. Empty on SQLite, which counts its tickets."""
+
+    __tablename__ = "ticket_piece_counts"
+    piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tickets: Mapped[int] = mapped_column(BigInteger)
+
+
+class TicketPieceChange(Base):
+    """A change of `ticket_piece_counts` not folded into it yet: +1 or -1 tickets holding a
+    piece, appended by a trigger on `tickets` (PostgreSQL)."""
+
+    __tablename__ = "ticket_piece_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    piece: Mapped[str] = mapped_column(String(8))
+    delta: Mapped[int]
+
+
 class FigureSnapshot(Base):
     """The answer of a figure over a whole city as it was at `made_at` (`bot.reports.
     city`): reading ten million tickets takes seconds to a minute, so the workers make the

@@ -61,6 +61,16 @@ def search_conditions(text: str) -> list[Any]:
     return conditions
 
 
+def counted_piece(text: str) -> str | None:
+    """The piece a search for `text` is counted by, lowered, when it is one word of two
+    characters without case that is not a ticket's number (`ticket_counts.count_with_piece`:
+    exactly the tickets the search finds hold it); else None."""
+    words = text.split()
+    if len(words) != 1 or not _two_without_case(words[0]) or _TICKET_NUMBER.match(words[0]):
+        return None
+    return words[0].lower()
+
+
 def _two_without_case(term: str) -> bool:
     """Whether `term` is two characters that lower as ILIKE lowers them, one for one (ASCII,
     or letters without case, as Chinese is; not a combining mark, which a collation may fold

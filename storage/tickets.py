@@ -15,7 +15,7 @@ from storage.bound_rows import ids_in
 from storage.errors import TransientError
 from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
-from storage.ticket_counts import CityFilter, count_tickets
+from storage.ticket_counts import CityFilter, count_tickets, count_with_piece
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
 
 
@@ -254,7 +254,8 @@ async def list_tickets(
 ) -> tuple[list[Ticket], int]:
     """A page of the tickets that meet `conditions`, in `sort` (newest first unless said;
     the id, newest first, breaks ties), and how many there are in all: counted from
-    `ticket_counts` when the conditions are those of `city`, a whole city's list, and part
+    `ticket_counts` when the conditions are those of `city`, a whole city's list (from
+    `ticket_piece_counts` on PostgreSQL when it is searched for one word), and part
     by part when `parts` are the same tickets as disjoint parts (a person's list: each part
     read from an index alone, where their union would visit each ticket's row).
 
@@ -265,7 +266,8 @@ async def list_tickets(
     paged from those ids when they are few; many (a word in most of the tickets) are paged
     by reading the person's tickets again in that order (the open ones with a deadline,
     then the rest, newest first), which costs less than reading each match back by its id."""
-    if searched and session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect.name
+    if searched and dialect == "postgresql":
         # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
         # bitmap: kept exact, only the matching rows are read, instead of every row of a page
         # (each piece computed again). Whether the index or the newest tickets in order find
@@ -286,7 +288,9 @@ async def list_tickets(
             return [], 0
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
-    elif city is not None:
+    elif city is not None and city.piece is not None and dialect == "postgresql":
+        total = await count_with_piece(session, city.piece)
+    elif city is not None and city.piece is None:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
         total = 0

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import Ticket
-from storage.ticket_search import search_conditions
+from storage.models import Ticket, TicketPieceChange
+from storage.ticket_counts import CityFilter, count_with_piece, fold_ticket_counts
+from storage.ticket_search import counted_piece, search_conditions
 from storage.tickets import SEARCH_WORK_MEM, list_tickets
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -127,3 +128,66 @@ def test_only_two_characters_without_case_are_answered_by_the_index_alone() -> N
         assert "ticket_bigrams" in sql(alone) and "ILIKE" not in sql(alone), alone
     for checked in ("I\u0307", "Öm", "3号楼"):
         assert "ticket_bigrams" in sql(checked) and "ILIKE" in sql(checked), checked
+
+
+def test_a_search_is_counted_per_piece_only_for_one_word_of_two_characters_without_case(
+        ) -> None:
+    assert counted_piece(" 电梯 ") == "电梯"
+    assert counted_piece("Ab") == "ab"  # ASCII lowers as ILIKE lowers it
+    for words in ("电", "电梯 3号楼", "3号楼", "12", "#1", "Öm", "é"):
+        assert counted_piece(words) is None, words  # a number also finds that ticket
+
+
+def _pieces() -> set[str]:
+    """Every piece of the tickets that a search is counted by."""
+    return {piece for fields in TICKETS for field in fields if field
+            for i in range(len(field) - 1)
+            if (piece := counted_piece(field[i:i + 2].lower())) is not None}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_tickets_counted_per_piece_are_the_tickets(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
+    """Kept by a trigger as tickets are written, rewritten and deleted, and folded by the
+    workers: the count of each piece is how many tickets a search for it finds, before and
+    after the fold; a change of status records nothing."""
+    async def changes(session: AsyncSession) -> int:
+        return int(await session.scalar(select(func.count()).select_from(TicketPieceChange)))
+
+    async def check(session: AsyncSession) -> None:
+        pieces = _pieces()
+        assert len(pieces) > 40
+        for piece in pieces:
+            found = await session.scalar(select(func.count()).select_from(Ticket)
+                                         .where(*search_conditions(piece)))
+            assert await count_with_piece(session, piece) == found, piece
+
+    async with sessions() as session, session.begin():
+        await check(session)
+        recorded = await changes(session)
+        await session.execute(update(Ticket).where(Ticket.id == tickets[4])
+                              .values(status="accepted"))
+        assert await changes(session) == recorded
+        await session.execute(update(Ticket).where(Ticket.id == tickets[0])
+                              .values(text="楼道电梯又停了", location=None))
+        await session.execute(delete(Ticket).where(Ticket.id == tickets[5]))
+        await check(session)
+        await fold_ticket_counts(session)
+        assert await changes(session) == 0
+        await check(session)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
+    """The whole city's list searched for one word takes its total from the counts per
+    piece (a count moved behind the tickets' back shows in it), its page from the tickets."""
+    async with sessions() as session, session.begin():
+        await fold_ticket_counts(session)
+        moved = await session.execute(text(
+            "UPDATE ticket_piece_counts SET tickets = tickets + 1000 WHERE piece = '电梯'"))
+        assert moved.rowcount == 1
+        rows, total = await list_tickets(session, search_conditions("电梯"), 10, 0,
+                                         city=CityFilter(piece="电梯"), searched=True)
+        assert len(rows) == len(_wanted("电梯")) == 2
+        assert total == 2 + 1000
