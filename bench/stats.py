@@ -16,8 +16,9 @@ gridbot's migrations and writes the org and the history with COPY in PostgreSQL'
 format: each table's rows are built column by column with numpy (no ORM, no Python object
 per row), its secondary indexes are dropped for the load and built again afterwards, and
 foreign keys are not checked row by row (`session_replication_role = replica`: the generator
-writes only ids it made; no trigger fires either, so `ticket_counts` is filled from the
-tickets afterwards, as migration 0010 fills it). It prints the time of each step and the
+writes only ids it made; no trigger fires either, so `ticket_counts` and
+`ticket_piece_counts` are filled from the tickets afterwards, as migrations 0010 and 0015
+fill them). It prints the time of each step and the
 database's size.
 
 Each ticket lives the loop as gridbot runs it (the distributions of `storage.demo_history`):

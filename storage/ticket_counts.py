@@ -227,9 +227,7 @@ async def count_with_piece(session: AsyncSession, piece: str) -> int:
     folded yet, in one statement."""
     folded = select(TicketPieceCount.tickets.label("n")).where(TicketPieceCount.piece == piece)
     pending = select(TicketPieceChange.delta.label("n")).where(TicketPieceChange.piece == piece)
-    every = union_all(folded, pending).subquery("counted")
-    return int(await session.scalar(
-        select(func.coalesce(func.sum(every.c.n), literal(0)))) or 0)
+    return await _sum_of(session, [folded, pending])
 
 
 async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = None,
@@ -258,6 +256,12 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
             if values is not None:
                 rest = rest.where(column.in_(list(values)))
         parts.append(rest)
+    return await _sum_of(session, parts)
+
+
+async def _sum_of(session: AsyncSession, parts: Sequence[Any]) -> int:
+    """The sum of the column `n` of every row of `parts`, in one statement (so that a fold
+    going on meanwhile is seen wholly or not at all)."""
     every = union_all(*parts).subquery("counted")
     return int(await session.scalar(
         select(func.coalesce(func.sum(every.c.n), literal(0)))) or 0)

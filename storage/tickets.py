@@ -239,9 +239,10 @@ def ticket_filters(
     return conditions
 
 
-#: A searched list with at most this many matches is paged from their ids (measured over a
-#: street of a city, README "Figures at city size": 2,900 matches 140-200 ms from their ids,
-#: 330-350 ms reading the street again; 40,000 the other way round).
+#: A person's searched list sorted by deadline, with at most this many matches, is paged
+#: from their ids (measured over a street of a city, README "Figures at city size": 2,900
+#: matches 140-200 ms from their ids, 330-350 ms reading the street again; 40,000 the other
+#: way round). The other orders take page and count from one reading (`counted_page`).
 PAGED_FROM_IDS = 5_000
 #: Memory a searched list's statements may sort and hold its matches in, on PostgreSQL.
 SEARCH_WORK_MEM = "64MB"
@@ -290,6 +291,7 @@ async def list_tickets(
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
     elif city is not None and city.piece is not None and dialect == "postgresql":
         total = await count_with_piece(session, city.piece)
+    # SQLite keeps no counts per piece: a city searched for one word is counted below.
     elif city is not None and city.piece is None:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
