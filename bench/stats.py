@@ -17,7 +17,7 @@ format: each table's rows are built column by column with numpy (no ORM, no Pyth
 per row), its secondary indexes are dropped for the load and built again afterwards, and
 foreign keys are not checked row by row (`session_replication_role = replica`: the generator
 writes only ids it made; no trigger fires either, so `ticket_counts` and
-`ticket_piece_counts` are filled from the tickets afterwards, as migrations 0010 and 0015
+`ticket_piece_counts` are filled from the tickets afterwards, as migrations 0010 and 0016
 fill them). It prints the time of each step and the
 database's size.
 
@@ -1147,6 +1147,14 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
     for words in (f"#{viewers.ticket}", "王先生 3号楼", "没有这样的话"):
         found.append(Query("list", f"list, city, q={words}", f"{tickets}&q={quote(words)}",
                            "token"))
+    # A common word with another filter or word, over the whole city.
+    lift = f"{tickets}&q={quote('电梯')}"
+    for name, query in (("status", f"{lift}&{filters['status']}"),
+                        ("category", f"{lift}&category=repair"),
+                        ("status and category", f"{lift}&{filters['status']}&category=repair"),
+                        ("since", f"{lift}&{filters['since']}"),
+                        ("a second word", f"{tickets}&q={quote('电梯 坏了')}")):
+        found.append(Query("list", f"list, city, q=电梯 and {name}", query, "token"))
     return found
 
 

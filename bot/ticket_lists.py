@@ -92,9 +92,11 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
         conditions += ticket_search.search_conditions(words)
-        # The whole city searched for one word alone is counted per piece (PostgreSQL).
+        # The whole city searched for one word, alone or with a status and category, is
+        # counted per piece (PostgreSQL).
         piece = ticket_search.counted_piece(words)
-        city = CityFilter(piece=piece) if city == CityFilter() and piece else None
+        city = (CityFilter(city.statuses, city.categories, piece=piece)
+                if city is not None and city.since is None and piece else None)
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

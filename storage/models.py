@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -395,23 +396,29 @@ class TicketCountChange(Base):
 
 
 class TicketPieceCount(Base):
-    """How many tickets hold each two-character piece of their text, reporter or location
-    (`ticket_bigrams`, lowered as ILIKE lowers), with the changes in `ticket_piece_changes`
-    folded in now and then (storage.ticket_counts): a whole city's search for one such
-    word is counted from here on PostgreSQL. Empty on SQLite, which counts its tickets."""
+    """How many tickets of a status and category hold each two-character piece of their
+    text, reporter or location (`ticket_bigrams`, lowered as ILIKE lowers), with the changes
+    in `ticket_piece_changes` folded in now and then (storage.ticket_counts): a whole city's
+    search for one such word, alone or with a status and category, is counted from here on
+    PostgreSQL. Empty on SQLite, which counts its tickets."""
 
     __tablename__ = "ticket_piece_counts"
     piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
     tickets: Mapped[int] = mapped_column(BigInteger)
 
 
 class TicketPieceChange(Base):
-    """A change of `ticket_piece_counts` not folded into it yet: +1 or -1 tickets holding a
-    piece, appended by a trigger on `tickets` (PostgreSQL)."""
+    """A change of `ticket_piece_counts` not folded into it yet: +1 or -1 tickets of a
+    status and category for each of `pieces` (those of one ticket, repeated ones kept),
+    appended by a trigger on `tickets` (PostgreSQL)."""
 
     __tablename__ = "ticket_piece_changes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    piece: Mapped[str] = mapped_column(String(8))
+    pieces: Mapped[list[str]] = mapped_column(ARRAY(Text()).with_variant(JSON(), "sqlite"))
+    status: Mapped[str] = mapped_column(String(12))
+    category: Mapped[str] = mapped_column(String(10))
     delta: Mapped[int]
 
 

@@ -24,12 +24,14 @@ and the tickets themselves for the rest of its day. A list filtered any other wa
 person's, is counted from its tickets (their scope keeps them to a street's).
 
 On PostgreSQL the tickets are also counted per two-character piece of their text, reporter
-and location (`ticket_piece_counts`, the pieces the search index holds: migration 0015), the
-same way: a trigger appends +1 for each piece of a ticket written, -1 for each of one
-deleted or rewritten, and the fold moves them. `count_with_piece` answers the token's list
-searched for one word of two characters without case (电梯), and nothing else: the index
-finds such a word's tickets at once, but counting half a million of them reads each one's
-row (a second), which this reads in a few milliseconds.
+and location (the pieces the search index holds), status and category
+(`ticket_piece_counts`, migrations 0015 and 0016), the same way: a trigger appends a row
+holding a ticket's pieces, +1 for the status and category it is written with, -1 for those
+it leaves when it is deleted, rewritten or moved to another status or category, and the
+fold adds each piece's changes to its counts. `count_with_piece` answers the token's list
+searched for one word of two characters without case (电梯), alone or with a status and
+category: the index finds such a word's tickets at once, but counting half a million of
+them reads each one's row (a second), which this reads in a few milliseconds.
 """
 
 from __future__ import annotations
@@ -123,31 +125,39 @@ def rebuild_statements(dialect: str) -> list[str]:
             f"FROM tickets GROUP BY 1, 2, 3"]
 
 
-_PIECES = "SELECT DISTINCT unnest(ticket_bigrams({row}.text, {row}.reporter_name, {row}.location))"
+def _pieces(row: str) -> str:
+    """The pieces of a ticket's text, reporter and location (repeated ones kept), in SQL."""
+    return f"ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
+
+
+#: The columns of a ticket whose change moves it in `ticket_piece_counts`.
+_PIECE_KEYED = ("text", "reporter_name", "location", "status", "category")
+
+
+def _piece_change(row: str, delta: int) -> str:
+    return (f"INSERT INTO ticket_piece_changes (pieces, status, category, delta) VALUES "
+            f"({_pieces(row)}, {row}.status, {row}.category, {delta})")
 
 
 def piece_statements() -> list[str]:
-    """The trigger that records the changes of the counts per piece (PostgreSQL, after
-    migration 0014's `ticket_bigrams`). A change of status, the most common write, fires
-    nothing."""
-    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}"
-                          for c in ("text", "reporter_name", "location"))
+    """The trigger that records the changes of the counts per piece, status and category
+    (PostgreSQL, after migration 0014's `ticket_bigrams`): one row per ticket written,
+    deleted, rewritten or moved to another status or category, holding its pieces."""
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _PIECE_KEYED)
     return [
         "CREATE FUNCTION gridbot_ticket_pieces() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         "BEGIN\n"
         "  IF TG_OP IN ('UPDATE', 'DELETE') THEN\n"
-        "    INSERT INTO ticket_piece_changes (piece, delta)\n"
-        f"    SELECT piece, -1 FROM ({_PIECES.format(row='OLD')} AS piece) AS p;\n"
+        f"    {_piece_change('OLD', -1)};\n"
         "  END IF;\n"
         "  IF TG_OP IN ('UPDATE', 'INSERT') THEN\n"
-        "    INSERT INTO ticket_piece_changes (piece, delta)\n"
-        f"    SELECT piece, 1 FROM ({_PIECES.format(row='NEW')} AS piece) AS p;\n"
+        f"    {_piece_change('NEW', 1)};\n"
         "  END IF;\n"
         "  RETURN NULL;\n"
         "END $$",
         "CREATE TRIGGER ticket_pieces_insert AFTER INSERT OR DELETE ON tickets FOR EACH ROW"
         " EXECUTE FUNCTION gridbot_ticket_pieces()",
-        "CREATE TRIGGER ticket_pieces_update AFTER UPDATE OF text, reporter_name, location"
+        f"CREATE TRIGGER ticket_pieces_update AFTER UPDATE OF {', '.join(_PIECE_KEYED)}"
         f" ON tickets FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION gridbot_ticket_pieces()",
     ]
 
@@ -158,21 +168,28 @@ def drop_piece_statements() -> list[str]:
             "DROP FUNCTION IF EXISTS gridbot_ticket_pieces()"]
 
 
+#: Each distinct piece of the rows of {rows} (with their status, category and {delta}).
+_EACH_PIECE = ("SELECT p.piece, r.status, r.category, {delta} FROM {rows} AS r "
+               "CROSS JOIN LATERAL (SELECT DISTINCT unnest({pieces}) AS piece) AS p "
+               "GROUP BY 1, 2, 3")
+_UPSERT_PIECES = ("INSERT INTO ticket_piece_counts (piece, status, category, tickets) {rows} "
+                  "ON CONFLICT (piece, status, category) DO UPDATE "
+                  "SET tickets = ticket_piece_counts.tickets + EXCLUDED.tickets")
+
+
 def rebuild_piece_statements() -> list[str]:
     """Statements that make `ticket_piece_counts` the counts of the tickets as they are
     (PostgreSQL; while nothing else writes tickets)."""
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
-            "INSERT INTO ticket_piece_counts (piece, tickets) SELECT p.piece, count(*) "
-            f"FROM tickets CROSS JOIN LATERAL ({_PIECES.format(row='tickets')} AS piece) AS p "
-            "GROUP BY p.piece"]
+            _UPSERT_PIECES.format(rows=_EACH_PIECE.format(
+                delta="count(*)", rows="tickets", pieces=_pieces("r")))]
 
 
 _FOLD_PIECES = (
-    "WITH moved AS (DELETE FROM ticket_piece_changes RETURNING piece, delta) "
-    "INSERT INTO ticket_piece_counts (piece, tickets) "
-    "SELECT piece, sum(delta) FROM moved GROUP BY piece "
-    "ON CONFLICT (piece) DO UPDATE SET tickets = ticket_piece_counts.tickets + EXCLUDED.tickets")
+    "WITH moved AS (DELETE FROM ticket_piece_changes RETURNING pieces, status, category, delta) "
+    + _UPSERT_PIECES.format(rows=_EACH_PIECE.format(delta="sum(r.delta)", rows="moved",
+                                                    pieces="r.pieces")))
 
 
 _UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
@@ -213,8 +230,9 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 
 @dataclass(frozen=True, slots=True)
 class CityFilter:
-    """A list of the whole city's tickets filtered by nothing but these (None: any), or by
-    nothing but a search for one word of two characters without case, lowered (`piece`)."""
+    """A list of the whole city's tickets filtered by nothing but these (None: any); with
+    `piece`, by status, category and a search for one word of two characters without case,
+    lowered, alone (`since` is then None)."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
@@ -222,12 +240,22 @@ class CityFilter:
     piece: str | None = None
 
 
-async def count_with_piece(session: AsyncSession, piece: str) -> int:
-    """How many tickets hold `piece` (PostgreSQL): its folded count and the changes not
-    folded yet, in one statement."""
+async def count_with_piece(session: AsyncSession, piece: str,
+                           statuses: Sequence[str] | None = None,
+                           categories: Sequence[str] | None = None) -> int:
+    """How many tickets hold `piece` and have one of `statuses` and of `categories` (None:
+    any), on PostgreSQL: their folded counts and the changes not folded yet, in one
+    statement."""
     folded = select(TicketPieceCount.tickets.label("n")).where(TicketPieceCount.piece == piece)
-    pending = select(TicketPieceChange.delta.label("n")).where(TicketPieceChange.piece == piece)
-    return await _sum_of(session, [folded, pending])
+    pending = select(TicketPieceChange.delta.label("n")).where(
+        TicketPieceChange.pieces.contains([piece]))
+    parts: list[Any] = []
+    for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange)):
+        for column, values in ((table.status, statuses), (table.category, categories)):
+            if values is not None:
+                query = query.where(column.in_(list(values)))
+        parts.append(query)
+    return await _sum_of(session, parts)
 
 
 async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = None,

@@ -256,7 +256,8 @@ async def list_tickets(
     """A page of the tickets that meet `conditions`, in `sort` (newest first unless said;
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list (from
-    `ticket_piece_counts` on PostgreSQL when it is searched for one word), and part
+    `ticket_piece_counts` on PostgreSQL when it is searched for one word, alone or with a
+    status and category), and part
     by part when `parts` are the same tickets as disjoint parts (a person's list: each part
     read from an index alone, where their union would visit each ticket's row).
 
@@ -290,7 +291,7 @@ async def list_tickets(
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
     elif city is not None and city.piece is not None and dialect == "postgresql":
-        total = await count_with_piece(session, city.piece)
+        total = await count_with_piece(session, city.piece, city.statuses, city.categories)
     # SQLite keeps no counts per piece: a city searched for one word is counted below.
     elif city is not None and city.piece is None:
         total = await count_tickets(session, city.statuses, city.categories, city.since)

@@ -83,6 +83,19 @@ async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
     await report(spine, "3号楼电梯又停了", chat="b8@chatroom")
     body = await spine.api("/api/v1/tickets?q=电梯")
     assert body["total"] == len(body["tickets"]) == 2
+    # With a status and category (counted per piece, status and category), also after a
+    # ticket changes status.
+    worker = await listed.as_("zhangwg")
+    accepted = await worker.request("POST", f"/api/v1/tickets/{listed.lift}/accept")
+    assert accepted.status == 200
+    found = []
+    for q in ("q=电梯&status=new", "q=电梯&status=accepted", "q=电梯&status=accepted,new",
+              "q=楼道&category=repair", "q=楼道&category=complaint,repair&status=new",
+              "q=3号&status=closed"):
+        body = await spine.api(f"/api/v1/tickets?{q}")
+        assert body["total"] == len(body["tickets"]), q
+        found.append(body["total"])
+    assert found[:3] == [1, 1, 2] and found[-1] == 0
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

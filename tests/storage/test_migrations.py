@@ -158,3 +158,51 @@ async def test_the_sla_setting_before_0005_becomes_every_streets_own(db_url: str
 def _json(value: object) -> object:
     """A JSON column as read through text(): a string on SQLite, decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_counts_per_piece_move_to_0015s_shape_and_back(db_url: str):
+    """Down to 0015 the tickets are counted per piece alone, filled from the tickets there
+    are, and 0015's trigger records a ticket written as one row per piece; up again, they
+    are counted per piece, status and category, filled from the tickets there are."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+
+    async def write(body: str, status: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO tickets (category, status, urgency, escalation_level,"
+                " reporter_channel, reporter_id, text, created_at, updated_at) VALUES"
+                " ('repair', :status, 'normal', 0, 'bridge', 'wxid_1', :body, now(), now())"),
+                {"body": body, "status": status})
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        async with engine.connect() as connection:
+            return sorted(tuple(row) for row in (await connection.execute(text(query))).all())
+
+    try:
+        await write("电梯坏了", "new")
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        assert await rows("SELECT piece, tickets FROM ticket_piece_counts") == [
+            ("坏了", 1), ("梯坏", 1), ("电梯", 1)]
+        await write("电梯又停", "closed")
+        assert await rows("SELECT piece, delta FROM ticket_piece_changes") == [
+            ("又停", 1), ("梯又", 1), ("电梯", 1)]
+        await upgrade(engine)
+        assert await rows("SELECT piece, status, category, tickets FROM ticket_piece_counts"
+                          " WHERE piece IN ('电梯', '坏了')") == [
+            ("坏了", "new", "repair", 1), ("电梯", "closed", "repair", 1),
+            ("电梯", "new", "repair", 1)]
+        assert await rows("SELECT count(*) FROM ticket_piece_changes") == [(0,)]
+    finally:
+        await engine.dispose()

@@ -145,12 +145,19 @@ def _pieces() -> set[str]:
             if (piece := counted_piece(field[i:i + 2].lower())) is not None}
 
 
+#: The filters a count per piece is asked with: (statuses, categories), None for any.
+FILTERS = [(None, None), (["new"], None), (["accepted", "closed"], None), (None, ["repair"]),
+           (["new", "reopened"], ["complaint", "dispute"])]
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_the_tickets_counted_per_piece_are_the_tickets(
         sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
-    """Kept by a trigger as tickets are written, rewritten and deleted, and folded by the
-    workers: the count of each piece is how many tickets a search for it finds, before and
-    after the fold; a change of status records nothing."""
+    """Kept by a trigger as tickets are written, rewritten, moved to another status or
+    category and deleted, and folded by the workers: the count of each piece, of any or some
+    statuses and categories, is how many tickets a search for it finds among those, before
+    and after the fold; each such change records one row for what a ticket leaves and one
+    for what it comes to, and a change of anything else records nothing."""
     async def changes(session: AsyncSession) -> int:
         return int(await session.scalar(select(func.count()).select_from(TicketPieceChange)))
 
@@ -158,22 +165,37 @@ async def test_the_tickets_counted_per_piece_are_the_tickets(
         pieces = _pieces()
         assert len(pieces) > 40
         for piece in pieces:
-            found = await session.scalar(select(func.count()).select_from(Ticket)
-                                         .where(*search_conditions(piece)))
-            assert await count_with_piece(session, piece) == found, piece
+            for statuses, categories in FILTERS:
+                query = select(func.count()).select_from(Ticket).where(
+                    *search_conditions(piece))
+                if statuses is not None:
+                    query = query.where(Ticket.status.in_(statuses))
+                if categories is not None:
+                    query = query.where(Ticket.category.in_(categories))
+                found = await session.scalar(query)
+                counted = await count_with_piece(session, piece, statuses, categories)
+                assert counted == found, (piece, statuses, categories)
 
     async with sessions() as session, session.begin():
+        assert await changes(session) == len(tickets)
         await check(session)
-        recorded = await changes(session)
+        await session.execute(update(Ticket).where(Ticket.id == tickets[4])
+                              .values(assignee_id=None, updated_at=NOW, urgency="high"))
+        assert await changes(session) == len(tickets)
         await session.execute(update(Ticket).where(Ticket.id == tickets[4])
                               .values(status="accepted"))
-        assert await changes(session) == recorded
+        await session.execute(update(Ticket).where(Ticket.id == tickets[2])
+                              .values(category="repair", status="closed"))
         await session.execute(update(Ticket).where(Ticket.id == tickets[0])
                               .values(text="楼道电梯又停了", location=None))
+        assert await changes(session) == len(tickets) + 3 * 2
         await session.execute(delete(Ticket).where(Ticket.id == tickets[5]))
         await check(session)
         await fold_ticket_counts(session)
         assert await changes(session) == 0
+        await check(session)
+        await session.execute(update(Ticket).where(Ticket.id == tickets[0])
+                              .values(status="reopened", category="dispute"))
         await check(session)
 
 
@@ -191,3 +213,12 @@ async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
                                          city=CityFilter(piece="电梯"), searched=True)
         assert len(rows) == len(_wanted("电梯")) == 2
         assert total == 2 + 1000
+        for statuses, categories, counted in ((["new"], None, 1002), (["closed"], None, 0),
+                                              (["new"], ["repair"], 0)):
+            conditions = [*search_conditions("电梯"), Ticket.status.in_(statuses)]
+            if categories:
+                conditions.append(Ticket.category.in_(categories))
+            city = CityFilter(statuses, categories, piece="电梯")
+            rows, total = await list_tickets(session, conditions, 10, 0, city=city,
+                                             searched=True)
+            assert (len(rows), total) == (2 if counted else 0, counted), city
