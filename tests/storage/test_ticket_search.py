@@ -90,6 +90,12 @@ async def test_on_postgresql_a_word_is_looked_up_in_the_index_of_pieces(
         assert "ix_tickets_bigrams" not in one and "~~*" in one, one
         mixed = await plan("Ömer")  # a letter with case: the index finds, ILIKE decides
         assert "ix_tickets_bigrams" in mixed and "~~*" in mixed, mixed
+        # Declared as dear as measured (migration 0017): planned at PostgreSQL's default
+        # cost, a city's count for a word and a month walked the month's tickets computing
+        # each one's pieces instead of meeting the two indexes.
+        cost = await session.scalar(text(
+            "SELECT procost FROM pg_proc WHERE proname = 'ticket_bigrams'"))
+        assert cost == 300
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
