@@ -387,6 +387,23 @@ async def test_a_searched_persons_list_reads_their_tickets_once(sessions: Sessio
         finally:
             event.remove(engine, "before_cursor_execute", count)
 
+        # By deadline, the matches are counted beside at most one id more than are paged
+        # from their ids (none here: every match is paged from the street read again).
+        read: list[tuple[int, int]] = []
+        matching_ids = ticket_queries._matching_ids
+
+        async def recorded(*args: Any) -> tuple[list[int], int]:
+            ids, total = await matching_ids(*args)
+            read.append((len(ids), total))
+            return ids, total
+
+        monkeypatch.setattr(ticket_queries, "_matching_ids", recorded)
+        sort = ticket_pages.TicketSort("deadline", False, {})
+        rows, total = await list_tickets(session, conditions, 5, 3, sort, parts=parts,
+                                         searched=True)
+        assert len(rows) == 5 and total == every
+        assert read == [(1, every)]
+
 
 async def _counts_drift(session: AsyncSession) -> list[Any]:
     """Rows where `ticket_counts` with the changes not folded into it yet and the tickets
