@@ -257,9 +257,9 @@ async def list_tickets(
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list (from
     `ticket_piece_counts` on PostgreSQL when it is searched for one word, alone or with a
-    status and category), and part
-    by part when `parts` are the same tickets as disjoint parts (a person's list: each part
-    read from an index alone, where their union would visit each ticket's row).
+    status and category), and part by part when `parts` are the same tickets as disjoint
+    parts (a person's list: each part read from an index alone, where their union would
+    visit each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
     answer. A person's list is then read whole once (a street's tickets): in every order
