@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -95,7 +95,7 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
         # The whole city searched for one word, alone or with a status and category, is
         # counted per piece (PostgreSQL).
         piece = ticket_search.counted_piece(words)
-        city = (CityFilter(city.statuses, city.categories, piece=piece)
+        city = (replace(city, piece=piece)
                 if city is not None and city.since is None and piece else None)
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)

@@ -249,13 +249,9 @@ async def count_with_piece(session: AsyncSession, piece: str,
     folded = select(TicketPieceCount.tickets.label("n")).where(TicketPieceCount.piece == piece)
     pending = select(TicketPieceChange.delta.label("n")).where(
         TicketPieceChange.pieces.contains([piece]))
-    parts: list[Any] = []
-    for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange)):
-        for column, values in ((table.status, statuses), (table.category, categories)):
-            if values is not None:
-                query = query.where(column.in_(list(values)))
-        parts.append(query)
-    return await _sum_of(session, parts)
+    return await _sum_of(session, [
+        _in_statuses_and_categories(query, table, statuses, categories)
+        for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange))])
 
 
 async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = None,
@@ -268,9 +264,7 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
     pending = select(TicketCountChange.delta.label("n"))
     parts: list[Any] = []
     for query, table in ((folded, TicketCount), (pending, TicketCountChange)):
-        for column, values in ((table.status, statuses), (table.category, categories)):
-            if values is not None:
-                query = query.where(column.in_(list(values)))
+        query = _in_statuses_and_categories(query, table, statuses, categories)
         if since is not None:
             # The counts of the days after since's; that day's tickets are counted below.
             query = query.where(table.day > day_number(since.astimezone(_BEIJING).date()))
@@ -280,11 +274,18 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
         next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
         rest = select(func.count().label("n")).select_from(Ticket).where(
             Ticket.created_at >= since, Ticket.created_at < next_day)
-        for column, values in ((Ticket.status, statuses), (Ticket.category, categories)):
-            if values is not None:
-                rest = rest.where(column.in_(list(values)))
-        parts.append(rest)
+        parts.append(_in_statuses_and_categories(rest, Ticket, statuses, categories))
     return await _sum_of(session, parts)
+
+
+def _in_statuses_and_categories(query: Any, table: Any, statuses: Sequence[str] | None,
+                                categories: Sequence[str] | None) -> Any:
+    """`query` kept to the rows of `table` with one of `statuses` and of `categories` (None:
+    any)."""
+    for column, values in ((table.status, statuses), (table.category, categories)):
+        if values is not None:
+            query = query.where(column.in_(list(values)))
+    return query
 
 
 async def _sum_of(session: AsyncSession, parts: Sequence[Any]) -> int:
