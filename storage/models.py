@@ -410,16 +410,41 @@ class TicketPieceCount(Base):
 
 
 class TicketPieceChange(Base):
-    """A change of `ticket_piece_counts` not folded into it yet: +1 or -1 tickets of a
-    status and category for each of `pieces` (those of one ticket, repeated ones kept),
-    appended by a trigger on `tickets` (PostgreSQL)."""
+    """A change of `ticket_piece_counts` (and `ticket_piece_days`) not folded into it yet:
+    +1 or -1 tickets of a status and category, received on a Beijing day (`figures_sql.
+    day_number`), for each of `pieces` (those of one ticket, repeated ones kept), appended
+    by a trigger on `tickets` (PostgreSQL)."""
 
     __tablename__ = "ticket_piece_changes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     pieces: Mapped[list[str]] = mapped_column(ARRAY(Text()).with_variant(JSON(), "sqlite"))
+    day: Mapped[int]
     status: Mapped[str] = mapped_column(String(12))
     category: Mapped[str] = mapped_column(String(10))
     delta: Mapped[int]
+
+
+class TicketCommonPiece(Base):
+    """A piece held by so many tickets that they are counted per day too
+    (`ticket_piece_days`): a whole city's search for it since a moment is counted from
+    there, where the index of pieces would hand over every ticket holding it before the
+    dates could narrow them. A rarer piece is counted from its tickets, quickly; a piece
+    becomes common when its count grows past `storage.ticket_counts.COMMON_FROM` and stays
+    so."""
+
+    __tablename__ = "ticket_common_pieces"
+    piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class TicketPieceDay(Base):
+    """How many tickets received on a Beijing day hold each common piece
+    (`ticket_common_pieces`), with the changes in `ticket_piece_changes` folded in now and
+    then (PostgreSQL; empty on SQLite)."""
+
+    __tablename__ = "ticket_piece_days"
+    piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    tickets: Mapped[int] = mapped_column(BigInteger)
 
 
 class FigureSnapshot(Base):

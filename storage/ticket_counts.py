@@ -32,6 +32,14 @@ fold adds each piece's changes to its counts. `count_with_piece` answers the tok
 searched for one word of two characters without case (电梯), alone or with a status and
 category: the index finds such a word's tickets at once, but counting half a million of
 them reads each one's row (a second), which this reads in a few milliseconds.
+
+The pieces held by COMMON_FROM tickets or more (`ticket_common_pieces`) are also counted
+per Beijing day received (`ticket_piece_days`), from the same change rows, which carry the
+ticket's day: the token's list searched for such a word since a moment is counted from
+the whole days after it and the tickets of the rest of its day, where the index would hand
+over every ticket holding the word before the dates narrowed them. A fold makes the pieces
+that grew past COMMON_FROM common, their days counted from their tickets in the statement
+that folds the changes, so that no change is counted twice or missed.
 """
 
 from __future__ import annotations
@@ -47,11 +55,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.figures_sql import day_number
 from storage.models import (
     Ticket,
+    TicketCommonPiece,
     TicketCount,
     TicketCountChange,
     TicketPieceChange,
     TicketPieceCount,
+    TicketPieceDay,
 )
+from storage.ticket_search import text_holds
 
 BEIJING_SECONDS = 8 * 3600
 _BEIJING = timezone(timedelta(seconds=BEIJING_SECONDS))
@@ -130,19 +141,28 @@ def _pieces(row: str) -> str:
     return f"ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
 
 
-#: The columns of a ticket whose change moves it in `ticket_piece_counts`.
-_PIECE_KEYED = ("text", "reporter_name", "location", "status", "category")
+#: A piece held by at least this many tickets is counted per day too (`ticket_piece_days`):
+#: the index of pieces hands over a rarer one's tickets in a few milliseconds, which the
+#: dates then narrow, where a common one's (电梯: half a million) take it a third of a second.
+COMMON_FROM = 10_000
+#: At most this many pieces become common in one fold (each one's tickets are read).
+COMMON_AT_ONCE = 2
+
+#: The columns of a ticket whose change moves it in `ticket_piece_counts` or
+#: `ticket_piece_days`.
+_PIECE_KEYED = ("text", "reporter_name", "location", "status", "category", "created_at")
 
 
 def _piece_change(row: str, delta: int) -> str:
-    return (f"INSERT INTO ticket_piece_changes (pieces, status, category, delta) VALUES "
-            f"({_pieces(row)}, {row}.status, {row}.category, {delta})")
+    return (f"INSERT INTO ticket_piece_changes (pieces, day, status, category, delta) VALUES "
+            f"({_pieces(row)}, {_day('postgresql', row + '.created_at')}, {row}.status, "
+            f"{row}.category, {delta})")
 
 
 def piece_statements() -> list[str]:
-    """The trigger that records the changes of the counts per piece, status and category
-    (PostgreSQL, after migration 0014's `ticket_bigrams`): one row per ticket written,
-    deleted, rewritten or moved to another status or category, holding its pieces."""
+    """The trigger that records the changes of the counts per piece (PostgreSQL, after
+    migration 0014's `ticket_bigrams`): one row per ticket written, deleted, rewritten or
+    moved to another status, category or day, holding its pieces."""
     changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _PIECE_KEYED)
     return [
         "CREATE FUNCTION gridbot_ticket_pieces() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -168,28 +188,70 @@ def drop_piece_statements() -> list[str]:
             "DROP FUNCTION IF EXISTS gridbot_ticket_pieces()"]
 
 
-#: Each distinct piece of the rows of {rows} (with their status, category and {delta}).
-_EACH_PIECE = ("SELECT p.piece, r.status, r.category, {delta} FROM {rows} AS r "
-               "CROSS JOIN LATERAL (SELECT DISTINCT unnest({pieces}) AS piece) AS p "
-               "GROUP BY 1, 2, 3")
+#: Each distinct piece of the rows of {rows} (with {columns} and {delta}).
+_EACH_PIECE = ("SELECT p.piece, {columns}, {delta} FROM {rows} AS r "
+               "CROSS JOIN LATERAL (SELECT DISTINCT unnest({pieces}) AS piece) AS p {where}"
+               "GROUP BY 1, 2{more}")
 _UPSERT_PIECES = ("INSERT INTO ticket_piece_counts (piece, status, category, tickets) {rows} "
                   "ON CONFLICT (piece, status, category) DO UPDATE "
                   "SET tickets = ticket_piece_counts.tickets + EXCLUDED.tickets")
+_UPSERT_DAYS = ("INSERT INTO ticket_piece_days (piece, day, tickets) {rows} "
+                "ON CONFLICT (piece, day) DO UPDATE "
+                "SET tickets = ticket_piece_days.tickets + EXCLUDED.tickets")
+_COMMON = "p.piece IN (SELECT piece FROM ticket_common_pieces) "
+
+
+def _per_piece(rows: str, pieces: str, delta: str) -> str:
+    return _EACH_PIECE.format(columns="r.status, r.category", more=", 3", where="",
+                              rows=rows, pieces=pieces, delta=delta)
+
+
+def _per_common_piece_and_day(rows: str, pieces: str, day: str, delta: str) -> str:
+    return _EACH_PIECE.format(columns=day, more="", where="WHERE " + _COMMON,
+                              rows=rows, pieces=pieces, delta=delta)
 
 
 def rebuild_piece_statements() -> list[str]:
-    """Statements that make `ticket_piece_counts` the counts of the tickets as they are
-    (PostgreSQL; while nothing else writes tickets)."""
+    """Statements that make `ticket_piece_counts` the counts of the tickets as they are,
+    with the pieces of at least COMMON_FROM tickets counted per day too (PostgreSQL; while
+    nothing else writes tickets)."""
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
-            _UPSERT_PIECES.format(rows=_EACH_PIECE.format(
-                delta="count(*)", rows="tickets", pieces=_pieces("r")))]
+            "DELETE FROM ticket_piece_days",
+            "DELETE FROM ticket_common_pieces",
+            _UPSERT_PIECES.format(rows=_per_piece("tickets", _pieces("r"), "count(*)")),
+            "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
+            f" GROUP BY piece HAVING sum(tickets) >= {COMMON_FROM}",
+            _UPSERT_DAYS.format(rows=_per_common_piece_and_day(
+                "tickets", _pieces("r"), _day("postgresql", "r.created_at"), "count(*)"))]
 
 
+#: The pieces of the changes not folded yet that are held by at least :common tickets and
+#: not common yet, the most held first (a piece grows past COMMON_FROM as its tickets are
+#: written, so it is among them then).
+_NEWLY_COMMON = (
+    "SELECT c.piece FROM ticket_piece_counts AS c"
+    " WHERE c.piece IN (SELECT unnest(pieces) FROM ticket_piece_changes)"
+    " AND c.piece NOT IN (SELECT piece FROM ticket_common_pieces)"
+    " GROUP BY c.piece HAVING sum(c.tickets) >= :common ORDER BY sum(c.tickets) DESC"
+    " LIMIT :at_once")
+
+#: One statement, so that all of it sees the same tickets and changes: the changes recorded
+#: so far are deleted and added to the counts per piece, and to the counts per day of the
+#: pieces already common; the pieces of :newly become common, their counts per day those of
+#: the tickets holding them (which include the changes moved).
 _FOLD_PIECES = (
-    "WITH moved AS (DELETE FROM ticket_piece_changes RETURNING pieces, status, category, delta) "
-    + _UPSERT_PIECES.format(rows=_EACH_PIECE.format(delta="sum(r.delta)", rows="moved",
-                                                    pieces="r.pieces")))
+    "WITH moved AS (DELETE FROM ticket_piece_changes"
+    " RETURNING pieces, day, status, category, delta), "
+    "counted AS (" + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
+    + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
+    " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece) "
+    + _UPSERT_DAYS.format(rows=(
+        "SELECT piece, day, sum(tickets) FROM ("
+        + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
+        + " UNION ALL SELECT n.piece, " + _day("postgresql", "t.created_at") + ", count(*)"
+        " FROM newly AS n JOIN tickets AS t ON " + _pieces("t") + " @> ARRAY[n.piece::text]"
+        " GROUP BY 1, 2) AS each_day (piece, day, tickets) GROUP BY 1, 2")))
 
 
 _UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
@@ -213,7 +275,9 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
             "folded AS (" + _UPSERT.format(
                 rows="SELECT day, status, category, sum(delta) FROM moved GROUP BY 1, 2, 3")
             + ") SELECT count(*) FROM moved"))
-        await session.execute(text(_FOLD_PIECES))
+        newly = list((await session.scalars(text(_NEWLY_COMMON), {
+            "common": COMMON_FROM, "at_once": COMMON_AT_ONCE})).all())
+        await session.execute(text(_FOLD_PIECES), {"newly": newly})
         return int(moved or 0)
     # No DELETE … RETURNING inside a WITH: the changes up to the newest, folded and deleted.
     last = await session.scalar(select(func.max(TicketCountChange.id)))
@@ -231,8 +295,8 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 @dataclass(frozen=True, slots=True)
 class CityFilter:
     """A list of the whole city's tickets filtered by nothing but these (None: any); with
-    `piece`, by status, category and a search for one word of two characters without case,
-    lowered, alone (`since` is then None)."""
+    `piece`, also searched for one word of two characters without case, lowered, alone:
+    then by status and category, or by `since` alone."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
@@ -242,16 +306,41 @@ class CityFilter:
 
 async def count_with_piece(session: AsyncSession, piece: str,
                            statuses: Sequence[str] | None = None,
-                           categories: Sequence[str] | None = None) -> int:
+                           categories: Sequence[str] | None = None,
+                           since: datetime | None = None) -> int | None:
     """How many tickets hold `piece` and have one of `statuses` and of `categories` (None:
     any), on PostgreSQL: their folded counts and the changes not folded yet, in one
-    statement."""
+    statement. With `since` (and no statuses or categories), how many received at or after
+    it hold a common piece: the counts of the whole days after since's, the changes not
+    folded yet of those days and the tickets of the rest of its day; None for a piece that
+    is not common (`TicketCommonPiece`), whose tickets are counted quicker from the index."""
+    if since is not None:
+        if statuses is not None or categories is not None:
+            raise ValueError("a piece is counted per day whatever the status and category")
+        return await _count_since_with_piece(session, piece, since)
     folded = select(TicketPieceCount.tickets.label("n")).where(TicketPieceCount.piece == piece)
     pending = select(TicketPieceChange.delta.label("n")).where(
         TicketPieceChange.pieces.contains([piece]))
     return await _sum_of(session, [
         _in_statuses_and_categories(query, table, statuses, categories)
         for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange))])
+
+
+async def _count_since_with_piece(session: AsyncSession, piece: str,
+                                  since: datetime) -> int | None:
+    # Once common, a piece stays so: the counts read below are there if this finds it.
+    if await session.scalar(select(TicketCommonPiece.piece).where(
+            TicketCommonPiece.piece == piece)) is None:
+        return None
+    first = since.astimezone(_BEIJING).date()
+    folded = select(TicketPieceDay.tickets.label("n")).where(
+        TicketPieceDay.piece == piece, TicketPieceDay.day > day_number(first))
+    pending = select(TicketPieceChange.delta.label("n")).where(
+        TicketPieceChange.pieces.contains([piece]), TicketPieceChange.day > day_number(first))
+    next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
+    rest = select(func.count().label("n")).select_from(Ticket).where(
+        Ticket.created_at >= since, Ticket.created_at < next_day, text_holds(piece))
+    return await _sum_of(session, [folded, pending, rest])
 
 
 async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = None,

@@ -45,10 +45,7 @@ def search_conditions(text: str) -> list[Any]:
     name or location; a word that is a number (128, #128) also finds ticket 128."""
     conditions = []
     for term in text.split()[:MAX_TERMS]:
-        pattern = _like(term)
-        held: Any = or_(Ticket.text.ilike(pattern, escape="\\"),
-                        Ticket.reporter_name.ilike(pattern, escape="\\"),
-                        Ticket.location.ilike(pattern, escape="\\"))
+        held = text_holds(term)
         if len(term) >= 2:
             pieces = bindparam(None, term, type_=String())
             held = (_pieces_exactly(held, pieces) if _two_without_case(term)
@@ -59,6 +56,16 @@ def search_conditions(text: str) -> list[Any]:
             found.append(Ticket.id == int(number.group(1)))
         conditions.append(or_(*found))
     return conditions
+
+
+def text_holds(term: str) -> Any:
+    """The ticket's text, reporter name or location holds `term`, read from its row alone
+    (on PostgreSQL too: for a few tickets, as a day's, quicker than computing their
+    pieces)."""
+    pattern = _like(term)
+    return or_(Ticket.text.ilike(pattern, escape="\\"),
+               Ticket.reporter_name.ilike(pattern, escape="\\"),
+               Ticket.location.ilike(pattern, escape="\\"))
 
 
 def counted_piece(text: str) -> str | None:

@@ -257,9 +257,9 @@ async def list_tickets(
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list (from
     `ticket_piece_counts` on PostgreSQL when it is searched for one word, alone or with a
-    status and category), and part by part when `parts` are the same tickets as disjoint
-    parts (a person's list: each part read from an index alone, where their union would
-    visit each ticket's row).
+    status and category, and `ticket_piece_days` since a moment), and part by part when
+    `parts` are the same tickets as disjoint parts (a person's list: each part read from
+    an index alone, where their union would visit each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
     answer. A person's list is then read whole once (a street's tickets): in every order
@@ -291,20 +291,26 @@ async def list_tickets(
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
     elif city is not None and city.piece is not None and dialect == "postgresql":
-        total = await count_with_piece(session, city.piece, city.statuses, city.categories)
+        total = await count_with_piece(session, city.piece, city.statuses, city.categories,
+                                       city.since)
+        if total is None:  # a piece too rare to be counted per day: its few tickets are
+            total = await _count(session, conditions)
     # SQLite keeps no counts per piece: a city searched for one word is counted below.
     elif city is not None and city.piece is None:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
         total = 0
         for part in parts:  # a few: the person's buildings, their grids, what they hold
-            total += int(await session.scalar(
-                select(func.count()).select_from(Ticket).where(*part)) or 0)
+            total += await _count(session, part)
     else:
-        total = await session.scalar(select(func.count()).select_from(Ticket)
-                                     .where(*conditions))
+        total = await _count(session, conditions)
     ids = await page_ids(session, conditions, sort, limit, offset, parts)
     return await _in_order(session, ids), int(total or 0)
+
+
+async def _count(session: AsyncSession, conditions: Sequence[Any]) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Ticket).where(*conditions)) or 0)
 
 
 async def _in_order(session: AsyncSession, ids: list[int]) -> list[Ticket]:

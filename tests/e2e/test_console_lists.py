@@ -10,11 +10,14 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 import pytest_asyncio
 
 from bot.ticket_lists import csv_row
 from domain.org import OrgMap
+from storage import ticket_counts
 from storage.models import Ticket
 from tests.e2e.browsers import Browser, signed_in
 from tests.e2e.conftest import Spine
@@ -96,6 +99,34 @@ async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
         assert body["total"] == len(body["tickets"]), q
         found.append(body["total"])
     assert found[:3] == [1, 1, 2] and found[-1] == 0
+
+
+async def test_a_city_search_since_a_moment_is_counted_as_found(
+        listed: Listed, monkeypatch: pytest.MonkeyPatch):
+    """Since a moment, the whole city's search for a common word is counted per day on
+    PostgreSQL (here a piece of one ticket is common): its total is what the search finds,
+    once the pieces became common in the workers' fold (those of a ticket changed), and
+    for a ticket written since, before the next fold; a word not common is counted from
+    its tickets."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
+    monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 100)
+    spine = listed.spine
+    await spine.runtime.processor.fold_ticket_counts()
+    worker = await listed.as_("zhangwg")
+    accepted = await worker.request("POST", f"/api/v1/tickets/{listed.lift}/accept")
+    assert accepted.status == 200  # its pieces are among the changes: they become common
+    await spine.runtime.processor.fold_ticket_counts()
+    await report(spine, "3号楼电梯又停了", chat="b8@chatroom")
+    newest = (await spine.api("/api/v1/tickets?q=电梯"))["tickets"][0]
+    found = {}
+    for q in ("电梯", "楼道", "坏了", "又停"):
+        for since in ("2000-01-01", newest["created_at"], "9000-01-01"):
+            body = await spine.api(f"/api/v1/tickets?q={q}&since={quote(since)}")
+            assert body["total"] == len(body["tickets"]), (q, since)
+            found[q, since] = body["total"]
+    assert [found["电梯", since] for since in ("2000-01-01", newest["created_at"])] == [2, 1]
+    assert found["楼道", "2000-01-01"] == 2 and found["又停", newest["created_at"]] == 1
+    assert found["电梯", "9000-01-01"] == 0
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -204,5 +204,62 @@ async def test_the_counts_per_piece_move_to_0015s_shape_and_back(db_url: str):
             ("坏了", "new", "repair", 1), ("电梯", "closed", "repair", 1),
             ("电梯", "new", "repair", 1)]
         assert await rows("SELECT count(*) FROM ticket_piece_changes") == [(0,)]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
+    """Down to 0017 nothing is counted per day and the trigger records no day; up again,
+    the changes recorded meanwhile are folded, the pieces of 10,000 tickets or more are
+    common and counted per day from the tickets there are, and each change carries its
+    ticket's day."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+
+    async def write(body: str, count: int, at: datetime) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO tickets (category, status, urgency, escalation_level,"
+                " reporter_channel, reporter_id, text, created_at, updated_at)"
+                " SELECT 'repair', 'new', 'normal', 0, 'bridge', 'wxid_1', :body, :at, now()"
+                " FROM generate_series(1, :count)"),
+                {"body": body, "count": count, "at": at})
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        async with engine.connect() as connection:
+            return sorted(tuple(row) for row in (await connection.execute(text(query))).all())
+
+    try:
+        midnight = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 2026-11-21 in Beijing
+        await write("电梯坏了", 6000, midnight - timedelta(seconds=1))
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        assert await rows("SELECT to_regclass('ticket_piece_days') IS NULL") == [(True,)]
+        await write("电梯坏了", 4000, midnight)
+        await write("电梯又停", 1, midnight)
+        assert await rows("SELECT count(*), sum(delta) FROM ticket_piece_changes") == [
+            (4001, 4001)]
+        await upgrade(engine)
+        assert await rows("SELECT piece FROM ticket_common_pieces") == [
+            ("坏了",), ("梯坏",), ("电梯",)]
+        day = 20778  # 2026-11-21, days since 1970-01-01
+        assert await rows("SELECT piece, day, tickets FROM ticket_piece_days") == [
+            ("坏了", day - 1, 6000), ("坏了", day, 4000), ("梯坏", day - 1, 6000),
+            ("梯坏", day, 4000), ("电梯", day - 1, 6000), ("电梯", day, 4001)]
+        assert await rows("SELECT sum(tickets) FROM ticket_piece_counts"
+                          " WHERE piece = '电梯'") == [(10001,)]
+        assert await rows("SELECT count(*) FROM ticket_piece_changes") == [(0,)]
+        await write("电梯又停", 1, midnight + timedelta(days=1))
+        assert await rows("SELECT day, delta FROM ticket_piece_changes") == [(day + 1, 1)]
     finally:
         await engine.dispose()

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import ticket_counts
 from storage.models import Ticket, TicketPieceChange
 from storage.ticket_counts import CityFilter, count_with_piece, fold_ticket_counts
 from storage.ticket_search import counted_piece, search_conditions
@@ -228,3 +229,106 @@ async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
             rows, total = await list_tickets(session, conditions, 10, 0, city=city,
                                              searched=True)
             assert (len(rows), total) == (2 if counted else 0, counted), city
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_common_pieces_counted_per_day_are_the_tickets(
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A piece held by at least COMMON_FROM tickets becomes common in a fold, at most
+    COMMON_AT_ONCE at a time, and is counted per day from then on: how many tickets
+    received since a moment hold it is what a search for it since then finds, through
+    tickets written, rewritten, moved to another day and deleted, with the changes pending
+    when it became common counted once. A piece not common is not counted so (None)."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 2)
+    monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 3)
+    # Tickets over four Beijing days (NOW is 14:00 in Beijing), some at the same moment.
+    moments = [NOW - timedelta(hours=7 * (n % 9)) for n in range(len(TICKETS) * 2)]
+    sinces = sorted({*moments, NOW - timedelta(days=9), NOW - timedelta(hours=30),
+                     NOW + timedelta(hours=1)})
+
+    async def check(session: AsyncSession) -> set[str]:
+        common = set((await session.scalars(text(
+            "SELECT piece FROM ticket_common_pieces"))).all())
+        for piece in _pieces():
+            for since in sinces:
+                found = await session.scalar(select(func.count()).select_from(Ticket).where(
+                    *search_conditions(piece), Ticket.created_at >= since))
+                counted = await count_with_piece(session, piece, since=since)
+                assert counted == (found if piece in common else None), (piece, since)
+        return common
+
+    async with sessions() as session, session.begin():
+        rows = [Ticket(category="complaint", status="new", reporter_channel="bridge",
+                       reporter_id=f"wxid_{n}", reporter_name=reporter, text=body,
+                       location=place, created_at=moment, updated_at=moment)
+                for n, ((body, reporter, place), moment)
+                in enumerate(zip(TICKETS * 2, moments, strict=True))]
+        session.add_all(rows)
+        await session.flush()
+        assert await check(session) == set()
+        await fold_ticket_counts(session)  # counted per piece; none held by 2 folded before
+        assert await check(session) == set()
+        # Changes pending as the pieces they hold become common.
+        await session.execute(update(Ticket).where(Ticket.id == rows[0].id).values(
+            text="楼道电梯又停了", created_at=NOW - timedelta(days=3)))
+        await session.execute(delete(Ticket).where(Ticket.id == rows[5].id))
+        await session.execute(update(Ticket).values(status="accepted"))
+        await fold_ticket_counts(session)
+        common = await check(session)
+        assert len(common) == 3  # of more than 20 held by 2 tickets, the most held first
+        rounds = 0
+        while True:  # a piece's tickets written again: it is among the changes
+            await session.execute(update(Ticket).values(
+                status="new" if rounds % 2 else "closed"))
+            await fold_ticket_counts(session)
+            before, common = common, await check(session)
+            rounds += 1
+            if common == before:
+                break
+        held = {piece for piece, n in (await session.execute(text(
+            "SELECT piece, sum(tickets) FROM ticket_piece_counts GROUP BY piece"))).all()
+            if n >= 2}
+        assert common == held and len(held) > 20 and rounds > 5
+        # Once common, each change moves its day: received earlier, rewritten, deleted,
+        # written; then folded.
+        changes = await session.scalar(select(func.count()).select_from(TicketPieceChange))
+        await session.execute(update(Ticket).where(Ticket.id == rows[1].id).values(
+            created_at=NOW - timedelta(days=2, hours=3)))
+        assert await session.scalar(
+            select(func.count()).select_from(TicketPieceChange)) == changes + 2
+        await session.execute(update(Ticket).where(Ticket.id == rows[2].id).values(
+            text="电梯里有人抽烟", reporter_name=None))
+        await session.execute(delete(Ticket).where(Ticket.id == rows[9].id))
+        session.add(Ticket(category="repair", status="new", reporter_channel="bridge",
+                           reporter_id="wxid_new", text="3号楼电梯又坏了",
+                           created_at=NOW - timedelta(hours=1), updated_at=NOW))
+        await session.flush()
+        assert await check(session) == held
+        await fold_ticket_counts(session)
+        assert await check(session) >= held
+        with pytest.raises(ValueError):
+            await count_with_piece(session, "电梯", ["new"], since=NOW)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_citys_search_since_a_moment_is_counted_per_day_once_common(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Since a moment, the whole city's list searched for a common piece takes its total
+    from the counts per day (a count moved behind the tickets' back shows in it), and for
+    a piece not common, from the tickets."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 2)
+    async with sessions() as session, session.begin():
+        await fold_ticket_counts(session)
+        await session.execute(update(Ticket).values(status="accepted"))
+        await fold_ticket_counts(session)  # 电梯 is held by two tickets: common
+        moved = await session.execute(text(
+            "UPDATE ticket_piece_days SET tickets = tickets + 1000 WHERE piece IN ('电梯', '楼道')"))
+        assert moved.rowcount == 1
+        for piece, since, counted in (("电梯", NOW - timedelta(days=1), 1002),
+                                      ("电梯", NOW + timedelta(hours=1), 0),
+                                      ("楼道", NOW - timedelta(days=1), 1)):
+            conditions = [*search_conditions(piece), Ticket.created_at >= since]
+            rows, total = await list_tickets(session, conditions, 10, 0, searched=True,
+                                             city=CityFilter(since=since, piece=piece))
+            assert (len(rows), total) == (len(_wanted(piece)) if counted else 0, counted)

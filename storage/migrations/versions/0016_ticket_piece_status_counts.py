@@ -23,12 +23,44 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from storage import ticket_counts
-
 revision: str = '0016'
 down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+# This migration's statements, as they were (the live ones in storage.ticket_counts have
+# moved on: migration 0018 counts common pieces per day too).
+_PIECES = "ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
+_CHANGE = ("INSERT INTO ticket_piece_changes (pieces, status, category, delta) VALUES "
+           "(" + _PIECES + ", {row}.status, {row}.category, {delta})")
+_KEYED = ("text", "reporter_name", "location", "status", "category")
+FILL = [
+    "INSERT INTO ticket_piece_counts (piece, status, category, tickets)"
+    " SELECT p.piece, r.status, r.category, count(*) FROM tickets AS r CROSS JOIN LATERAL"
+    f" (SELECT DISTINCT unnest({_PIECES.format(row='r')}) AS piece) AS p GROUP BY 1, 2, 3",
+]
+TRIGGER = [
+    "CREATE FUNCTION gridbot_ticket_pieces() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP IN ('UPDATE', 'DELETE') THEN\n"
+    f"    {_CHANGE.format(row='OLD', delta=-1)};\n"
+    "  END IF;\n"
+    "  IF TG_OP IN ('UPDATE', 'INSERT') THEN\n"
+    f"    {_CHANGE.format(row='NEW', delta=1)};\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$",
+    "CREATE TRIGGER ticket_pieces_insert AFTER INSERT OR DELETE ON tickets FOR EACH ROW"
+    " EXECUTE FUNCTION gridbot_ticket_pieces()",
+    f"CREATE TRIGGER ticket_pieces_update AFTER UPDATE OF {', '.join(_KEYED)} ON tickets"
+    " FOR EACH ROW WHEN ("
+    + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _KEYED)
+    + ") EXECUTE FUNCTION gridbot_ticket_pieces()",
+]
+DROP_TRIGGER = ["DROP TRIGGER IF EXISTS ticket_pieces_update ON tickets",
+                "DROP TRIGGER IF EXISTS ticket_pieces_insert ON tickets",
+                "DROP FUNCTION IF EXISTS gridbot_ticket_pieces()"]
 
 
 def _create_tables() -> None:
@@ -62,19 +94,18 @@ def upgrade() -> None:
     if postgres:
         # Rows written while the counts are filled would be counted twice or not at all.
         op.execute("LOCK TABLE tickets IN SHARE MODE")
-        for statement in ticket_counts.drop_piece_statements():
+        for statement in DROP_TRIGGER:
             op.execute(statement)
     _drop_tables()
     _create_tables()
     if postgres:
-        for statement in (*ticket_counts.rebuild_piece_statements(),
-                          *ticket_counts.piece_statements()):
+        for statement in (*FILL, *TRIGGER):
             op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for statement in ticket_counts.drop_piece_statements():
+        for statement in DROP_TRIGGER:
             op.execute(statement)
     _drop_tables()
     # Migration 0015's tables, counts and trigger, as it makes them.
