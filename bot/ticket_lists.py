@@ -92,12 +92,10 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
         conditions += ticket_search.search_conditions(words)
-        # The whole city searched for one word, alone, with a status and category or
-        # since a moment, is counted per piece (PostgreSQL).
+        # The whole city searched for one word, alone or with a status, category and
+        # time, is counted per piece (PostgreSQL).
         piece = ticket_search.counted_piece(words)
-        counted = city is not None and piece is not None and (
-            city.since is None or (city.statuses is None and city.categories is None))
-        city = replace(city, piece=piece) if counted and city is not None else None
+        city = replace(city, piece=piece) if city is not None and piece else None
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

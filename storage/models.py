@@ -437,13 +437,15 @@ class TicketCommonPiece(Base):
 
 
 class TicketPieceDay(Base):
-    """How many tickets received on a Beijing day hold each common piece
-    (`ticket_common_pieces`), with the changes in `ticket_piece_changes` folded in now and
-    then (PostgreSQL; empty on SQLite)."""
+    """How many tickets of a status and category received on a Beijing day hold each
+    common piece (`ticket_common_pieces`), with the changes in `ticket_piece_changes`
+    folded in now and then (PostgreSQL; empty on SQLite)."""
 
     __tablename__ = "ticket_piece_days"
     piece: Mapped[str] = mapped_column(String(8), primary_key=True)
     day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(12), primary_key=True)
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
     tickets: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -34,9 +34,9 @@ category: the index finds such a word's tickets at once, but counting half a mil
 them reads each one's row (a second), which this reads in a few milliseconds.
 
 The pieces held by COMMON_FROM tickets or more (`ticket_common_pieces`) are also counted
-per Beijing day received (`ticket_piece_days`), from the same change rows, which carry the
-ticket's day: the token's list searched for such a word since a moment is counted from
-the whole days after it and the tickets of the rest of its day, where the index would hand
+per Beijing day received, status and category (`ticket_piece_days`), from the same change rows, which carry the
+ticket's day: the token's list searched for such a word since a moment (and by status and
+category) is counted from the whole days after it and the tickets of the rest of its day, where the index would hand
 over every ticket holding the word before the dates narrowed them. A fold makes the pieces
 that grew past COMMON_FROM common, their days counted from their tickets in the statement
 that folds the changes, so that no change is counted twice or missed.
@@ -195,8 +195,8 @@ _EACH_PIECE = ("SELECT p.piece, {columns}, {delta} FROM {rows} AS r "
 _UPSERT_PIECES = ("INSERT INTO ticket_piece_counts (piece, status, category, tickets) {rows} "
                   "ON CONFLICT (piece, status, category) DO UPDATE "
                   "SET tickets = ticket_piece_counts.tickets + EXCLUDED.tickets")
-_UPSERT_DAYS = ("INSERT INTO ticket_piece_days (piece, day, tickets) {rows} "
-                "ON CONFLICT (piece, day) DO UPDATE "
+_UPSERT_DAYS = ("INSERT INTO ticket_piece_days (piece, day, status, category, tickets) {rows} "
+                "ON CONFLICT (piece, day, status, category) DO UPDATE "
                 "SET tickets = ticket_piece_days.tickets + EXCLUDED.tickets")
 _COMMON = "p.piece IN (SELECT piece FROM ticket_common_pieces) "
 
@@ -207,8 +207,8 @@ def _per_piece(rows: str, pieces: str, delta: str) -> str:
 
 
 def _per_common_piece_and_day(rows: str, pieces: str, day: str, delta: str) -> str:
-    return _EACH_PIECE.format(columns=day, more="", where="WHERE " + _COMMON,
-                              rows=rows, pieces=pieces, delta=delta)
+    return _EACH_PIECE.format(columns=f"{day}, r.status, r.category", more=", 3, 4",
+                              where="WHERE " + _COMMON, rows=rows, pieces=pieces, delta=delta)
 
 
 def rebuild_piece_statements() -> list[str]:
@@ -247,11 +247,12 @@ _FOLD_PIECES = (
     + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
     " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece) "
     + _UPSERT_DAYS.format(rows=(
-        "SELECT piece, day, sum(tickets) FROM ("
+        "SELECT piece, day, status, category, sum(tickets) FROM ("
         + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
-        + " UNION ALL SELECT n.piece, " + _day("postgresql", "t.created_at") + ", count(*)"
-        " FROM newly AS n JOIN tickets AS t ON " + _pieces("t") + " @> ARRAY[n.piece::text]"
-        " GROUP BY 1, 2) AS each_day (piece, day, tickets) GROUP BY 1, 2")))
+        + " UNION ALL SELECT n.piece, " + _day("postgresql", "t.created_at")
+        + ", t.status, t.category, count(*) FROM newly AS n JOIN tickets AS t ON "
+        + _pieces("t") + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3, 4)"
+        " AS each_day (piece, day, status, category, tickets) GROUP BY 1, 2, 3, 4")))
 
 
 _UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
@@ -295,8 +296,7 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 @dataclass(frozen=True, slots=True)
 class CityFilter:
     """A list of the whole city's tickets filtered by nothing but these (None: any); with
-    `piece`, also searched for one word of two characters without case, lowered, alone:
-    then by status and category, or by `since` alone."""
+    `piece`, also searched for one word of two characters without case, lowered, alone."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
@@ -310,14 +310,12 @@ async def count_with_piece(session: AsyncSession, piece: str,
                            since: datetime | None = None) -> int | None:
     """How many tickets hold `piece` and have one of `statuses` and of `categories` (None:
     any), on PostgreSQL: their folded counts and the changes not folded yet, in one
-    statement. With `since` (and no statuses or categories), how many received at or after
-    it hold a common piece: the counts of the whole days after since's, the changes not
-    folded yet of those days and the tickets of the rest of its day; None for a piece that
-    is not common (`TicketCommonPiece`), whose tickets are counted quicker from the index."""
+    statement. With `since`, how many received at or after it hold a common piece: the
+    counts of the whole days after since's, the changes not folded yet of those days and
+    the tickets of the rest of its day; None for a piece that is not common
+    (`TicketCommonPiece`), whose tickets are counted quicker from the index."""
     if since is not None:
-        if statuses is not None or categories is not None:
-            raise ValueError("a piece is counted per day whatever the status and category")
-        return await _count_since_with_piece(session, piece, since)
+        return await _count_since_with_piece(session, piece, statuses, categories, since)
     folded = select(TicketPieceCount.tickets.label("n")).where(TicketPieceCount.piece == piece)
     pending = select(TicketPieceChange.delta.label("n")).where(
         TicketPieceChange.pieces.contains([piece]))
@@ -327,6 +325,8 @@ async def count_with_piece(session: AsyncSession, piece: str,
 
 
 async def _count_since_with_piece(session: AsyncSession, piece: str,
+                                  statuses: Sequence[str] | None,
+                                  categories: Sequence[str] | None,
                                   since: datetime) -> int | None:
     # Once common, a piece stays so: the counts read below are there if this finds it.
     if await session.scalar(select(TicketCommonPiece.piece).where(
@@ -340,7 +340,10 @@ async def _count_since_with_piece(session: AsyncSession, piece: str,
     next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
     rest = select(func.count().label("n")).select_from(Ticket).where(
         Ticket.created_at >= since, Ticket.created_at < next_day, text_holds(piece))
-    return await _sum_of(session, [folded, pending, rest])
+    return await _sum_of(session, [
+        _in_statuses_and_categories(query, table, statuses, categories)
+        for query, table in ((folded, TicketPieceDay), (pending, TicketPieceChange),
+                             (rest, Ticket))])
 
 
 async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = None,

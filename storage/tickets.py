@@ -257,7 +257,7 @@ async def list_tickets(
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list (from
     `ticket_piece_counts` on PostgreSQL when it is searched for one word, alone or with a
-    status and category, and `ticket_piece_days` since a moment), and part by part when
+    status and category, and `ticket_piece_days` also since a moment), and part by part when
     `parts` are the same tickets as disjoint parts (a person's list: each part read from
     an index alone, where their union would visit each ticket's row).
 

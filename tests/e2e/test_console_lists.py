@@ -103,8 +103,9 @@ async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
 
 async def test_a_city_search_since_a_moment_is_counted_as_found(
         listed: Listed, monkeypatch: pytest.MonkeyPatch):
-    """Since a moment, the whole city's search for a common word is counted per day on
-    PostgreSQL (here a piece of one ticket is common): its total is what the search finds,
+    """Since a moment, the whole city's search for a common word, with a status and
+    category or without, is counted per day on PostgreSQL (here a piece of one ticket is
+    common): its total is what the search finds,
     once the pieces became common in the workers' fold (those of a ticket changed), and
     for a ticket written since, before the next fold; a word not common is counted from
     its tickets."""
@@ -121,12 +122,16 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     found = {}
     for q in ("电梯", "楼道", "坏了", "又停"):
         for since in ("2000-01-01", newest["created_at"], "9000-01-01"):
-            body = await spine.api(f"/api/v1/tickets?q={q}&since={quote(since)}")
-            assert body["total"] == len(body["tickets"]), (q, since)
-            found[q, since] = body["total"]
-    assert [found["电梯", since] for since in ("2000-01-01", newest["created_at"])] == [2, 1]
-    assert found["楼道", "2000-01-01"] == 2 and found["又停", newest["created_at"]] == 1
-    assert found["电梯", "9000-01-01"] == 0
+            for status in ("", "&status=accepted", "&status=new&category=repair"):
+                query = f"q={q}&since={quote(since)}{status}"
+                body = await spine.api(f"/api/v1/tickets?{query}")
+                assert body["total"] == len(body["tickets"]), query
+                found[q, since, status] = body["total"]
+    assert [found["电梯", since, ""] for since in ("2000-01-01", newest["created_at"])] == [
+        2, 1]
+    assert found["电梯", "2000-01-01", "&status=accepted"] == 1
+    assert found["楼道", "2000-01-01", ""] == 2 and found["又停", newest["created_at"], ""] == 1
+    assert found["电梯", "9000-01-01", ""] == 0
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

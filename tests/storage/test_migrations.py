@@ -212,7 +212,7 @@ async def test_the_counts_per_piece_move_to_0015s_shape_and_back(db_url: str):
 async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
     """Down to 0017 nothing is counted per day and the trigger records no day; up again,
     the changes recorded meanwhile are folded, the pieces of 10,000 tickets or more are
-    common and counted per day from the tickets there are, and each change carries its
+    common and counted per day, status and category from the tickets there are, and each change carries its
     ticket's day."""
     from alembic import command
     from sqlalchemy import text
@@ -253,9 +253,11 @@ async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
         assert await rows("SELECT piece FROM ticket_common_pieces") == [
             ("坏了",), ("梯坏",), ("电梯",)]
         day = 20778  # 2026-11-21, days since 1970-01-01
-        assert await rows("SELECT piece, day, tickets FROM ticket_piece_days") == [
-            ("坏了", day - 1, 6000), ("坏了", day, 4000), ("梯坏", day - 1, 6000),
-            ("梯坏", day, 4000), ("电梯", day - 1, 6000), ("电梯", day, 4001)]
+        assert await rows("SELECT piece, day, status, category, tickets"
+                          " FROM ticket_piece_days") == [
+            ("坏了", day - 1, "new", "repair", 6000), ("坏了", day, "new", "repair", 4000),
+            ("梯坏", day - 1, "new", "repair", 6000), ("梯坏", day, "new", "repair", 4000),
+            ("电梯", day - 1, "new", "repair", 6000), ("电梯", day, "new", "repair", 4001)]
         assert await rows("SELECT sum(tickets) FROM ticket_piece_counts"
                           " WHERE piece = '电梯'") == [(10001,)]
         assert await rows("SELECT count(*) FROM ticket_piece_changes") == [(0,)]

@@ -235,26 +235,39 @@ async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
 async def test_the_common_pieces_counted_per_day_are_the_tickets(
         sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
     """A piece held by at least COMMON_FROM tickets becomes common in a fold, at most
-    COMMON_AT_ONCE at a time, and is counted per day from then on: how many tickets
-    received since a moment hold it is what a search for it since then finds, through
-    tickets written, rewritten, moved to another day and deleted, with the changes pending
-    when it became common counted once. A piece not common is not counted so (None)."""
+    COMMON_AT_ONCE at a time, and is counted per day, status and category from then on:
+    how many tickets of any or some statuses and categories received since a moment hold
+    it is what a search for it since then finds, through tickets written, rewritten, moved
+    to another day, status or category and deleted, with the changes pending when it
+    became common counted once. A piece not common is not counted so (None)."""
     monkeypatch.setattr(ticket_counts, "COMMON_FROM", 2)
     monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 3)
     # Tickets over four Beijing days (NOW is 14:00 in Beijing), some at the same moment.
     moments = [NOW - timedelta(hours=7 * (n % 9)) for n in range(len(TICKETS) * 2)]
-    sinces = sorted({*moments, NOW - timedelta(days=9), NOW - timedelta(hours=30),
-                     NOW + timedelta(hours=1)})
+    # Since: before them all, a Beijing midnight, a ticket's moment, within a day, after.
+    sinces = [NOW - timedelta(days=9), NOW - timedelta(hours=30), NOW - timedelta(hours=21),
+              NOW - timedelta(hours=14), NOW - timedelta(hours=7), NOW + timedelta(hours=1)]
 
-    async def check(session: AsyncSession) -> set[str]:
+    async def check(session: AsyncSession,
+                    filters: list[tuple[list[str] | None, list[str] | None]] = FILTERS,
+                    ) -> set[str]:
         common = set((await session.scalars(text(
             "SELECT piece FROM ticket_common_pieces"))).all())
+        tickets = (await session.execute(select(
+            Ticket.text, Ticket.reporter_name, Ticket.location, Ticket.created_at,
+            Ticket.status, Ticket.category))).all()
         for piece in _pieces():
             for since in sinces:
-                found = await session.scalar(select(func.count()).select_from(Ticket).where(
-                    *search_conditions(piece), Ticket.created_at >= since))
-                counted = await count_with_piece(session, piece, since=since)
-                assert counted == (found if piece in common else None), (piece, since)
+                for statuses, categories in filters:
+                    # What a search finds (test_a_search_finds_the_tickets_that_hold_every_word)
+                    found = sum(1 for *fields, at, status, category in tickets
+                                if any(f is not None and piece in f.lower() for f in fields)
+                                and at >= since and status in (statuses or [status])
+                                and category in (categories or [category]))
+                    counted = await count_with_piece(session, piece, statuses, categories,
+                                                     since)
+                    assert counted == (found if piece in common else None), (
+                        piece, since, statuses, categories)
         return common
 
     async with sessions() as session, session.begin():
@@ -265,9 +278,9 @@ async def test_the_common_pieces_counted_per_day_are_the_tickets(
                 in enumerate(zip(TICKETS * 2, moments, strict=True))]
         session.add_all(rows)
         await session.flush()
-        assert await check(session) == set()
+        assert await check(session, FILTERS[:1]) == set()
         await fold_ticket_counts(session)  # counted per piece; none held by 2 folded before
-        assert await check(session) == set()
+        assert await check(session, FILTERS[:1]) == set()
         # Changes pending as the pieces they hold become common.
         await session.execute(update(Ticket).where(Ticket.id == rows[0].id).values(
             text="楼道电梯又停了", created_at=NOW - timedelta(days=3)))
@@ -281,7 +294,7 @@ async def test_the_common_pieces_counted_per_day_are_the_tickets(
             await session.execute(update(Ticket).values(
                 status="new" if rounds % 2 else "closed"))
             await fold_ticket_counts(session)
-            before, common = common, await check(session)
+            before, common = common, await check(session, FILTERS[:1])
             rounds += 1
             if common == before:
                 break
@@ -297,7 +310,9 @@ async def test_the_common_pieces_counted_per_day_are_the_tickets(
         assert await session.scalar(
             select(func.count()).select_from(TicketPieceChange)) == changes + 2
         await session.execute(update(Ticket).where(Ticket.id == rows[2].id).values(
-            text="电梯里有人抽烟", reporter_name=None))
+            text="电梯里有人抽烟", reporter_name=None, category="dispute"))
+        await session.execute(update(Ticket).where(Ticket.id == rows[3].id).values(
+            status="reopened", category="repair"))
         await session.execute(delete(Ticket).where(Ticket.id == rows[9].id))
         session.add(Ticket(category="repair", status="new", reporter_channel="bridge",
                            reporter_id="wxid_new", text="3号楼电梯又坏了",
@@ -306,17 +321,15 @@ async def test_the_common_pieces_counted_per_day_are_the_tickets(
         assert await check(session) == held
         await fold_ticket_counts(session)
         assert await check(session) >= held
-        with pytest.raises(ValueError):
-            await count_with_piece(session, "电梯", ["new"], since=NOW)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_a_citys_search_since_a_moment_is_counted_per_day_once_common(
         sessions: async_sessionmaker[AsyncSession], tickets: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Since a moment, the whole city's list searched for a common piece takes its total
-    from the counts per day (a count moved behind the tickets' back shows in it), and for
-    a piece not common, from the tickets."""
+    """Since a moment, the whole city's list searched for a common piece, of any status or
+    some, takes its total from the counts per day (a count moved behind the tickets' back
+    shows in it), and for a piece not common, from the tickets."""
     monkeypatch.setattr(ticket_counts, "COMMON_FROM", 2)
     async with sessions() as session, session.begin():
         await fold_ticket_counts(session)
@@ -325,10 +338,16 @@ async def test_a_citys_search_since_a_moment_is_counted_per_day_once_common(
         moved = await session.execute(text(
             "UPDATE ticket_piece_days SET tickets = tickets + 1000 WHERE piece IN ('电梯', '楼道')"))
         assert moved.rowcount == 1
-        for piece, since, counted in (("电梯", NOW - timedelta(days=1), 1002),
-                                      ("电梯", NOW + timedelta(hours=1), 0),
-                                      ("楼道", NOW - timedelta(days=1), 1)):
+        for piece, since, statuses, counted in (
+                ("电梯", NOW - timedelta(days=1), None, 1002),
+                ("电梯", NOW - timedelta(days=1), ["accepted"], 1002),
+                ("电梯", NOW - timedelta(days=1), ["new"], 0),
+                ("电梯", NOW + timedelta(hours=1), None, 0),
+                ("楼道", NOW - timedelta(days=1), None, 1)):
             conditions = [*search_conditions(piece), Ticket.created_at >= since]
+            if statuses is not None:
+                conditions.append(Ticket.status.in_(statuses))
+            city = CityFilter(statuses, since=since, piece=piece)
             rows, total = await list_tickets(session, conditions, 10, 0, searched=True,
-                                             city=CityFilter(since=since, piece=piece))
+                                             city=city)
             assert (len(rows), total) == (len(_wanted(piece)) if counted else 0, counted)

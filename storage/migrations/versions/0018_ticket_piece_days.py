@@ -1,10 +1,11 @@
-"""the common pieces counted per day (PostgreSQL): a whole city's search for a word held by
-many tickets, such as 电梯, since a moment says how many tickets it finds without the index
-handing over every ticket holding it
+"""the common pieces counted per day, status and category (PostgreSQL): a whole city's
+search for a word held by many tickets, such as 电梯, since a moment (and among the open
+tickets or the repairs) says how many tickets it finds without the index handing over
+every ticket holding it
 
 `ticket_common_pieces` lists the pieces of at least 10,000 tickets, filled here from
 `ticket_piece_counts`; `ticket_piece_days` counts their tickets per Beijing day received,
-filled here from the tickets there are. The trigger's change rows carry the ticket's day
+status and category, filled here from the tickets there are. The trigger's change rows carry the ticket's day
 (`ticket_piece_changes.day`), and a ticket whose time received changes is recorded too; the
 workers' fold adds the changes of common pieces to their days and makes a piece common once
 it grows past 10,000 (storage.ticket_counts). The tables are empty on SQLite, which counts
@@ -49,10 +50,10 @@ FOLD = [
 FILL = [
     "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
     " GROUP BY piece HAVING sum(tickets) >= 10000",
-    "INSERT INTO ticket_piece_days (piece, day, tickets) SELECT p.piece,"
-    f" {_DAY.format(row='r')}, count(*) FROM tickets AS r CROSS JOIN LATERAL"
-    f" (SELECT DISTINCT unnest({_PIECES.format(row='r')}) AS piece) AS p"
-    " WHERE p.piece IN (SELECT piece FROM ticket_common_pieces) GROUP BY 1, 2",
+    "INSERT INTO ticket_piece_days (piece, day, status, category, tickets) SELECT p.piece,"
+    f" {_DAY.format(row='r')}, r.status, r.category, count(*) FROM tickets AS r"
+    f" CROSS JOIN LATERAL (SELECT DISTINCT unnest({_PIECES.format(row='r')}) AS piece) AS p"
+    " WHERE p.piece IN (SELECT piece FROM ticket_common_pieces) GROUP BY 1, 2, 3, 4",
 ]
 TRIGGER = [
     "CREATE FUNCTION gridbot_ticket_pieces() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -102,8 +103,10 @@ def upgrade() -> None:
         "ticket_piece_days",
         sa.Column("piece", sa.String(length=8), nullable=False),
         sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("category", sa.String(length=10), nullable=False),
         sa.Column("tickets", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("piece", "day"),
+        sa.PrimaryKeyConstraint("piece", "day", "status", "category"),
     )
     if postgres:
         for statement in (*FILL, *TRIGGER):
