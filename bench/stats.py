@@ -1153,6 +1153,8 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
                         ("category", f"{lift}&category=repair"),
                         ("status and category", f"{lift}&{filters['status']}&category=repair"),
                         ("since", f"{lift}&{filters['since']}"),
+                        ("since and status", f"{lift}&{filters['since']}&{filters['status']}"),
+                        ("since and category", f"{lift}&{filters['since']}&category=repair"),
                         ("a second word", f"{tickets}&q={quote('电梯 坏了')}")):
         found.append(Query("list", f"list, city, q=电梯 and {name}", query, "token"))
     return found
