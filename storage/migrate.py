@@ -23,11 +23,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind `engine` to `revision`.
 
     On SQLite the migrations run over a connection with foreign keys off, as SQLite's own
-    procedure for rebuilding a table asks, and the result is checked before it is kept."""
+    procedure for rebuilding a table asks, and the result is checked before it is kept.
+    On PostgreSQL, brought to the head, the pieces of enough tickets are then made common
+    (`storage.ticket_counts.make_pieces_common`) in a transaction of their own, after the
+    migrations' commit: tickets are written meanwhile."""
     from storage.db import create_engine, is_sqlite
 
     if not is_sqlite(engine):
         await _upgrade(engine, revision)
+        if revision == "head":
+            await _make_pieces_common(engine)
         return
     migrating = create_engine(engine.url.render_as_string(hide_password=False),
                               foreign_keys=False)
@@ -49,6 +54,15 @@ async def _upgrade(engine: AsyncEngine, revision: str, check_foreign_keys: bool 
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def _make_pieces_common(engine: AsyncEngine) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.ticket_counts import make_pieces_common
+
+    async with AsyncSession(engine) as session, session.begin():
+        await make_pieces_common(session)
 
 
 def upgrade_sync(url: str, revision: str = "head") -> None:

@@ -39,7 +39,9 @@ ticket's day: the token's list searched for such a word since a moment (and by s
 category) is counted from the whole days after it and the tickets of the rest of its day, where the index would hand
 over every ticket holding the word before the dates narrowed them. A fold makes the pieces
 that grew past COMMON_FROM common, their days counted from their tickets in the statement
-that folds the changes, so that no change is counted twice or missed.
+that folds the changes, so that no change is counted twice or missed;
+`make_pieces_common` makes all of them common at once after an upgrade, while tickets are
+written.
 """
 
 from __future__ import annotations
@@ -143,10 +145,14 @@ def _pieces(row: str) -> str:
 
 #: A piece held by at least this many tickets is counted per day too (`ticket_piece_days`):
 #: the index of pieces hands over a rarer one's tickets in a few milliseconds, which the
-#: dates then narrow, where a common one's (电梯: half a million) take it a third of a second.
+#: dates then narrow, where a common one's (电梯: over a million) take it a sixth of a second.
 COMMON_FROM = 10_000
-#: At most this many pieces become common in one fold (each one's tickets are read).
+#: At most this many pieces become common in one fold, each one's tickets read through the
+#: index, and only pieces of at most COMMON_BY_INDEX tickets: a piece grows past
+#: COMMON_FROM between two folds, so more are there only after an upgrade or a load, which
+#: `make_pieces_common` (`gridbot migrate`) counts reading every ticket once.
 COMMON_AT_ONCE = 2
+COMMON_BY_INDEX = 100_000
 
 #: The columns of a ticket whose change moves it in `ticket_piece_counts` or
 #: `ticket_piece_days`.
@@ -226,33 +232,66 @@ def rebuild_piece_statements() -> list[str]:
                 "tickets", _pieces("r"), _day("postgresql", "r.created_at"), "count(*)"))]
 
 
-#: The pieces of the changes not folded yet that are held by at least :common tickets and
-#: not common yet, the most held first (a piece grows past COMMON_FROM as its tickets are
+#: The pieces of the changes not folded yet that are held by :common to :most tickets and
+#: not common yet, the least held first (a piece grows past COMMON_FROM as its tickets are
 #: written, so it is among them then).
 _NEWLY_COMMON = (
     "SELECT c.piece FROM ticket_piece_counts AS c"
     " WHERE c.piece IN (SELECT unnest(pieces) FROM ticket_piece_changes)"
     " AND c.piece NOT IN (SELECT piece FROM ticket_common_pieces)"
-    " GROUP BY c.piece HAVING sum(c.tickets) >= :common ORDER BY sum(c.tickets) DESC"
-    " LIMIT :at_once")
+    " GROUP BY c.piece HAVING sum(c.tickets) BETWEEN :common AND :most"
+    " ORDER BY sum(c.tickets) LIMIT :at_once")
+#: Every piece held by :common tickets or more and not common yet.
+_HELD_NOT_COMMON = (
+    "SELECT piece FROM ticket_piece_counts"
+    " WHERE piece NOT IN (SELECT piece FROM ticket_common_pieces)"
+    " GROUP BY piece HAVING sum(tickets) >= :common")
 
-#: One statement, so that all of it sees the same tickets and changes: the changes recorded
-#: so far are deleted and added to the counts per piece, and to the counts per day of the
-#: pieces already common; the pieces of :newly become common, their counts per day those of
-#: the tickets holding them (which include the changes moved).
-_FOLD_PIECES = (
-    "WITH moved AS (DELETE FROM ticket_piece_changes"
-    " RETURNING pieces, day, status, category, delta), "
-    "counted AS (" + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
-    + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
-    " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece) "
-    + _UPSERT_DAYS.format(rows=(
-        "SELECT piece, day, status, category, sum(tickets) FROM ("
-        + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
-        + " UNION ALL SELECT n.piece, " + _day("postgresql", "t.created_at")
-        + ", t.status, t.category, count(*) FROM newly AS n JOIN tickets AS t ON "
-        + _pieces("t") + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3, 4)"
-        " AS each_day (piece, day, status, category, tickets) GROUP BY 1, 2, 3, 4")))
+
+def _fold_pieces(newly_from: str) -> str:
+    """One statement, so that all of it sees the same tickets and changes: the changes
+    recorded so far are deleted and added to the counts per piece, and to the counts per
+    day of the pieces already common; the pieces of :newly become common, their counts per
+    day those of the tickets holding them (which include the changes moved), as
+    `newly_from` reads them."""
+    return (
+        "WITH moved AS (DELETE FROM ticket_piece_changes"
+        " RETURNING pieces, day, status, category, delta), counted AS ("
+        + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
+        + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
+        " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece) "
+        + _UPSERT_DAYS.format(rows=(
+            "SELECT piece, day, status, category, sum(tickets) FROM ("
+            + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
+            + " UNION ALL " + newly_from + ") AS each_day (piece, day, status, category,"
+            " tickets) GROUP BY 1, 2, 3, 4")))
+
+
+#: The tickets of each new common piece, found through the index.
+_FOLD_PIECES = _fold_pieces(
+    "SELECT n.piece, " + _day("postgresql", "t.created_at") + ", t.status, t.category,"
+    " count(*) FROM newly AS n JOIN tickets AS t ON " + _pieces("t")
+    + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3, 4")
+#: Every ticket read once, its pieces among the new common ones counted.
+_FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(_EACH_PIECE.format(
+    columns=_day("postgresql", "r.created_at") + ", r.status, r.category", more=", 3, 4",
+    where="WHERE p.piece IN (SELECT piece FROM newly) ", rows="tickets", pieces=_pieces("r"),
+    delta="count(*)"))
+
+
+async def make_pieces_common(session: AsyncSession) -> int:
+    """Make every piece held by COMMON_FROM tickets or more common at once, its tickets
+    counted per day, status and category reading every ticket once, in the session's
+    transaction (commit it), and say how many pieces became common (PostgreSQL, after
+    migration 0018; `gridbot migrate` runs it). Tickets are written meanwhile: the changes
+    recorded up to the moment it reads the tickets are folded in the same statement, the
+    later ones by the next fold; folds wait for it."""
+    await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
+    newly = list((await session.scalars(text(_HELD_NOT_COMMON),
+                                        {"common": COMMON_FROM})).all())
+    if newly:
+        await session.execute(text(_FOLD_PIECES_READING_EVERY_TICKET), {"newly": newly})
+    return len(newly)
 
 
 _UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
@@ -277,7 +316,7 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
                 rows="SELECT day, status, category, sum(delta) FROM moved GROUP BY 1, 2, 3")
             + ") SELECT count(*) FROM moved"))
         newly = list((await session.scalars(text(_NEWLY_COMMON), {
-            "common": COMMON_FROM, "at_once": COMMON_AT_ONCE})).all())
+            "common": COMMON_FROM, "most": COMMON_BY_INDEX, "at_once": COMMON_AT_ONCE})).all())
         await session.execute(text(_FOLD_PIECES), {"newly": newly})
         return int(moved or 0)
     # No DELETE … RETURNING inside a WITH: the changes up to the newest, folded and deleted.

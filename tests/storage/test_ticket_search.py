@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import ticket_counts
 from storage.models import Ticket, TicketPieceChange
-from storage.ticket_counts import CityFilter, count_with_piece, fold_ticket_counts
+from storage.ticket_counts import (
+    CityFilter,
+    count_with_piece,
+    fold_ticket_counts,
+    make_pieces_common,
+)
 from storage.ticket_search import counted_piece, search_conditions
 from storage.tickets import SEARCH_WORK_MEM, list_tickets
 
@@ -351,3 +357,40 @@ async def test_a_citys_search_since_a_moment_is_counted_per_day_once_common(
             rows, total = await list_tickets(session, conditions, 10, 0, searched=True,
                                              city=city)
             assert (len(rows), total) == (len(_wanted(piece)) if counted else 0, counted)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_pieces_already_common_are_counted_while_tickets_are_written(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade (or a load), pieces held by more tickets than a fold makes common
+    through the index (COMMON_BY_INDEX) wait for `make_pieces_common`, which reads every
+    ticket once without waiting for a ticket being written meanwhile: that ticket is
+    counted once by the next fold, as are the changes recorded before."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
+    monkeypatch.setattr(ticket_counts, "COMMON_BY_INDEX", 1)
+    async with sessions() as session, session.begin():
+        await fold_ticket_counts(session)
+        await session.execute(update(Ticket).values(status="accepted"))
+        await fold_ticket_counts(session)
+        common = await session.scalar(text("SELECT count(*) FROM ticket_common_pieces"))
+        assert common == 2  # of those held by one ticket, two a fold
+        await session.execute(update(Ticket).where(Ticket.id == tickets[1]).values(
+            text="楼道电梯不亮"))  # a change recorded, not folded
+    writing = sessions()
+    async with writing.begin():
+        writing.add(Ticket(category="repair", status="new", reporter_channel="bridge",
+                           reporter_id="wxid_w", text="3号楼楼道电梯坏了", created_at=NOW,
+                           updated_at=NOW))
+        await writing.flush()  # not committed while the pieces become common
+        async with sessions() as session, session.begin():
+            made = await asyncio.wait_for(make_pieces_common(session), timeout=20)
+    await writing.close()
+    async with sessions() as session, session.begin():
+        assert made > 30
+        await fold_ticket_counts(session)
+        for piece in ("电梯", "楼道", "号楼", "坏了"):
+            found = await session.scalar(select(func.count()).select_from(Ticket).where(
+                *search_conditions(piece)))
+            counted = await count_with_piece(session, piece, since=NOW - timedelta(days=1))
+            assert counted == found > 1, piece  # from the counts of NOW's day

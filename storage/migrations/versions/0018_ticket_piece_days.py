@@ -3,16 +3,17 @@ search for a word held by many tickets, such as 电梯, since a moment (and amon
 tickets or the repairs) says how many tickets it finds without the index handing over
 every ticket holding it
 
-`ticket_common_pieces` lists the pieces of at least 10,000 tickets, filled here from
-`ticket_piece_counts`; `ticket_piece_days` counts their tickets per Beijing day received,
-status and category, filled here from the tickets there are. The trigger's change rows carry the ticket's day
-(`ticket_piece_changes.day`), and a ticket whose time received changes is recorded too; the
-workers' fold adds the changes of common pieces to their days and makes a piece common once
-it grows past 10,000 (storage.ticket_counts). The tables are empty on SQLite, which counts
-its tickets.
+`ticket_common_pieces` lists the pieces of at least 10,000 tickets and `ticket_piece_days`
+counts their tickets per Beijing day received, status and category. The trigger's change
+rows carry the ticket's day (`ticket_piece_changes.day`), and a ticket whose time received
+changes is recorded too; the workers' fold adds the changes of common pieces to their days
+and makes a piece common once it grows past 10,000 (storage.ticket_counts). The tables are
+empty on SQLite, which counts its tickets.
 
-Filling the counts reads every ticket's pieces, while writes to `tickets` wait (README,
-"Figures at city size").
+Writes to `tickets` wait only while the changes recorded so far are folded and the trigger
+is replaced. The pieces already that common are counted right after, reading every ticket
+while tickets are written (`gridbot migrate`: `storage.ticket_counts.make_pieces_common`);
+until then a search since a moment is counted from its tickets, as before.
 
 Revision ID: 0018
 Revises: 0017
@@ -47,14 +48,6 @@ FOLD = [
     " ON CONFLICT (piece, status, category) DO UPDATE"
     " SET tickets = ticket_piece_counts.tickets + EXCLUDED.tickets",
 ]
-FILL = [
-    "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
-    " GROUP BY piece HAVING sum(tickets) >= 10000",
-    "INSERT INTO ticket_piece_days (piece, day, status, category, tickets) SELECT p.piece,"
-    f" {_DAY.format(row='r')}, r.status, r.category, count(*) FROM tickets AS r"
-    f" CROSS JOIN LATERAL (SELECT DISTINCT unnest({_PIECES.format(row='r')}) AS piece) AS p"
-    " WHERE p.piece IN (SELECT piece FROM ticket_common_pieces) GROUP BY 1, 2, 3, 4",
-]
 TRIGGER = [
     "CREATE FUNCTION gridbot_ticket_pieces() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
@@ -80,7 +73,7 @@ DROP_TRIGGER = ["DROP TRIGGER IF EXISTS ticket_pieces_update ON tickets",
 
 def _hold_writes() -> None:
     """No fold runs and no ticket is written until this migration commits: the changes
-    recorded so far are folded, and the counts filled, from the same tickets."""
+    recorded so far are folded before the trigger is replaced."""
     op.execute(f"SELECT pg_advisory_xact_lock({FOLD_LOCK})")
     op.execute("LOCK TABLE tickets IN SHARE MODE")
     for statement in (*FOLD, *DROP_TRIGGER):
@@ -109,7 +102,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("piece", "day", "status", "category"),
     )
     if postgres:
-        for statement in (*FILL, *TRIGGER):
+        for statement in TRIGGER:
             op.execute(statement)
 
 
