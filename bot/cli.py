@@ -37,12 +37,16 @@ def _database_error(exc: Exception, settings: Settings) -> int:
     return 1
 
 
+def _say(text: str) -> None:
+    print(f"gridbot: {text}", file=sys.stderr, flush=True)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade_sync
 
     settings = _settings(args)
     try:
-        upgrade_sync(settings.database_url)
+        upgrade_sync(settings.database_url, say=_say)
     except Exception as exc:
         return _database_error(exc, settings)
     print("database is up to date")
@@ -151,7 +155,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if not args.no_migrate:
         try:
-            upgrade_sync(settings.database_url)
+            upgrade_sync(settings.database_url, say=_say)
         except Exception as exc:
             return _database_error(exc, settings)
     token, generated = admin_token(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +21,10 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database behind `engine` to `revision`.
+async def upgrade(engine: AsyncEngine, revision: str = "head",
+                  say: Callable[[str], None] | None = None) -> None:
+    """Bring the database behind `engine` to `revision`; `say` is told of a step that
+    reads every ticket, before it starts and when it is done.
 
     On SQLite the migrations run over a connection with foreign keys off, as SQLite's own
     procedure for rebuilding a table asks, and the result is checked before it is kept.
@@ -32,7 +36,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     if not is_sqlite(engine):
         await _upgrade(engine, revision)
         if revision == "head":
-            await _make_pieces_common(engine)
+            await _make_pieces_common(engine, say)
         return
     migrating = create_engine(engine.url.render_as_string(hide_password=False),
                               foreign_keys=False)
@@ -56,22 +60,31 @@ async def _upgrade(engine: AsyncEngine, revision: str, check_foreign_keys: bool 
         await connection.run_sync(run)
 
 
-async def _make_pieces_common(engine: AsyncEngine) -> None:
+async def _make_pieces_common(engine: AsyncEngine, say: Callable[[str], None] | None) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from storage.ticket_counts import make_pieces_common
 
+    def starting(pieces: int) -> None:
+        if say is not None:
+            say(f"counting the tickets of {pieces} common pieces per day: every ticket is "
+                "read once while tickets are written (minutes over millions of them) …")
+
+    started = time.monotonic()
     async with AsyncSession(engine) as session, session.begin():
-        await make_pieces_common(session)
+        made = await make_pieces_common(session, starting)
+    if made and say is not None:
+        say(f"counted in {time.monotonic() - started:.0f} s")
 
 
-def upgrade_sync(url: str, revision: str = "head") -> None:
+def upgrade_sync(url: str, revision: str = "head",
+                 say: Callable[[str], None] | None = None) -> None:
     from storage.db import create_engine
 
     async def main() -> None:
         engine = create_engine(url)
         try:
-            await upgrade(engine, revision)
+            await upgrade(engine, revision, say)
         finally:
             await engine.dispose()
 

@@ -46,7 +46,7 @@ at once after an upgrade, while tickets are written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -280,17 +280,21 @@ _FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(_EACH_PIECE.format(
     delta="count(*)"))
 
 
-async def make_pieces_common(session: AsyncSession) -> int:
+async def make_pieces_common(session: AsyncSession,
+                             starting: Callable[[int], None] | None = None) -> int:
     """Make every piece held by COMMON_FROM tickets or more common at once, its tickets
     counted per day, status and category reading every ticket once, in the session's
     transaction (commit it), and say how many pieces became common (PostgreSQL, after
     migration 0018; `gridbot migrate` runs it). Tickets are written meanwhile: the changes
     recorded up to the moment it reads the tickets are folded in the same statement, the
-    later ones by the next fold; folds wait for it."""
+    later ones by the next fold; folds wait for it. `starting` is told how many pieces
+    there are before their tickets are read."""
     await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
     newly = list((await session.scalars(text(_HELD_NOT_COMMON),
                                         {"common": COMMON_FROM})).all())
     if newly:
+        if starting is not None:
+            starting(len(newly))
         await session.execute(text(_FOLD_PIECES_READING_EVERY_TICKET), {"newly": newly})
     return len(newly)
 

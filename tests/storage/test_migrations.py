@@ -212,8 +212,8 @@ async def test_the_counts_per_piece_move_to_0015s_shape_and_back(db_url: str):
 async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
     """Down to 0017 nothing is counted per day and the trigger records no day; up again,
     the changes recorded meanwhile are folded, the pieces of 10,000 tickets or more are
-    common and counted per day, status and category from the tickets there are, and each change carries its
-    ticket's day."""
+    common and counted per day, status and category from the tickets there are (a step
+    the upgrade announces), and each change carries its ticket's day."""
     from alembic import command
     from sqlalchemy import text
 
@@ -249,7 +249,10 @@ async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
         await write("电梯又停", 1, midnight)
         assert await rows("SELECT count(*), sum(delta) FROM ticket_piece_changes") == [
             (4001, 4001)]
-        await upgrade(engine)
+        said: list[str] = []
+        await upgrade(engine, say=said.append)
+        assert said[0].startswith("counting the tickets of 3 common pieces per day")
+        assert said[1].startswith("counted in") and len(said) == 2
         assert await rows("SELECT piece FROM ticket_common_pieces") == [
             ("坏了",), ("梯坏",), ("电梯",)]
         day = 20778  # 2026-11-21, days since 1970-01-01
