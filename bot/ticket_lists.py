@@ -93,9 +93,14 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     if words:
         conditions += ticket_search.search_conditions(words)
         # The whole city searched for one word, alone or with a status, category and
-        # time, is counted per piece (PostgreSQL).
-        piece = ticket_search.counted_piece(words)
-        city = replace(city, piece=piece) if city is not None and piece else None
+        # time, is counted per piece; for several, alone, from their bits (PostgreSQL).
+        pieces = ticket_search.counted_pieces(words)
+        if city is not None and len(pieces) == 1:
+            city = replace(city, piece=pieces[0])
+        elif city is not None and len(pieces) > 1 and city == CityFilter():
+            city = replace(city, pieces=pieces)
+        else:
+            city = None
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, BIT
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -410,13 +410,14 @@ class TicketPieceCount(Base):
 
 
 class TicketPieceChange(Base):
-    """A change of `ticket_piece_counts` (and `ticket_piece_days`) not folded into it yet:
-    +1 or -1 tickets of a status and category, received on a Beijing day (`figures_sql.
-    day_number`), for each of `pieces` (those of one ticket, repeated ones kept), appended
-    by a trigger on `tickets` (PostgreSQL)."""
+    """A change of `ticket_piece_counts` (and `ticket_piece_days`, `ticket_piece_bits`) not
+    folded into it yet: +1 or -1 tickets of a status and category, received on a Beijing
+    day (`figures_sql.day_number`), for each of `pieces` (those of `ticket`, repeated ones
+    kept), appended by a trigger on `tickets` (PostgreSQL)."""
 
     __tablename__ = "ticket_piece_changes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket: Mapped[int] = mapped_column(BigInteger)
     pieces: Mapped[list[str]] = mapped_column(ARRAY(Text()).with_variant(JSON(), "sqlite"))
     day: Mapped[int]
     status: Mapped[str] = mapped_column(String(12))
@@ -434,6 +435,18 @@ class TicketCommonPiece(Base):
 
     __tablename__ = "ticket_common_pieces"
     piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class TicketPieceBits(Base):
+    """Which tickets hold each common piece: bit `id % 65536` of the row of chunk
+    `id // 65536` is 1 when ticket `id` holds it, as of the last fold
+    (`storage.ticket_counts`). A whole city's search for several common words is counted
+    by ANDing their bits (PostgreSQL; empty on SQLite)."""
+
+    __tablename__ = "ticket_piece_bits"
+    piece: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chunk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
 
 
 class TicketPieceDay(Base):

@@ -161,9 +161,9 @@ _PIECE_KEYED = ("text", "reporter_name", "location", "status", "category", "crea
 
 
 def _piece_change(row: str, delta: int) -> str:
-    return (f"INSERT INTO ticket_piece_changes (pieces, day, status, category, delta) VALUES "
-            f"({_pieces(row)}, {_day('postgresql', row + '.created_at')}, {row}.status, "
-            f"{row}.category, {delta})")
+    return (f"INSERT INTO ticket_piece_changes (ticket, pieces, day, status, category, delta)"
+            f" VALUES ({row}.id, {_pieces(row)}, {_day('postgresql', row + '.created_at')},"
+            f" {row}.status, {row}.category, {delta})")
 
 
 def piece_statements() -> list[str]:
@@ -218,6 +218,30 @@ def _per_common_piece_and_day(rows: str, pieces: str, day: str, delta: str) -> s
                               where="WHERE " + _COMMON, rows=rows, pieces=pieces, delta=delta)
 
 
+#: Bit strings of 65,536 tickets (`TicketPieceBits`) from {words}: rows of (piece, chunk,
+#: word, w), w the 64 bits of word `word` of the chunk, the first ticket the highest bit.
+_BITS_OF_WORDS = (
+    "SELECT piece, chunk, CAST(rpad(string_agg(repeat('0', 64 * (word - coalesce(before, -1)"
+    " - 1)) || CAST(CAST(w AS bit(64)) AS text), '' ORDER BY word), 65536, '0')"
+    " AS bit varying) FROM (SELECT piece, chunk, word, w, lag(word) OVER (PARTITION BY piece,"
+    " chunk ORDER BY word) AS before FROM ({words}) AS words (piece, chunk, word, w))"
+    " AS placed GROUP BY 1, 2")
+
+
+def _words(piece: str, ticket: str) -> str:
+    """The columns (piece, chunk, word, w) of a piece held by a ticket, to be grouped by
+    the first three."""
+    return (f"{piece}, CAST({ticket} >> 16 AS integer), CAST(({ticket} >> 6) & 1023 AS"
+            f" integer), bit_or(CAST(1 AS bigint) << CAST(63 - ({ticket} & 63) AS integer))")
+
+
+#: The bits of every ticket's pieces among {common}, reading every ticket once.
+_BITS_READING_EVERY_TICKET = _BITS_OF_WORDS.format(words=(
+    f"SELECT {_words('p.piece', 'r.id')} FROM tickets AS r CROSS JOIN LATERAL"
+    f" (SELECT DISTINCT unnest({_pieces('r')}) AS piece) AS p"
+    " WHERE p.piece IN (SELECT piece FROM {common}) GROUP BY 1, 2, 3"))
+
+
 def rebuild_piece_statements() -> list[str]:
     """Statements that make `ticket_piece_counts` the counts of the tickets as they are,
     with the pieces of at least COMMON_FROM tickets counted per day too (PostgreSQL; while
@@ -225,12 +249,15 @@ def rebuild_piece_statements() -> list[str]:
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
             "DELETE FROM ticket_piece_days",
+            "DELETE FROM ticket_piece_bits",
             "DELETE FROM ticket_common_pieces",
             _UPSERT_PIECES.format(rows=_per_piece("tickets", _pieces("r"), "count(*)")),
             "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
             f" GROUP BY piece HAVING sum(tickets) >= {COMMON_FROM}",
             _UPSERT_DAYS.format(rows=_per_common_piece_and_day(
-                "tickets", _pieces("r"), _day("postgresql", "r.created_at"), "count(*)"))]
+                "tickets", _pieces("r"), _day("postgresql", "r.created_at"), "count(*)")),
+            "INSERT INTO ticket_piece_bits (piece, chunk, bits) "
+            + _BITS_READING_EVERY_TICKET.format(common="ticket_common_pieces")]
 
 
 #: The pieces of the changes not folded yet that are held by :common to :most tickets and
@@ -249,35 +276,58 @@ _HELD_NOT_COMMON = (
     " GROUP BY piece HAVING sum(tickets) >= :common")
 
 
-def _fold_pieces(newly_from: str) -> str:
+_UPSERT_BITS = ("INSERT INTO ticket_piece_bits (piece, chunk, bits) {rows} "
+                "ON CONFLICT (piece, chunk) DO UPDATE SET bits = EXCLUDED.bits")
+#: The bits of the tickets changed (moved) among those of the pieces already common, set or
+#: cleared as each ticket is now.
+_KEEP_BITS = (
+    "changed AS (SELECT DISTINCT r.ticket, p.piece FROM moved AS r CROSS JOIN LATERAL"
+    " unnest(r.pieces) AS p (piece) WHERE " + _COMMON + "), "
+    "placed AS (SELECT c.piece, CAST(c.ticket >> 16 AS integer) AS chunk,"
+    " array_agg(CAST(c.ticket & 65535 AS integer)) AS positions, array_agg(CASE WHEN "
+    + _pieces("t") + " @> ARRAY[c.piece::text] THEN 1 ELSE 0 END) AS bit_values"
+    " FROM changed AS c LEFT JOIN tickets AS t ON t.id = c.ticket GROUP BY 1, 2), "
+    "kept AS (" + _UPSERT_BITS.format(rows=(
+        "SELECT p.piece, p.chunk, gridbot_set_bits(b.bits, p.positions, p.bit_values)"
+        " FROM placed AS p LEFT JOIN ticket_piece_bits AS b"
+        " ON b.piece = p.piece AND b.chunk = p.chunk")) + ")")
+
+
+def _fold_pieces(newly_days: str, newly_bits: str) -> str:
     """One statement, so that all of it sees the same tickets and changes: the changes
     recorded so far are deleted and added to the counts per piece, and to the counts per
-    day of the pieces already common; the pieces of :newly become common, their counts per
-    day those of the tickets holding them (which include the changes moved), as
-    `newly_from` reads them."""
+    day and the bits of the pieces already common; the pieces of :newly become common,
+    their counts per day (`newly_days`) and bits (`newly_bits`) those of the tickets
+    holding them (which include the changes moved)."""
     return (
         "WITH moved AS (DELETE FROM ticket_piece_changes"
-        " RETURNING pieces, day, status, category, delta), counted AS ("
+        " RETURNING ticket, pieces, day, status, category, delta), counted AS ("
         + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
         + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
-        " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece) "
+        " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece), "
+        + _KEEP_BITS + ", newly_bits AS (" + _UPSERT_BITS.format(rows=newly_bits) + ") "
         + _UPSERT_DAYS.format(rows=(
             "SELECT piece, day, status, category, sum(tickets) FROM ("
             + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
-            + " UNION ALL " + newly_from + ") AS each_day (piece, day, status, category,"
+            + " UNION ALL " + newly_days + ") AS each_day (piece, day, status, category,"
             " tickets) GROUP BY 1, 2, 3, 4")))
 
 
+_HOLDING_NEWLY = ("FROM newly AS n JOIN tickets AS t ON " + _pieces("t")
+                  + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3")
 #: The tickets of each new common piece, found through the index.
 _FOLD_PIECES = _fold_pieces(
     "SELECT n.piece, " + _day("postgresql", "t.created_at") + ", t.status, t.category,"
-    " count(*) FROM newly AS n JOIN tickets AS t ON " + _pieces("t")
-    + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3, 4")
-#: Every ticket read once, its pieces among the new common ones counted.
-_FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(_EACH_PIECE.format(
-    columns=_day("postgresql", "r.created_at") + ", r.status, r.category", more=", 3, 4",
-    where="WHERE p.piece IN (SELECT piece FROM newly) ", rows="tickets", pieces=_pieces("r"),
-    delta="count(*)"))
+    " count(*) " + _HOLDING_NEWLY + ", 4",
+    _BITS_OF_WORDS.format(words=f"SELECT {_words('n.piece', 't.id')} {_HOLDING_NEWLY}"))
+#: Every ticket read once (twice: for the days, then the bits), its pieces among the new
+#: common ones counted.
+_FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(
+    _EACH_PIECE.format(
+        columns=_day("postgresql", "r.created_at") + ", r.status, r.category",
+        more=", 3, 4", where="WHERE p.piece IN (SELECT piece FROM newly) ", rows="tickets",
+        pieces=_pieces("r"), delta="count(*)"),
+    _BITS_READING_EVERY_TICKET.format(common="newly"))
 
 
 async def make_pieces_common(session: AsyncSession,
@@ -346,6 +396,8 @@ class CityFilter:
     categories: Sequence[str] | None = None
     since: datetime | None = None
     piece: str | None = None
+    #: Searched for several such words and filtered by nothing else: their pieces.
+    pieces: tuple[str, ...] = ()
 
 
 async def count_with_piece(session: AsyncSession, piece: str,
@@ -366,6 +418,35 @@ async def count_with_piece(session: AsyncSession, piece: str,
     return await _sum_of(session, [
         _in_statuses_and_categories(query, table, statuses, categories)
         for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange))])
+
+
+async def count_with_pieces(session: AsyncSession, pieces: Sequence[str]) -> int | None:
+    """How many tickets hold every one of `pieces`, common ones, on PostgreSQL: their bits
+    ANDed chunk by chunk and counted, and the tickets of the changes not folded yet
+    weighed as they are now against their bits, in one statement; None when one of them
+    is not common (a rarer one's tickets are few: counted quicker from the index)."""
+    pieces = sorted(set(pieces))
+    common = await session.scalar(select(func.count()).select_from(TicketCommonPiece).where(
+        TicketCommonPiece.piece.in_(pieces)))
+    if common != len(pieces):
+        return None
+    names = {f"p{n}": piece for n, piece in enumerate(pieces)}
+    joined = " ".join(f"JOIN ticket_piece_bits AS b{n} ON b{n}.piece = :p{n}"
+                      f" AND b{n}.chunk = b0.chunk" for n in range(1, len(pieces)))
+    every = " & ".join(f"b{n}.bits" for n in range(len(pieces)))
+    bits_of = " ".join(f"LEFT JOIN ticket_piece_bits AS b{n} ON b{n}.piece = :p{n}"
+                       f" AND b{n}.chunk = CAST(q.ticket >> 16 AS integer)"
+                       for n in range(len(pieces)))
+    held_before = " AND ".join(f"get_bit(b{n}.bits, CAST(q.ticket & 65535 AS integer)) = 1"
+                               for n in range(len(pieces)))
+    statement = (
+        f"SELECT (SELECT coalesce(sum(bit_count({every})), 0) FROM ticket_piece_bits AS b0"
+        f" {joined} WHERE b0.piece = :p0) + (SELECT coalesce(sum(CASE WHEN {_pieces('t')}"
+        " @> CAST(:pieces AS text[]) THEN 1 ELSE 0 END"
+        f" - CASE WHEN {held_before} THEN 1 ELSE 0 END), 0)"
+        " FROM (SELECT DISTINCT ticket FROM ticket_piece_changes) AS q"
+        f" LEFT JOIN tickets AS t ON t.id = q.ticket {bits_of})")
+    return int(await session.scalar(text(statement), {**names, "pieces": pieces}) or 0)
 
 
 async def _count_since_with_piece(session: AsyncSession, piece: str,

@@ -78,6 +78,16 @@ def counted_piece(text: str) -> str | None:
     return words[0].lower()
 
 
+def counted_pieces(text: str) -> tuple[str, ...]:
+    """The distinct pieces a search for `text` is counted by when each of its words is
+    one (`counted_piece`); else none."""
+    words = text.split()
+    pieces = [counted_piece(word) for word in words]
+    if len(words) > MAX_TERMS or None in pieces:
+        return ()
+    return tuple(sorted({piece for piece in pieces if piece is not None}))
+
+
 def _two_without_case(term: str) -> bool:
     """Whether `term` is two characters that lower as ILIKE lowers them, one for one (ASCII,
     or letters without case, as Chinese is; not a combining mark, which a collation may fold

@@ -15,7 +15,7 @@ from storage.bound_rows import ids_in
 from storage.errors import TransientError
 from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
-from storage.ticket_counts import CityFilter, count_tickets, count_with_piece
+from storage.ticket_counts import CityFilter, count_tickets, count_with_piece, count_with_pieces
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
 
 
@@ -295,8 +295,12 @@ async def list_tickets(
                                        city.since)
         if total is None:  # a piece too rare to be counted per day: its few tickets are
             total = await _count(session, conditions)
-    # SQLite keeps no counts per piece: a city searched for one word is counted below.
-    elif city is not None and city.piece is None:
+    elif city is not None and city.pieces and dialect == "postgresql":
+        total = await count_with_pieces(session, city.pieces)
+        if total is None:  # a piece too rare to have bits: the tickets of it are few
+            total = await _count(session, conditions)
+    # SQLite keeps no counts per piece: a city searched for words is counted below.
+    elif city is not None and city.piece is None and not city.pieces:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
         total = 0

@@ -104,8 +104,8 @@ async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
 async def test_a_city_search_since_a_moment_is_counted_as_found(
         listed: Listed, monkeypatch: pytest.MonkeyPatch):
     """Since a moment, the whole city's search for a common word, with a status and
-    category or without, is counted per day on PostgreSQL (here a piece of one ticket is
-    common): its total is what the search finds,
+    category or without, is counted per day on PostgreSQL, and a search for several
+    common words from their bits (here a piece of one ticket is common): its total is what the search finds,
     once the pieces became common in the workers' fold (those of a ticket changed), and
     for a ticket written since, before the next fold; a word not common is counted from
     its tickets."""
@@ -132,6 +132,14 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     assert found["电梯", "2000-01-01", "&status=accepted"] == 1
     assert found["楼道", "2000-01-01", ""] == 2 and found["又停", newest["created_at"], ""] == 1
     assert found["电梯", "9000-01-01", ""] == 0
+    # Several common words, alone: counted from their bits (a word not common: from the
+    # tickets).
+    together = {}
+    for q in ("电梯 坏了", "3号 又停", "楼道 坏了 3号", "坏了 楼道"):
+        body = await spine.api(f"/api/v1/tickets?q={quote(q)}")
+        assert body["total"] == len(body["tickets"]), q
+        together[q] = body["total"]
+    assert together == {"电梯 坏了": 1, "3号 又停": 1, "楼道 坏了 3号": 1, "坏了 楼道": 2}
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

@@ -212,8 +212,9 @@ async def test_the_counts_per_piece_move_to_0015s_shape_and_back(db_url: str):
 async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
     """Down to 0017 nothing is counted per day and the trigger records no day; up again,
     the changes recorded meanwhile are folded, the pieces of 10,000 tickets or more are
-    common and counted per day, status and category from the tickets there are (a step
-    the upgrade announces), and each change carries its ticket's day."""
+    common and counted per day, status and category, and their tickets' bits set, from the
+    tickets there are (a step the upgrade announces), and each change carries its
+    ticket and its day."""
     from alembic import command
     from sqlalchemy import text
 
@@ -263,8 +264,11 @@ async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
             ("电梯", day - 1, "new", "repair", 6000), ("电梯", day, "new", "repair", 4001)]
         assert await rows("SELECT sum(tickets) FROM ticket_piece_counts"
                           " WHERE piece = '电梯'") == [(10001,)]
+        assert await rows("SELECT piece, chunk, bit_count(bits) FROM ticket_piece_bits") == [
+            ("坏了", 0, 10000), ("梯坏", 0, 10000), ("电梯", 0, 10001)]
         assert await rows("SELECT count(*) FROM ticket_piece_changes") == [(0,)]
         await write("电梯又停", 1, midnight + timedelta(days=1))
-        assert await rows("SELECT day, delta FROM ticket_piece_changes") == [(day + 1, 1)]
+        assert await rows("SELECT ticket, day, delta FROM ticket_piece_changes") == [
+            (10002, day + 1, 1)]
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from storage.models import Ticket, TicketPieceChange
 from storage.ticket_counts import (
     CityFilter,
     count_with_piece,
+    count_with_pieces,
     fold_ticket_counts,
     make_pieces_common,
 )
@@ -394,3 +395,68 @@ async def test_the_pieces_already_common_are_counted_while_tickets_are_written(
                 *search_conditions(piece)))
             counted = await count_with_piece(session, piece, since=NOW - timedelta(days=1))
             assert counted == found > 1, piece  # from the counts of NOW's day
+
+
+#: Words searched together: pairs of these and one triple.
+TOGETHER = ["电梯", "坏了", "号楼", "楼道", "3号", "lo", "漏了", "抽烟", "有人"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_tickets_of_several_common_pieces_are_counted_from_their_bits(
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """How many tickets hold two or three common pieces is what a search for them finds:
+    from the bits made reading every ticket (a ticket past the first 65,536 too), through
+    changes not folded yet (weighed as the tickets are now), folds, and pieces made common
+    by a fold; a piece not common is not counted so (None)."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
+    monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 100)
+    combinations = [[a, b] for n, a in enumerate(TOGETHER) for b in TOGETHER[n + 1:]]
+    combinations.append(["电梯", "坏了", "号楼"])
+
+    async def check(session: AsyncSession) -> int:
+        common = set((await session.scalars(text(
+            "SELECT piece FROM ticket_common_pieces"))).all())
+        rows = (await session.execute(select(
+            Ticket.text, Ticket.reporter_name, Ticket.location))).all()
+        counted_so = 0
+        for pieces in combinations:
+            found = sum(1 for fields in rows if all(
+                any(f is not None and piece in f.lower() for f in fields) for piece in pieces))
+            counted = await count_with_pieces(session, pieces)
+            if set(pieces) <= common:
+                assert counted == found, pieces
+                counted_so += 1
+            else:
+                assert counted is None, pieces
+        return counted_so
+
+    async with sessions() as session, session.begin():
+        session.add(Ticket(id=200_000, category="repair", status="new",
+                           reporter_channel="bridge", reporter_id="wxid_far",
+                           text="3号楼电梯坏了，楼道也黑", created_at=NOW, updated_at=NOW))
+        await session.flush()
+        await fold_ticket_counts(session)
+        assert await make_pieces_common(session) > 30
+        assert await check(session) == len(combinations) - 15  # 抽烟 and 有人 are in none
+        await session.execute(update(Ticket).where(Ticket.id == tickets[1]).values(
+            text="楼道电梯坏了，有人被困"))
+        await session.execute(delete(Ticket).where(Ticket.id == tickets[0]))
+        await session.execute(update(Ticket).where(Ticket.id == 200_000).values(
+            location="5号楼", status="accepted"))
+        session.add(Ticket(category="repair", status="new", reporter_channel="bridge",
+                           reporter_id="wxid_new", text="电梯里有人抽烟", created_at=NOW,
+                           updated_at=NOW))
+        await session.flush()
+        await check(session)  # the changes not folded yet
+        await fold_ticket_counts(session)
+        await session.execute(update(Ticket).values(status="closed"))
+        await check(session)
+        await fold_ticket_counts(session)  # held by tickets changed again: common
+        assert await check(session) == len(combinations)
+        await session.execute(update(Ticket).where(Ticket.id == tickets[1]).values(
+            text="楼道灯不亮"))
+        await session.execute(delete(Ticket).where(Ticket.id == 200_000))
+        await check(session)
+        await fold_ticket_counts(session)
+        assert await check(session) == len(combinations)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = '0018'
 down_revision: str | None = '0017'
@@ -35,8 +36,9 @@ depends_on: str | Sequence[str] | None = None
 FOLD_LOCK = 0x67726964  # the workers' fold's advisory lock (storage.ticket_counts)
 _PIECES = "ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
 _DAY = "CAST(FLOOR((EXTRACT(EPOCH FROM {row}.created_at) + 28800) / 86400) AS INTEGER)"
-_CHANGE = ("INSERT INTO ticket_piece_changes (pieces, day, status, category, delta) VALUES "
-           "(" + _PIECES + ", " + _DAY + ", {row}.status, {row}.category, {delta})")
+_CHANGE = ("INSERT INTO ticket_piece_changes (ticket, pieces, day, status, category, delta)"
+           " VALUES ({row}.id, " + _PIECES + ", " + _DAY
+           + ", {row}.status, {row}.category, {delta})")
 _KEYED = ("text", "reporter_name", "location", "status", "category", "created_at")
 #: The changes not folded yet, into the counts per piece, status and category (before the
 #: changes carry a day).
@@ -66,6 +68,19 @@ TRIGGER = [
     + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _KEYED)
     + ") EXECUTE FUNCTION gridbot_ticket_pieces()",
 ]
+#: Bits set (1) or cleared (0) at positions of a bit string of 65,536, zeros when NULL.
+SET_BITS = [
+    "CREATE FUNCTION gridbot_set_bits(bits bit varying, positions integer[],"
+    " bit_values integer[]) RETURNS bit varying LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE\n"
+    "  result bit varying := coalesce(bits, repeat('0', 65536)::bit varying);\n"
+    "BEGIN\n"
+    "  FOR i IN 1 .. coalesce(array_length(positions, 1), 0) LOOP\n"
+    "    result := set_bit(result, positions[i], bit_values[i]);\n"
+    "  END LOOP;\n"
+    "  RETURN result;\n"
+    "END $$",
+]
 DROP_TRIGGER = ["DROP TRIGGER IF EXISTS ticket_pieces_update ON tickets",
                 "DROP TRIGGER IF EXISTS ticket_pieces_insert ON tickets",
                 "DROP FUNCTION IF EXISTS gridbot_ticket_pieces()"]
@@ -84,8 +99,9 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         _hold_writes()
-    # Empty by now: the day is for the changes recorded from here on.
+    # Empty by now: the ticket and its day are for the changes recorded from here on.
     with op.batch_alter_table("ticket_piece_changes") as table:
+        table.add_column(sa.Column("ticket", sa.BigInteger(), nullable=False))
         table.add_column(sa.Column("day", sa.Integer(), nullable=False))
     op.create_table(
         "ticket_common_pieces",
@@ -101,8 +117,16 @@ def upgrade() -> None:
         sa.Column("tickets", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("piece", "day", "status", "category"),
     )
+    op.create_table(
+        "ticket_piece_bits",
+        sa.Column("piece", sa.String(length=8), nullable=False),
+        sa.Column("chunk", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("bits", sa.Text().with_variant(postgresql.BIT(varying=True), "postgresql"),
+                  nullable=False),
+        sa.PrimaryKeyConstraint("piece", "chunk"),
+    )
     if postgres:
-        for statement in TRIGGER:
+        for statement in (*SET_BITS, *TRIGGER):
             op.execute(statement)
 
 
@@ -110,10 +134,14 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         _hold_writes()
+    if postgres:
+        op.execute("DROP FUNCTION gridbot_set_bits(bit varying, integer[], integer[])")
+    op.drop_table("ticket_piece_bits")
     op.drop_table("ticket_piece_days")
     op.drop_table("ticket_common_pieces")
     with op.batch_alter_table("ticket_piece_changes") as table:
         table.drop_column("day")
+        table.drop_column("ticket")
     if postgres:
         # Migration 0016's trigger, as it makes it.
         path = Path(__file__).with_name("0016_ticket_piece_status_counts.py")
