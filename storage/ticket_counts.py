@@ -42,6 +42,12 @@ word before the dates narrowed them. A fold makes the pieces that grew past COMM
 common, their days counted from their tickets in the statement that folds the changes, so
 that no change is counted twice or missed; `make_pieces_common` makes all of them common
 at once after an upgrade, while tickets are written.
+
+The tickets holding each common piece are also kept as bits (`ticket_piece_bits`, a bit
+string per 65,536 tickets by id), which the fold sets or clears for each ticket changed, as
+it is at the fold: the token's list searched for several such words, alone, is counted by
+ANDing their bits (`count_with_pieces`), the tickets changed since the fold weighed as they
+are now.
 """
 
 from __future__ import annotations
@@ -244,8 +250,8 @@ _BITS_READING_EVERY_TICKET = _BITS_OF_WORDS.format(words=(
 
 def rebuild_piece_statements() -> list[str]:
     """Statements that make `ticket_piece_counts` the counts of the tickets as they are,
-    with the pieces of at least COMMON_FROM tickets counted per day too (PostgreSQL; while
-    nothing else writes tickets)."""
+    with the pieces of at least COMMON_FROM tickets counted per day and their tickets'
+    bits set too (PostgreSQL; while nothing else writes tickets)."""
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
             "DELETE FROM ticket_piece_days",
@@ -314,12 +320,13 @@ def _fold_pieces(newly_days: str, newly_bits: str) -> str:
 
 
 _HOLDING_NEWLY = ("FROM newly AS n JOIN tickets AS t ON " + _pieces("t")
-                  + " @> ARRAY[n.piece::text] GROUP BY 1, 2, 3")
+                  + " @> ARRAY[n.piece::text]")
 #: The tickets of each new common piece, found through the index.
 _FOLD_PIECES = _fold_pieces(
     "SELECT n.piece, " + _day("postgresql", "t.created_at") + ", t.status, t.category,"
-    " count(*) " + _HOLDING_NEWLY + ", 4",
-    _BITS_OF_WORDS.format(words=f"SELECT {_words('n.piece', 't.id')} {_HOLDING_NEWLY}"))
+    f" count(*) {_HOLDING_NEWLY} GROUP BY 1, 2, 3, 4",
+    _BITS_OF_WORDS.format(
+        words=f"SELECT {_words('n.piece', 't.id')} {_HOLDING_NEWLY} GROUP BY 1, 2, 3"))
 #: Every ticket read once (twice: for the days, then the bits), its pieces among the new
 #: common ones counted.
 _FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(
