@@ -15,7 +15,7 @@ from storage.bound_rows import ids_in
 from storage.errors import TransientError
 from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
-from storage.ticket_counts import CityFilter, count_tickets, count_with_piece, count_with_pieces
+from storage.ticket_counts import CityFilter, count_searched, count_tickets
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
 
 
@@ -257,9 +257,10 @@ async def list_tickets(
     the id, newest first, breaks ties), and how many there are in all: counted from
     `ticket_counts` when the conditions are those of `city`, a whole city's list (from
     `ticket_piece_counts` on PostgreSQL when it is searched for one word, alone or with a
-    status and category, and `ticket_piece_days` also since a moment), and part by part when
-    `parts` are the same tickets as disjoint parts (a person's list: each part read from
-    an index alone, where their union would visit each ticket's row).
+    status and category, `ticket_piece_days` also since a moment, `ticket_piece_bits` for
+    several words), and part by part when `parts` are the same tickets as disjoint parts
+    (a person's list: each part read from an index alone, where their union would visit
+    each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
     answer. A person's list is then read whole once (a street's tickets): in every order
@@ -290,17 +291,12 @@ async def list_tickets(
             return [], 0
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
-    elif city is not None and city.piece is not None and dialect == "postgresql":
-        total = await count_with_piece(session, city.piece, city.statuses, city.categories,
-                                       city.since)
-        if total is None:  # a piece too rare to be counted per day: its few tickets are
-            total = await _count(session, conditions)
-    elif city is not None and city.pieces and dialect == "postgresql":
-        total = await count_with_pieces(session, city.pieces)
-        if total is None:  # a piece too rare to have bits: the tickets of it are few
+    elif city is not None and city.searched and dialect == "postgresql":
+        total = await count_searched(session, city)
+        if total is None:  # a piece too rare to be counted so: its few tickets are
             total = await _count(session, conditions)
     # SQLite keeps no counts per piece: a city searched for words is counted below.
-    elif city is not None and city.piece is None and not city.pieces:
+    elif city is not None and not city.searched:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:
         total = 0

@@ -140,6 +140,11 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
         assert body["total"] == len(body["tickets"]), q
         together[q] = body["total"]
     assert together == {"电梯 坏了": 1, "3号 又停": 1, "楼道 坏了 3号": 1, "坏了 楼道": 2}
+    # With another filter, several words are counted from the tickets.
+    for query in ("q=电梯 坏了&status=new", "q=电梯 坏了&status=accepted&category=repair",
+                  "q=电梯 坏了&since=9000-01-01"):
+        body = await spine.api(f"/api/v1/tickets?{quote(query, safe='=&')}")
+        assert body["total"] == len(body["tickets"]), query
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

@@ -1,19 +1,21 @@
-"""the common pieces counted per day, status and category (PostgreSQL): a whole city's
-search for a word held by many tickets, such as 电梯, since a moment (and among the open
-tickets or the repairs) says how many tickets it finds without the index handing over
-every ticket holding it
+"""the common pieces counted per day, status and category, and kept as bits (PostgreSQL):
+a whole city's search for a word held by many tickets, such as 电梯, since a moment (and
+among the open tickets or the repairs), or for several such words (电梯 坏了), says how many
+tickets it finds without reading every ticket holding them
 
-`ticket_common_pieces` lists the pieces of at least 10,000 tickets and `ticket_piece_days`
-counts their tickets per Beijing day received, status and category. The trigger's change
-rows carry the ticket's day (`ticket_piece_changes.day`), and a ticket whose time received
-changes is recorded too; the workers' fold adds the changes of common pieces to their days
-and makes a piece common once it grows past 10,000 (storage.ticket_counts). The tables are
-empty on SQLite, which counts its tickets.
+`ticket_common_pieces` lists the pieces of at least 10,000 tickets; `ticket_piece_days`
+counts their tickets per Beijing day received, status and category, and
+`ticket_piece_bits` marks which tickets hold each (a bit string per 65,536 tickets by id,
+set by `gridbot_set_bits`). The trigger's change rows carry the ticket and its day
+(`ticket_piece_changes.ticket`, `.day`), and a ticket whose time received changes is
+recorded too; the workers' fold adds the changes of common pieces to their days, sets their
+bits, and makes a piece common once it grows past 10,000 (storage.ticket_counts). The
+tables are empty on SQLite, which counts its tickets.
 
 Writes to `tickets` wait only while the changes recorded so far are folded and the trigger
 is replaced. The pieces already that common are counted right after, reading every ticket
 while tickets are written (`gridbot migrate`: `storage.ticket_counts.make_pieces_common`);
-until then a search since a moment is counted from its tickets, as before.
+until then such searches are counted from their tickets, as before.
 
 Revision ID: 0018
 Revises: 0017
@@ -134,7 +136,6 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         _hold_writes()
-    if postgres:
         op.execute("DROP FUNCTION gridbot_set_bits(bit varying, integer[], integer[])")
     op.drop_table("ticket_piece_bits")
     op.drop_table("ticket_piece_days")
