@@ -93,11 +93,11 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     if words:
         conditions += ticket_search.search_conditions(words)
         # The whole city searched for one word, alone or with a status, category and
-        # time, is counted per piece; for several, alone, from their bits (PostgreSQL).
+        # time, is counted per piece; for several, from their bits (PostgreSQL).
         pieces = ticket_search.counted_pieces(words)
         if city is not None and len(pieces) == 1:
             city = replace(city, piece=pieces[0])
-        elif city is not None and len(pieces) > 1 and city == CityFilter():
+        elif city is not None and len(pieces) > 1:
             city = replace(city, pieces=pieces)
         else:
             city = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +43,14 @@ _BEIJING_SECONDS = 8 * 3600
 def day_number(day: date) -> int:
     """A Beijing day as `beijing_day_number` numbers it: days since 1970-01-01."""
     return day.toordinal() - _EPOCH_ORDINAL
+
+
+def beijing_day_of(moment: datetime) -> tuple[int, datetime]:
+    """The number (`day_number`) of the Beijing day `moment` falls on, and the midnight
+    that ends that day."""
+    beijing = timezone(timedelta(seconds=_BEIJING_SECONDS))
+    day = moment.astimezone(beijing).date()
+    return day_number(day), datetime(day.year, day.month, day.day, tzinfo=beijing) + timedelta(1)
 
 
 class epoch_us(FunctionElement[int]):  # noqa: N801 - a SQL function's name
@@ -133,13 +141,19 @@ class beijing_day_number(FunctionElement[int]):  # noqa: N801
 
 @compiles(beijing_day_number, "postgresql")
 def _day_pg(element: beijing_day_number, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
-    return f"CAST(FLOOR((EXTRACT(EPOCH FROM {column}) + {_BEIJING_SECONDS}) / 86400) AS INTEGER)"
+    return beijing_day_sql("postgresql", compiler.process(list(element.clauses)[0], **kw))
 
 
 @compiles(beijing_day_number, "sqlite")
 def _day_sqlite(element: beijing_day_number, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    return beijing_day_sql("sqlite", compiler.process(list(element.clauses)[0], **kw))
+
+
+def beijing_day_sql(dialect: str, column: str) -> str:
+    """The Beijing day number (`day_number`) of a timestamp column in `dialect`'s SQL."""
+    if dialect == "postgresql":
+        return (f"CAST(FLOOR((EXTRACT(EPOCH FROM {column}) + {_BEIJING_SECONDS}) / 86400)"
+                " AS INTEGER)")
     return f"((CAST(strftime('%s', {column}) AS INTEGER) + {_BEIJING_SECONDS}) / 86400)"
 
 

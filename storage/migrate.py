@@ -29,14 +29,15 @@ async def upgrade(engine: AsyncEngine, revision: str = "head",
     On SQLite the migrations run over a connection with foreign keys off, as SQLite's own
     procedure for rebuilding a table asks, and the result is checked before it is kept.
     On PostgreSQL, brought to the head, the pieces of enough tickets are then made common
-    (`storage.ticket_counts.make_pieces_common`) in a transaction of their own, after the
-    migrations' commit: tickets are written meanwhile."""
+    (`storage.ticket_counts.make_pieces_common`) and the bits of the tickets' statuses,
+    categories and days made (`make_filter_bits`), each in a transaction of its own, after
+    the migrations' commit: tickets are written meanwhile."""
     from storage.db import create_engine, is_sqlite
 
     if not is_sqlite(engine):
         await _upgrade(engine, revision)
         if revision == "head":
-            await _make_pieces_common(engine, say)
+            await _count_after_upgrade(engine, say)
         return
     migrating = create_engine(engine.url.render_as_string(hide_password=False),
                               foreign_keys=False)
@@ -60,10 +61,16 @@ async def _upgrade(engine: AsyncEngine, revision: str, check_foreign_keys: bool 
         await connection.run_sync(run)
 
 
-async def _make_pieces_common(engine: AsyncEngine, say: Callable[[str], None] | None) -> None:
+async def _count_after_upgrade(engine: AsyncEngine, say: Callable[[str], None] | None) -> None:
+    """The steps that read every ticket after an upgrade, each in a transaction of its own
+    while tickets are written, said when they start and end: the common pieces counted per
+    day, then the bits of every ticket's status, category and day."""
+    from sqlalchemy import select
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.ticket_counts import make_pieces_common
+    from storage.models import Ticket
+    from storage.ticket_bits import filter_bits_made
+    from storage.ticket_counts import make_filter_bits, make_pieces_common
 
     def starting(pieces: int) -> None:
         if say is not None:
@@ -75,6 +82,19 @@ async def _make_pieces_common(engine: AsyncEngine, say: Callable[[str], None] | 
         made = await make_pieces_common(session, starting)
     if made and say is not None:
         say(f"counted in {time.monotonic() - started:.0f} s")
+    async with AsyncSession(engine) as session:
+        if await filter_bits_made(session):
+            return
+        any_ticket = await session.scalar(select(Ticket.id).limit(1))
+    talk = say if any_ticket is not None else None
+    if talk is not None:
+        talk("marking every ticket's status, category and day as bits: every ticket is read "
+             "once more while tickets are written …")
+    started = time.monotonic()
+    async with AsyncSession(engine) as session, session.begin():
+        await make_filter_bits(session)
+    if talk is not None:
+        talk(f"marked in {time.monotonic() - started:.0f} s")
 
 
 def upgrade_sync(url: str, revision: str = "head",

@@ -449,6 +449,38 @@ class TicketPieceBits(Base):
     bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
 
 
+class TicketFacetBits(Base):
+    """Which tickets have each status and category (facet `status=new`, `category=repair`),
+    as `TicketPieceBits` marks the tickets of a piece: a whole city's search for several
+    common words among some statuses or categories is counted by ANDing these bits with
+    theirs (PostgreSQL; empty on SQLite)."""
+
+    __tablename__ = "ticket_facet_bits"
+    facet: Mapped[str] = mapped_column(String(24), primary_key=True)
+    chunk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
+
+
+class TicketDayBits(Base):
+    """Which tickets were received on each Beijing day (`figures_sql.day_number`), as
+    `TicketPieceBits` marks the tickets of a piece: for a search for several common words
+    since a moment (PostgreSQL; empty on SQLite)."""
+
+    __tablename__ = "ticket_day_bits"
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    chunk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
+
+
+class TicketFilterBitsMade(Base):
+    """When the bits of the statuses, categories and days were made from every ticket
+    (`storage.ticket_counts.make_filter_bits`, after migration 0019): a count uses them
+    only then; the folds keep them from there."""
+
+    __tablename__ = "ticket_filter_bits_made"
+    made_at: Mapped[datetime] = mapped_column(primary_key=True)
+
+
 class TicketPieceDay(Base):
     """How many tickets of a status and category received on a Beijing day hold each
     common piece (`ticket_common_pieces`), with the changes in `ticket_piece_changes`

@@ -43,24 +43,25 @@ common, their days counted from their tickets in the statement that folds the ch
 that no change is counted twice or missed; `make_pieces_common` makes all of them common
 at once after an upgrade, while tickets are written.
 
-The tickets holding each common piece are also kept as bits (`ticket_piece_bits`, a bit
-string per 65,536 tickets by id), which the fold sets or clears for each ticket changed, as
-it is at the fold: the token's list searched for several such words, alone, is counted by
-ANDing their bits (`count_with_pieces`), the tickets changed since the fold weighed as they
-are now.
+The tickets holding each common piece are also kept as bits, as are those of each status,
+category and day (`storage.ticket_bits`), which the fold sets or clears for each ticket
+changed, as it is at the fold: the token's list searched for several such words, alone or
+with a status, category and moment, is counted by ANDing bits (`count_with_pieces`), the
+tickets changed since the fold weighed as they are now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.figures_sql import day_number
+from storage.figures_sql import beijing_day_of
+from storage.figures_sql import beijing_day_sql as _day
 from storage.models import (
     Ticket,
     TicketCommonPiece,
@@ -70,19 +71,20 @@ from storage.models import (
     TicketPieceCount,
     TicketPieceDay,
 )
-from storage.ticket_search import text_holds
+from storage.ticket_bits import (
+    BITS_OF_WORDS,
+    FILL_FILTER_BITS,
+    KEEP_FILTER_BITS,
+    count_with_pieces,
+    filter_bits_made,
+    keep_bits,
+    upsert_bits,
+    words,
+)
+from storage.ticket_search import pieces_sql, text_holds
 
-BEIJING_SECONDS = 8 * 3600
-_BEIJING = timezone(timedelta(seconds=BEIJING_SECONDS))
 #: The key of the transaction-level advisory lock a fold holds on PostgreSQL.
 FOLD_LOCK = 0x67726964  # "grid"
-
-
-def _day(dialect: str, column: str) -> str:
-    """The Beijing day number (`figures_sql.day_number`) of a timestamp column in SQL."""
-    if dialect == "postgresql":
-        return f"CAST(FLOOR((EXTRACT(EPOCH FROM {column}) + {BEIJING_SECONDS}) / 86400) AS INTEGER)"
-    return f"((CAST(strftime('%s', {column}) AS INTEGER) + {BEIJING_SECONDS}) / 86400)"
 
 
 def _change(dialect: str, row: str, delta: int) -> str:
@@ -144,11 +146,6 @@ def rebuild_statements(dialect: str) -> list[str]:
             f"FROM tickets GROUP BY 1, 2, 3"]
 
 
-def _pieces(row: str) -> str:
-    """The pieces of a ticket's text, reporter and location (repeated ones kept), in SQL."""
-    return f"ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
-
-
 #: A piece held by at least this many tickets is counted per day too (`ticket_piece_days`):
 #: the index of pieces hands over a rarer one's tickets in a few milliseconds, which the
 #: dates then narrow, where a common one's (电梯 in the generated city: 550,000) take it a
@@ -168,7 +165,7 @@ _PIECE_KEYED = ("text", "reporter_name", "location", "status", "category", "crea
 
 def _piece_change(row: str, delta: int) -> str:
     return (f"INSERT INTO ticket_piece_changes (ticket, pieces, day, status, category, delta)"
-            f" VALUES ({row}.id, {_pieces(row)}, {_day('postgresql', row + '.created_at')},"
+            f" VALUES ({row}.id, {pieces_sql(row)}, {_day('postgresql', row + '.created_at')},"
             f" {row}.status, {row}.category, {delta})")
 
 
@@ -224,46 +221,31 @@ def _per_common_piece_and_day(rows: str, pieces: str, day: str, delta: str) -> s
                               where="WHERE " + _COMMON, rows=rows, pieces=pieces, delta=delta)
 
 
-#: Bit strings of 65,536 tickets (`TicketPieceBits`) from {words}: rows of (piece, chunk,
-#: word, w), w the 64 bits of word `word` of the chunk, the first ticket the highest bit.
-_BITS_OF_WORDS = (
-    "SELECT piece, chunk, CAST(rpad(string_agg(repeat('0', 64 * (word - coalesce(before, -1)"
-    " - 1)) || CAST(CAST(w AS bit(64)) AS text), '' ORDER BY word), 65536, '0')"
-    " AS bit varying) FROM (SELECT piece, chunk, word, w, lag(word) OVER (PARTITION BY piece,"
-    " chunk ORDER BY word) AS before FROM ({words}) AS words (piece, chunk, word, w))"
-    " AS placed GROUP BY 1, 2")
-
-
-def _words(piece: str, ticket: str) -> str:
-    """The columns (piece, chunk, word, w) of a piece held by a ticket, to be grouped by
-    the first three."""
-    return (f"{piece}, CAST({ticket} >> 16 AS integer), CAST(({ticket} >> 6) & 1023 AS"
-            f" integer), bit_or(CAST(1 AS bigint) << CAST(63 - ({ticket} & 63) AS integer))")
-
-
 #: The bits of every ticket's pieces among {common}, reading every ticket once.
-_BITS_READING_EVERY_TICKET = _BITS_OF_WORDS.format(words=(
-    f"SELECT {_words('p.piece', 'r.id')} FROM tickets AS r CROSS JOIN LATERAL"
-    f" (SELECT DISTINCT unnest({_pieces('r')}) AS piece) AS p"
+_BITS_READING_EVERY_TICKET = BITS_OF_WORDS.format(words=(
+    f"SELECT {words('p.piece', 'r.id')} FROM tickets AS r CROSS JOIN LATERAL"
+    f" (SELECT DISTINCT unnest({pieces_sql('r')}) AS piece) AS p"
     " WHERE p.piece IN (SELECT piece FROM {common}) GROUP BY 1, 2, 3"))
 
 
 def rebuild_piece_statements() -> list[str]:
     """Statements that make `ticket_piece_counts` the counts of the tickets as they are,
     with the pieces of at least COMMON_FROM tickets counted per day and their tickets'
-    bits set too (PostgreSQL; while nothing else writes tickets)."""
+    bits set too, and the bits of every status, category and day (PostgreSQL; while
+    nothing else writes tickets)."""
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
             "DELETE FROM ticket_piece_days",
             "DELETE FROM ticket_piece_bits",
             "DELETE FROM ticket_common_pieces",
-            _UPSERT_PIECES.format(rows=_per_piece("tickets", _pieces("r"), "count(*)")),
+            _UPSERT_PIECES.format(rows=_per_piece("tickets", pieces_sql("r"), "count(*)")),
             "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
             f" GROUP BY piece HAVING sum(tickets) >= {COMMON_FROM}",
             _UPSERT_DAYS.format(rows=_per_common_piece_and_day(
-                "tickets", _pieces("r"), _day("postgresql", "r.created_at"), "count(*)")),
+                "tickets", pieces_sql("r"), _day("postgresql", "r.created_at"), "count(*)")),
             "INSERT INTO ticket_piece_bits (piece, chunk, bits) "
-            + _BITS_READING_EVERY_TICKET.format(common="ticket_common_pieces")]
+            + _BITS_READING_EVERY_TICKET.format(common="ticket_common_pieces"),
+            *FILL_FILTER_BITS]
 
 
 #: The pieces of the changes not folded yet that are held by :common to :most tickets and
@@ -282,21 +264,12 @@ _HELD_NOT_COMMON = (
     " GROUP BY piece HAVING sum(tickets) >= :common")
 
 
-_UPSERT_BITS = ("INSERT INTO ticket_piece_bits (piece, chunk, bits) {rows} "
-                "ON CONFLICT (piece, chunk) DO UPDATE SET bits = EXCLUDED.bits")
 #: The bits of the tickets changed (moved) among those of the pieces already common, set or
 #: cleared as each ticket is now.
-_KEEP_BITS = (
-    "changed AS (SELECT DISTINCT r.ticket, p.piece FROM moved AS r CROSS JOIN LATERAL"
-    " unnest(r.pieces) AS p (piece) WHERE " + _COMMON + "), "
-    "placed AS (SELECT c.piece, CAST(c.ticket >> 16 AS integer) AS chunk,"
-    " array_agg(CAST(c.ticket & 65535 AS integer)) AS positions, array_agg(CASE WHEN "
-    + _pieces("t") + " @> ARRAY[c.piece::text] THEN 1 ELSE 0 END) AS bit_values"
-    " FROM changed AS c LEFT JOIN tickets AS t ON t.id = c.ticket GROUP BY 1, 2), "
-    "kept AS (" + _UPSERT_BITS.format(rows=(
-        "SELECT p.piece, p.chunk, gridbot_set_bits(b.bits, p.positions, p.bit_values)"
-        " FROM placed AS p LEFT JOIN ticket_piece_bits AS b"
-        " ON b.piece = p.piece AND b.chunk = p.chunk")) + ")")
+_KEEP_PIECE_BITS = keep_bits(
+    "pieces", "ticket_piece_bits", "piece",
+    "SELECT DISTINCT r.ticket, p.piece FROM moved AS r CROSS JOIN LATERAL unnest(r.pieces)"
+    " AS p (piece) WHERE " + _COMMON, pieces_sql("t") + " @> ARRAY[c.key::text]")
 
 
 def _fold_pieces(newly_days: str, newly_bits: str) -> str:
@@ -311,7 +284,8 @@ def _fold_pieces(newly_days: str, newly_bits: str) -> str:
         + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
         + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
         " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece), "
-        + _KEEP_BITS + ", newly_bits AS (" + _UPSERT_BITS.format(rows=newly_bits) + ") "
+        + _KEEP_PIECE_BITS + ", " + KEEP_FILTER_BITS + ", newly_bits AS ("
+        + upsert_bits("ticket_piece_bits", "piece", newly_bits) + ") "
         + _UPSERT_DAYS.format(rows=(
             "SELECT piece, day, status, category, sum(tickets) FROM ("
             + _per_common_piece_and_day("moved", "r.pieces", "r.day", "sum(r.delta)")
@@ -319,21 +293,21 @@ def _fold_pieces(newly_days: str, newly_bits: str) -> str:
             " tickets) GROUP BY 1, 2, 3, 4")))
 
 
-_HOLDING_NEWLY = ("FROM newly AS n JOIN tickets AS t ON " + _pieces("t")
+_HOLDING_NEWLY = ("FROM newly AS n JOIN tickets AS t ON " + pieces_sql("t")
                   + " @> ARRAY[n.piece::text]")
 #: The tickets of each new common piece, found through the index.
 _FOLD_PIECES = _fold_pieces(
     "SELECT n.piece, " + _day("postgresql", "t.created_at") + ", t.status, t.category,"
     f" count(*) {_HOLDING_NEWLY} GROUP BY 1, 2, 3, 4",
-    _BITS_OF_WORDS.format(
-        words=f"SELECT {_words('n.piece', 't.id')} {_HOLDING_NEWLY} GROUP BY 1, 2, 3"))
+    BITS_OF_WORDS.format(
+        words=f"SELECT {words('n.piece', 't.id')} {_HOLDING_NEWLY} GROUP BY 1, 2, 3"))
 #: Every ticket read once (twice: for the days, then the bits), its pieces among the new
 #: common ones counted.
 _FOLD_PIECES_READING_EVERY_TICKET = _fold_pieces(
     _EACH_PIECE.format(
         columns=_day("postgresql", "r.created_at") + ", r.status, r.category",
         more=", 3, 4", where="WHERE p.piece IN (SELECT piece FROM newly) ", rows="tickets",
-        pieces=_pieces("r"), delta="count(*)"),
+        pieces=pieces_sql("r"), delta="count(*)"),
     _BITS_READING_EVERY_TICKET.format(common="newly"))
 
 
@@ -354,6 +328,19 @@ async def make_pieces_common(session: AsyncSession,
             starting(len(newly))
         await session.execute(text(_FOLD_PIECES_READING_EVERY_TICKET), {"newly": newly})
     return len(newly)
+
+
+async def make_filter_bits(session: AsyncSession) -> bool:
+    """Make the bits of every ticket's status, category and day reading every ticket, in
+    the session's transaction (commit it), unless they are made already, and say whether
+    they were (PostgreSQL, after migration 0019; `gridbot migrate` runs it). Tickets are
+    written meanwhile (`ticket_bits.FILL_FILTER_BITS`); folds wait for it."""
+    await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
+    if await filter_bits_made(session):
+        return False
+    for statement in FILL_FILTER_BITS:
+        await session.execute(text(statement))
+    return True
 
 
 _UPSERT = ("INSERT INTO ticket_counts (day, status, category, tickets) {rows} "
@@ -397,13 +384,13 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 @dataclass(frozen=True, slots=True)
 class CityFilter:
     """A list of the whole city's tickets filtered by nothing but these (None: any); with
-    `piece`, also searched for one word of two characters without case, lowered, alone."""
+    `piece`, also searched for one word of two characters without case, lowered, alone;
+    with `pieces`, for several such words."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
     since: datetime | None = None
     piece: str | None = None
-    #: Searched for several such words and filtered by nothing else: their pieces.
     pieces: tuple[str, ...] = ()
 
     @property
@@ -412,11 +399,12 @@ class CityFilter:
 
 
 async def count_searched(session: AsyncSession, city: CityFilter) -> int | None:
-    """How many tickets a whole city's list searched for one word (`city.piece`, with its
-    other filters) or several (`city.pieces`) finds, on PostgreSQL, from the counts per
-    piece, per day or the bits; None when they are counted quicker from the tickets."""
+    """How many tickets a whole city's list searched for one word (`city.piece`) or
+    several (`city.pieces`), with its other filters, finds, on PostgreSQL, from the counts
+    per piece, per day or the bits; None when they are counted quicker from the tickets."""
     if city.pieces:
-        return await count_with_pieces(session, city.pieces)
+        return await count_with_pieces(session, city.pieces, city.statuses, city.categories,
+                                       city.since)
     assert city.piece is not None
     return await count_with_piece(session, city.piece, city.statuses, city.categories,
                                   city.since)
@@ -442,35 +430,6 @@ async def count_with_piece(session: AsyncSession, piece: str,
         for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange))])
 
 
-async def count_with_pieces(session: AsyncSession, pieces: Sequence[str]) -> int | None:
-    """How many tickets hold every one of `pieces`, common ones, on PostgreSQL: their bits
-    ANDed chunk by chunk and counted, and the tickets of the changes not folded yet
-    weighed as they are now against their bits, in one statement; None when one of them
-    is not common (a rarer one's tickets are few: counted quicker from the index)."""
-    pieces = sorted(set(pieces))
-    common = await session.scalar(select(func.count()).select_from(TicketCommonPiece).where(
-        TicketCommonPiece.piece.in_(pieces)))
-    if common != len(pieces):
-        return None
-    names = {f"p{n}": piece for n, piece in enumerate(pieces)}
-    joined = " ".join(f"JOIN ticket_piece_bits AS b{n} ON b{n}.piece = :p{n}"
-                      f" AND b{n}.chunk = b0.chunk" for n in range(1, len(pieces)))
-    every = " & ".join(f"b{n}.bits" for n in range(len(pieces)))
-    bits_of = " ".join(f"LEFT JOIN ticket_piece_bits AS b{n} ON b{n}.piece = :p{n}"
-                       f" AND b{n}.chunk = CAST(q.ticket >> 16 AS integer)"
-                       for n in range(len(pieces)))
-    held_before = " AND ".join(f"get_bit(b{n}.bits, CAST(q.ticket & 65535 AS integer)) = 1"
-                               for n in range(len(pieces)))
-    statement = (
-        f"SELECT (SELECT coalesce(sum(bit_count({every})), 0) FROM ticket_piece_bits AS b0"
-        f" {joined} WHERE b0.piece = :p0) + (SELECT coalesce(sum(CASE WHEN {_pieces('t')}"
-        " @> CAST(:pieces AS text[]) THEN 1 ELSE 0 END"
-        f" - CASE WHEN {held_before} THEN 1 ELSE 0 END), 0)"
-        " FROM (SELECT DISTINCT ticket FROM ticket_piece_changes) AS q"
-        f" LEFT JOIN tickets AS t ON t.id = q.ticket {bits_of})")
-    return int(await session.scalar(text(statement), {**names, "pieces": pieces}) or 0)
-
-
 async def _count_since_with_piece(session: AsyncSession, piece: str,
                                   statuses: Sequence[str] | None,
                                   categories: Sequence[str] | None,
@@ -479,12 +438,11 @@ async def _count_since_with_piece(session: AsyncSession, piece: str,
     if await session.scalar(select(TicketCommonPiece.piece).where(
             TicketCommonPiece.piece == piece)) is None:
         return None
-    first = since.astimezone(_BEIJING).date()
+    first, next_day = beijing_day_of(since)
     folded = select(TicketPieceDay.tickets.label("n")).where(
-        TicketPieceDay.piece == piece, TicketPieceDay.day > day_number(first))
+        TicketPieceDay.piece == piece, TicketPieceDay.day > first)
     pending = select(TicketPieceChange.delta.label("n")).where(
-        TicketPieceChange.pieces.contains([piece]), TicketPieceChange.day > day_number(first))
-    next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
+        TicketPieceChange.pieces.contains([piece]), TicketPieceChange.day > first)
     rest = select(func.count().label("n")).select_from(Ticket).where(
         Ticket.created_at >= since, Ticket.created_at < next_day, text_holds(piece))
     return await _sum_of(session, [
@@ -506,11 +464,10 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
         query = _in_statuses_and_categories(query, table, statuses, categories)
         if since is not None:
             # The counts of the days after since's; that day's tickets are counted below.
-            query = query.where(table.day > day_number(since.astimezone(_BEIJING).date()))
+            query = query.where(table.day > beijing_day_of(since)[0])
         parts.append(query)
     if since is not None:
-        first = since.astimezone(_BEIJING).date()
-        next_day = datetime(first.year, first.month, first.day, tzinfo=_BEIJING) + timedelta(1)
+        next_day = beijing_day_of(since)[1]
         rest = select(func.count().label("n")).select_from(Ticket).where(
             Ticket.created_at >= since, Ticket.created_at < next_day)
         parts.append(_in_statuses_and_categories(rest, Ticket, statuses, categories))

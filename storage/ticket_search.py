@@ -68,6 +68,12 @@ def text_holds(term: str) -> Any:
                Ticket.location.ilike(pattern, escape="\\"))
 
 
+def pieces_sql(row: str) -> str:
+    """The pieces of ticket `row`'s text, reporter and location (repeated ones kept), in
+    PostgreSQL's SQL: what the index of pieces holds for it."""
+    return f"ticket_bigrams({row}.text, {row}.reporter_name, {row}.location)"
+
+
 def counted_piece(text: str) -> str | None:
     """The piece a search for `text` is counted by, lowered, when it is one word of two
     characters without case that is not a ticket's number (`ticket_counts.count_with_piece`:

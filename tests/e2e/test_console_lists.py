@@ -105,10 +105,11 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
         listed: Listed, monkeypatch: pytest.MonkeyPatch):
     """Since a moment, the whole city's search for a common word, with a status and
     category or without, is counted per day on PostgreSQL, and a search for several
-    common words from their bits (here a piece of one ticket is common): its total is what the search finds,
-    once the pieces became common in the workers' fold (those of a ticket changed), and
-    for a ticket written since, before the next fold; a word not common is counted from
-    its tickets."""
+    common words, alone or with a status, category and moment, from their bits (here a
+    piece of one ticket is common): its total is what the search finds, once the pieces
+    became common in the workers' fold (those of a ticket changed), and for a ticket
+    written since, before the next fold; a word not common is counted from its
+    tickets."""
     monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
     monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 100)
     spine = listed.spine
@@ -120,10 +121,12 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     await report(spine, "3号楼电梯又停了", chat="b8@chatroom")
     newest = (await spine.api("/api/v1/tickets?q=电梯"))["tickets"][0]
     found = {}
-    for q in ("电梯", "楼道", "坏了", "又停"):
-        for since in ("2000-01-01", newest["created_at"], "9000-01-01"):
-            for status in ("", "&status=accepted", "&status=new&category=repair"):
-                query = f"q={q}&since={quote(since)}{status}"
+    for q in ("电梯", "楼道", "坏了", "又停", "电梯 坏了", "3号 又停", "楼道 坏了 3号",
+              "坏了 楼道", "电梯 楼道"):
+        for since in ("", "2000-01-01", newest["created_at"], "9000-01-01"):
+            for status in ("", "&status=accepted", "&status=new&category=repair",
+                           "&status=new,accepted"):
+                query = f"q={quote(q)}{since and '&since=' + quote(since)}{status}"
                 body = await spine.api(f"/api/v1/tickets?{query}")
                 assert body["total"] == len(body["tickets"]), query
                 found[q, since, status] = body["total"]
@@ -132,19 +135,13 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     assert found["电梯", "2000-01-01", "&status=accepted"] == 1
     assert found["楼道", "2000-01-01", ""] == 2 and found["又停", newest["created_at"], ""] == 1
     assert found["电梯", "9000-01-01", ""] == 0
-    # Several common words, alone: counted from their bits (a word not common: from the
-    # tickets).
-    together = {}
-    for q in ("电梯 坏了", "3号 又停", "楼道 坏了 3号", "坏了 楼道"):
-        body = await spine.api(f"/api/v1/tickets?q={quote(q)}")
-        assert body["total"] == len(body["tickets"]), q
-        together[q] = body["total"]
-    assert together == {"电梯 坏了": 1, "3号 又停": 1, "楼道 坏了 3号": 1, "坏了 楼道": 2}
-    # With another filter, several words are counted from the tickets.
-    for query in ("q=电梯 坏了&status=new", "q=电梯 坏了&status=accepted&category=repair",
-                  "q=电梯 坏了&since=9000-01-01"):
-        body = await spine.api(f"/api/v1/tickets?{quote(query, safe='=&')}")
-        assert body["total"] == len(body["tickets"]), query
+    # Several common words (a word not common: counted from the tickets).
+    assert {q: found[q, "", ""] for q in ("电梯 坏了", "3号 又停", "楼道 坏了 3号", "坏了 楼道")} == {
+        "电梯 坏了": 1, "3号 又停": 1, "楼道 坏了 3号": 1, "坏了 楼道": 2}
+    assert found["电梯 坏了", "", "&status=accepted"] == 1
+    assert found["电梯 坏了", "", "&status=new&category=repair"] == 0
+    assert found["3号 又停", newest["created_at"], "&status=new,accepted"] == 1
+    assert found["坏了 楼道", "9000-01-01", ""] == 0
 
 
 async def test_the_assignee_filter_and_sorting(listed: Listed):

@@ -253,7 +253,9 @@ async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
         said: list[str] = []
         await upgrade(engine, say=said.append)
         assert said[0].startswith("counting the tickets of 3 common pieces per day")
-        assert said[1].startswith("counted in") and len(said) == 2
+        assert said[1].startswith("counted in")
+        assert said[2].startswith("marking every ticket's status, category and day as bits")
+        assert said[3].startswith("marked in") and len(said) == 4
         assert await rows("SELECT piece FROM ticket_common_pieces") == [
             ("坏了",), ("梯坏",), ("电梯",)]
         day = 20778  # 2026-11-21, days since 1970-01-01
@@ -270,5 +272,70 @@ async def test_the_common_pieces_are_counted_per_day_from_0018_on(db_url: str):
         await write("电梯又停", 1, midnight + timedelta(days=1))
         assert await rows("SELECT ticket, day, delta FROM ticket_piece_changes") == [
             (10002, day + 1, 1)]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_statuses_categories_and_days_are_kept_as_bits_from_0019_on(db_url: str):
+    """Down to 0018 there are no bits of statuses, categories and days; up again, they are
+    made from the tickets there are (a step the upgrade announces, once), and a count of
+    several common words among some statuses since a moment is made from them."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.migrate import alembic_config
+    from storage.ticket_counts import count_with_pieces, fold_ticket_counts, make_pieces_common
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0018")
+
+    async def write(body: str, count: int, status: str, at: datetime) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO tickets (category, status, urgency, escalation_level,"
+                " reporter_channel, reporter_id, text, created_at, updated_at)"
+                " SELECT 'repair', :status, 'normal', 0, 'bridge', 'wxid_1', :body, :at, now()"
+                " FROM generate_series(1, :count)"),
+                {"body": body, "count": count, "status": status, "at": at})
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        async with engine.connect() as connection:
+            return sorted(tuple(row) for row in (await connection.execute(text(query))).all())
+
+    try:
+        midnight = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 2026-11-21 in Beijing
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        assert await rows("SELECT to_regclass('ticket_facet_bits') IS NULL,"
+                          " to_regclass('ticket_filter_bits_made') IS NULL") == [(True, True)]
+        await write("电梯坏了", 6000, "new", midnight - timedelta(seconds=1))
+        await write("电梯坏了", 4000, "closed", midnight)
+        said: list[str] = []
+        await upgrade(engine, say=said.append)
+        assert said[-2].startswith("marking every ticket's status, category and day")
+        assert said[-1].startswith("marked in")
+        day = 20778  # 2026-11-21, days since 1970-01-01
+        assert await rows("SELECT facet, chunk, bit_count(bits) FROM ticket_facet_bits") == [
+            ("category=repair", 0, 10000), ("status=closed", 0, 4000),
+            ("status=new", 0, 6000)]
+        assert await rows("SELECT day, chunk, bit_count(bits) FROM ticket_day_bits") == [
+            (day - 1, 0, 6000), (day, 0, 4000)]
+        assert await rows("SELECT count(*) FROM ticket_filter_bits_made") == [(1,)]
+        async with AsyncSession(engine) as session, session.begin():
+            await fold_ticket_counts(session)
+            assert await make_pieces_common(session) == 3  # 电梯, 梯坏, 坏了
+            assert await count_with_pieces(session, ["电梯", "坏了"], ["new", "closed"],
+                                           since=midnight - timedelta(hours=1)) == 10000
+            assert await count_with_pieces(session, ["电梯", "坏了"], ["closed"],
+                                           since=midnight - timedelta(days=1)) == 4000
+        said.clear()
+        await upgrade(engine, say=said.append)
+        assert said == []
     finally:
         await engine.dispose()

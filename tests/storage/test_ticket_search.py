@@ -17,6 +17,7 @@ from storage.ticket_counts import (
     count_with_piece,
     count_with_pieces,
     fold_ticket_counts,
+    make_filter_bits,
     make_pieces_common,
 )
 from storage.ticket_search import counted_piece, search_conditions
@@ -460,3 +461,93 @@ async def test_the_tickets_of_several_common_pieces_are_counted_from_their_bits(
         await check(session)
         await fold_ticket_counts(session)
         assert await check(session) == len(combinations)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_several_common_pieces_with_a_status_category_or_moment_are_counted_from_bits(
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    """How many tickets of some statuses and categories received since a moment hold two or
+    three common pieces is what a search finds: from the bits of the pieces, statuses,
+    categories and days (a ticket past the first 65,536 too), through tickets moved to
+    another status, category or day, rewritten, deleted and written, before and after
+    the fold; when the bits of the filters are not made, such a count is not made from
+    bits (None) until `make_filter_bits` reads every ticket."""
+    monkeypatch.setattr(ticket_counts, "COMMON_FROM", 2)
+    monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 100)
+    moments = [NOW - timedelta(hours=7 * (n % 9)) for n in range(len(TICKETS) * 2)]
+    sinces = [None, NOW - timedelta(days=9), NOW - timedelta(hours=30),
+              NOW - timedelta(hours=21), NOW - timedelta(hours=14), NOW + timedelta(hours=1)]
+    together = [["电梯", "坏了"], ["号楼", "楼道"], ["号楼", "电梯"], ["号楼", "漏了"],
+                ["电梯", "坏了", "号楼"]]
+
+    async def check(session: AsyncSession) -> int:
+        common = set((await session.scalars(text(
+            "SELECT piece FROM ticket_common_pieces"))).all())
+        tickets = (await session.execute(select(
+            Ticket.text, Ticket.reporter_name, Ticket.location, Ticket.created_at,
+            Ticket.status, Ticket.category))).all()
+        counted_so = 0
+        for pieces in together:
+            for since in sinces:
+                for statuses, categories in FILTERS:
+                    found = sum(1 for *fields, at, status, category in tickets
+                                if all(any(f is not None and piece in f.lower()
+                                           for f in fields) for piece in pieces)
+                                and (since is None or at >= since)
+                                and status in (statuses or [status])
+                                and category in (categories or [category]))
+                    counted = await count_with_pieces(session, pieces, statuses, categories,
+                                                      since)
+                    if set(pieces) <= common:
+                        assert counted == found, (pieces, since, statuses, categories)
+                        counted_so += found > 0
+                    else:
+                        assert counted is None, pieces
+        return counted_so
+
+    async with sessions() as session, session.begin():
+        rows = [Ticket(category="complaint" if n % 3 else "repair", status="new",
+                       reporter_channel="bridge", reporter_id=f"wxid_{n}",
+                       reporter_name=reporter, text=body, location=place, created_at=moment,
+                       updated_at=moment)
+                for n, ((body, reporter, place), moment)
+                in enumerate(zip(TICKETS * 2, moments, strict=True))]
+        session.add_all(rows)
+        session.add(Ticket(id=200_000, category="repair", status="accepted",
+                           reporter_channel="bridge", reporter_id="wxid_far",
+                           text="3号楼电梯坏了，楼道也黑", created_at=NOW - timedelta(hours=20),
+                           updated_at=NOW))
+        await session.flush()
+        await fold_ticket_counts(session)
+        assert await make_pieces_common(session) > 30
+        await session.execute(update(Ticket).values(updated_at=NOW))  # records nothing
+        assert await check(session) > 20
+        # Moved to another status, category and day, rewritten, deleted and written.
+        await session.execute(update(Ticket).where(Ticket.id == rows[0].id).values(
+            status="accepted", created_at=NOW - timedelta(days=3)))
+        await session.execute(update(Ticket).where(Ticket.id == rows[5].id).values(
+            text="楼道电梯坏了", category="dispute", status="closed"))
+        await session.execute(update(Ticket).where(Ticket.id == 200_000).values(
+            created_at=NOW, status="reopened"))
+        await session.execute(delete(Ticket).where(Ticket.id == rows[9].id))
+        session.add(Ticket(category="repair", status="new", reporter_channel="bridge",
+                           reporter_id="wxid_new", text="5号楼楼道电梯坏了",
+                           created_at=NOW - timedelta(hours=15), updated_at=NOW))
+        await session.flush()
+        await check(session)  # the changes not folded yet
+        await fold_ticket_counts(session)
+        await check(session)
+        await session.execute(update(Ticket).where(Ticket.id.in_([r.id for r in rows[:8]]))
+                              .values(status="closed", category="dispute"))
+        await check(session)
+        # The bits of the filters not made: counted from the tickets until they are.
+        await session.execute(text("DELETE FROM ticket_filter_bits_made"))
+        await session.execute(text("UPDATE ticket_facet_bits SET bits = ~bits"))
+        assert await count_with_pieces(session, ["电梯", "坏了"], ["new"]) is None
+        assert await count_with_pieces(session, ["电梯", "坏了"], since=NOW) is None
+        assert await count_with_pieces(session, ["电梯", "坏了"]) is not None
+        assert await make_filter_bits(session)
+        assert not await make_filter_bits(session)
+        assert await check(session) > 20
+        await fold_ticket_counts(session)
+        assert await check(session) > 20
