@@ -1157,6 +1157,13 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
                         ("since and category", f"{lift}&{filters['since']}&category=repair"),
                         ("a second word", f"{tickets}&q={quote('电梯 坏了')}")):
         found.append(Query("list", f"list, city, q=电梯 and {name}", query, "token"))
+    # Two common words with another filter.
+    both = f"{tickets}&q={quote('电梯 坏了')}"
+    for name, query in (("status", f"{both}&{filters['status']}"),
+                        ("category", f"{both}&category=repair"),
+                        ("since", f"{both}&{filters['since']}"),
+                        ("since and status", f"{both}&{filters['since']}&{filters['status']}")):
+        found.append(Query("list", f"list, city, q=电梯 坏了 and {name}", query, "token"))
     return found
 
 

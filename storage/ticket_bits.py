@@ -19,13 +19,14 @@ written; a count uses them once `ticket_filter_bits_made` says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.figures_sql import beijing_day_of, beijing_day_sql
+from storage.figures_sql import beijing_day_of, beijing_day_sql, member_of
 from storage.models import Ticket
 from storage.ticket_search import pieces_sql, text_holds
 
@@ -108,17 +109,41 @@ async def filter_bits_made(session: AsyncSession) -> bool:
         "SELECT EXISTS (SELECT 1 FROM ticket_filter_bits_made)")))
 
 
-async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
-                            statuses: Sequence[str] | None = None,
-                            categories: Sequence[str] | None = None,
-                            since: datetime | None = None) -> int | None:
-    """How many tickets hold every one of `pieces`, common ones, have one of `statuses`
-    and of `categories` (None: any) and were received at or after `since`, on PostgreSQL:
-    their bits ANDed chunk by chunk and counted (for the whole days after since's), the
-    tickets of the changes not folded yet weighed as they are now against their bits, and
-    the tickets of the rest of since's day counted, in one statement. None when a piece is
-    not common (a rarer one's tickets are few: counted quicker from the index), or the bits
-    of the filters asked for are not made yet."""
+@dataclass(frozen=True, slots=True)
+class _Anded:
+    """A search for several common pieces with filters, as bits: the sets of tickets ANDed
+    (each the bits of the rows of a table a condition keeps, ORed chunk by chunk), what a
+    ticket has now to be in all of them, and the values bound."""
+
+    sets: list[tuple[str, str]]
+    now: str
+    values: dict[str, object]
+
+    @property
+    def chunks(self) -> str:
+        """Rows of (chunk, bits): the sets' bits ANDed, for each chunk all of them have."""
+        joined = " JOIN ".join(
+            f"(SELECT chunk, bit_or(bits) AS bits FROM {table} WHERE {condition}"
+            f" GROUP BY chunk) AS s{n}" + (" USING (chunk)" if n else "")
+            for n, (table, condition) in enumerate(self.sets))
+        every = " & ".join(f"s{n}.bits" for n in range(len(self.sets)))
+        return f"SELECT chunk, {every} AS bits FROM {joined}"
+
+    @property
+    def held_before(self) -> str:
+        """Whether the bits say ticket `q.ticket` is in all the sets."""
+        return " AND ".join(
+            f"EXISTS (SELECT 1 FROM {table} AS b WHERE {condition}"
+            " AND b.chunk = CAST(q.ticket >> 16 AS integer)"
+            " AND get_bit(b.bits, CAST(q.ticket & 65535 AS integer)) = 1)"
+            for table, condition in self.sets)
+
+
+async def _anded(session: AsyncSession, pieces: Sequence[str],
+                 statuses: Sequence[str] | None, categories: Sequence[str] | None,
+                 since: datetime | None) -> _Anded | None:
+    """The bits of a search for `pieces` with these filters (since: of the whole days after
+    since's), or None when a piece is not common or the filters' bits are not made."""
     pieces = sorted(set(pieces))
     common, made = (await session.execute(text(
         "SELECT (SELECT count(*) FROM ticket_common_pieces"
@@ -128,8 +153,6 @@ async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
     if common != len(pieces) or (filtered and not made):
         return None
     values: dict[str, object] = {"pieces": pieces}
-    # The sets of tickets ANDed, each the bits of the rows of a table that a condition
-    # keeps, ORed chunk by chunk; and what a ticket has now to be in all of them.
     sets: list[tuple[str, str]] = []
     for n, piece in enumerate(pieces):
         values[f"p{n}"] = piece
@@ -142,32 +165,105 @@ async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
             sets.append(("ticket_facet_bits", f"facet = ANY(CAST(:{name}_facets AS text[]))"))
             now.append(f"t.{name} = ANY(CAST(:{name}_values AS text[]))")
     if since is not None:
-        # The whole days after since's from the bits; the rest of its day below.
-        values["first"], next_day = beijing_day_of(since)
+        values["first"] = beijing_day_of(since)[0]
         sets.append(("ticket_day_bits", "day > :first"))
         now.append(f"{beijing_day_sql('postgresql', 't.created_at')} > :first")
-    chunks = " JOIN ".join(
-        f"(SELECT chunk, bit_or(bits) AS bits FROM {table} WHERE {condition} GROUP BY chunk)"
-        f" AS s{n}" + (" USING (chunk)" if n else "")
-        for n, (table, condition) in enumerate(sets))
-    every = " & ".join(f"s{n}.bits" for n in range(len(sets)))
-    held_before = " AND ".join(
-        f"EXISTS (SELECT 1 FROM {table} AS b WHERE {condition}"
-        " AND b.chunk = CAST(q.ticket >> 16 AS integer)"
-        " AND get_bit(b.bits, CAST(q.ticket & 65535 AS integer)) = 1)"
-        for table, condition in sets)
+    return _Anded(sets, " AND ".join(now), values)
+
+
+def _rest_of_day(since: datetime, pieces: Sequence[str], statuses: Sequence[str] | None,
+                 categories: Sequence[str] | None, column: Any) -> Any:
+    """`column` of the tickets received from `since` to the end of its Beijing day, holding
+    every piece, with one of the statuses and categories (read from their rows)."""
+    query = select(column).select_from(Ticket).where(
+        Ticket.created_at >= since, Ticket.created_at < beijing_day_of(since)[1],
+        *(text_holds(piece) for piece in pieces))
+    for held, asked in ((Ticket.status, statuses), (Ticket.category, categories)):
+        if asked is not None:
+            query = query.where(held.in_(list(asked)))
+    return query
+
+
+async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
+                            statuses: Sequence[str] | None = None,
+                            categories: Sequence[str] | None = None,
+                            since: datetime | None = None) -> int | None:
+    """How many tickets hold every one of `pieces`, common ones, have one of `statuses`
+    and of `categories` (None: any) and were received at or after `since`, on PostgreSQL:
+    their bits ANDed chunk by chunk and counted (for the whole days after since's), the
+    tickets of the changes not folded yet weighed as they are now against their bits, and
+    the tickets of the rest of since's day counted, in one statement. None when a piece is
+    not common (a rarer one's tickets are few: counted quicker from the index), or the bits
+    of the filters asked for are not made yet."""
+    anded = await _anded(session, pieces, statuses, categories, since)
+    if anded is None:
+        return None
     columns: list[Any] = [text(
-        f"(SELECT coalesce(sum(bit_count({every})), 0) FROM {chunks})"
-        f" + (SELECT coalesce(sum(CASE WHEN {' AND '.join(now)} THEN 1 ELSE 0 END"
-        f" - CASE WHEN {held_before} THEN 1 ELSE 0 END), 0)"
+        f"(SELECT coalesce(sum(bit_count(bits)), 0) FROM ({anded.chunks}) AS anded)"
+        f" + (SELECT coalesce(sum(CASE WHEN {anded.now} THEN 1 ELSE 0 END"
+        f" - CASE WHEN {anded.held_before} THEN 1 ELSE 0 END), 0)"
         " FROM (SELECT DISTINCT ticket FROM ticket_piece_changes) AS q"
-        " LEFT JOIN tickets AS t ON t.id = q.ticket)").bindparams(**values)]
+        " LEFT JOIN tickets AS t ON t.id = q.ticket)").bindparams(**anded.values)]
     if since is not None:
-        rest = select(func.count()).select_from(Ticket).where(
-            Ticket.created_at >= since, Ticket.created_at < next_day,
-            *(text_holds(piece) for piece in pieces))
-        for column, asked in ((Ticket.status, statuses), (Ticket.category, categories)):
-            if asked is not None:
-                rest = rest.where(column.in_(list(asked)))
-        columns.append(rest.scalar_subquery())
+        columns.append(_rest_of_day(since, pieces, statuses, categories,
+                                    func.count()).scalar_subquery())
     return sum(int(n or 0) for n in (await session.execute(select(*columns))).one())
+
+
+async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
+                             statuses: Sequence[str] | None, categories: Sequence[str] | None,
+                             since: datetime | None, conditions: Sequence[Any], limit: int,
+                             offset: int) -> list[int] | None:
+    """The ids at [offset, offset + limit), newest first, of the tickets meeting
+    `conditions`, the whole city's list searched for several common `pieces` with these
+    filters, found from the bits: the newest chunks' ANDed bits hand over the newest ids
+    they set, as many as the page's end plus the tickets changed since the fold (only
+    those can be set wrongly), and only those ids, the changed tickets that hold the words
+    now and the tickets of the rest of since's day are read with `conditions`. None when
+    the bits do not answer (as `count_with_pieces`)."""
+    anded = await _anded(session, pieces, statuses, categories, since)
+    if anded is None:
+        return None
+    row = (await session.execute(text(
+        f"WITH pending AS (SELECT DISTINCT ticket FROM ticket_piece_changes),"
+        f" anded AS ({anded.chunks}), newest AS (SELECT chunk, bits, sum(bit_count(bits))"
+        " OVER (ORDER BY chunk DESC) - bit_count(bits) AS before FROM anded),"
+        " wanted AS (SELECT :end + count(*) AS n FROM pending)"
+        " SELECT (SELECT n FROM wanted),"
+        " (SELECT array_agg(chunk ORDER BY chunk DESC) FROM newest"
+        "  WHERE before < (SELECT n FROM wanted)),"
+        " (SELECT array_agg(bits ORDER BY chunk DESC) FROM newest"
+        "  WHERE before < (SELECT n FROM wanted)),"
+        " (SELECT array_agg(q.ticket) FROM pending AS q JOIN tickets AS t ON t.id = q.ticket"
+        f"  WHERE {anded.now})").bindparams(**anded.values, end=offset + limit))).one()
+    wanted, chunks, bits, changed = row
+    found: list[int] = list(changed or [])
+    newest: list[int] = []
+    for chunk, chunk_bits in zip(chunks or [], bits or [], strict=True):
+        if len(newest) >= wanted:
+            break
+        _newest_set(chunk, chunk_bits.bytes, wanted, newest)
+    found += newest
+    if since is not None:
+        found += (await session.scalars(
+            _rest_of_day(since, pieces, statuses, categories, Ticket.id))).all()
+    if not found:
+        return []
+    return list((await session.scalars(
+        select(Ticket.id).where(member_of(Ticket.id, found), *conditions)
+        .order_by(Ticket.id.desc()).limit(limit).offset(offset))).all())
+
+
+def _newest_set(chunk: int, bits: bytes, wanted: int, into: list[int]) -> None:
+    """Append to `into` the ids of the tickets of `chunk` whose bit is set, newest first,
+    until it holds `wanted`."""
+    base = chunk << 16
+    for index in range(len(bits) - 1, -1, -1):
+        byte = bits[index]
+        if not byte:
+            continue
+        for bit in range(8):  # the byte's lowest bit is its last ticket
+            if byte >> bit & 1:
+                into.append(base + index * 8 + 7 - bit)
+                if len(into) >= wanted:
+                    return

@@ -15,7 +15,7 @@ from storage.bound_rows import ids_in
 from storage.errors import TransientError
 from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
-from storage.ticket_counts import CityFilter, count_searched, count_tickets
+from storage.ticket_counts import CityFilter, count_searched, count_tickets, newest_searched
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
 
 
@@ -295,6 +295,10 @@ async def list_tickets(
         total = await count_searched(session, city)
         if total is None:  # a piece too rare to be counted so: its few tickets are
             total = await _count(session, conditions)
+        elif sort.key == "id" and sort.descending:
+            newest = await newest_searched(session, city, conditions, limit, offset)
+            if newest is not None:
+                return await _in_order(session, newest), total
     # SQLite keeps no counts per piece: a city searched for words is counted below.
     elif city is not None and not city.searched:
         total = await count_tickets(session, city.statuses, city.categories, city.since)

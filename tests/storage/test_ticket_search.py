@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import ticket_counts
 from storage.models import Ticket, TicketPieceChange
+from storage.ticket_bits import newest_with_pieces
 from storage.ticket_counts import (
     CityFilter,
     count_with_piece,
@@ -485,12 +487,12 @@ async def test_several_common_pieces_with_a_status_category_or_moment_are_counte
             "SELECT piece FROM ticket_common_pieces"))).all())
         tickets = (await session.execute(select(
             Ticket.text, Ticket.reporter_name, Ticket.location, Ticket.created_at,
-            Ticket.status, Ticket.category))).all()
+            Ticket.status, Ticket.category, Ticket.id))).all()
         counted_so = 0
         for pieces in together:
             for since in sinces:
                 for statuses, categories in FILTERS:
-                    found = sum(1 for *fields, at, status, category in tickets
+                    found = sum(1 for *fields, at, status, category, _ in tickets
                                 if all(any(f is not None and piece in f.lower()
                                            for f in fields) for piece in pieces)
                                 and (since is None or at >= since)
@@ -503,7 +505,33 @@ async def test_several_common_pieces_with_a_status_category_or_moment_are_counte
                         counted_so += found > 0
                     else:
                         assert counted is None, pieces
+                    await check_pages(session, pieces, statuses, categories, since, tickets)
         return counted_so
+
+    async def check_pages(session: AsyncSession, pieces: list[str],
+                          statuses: list[str] | None, categories: list[str] | None,
+                          since: datetime | None, tickets: list[Any]) -> None:
+        """The pages newest first from the bits are those of the search."""
+        newest = sorted((row.id for row in tickets
+                         if all(any(f is not None and piece in f.lower()
+                                    for f in (row.text, row.reporter_name, row.location))
+                                for piece in pieces)
+                         and (since is None or row.created_at >= since)
+                         and row.status in (statuses or [row.status])
+                         and row.category in (categories or [row.category])), reverse=True)
+        conditions = search_conditions(" ".join(pieces))
+        if statuses is not None:
+            conditions.append(Ticket.status.in_(statuses))
+        if categories is not None:
+            conditions.append(Ticket.category.in_(categories))
+        if since is not None:
+            conditions.append(Ticket.created_at >= since)
+        for limit, offset in ((2, 0), (3, 2), (100, 0), (5, 40)):
+            page = await newest_with_pieces(session, pieces, statuses, categories, since,
+                                            conditions, limit, offset)
+            if page is not None:
+                assert page == newest[offset:offset + limit], (pieces, since, statuses,
+                                                               categories, offset)
 
     async with sessions() as session, session.begin():
         rows = [Ticket(category="complaint" if n % 3 else "repair", status="new",
@@ -522,6 +550,13 @@ async def test_several_common_pieces_with_a_status_category_or_moment_are_counte
         assert await make_pieces_common(session) > 30
         await session.execute(update(Ticket).values(updated_at=NOW))  # records nothing
         assert await check(session) > 20
+        # The newest tickets holding two words rewritten not to: their bits say they do
+        # until the fold.
+        newest = (await session.scalars(select(Ticket.id).where(
+            *search_conditions("电梯 坏了")).order_by(Ticket.id.desc()).limit(2))).all()
+        await session.execute(update(Ticket).where(Ticket.id.in_(newest)).values(
+            text="楼道灯不亮", reporter_name=None, location=None))
+        await check(session)
         # Moved to another status, category and day, rewritten, deleted and written.
         await session.execute(update(Ticket).where(Ticket.id == rows[0].id).values(
             status="accepted", created_at=NOW - timedelta(days=3)))
