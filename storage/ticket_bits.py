@@ -171,17 +171,26 @@ async def _anded(session: AsyncSession, pieces: Sequence[str],
     return _Anded(sets, " AND ".join(now), values)
 
 
-def _rest_of_day(since: datetime, pieces: Sequence[str], statuses: Sequence[str] | None,
-                 categories: Sequence[str] | None, column: Any) -> Any:
-    """`column` of the tickets received from `since` to the end of its Beijing day, holding
-    every piece, with one of the statuses and categories (read from their rows)."""
-    query = select(column).select_from(Ticket).where(
-        Ticket.created_at >= since, Ticket.created_at < beijing_day_of(since)[1],
-        *(text_holds(piece) for piece in pieces))
+def _holding(pieces: Sequence[str], statuses: Sequence[str] | None,
+             categories: Sequence[str] | None, since: datetime | None, column: Any) -> Any:
+    """`column` of the tickets holding every piece, with one of the statuses and categories,
+    received at or after `since`, as their rows say (`ILIKE`, which no index of pieces
+    answers: for tickets found otherwise, by their ids or dates)."""
+    query = select(column).select_from(Ticket).where(*(text_holds(piece) for piece in pieces))
     for held, asked in ((Ticket.status, statuses), (Ticket.category, categories)):
         if asked is not None:
             query = query.where(held.in_(list(asked)))
+    if since is not None:
+        query = query.where(Ticket.created_at >= since)
     return query
+
+
+def _rest_of_day(since: datetime, pieces: Sequence[str], statuses: Sequence[str] | None,
+                 categories: Sequence[str] | None, column: Any) -> Any:
+    """`column` of the tickets received from `since` to the end of its Beijing day holding
+    every piece, with one of the statuses and categories."""
+    return _holding(pieces, statuses, categories, since, column).where(
+        Ticket.created_at < beijing_day_of(since)[1])
 
 
 async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
@@ -212,15 +221,16 @@ async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
 
 async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
                              statuses: Sequence[str] | None, categories: Sequence[str] | None,
-                             since: datetime | None, conditions: Sequence[Any], limit: int,
-                             offset: int) -> list[int] | None:
-    """The ids at [offset, offset + limit), newest first, of the tickets meeting
-    `conditions`, the whole city's list searched for several common `pieces` with these
-    filters, found from the bits: the newest chunks' ANDed bits hand over the newest ids
-    they set, as many as the page's end plus the tickets changed since the fold (only
-    those can be set wrongly), and only those ids, the changed tickets that hold the words
-    now and the tickets of the rest of since's day are read with `conditions`. None when
-    the bits do not answer (as `count_with_pieces`)."""
+                             since: datetime | None, limit: int, offset: int,
+                             ) -> list[int] | None:
+    """The ids at [offset, offset + limit), newest first, of the tickets holding every one
+    of `pieces` (common ones), with one of `statuses` and `categories` (None: any),
+    received at or after `since`: a whole city's list searched for several words, found
+    from the bits. The newest chunks' ANDed bits hand over the newest ids they set, as
+    many as the page's end plus the tickets changed since the fold (only those can be set
+    wrongly), and only those ids, the changed tickets that hold the words now and the
+    tickets of the rest of since's day are read, each row matched. None when the bits do
+    not answer (as `count_with_pieces`)."""
     anded = await _anded(session, pieces, statuses, categories, since)
     if anded is None:
         return None
@@ -250,7 +260,8 @@ async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
     if not found:
         return []
     return list((await session.scalars(
-        select(Ticket.id).where(member_of(Ticket.id, found), *conditions)
+        _holding(pieces, statuses, categories, since, Ticket.id)
+        .where(member_of(Ticket.id, found))
         .order_by(Ticket.id.desc()).limit(limit).offset(offset))).all())
 
 

@@ -411,16 +411,15 @@ async def count_searched(session: AsyncSession, city: CityFilter) -> int | None:
                                   city.since)
 
 
-async def newest_searched(session: AsyncSession, city: CityFilter, conditions: Sequence[Any],
-                          limit: int, offset: int) -> list[int] | None:
+async def newest_searched(session: AsyncSession, city: CityFilter, limit: int,
+                          offset: int) -> list[int] | None:
     """The ids at [offset, offset + limit), newest first, of a whole city's list searched
-    for several words (`city.pieces`), meeting `conditions` (the list's own), found from
-    the bits on PostgreSQL; None when the bits do not answer or the list is searched
-    otherwise."""
+    for several words (`city.pieces`), found from the bits on PostgreSQL; None when the
+    bits do not answer or the list is searched otherwise."""
     if not city.pieces:
         return None
     return await newest_with_pieces(session, city.pieces, city.statuses, city.categories,
-                                    city.since, conditions, limit, offset)
+                                    city.since, limit, offset)
 
 
 async def count_with_piece(session: AsyncSession, piece: str,

@@ -296,7 +296,7 @@ async def list_tickets(
         if total is None:  # a piece too rare to be counted so: its few tickets are
             total = await _count(session, conditions)
         elif sort.key == "id" and sort.descending:
-            newest = await newest_searched(session, city, conditions, limit, offset)
+            newest = await newest_searched(session, city, limit, offset)
             if newest is not None:
                 return await _in_order(session, newest), total
     # SQLite keeps no counts per piece: a city searched for words is counted below.
