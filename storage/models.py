@@ -316,8 +316,12 @@ class Ticket(Base):
         # Ticket lists sorted by when a ticket last changed, by status and by category: a
         # page is read in the index's order (storage.ticket_pages).
         Index("ix_tickets_updated", "updated_at"),
-        # A person's list sorted by when its tickets last changed, from the index alone.
-        Index("ix_tickets_building_updated", "building_id", "updated_at", "id"),
+        # A person's list sorted by when its tickets last changed, from the index alone; on
+        # PostgreSQL a person's search reads the tickets' text and what it sorts by from it
+        # too, in a run per building, instead of their rows scattered over the table.
+        Index("ix_tickets_building_read", "building_id", "updated_at", "id",
+              postgresql_include=[
+                  "created_at", *DUE_COLUMNS, "category", "text", "reporter_name", "location"]),
         Index("ix_tickets_status_id", "status", "id"),
         Index("ix_tickets_category_id", "category", "id"),
         # Open tickets with the columns of their deadline now (ticket_search.due_now): a

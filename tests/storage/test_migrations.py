@@ -339,3 +339,45 @@ async def test_the_statuses_categories_and_days_are_kept_as_bits_from_0019_on(db
         assert said == []
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_the_index_of_buildings_holds_what_a_persons_search_reads_from_0020_on(
+        db_url: str):
+    """0020 replaces the index of buildings (building, updated, id) with one that also holds
+    the tickets' text, reporter and location and what a person's list sorts by, and down
+    again puts the plain one back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0019")
+
+    async def indexes() -> dict[str, str]:
+        async with engine.connect() as connection:
+            return dict((await connection.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets'"
+                " AND indexname LIKE 'ix_tickets_building_%'"))).all())
+
+    try:
+        held = await indexes()
+        assert "ix_tickets_building_updated" not in held
+        assert held["ix_tickets_building_read"].endswith(
+            "(building_id, updated_at, id) INCLUDE (created_at, status, department_id,"
+            " reported_at, respond_due_at, accept_due_at, resolve_due_at, category, text,"
+            " reporter_name, location)")
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        held = await indexes()
+        assert "ix_tickets_building_read" not in held
+        assert held["ix_tickets_building_updated"].endswith("(building_id, updated_at, id)")
+        await upgrade(engine)
+        assert "ix_tickets_building_read" in await indexes()
+    finally:
+        await engine.dispose()
