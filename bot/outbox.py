@@ -18,7 +18,6 @@ counting an attempt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -156,8 +155,10 @@ class OutboxWorker:
         finally:
             self._rounds_out -= 1
             keeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeping
+            # Until the keeper has finished, without taking its cancellation for this
+            # task's: a stop that comes meanwhile (the keeper's write rolling back) still
+            # stops the loop.
+            await asyncio.wait([keeping])
         return len(claimed)
 
     async def _keep_leases(self, ids: list[int], lease: datetime | None) -> None:
