@@ -92,15 +92,10 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
         conditions += ticket_search.search_conditions(words)
-        # The whole city searched for one word, alone or with a status, category and
-        # time, is counted per piece; for several, from their bits (PostgreSQL).
+        # The whole city searched for words of two characters, alone or with a status,
+        # category and time, is counted per piece, or from their bits (PostgreSQL).
         pieces = ticket_search.counted_pieces(words)
-        if city is not None and len(pieces) == 1:
-            city = replace(city, piece=pieces[0])
-        elif city is not None and len(pieces) > 1:
-            city = replace(city, pieces=pieces)
-        else:
-            city = None
+        city = replace(city, pieces=pieces) if city is not None and pieces else None
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

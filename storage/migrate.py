@@ -65,11 +65,8 @@ async def _count_after_upgrade(engine: AsyncEngine, say: Callable[[str], None] |
     """The steps that read every ticket after an upgrade, each in a transaction of its own
     while tickets are written, said when they start and end: the common pieces counted per
     day, then the bits of every ticket's status, category and day."""
-    from sqlalchemy import select
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.models import Ticket
-    from storage.ticket_bits import filter_bits_made
     from storage.ticket_counts import make_filter_bits, make_pieces_common
 
     def starting(pieces: int) -> None:
@@ -82,19 +79,18 @@ async def _count_after_upgrade(engine: AsyncEngine, say: Callable[[str], None] |
         made = await make_pieces_common(session, starting)
     if made and say is not None:
         say(f"counted in {time.monotonic() - started:.0f} s")
-    async with AsyncSession(engine) as session:
-        if await filter_bits_made(session):
-            return
-        any_ticket = await session.scalar(select(Ticket.id).limit(1))
-    talk = say if any_ticket is not None else None
-    if talk is not None:
-        talk("marking every ticket's status, category and day as bits: every ticket is read "
-             "once more while tickets are written …")
-    started = time.monotonic()
+    marking: list[float] = []  # when the reading started, once it does
+
+    def marking_starts() -> None:
+        marking.append(time.monotonic())
+        if say is not None:
+            say("marking every ticket's status, category and day as bits: every ticket is "
+                "read once more while tickets are written …")
+
     async with AsyncSession(engine) as session, session.begin():
-        await make_filter_bits(session)
-    if talk is not None:
-        talk(f"marked in {time.monotonic() - started:.0f} s")
+        await make_filter_bits(session, marking_starts)
+    if marking and say is not None:
+        say(f"marked in {time.monotonic() - marking[0]:.0f} s")
 
 
 def upgrade_sync(url: str, revision: str = "head",

@@ -331,14 +331,18 @@ async def make_pieces_common(session: AsyncSession,
     return len(newly)
 
 
-async def make_filter_bits(session: AsyncSession) -> bool:
+async def make_filter_bits(session: AsyncSession,
+                           starting: Callable[[], None] | None = None) -> bool:
     """Make the bits of every ticket's status, category and day reading every ticket, in
     the session's transaction (commit it), unless they are made already, and say whether
     they were (PostgreSQL, after migration 0019; `gridbot migrate` runs it). Tickets are
-    written meanwhile (`ticket_bits.FILL_FILTER_BITS`); folds wait for it."""
+    written meanwhile (`ticket_bits.FILL_FILTER_BITS`); folds wait for it. `starting` is
+    told before the tickets are read, when there are any."""
     await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
     if await filter_bits_made(session):
         return False
+    if starting is not None and await session.scalar(select(Ticket.id).limit(1)) is not None:
+        starting()
     for statement in FILL_FILTER_BITS:
         await session.execute(text(statement))
     return True
@@ -385,30 +389,28 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 @dataclass(frozen=True, slots=True)
 class CityFilter:
     """A list of the whole city's tickets filtered by nothing but these (None: any); with
-    `piece`, also searched for one word of two characters without case, lowered, alone;
-    with `pieces`, for several such words."""
+    `pieces`, also searched for words of two characters without case, lowered: one, or
+    several."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
     since: datetime | None = None
-    piece: str | None = None
     pieces: tuple[str, ...] = ()
 
     @property
     def searched(self) -> bool:
-        return self.piece is not None or bool(self.pieces)
+        return bool(self.pieces)
 
 
 async def count_searched(session: AsyncSession, city: CityFilter) -> int | None:
-    """How many tickets a whole city's list searched for one word (`city.piece`) or
-    several (`city.pieces`), with its other filters, finds, on PostgreSQL, from the counts
-    per piece, per day or the bits; None when they are counted quicker from the tickets."""
-    if city.pieces:
-        return await count_with_pieces(session, city.pieces, city.statuses, city.categories,
-                                       city.since)
-    assert city.piece is not None
-    return await count_with_piece(session, city.piece, city.statuses, city.categories,
-                                  city.since)
+    """How many tickets a whole city's list searched for one word or several
+    (`city.pieces`), with its other filters, finds, on PostgreSQL, from the counts per
+    piece, per day or the bits; None when they are counted quicker from the tickets."""
+    if len(city.pieces) == 1:
+        return await count_with_piece(session, city.pieces[0], city.statuses,
+                                      city.categories, city.since)
+    return await count_with_pieces(session, city.pieces, city.statuses, city.categories,
+                                   city.since)
 
 
 async def newest_searched(session: AsyncSession, city: CityFilter, limit: int,
@@ -416,7 +418,7 @@ async def newest_searched(session: AsyncSession, city: CityFilter, limit: int,
     """The ids at [offset, offset + limit), newest first, of a whole city's list searched
     for several words (`city.pieces`), found from the bits on PostgreSQL; None when the
     bits do not answer or the list is searched otherwise."""
-    if not city.pieces:
+    if len(city.pieces) < 2:
         return None
     return await newest_with_pieces(session, city.pieces, city.statuses, city.categories,
                                     city.since, limit, offset)
@@ -472,14 +474,14 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
     folded = select(TicketCount.tickets.label("n"))
     pending = select(TicketCountChange.delta.label("n"))
     parts: list[Any] = []
+    first, next_day = beijing_day_of(since) if since is not None else (None, None)
     for query, table in ((folded, TicketCount), (pending, TicketCountChange)):
         query = _in_statuses_and_categories(query, table, statuses, categories)
-        if since is not None:
+        if first is not None:
             # The counts of the days after since's; that day's tickets are counted below.
-            query = query.where(table.day > beijing_day_of(since)[0])
+            query = query.where(table.day > first)
         parts.append(query)
     if since is not None:
-        next_day = beijing_day_of(since)[1]
         rest = select(func.count().label("n")).select_from(Ticket).where(
             Ticket.created_at >= since, Ticket.created_at < next_day)
         parts.append(_in_statuses_and_categories(rest, Ticket, statuses, categories))

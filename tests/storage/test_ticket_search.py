@@ -227,7 +227,7 @@ async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
             "UPDATE ticket_piece_counts SET tickets = tickets + 1000 WHERE piece = '电梯'"))
         assert moved.rowcount == 1
         rows, total = await list_tickets(session, search_conditions("电梯"), 10, 0,
-                                         city=CityFilter(piece="电梯"), searched=True)
+                                         city=CityFilter(pieces=("电梯",)), searched=True)
         assert len(rows) == len(_wanted("电梯")) == 2
         assert total == 2 + 1000
         for statuses, categories, counted in ((["new"], None, 1002), (["closed"], None, 0),
@@ -235,7 +235,7 @@ async def test_a_citys_search_for_one_word_is_counted_from_the_pieces(
             conditions = [*search_conditions("电梯"), Ticket.status.in_(statuses)]
             if categories:
                 conditions.append(Ticket.category.in_(categories))
-            city = CityFilter(statuses, categories, piece="电梯")
+            city = CityFilter(statuses, categories, pieces=("电梯",))
             rows, total = await list_tickets(session, conditions, 10, 0, city=city,
                                              searched=True)
             assert (len(rows), total) == (2 if counted else 0, counted), city
@@ -357,7 +357,7 @@ async def test_a_citys_search_since_a_moment_is_counted_per_day_once_common(
             conditions = [*search_conditions(piece), Ticket.created_at >= since]
             if statuses is not None:
                 conditions.append(Ticket.status.in_(statuses))
-            city = CityFilter(statuses, since=since, piece=piece)
+            city = CityFilter(statuses, since=since, pieces=(piece,))
             rows, total = await list_tickets(session, conditions, 10, 0, searched=True,
                                              city=city)
             assert (len(rows), total) == (len(_wanted(piece)) if counted else 0, counted)
