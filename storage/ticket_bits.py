@@ -171,15 +171,24 @@ async def _anded(session: AsyncSession, pieces: Sequence[str],
     return _Anded(sets, " AND ".join(now), values)
 
 
+def in_statuses_and_categories(query: Any, table: Any, statuses: Sequence[str] | None,
+                               categories: Sequence[str] | None) -> Any:
+    """`query` kept to the rows of `table` with one of `statuses` and of `categories` (None:
+    any)."""
+    for column, values in ((table.status, statuses), (table.category, categories)):
+        if values is not None:
+            query = query.where(column.in_(list(values)))
+    return query
+
+
 def _holding(pieces: Sequence[str], statuses: Sequence[str] | None,
              categories: Sequence[str] | None, since: datetime | None, column: Any) -> Any:
     """`column` of the tickets holding every piece, with one of the statuses and categories,
     received at or after `since`, as their rows say (`ILIKE`, which no index of pieces
     answers: for tickets found otherwise, by their ids or dates)."""
-    query = select(column).select_from(Ticket).where(*(text_holds(piece) for piece in pieces))
-    for held, asked in ((Ticket.status, statuses), (Ticket.category, categories)):
-        if asked is not None:
-            query = query.where(held.in_(list(asked)))
+    query = in_statuses_and_categories(
+        select(column).select_from(Ticket).where(*(text_holds(piece) for piece in pieces)),
+        Ticket, statuses, categories)
     if since is not None:
         query = query.where(Ticket.created_at >= since)
     return query

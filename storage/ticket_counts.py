@@ -77,6 +77,7 @@ from storage.ticket_bits import (
     KEEP_FILTER_BITS,
     count_with_pieces,
     filter_bits_made,
+    in_statuses_and_categories,
     keep_bits,
     newest_with_pieces,
     upsert_bits,
@@ -440,7 +441,7 @@ async def count_with_piece(session: AsyncSession, piece: str,
     pending = select(TicketPieceChange.delta.label("n")).where(
         TicketPieceChange.pieces.contains([piece]))
     return await _sum_of(session, [
-        _in_statuses_and_categories(query, table, statuses, categories)
+        in_statuses_and_categories(query, table, statuses, categories)
         for query, table in ((folded, TicketPieceCount), (pending, TicketPieceChange))])
 
 
@@ -460,7 +461,7 @@ async def _count_since_with_piece(session: AsyncSession, piece: str,
     rest = select(func.count().label("n")).select_from(Ticket).where(
         Ticket.created_at >= since, Ticket.created_at < next_day, text_holds(piece))
     return await _sum_of(session, [
-        _in_statuses_and_categories(query, table, statuses, categories)
+        in_statuses_and_categories(query, table, statuses, categories)
         for query, table in ((folded, TicketPieceDay), (pending, TicketPieceChange),
                              (rest, Ticket))])
 
@@ -476,7 +477,7 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
     parts: list[Any] = []
     first, next_day = beijing_day_of(since) if since is not None else (None, None)
     for query, table in ((folded, TicketCount), (pending, TicketCountChange)):
-        query = _in_statuses_and_categories(query, table, statuses, categories)
+        query = in_statuses_and_categories(query, table, statuses, categories)
         if first is not None:
             # The counts of the days after since's; that day's tickets are counted below.
             query = query.where(table.day > first)
@@ -484,18 +485,8 @@ async def count_tickets(session: AsyncSession, statuses: Sequence[str] | None = 
     if since is not None:
         rest = select(func.count().label("n")).select_from(Ticket).where(
             Ticket.created_at >= since, Ticket.created_at < next_day)
-        parts.append(_in_statuses_and_categories(rest, Ticket, statuses, categories))
+        parts.append(in_statuses_and_categories(rest, Ticket, statuses, categories))
     return await _sum_of(session, parts)
-
-
-def _in_statuses_and_categories(query: Any, table: Any, statuses: Sequence[str] | None,
-                                categories: Sequence[str] | None) -> Any:
-    """`query` kept to the rows of `table` with one of `statuses` and of `categories` (None:
-    any)."""
-    for column, values in ((table.status, statuses), (table.category, categories)):
-        if values is not None:
-            query = query.where(column.in_(list(values)))
-    return query
 
 
 async def _sum_of(session: AsyncSession, parts: Sequence[Any]) -> int:

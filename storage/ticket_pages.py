@@ -57,6 +57,11 @@ class TicketSort:
         if self.key not in SORT_KEYS:
             raise ValueError(f"unknown sort key {self.key!r}")
 
+    @property
+    def newest_first(self) -> bool:
+        """Whether the list is in the order tickets were received, newest first."""
+        return self.key == "id" and self.descending
+
 
 NEWEST = TicketSort()
 

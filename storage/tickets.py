@@ -295,7 +295,7 @@ async def list_tickets(
         total = await count_searched(session, city)
         if total is None:  # a piece too rare to be counted so: its few tickets are
             total = await _count(session, conditions)
-        elif sort.key == "id" and sort.descending:
+        elif sort.newest_first:
             newest = await newest_searched(session, city, limit, offset)
             if newest is not None:
                 return await _in_order(session, newest), total
