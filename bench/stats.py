@@ -1196,10 +1196,14 @@ class Statements:
 
 
 async def explain(engine: Any, statements: list[tuple[str, Any]]) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement, as the engine ran it."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement, as the engine ran it (after the
+    settings it made, `SET LOCAL`, which last as long as the one transaction here)."""
     plans = []
     async with engine.connect() as connection:
         for statement, parameters in statements:
+            if statement.lstrip().upper().startswith("SET LOCAL"):
+                await connection.exec_driver_sql(statement, parameters)
+                continue
             if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             rows = await connection.exec_driver_sql(

@@ -111,6 +111,30 @@ def _span_micros_sqlite(element: span_micros, compiler: Any, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
 
 
+class gathered(FunctionElement[Any]):  # noqa: N801
+    """Aggregate: the whole numbers of a column in a group, NULLs included, in the order
+    the group's rows come (the same for every `gathered` of one SELECT, which reads each
+    row once for all its aggregates); `numbers_of` reads it. An array on PostgreSQL, the
+    numbers joined by commas on SQLite."""
+
+    inherit_cache = True
+
+
+@compiles(gathered, "postgresql")
+def _gathered_pg(element: gathered, compiler: Any, **kw: Any) -> str:
+    return f"array_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(gathered, "sqlite")
+def _gathered_sqlite(element: gathered, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
+
+
+def numbers_of(found: list[int] | str) -> list[int]:
+    """The numbers a `gathered` of a column without NULLs gave."""
+    return [int(n) for n in found.split(",")] if isinstance(found, str) else found
+
+
 class seconds_span(FunctionElement[Any]):  # noqa: N801
     """A constant number of seconds as a `span`: `seconds_span(seconds(86400))`."""
 
