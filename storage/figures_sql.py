@@ -112,10 +112,11 @@ def _span_micros_sqlite(element: span_micros, compiler: Any, **kw: Any) -> str:
 
 
 class gathered(FunctionElement[Any]):  # noqa: N801
-    """Aggregate: the whole numbers of a column in a group, NULLs included, in the order
-    the group's rows come (the same for every `gathered` of one SELECT, which reads each
-    row once for all its aggregates); `numbers_of` reads it. An array on PostgreSQL, the
-    numbers joined by commas on SQLite."""
+    """Aggregate: the whole numbers of a column without NULLs in a group, in the order the
+    group's rows come (the same for every `gathered` of one SELECT, which reads each row
+    once for all its aggregates); `numbers_of` reads it. An array on PostgreSQL, the
+    numbers joined by commas on SQLite (which would leave NULLs out where an array keeps
+    them: COALESCE a column that may hold one)."""
 
     inherit_cache = True
 
@@ -131,7 +132,7 @@ def _gathered_sqlite(element: gathered, compiler: Any, **kw: Any) -> str:
 
 
 def numbers_of(found: list[int] | str) -> list[int]:
-    """The numbers a `gathered` of a column without NULLs gave."""
+    """The numbers a `gathered` gave."""
     return [int(n) for n in found.split(",")] if isinstance(found, str) else found
 
 

@@ -723,10 +723,13 @@ def middles_of_cycles(org: OrgMap, groupings: Sequence[str],
 
 def _key_of_value(org: OrgMap, grouping: str, value: int,
                   categories: Sequence[tuple[str, list[int], list[int], list[int]]]) -> Any:
-    """The group of one value of the column of the cycles `grouping` groups by (0: none)."""
+    """The group of one value of the column of the cycles `grouping` groups by: a
+    category's number in `categories`, a holder's id, or a grid's or street's id (0: none)."""
     if grouping == "category":
         return categories[value][0]
-    return _group_of(org, grouping, "", value or None, value or None)
+    if grouping == "assignee":
+        return value or None
+    return _group_of(org, grouping, "", value or None, None)
 
 
 async def _middles_by_street(session: AsyncSession, scope: TicketScope,
