@@ -860,12 +860,14 @@ def event_columns(h: History) -> tuple[list[str], Callable[[np.ndarray], list[Co
     kinds = Vocabulary(EVENT_KINDS)
 
     def make(i: np.ndarray) -> list[Column]:
-        return [integers(i + 1, 8), integers(e.ticket[i], 8), timestamps(e.at[i]),
+        return [integers(i + 1, 8), integers(e.ticket[i], 8),
+                integers(h.building[e.ticket[i] - 1], 4), timestamps(e.at[i]),
                 texts(e.actor[i], w.actors), integers(e.person[i], 4, e.person[i] == 0),
                 texts(e.kind[i].astype(np.int64), kinds), texts(e.text[i], w.event_texts),
                 texts(e.data[i], w.event_data)]
 
-    return ["id", "ticket_id", "at", "actor", "actor_person_id", "kind", "text", "data"], make
+    return ["id", "ticket_id", "building_id", "at", "actor", "actor_person_id", "kind", "text",
+            "data"], make
 
 
 def follower_columns(h: History) -> tuple[list[str], Callable[[np.ndarray], list[Column]]]:
@@ -978,10 +980,11 @@ async def generate(server: str, database: str, scale: float) -> dict[str, Any]:
                 ticket, person, at = history.points
                 await first.copy_records_to_table("points_entries", records=[
                     (n + 1, f"wish:{int(t)}", int(p), 10, f"完成微心愿 #{int(t)}", int(t),
-                     datetime.fromtimestamp(int(a) / US, UTC), "居民")
+                     int(history.building[t - 1]), datetime.fromtimestamp(int(a) / US, UTC),
+                     "居民")
                     for n, (t, p, a) in enumerate(zip(ticket, person, at, strict=True))],
-                    columns=["id", "key", "person_id", "points", "reason", "ticket_id", "at",
-                             "by"])
+                    columns=["id", "key", "person_id", "points", "reason", "ticket_id",
+                             "building_id", "at", "by"])
 
             await asyncio.gather(
                 tickets_then_more(),

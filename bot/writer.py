@@ -32,12 +32,12 @@ from storage.inserts import insert_once
 from storage.models import (
     Notice,
     NoticeAck,
-    PointsEntry,
     Ticket,
     TicketFollower,
     Visit,
 )
 from storage.nlu_store import add_review
+from storage.ticket_rows import insert_points
 from storage.timers import DEADLINE_TIMERS, timer_row
 from storage.writes import PendingWrites
 
@@ -111,11 +111,10 @@ class DecisionWriter:
             await self._insert_once(session, NoticeAck, ["notice_id", "channel", "sender_id"], {
                 "notice_id": ack.notice_id, "building_id": ack.building_id,
                 "channel": ack.channel, "sender_id": ack.sender_id, "at": now})
-        for award in decision.points:
-            await self._insert_once(session, PointsEntry, ["key"], {
-                "key": award.key, "person_id": award.person_id, "points": award.points,
-                "reason": award.reason, "ticket_id": ticket(award.ticket_id), "at": now,
-                "by": origin.actor})
+        await insert_points(session, [
+            {"key": award.key, "person_id": award.person_id, "points": award.points,
+             "reason": award.reason, "ticket_id": ticket(award.ticket_id), "at": now,
+             "by": origin.actor} for award in decision.points])
         if decision.visit is not None:
             visit = decision.visit
             session.add(Visit(person_id=visit.person_id, building_id=visit.building_id,

@@ -29,8 +29,9 @@ from sqlalchemy import func, insert, select
 from domain.notices import SHANGHAI
 from domain.org import BuildingInfo, OrgMap
 from storage.db import SessionFactory
-from storage.models import PointsEntry, Ticket, TicketEvent, TicketFollower
+from storage.models import Ticket, TicketFollower
 from storage.orgmap import load_org_map
+from storage.ticket_rows import insert_events, insert_points
 from storage.timers import insert_timers, timer_row
 
 SEED = "gridbot-demo-history"
@@ -493,9 +494,9 @@ async def load_history(session_factory: SessionFactory,
         rng = random.Random(f"{SEED}:redeem")
         points += _redemptions(org, rng, now, first_day(now), earned)
         events.sort(key=lambda e: (e["at"], e["ticket_id"]))
-        for model, rows in ((TicketEvent, events), (TicketFollower, followers),
-                            (PointsEntry, points)):
-            if rows:
-                await session.execute(insert(model), rows)
+        await insert_events(session, events)
+        await insert_points(session, points)
+        if followers:
+            await session.execute(insert(TicketFollower), followers)
         await insert_timers(session, timers)
     return HistorySummary(len(planned), len(events), first_day(now))

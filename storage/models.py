@@ -535,9 +535,17 @@ class TicketEvent(Base):
         Index("ix_ticket_events_breaches", "at",
               postgresql_include=["ticket_id", "kind", "actor", "data"],
               postgresql_where=text(BREACH_CONDITION), sqlite_where=text(BREACH_CONDITION)),
+        # The same, of some buildings (a street's, a grid's): read without the city's.
+        Index("ix_ticket_events_building_breaches", "building_id", "at",
+              postgresql_include=["ticket_id", "kind", "actor", "data"],
+              postgresql_where=text(BREACH_CONDITION), sqlite_where=text(BREACH_CONDITION)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # Its ticket's building, copied when the event is written (`storage.ticket_rows`; a
+    # ticket keeps its building): a place's events of a span are found by an index of their
+    # own, not among the city's.
+    building_id: Mapped[int | None]
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(200))
     actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
@@ -611,7 +619,8 @@ class PointsEntry(Base):
     """The points bank's ledger: what a volunteer earned or redeemed, and why."""
 
     __tablename__ = "points_entries"
-    __table_args__ = (Index("ix_points_person", "person_id", "id"), Index("ix_points_at", "at"))
+    __table_args__ = (Index("ix_points_person", "person_id", "id"), Index("ix_points_at", "at"),
+                      Index("ix_points_building_at", "building_id", "at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # One entry per reason ("wish:128"), however often the work that wrote it is repeated.
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -619,6 +628,8 @@ class PointsEntry(Base):
     points: Mapped[int]
     reason: Mapped[str] = mapped_column(String(200))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # Its ticket's building, as on an event (`storage.ticket_rows`); none for a redemption.
+    building_id: Mapped[int | None]
     at: Mapped[datetime]
     by: Mapped[str] = mapped_column(String(200))
 

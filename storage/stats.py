@@ -91,6 +91,15 @@ BREACH_KINDS = ("accept", "resolve", "respond")
 # ---------------------------------------------------------------- whose tickets
 
 
+def in_buildings(building_ids: frozenset[int], copy: Any = None) -> list[Any]:
+    """Tickets of these buildings; with `copy`, a column holding each row's ticket's building
+    (`TicketEvent.building_id`), the rows of those buildings too. Kept on both sides, the
+    planner can read either from its index: a street's events of a span by their own
+    building (not the city's of the span), a month's tickets by theirs (not the city's)."""
+    kept = [member_of(Ticket.building_id, building_ids)]
+    return kept if copy is None else [*kept, member_of(copy, building_ids)]
+
+
 @dataclass(frozen=True, slots=True)
 class Reach:
     """A signed-in person's tickets (`bot.auth.viewer.ticket_conditions` in parts): those of
@@ -106,11 +115,11 @@ class Reach:
         """One condition on `Ticket` (false when the person reaches nothing)."""
         return or_(false(), *(and_(*part) for part in self.parts(None)))
 
-    def parts(self, within: frozenset[int] | None) -> list[list[Any]]:
+    def parts(self, within: frozenset[int] | None, copy: Any = None) -> list[list[Any]]:
         """Disjoint conditions whose union is the reach (within the buildings `within`,
-        when given), each one an index can serve."""
+        when given), each one an index can serve; a building kept is kept in `copy` too."""
         mine = self.building_ids if within is None else self.building_ids & within
-        parts = [[member_of(Ticket.building_id, mine)]] if mine else []
+        parts = [in_buildings(mine, copy)] if mine else []
         # Whatever else the person reaches lies outside those buildings (or in none).
         if within is None:
             elsewhere = ([not_member_of(Ticket.building_id, self.building_ids)]
@@ -119,7 +128,7 @@ class Reach:
             rest = within - self.building_ids
             if not rest:
                 return parts
-            elsewhere = [member_of(Ticket.building_id, rest)]
+            elsewhere = in_buildings(rest, copy)
         if self.grid_ids:
             parts.append([member_of(Ticket.grid_id, self.grid_ids), *elsewhere])
             elsewhere = [*elsewhere, not_member_of(Ticket.grid_id, self.grid_ids)]
@@ -150,21 +159,22 @@ class TicketScope:
     def everything(self) -> bool:
         return self.building_ids is None and not self.where and self.reach is None
 
-    def conditions(self) -> list[Any]:
-        """WHERE conditions on `Ticket` that keep the scope."""
+    def conditions(self, copy: Any = None) -> list[Any]:
+        """WHERE conditions on `Ticket` that keep the scope; a building kept is kept in
+        `copy` too (`in_buildings`)."""
         found: list[Any] = list(self.where)
         if self.reach is not None:
             found.append(self.reach.condition())
         if self.building_ids is not None:
-            found.append(member_of(Ticket.building_id, self.building_ids))
+            found += in_buildings(self.building_ids, copy)
         return found
 
-    def parts(self) -> list[list[Any]]:
+    def parts(self, copy: Any = None) -> list[list[Any]]:
         """The scope as disjoint lists of conditions (a union of them), each simple enough
         for an index: a person's buildings, then what else they reach."""
         if self.reach is None:
-            return [self.conditions()]
-        parts = self.reach.parts(self.building_ids)
+            return [self.conditions(copy)]
+        parts = self.reach.parts(self.building_ids, copy)
         return [[*part, *self.where] for part in parts] or [[false()]]
 
     def listed_buildings(self) -> frozenset[int] | None:
@@ -226,14 +236,15 @@ def scoped(scope: TicketScope, columns: Sequence[Any], *conditions: Any,
     """SELECT `columns` FROM tickets of `scope` meeting `conditions`: one statement per part
     of the scope, put together with UNION ALL (the parts never share a ticket). With
     `streets`, `columns` and `conditions` may also name `TICKET_STREET`. With `onto`, a
-    table with a `ticket_id` (events, points), its rows joined to those tickets: each part
-    joins on its own, which PostgreSQL plans with what it knows of that part's tickets (a
-    join to the union of the parts hashed a city's month of events, 230,000, instead of a
-    street's 50,000 tickets: 155 against 85 ms)."""
+    table with a `ticket_id` and its ticket's `building_id` (events, points), its rows
+    joined to those tickets, the buildings kept on both (`in_buildings`): each part joins on
+    its own, which PostgreSQL plans with what it knows of that part's rows (a join to the
+    union of the parts hashed a city's month of events, 230,000: 155 ms)."""
     tickets = _TICKETS_WITH_STREETS if streets else Ticket.__table__
     source = tickets if onto is None else join(onto, tickets, Ticket.id == onto.c.ticket_id)
+    copy = onto.c.building_id if onto is not None else None
     parts = [select(*columns).select_from(source).where(*part, *conditions)
-             for part in scope.parts()]
+             for part in scope.parts(copy)]
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 

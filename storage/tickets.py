@@ -374,8 +374,9 @@ _CHANGE_UPDATES: dict[tuple[Any, ...], Any] = {}
 
 async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
                        actor_person_id: int | None, now: datetime,
-                       events: list[dict[str, Any]] | None = None) -> None:
-    """Apply ``change`` and record it as an event; StaleTicket if the status moved meanwhile."""
+                       events: list[dict[str, Any]]) -> None:
+    """Apply ``change`` and add the event that records it to ``events`` (which the caller
+    inserts before the transaction ends); StaleTicket if the status moved meanwhile."""
     values: dict[str, Any] = {"updated_at": now, **change.fields}
     if change.status is not None:
         values["status"] = change.status
@@ -396,7 +397,4 @@ async def apply_change(session: AsyncSession, change: ChangeTicket, actor: str,
         "data": (({"status": change.status} if change.status else {}) | change.event_data)
         or None,
     }
-    if events is not None:
-        events.append(event)  # the caller inserts it before the transaction ends
-    else:
-        session.add(TicketEvent(**event))
+    events.append(event)

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import conversations
-from storage.models import TicketEvent
 from storage.outbox import add_outbox_rows
+from storage.ticket_rows import insert_events
 from storage.timers import insert_timers
 
 
@@ -43,8 +42,7 @@ class PendingWrites:
 
     async def flush(self, session: AsyncSession) -> None:
         """Insert everything collected (inside the caller's transaction) and start empty."""
-        if self.events:
-            await session.execute(insert(TicketEvent.__table__), self.events)
+        await insert_events(session, self.events)
         await add_outbox_rows(session, self.outbox)
         await insert_timers(session, self.timers)
         await conversations.write_all(session, self.remembered, self.homes)

@@ -25,7 +25,8 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from domain.org import OrgMap
 from storage.db import create_engine, session_factory
-from storage.models import PointsEntry, Ticket, TicketEvent, TicketFollower
+from storage.models import Ticket, TicketFollower
+from storage.ticket_rows import insert_events, insert_points
 from tests.e2e.conftest import ADMIN_TOKEN, load_org
 
 BEIJING = timezone(timedelta(hours=8))
@@ -144,7 +145,7 @@ async def write_tickets(db_url: str, org: OrgMap) -> dict[str, int]:
                 ids[name] = (await session.execute(
                     insert(Ticket).values(**values).returning(Ticket.id))).scalar_one()
             t3, t6, t7, t4 = (rows[k]["created_at"] for k in ("T3", "T6", "T7", "T4"))
-            await session.execute(insert(TicketEvent), [
+            await insert_events(session, [
                 {"ticket_id": ids["T3"], "at": t3 + timedelta(hours=2), "actor": "gridbot",
                  "kind": "escalated", "text": "超过接单时限",
                  "data": {"level": 1, "holder": "陈网格长", "title": "网格长", "overdue": "accept"}},
@@ -160,7 +161,7 @@ async def write_tickets(db_url: str, org: OrgMap) -> dict[str, int]:
             await session.execute(insert(TicketFollower), [
                 {"ticket_id": ids["T4"], "channel": "bridge", "sender_id": f"wxid_f{n}",
                  "sender_name": None, "group_id": None, "created_at": t4} for n in range(3)])
-            await session.execute(insert(PointsEntry), [
+            await insert_points(session, [
                 {"key": f"wish:{ids['T6']}", "person_id": who("wxid_liu"), "points": 10,
                  "reason": "完成微心愿", "ticket_id": ids["T6"],
                  "at": t6 + timedelta(hours=32), "by": "王阿姨"},

@@ -381,3 +381,66 @@ async def test_the_index_of_buildings_holds_what_a_persons_search_reads_from_002
         assert "ix_tickets_building_read" in await indexes()
     finally:
         await engine.dispose()
+
+
+async def test_every_event_and_points_entry_carries_its_tickets_building_from_0021_on(
+        db_url: str):
+    """Down to 0020 events and points entries have no building; up again, each one already
+    written gets its ticket's (a redemption none), and those of some buildings have their
+    index."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.db import session_factory
+    from storage.demo import load_demo
+    from storage.demo_history import load_history
+    from storage.migrate import alembic_config
+
+    engine = create_engine(db_url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0020")
+
+    async def scalar(query: str) -> object:
+        async with engine.connect() as connection:
+            return (await connection.execute(text(query))).scalar()
+
+    try:
+        sessions = session_factory(engine)
+        await load_demo(sessions)
+        written = await load_history(sessions)
+        assert written is not None and written.events > 100
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        columns = await scalar(
+            "SELECT count(*) FROM pragma_table_info('ticket_events') WHERE name = 'building_id'"
+            if engine.dialect.name == "sqlite" else
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_name = 'ticket_events' AND column_name = 'building_id'")
+        assert columns == 0
+        await upgrade(engine)
+        assert await scalar("SELECT count(*) FROM ticket_events") == written.events
+        assert await scalar(
+            "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE e.building_id = t.building_id") == written.events
+        assert await scalar(
+            "SELECT count(*) FROM ticket_events WHERE kind IN ('escalated', 'claimed')") > 0
+        earned = await scalar("SELECT count(*) FROM points_entries WHERE ticket_id IS NOT NULL")
+        assert isinstance(earned, int) and earned > 0
+        assert await scalar(
+            "SELECT count(*) FROM points_entries p JOIN tickets t ON t.id = p.ticket_id"
+            " WHERE p.building_id = t.building_id") == earned
+        assert await scalar(
+            "SELECT count(*) FROM points_entries WHERE ticket_id IS NULL"
+            " AND building_id IS NULL") == await scalar(
+            "SELECT count(*) FROM points_entries WHERE ticket_id IS NULL")
+        for name in ("ix_ticket_events_building_breaches", "ix_points_building_at"):
+            index = await scalar(
+                f"SELECT sql FROM sqlite_master WHERE name = '{name}'"
+                if engine.dialect.name == "sqlite" else
+                f"SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'")
+            assert isinstance(index, str) and "building_id, at" in index.replace('"', "")
+    finally:
+        await engine.dispose()
