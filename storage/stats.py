@@ -943,8 +943,8 @@ async def points(session: AsyncSession, scope: TicketScope, at_from: datetime,
                    func.coalesce(func.sum(when(e.points < 0, -e.points)), 0),
                    func.min(case((e.points > 0, e.id), else_=null()))
                    ).group_by(e.day, e.person_id)
-    return [(int(d), int(p), int(e), int(r), int(f or 0))
-            for d, p, e, r, f in await session.execute(query)]
+    return [(int(day), int(person), int(earned), int(redeemed), int(first or 0))
+            for day, person, earned, redeemed, first in await session.execute(query)]
 
 
 async def hardest(session: AsyncSession, scope: TicketScope, received_until: datetime,
