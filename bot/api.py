@@ -409,8 +409,9 @@ async def stats(request: web.Request) -> web.Response:
     org = await runtime.org.get()
     since = params.query_since(request.query)
     now = datetime.now(UTC)
-    if viewer.is_token and since is None and city.made_ahead(org):
-        made = await city.served(runtime.sessions, city.stats_key(), now)
+    key = city.stats_key(since)
+    if viewer.is_token and key is not None and city.made_ahead(org):
+        made = await city.served(runtime.sessions, key, now)
         if made is not None:
             return web.json_response(made)
     async with runtime.sessions() as session:

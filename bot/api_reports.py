@@ -96,8 +96,7 @@ async def dashboard(request: web.Request) -> web.Response:
         scope, _ = report_scope(org, viewer_scope(viewer, org), street)
     except UnknownStreet as exc:
         return web.json_response({"error": str(exc)}, status=404)
-    if (viewer.is_token and street is None and city.made_ahead(org)
-            and (first, last) == city.default_dashboard_span(now)):
+    if viewer.is_token and street is None and city.made_ahead(org):
         made = await city.served(runtime.sessions, city.dashboard_key(first, last), now)
         if made is not None:
             return _json(made)

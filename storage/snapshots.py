@@ -6,10 +6,11 @@ process that dies while making one leaves the row to the next after the lease.""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.inserts import insert_once
@@ -59,3 +60,16 @@ async def read(session: AsyncSession, key: str, newer_than: datetime) -> Snapsho
         .where(FigureSnapshot.key == key, FigureSnapshot.made_at > newer_than,
                FigureSnapshot.body.is_not(None)))).first()
     return Snapshot(row[0], row[1]) if row else None
+
+
+async def drop_others(session: AsyncSession, keeping: Collection[str], made_before: datetime,
+                      now: datetime) -> int:
+    """Drop the snapshots but those of `keeping` that were made before `made_before` (or
+    never) and that no process is making at `now`; how many."""
+    dropped = await session.execute(
+        delete(FigureSnapshot)
+        .where(FigureSnapshot.key.not_in(list(keeping)),
+               or_(FigureSnapshot.made_at.is_(None), FigureSnapshot.made_at < made_before),
+               or_(FigureSnapshot.refreshing_until.is_(None),
+                   FigureSnapshot.refreshing_until <= now)))
+    return int(dropped.rowcount)

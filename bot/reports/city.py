@@ -1,13 +1,16 @@
-"""A city's figures, made ahead: the answers people open most over several streets.
+"""A city's figures, made ahead: the spans the console offers, over several streets.
 
 Over a city (ten million tickets, 30,000 grids) the admin token's figures take seconds to a
-minute to read, however they are split: `/api/v1/stats` of all time, the dashboard of the
-last 30 days and last month's review read every ticket they count, and their medians sort
-every cycle. So the worker processes make those answers every `EVERY`, one process each
-(`storage.snapshots`), and the API serves one made within `SERVED_WITHIN`, with the time it
-was made (`generated_at`). Any other span, a street's figures and a person's are read as
-they are asked. An org of one street (an estate, a street office) has no snapshots: its
-figures are read in well under the 200 ms they are asked to take.
+minute to read, however they are split: they read every ticket they count, and their
+medians sort every cycle. So the worker processes make the answers of every span the
+console's menus offer (`city_figures`: `/api/v1/stats` of all time and since today, 7 and
+30 days ago and the first of the month; the dashboard of the last 7, 30 and 90 days, this
+month and last month; the review of last month and this month) every `EVERY`, one process
+each (`storage.snapshots`), and the API serves one made within `SERVED_WITHIN`, with the
+time it was made (`generated_at`). A span asked any other way (a `since` that is not a
+Beijing midnight, a custom dashboard span, an older month), a street's figures and a
+person's are read as they are asked. An org of one street (an estate, a street office) has
+no snapshots: its figures are read in well under the 200 ms they are asked to take.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.reports.dashboard import dashboard_figures, iso_z
 from bot.reports.monthly import Month, monthly_review
+from domain.notices import SHANGHAI
 from domain.org import OrgMap
 from storage import snapshots
 from storage.db import SessionFactory
-from storage.stats import EVERYTHING, TicketScope, beijing_day, ticket_stats
+from storage.stats import EVERYTHING, TicketScope, beijing_day, day_start, ticket_stats
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,13 @@ SERVED_WITHIN = 2 * EVERY
 LEASE = timedelta(minutes=15)
 #: The dashboard's span when none is asked for, in days.
 DASHBOARD_DAYS = 30
+#: The stats' spans the console offers besides all time, as days up to today (today is 1),
+#: and the dashboard's (bot/simulator/static: admin.html, dashboard.html).
+STATS_DAYS = (1, 7, 30)
+DASHBOARD_SPANS = (7, 30, 90)
+
+#: The key of the stats of all time.
+ALL_TIME = "stats"
 
 Make = Callable[[Any, OrgMap, datetime], Awaitable[dict[str, Any]]]
 
@@ -51,8 +62,19 @@ async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
     return {**await ticket_stats(session, org, since, scope, now), "generated_at": iso_z(now)}
 
 
-def stats_key() -> str:
-    return "stats"
+def stats_key(since: datetime | None = None) -> str | None:
+    """The snapshot of the stats since `since` (all time when None), if one may be made:
+    only a Beijing midnight starts a span made ahead."""
+    if since is None:
+        return ALL_TIME
+    local = since.astimezone(SHANGHAI)
+    if local.time() != time(0):
+        return None
+    return _stats_since_key(local.date())
+
+
+def _stats_since_key(day: date) -> str:
+    return f"stats:since:{day.isoformat()}"
 
 
 def dashboard_key(first: date, last: date) -> str:
@@ -73,30 +95,57 @@ def made_ahead(org: OrgMap) -> bool:
     return len(org.streets) > 1
 
 
-def city_figures(now: datetime) -> list[CityFigure]:
-    """The snapshots to have at `now`."""
-    first, last = default_dashboard_span(now)
-    month = Month.of(now).previous()
+def _stats(since: datetime | None) -> Make:
+    async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
+        return await stats_answer(session, org, since, EVERYTHING, at)
+    return make
 
-    async def stats(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
-        return await stats_answer(session, org, None, EVERYTHING, at)
 
-    async def dashboard(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
+def _dashboard(first: date, last: date) -> Make:
+    async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
         return await dashboard_figures(session, org, EVERYTHING, first, last, at)
+    return make
 
-    async def monthly(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
+
+def _monthly(month: Month) -> Make:
+    async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
         return await monthly_review(session, org, month, EVERYTHING, at)
+    return make
 
-    return [CityFigure(dashboard_key(first, last), dashboard),
-            CityFigure(monthly_key(month), monthly), CityFigure(stats_key(), stats)]
+
+def city_figures(now: datetime) -> list[CityFigure]:
+    """The snapshots to have at `now`, the three opened most first (the stats of all time,
+    the dashboard's default span, last month's review), each span once (on the first of a
+    month "this month" is today)."""
+    today = beijing_day(now)
+    month = Month.of(now)
+    first, last = default_dashboard_span(now)
+    found = [CityFigure(ALL_TIME, _stats(None)),
+             CityFigure(dashboard_key(first, last), _dashboard(first, last)),
+             CityFigure(monthly_key(month.previous()), _monthly(month.previous()))]
+    for since in [today - timedelta(days=days - 1) for days in STATS_DAYS] + [month.first_day]:
+        found.append(CityFigure(_stats_since_key(since), _stats(day_start(since))))
+    spans = [(today - timedelta(days=days - 1), today) for days in DASHBOARD_SPANS]
+    spans += [(month.first_day, today), (month.previous().first_day, month.previous().last_day)]
+    found += [CityFigure(dashboard_key(*span), _dashboard(*span)) for span in spans]
+    found.append(CityFigure(monthly_key(month), _monthly(month)))
+    unique: dict[str, CityFigure] = {}
+    for figure in found:
+        unique.setdefault(figure.key, figure)
+    return list(unique.values())
 
 
 async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], datetime]) -> int:
-    """Make each snapshot that is due and that no other process is making; how many."""
+    """Make each snapshot that is due and that no other process is making; how many. Those
+    of spans no longer made are dropped once too old to serve."""
     if not made_ahead(org):
         return 0
+    figures = city_figures(clock())
+    async with sessions() as session, session.begin():
+        now = clock()
+        await snapshots.drop_others(session, [f.key for f in figures], now - SERVED_WITHIN, now)
     made = 0
-    for figure in city_figures(clock()):
+    for figure in figures:
         async with sessions() as session, session.begin():
             if not await snapshots.claim(session, figure.key, clock(), EVERY, LEASE):
                 continue

@@ -1,8 +1,10 @@
 """A city's figures through the HTTP API: over several streets the admin token's figures are
-split by street; the answers opened most (the stats of all time, the dashboard of the last 30
-days, last month's review) are made ahead by a worker, one process each, and served with the
-time they were made while they are fresh; anything else is read as it is asked. An org of
-one street makes nothing ahead."""
+split by street; the spans the console offers (the stats of all time and since a Beijing
+midnight of its menu, the dashboard of the last 7, 30 and 90 days, this month and last,
+the reviews of last month and this one) are made ahead by a worker, one process each, and
+served with the time they were made while they are fresh; anything else is read as it is
+asked, and a snapshot of a span no longer offered is dropped once too old to serve. An org
+of one street makes nothing ahead."""
 
 from __future__ import annotations
 
@@ -84,6 +86,12 @@ async def _a_while_from_beijing_midnight() -> datetime:
     return datetime.now(UTC)
 
 
+def _beijing_midnight_z(moment: datetime, days_back: int) -> str:
+    """The Beijing midnight `days_back` days before `moment`'s Beijing day, as UTC (…Z)."""
+    local = moment.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (local - timedelta(days=days_back)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _without_time(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k != "generated_at"}
 
@@ -97,11 +105,21 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
 
     made_at = (await _a_while_from_beijing_midnight()).replace(microsecond=0) - timedelta(
         seconds=5)
-    assert await town.make(made_at) == 3
+    week_since = _beijing_midnight_z(made_at, days_back=6)
+    menu = [f"/api/v1/stats?since={week_since}", "/api/v1/stats/dashboard?days=7",
+            "/api/v1/stats/dashboard?days=90",
+            f"/api/v1/reports/monthly?month={Month.of(made_at)}"]
+    as_asked = [await town.get(path) for path in menu]
+    offered = len(city.city_figures(made_at))  # 12 on most days: fewer spans on a 1st or 7th
+    assert await town.make(made_at) == offered
     assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
     served = await town.get("/api/v1/stats")
     assert served["generated_at"] == made_at.isoformat()
     assert _without_time(served) == _without_time(live)
+    for path, asked in zip(menu, as_asked, strict=True):
+        made = await town.get(path)
+        assert made["generated_at"] == made_at.isoformat(), path
+        assert _without_time(made) == _without_time(asked), path
     board = await town.get("/api/v1/stats/dashboard")
     assert board["generated_at"] == made_at.isoformat()
     assert [row["street"] for row in board["by_street"]] == ["宜川路街道", "曹杨新村街道"]
@@ -126,8 +144,10 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     ever = await town.get(f"/api/v1/stats?since={since}")
     assert ever["generated_at"] != made_at.isoformat()
     assert (ever["received"], ever["closed"]) == (live["received"], live["closed"] + 1)
-    week = await town.get("/api/v1/stats/dashboard?days=7")
-    assert week["generated_at"] != made_at.isoformat()
+    fortnight = await town.get("/api/v1/stats/dashboard?days=14")  # not on the menu
+    assert fortnight["generated_at"] != made_at.isoformat()
+    same_week = await town.get(f"/api/v1/stats?since={week_since.replace('00Z', '01Z')}")
+    assert same_week["generated_at"] != made_at.isoformat()  # a second after midnight
     street = await town.get("/api/v1/stats/dashboard?street=宜川路街道")
     assert "by_grid" in street and street["generated_at"] != made_at.isoformat()
 
@@ -138,7 +158,7 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     fresh = await town.get("/api/v1/stats")
     assert fresh["generated_at"] != made_at.isoformat()
     again = datetime.now(UTC).replace(microsecond=0)
-    assert await town.make(again) == 3
+    assert await town.make(again) == offered
     assert (await town.get("/api/v1/stats"))["generated_at"] == again.isoformat()
     assert _without_time(await town.get("/api/v1/stats")) == _without_time(fresh)
 
@@ -152,9 +172,10 @@ async def test_one_process_makes_each_snapshot_at_a_time(two_streets: City) -> N
     async with two_streets.runtime.sessions() as session, session.begin():
         assert not await snapshots.claim(session, "stats", now, city.EVERY, city.LEASE)
     # The others are made; "stats" waits for the process that took it, or its lease.
-    assert await two_streets.make(now) == 2
+    others = len(city.city_figures(now)) - 1
+    assert await two_streets.make(now) == others
     later = now + city.EVERY
-    assert await two_streets.make(later) == 2
+    assert await two_streets.make(later) == others
     async with two_streets.runtime.sessions() as session:
         assert await snapshots.read(session, "stats", now - city.SERVED_WITHIN) is None
     taken_back = now + city.LEASE
@@ -162,6 +183,31 @@ async def test_one_process_makes_each_snapshot_at_a_time(two_streets: City) -> N
     async with two_streets.runtime.sessions() as session:
         made = await snapshots.read(session, "stats", now)
     assert made is not None and made.made_at == taken_back
+
+
+async def test_the_snapshots_of_spans_gone_by_are_dropped_once_too_old_to_serve(
+        two_streets: City) -> None:
+    # noon in Beijing on the 10th: neither day nor the next starts a month
+    day = datetime.now(UTC).replace(day=10, hour=4, minute=0, second=0, microsecond=0)
+    made = await two_streets.make(day)
+    async with two_streets.runtime.sessions() as session, session.begin():
+        await session.execute(text(
+            "INSERT INTO figure_snapshots (key, refreshing_until) VALUES (:key, :until)"),
+            {"key": "stats:since:2000-01-01", "until": day + timedelta(days=2)})
+    next_day = day + timedelta(days=1)
+    kept = {figure.key for figure in city.city_figures(next_day)}
+    gone = {figure.key for figure in city.city_figures(day)} - kept
+    assert made == len(kept) == 12
+    # since today, 7 and 30 days ago; the dashboard of 7, 30 and 90 days and of this month
+    assert len(gone) == 7
+    assert await two_streets.make(next_day) == len(kept)
+    async with two_streets.runtime.sessions() as session:
+        keys = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
+    # the one a process is making stays until it has made it or its lease ran out
+    assert keys == kept | {"stats:since:2000-01-01"}
+    since = _beijing_midnight_z(day, days_back=6)
+    answer = await two_streets.get(f"/api/v1/stats?since={since}")
+    assert answer["generated_at"] != day.isoformat()
 
 
 async def test_one_street_makes_nothing_ahead(db_url: str, tmp_path: Path,
