@@ -1117,7 +1117,8 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
               f"/api/v1/reports/monthly?month={last_month}", "token"),
     ]
     # The rest of the console's menus for the city (bot/simulator/static: the stats since a
-    # Beijing midnight, the dashboard's spans, this month's review), all made ahead.
+    # Beijing midnight, the dashboard's spans, this month's review and a settled month's),
+    # all made ahead.
     today = beijing.date()
 
     def midnight(day: Any) -> str:
@@ -1136,8 +1137,11 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
                         ("last month", f"from={previous_last.replace(day=1)}&to={previous_last}")):
         found.append(Query("dashboard", f"dashboard {name}, city",
                            f"/api/v1/stats/dashboard?{query}", "token"))
-    found.append(Query("monthly", f"monthly {first:%Y-%m}, city",
-                       f"/api/v1/reports/monthly?month={first:%Y-%m}", "token"))
+    settled = (previous_last.replace(day=1) - timedelta(days=1)).replace(day=1)
+    settled = (settled - timedelta(days=1)).replace(day=1)  # three months back
+    for month in (first, settled):
+        found.append(Query("monthly", f"monthly {month:%Y-%m}, city",
+                           f"/api/v1/reports/monthly?month={month:%Y-%m}", "token"))
     tickets = "/api/v1/tickets?limit=100"
     filters = {
         "status": "status=new,accepted,in_progress,reopened",

@@ -122,7 +122,8 @@ async def monthly(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": str(exc)}, status=404)
     review = None
     if viewer.is_token and street is None and city.made_ahead(org):
-        review = await city.served(runtime.sessions, city.monthly_key(month), now)
+        review = await city.served(runtime.sessions, city.monthly_key(month), now,
+                                   city.review_served_within(month, now))
     if review is None:
         async with runtime.sessions() as session:
             review = await monthly_review(session, org, month, scope, now, street_id,

@@ -7,8 +7,10 @@ console's menus offer (`city_figures`: `/api/v1/stats` of all time and since tod
 30 days ago and the first of the month; the dashboard of the last 7, 30 and 90 days, this
 month and last month; the review of last month and this month) every `EVERY`, one process
 each (`storage.snapshots`), and the API serves one made within `SERVED_WITHIN`, with the
-time it was made (`generated_at`). A span asked any other way (a `since` that is not a
-Beijing midnight, a custom dashboard span, an older month), a street's figures and a
+time it was made (`generated_at`). The reviews of the eleven months before those, whose
+tickets have mostly settled, are made every `SETTLED_EVERY` and served within
+`SETTLED_SERVED_WITHIN`. A span asked any other way (a `since` that is not a Beijing
+midnight, a custom dashboard span, a month over a year ago), a street's figures and a
 person's are read as they are asked. An org of one street (an estate, a street office) has
 no snapshots: its figures are read in well under the 200 ms they are asked to take.
 """
@@ -44,6 +46,12 @@ DASHBOARD_DAYS = 30
 STATS_DAYS = (1, 7, 30)
 DASHBOARD_SPANS = (7, 30, 90)
 
+#: The reviews of the year's months before last month, whose tickets change little, are
+#: made every `SETTLED_EVERY` and served within `SETTLED_SERVED_WITHIN`.
+SETTLED_MONTHS = 11
+SETTLED_EVERY = timedelta(hours=6)
+SETTLED_SERVED_WITHIN = 2 * SETTLED_EVERY
+
 #: The key of the stats of all time.
 ALL_TIME = "stats"
 
@@ -54,6 +62,7 @@ Make = Callable[[Any, OrgMap, datetime], Awaitable[dict[str, Any]]]
 class CityFigure:
     key: str
     make: Make
+    every: timedelta = EVERY
 
 
 async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
@@ -83,6 +92,13 @@ def dashboard_key(first: date, last: date) -> str:
 
 def monthly_key(month: Month) -> str:
     return f"monthly:{month}"
+
+
+def review_served_within(month: Month, now: datetime) -> timedelta:
+    """How old a snapshot of `month`'s review may be and still be served at `now`."""
+    last = Month.of(now).previous()
+    settled = (month.year, month.month) < (last.year, last.month)
+    return SETTLED_SERVED_WITHIN if settled else SERVED_WITHIN
 
 
 def default_dashboard_span(now: datetime) -> tuple[date, date]:
@@ -115,8 +131,8 @@ def _monthly(month: Month) -> Make:
 
 def city_figures(now: datetime) -> list[CityFigure]:
     """The snapshots to have at `now`, the three opened most first (the stats of all time,
-    the dashboard's default span, last month's review), each span once (on the first of a
-    month "this month" is today)."""
+    the dashboard's default span, last month's review) and the year's settled months last,
+    each span once (on the first of a month "this month" is today)."""
     today = beijing_day(now)
     month = Month.of(now)
     first, last = default_dashboard_span(now)
@@ -129,6 +145,10 @@ def city_figures(now: datetime) -> list[CityFigure]:
     spans += [(month.first_day, today), (month.previous().first_day, month.previous().last_day)]
     found += [CityFigure(dashboard_key(*span), _dashboard(*span)) for span in spans]
     found.append(CityFigure(monthly_key(month), _monthly(month)))
+    settled = month.previous()
+    for _ in range(SETTLED_MONTHS):
+        settled = settled.previous()
+        found.append(CityFigure(monthly_key(settled), _monthly(settled), SETTLED_EVERY))
     unique: dict[str, CityFigure] = {}
     for figure in found:
         unique.setdefault(figure.key, figure)
@@ -147,7 +167,7 @@ async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], dat
     made = 0
     for figure in figures:
         async with sessions() as session, session.begin():
-            if not await snapshots.claim(session, figure.key, clock(), EVERY, LEASE):
+            if not await snapshots.claim(session, figure.key, clock(), figure.every, LEASE):
                 continue
         started = clock()
         try:
@@ -165,8 +185,9 @@ async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], dat
     return made
 
 
-async def served(sessions: SessionFactory, key: str, now: datetime) -> dict[str, Any] | None:
-    """The snapshot `key` if one was made within `SERVED_WITHIN` of `now`."""
+async def served(sessions: SessionFactory, key: str, now: datetime,
+                 within: timedelta = SERVED_WITHIN) -> dict[str, Any] | None:
+    """The snapshot `key` if one was made `within` before `now`."""
     async with sessions() as session:
-        found = await snapshots.read(session, key, now - SERVED_WITHIN)
+        found = await snapshots.read(session, key, now - within)
     return json.loads(found.body) if found else None

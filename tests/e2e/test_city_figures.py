@@ -110,8 +110,8 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
             "/api/v1/stats/dashboard?days=90",
             f"/api/v1/reports/monthly?month={Month.of(made_at)}"]
     as_asked = [await town.get(path) for path in menu]
-    offered = len(city.city_figures(made_at))  # 12 on most days: fewer spans on a 1st or 7th
-    assert await town.make(made_at) == offered
+    figures = city.city_figures(made_at)  # 23 on most days: fewer spans on a 1st or 7th
+    assert await town.make(made_at) == len(figures)
     assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
     served = await town.get("/api/v1/stats")
     assert served["generated_at"] == made_at.isoformat()
@@ -158,7 +158,8 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     fresh = await town.get("/api/v1/stats")
     assert fresh["generated_at"] != made_at.isoformat()
     again = datetime.now(UTC).replace(microsecond=0)
-    assert await town.make(again) == offered
+    # the year's settled months are made again hours later, not every ten minutes
+    assert await town.make(again) == sum(f.every == city.EVERY for f in figures)
     assert (await town.get("/api/v1/stats"))["generated_at"] == again.isoformat()
     assert _without_time(await town.get("/api/v1/stats")) == _without_time(fresh)
 
@@ -172,10 +173,10 @@ async def test_one_process_makes_each_snapshot_at_a_time(two_streets: City) -> N
     async with two_streets.runtime.sessions() as session, session.begin():
         assert not await snapshots.claim(session, "stats", now, city.EVERY, city.LEASE)
     # The others are made; "stats" waits for the process that took it, or its lease.
-    others = len(city.city_figures(now)) - 1
-    assert await two_streets.make(now) == others
+    figures = city.city_figures(now)
+    assert await two_streets.make(now) == len(figures) - 1
     later = now + city.EVERY
-    assert await two_streets.make(later) == others
+    assert await two_streets.make(later) == sum(f.every == city.EVERY for f in figures) - 1
     async with two_streets.runtime.sessions() as session:
         assert await snapshots.read(session, "stats", now - city.SERVED_WITHIN) is None
     taken_back = now + city.LEASE
@@ -197,7 +198,7 @@ async def test_the_snapshots_of_spans_gone_by_are_dropped_once_too_old_to_serve(
     next_day = day + timedelta(days=1)
     kept = {figure.key for figure in city.city_figures(next_day)}
     gone = {figure.key for figure in city.city_figures(day)} - kept
-    assert made == len(kept) == 12
+    assert made == len(kept) == 23
     # since today, 7 and 30 days ago; the dashboard of 7, 30 and 90 days and of this month
     assert len(gone) == 7
     assert await two_streets.make(next_day) == len(kept)
@@ -208,6 +209,30 @@ async def test_the_snapshots_of_spans_gone_by_are_dropped_once_too_old_to_serve(
     since = _beijing_midnight_z(day, days_back=6)
     answer = await two_streets.get(f"/api/v1/stats?since={since}")
     assert answer["generated_at"] != day.isoformat()
+
+
+async def test_a_settled_months_review_is_served_for_hours(two_streets: City) -> None:
+    town = two_streets
+    made_at = (await _a_while_from_beijing_midnight()).replace(microsecond=0) - timedelta(
+        seconds=5)
+    assert await town.make(made_at) == len(city.city_figures(made_at))
+    last = Month.of(made_at).previous()
+    settled = last.previous()
+    async with town.runtime.sessions() as session, session.begin():
+        await session.execute(text("UPDATE figure_snapshots SET made_at = :hours_ago"),
+                              {"hours_ago": made_at - timedelta(hours=7)})
+    review = await town.get(f"/api/v1/reports/monthly?month={settled}")
+    assert review["generated_at"] == made_at.isoformat() and review["month"] == str(settled)
+    assert (await town.get(f"/api/v1/reports/monthly?month={last}"))["generated_at"] != \
+        made_at.isoformat()
+    year_ago = settled
+    for _ in range(city.SETTLED_MONTHS - 1):
+        year_ago = year_ago.previous()
+    older = year_ago.previous()
+    assert (await town.get(f"/api/v1/reports/monthly?month={year_ago}"))["generated_at"] == \
+        made_at.isoformat()
+    assert (await town.get(f"/api/v1/reports/monthly?month={older}"))["generated_at"] != \
+        made_at.isoformat()
 
 
 async def test_one_street_makes_nothing_ahead(db_url: str, tmp_path: Path,
