@@ -154,7 +154,10 @@ async def estate(tmp_path_factory: pytest.TempPathFactory, nlu_model: Any, chrom
         settings = dataclasses.replace(spine_settings(url, wecom, bridge, var), public_url=base,
                                        port=port)
         runtime = Runtime(settings, nlu_loader=lambda: nlu_model)
-        runtime.dispatcher.timeout = 1.0
+        # The fakes answer on the test's own event loop, which a busy machine (the browser,
+        # the other worker's tests) can hold up for a second or more; a send that timed out
+        # would wait for its retry past settle() (the spine in tests/e2e does the same).
+        runtime.dispatcher.timeout = 10.0
         app = create_app(runtime, workers=False, token=ADMIN_TOKEN)
         oauth_page.wecom = wecom
         async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as client:
