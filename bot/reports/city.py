@@ -94,11 +94,14 @@ def monthly_key(month: Month) -> str:
     return f"monthly:{month}"
 
 
+def review_every(month: Month, now: datetime) -> timedelta:
+    """How often `month`'s review is made ahead at `now`: a settled month's less often."""
+    return SETTLED_EVERY if month < Month.of(now).previous() else EVERY
+
+
 def review_served_within(month: Month, now: datetime) -> timedelta:
     """How old a snapshot of `month`'s review may be and still be served at `now`."""
-    last = Month.of(now).previous()
-    settled = (month.year, month.month) < (last.year, last.month)
-    return SETTLED_SERVED_WITHIN if settled else SERVED_WITHIN
+    return SETTLED_SERVED_WITHIN if review_every(month, now) == SETTLED_EVERY else SERVED_WITHIN
 
 
 def default_dashboard_span(now: datetime) -> tuple[date, date]:
@@ -148,7 +151,8 @@ def city_figures(now: datetime) -> list[CityFigure]:
     settled = month.previous()
     for _ in range(SETTLED_MONTHS):
         settled = settled.previous()
-        found.append(CityFigure(monthly_key(settled), _monthly(settled), SETTLED_EVERY))
+        found.append(CityFigure(monthly_key(settled), _monthly(settled),
+                                review_every(settled, now)))
     unique: dict[str, CityFigure] = {}
     for figure in found:
         unique.setdefault(figure.key, figure)

@@ -68,9 +68,9 @@ HARD_CASES = 5
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Month:
-    """A calendar month in Beijing time."""
+    """A calendar month in Beijing time (ordered by time)."""
 
     year: int
     month: int
