@@ -97,9 +97,8 @@ async def dashboard(request: web.Request) -> web.Response:
     except UnknownStreet as exc:
         return web.json_response({"error": str(exc)}, status=404)
     if viewer.is_token and street is None and city.made_ahead(org):
-        made = await city.served(runtime.sessions, city.dashboard_key(first, last), now)
-        if made is not None:
-            return _json(made)
+        return _json(await city.answer(runtime.sessions, runtime.city_readings, org,
+                                       city.dashboard_figure(first, last)))
     async with runtime.sessions() as session:
         figures = await dashboard_figures(session, org, scope, first, last, now)
     return _json(figures)
@@ -120,11 +119,10 @@ async def monthly(request: web.Request) -> web.StreamResponse:
         scope, street_id = report_scope(org, viewer_scope(viewer, org), street)
     except UnknownStreet as exc:
         return web.json_response({"error": str(exc)}, status=404)
-    review = None
     if viewer.is_token and street is None and city.made_ahead(org):
-        review = await city.served(runtime.sessions, city.monthly_key(month), now,
-                                   city.review_served_within(month, now))
-    if review is None:
+        review = await city.answer(runtime.sessions, runtime.city_readings, org,
+                                   city.monthly_figure(month, now))
+    else:
         async with runtime.sessions() as session:
             review = await monthly_review(session, org, month, scope, now, street_id,
                                           place=place_of(viewer, org))

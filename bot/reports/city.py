@@ -6,22 +6,27 @@ medians sort every cycle. So the worker processes make the answers of every span
 console's menus offer (`city_figures`: `/api/v1/stats` of all time and since today, 7 and
 30 days ago and the first of the month; the dashboard of the last 7, 30 and 90 days, this
 month and last month; the review of last month and this month) every `EVERY`, one process
-each (`storage.snapshots`), and the API serves one made within `SERVED_WITHIN`, with the
-time it was made (`generated_at`). The reviews of the eleven months before those, whose
-tickets have mostly settled, are made every `SETTLED_EVERY` and served within
-`SETTLED_SERVED_WITHIN`. A span asked any other way (a `since` that is not a Beijing
-midnight, a custom dashboard span, a month over a year ago), a street's figures and a
+each (`storage.snapshots`), and the API serves one made within twice that, with the time it
+was made (`generated_at`). The reviews of the eleven months before those, whose tickets have
+mostly settled, are made every `SETTLED_EVERY`.
+
+A span asked any other way (a `since` that is not a Beijing midnight, a custom dashboard
+span, a month over a year ago) is read when it is first asked (`answer`), by one request
+however many ask for it at once in whichever process, by at most `READ_AT_ONCE` requests of a
+process at a time, and kept as a snapshot: asked again (a reload, the same review as a PDF)
+it is served while fresh, and the workers drop it once it is not. A street's figures and a
 person's are read as they are asked. An org of one street (an estate, a street office) has
 no snapshots: its figures are read in well under the 200 ms they are asked to take.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from bot.reports.dashboard import dashboard_figures, iso_z
@@ -47,10 +52,19 @@ STATS_DAYS = (1, 7, 30)
 DASHBOARD_SPANS = (7, 30, 90)
 
 #: The reviews of the year's months before last month, whose tickets change little, are
-#: made every `SETTLED_EVERY` and served within `SETTLED_SERVED_WITHIN`.
+#: made every `SETTLED_EVERY` (and served within twice that).
 SETTLED_MONTHS = 11
 SETTLED_EVERY = timedelta(hours=6)
-SETTLED_SERVED_WITHIN = 2 * SETTLED_EVERY
+
+#: A figure no snapshot answers is read by at most this many requests of a process at a
+#: time (`Runtime.city_readings`): each keeps up to `storage.stats.LANES` of the connections
+#: that also take messages in, and the database's cores, busy for seconds to a minute.
+READ_AT_ONCE = 1
+#: How often a request waits before looking again for a figure another process is making,
+#: and how long it waits at most before reading it itself (that process may have died, and
+#: its lease would hold the figure for `LEASE`).
+LOOK_AGAIN = 0.25
+WAIT_AT_MOST = timedelta(minutes=2)
 
 #: The key of the stats of all time.
 ALL_TIME = "stats"
@@ -58,11 +72,22 @@ ALL_TIME = "stats"
 Make = Callable[[Any, OrgMap, datetime], Awaitable[dict[str, Any]]]
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class CityFigure:
+    """One figure of the city: its snapshot's key, how to make it and how often."""
+
     key: str
     make: Make
     every: timedelta = EVERY
+
+    @property
+    def served_within(self) -> timedelta:
+        """How old its snapshot may be and still be served: two rounds of making it."""
+        return 2 * self.every
 
 
 async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
@@ -71,19 +96,15 @@ async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
     return {**await ticket_stats(session, org, since, scope, now), "generated_at": iso_z(now)}
 
 
-def stats_key(since: datetime | None = None) -> str | None:
-    """The snapshot of the stats since `since` (all time when None), if one may be made:
-    only a Beijing midnight starts a span made ahead."""
+def stats_key(since: datetime | None = None) -> str:
+    """The snapshot of the stats since `since` (all time when None): a Beijing midnight is
+    named by its day, any other moment by itself in UTC."""
     if since is None:
         return ALL_TIME
     local = since.astimezone(SHANGHAI)
-    if local.time() != time(0):
-        return None
-    return _stats_since_key(local.date())
-
-
-def _stats_since_key(day: date) -> str:
-    return f"stats:since:{day.isoformat()}"
+    if local.time() == time(0):
+        return f"stats:since:{local.date().isoformat()}"
+    return f"stats:since:{since.astimezone(UTC).isoformat()}"
 
 
 def dashboard_key(first: date, last: date) -> str:
@@ -99,11 +120,6 @@ def review_every(month: Month, now: datetime) -> timedelta:
     return SETTLED_EVERY if month < Month.of(now).previous() else EVERY
 
 
-def review_served_within(month: Month, now: datetime) -> timedelta:
-    """How old a snapshot of `month`'s review may be and still be served at `now`."""
-    return SETTLED_SERVED_WITHIN if review_every(month, now) == SETTLED_EVERY else SERVED_WITHIN
-
-
 def default_dashboard_span(now: datetime) -> tuple[date, date]:
     last = beijing_day(now)
     return last - timedelta(days=DASHBOARD_DAYS - 1), last
@@ -114,22 +130,25 @@ def made_ahead(org: OrgMap) -> bool:
     return len(org.streets) > 1
 
 
-def _stats(since: datetime | None) -> Make:
+def stats_figure(since: datetime | None) -> CityFigure:
+    """The stats of every ticket received since `since` (all time when None)."""
     async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
         return await stats_answer(session, org, since, EVERYTHING, at)
-    return make
+    return CityFigure(stats_key(since), make)
 
 
-def _dashboard(first: date, last: date) -> Make:
+def dashboard_figure(first: date, last: date) -> CityFigure:
+    """The dashboard of the Beijing days `first` to `last`."""
     async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
         return await dashboard_figures(session, org, EVERYTHING, first, last, at)
-    return make
+    return CityFigure(dashboard_key(first, last), make)
 
 
-def _monthly(month: Month) -> Make:
+def monthly_figure(month: Month, now: datetime) -> CityFigure:
+    """The review of `month`, made as often as `review_every` says at `now`."""
     async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
         return await monthly_review(session, org, month, EVERYTHING, at)
-    return make
+    return CityFigure(monthly_key(month), make, review_every(month, now))
 
 
 def city_figures(now: datetime) -> list[CityFigure]:
@@ -138,21 +157,18 @@ def city_figures(now: datetime) -> list[CityFigure]:
     each span once (on the first of a month "this month" is today)."""
     today = beijing_day(now)
     month = Month.of(now)
-    first, last = default_dashboard_span(now)
-    found = [CityFigure(ALL_TIME, _stats(None)),
-             CityFigure(dashboard_key(first, last), _dashboard(first, last)),
-             CityFigure(monthly_key(month.previous()), _monthly(month.previous()))]
+    found = [stats_figure(None), dashboard_figure(*default_dashboard_span(now)),
+             monthly_figure(month.previous(), now)]
     for since in [today - timedelta(days=days - 1) for days in STATS_DAYS] + [month.first_day]:
-        found.append(CityFigure(_stats_since_key(since), _stats(day_start(since))))
+        found.append(stats_figure(day_start(since)))
     spans = [(today - timedelta(days=days - 1), today) for days in DASHBOARD_SPANS]
     spans += [(month.first_day, today), (month.previous().first_day, month.previous().last_day)]
-    found += [CityFigure(dashboard_key(*span), _dashboard(*span)) for span in spans]
-    found.append(CityFigure(monthly_key(month), _monthly(month)))
+    found += [dashboard_figure(*span) for span in spans]
+    found.append(monthly_figure(month, now))
     settled = month.previous()
     for _ in range(SETTLED_MONTHS):
         settled = settled.previous()
-        found.append(CityFigure(monthly_key(settled), _monthly(settled),
-                                review_every(settled, now)))
+        found.append(monthly_figure(settled, now))
     unique: dict[str, CityFigure] = {}
     for figure in found:
         unique.setdefault(figure.key, figure)
@@ -161,7 +177,7 @@ def city_figures(now: datetime) -> list[CityFigure]:
 
 async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], datetime]) -> int:
     """Make each snapshot that is due and that no other process is making; how many. Those
-    of spans no longer made are dropped once too old to serve."""
+    of spans no longer made (and those made as asked) are dropped once too old to serve."""
     if not made_ahead(org):
         return 0
     figures = city_figures(clock())
@@ -173,20 +189,54 @@ async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], dat
         async with sessions() as session, session.begin():
             if not await snapshots.claim(session, figure.key, clock(), figure.every, LEASE):
                 continue
-        started = clock()
-        try:
-            async with sessions() as session:
-                body = json.dumps(await figure.make(session, org, started), ensure_ascii=False)
-        except BaseException:
-            async with sessions() as session, session.begin():
-                await snapshots.give_back(session, figure.key)
-            raise
-        took = clock() - started
-        async with sessions() as session, session.begin():
-            await snapshots.keep(session, figure.key, body, started, took)
-        log.info("city figures: %s made in %.1f s", figure.key, took.total_seconds())
+        await _make(sessions, org, figure, clock)
         made += 1
     return made
+
+
+async def answer(sessions: SessionFactory, readings: asyncio.Semaphore, org: OrgMap,
+                 figure: CityFigure, clock: Callable[[], datetime] = _utcnow,
+                 ) -> dict[str, Any]:
+    """The city's `figure` as the API answers it: its snapshot, if one was made within
+    `figure.served_within`; else read now and kept as its snapshot. Whoever asks for it
+    meanwhile, in this process or another, waits for that one reading rather than starting
+    their own; whoever asks again while it is fresh is served it. `readings` bounds how many
+    requests of this process read at a time."""
+    asked = clock()
+    while True:
+        made = await served(sessions, figure.key, clock(), figure.served_within)
+        if made is not None:
+            return made
+        async with readings:
+            # Another request of this process may have made it while this one waited.
+            made = await served(sessions, figure.key, clock(), figure.served_within)
+            if made is not None:
+                return made
+            async with sessions() as session, session.begin():
+                taken = await snapshots.claim(session, figure.key, clock(),
+                                              figure.served_within, LEASE)
+            if taken or clock() - asked >= WAIT_AT_MOST:
+                return json.loads(await _make(sessions, org, figure, clock))
+        # Another process is making it.
+        await asyncio.sleep(LOOK_AGAIN)
+
+
+async def _make(sessions: SessionFactory, org: OrgMap, figure: CityFigure,
+                clock: Callable[[], datetime]) -> str:
+    """Make `figure`, taken to make, and keep it; its body. Given back if making it fails."""
+    started = clock()
+    try:
+        async with sessions() as session:
+            body = json.dumps(await figure.make(session, org, started), ensure_ascii=False)
+    except BaseException:
+        async with sessions() as session, session.begin():
+            await snapshots.give_back(session, figure.key)
+        raise
+    took = clock() - started
+    async with sessions() as session, session.begin():
+        await snapshots.keep(session, figure.key, body, started, took)
+    log.info("city figures: %s made in %.1f s", figure.key, took.total_seconds())
+    return body
 
 
 async def served(sessions: SessionFactory, key: str, now: datetime,

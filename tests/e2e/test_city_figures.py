@@ -9,12 +9,14 @@ of one street makes nothing ahead."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text, update
@@ -92,8 +94,17 @@ def _beijing_midnight_z(moment: datetime, days_back: int) -> str:
     return (local - timedelta(days=days_back)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _without_time(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if k != "generated_at"}
+#: What moves with the moment a figure is as of: the moment, and how long each ticket overdue
+#: now has been (in tenths of an hour, which a few seconds' difference can round apart).
+_CLOCK_KEYS = {"generated_at", "hours_over"}
+
+
+def _without_time(answer: Any) -> Any:
+    if isinstance(answer, dict):
+        return {k: _without_time(v) for k, v in answer.items() if k not in _CLOCK_KEYS}
+    if isinstance(answer, list):
+        return [_without_time(v) for v in answer]
+    return answer
 
 
 async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
@@ -110,6 +121,10 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
             "/api/v1/stats/dashboard?days=90",
             f"/api/v1/reports/monthly?month={Month.of(made_at)}"]
     as_asked = [await town.get(path) for path in menu]
+    async with town.runtime.sessions() as session, session.begin():
+        kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
+        assert len(kept) == len(menu) + 1  # each read as asked is kept, as is the first stats
+        await session.execute(text("DELETE FROM figure_snapshots"))
     figures = city.city_figures(made_at)  # 23 on most days: fewer spans on a 1st or 7th
     assert await town.make(made_at) == len(figures)
     assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
@@ -151,12 +166,16 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     street = await town.get("/api/v1/stats/dashboard?street=宜川路街道")
     assert "by_grid" in street and street["generated_at"] != made_at.isoformat()
 
-    # Too old to serve: read as asked, until a worker makes it again.
+    # Too old to serve: read as asked and kept, until a worker makes it again.
     async with town.runtime.sessions() as session, session.begin():
         await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
                               {"old": made_at - city.SERVED_WITHIN})
     fresh = await town.get("/api/v1/stats")
     assert fresh["generated_at"] != made_at.isoformat()
+    assert (await town.get("/api/v1/stats"))["generated_at"] == fresh["generated_at"]
+    async with town.runtime.sessions() as session, session.begin():
+        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
+                              {"old": made_at - city.SERVED_WITHIN})
     again = datetime.now(UTC).replace(microsecond=0)
     # the year's settled months are made again hours later, not every ten minutes
     assert await town.make(again) == sum(f.every == city.EVERY for f in figures)
@@ -246,3 +265,100 @@ async def test_one_street_makes_nothing_ahead(db_url: str, tmp_path: Path,
         async with spine.runtime.sessions() as session:
             assert (await session.execute(text("SELECT count(*) FROM figure_snapshots"))
                     ).scalar_one() == 0
+
+
+async def test_a_span_of_ones_own_is_read_once_and_served_while_fresh(two_streets: City) -> None:
+    town = two_streets
+    await _a_while_from_beijing_midnight()
+    fortnight = "/api/v1/stats/dashboard?days=14"  # not on the menu
+    answers = await asyncio.gather(*(town.get(fortnight) for _ in range(3)))
+    assert len({answer["generated_at"] for answer in answers}) == 1  # one reading for all
+
+    since = (datetime.now(UTC) - timedelta(days=3000)).isoformat().replace("+00:00", "Z")
+    path = f"/api/v1/stats?since={since}"  # a moment that is no midnight
+    first = await town.get(path)
+    async with town.runtime.sessions() as session, session.begin():
+        ticket_id = await session.scalar(
+            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
+            .limit(1))
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                              .values(status="resolved", resolved_at=datetime.now(UTC)))
+    assert await town.get(path) == first  # asked again while fresh: what was read then
+    async with town.runtime.sessions() as session, session.begin():
+        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
+                              {"old": datetime.now(UTC) - city.SERVED_WITHIN})
+    later = await town.get(path)
+    assert later["generated_at"] != first["generated_at"]
+    assert (later["received"], later["closed"]) == (first["received"], first["closed"] + 1)
+
+    month = Month.of(datetime.now(UTC))
+    for _ in range(city.SETTLED_MONTHS + 3):
+        month = month.previous()
+    review = f"/api/v1/reports/monthly?month={month}"
+    shown = await town.get(review)
+    assert (await town.get(review))["generated_at"] == shown["generated_at"]
+    async with town.runtime.sessions() as session:
+        kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
+    assert {city.stats_key(datetime.fromisoformat(since)), city.monthly_key(month)} <= kept
+
+    # The workers drop what was read as asked once it is too old to serve.
+    assert await town.make(datetime.now(UTC) + city.SERVED_WITHIN + timedelta(seconds=1)) > 0
+    async with town.runtime.sessions() as session:
+        left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
+    assert city.monthly_key(month) not in left
+
+
+async def test_a_request_waits_for_the_figure_another_process_is_reading(
+        two_streets: City) -> None:
+    town = two_streets
+    now = await _a_while_from_beijing_midnight()
+    org = await town.runtime.org.get()
+    last = now.astimezone(SHANGHAI).date()
+    first = last - timedelta(days=11)
+    figure = city.dashboard_figure(first, last)
+    async with town.runtime.sessions() as session, session.begin():
+        assert await snapshots.claim(session, figure.key, now, figure.served_within, city.LEASE)
+    asking = asyncio.create_task(town.get("/api/v1/stats/dashboard?days=12"))
+    await asyncio.sleep(1.0)
+    assert not asking.done()  # it waits for that reading rather than reading it too
+    async with town.runtime.sessions() as session:
+        made = await figure.make(session, org, now)
+    async with town.runtime.sessions() as session, session.begin():
+        await snapshots.keep(session, figure.key, json.dumps(made), now, timedelta(seconds=1))
+    assert await asyncio.wait_for(asking, 10) == made
+
+    # The other process failed and gave the figure back: the request reads it itself.
+    other = city.dashboard_figure(first + timedelta(days=1), last)
+    async with town.runtime.sessions() as session, session.begin():
+        assert await snapshots.claim(session, other.key, now, other.served_within, city.LEASE)
+    asking = asyncio.create_task(town.get("/api/v1/stats/dashboard?days=11"))
+    await asyncio.sleep(1.0)
+    assert not asking.done()
+    given_back = datetime.now(UTC)
+    async with town.runtime.sessions() as session, session.begin():
+        await snapshots.give_back(session, other.key)
+    answer = await asyncio.wait_for(asking, 10)
+    assert datetime.fromisoformat(answer["generated_at"]) >= given_back
+
+
+async def test_a_process_reads_one_city_figure_at_a_time(
+        two_streets: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    reading = most = 0
+    real = city.dashboard_figures
+
+    async def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        nonlocal reading, most
+        reading += 1
+        most = max(most, reading)
+        try:
+            await asyncio.sleep(0.3)  # time for the other requests to start reading, if let
+            return await real(*args, **kwargs)
+        finally:
+            reading -= 1
+
+    monkeypatch.setattr(city, "dashboard_figures", counted)
+    await _a_while_from_beijing_midnight()
+    answers = await asyncio.gather(*(two_streets.get(f"/api/v1/stats/dashboard?days={days}")
+                                     for days in (11, 12, 13)))
+    assert len({answer["from"] for answer in answers}) == 3
+    assert most == 1
