@@ -55,6 +55,8 @@ DASHBOARD_SPANS = (7, 30, 90)
 #: made every `SETTLED_EVERY` (and served within twice that).
 SETTLED_MONTHS = 11
 SETTLED_EVERY = timedelta(hours=6)
+#: How long a snapshot no one makes ahead any more is kept: as long as any is served.
+KEPT_FOR = 2 * SETTLED_EVERY
 
 #: A figure no snapshot answers is read by at most this many requests of a process at a
 #: time (`Runtime.city_readings`): each keeps up to `storage.stats.LANES` of the connections
@@ -177,13 +179,14 @@ def city_figures(now: datetime) -> list[CityFigure]:
 
 async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], datetime]) -> int:
     """Make each snapshot that is due and that no other process is making; how many. Those
-    of spans no longer made (and those made as asked) are dropped once too old to serve."""
+    of spans no longer made, and those read as asked, are dropped once older than any
+    snapshot is served (`KEPT_FOR`)."""
     if not made_ahead(org):
         return 0
     figures = city_figures(clock())
     async with sessions() as session, session.begin():
         now = clock()
-        await snapshots.drop_others(session, [f.key for f in figures], now - SERVED_WITHIN, now)
+        await snapshots.drop_others(session, [f.key for f in figures], now - KEPT_FOR, now)
     made = 0
     for figure in figures:
         async with sessions() as session, session.begin():

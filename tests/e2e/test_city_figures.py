@@ -2,9 +2,10 @@
 split by street; the spans the console offers (the stats of all time and since a Beijing
 midnight of its menu, the dashboard of the last 7, 30 and 90 days, this month and last,
 the reviews of last month and this one) are made ahead by a worker, one process each, and
-served with the time they were made while they are fresh; anything else is read as it is
-asked, and a snapshot of a span no longer offered is dropped once too old to serve. An org
-of one street makes nothing ahead."""
+served with the time they were made while they are fresh; anything else is read when first
+asked, once however many ask at once, one at a time in a process, and kept to serve while
+fresh; a snapshot no one makes ahead any more is dropped once older than any is served. An
+org of one street makes nothing ahead."""
 
 from __future__ import annotations
 
@@ -301,8 +302,12 @@ async def test_a_span_of_ones_own_is_read_once_and_served_while_fresh(two_street
         kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
     assert {city.stats_key(datetime.fromisoformat(since)), city.monthly_key(month)} <= kept
 
-    # The workers drop what was read as asked once it is too old to serve.
-    assert await town.make(datetime.now(UTC) + city.SERVED_WITHIN + timedelta(seconds=1)) > 0
+    # The workers drop what was read as asked once older than any snapshot is served.
+    assert await town.make(datetime.now(UTC) + city.KEPT_FOR - timedelta(minutes=1)) > 0
+    async with town.runtime.sessions() as session:
+        left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
+    assert city.monthly_key(month) in left
+    await town.make(datetime.now(UTC) + city.KEPT_FOR + timedelta(seconds=1))
     async with town.runtime.sessions() as session:
         left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
     assert city.monthly_key(month) not in left
