@@ -977,3 +977,8 @@ async def claimed_wishes(session: AsyncSession, scope: TicketScope, *conditions:
     claimed = select(TicketEvent.ticket_id).where(TicketEvent.kind == "claimed")
     return int(await session.scalar(
         select(func.count()).select_from(wishes).where(wishes.c.id.in_(claimed))) or 0)
+
+
+async def first_ticket_at(session: AsyncSession) -> datetime | None:
+    """When the first ticket was received (`ix_tickets_created` finds it), if any was."""
+    return await session.scalar(select(func.min(Ticket.created_at)))

@@ -35,7 +35,14 @@ from domain.notices import SHANGHAI
 from domain.org import OrgMap
 from storage import snapshots
 from storage.db import SessionFactory
-from storage.stats import EVERYTHING, TicketScope, beijing_day, day_start, ticket_stats
+from storage.stats import (
+    EVERYTHING,
+    TicketScope,
+    beijing_day,
+    day_start,
+    first_ticket_at,
+    ticket_stats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +59,15 @@ STATS_DAYS = (1, 7, 30)
 DASHBOARD_SPANS = (7, 30, 90)
 
 #: The reviews of the year's months before last month, whose tickets change little, are
-#: made every `SETTLED_EVERY` (and served within twice that).
+#: made every `SETTLED_EVERY` (and served within twice that); those of the months before
+#: them, back to the first ticket's month but no more than `MONTHS_BACK` months before this
+#: one, every `OLD_EVERY`.
 SETTLED_MONTHS = 11
 SETTLED_EVERY = timedelta(hours=6)
-#: How long a snapshot no one makes ahead any more is kept: as long as any is served.
+OLD_EVERY = timedelta(days=1)
+MONTHS_BACK = 60
+#: How long a snapshot no one makes ahead any more is kept: a figure read as asked is
+#: served again while fresh within that (a month's review up to twelve hours).
 KEPT_FOR = 2 * SETTLED_EVERY
 
 #: A figure no snapshot answers is read by at most this many requests of a process at a
@@ -118,8 +130,18 @@ def monthly_key(month: Month) -> str:
 
 
 def review_every(month: Month, now: datetime) -> timedelta:
-    """How often `month`'s review is made ahead at `now`: a settled month's less often."""
-    return SETTLED_EVERY if month < Month.of(now).previous() else EVERY
+    """How often `month`'s review is made ahead at `now`: a settled month's less often, one
+    over a year old least often."""
+    last = Month.of(now).previous()
+    if month >= last:
+        return EVERY
+    return SETTLED_EVERY if month >= _months_before(last, SETTLED_MONTHS) else OLD_EVERY
+
+
+def _months_before(month: Month, count: int) -> Month:
+    for _ in range(count):
+        month = month.previous()
+    return month
 
 
 def default_dashboard_span(now: datetime) -> tuple[date, date]:
@@ -153,10 +175,11 @@ def monthly_figure(month: Month, now: datetime) -> CityFigure:
     return CityFigure(monthly_key(month), make, review_every(month, now))
 
 
-def city_figures(now: datetime) -> list[CityFigure]:
+def city_figures(now: datetime, first_month: Month | None = None) -> list[CityFigure]:
     """The snapshots to have at `now`, the three opened most first (the stats of all time,
     the dashboard's default span, last month's review) and the year's settled months last,
-    each span once (on the first of a month "this month" is today)."""
+    then those of the months before them back to `first_month` (the first ticket's), each
+    span once (on the first of a month "this month" is today)."""
     today = beijing_day(now)
     month = Month.of(now)
     found = [stats_figure(None), dashboard_figure(*default_dashboard_span(now)),
@@ -171,6 +194,10 @@ def city_figures(now: datetime) -> list[CityFigure]:
     for _ in range(SETTLED_MONTHS):
         settled = settled.previous()
         found.append(monthly_figure(settled, now))
+    if first_month is not None:
+        oldest = max(first_month, _months_before(month, MONTHS_BACK))
+        while (settled := settled.previous()) >= oldest:
+            found.append(monthly_figure(settled, now))
     unique: dict[str, CityFigure] = {}
     for figure in found:
         unique.setdefault(figure.key, figure)
@@ -179,13 +206,13 @@ def city_figures(now: datetime) -> list[CityFigure]:
 
 async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], datetime]) -> int:
     """Make each snapshot that is due and that no other process is making; how many. Those
-    of spans no longer made, and those read as asked, are dropped once older than any
-    snapshot is served (`KEPT_FOR`)."""
+    of spans no longer made, and those read as asked, are dropped after `KEPT_FOR`."""
     if not made_ahead(org):
         return 0
-    figures = city_figures(clock())
     async with sessions() as session, session.begin():
+        first = await first_ticket_at(session)
         now = clock()
+        figures = city_figures(now, Month.of(first) if first is not None else None)
         await snapshots.drop_others(session, [f.key for f in figures], now - KEPT_FOR, now)
     made = 0
     for figure in figures:

@@ -4,8 +4,8 @@ midnight of its menu, the dashboard of the last 7, 30 and 90 days, this month an
 the reviews of last month and this one) are made ahead by a worker, one process each, and
 served with the time they were made while they are fresh; anything else is read when first
 asked, once however many ask at once, one at a time in a process, and kept to serve while
-fresh; a snapshot no one makes ahead any more is dropped once older than any is served. An
-org of one street makes nothing ahead."""
+fresh; a snapshot no one makes ahead any more is dropped after twelve hours. An org of one
+street makes nothing ahead."""
 
 from __future__ import annotations
 
@@ -302,7 +302,7 @@ async def test_a_span_of_ones_own_is_read_once_and_served_while_fresh(two_street
         kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
     assert {city.stats_key(datetime.fromisoformat(since)), city.monthly_key(month)} <= kept
 
-    # The workers drop what was read as asked once older than any snapshot is served.
+    # The workers drop what was read as asked after twelve hours.
     assert await town.make(datetime.now(UTC) + city.KEPT_FOR - timedelta(minutes=1)) > 0
     async with town.runtime.sessions() as session:
         left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
@@ -367,3 +367,34 @@ async def test_a_process_reads_one_city_figure_at_a_time(
                                      for days in (11, 12, 13)))
     assert len({answer["from"] for answer in answers}) == 3
     assert most == 1
+
+
+async def test_the_reviews_of_older_months_are_made_daily_back_to_the_first_ticket(
+        two_streets: City) -> None:
+    town = two_streets
+    now = datetime(2026, 6, 15, 4, tzinfo=UTC)  # noon in Beijing
+    async with town.runtime.sessions() as session, session.begin():
+        ticket_id = await session.scalar(select(Ticket.id).order_by(Ticket.id).limit(1))
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                              .values(created_at=datetime(2024, 10, 5, 2, tzinfo=UTC)))
+    figures = city.city_figures(now, Month(2024, 10))
+    old = [f.key for f in figures if f.every == city.OLD_EVERY]
+    # before the year's settled months (2026-04 back to 2025-06): 2025-05 back to 2024-10
+    assert old == [city.monthly_key(Month(2025, m)) for m in range(5, 0, -1)] + \
+        [city.monthly_key(Month(2024, m)) for m in range(12, 9, -1)]
+    assert await town.make(now) == len(figures)
+    settled = [f for f in figures if f.every == city.SETTLED_EVERY]
+    assert await town.make(now + timedelta(hours=7)) == \
+        sum(f.every == city.EVERY for f in figures) + len(settled)
+    oldest = city.monthly_figure(Month(2024, 10), now)
+    later = now + timedelta(hours=30)  # older than a settled month's is served
+    assert (await city.served(town.runtime.sessions, oldest.key, later,
+                              oldest.served_within))["generated_at"] == now.isoformat()
+    assert await city.served(town.runtime.sessions, settled[0].key, later,
+                             settled[0].served_within) is None
+    assert await town.make(now + city.OLD_EVERY) >= len(old)
+
+    # Never more than five years back, however old the first ticket.
+    ancient = city.city_figures(now, Month(2001, 1))
+    oldest_made = Month.parse(ancient[-1].key.removeprefix("monthly:"))
+    assert oldest_made == Month(2021, 6)
