@@ -8,10 +8,11 @@ console's menus offer (`city_figures`: `/api/v1/stats` of all time and since tod
 month and last month; the review of last month and this month) every `EVERY`, one process
 each (`storage.snapshots`), and the API serves one made within twice that, with the time it
 was made (`generated_at`). The reviews of the eleven months before those, whose tickets have
-mostly settled, are made every `SETTLED_EVERY`.
+mostly settled, are made every `SETTLED_EVERY`, and those of older months, back to the first
+ticket's, every `OLD_EVERY`.
 
 A span asked any other way (a `since` that is not a Beijing midnight, a custom dashboard
-span, a month over a year ago) is read when it is first asked (`answer`), by one request
+span) is read when it is first asked (`answer`), by one request
 however many ask for it at once in whichever process, by at most `READ_AT_ONCE` requests of a
 process at a time, and kept as a snapshot: asked again (a reload, the same review as a PDF)
 it is served while fresh, and the workers drop it once it is not. A street's figures and a
