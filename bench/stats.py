@@ -1117,8 +1117,8 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
               f"/api/v1/reports/monthly?month={last_month}", "token"),
     ]
     # The rest of the console's menus for the city (bot/simulator/static: the stats since a
-    # Beijing midnight, the dashboard's spans, this month's review and a settled month's),
-    # all made ahead.
+    # Beijing midnight, the dashboard's spans, this month's review, a settled month's and one
+    # over a year old), all made ahead, and a dashboard span of one's own, which is not.
     today = beijing.date()
 
     def midnight(day: Any) -> str:
@@ -1134,12 +1134,14 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
                            "token"))
     for name, query in (("7 days", "days=7"), ("90 days", "days=90"),
                         ("this month", f"from={first}&to={today}"),
-                        ("last month", f"from={previous_last.replace(day=1)}&to={previous_last}")):
+                        ("last month", f"from={previous_last.replace(day=1)}&to={previous_last}"),
+                        ("14 days (no menu's)", "days=14")):
         found.append(Query("dashboard", f"dashboard {name}, city",
                            f"/api/v1/stats/dashboard?{query}", "token"))
     settled = (previous_last.replace(day=1) - timedelta(days=1)).replace(day=1)
     settled = (settled - timedelta(days=1)).replace(day=1)  # three months back
-    for month in (first, settled):
+    year_and_more = settled.replace(year=settled.year - 1)  # fifteen months back
+    for month in (first, settled, year_and_more):
         found.append(Query("monthly", f"monthly {month:%Y-%m}, city",
                            f"/api/v1/reports/monthly?month={month:%Y-%m}", "token"))
     tickets = "/api/v1/tickets?limit=100"
