@@ -398,3 +398,28 @@ async def test_the_reviews_of_older_months_are_made_daily_back_to_the_first_tick
     ancient = city.city_figures(now, Month(2001, 1))
     oldest_made = Month.parse(ancient[-1].key.removeprefix("monthly:"))
     assert oldest_made == Month(2021, 6)
+
+
+async def test_a_reading_that_fails_is_reported_and_given_back(
+        two_streets: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = city.dashboard_figures
+    failures = []
+
+    async def fails_once(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(city, "dashboard_figures", fails_once)
+    await _a_while_from_beijing_midnight()
+    path = "/api/v1/stats/dashboard?days=15"
+    failed = await two_streets.client.get(path, headers=AUTH)
+    assert failed.status == 500 and "error" in await failed.json()
+    async with two_streets.runtime.sessions() as session:
+        row = (await session.execute(text(
+            "SELECT body, refreshing_until FROM figure_snapshots WHERE key LIKE 'dashboard:%'"
+        ))).one()
+    assert row == (None, None)  # nothing kept, and the next ask need not wait for a lease
+    answer = await asyncio.wait_for(two_streets.get(path), 10)
+    assert len(answer["days"]) == 15
