@@ -27,6 +27,7 @@ from handlers import texts
 from storage import ticket_search
 from storage import tickets as ticket_queries
 from storage.models import Ticket
+from storage.stats import spans_streets
 from storage.ticket_counts import CityFilter
 from storage.ticket_pages import TicketSort
 
@@ -89,9 +90,12 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     city = (CityFilter(status.split(",") if status else None,
                        category.split(",") if category else None, since)
             if viewer.is_token and not building and not grid else None)
+    scope = None if viewer.is_token else viewer_scope(viewer, org)
     words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
     if words:
-        conditions += ticket_search.search_conditions(words)
+        # A person's tickets within one street are few enough to test each for the words.
+        few = scope is not None and not spans_streets(org, scope)
+        conditions += ticket_search.search_conditions(words, few=few)
         # The whole city searched for words of two characters, alone or with a status,
         # category and time, is counted per piece, or from their bits (PostgreSQL).
         pieces = ticket_search.counted_pieces(words)
@@ -107,8 +111,7 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
     key = sort.lstrip("-")
     order = TicketSort(key, sort.startswith("-"),
                        building_ranks(org) if key == "building" else {}, walk=viewer.is_token)
-    parts = (None if viewer.is_token
-             else [[*part, *conditions] for part in viewer_scope(viewer, org).parts()])
+    parts = None if scope is None else [[*part, *conditions] for part in scope.parts()]
     return TicketList(conditions + ticket_conditions(viewer, org), order, city, parts,
                       searched=bool(words))
 

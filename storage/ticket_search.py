@@ -40,13 +40,19 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def search_conditions(text: str) -> list[Any]:
+def search_conditions(text: str, few: bool = False) -> list[Any]:
     """Every word of `text` (split at spaces) must appear in the ticket's text, reporter
-    name or location; a word that is a number (128, #128) also finds ticket 128."""
+    name or location; a word that is a number (128, #128) also finds ticket 128.
+
+    `few`: the list is of few tickets before the search (a person's within one street), so
+    each word is tested on each of them (`row_holds`; `ix_tickets_building_read` holds what
+    is tested) rather than looked up in the index of pieces, which finds every ticket of the
+    city holding a piece: for a common one, 电梯, 550,000 of ten million, to keep a street's
+    2,900 (163 ms against 16 ms at city size)."""
     conditions = []
     for term in text.split()[:MAX_TERMS]:
-        held = text_holds(term)
-        if len(term) >= 2:
+        held = row_holds(term) if few else text_holds(term)
+        if len(term) >= 2 and not few:
             pieces = bindparam(None, term, type_=String())
             held = (_pieces_exactly(held, pieces) if _two_without_case(term)
                     else _pieces_then(held, pieces))
@@ -66,6 +72,25 @@ def text_holds(term: str) -> Any:
     return or_(Ticket.text.ilike(pattern, escape="\\"),
                Ticket.reporter_name.ilike(pattern, escape="\\"),
                Ticket.location.ilike(pattern, escape="\\"))
+
+
+def row_holds(term: str) -> Any:
+    """`text_holds`, tested as LIKE when the term has no case (Chinese, digits): ILIKE would
+    lower each ticket's text first, five times the cost over a street's tickets, to the
+    same effect."""
+    if not _without_case(term):
+        return text_holds(term)
+    pattern = _like(term)
+    return or_(Ticket.text.like(pattern, escape="\\"),
+               Ticket.reporter_name.like(pattern, escape="\\"),
+               Ticket.location.like(pattern, escape="\\"))
+
+
+def _without_case(term: str) -> bool:
+    """Whether no character of `term` has case (nor is a combining mark, which a collation
+    may fold into the letter before it): a text then holds it exactly when the text lowered
+    does."""
+    return all(ch.lower() == ch.upper() and not unicodedata.combining(ch) for ch in term)
 
 
 def pieces_sql(row: str) -> str:

@@ -71,6 +71,12 @@ async def test_search_finds_words_in_the_text_reporter_and_number(listed: Listed
     worker = await listed.as_("zhangwg")
     found = (await worker.json("/api/v1/tickets?q=楼道灯"))["tickets"]
     assert [t["id"] for t in found] == [listed.light]  # never beyond the scope
+    # Tested on each of a person's tickets, a search finds what the city's index does.
+    theirs = {t["id"] for t in (await worker.json("/api/v1/tickets?limit=100"))["tickets"]}
+    for q in ("电梯", "楼道灯", "楼道灯 3号楼", "王阿姨", f"%23{listed.door}", "100%25", "_",
+              "3号", "楼"):
+        mine = [t["id"] for t in (await worker.json(f"/api/v1/tickets?q={q}"))["tickets"]]
+        assert mine == [i for i in await ids(spine, f"q={q}") if i in theirs], q
     assert (await spine.client.get("/api/v1/tickets?q=" + "x" * 101,
                                    headers=spine.auth)).status == 400
 

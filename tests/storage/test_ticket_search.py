@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import ticket_counts
@@ -68,14 +69,29 @@ async def tickets(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
         return [row.id for row in rows]
 
 
+@pytest.mark.parametrize("few", [False, True], ids=["looked-up", "tested-on-each"])
 async def test_a_search_finds_the_tickets_that_hold_every_word(
-        sessions: async_sessionmaker[AsyncSession], tickets: list[int]) -> None:
+        sessions: async_sessionmaker[AsyncSession], tickets: list[int], few: bool) -> None:
     number = {ticket_id: n for n, ticket_id in enumerate(tickets, start=1)}
     async with sessions() as session:
         for term in TERMS:
             found = (await session.execute(
-                select(Ticket.id).where(*search_conditions(term)))).scalars().all()
+                select(Ticket.id).where(*search_conditions(term, few=few)))).scalars().all()
             assert {number[i] for i in found} == _wanted(term), term
+
+
+def test_a_few_tickets_are_each_tested_for_the_words() -> None:
+    """A person's list within a street tests each of its tickets (LIKE where a word has no
+    case, which ILIKE would lower first) rather than reading the city's index of pieces."""
+    def compiled(term: str) -> str:
+        query = select(Ticket.id).where(*search_conditions(term, few=True))
+        return str(query.compile(dialect=postgresql.dialect(),
+                                 compile_kwargs={"literal_binds": True}))
+
+    lift = compiled("电梯")
+    assert "ticket_bigrams" not in lift and " LIKE " in lift and "ILIKE" not in lift, lift
+    assert "ILIKE" not in compiled("3号楼")
+    assert "ILIKE" in compiled("lift") and "ticket_bigrams" not in compiled("lift")
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
