@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot import params, ticket_lists
 from bot.addressing import Addressing
 from bot.api_attachments import add_attachments, attachment_routes
+from bot.api_city import city_answer
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN  # noqa: F401 (imported from here too)
 from bot.auth import scope
 from bot.auth.viewer import (
@@ -410,8 +411,7 @@ async def stats(request: web.Request) -> web.Response:
     since = params.query_since(request.query)
     now = datetime.now(UTC)
     if viewer.is_token and city.made_ahead(org):
-        return web.json_response(await city.answer(
-            runtime.sessions, runtime.city_readings, org, city.stats_figure(since)))
+        return web.json_response(await city_answer(runtime, org, city.stats_figure(since)))
     async with runtime.sessions() as session:
         result = await city.stats_answer(session, org, since, viewer_scope(viewer, org), now)
     return web.json_response(result)

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import params
+from bot.api_city import city_answer
 from bot.appkeys import RUNTIME
 from bot.auth.viewer import Viewer, viewer_of
 from bot.reports import city
@@ -97,8 +98,7 @@ async def dashboard(request: web.Request) -> web.Response:
     except UnknownStreet as exc:
         return web.json_response({"error": str(exc)}, status=404)
     if viewer.is_token and street is None and city.made_ahead(org):
-        return _json(await city.answer(runtime.sessions, runtime.city_readings, org,
-                                       city.dashboard_figure(first, last)))
+        return _json(await city_answer(runtime, org, city.dashboard_figure(first, last)))
     async with runtime.sessions() as session:
         figures = await dashboard_figures(session, org, scope, first, last, now)
     return _json(figures)
@@ -120,8 +120,7 @@ async def monthly(request: web.Request) -> web.StreamResponse:
     except UnknownStreet as exc:
         return web.json_response({"error": str(exc)}, status=404)
     if viewer.is_token and street is None and city.made_ahead(org):
-        review = await city.answer(runtime.sessions, runtime.city_readings, org,
-                                   city.monthly_figure(month, now))
+        review = await city_answer(runtime, org, city.monthly_figure(month, now))
     else:
         async with runtime.sessions() as session:
             review = await monthly_review(session, org, month, scope, now, street_id,

@@ -162,6 +162,8 @@ def _slug(route: str) -> str:
 ERROR = obj({"error": STR}, ["error"], description="What was wrong, in words")
 NOT_FOUND = ("no such thing (or not within the viewer's scope)", ref("Error"))
 CONFLICT = ("the state has moved on: `error` says how", ref("Error"))
+BUSY = ("a city's figure no snapshot answers, with too many requests of the process waiting "
+        "to read one: try again after `Retry-After` seconds", ref("Error"))
 FORBIDDEN = ("outside the viewer's scope, or for street admins and the token only",
              ref("Error"))
 
@@ -318,7 +320,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/v1/stats", "Received, closed, closure rate, satisfaction; by "
               "category, grid and worker (by street over several streets), as of "
               "generated_at", "figures", params=(SINCE,),
-              answers={200: ("the figures", OBJECT)}),
+              answers={200: ("the figures", OBJECT), 503: BUSY}),
     Operation("GET", "/api/v1/notices", "Captains' notices, the latest to go out first",
               "notices", params=(query("status", choices(("scheduled", "sent", "cancelled")),
                                        "scheduled, sent or cancelled"), LIMIT_100, OFFSET),
@@ -391,7 +393,7 @@ OPERATIONS: tuple[Operation, ...] = (
                         "the last Beijing day (default today)"),
                   query("days", bounded(1, 366), "without `from`: this many days up to `to`"),
                   STREET),
-              answers={200: ("the figures", OBJECT), 404: NOT_FOUND}),
+              answers={200: ("the figures", OBJECT), 404: NOT_FOUND, 503: BUSY}),
     Operation("GET", "/api/v1/reports/monthly", "The monthly review (月度点评)", "figures",
               params=(query("month", {"type": "string", "pattern": "^(\\d{4}-\\d{2})?$"},
                             "YYYY-MM (default last month)"),
@@ -400,7 +402,7 @@ OPERATIONS: tuple[Operation, ...] = (
                             "json (default), csv, html or pdf"),
                       query("standalone", {"type": "string", "enum": ["", "0", "1"]},
                             "1: an HTML file that carries its style sheet"), STREET),
-              answers={200: ("the review", OBJECT), 404: NOT_FOUND},
+              answers={200: ("the review", OBJECT), 404: NOT_FOUND, 503: BUSY},
               media=("text/csv", "text/html", "application/pdf")),
     # -- bot.api_actions: the console's actions, each the chat command's decision
     Operation("GET", "/api/v1/tickets/{id}/actions", "Which actions the viewer may take on "

@@ -123,9 +123,8 @@ class Runtime:
     dispatcher: Dispatcher = field(init=False)
     models: ModelHolder = field(init=False)
     media: MediaFetcher = field(init=False)
-    #: How many of this process's requests may read a city's figure at a time (`city.answer`).
-    city_readings: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(city.READ_AT_ONCE))
+    #: The turns of this process's requests to read a city's figure (`city.answer`).
+    city_readings: city.Readings = field(default_factory=city.Readings)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -72,9 +73,13 @@ MONTHS_BACK = 60
 KEPT_FOR = 2 * SETTLED_EVERY
 
 #: A figure no snapshot answers is read by at most this many requests of a process at a
-#: time (`Runtime.city_readings`): each keeps up to `storage.stats.LANES` of the connections
-#: that also take messages in, and the database's cores, busy for seconds to a minute.
+#: time (`Readings`, `Runtime.city_readings`): each keeps up to `storage.stats.LANES` of the
+#: connections that also take messages in, and the database's cores, busy for seconds to a
+#: minute. At most `WAITING_AT_MOST` more wait for their turn; another is told at once that
+#: the figures are busy (`Busy`) rather than queued behind minutes of readings, perhaps for
+#: a client that has left (a request is carried through when its client leaves).
 READ_AT_ONCE = 1
+WAITING_AT_MOST = 16
 #: How often a request waits before looking again for a figure another process is making,
 #: and how long it waits at most before reading it itself (that process may have died, and
 #: its lease would hold the figure for `LEASE`).
@@ -103,6 +108,35 @@ class CityFigure:
     def served_within(self) -> timedelta:
         """How old its snapshot may be and still be served: two rounds of making it."""
         return 2 * self.every
+
+
+class Busy(Exception):
+    """Too many requests of this process wait to read a city's figure."""
+
+
+class Readings:
+    """The turns of a process's requests to read a city's figure: `at_once` at a time, and
+    at most `waiting` requests waiting for one."""
+
+    def __init__(self, at_once: int = READ_AT_ONCE, waiting: int = WAITING_AT_MOST) -> None:
+        self._gate = asyncio.Semaphore(at_once)
+        self._most = waiting
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold a turn to read; `Busy` when as many requests as allowed wait for one."""
+        if self._gate.locked() and self._waiting >= self._most:
+            raise Busy(f"{self._waiting} requests are waiting to read the city's figures")
+        self._waiting += 1
+        try:
+            await self._gate.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._gate.release()
 
 
 async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
@@ -225,20 +259,20 @@ async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], dat
     return made
 
 
-async def answer(sessions: SessionFactory, readings: asyncio.Semaphore, org: OrgMap,
+async def answer(sessions: SessionFactory, readings: Readings, org: OrgMap,
                  figure: CityFigure, clock: Callable[[], datetime] = _utcnow,
                  ) -> dict[str, Any]:
     """The city's `figure` as the API answers it: its snapshot, if one was made within
     `figure.served_within`; else read now and kept as its snapshot. Whoever asks for it
     meanwhile, in this process or another, waits for that one reading rather than starting
     their own; whoever asks again while it is fresh is served it. `readings` bounds how many
-    requests of this process read at a time."""
+    requests of this process read at a time, and how many wait (`Busy`)."""
     asked = clock()
     while True:
         made = await served(sessions, figure.key, clock(), figure.served_within)
         if made is not None:
             return made
-        async with readings:
+        async with readings.turn():
             # Another request of this process may have made it while this one waited.
             made = await served(sessions, figure.key, clock(), figure.served_within)
             if made is not None:

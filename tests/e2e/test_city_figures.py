@@ -423,3 +423,25 @@ async def test_a_reading_that_fails_is_reported_and_given_back(
     assert row == (None, None)  # nothing kept, and the next ask need not wait for a lease
     answer = await asyncio.wait_for(two_streets.get(path), 10)
     assert len(answer["days"]) == 15
+
+
+async def test_too_many_waiting_to_read_are_told_to_come_back(
+        two_streets: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = city.dashboard_figures
+
+    async def slow(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        await asyncio.sleep(0.5)  # time for every request to arrive
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(city, "dashboard_figures", slow)
+    two_streets.runtime.city_readings = city.Readings(at_once=1, waiting=1)
+    await _a_while_from_beijing_midnight()
+    paths = [f"/api/v1/stats/dashboard?days={days}" for days in (11, 12, 13)]
+    answers = await asyncio.gather(*(two_streets.client.get(path, headers=AUTH)
+                                     for path in paths))
+    # one reads, one waits its turn, the third is told at once to come back
+    assert sorted(answer.status for answer in answers) == [200, 200, 503]
+    busy = next(answer for answer in answers if answer.status == 503)
+    assert busy.headers["Retry-After"] == "30" and "busy" in (await busy.json())["error"]
+    again = paths[answers.index(busy)]
+    assert (await two_streets.get(again))["from"]  # and it is answered when it does
