@@ -70,13 +70,10 @@ def text_holds(term: str) -> Any:
     pieces). LIKE when the term has no case (Chinese, digits): ILIKE would lower each text
     first, five times the cost over a street's tickets, to the same effect."""
     pattern = _like(term)
+    columns = (Ticket.text, Ticket.reporter_name, Ticket.location)
     if _without_case(term):
-        return or_(Ticket.text.like(pattern, escape="\\"),
-                   Ticket.reporter_name.like(pattern, escape="\\"),
-                   Ticket.location.like(pattern, escape="\\"))
-    return or_(Ticket.text.ilike(pattern, escape="\\"),
-               Ticket.reporter_name.ilike(pattern, escape="\\"),
-               Ticket.location.ilike(pattern, escape="\\"))
+        return or_(*(column.like(pattern, escape="\\") for column in columns))
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def _without_case(term: str) -> bool:
@@ -117,9 +114,7 @@ def _two_without_case(term: str) -> bool:
     or letters without case, as Chinese is; not a combining mark, which a collation may fold
     into the letter before it): its one piece is then in a ticket's pieces exactly when the
     term is in the ticket."""
-    return len(term) == 2 and all(
-        ch.isascii() or (ch.lower() == ch.upper() and not unicodedata.combining(ch))
-        for ch in term)
+    return len(term) == 2 and all(ch.isascii() or _without_case(ch) for ch in term)
 
 
 class _pieces_then(FunctionElement[bool]):  # noqa: N801

@@ -37,6 +37,7 @@ from domain.notices import SHANGHAI
 from domain.org import OrgMap
 from storage import snapshots
 from storage.db import SessionFactory
+from storage.models import utcnow
 from storage.stats import (
     EVERYTHING,
     TicketScope,
@@ -90,10 +91,6 @@ WAIT_AT_MOST = timedelta(minutes=2)
 ALL_TIME = "stats"
 
 Make = Callable[[Any, OrgMap, datetime], Awaitable[dict[str, Any]]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +167,7 @@ def review_every(month: Month, now: datetime) -> timedelta:
     last = Month.of(now).previous()
     if month >= last:
         return EVERY
-    return SETTLED_EVERY if month >= _months_before(last, SETTLED_MONTHS) else OLD_EVERY
-
-
-def _months_before(month: Month, count: int) -> Month:
-    for _ in range(count):
-        month = month.previous()
-    return month
+    return SETTLED_EVERY if month >= last.back(SETTLED_MONTHS) else OLD_EVERY
 
 
 def default_dashboard_span(now: datetime) -> tuple[date, date]:
@@ -230,7 +221,7 @@ def city_figures(now: datetime, first_month: Month | None = None) -> list[CityFi
         settled = settled.previous()
         found.append(monthly_figure(settled, now))
     if first_month is not None:
-        oldest = max(first_month, _months_before(month, MONTHS_BACK))
+        oldest = max(first_month, month.back(MONTHS_BACK))
         while (settled := settled.previous()) >= oldest:
             found.append(monthly_figure(settled, now))
     unique: dict[str, CityFigure] = {}
@@ -260,7 +251,7 @@ async def refresh(sessions: SessionFactory, org: OrgMap, clock: Callable[[], dat
 
 
 async def answer(sessions: SessionFactory, readings: Readings, org: OrgMap,
-                 figure: CityFigure, clock: Callable[[], datetime] = _utcnow,
+                 figure: CityFigure, clock: Callable[[], datetime] = utcnow,
                  ) -> dict[str, Any]:
     """The city's `figure` as the API answers it: its snapshot, if one was made within
     `figure.served_within`; else read now and kept as its snapshot. Whoever asks for it

@@ -91,6 +91,11 @@ class Month:
     def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
 
+    def back(self, count: int) -> Month:
+        """The month `count` months before this one."""
+        months = self.year * 12 + self.month - 1 - count
+        return Month(months // 12, months % 12 + 1)
+
     @property
     def first_day(self) -> date:
         return date(self.year, self.month, 1)

@@ -55,6 +55,26 @@ class City:
         return await city.refresh(self.runtime.sessions, await self.runtime.org.get(),
                                   lambda: at)
 
+    async def snapshot_keys(self) -> set[str]:
+        async with self.runtime.sessions() as session:
+            return set((await session.execute(text("SELECT key FROM figure_snapshots")))
+                       .scalars())
+
+    async def all_made_at(self, moment: datetime) -> None:
+        """Every snapshot as if made at `moment`."""
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(text("UPDATE figure_snapshots SET made_at = :at"),
+                                  {"at": moment})
+
+    async def resolve_an_open_ticket(self) -> None:
+        async with self.runtime.sessions() as session, session.begin():
+            ticket_id = await session.scalar(
+                select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
+                .limit(1))
+            assert ticket_id is not None
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                                  .values(status="resolved", resolved_at=datetime.now(UTC)))
+
 
 @pytest_asyncio.fixture
 async def two_streets(db_url: str, tmp_path: Path, nlu_model: Any) -> AsyncIterator[City]:
@@ -122,9 +142,9 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
             "/api/v1/stats/dashboard?days=90",
             f"/api/v1/reports/monthly?month={Month.of(made_at)}"]
     as_asked = [await town.get(path) for path in menu]
+    # each read as asked is kept, as is the first stats
+    assert len(await town.snapshot_keys()) == len(menu) + 1
     async with town.runtime.sessions() as session, session.begin():
-        kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
-        assert len(kept) == len(menu) + 1  # each read as asked is kept, as is the first stats
         await session.execute(text("DELETE FROM figure_snapshots"))
     figures = city.city_figures(made_at)  # 23 on most days: fewer spans on a 1st or 7th
     assert await town.make(made_at) == len(figures)
@@ -147,13 +167,7 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
 
     # A ticket resolved after the snapshot: the snapshot keeps its time's figures, what is
     # not made ahead is read now.
-    async with town.runtime.sessions() as session, session.begin():
-        ticket_id = await session.scalar(
-            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
-            .limit(1))
-        assert ticket_id is not None
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
-                              .values(status="resolved", resolved_at=datetime.now(UTC)))
+    await town.resolve_an_open_ticket()
     still = await town.get("/api/v1/stats")
     assert still["generated_at"] == made_at.isoformat() and still["closed"] == live["closed"]
     since = (datetime.now(UTC) - timedelta(days=3000)).isoformat().replace("+00:00", "Z")
@@ -168,15 +182,11 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     assert "by_grid" in street and street["generated_at"] != made_at.isoformat()
 
     # Too old to serve: read as asked and kept, until a worker makes it again.
-    async with town.runtime.sessions() as session, session.begin():
-        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
-                              {"old": made_at - city.SERVED_WITHIN})
+    await town.all_made_at(made_at - city.SERVED_WITHIN)
     fresh = await town.get("/api/v1/stats")
     assert fresh["generated_at"] != made_at.isoformat()
     assert (await town.get("/api/v1/stats"))["generated_at"] == fresh["generated_at"]
-    async with town.runtime.sessions() as session, session.begin():
-        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
-                              {"old": made_at - city.SERVED_WITHIN})
+    await town.all_made_at(made_at - city.SERVED_WITHIN)
     again = datetime.now(UTC).replace(microsecond=0)
     # the year's settled months are made again hours later, not every ten minutes
     assert await town.make(again) == sum(f.every == city.EVERY for f in figures)
@@ -222,10 +232,8 @@ async def test_the_snapshots_of_spans_gone_by_are_dropped_once_too_old_to_serve(
     # since today, 7 and 30 days ago; the dashboard of 7, 30 and 90 days and of this month
     assert len(gone) == 7
     assert await two_streets.make(next_day) == len(kept)
-    async with two_streets.runtime.sessions() as session:
-        keys = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
     # the one a process is making stays until it has made it or its lease ran out
-    assert keys == kept | {"stats:since:2000-01-01"}
+    assert await two_streets.snapshot_keys() == kept | {"stats:since:2000-01-01"}
     since = _beijing_midnight_z(day, days_back=6)
     answer = await two_streets.get(f"/api/v1/stats?since={since}")
     assert answer["generated_at"] != day.isoformat()
@@ -238,16 +246,12 @@ async def test_a_settled_months_review_is_served_for_hours(two_streets: City) ->
     assert await town.make(made_at) == len(city.city_figures(made_at))
     last = Month.of(made_at).previous()
     settled = last.previous()
-    async with town.runtime.sessions() as session, session.begin():
-        await session.execute(text("UPDATE figure_snapshots SET made_at = :hours_ago"),
-                              {"hours_ago": made_at - timedelta(hours=7)})
+    await town.all_made_at(made_at - timedelta(hours=7))
     review = await town.get(f"/api/v1/reports/monthly?month={settled}")
     assert review["generated_at"] == made_at.isoformat() and review["month"] == str(settled)
     assert (await town.get(f"/api/v1/reports/monthly?month={last}"))["generated_at"] != \
         made_at.isoformat()
-    year_ago = settled
-    for _ in range(city.SETTLED_MONTHS - 1):
-        year_ago = year_ago.previous()
+    year_ago = settled.back(city.SETTLED_MONTHS - 1)
     older = year_ago.previous()
     assert (await town.get(f"/api/v1/reports/monthly?month={year_ago}"))["generated_at"] == \
         made_at.isoformat()
@@ -278,39 +282,25 @@ async def test_a_span_of_ones_own_is_read_once_and_served_while_fresh(two_street
     since = (datetime.now(UTC) - timedelta(days=3000)).isoformat().replace("+00:00", "Z")
     path = f"/api/v1/stats?since={since}"  # a moment that is no midnight
     first = await town.get(path)
-    async with town.runtime.sessions() as session, session.begin():
-        ticket_id = await session.scalar(
-            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
-            .limit(1))
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
-                              .values(status="resolved", resolved_at=datetime.now(UTC)))
+    await town.resolve_an_open_ticket()
     assert await town.get(path) == first  # asked again while fresh: what was read then
-    async with town.runtime.sessions() as session, session.begin():
-        await session.execute(text("UPDATE figure_snapshots SET made_at = :old"),
-                              {"old": datetime.now(UTC) - city.SERVED_WITHIN})
+    await town.all_made_at(datetime.now(UTC) - city.SERVED_WITHIN)
     later = await town.get(path)
     assert later["generated_at"] != first["generated_at"]
     assert (later["received"], later["closed"]) == (first["received"], first["closed"] + 1)
 
-    month = Month.of(datetime.now(UTC))
-    for _ in range(city.SETTLED_MONTHS + 3):
-        month = month.previous()
+    month = Month.of(datetime.now(UTC)).back(city.SETTLED_MONTHS + 3)
     review = f"/api/v1/reports/monthly?month={month}"
     shown = await town.get(review)
     assert (await town.get(review))["generated_at"] == shown["generated_at"]
-    async with town.runtime.sessions() as session:
-        kept = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
-    assert {city.stats_key(datetime.fromisoformat(since)), city.monthly_key(month)} <= kept
+    assert {city.stats_key(datetime.fromisoformat(since)), city.monthly_key(month)} <= \
+        await town.snapshot_keys()
 
     # The workers drop what was read as asked after twelve hours.
     assert await town.make(datetime.now(UTC) + city.KEPT_FOR - timedelta(minutes=1)) > 0
-    async with town.runtime.sessions() as session:
-        left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
-    assert city.monthly_key(month) in left
+    assert city.monthly_key(month) in await town.snapshot_keys()
     await town.make(datetime.now(UTC) + city.KEPT_FOR + timedelta(seconds=1))
-    async with town.runtime.sessions() as session:
-        left = set((await session.execute(text("SELECT key FROM figure_snapshots"))).scalars())
-    assert city.monthly_key(month) not in left
+    assert city.monthly_key(month) not in await town.snapshot_keys()
 
 
 async def test_a_request_waits_for_the_figure_another_process_is_reading(
