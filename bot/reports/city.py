@@ -12,10 +12,11 @@ mostly settled, are made every `SETTLED_EVERY`, and those of older months, back 
 ticket's, every `OLD_EVERY`.
 
 A span asked any other way (a `since` that is not a Beijing midnight, a custom dashboard
-span) is read when it is first asked (`answer`), by one request
-however many ask for it at once in whichever process, by at most `READ_AT_ONCE` requests of a
-process at a time, and kept as a snapshot: asked again (a reload, the same review as a PDF)
-it is served while fresh, and the workers drop it once it is not. A street's figures and a
+span) is read when it is first asked (`answer`), by one request however many ask for it at
+once in whichever process, by at most `READ_AT_ONCE` requests of a process at a time (those
+asking for a figure being read wait for it, not for a turn), and kept as a snapshot: asked
+again (a reload, the same review as a PDF) it is served while fresh, and the workers drop it
+once it is not. A street's figures and a
 person's are read as they are asked. An org of one street (an estate, a street office) has
 no snapshots: its figures are read in well under the 200 ms they are asked to take.
 """
@@ -113,12 +114,14 @@ class Busy(Exception):
 
 class Readings:
     """The turns of a process's requests to read a city's figure: `at_once` at a time, and
-    at most `waiting` requests waiting for one."""
+    at most `waiting` requests waiting for one. Requests of the process asking for the same
+    figure at once are answered together (`once`): only the first of them takes a turn."""
 
     def __init__(self, at_once: int = READ_AT_ONCE, waiting: int = WAITING_AT_MOST) -> None:
         self._gate = asyncio.Semaphore(at_once)
         self._most = waiting
         self._waiting = 0
+        self._asked: dict[str, asyncio.Future[str]] = {}
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -134,6 +137,30 @@ class Readings:
             yield
         finally:
             self._gate.release()
+
+    async def once(self, key: str, work: Callable[[], Awaitable[str]]) -> str:
+        """What `work` finds of the figure `key`: done by the first request asking for it,
+        and shared with those that ask while it is under way (its failure too; if it is
+        cancelled, the next of them does it)."""
+        while (shared := self._asked.get(key)) is not None:
+            await asyncio.wait([shared])
+            if not shared.cancelled():
+                return shared.result()
+        shared = asyncio.get_running_loop().create_future()
+        self._asked[key] = shared
+        try:
+            body = await work()
+        except BaseException as failure:
+            if isinstance(failure, Exception):
+                shared.set_exception(failure)
+                shared.exception()  # each request that shared it answers it; none must log it
+            else:
+                shared.cancel()
+            raise
+        finally:
+            del self._asked[key]
+        shared.set_result(body)
+        return body
 
 
 async def stats_answer(session: Any, org: OrgMap, since: datetime | None,
@@ -255,24 +282,34 @@ async def answer(sessions: SessionFactory, readings: Readings, org: OrgMap,
                  ) -> dict[str, Any]:
     """The city's `figure` as the API answers it: its snapshot, if one was made within
     `figure.served_within`; else read now and kept as its snapshot. Whoever asks for it
-    meanwhile, in this process or another, waits for that one reading rather than starting
-    their own; whoever asks again while it is fresh is served it. `readings` bounds how many
-    requests of this process read at a time, and how many wait (`Busy`)."""
+    meanwhile waits for that one reading rather than starting their own: in this process
+    with the request reading it (`Readings.once`), in another by the snapshot's lease.
+    Whoever asks again while it is fresh is served it. `readings` bounds how many requests
+    of this process read at a time, and how many wait for a turn (`Busy`)."""
+    async def find() -> str:
+        return await _snapshot_or_reading(sessions, readings, org, figure, clock)
+    return json.loads(await readings.once(figure.key, find))
+
+
+async def _snapshot_or_reading(sessions: SessionFactory, readings: Readings, org: OrgMap,
+                               figure: CityFigure, clock: Callable[[], datetime]) -> str:
+    """The body of `figure`'s fresh snapshot; else, with a turn, of the reading this
+    request makes and keeps, or waits for while another process makes it."""
     asked = clock()
     while True:
-        made = await served(sessions, figure.key, clock(), figure.served_within)
-        if made is not None:
-            return made
+        body = await _served_body(sessions, figure.key, clock(), figure.served_within)
+        if body is not None:
+            return body
         async with readings.turn():
-            # Another request of this process may have made it while this one waited.
-            made = await served(sessions, figure.key, clock(), figure.served_within)
-            if made is not None:
-                return made
+            # Another process may have made it while this request waited for a turn.
+            body = await _served_body(sessions, figure.key, clock(), figure.served_within)
+            if body is not None:
+                return body
             async with sessions() as session, session.begin():
                 taken = await snapshots.claim(session, figure.key, clock(),
                                               figure.served_within, LEASE)
             if taken or clock() - asked >= WAIT_AT_MOST:
-                return json.loads(await _make(sessions, org, figure, clock))
+                return await _make(sessions, org, figure, clock)
         # Another process is making it.
         await asyncio.sleep(LOOK_AGAIN)
 
@@ -298,6 +335,12 @@ async def _make(sessions: SessionFactory, org: OrgMap, figure: CityFigure,
 async def served(sessions: SessionFactory, key: str, now: datetime,
                  within: timedelta = SERVED_WITHIN) -> dict[str, Any] | None:
     """The snapshot `key` if one was made `within` before `now`."""
+    body = await _served_body(sessions, key, now, within)
+    return json.loads(body) if body is not None else None
+
+
+async def _served_body(sessions: SessionFactory, key: str, now: datetime,
+                       within: timedelta) -> str | None:
     async with sessions() as session:
         found = await snapshots.read(session, key, now - within)
-    return json.loads(found.body) if found else None
+    return found.body if found else None

@@ -398,14 +398,17 @@ async def test_a_reading_that_fails_is_reported_and_given_back(
     async def fails_once(*args: Any, **kwargs: Any) -> dict[str, Any]:
         if not failures:
             failures.append(1)
+            await asyncio.sleep(0.3)  # time for the second request to ask meanwhile
             raise ConnectionError("the database went away")
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(city, "dashboard_figures", fails_once)
     await _a_while_from_beijing_midnight()
     path = "/api/v1/stats/dashboard?days=15"
-    failed = await two_streets.client.get(path, headers=AUTH)
-    assert failed.status == 500 and "error" in await failed.json()
+    failed = await asyncio.gather(*(two_streets.client.get(path, headers=AUTH)
+                                    for _ in range(2)))
+    for answer in failed:  # both asked while it was read: both told it failed
+        assert answer.status == 500 and "error" in await answer.json()
     async with two_streets.runtime.sessions() as session:
         row = (await session.execute(text(
             "SELECT body, refreshing_until FROM figure_snapshots WHERE key LIKE 'dashboard:%'"
@@ -435,3 +438,36 @@ async def test_too_many_waiting_to_read_are_told_to_come_back(
     assert busy.headers["Retry-After"] == "30" and "busy" in (await busy.json())["error"]
     again = paths[answers.index(busy)]
     assert (await two_streets.get(again))["from"]  # and it is answered when it does
+
+
+async def test_requests_for_a_figure_being_read_wait_for_it_not_for_a_turn(
+        two_streets: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = city.dashboard_figures
+    readings: list[Any] = []
+
+    async def slow(session: Any, org: Any, scope: Any, first: Any, last: Any,
+                   at: Any) -> dict[str, Any]:
+        readings.append(first)
+        await asyncio.sleep(0.5)  # time for every request to arrive
+        return await real(session, org, scope, first, last, at)
+
+    monkeypatch.setattr(city, "dashboard_figures", slow)
+    two_streets.runtime.city_readings = city.Readings(at_once=1, waiting=1)
+    await _a_while_from_beijing_midnight()
+    fortnight, twelve = "/api/v1/stats/dashboard?days=14", "/api/v1/stats/dashboard?days=12"
+    first = asyncio.create_task(two_streets.client.get(fortnight, headers=AUTH))
+    await asyncio.sleep(0.2)  # the fortnight is being read
+    other = asyncio.create_task(two_streets.client.get(twelve, headers=AUTH))  # waits its turn
+    await asyncio.sleep(0.1)
+    again = [asyncio.create_task(two_streets.client.get(fortnight, headers=AUTH))
+             for _ in range(5)]
+    # with room for one request waiting a turn, taken, the five are neither turned away nor
+    # queued behind the twelve days: they are answered with the fortnight's one reading
+    await asyncio.wait([other, *again], return_when=asyncio.FIRST_COMPLETED)
+    assert not other.done()
+    answers = [await task for task in (first, *again)]
+    assert [answer.status for answer in answers] == [200] * 6
+    bodies = [await answer.json() for answer in answers]
+    assert len({body["generated_at"] for body in bodies}) == 1 and len(bodies[0]["days"]) == 14
+    assert (await other).status == 200
+    assert len(readings) == 2  # the fortnight once, the twelve days once
