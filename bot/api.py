@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import params, ticket_lists
 from bot.addressing import Addressing
@@ -44,6 +45,7 @@ from storage import notices as notice_queries
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, OutboxMessage, ReviewItem, Ticket
 from storage.nlu_store import INTENTS
+from storage.stats import follower_counts
 
 log = logging.getLogger("gridbot.api")
 
@@ -139,6 +141,18 @@ def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
     }
 
 
+async def tickets_json(session: AsyncSession, tickets: Sequence[Ticket],
+                       org: OrgMap) -> list[dict[str, Any]]:
+    """Each ticket in JSON (`ticket_json`) with its `followers` (how many residents reported
+    it again and hear of its progress too) and its `attachments`."""
+    bodies = [ticket_json(ticket, org) for ticket in tickets]
+    followers = await follower_counts(session, [ticket.id for ticket in tickets])
+    for body in bodies:
+        body["followers"] = followers.get(body["id"], 0)
+    await add_attachments(session, bodies)
+    return bodies
+
+
 async def parse(request: web.Request) -> web.Response:
     body = await params.json_object(request)
     text = params.json_text(body, "text", max_chars=MAX_PARSE_CHARS)
@@ -165,8 +179,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
                                                         offset, chosen.sort, chosen.city,
                                                         chosen.parts, chosen.searched)
-        bodies = [ticket_json(t, org) for t in rows]
-        await add_attachments(session, bodies)
+        bodies = await tickets_json(session, rows, org)
     return web.json_response({"tickets": bodies, "total": total})
 
 
@@ -187,8 +200,7 @@ async def get_ticket(request: web.Request) -> web.Response:
             await session.get(InboundRecord, ticket.source_message_id)
             if ticket.source_message_id else None
         )
-        body = ticket_json(ticket, org)
-        await add_attachments(session, [body])
+        [body] = await tickets_json(session, [ticket], org)
     # A report made by voice keeps the voice's media id.
     body["voice_media_id"] = ((source.media or {}).get("media_id")
                               if source is not None and source.kind == "voice" else None)
@@ -232,7 +244,7 @@ async def correct_ticket(request: web.Request) -> web.Response:
             await runtime.writer.apply(session, decision, origin, org)
             await session.flush()
             ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-            answer = ticket_json(ticket, org)
+            [answer] = await tickets_json(session, [ticket], org)
     except ticket_queries.StaleTicket as exc:
         return web.json_response({"error": f"{exc}; try again"}, status=409)
     return web.json_response(answer)

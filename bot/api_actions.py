@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import command_data, params
-from bot.api import RUNTIME, ticket_json
+from bot.api import RUNTIME, tickets_json
 from bot.auth.viewer import Viewer, can_act, can_see, origin_for, require_viewer
 from domain.org import OrgMap
 from domain.tickets import TIERS, TicketView
@@ -120,7 +120,8 @@ def action_handler(action: ConsoleAction):  # type: ignore[no-untyped-def]
                 await runtime.writer.apply(session, decision, origin, org)
                 await session.flush()
                 ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-                result = {"ticket": ticket_json(ticket, org), "answer": answer,
+                [shown] = await tickets_json(session, [ticket], org)
+                result = {"ticket": shown, "answer": answer,
                           "changed": bool(decision.changes), "reason": decision.reason}
         except ticket_queries.StaleTicket:
             return _error(409, f"工单 #{ticket_id} 刚刚被别人改动了，请刷新后再试。"

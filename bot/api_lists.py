@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import params
-from bot.api import RUNTIME, inbound_json, outbox_json, ticket_json
+from bot.api import RUNTIME, inbound_json, outbox_json, tickets_json
 from bot.auth import scope
 from bot.auth.viewer import can_see, require_viewer
 from bot.ticket_lists import BEIJING, csv_bytes, masks_phones, read_list
@@ -78,6 +78,8 @@ async def message_detail(request: web.Request) -> web.Response:
         if ticket is None:  # the ticket a message opened, if its decision does not say
             ticket = (await session.execute(select(Ticket).where(
                 Ticket.source_message_id == message_id))).scalar_one_or_none()
+        shown = (await tickets_json(session, [ticket], org))[0] \
+            if ticket is not None and can_see(viewer, org, ticket) else None
     group = org.group_for(message.channel, message.chat_id) if message.chat_id else None
     building = org.building(group.building_id) if group is not None else None
     person = org.person_by_sender(message.channel, message.sender_id)
@@ -87,8 +89,7 @@ async def message_detail(request: web.Request) -> web.Response:
                   "building": building.number if building else None} if group else None,
         "sender": {"name": person.name, "roles": [org.role_label(r) for r in person.roles]}
         if person is not None else None,
-        "ticket": ticket_json(ticket, org) if ticket is not None and can_see(viewer, org, ticket)
-        else None,
+        "ticket": shown,
         "outbox": [outbox_json(m) for m in sent],
     })
 

@@ -176,7 +176,9 @@ TICKET = obj({
     "accepted_at": N_TIME, "resolved_at": N_TIME, "closed_at": N_TIME,
     "confirm_due_at": N_TIME, "rating": N_INT, "department": N_STR,
     "respond_due_at": N_TIME, "reported_at": N_TIME, "created_at": TIME, "updated_at": TIME,
-    # The ticket's photos (bot.api_attachments): in the list and the single view.
+    # How many residents reported it again and hear of its progress too.
+    "followers": INT,
+    # The ticket's photos (bot.api_attachments).
     "attachments": array(obj({"kind": {"type": "string", "enum": ["image"]}, "url": STR},
                              ["kind", "url"])),
 }, ["id", "category", "status", "text", "created_at", "updated_at"])

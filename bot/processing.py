@@ -57,7 +57,7 @@ from handlers import (
     voice,
 )
 from handlers.failures import could_not_handle
-from handlers.intents import FOLLOW_WINDOW
+from handlers.intents import FOLLOW_WINDOW, building_of
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from storage import conversations
@@ -371,11 +371,13 @@ class Processor:
         async with self._sessions() as session, session.begin():
             held = await self._fence(session, [p.claim for p in batch], now)
             live = [p for p in batch if p.claim.id in held]  # the rest another process has
-            await ticket_queries.lock_buildings(session, (
-                p.ctx.building_id for p in live
-                if p.ctx is not None and p.ctx.building_id is not None))
+            about = [_about(p) for p in live]
+            await ticket_queries.lock_buildings(session, {
+                *(p.ctx.building_id for p in live
+                  if p.ctx is not None and p.ctx.building_id is not None),
+                *(b for buildings in about for b in buildings)})
             open_tickets = _BatchTickets(session, now - FOLLOW_WINDOW)
-            await open_tickets.prefetch((p.ctx.building_id for p in live if _may_open(p)),
+            await open_tickets.prefetch((b for buildings in about for b in buildings),
                                         (t for p in live for t in _named_tickets(p)))
             writes = PendingWrites()
             audits: list[dict[str, Any]] = []
@@ -472,12 +474,10 @@ class Processor:
             return decision
         nlu = prepared.nlu or {}
         memory = prepared.memory
+        # Only a would-be ticket needs its building's open tickets (to join one of them).
+        tickets = await open_tickets.open_in(_about(prepared))
         if memory is None:  # an Open311 report
-            tickets = await open_tickets.open_in(ctx.building_id) if _may_open(prepared) else []
             return handle_message(ctx, nlu, tickets, prepared.notices)
-        # Only a would-be ticket needs the building's open tickets (to join one of them).
-        about = conversation.answer_building(ctx, nlu, memory)
-        tickets = await open_tickets.open_in(about) if _may_report(prepared) else []
         last = (await open_tickets.named(memory.last_ticket_id)
                 if memory.last_ticket_id is not None else None)
         return conversation.converse(ctx, nlu, memory, tickets, prepared.notices,
@@ -703,6 +703,25 @@ _FENCE = (
 )
 
 
+def _about(prepared: Prepared) -> set[int]:
+    """The buildings whose open tickets a message's decision may read, to join one of them
+    rather than open another: those the message names or is answered with as well as its
+    group's (`conversation.answer_buildings`); an Open311 report's address and the building
+    its text names. Their locks are held while the batch is decided."""
+    ctx = prepared.ctx
+    if ctx is None:
+        return set()
+    if prepared.memory is None:  # an Open311 report
+        if not _may_open(prepared):
+            return set()
+        named = building_of(ctx, prepared.nlu or {})
+        return {b for b in (ctx.building_id, named) if b is not None}
+    if not _may_report(prepared):
+        return set()
+    return conversation.answer_buildings(ctx, prepared.nlu or {}, prepared.memory,
+                                         prepared.joined_nlu)
+
+
 def _may_report(prepared: Prepared) -> bool:
     """Whether a message may open or join a ticket, read with what is remembered."""
     if prepared.command is not None:
@@ -781,12 +800,11 @@ class _BatchTickets:
             found = await ticket_queries.views_of(self._session, numbers)
             self._named.update({t: found.get(t) for t in numbers})
 
-    async def open_in(self, building_id: int | None) -> list[TicketView]:
-        if building_id is None:
-            return []
-        if building_id not in self._open:
-            await self.prefetch([building_id], ())
-        return self._open[building_id]
+    async def open_in(self, building_ids: Iterable[int]) -> list[TicketView]:
+        """The open tickets of these buildings, building by building in ascending order."""
+        ordered = sorted(set(building_ids))
+        await self.prefetch(ordered, ())
+        return [ticket for building_id in ordered for ticket in self._open[building_id]]
 
     async def named(self, ticket_id: int) -> TicketView | None:
         if ticket_id not in self._named:

@@ -48,7 +48,7 @@ from domain.notices import NoticeView
 from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
-from handlers.intents import location_of
+from handlers.intents import building_of, location_of
 from handlers.messages import TICKET_INTENTS, handle_message
 
 #: How long the answer to a question is awaited.
@@ -145,16 +145,26 @@ def with_home(ctx: Context, memory: Memory) -> Context:
     return ctx
 
 
-def answer_building(ctx: Context, nlu: dict[str, Any], memory: Memory) -> int | None:
-    """The building whose open tickets the decision about this message needs to see: the
-    building a pending question is answered with, else the one the message is about."""
+def answer_buildings(ctx: Context, nlu: dict[str, Any], memory: Memory,
+                     joined_nlu: dict[str, Any] | None = None) -> set[int]:
+    """The buildings whose open tickets the decision about this message may need to see
+    (to join one of them): the one a pending question is answered with, and the one the
+    message, its fragments read together or the pending report name — else the group's or
+    the sender's remembered one."""
     live = memory.live(ctx.now)
+    found: set[int] = set()
+    understood = [nlu, joined_nlu]
     if live.pending is not None:
+        understood.append(live.pending.nlu)
         number = _named_building(ctx, nlu, _ANSWER)
-        if number is not None:
-            building = _find_building(ctx, number, memory)
-            return building.id if building is not None else None
-    return with_home(ctx, memory).building_id
+        building = _find_building(ctx, number, memory) if number is not None else None
+        if building is not None:
+            found.add(building.id)
+    here = with_home(ctx, memory)
+    for each in understood:
+        if each is not None and (building_id := building_of(here, each)) is not None:
+            found.add(building_id)
+    return found
 
 
 def joined_text(ctx: Context, nlu: dict[str, Any] | None, memory: Memory) -> str | None:
@@ -184,7 +194,7 @@ def converse(
 ) -> Decision:
     """Decide a text that is not a command, with what is remembered of its sender.
 
-    `open_tickets`: those of `answer_building`'s building; `joined_nlu`: the NLU of
+    `open_tickets`: those of `answer_buildings`' buildings; `joined_nlu`: the NLU of
     `joined_text`; `last_ticket`: the ticket `memory.last_ticket_id` names, as it is now;
     `decide`: how a message is decided by itself (handlers.messages.handle_message)."""
     live = memory.live(ctx.now)

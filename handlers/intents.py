@@ -38,7 +38,7 @@ def _entity(nlu: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _building_of(ctx: Context, nlu: dict[str, Any]) -> int | None:
+def building_of(ctx: Context, nlu: dict[str, Any]) -> int | None:
     """The building the text names, when it is one gridbot knows; else the group's building."""
     number = _entity(nlu, "building")
     if number is not None:
@@ -112,7 +112,7 @@ def handle_intent(
     reporter = message.sender_name or "您"
     # What the resident reported, without the @gridbot that addressed it.
     reported = texts.without_bot_mention(message.text, message.mentions_bot)
-    building_id = _building_of(ctx, nlu)
+    building_id = building_of(ctx, nlu)
     if building_id is None:
         return Decision(
             outcome="asked_building",

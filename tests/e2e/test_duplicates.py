@@ -58,3 +58,25 @@ async def test_a_different_matter_of_the_same_category_is_a_ticket_of_its_own(sp
     assert sorted(t["category"] for t in tickets) == ["complaint", "complaint"]
     async with spine.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(TicketFollower)) == 0
+
+
+async def test_reports_naming_the_building_outside_its_groups_join_one_ticket(spine: Spine):
+    """Residents writing 1:1 to the Official Account or from a chat gridbot does not know
+    name the building; the second and third report of the same broken lift join the first
+    ticket as they would in the building's group, and the ticket says how many follow it."""
+    await spine.oa_say("oFirst", "3号楼电梯坏了")
+    await spine.settle()
+    await spine.oa_say("oSecond", "3号楼电梯坏了，上不去")
+    await spine.bridge_say("3号楼的电梯也坏了", chat="stranger@chatroom", sender="wxid_x",
+                           name="路过的邻居")
+    await spine.settle()
+    [ticket] = (await spine.api("/api/v1/tickets"))["tickets"]
+    assert ticket["followers"] == 2
+    assert (await spine.api(f"/api/v1/tickets/{ticket['id']}"))["followers"] == 2
+    messages = (await spine.api("/api/v1/messages"))["messages"]
+    assert sorted(m["decision"]["outcome"] for m in messages) == \
+        ["followed", "followed", "ticket_created"]
+    async with spine.runtime.sessions() as session:
+        followers = (await session.execute(select(TicketFollower))).scalars().all()
+    assert sorted((f.channel, f.sender_id) for f in followers) == \
+        [("bridge", "wxid_x"), ("wechat", "oSecond")]
