@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from storage.demo import demo_yaml
@@ -38,6 +39,29 @@ async def test_two_processes_share_the_load(pg_url, redis_server, fakes, gridbot
     assert report.statuses() == {200: MESSAGES}, report.summary()
     assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
     assert settled
+
+
+async def test_reports_naming_their_building_from_unknown_chats_make_one_ticket_each(
+        pg_url, redis_server, fakes, gridbot):
+    """Residents report from chats gridbot knows no building of, naming the building: the
+    reports of one matter in one building, spread over two processes at once, open one
+    ticket and follow it — the named building is locked while each is decided."""
+    first = await gridbot(pg_url, redis_server.url, name="first", start=False)
+    second = await gridbot(pg_url, redis_server.url, name="second", start=False)
+    await asyncio.gather(first.start(), second.start())
+    messages = [replace(m, chat_id=f"elsewhere{n}@chatroom")
+                for n, m in enumerate(matters(96, buildings=range(1, 7), facilities=2))]
+    report = await post([first.url, second.url], messages, concurrency=16)
+    print(report.summary())
+    settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
+                                           expect_stored=len(report.accepted))
+    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
+    print(ledger.report(f"{len(messages)} messages from unknown chats over two processes "
+                        f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
+    assert report.statuses() == {200: len(messages)}, report.summary()
+    assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
+    assert settled
+    assert ledger.counts["tickets"] == 6 * 2  # one per building and matter; the rest follow
 
 
 def quick_accept_org(directory) -> str:
