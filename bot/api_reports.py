@@ -27,7 +27,7 @@ from bot.reports import city
 from bot.reports.csv_export import render_csv
 from bot.reports.dashboard import MAX_DAYS, dashboard_figures
 from bot.reports.html import render_html
-from bot.reports.monthly import Month, monthly_review
+from bot.reports.monthly import FIRST_YEAR, LAST_YEAR, Month, monthly_review
 from bot.reports.pdf import render_pdf
 from bot.reports.scope import UnknownStreet, place_of, report_scope, viewer_scope
 from bot.simulator import STATIC
@@ -42,16 +42,21 @@ def _json(body: dict[str, Any]) -> web.Response:
 
 
 def query_day(query: Any, name: str) -> date | None:
-    """A Beijing day given as YYYY-MM-DD."""
+    """A Beijing day given as YYYY-MM-DD, in the years `FIRST_YEAR` to `LAST_YEAR`."""
     value = params.checked_text(query.get(name, "").strip(), name, 10)
     if not value:
         return None
     try:
         if len(value) != 10 or not params.ascii_digits(value.replace("-", "")):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(value)
+        return day
     except ValueError:
-        raise params.BadRequest(f"{name} must be a date YYYY-MM-DD, such as 2026-11-01") from None
+        raise params.BadRequest(
+            f"{name} must be a date YYYY-MM-DD from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31, "
+            "such as 2026-11-01") from None
 
 
 def query_month(query: Any, name: str = "month") -> Month | None:

@@ -66,6 +66,8 @@ from storage.stats import breaches as stats_breaches
 #: How many cases each list of the hardest open cases shows.
 HARD_CASES = 5
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
+#: The years a month or day of the figures may be asked in.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -79,8 +81,10 @@ class Month:
     def parse(cls, text: str) -> Month:
         """"2026-11" → Month(2026, 11); ValueError for anything else."""
         match = _MONTH.fullmatch(text.strip())
-        if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
-            raise ValueError(f"month must be YYYY-MM, such as 2026-11 (got {text!r})")
+        if match is None or not 1 <= int(match[2]) <= 12 \
+                or not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+            raise ValueError(f"month must be YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12, "
+                             f"such as 2026-11 (got {text!r})")
         return cls(int(match[1]), int(match[2]))
 
     @classmethod
