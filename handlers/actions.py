@@ -304,7 +304,7 @@ def console_answer(decision: Decision, ticket_id: int | None) -> tuple[Decision,
 #: action ("state"), its argument is wrong ("usage") or the ticket does not exist
 #: ("missing"); any other refusal is about who may do it ("role").
 REFUSAL_KINDS: dict[str, str] = {
-    texts.WRONG_STATE: "state", texts.ALREADY_WHISTLED: "state",
+    texts.WRONG_STATE: "state", texts.ALREADY_WHISTLED: "state", texts.ALREADY_HOLDS: "state",
     texts.REOPEN_TOO_LATE: "state", texts.STAFF_REOPEN_TOO_LATE: "state",
     texts.NO_DEPARTMENTS: "state", texts.NOT_A_DISPUTE: "state",
     texts.USAGE: "usage", texts.UNKNOWN_PERSON: "usage", texts.UNKNOWN_DEPARTMENT: "usage",

@@ -369,6 +369,7 @@ REPORTED_GROUP = "@{reporter} 工单 #{id} {department}已报到，正在处理�
 UNKNOWN_DEPARTMENT = "没有名为“{name}”的部门。本街道可以吹哨的部门：{names}。"
 NO_DEPARTMENTS = "本街道还没有登记可以吹哨的部门。"
 ALREADY_WHISTLED = "工单 #{id} 已吹哨给{department}，报到时限 {due}。"
+ALREADY_HOLDS = "工单 #{id} 已由{holder}负责，无需转派。"
 ALREADY_REPORTED = "工单 #{id} {department}已于 {at} 报到。"
 RESPOND_OVERDUE_TITLE = "【吹哨未报到】{building} #{id}"
 RESPOND_OVERDUE_DESCRIPTION = (

@@ -268,6 +268,9 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         userid = texts.mask_phones(command.arg)
         return _refuse(ctx, command, f"没有企业微信账号为 {userid} 的工作人员",
                        texts.UNKNOWN_PERSON, {"userid": userid})
+    if target.id == ticket.assignee_id:  # nothing to hand over, nobody to tell
+        return _refuse(ctx, command, f"工单 #{ticket.id} 已由{target.name}负责",
+                       texts.ALREADY_HOLDS, {"holder": target.name})
     push = Send(ToPerson(target.id), "{actor} 将工单 #{id} 转派给您：{text}",
                 {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
                 ticket_id=ticket.id, key="push")

@@ -146,6 +146,11 @@ async def test_the_leader_transfers_escalates_and_whistles(office: Office):
     assert spine.group_posts()[-1]["text"] == f"@王阿姨 工单 #{ticket_id} 已转交居委会孙书记处理。"
     wrong = await refused(leader, ticket_id, "transfer", 400, to="nobody")
     assert "nobody" in wrong
+    posts = len(spine.group_posts())
+    holds = await refused(leader, ticket_id, "transfer", 409, to="sunsj")
+    assert holds == f"工单 #{ticket_id} 已由居委会孙书记负责，无需转派。"
+    await spine.settle()
+    assert len(spine.group_posts()) == posts  # nothing written, nobody told
 
     await done(leader, ticket_id, "whistle", department="房管所")
     await spine.settle()

@@ -241,6 +241,10 @@ def test_transfer_and_escalate_push_to_the_new_person():
     bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
                          parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
     assert bad.outcome == "refused"
+    same = handle_command(staff_ctx("转派 128 zhangwg", WORKER, "zhangwg"),
+                          parse_command("转派 128 zhangwg"), CommandData(ticket=ticket()))
+    assert same.outcome == "refused" and not same.changes
+    assert same.sends[0].render(same.sends[0].ticket_id) == "工单 #128 已由张网格负责，无需转派。"
     e = handle_command(staff_ctx("升级 128", WORKER, "zhangwg"), parse_command("升级 128"),
                        CommandData(ticket=ticket()))
     # the new holder gets as long to accept as the first one had (2 h for a normal repair)
