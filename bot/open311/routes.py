@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -121,6 +122,11 @@ async def _form(request: web.Request) -> list[tuple[str, str]]:
         raise Open311Error(400, "请求体须是 application/x-www-form-urlencoded 表单"
                                 "（GeoReport v2 规定的格式）。")
     try:
+        if request.content_type == FORM_TYPES[0]:
+            # Decoded strictly: aiohttp's own reading would turn bytes that are no UTF-8
+            # into replacement characters, and a report of "��" into a ticket.
+            body = (await request.read()).decode("utf-8")
+            return parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
         form: MultiDictProxy[Any] = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise Open311Error(413, "请求体太大。") from None

@@ -441,6 +441,15 @@ async def test_reports_the_spec_refuses(spine: Spine):
     for fields, status, named in cases:
         errors = await post(spine, fields, status=status)
         assert errors[0]["code"] == status and named in errors[0]["description"], errors
+    # bytes that are no UTF-8, percent-encoded or raw: not a report of replacement characters
+    not_utf8 = urlencode(report(description="")) + "&description=%FF%FE"
+    errors = await post(spine, not_utf8, status=400)
+    assert "UTF-8" in errors[0]["description"]
+    response = await spine.client.post(
+        f"{V2}/requests.json", data=urlencode(report(description="")).encode()
+        + b"&description=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 400 and "UTF-8" in (await response.json())[0]["description"]
     assert await count(spine, InboundRecord) == 0
 
 
