@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.appkeys import RUNTIME
+from bot.auth.viewer import bears
 from storage.db import within
 from storage.errors import short_reason
 
@@ -64,17 +64,10 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
-def _bearer_ok(request: web.Request, token: str) -> bool:
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        value.strip().encode("utf-8", "replace"), token.encode())
-
-
 async def _metrics(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     token = runtime.settings.metrics_token
-    if token and not _bearer_ok(request, token):
+    if token and not bears(request, token):
         return web.json_response(
             {"error": "Missing or wrong bearer token (Authorization: Bearer "
                       "<GRIDBOT_METRICS_TOKEN>)."},

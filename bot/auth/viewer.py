@@ -251,9 +251,15 @@ async def viewer_of(request: web.Request) -> Viewer | None:
 
 def has_admin_token(request: web.Request) -> bool:
     """Whether the request carries `Authorization: Bearer <the admin token>`."""
-    given = request.headers.get("Authorization", "")
-    return given.startswith("Bearer ") and hmac.compare_digest(
-        given[7:].strip().encode("utf-8", "replace"), request.app[TOKEN].encode())
+    return bears(request, request.app[TOKEN])
+
+
+def bears(request: web.Request, token: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <token>` (the scheme in any case,
+    as RFC 9110 has it: some clients send `bearer`)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode("utf-8", "replace"), token.encode())
 
 
 async def _identify(request: web.Request) -> Viewer | None:

@@ -125,3 +125,14 @@ async def test_a_wrong_token_is_told_in_chinese_first(spine: Spine) -> None:
     response = await spine.client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"})
     assert response.status == 401 and response.headers["WWW-Authenticate"] == "Bearer"
     assert (await response.json())["error"].startswith("管理令牌缺失或错误")
+
+
+async def test_the_bearer_scheme_is_read_in_any_case(spine: Spine) -> None:
+    token = spine.auth["Authorization"].removeprefix("Bearer ")
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        response = await spine.client.get("/api/v1/tickets",
+                                          headers={"Authorization": f"{scheme} {token}"})
+        assert response.status == 200, scheme
+    for wrong in (f"Basic {token}", f"Bearer{token}", token):
+        response = await spine.client.get("/api/v1/tickets", headers={"Authorization": wrong})
+        assert response.status == 401, wrong
