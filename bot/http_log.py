@@ -3,17 +3,22 @@
 aiohttp answers a request it cannot parse (an 8 KB header line, `Content-Length: abc`, a bad
 request line) with 400 and logs it on `aiohttp.server` as an ERROR with the parser's traceback.
 `quiet_malformed_requests()` turns each of those records into one WARNING line naming the
-client and what was wrong; real errors on that logger keep their traceback.
+client and what was wrong, in the parser's words up to where it would quote the request (an
+over-long line is the request line itself, its query perhaps a resident's phone number);
+real errors on that logger keep their traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 SERVER_LOGGER = "aiohttp.server"
 MAX_REASON_CHARS = 200
+#: Where the parser's message starts to quote what it read: a colon, a quote, a bracket.
+_QUOTED = re.compile(r"""[:'"(\[{<]""")
 
 
 class MalformedRequestFilter(logging.Filter):
@@ -21,7 +26,8 @@ class MalformedRequestFilter(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError):
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-            reason = " ".join(str(exc.message or type(exc).__name__).split())[:MAX_REASON_CHARS]
+            reason = " ".join(_QUOTED.split(str(exc.message or ""), 1)[0].split())
+            reason = reason[:MAX_REASON_CHARS] or type(exc).__name__
             record.msg = "refused malformed HTTP from %s: %s (%s)"
             record.args = (remote, type(exc).__name__, reason)
             record.levelno, record.levelname = logging.WARNING, "WARNING"

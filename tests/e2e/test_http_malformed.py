@@ -22,6 +22,8 @@ from tests.e2e.conftest import ADMIN_TOKEN
 
 MALFORMED = [
     b"GET /admin HTTP/1.1\r\nHost: gridbot\r\nX-Padding: " + b"a" * 8200 + b"\r\n\r\n",
+    b"GET /api/v1/tickets?q=13912345678&pad=" + b"x" * 8200 + b" HTTP/1.1\r\nHost: g\r\n\r\n",
+    b"G\xffT /api/v1/tickets?q=13912345678 HTTP/1.1\r\nHost: gridbot\r\n\r\n",
     b"POST /bridge HTTP/1.1\r\nHost: gridbot\r\nContent-Length: abc\r\n\r\n{}",
     b"GET /admin HTTP/1.1\r\nHost: gridbot\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
 ]
@@ -61,6 +63,7 @@ async def test_malformed_requests_are_one_warning_line_each(
         assert record.levelno == logging.WARNING and record.exc_info is None
         message = record.getMessage()
         assert message.startswith("refused malformed HTTP from 127.0.0.1") and "\n" not in message
+        assert "13912345678" not in message and "aaaa" not in message and "xxxx" not in message
     assert "Traceback" not in caplog.text
 
 
