@@ -286,8 +286,7 @@ def _answered(ctx: Context, nlu: dict[str, Any], live: Memory,
     if remember_home:
         note = texts.HOME_REMEMBERED.format(building=_building_name(building))
         decision.sends = [
-            replace(s, template=s.template + note) if s.key == "reply" or (
-                s.template == texts.TICKET_FOLLOWED) else s
+            replace(s, template=s.template + note) if s.key == "reply" else s
             for s in decision.sends]
     decision.conversation = ConversationChange(
         live.key,

@@ -69,6 +69,16 @@ def location_of(nlu: dict[str, Any], building_number: str | None) -> str:
     return "".join(parts) or "未注明"
 
 
+def _reply(ctx: Context, template: str, params: dict[str, Any], **send: Any) -> Send:
+    """The answer to whoever reported, where they wrote: in a group it @-mentions them (by
+    name, else as 您); in their 1:1 chat it names them when their name is known, and else
+    starts without a mention ("@您 已收到…" said to one person reads oddly)."""
+    to = _reply_to(ctx)
+    if isinstance(to, ToSender) and to.chat_id is None and not ctx.message.sender_name:
+        template = template.removeprefix("@{reporter} ")
+    return Send(to, template, params, **send)
+
+
 def _reply_to(ctx: Context) -> ToGroup | ToSender:
     message = ctx.message
     if ctx.group_id is not None:
@@ -149,14 +159,9 @@ def handle_intent(
             reason=texts.WHY_FOLLOWED.format(understood=understood, building=building_name,
                                              ticket=existing.id) + why_similar,
             follow=Follow(existing.id, message.text),
-            sends=[
-                Send(
-                    _reply_to(ctx),
-                    texts.TICKET_FOLLOWED,
-                    {"reporter": reporter, "status": texts.STATUS_NAMES[existing.status]},
-                    ticket_id=existing.id,
-                )
-            ],
+            sends=[_reply(ctx, texts.TICKET_FOLLOWED,
+                          {"reporter": reporter, "status": texts.STATUS_NAMES[existing.status]},
+                          ticket_id=existing.id, key="reply")],
             nlu=nlu,
         )
 
@@ -179,41 +184,32 @@ def handle_intent(
         # Published to the grid's volunteers to claim: the grid worker's task only when
         # nobody has claimed it two days later (handlers.wishes).
         assignee, accept_due = None, None
-        reply = Send(_reply_to(ctx), texts.WISH_PUBLISHED, {"reporter": reporter},
-                     ticket_id=NEW_TICKET, key="reply")
+        reply = _reply(ctx, texts.WISH_PUBLISHED, {"reporter": reporter},
+                       ticket_id=NEW_TICKET, key="reply")
         sends += volunteers.publish(ctx.org, grid_id=grid_id, group_id=ctx.group_id,
                                     building_id=building_id, reply=reply, where=where,
                                     text=reported)
         timers = volunteers.wish_timers(ctx.now)
         routing = f"发布给{reachable}位志愿者认领，无人认领时交{routed_to}跟进"
     elif category == "wish":
-        sends.append(Send(_reply_to(ctx), texts.WISH_NO_VOLUNTEERS_REPLY,
-                          {"reporter": reporter, "handler": handler}, ticket_id=NEW_TICKET,
-                          key="reply"))
+        sends.append(_reply(ctx, texts.WISH_NO_VOLUNTEERS_REPLY,
+                            {"reporter": reporter, "handler": handler}, ticket_id=NEW_TICKET,
+                            key="reply"))
         task_text, task_description = texts.WISH_HANDOVER_TEXT, texts.WISH_HANDOVER_DESCRIPTION
         task_why = texts.WHY_NO_VOLUNTEERS
         routing = f"本网格没有志愿者，{routing}"
     else:
         urgency_note = "（紧急，已优先派单）" if urgency == "emergency" else ""
-        reply_to, template = _reply_to(ctx), texts.TICKET_CREATED
+        created = {"reporter": reporter, "received": texts.RECEIVED[category],
+                   "urgency_note": urgency_note, "handler": handler,
+                   "deadline_note": f"办结时限 {texts.when(resolve_due)}"}
         if category == "dispute" and ctx.group_id is not None:
             # A dispute's parties are never named or @-mentioned in a group.
-            reply_to, template = ToGroup(ctx.group_id), texts.DISPUTE_CREATED_GROUP
-        sends.append(
-            Send(
-                reply_to,
-                template,
-                {
-                    "reporter": reporter,
-                    "received": texts.RECEIVED[category],
-                    "urgency_note": urgency_note,
-                    "handler": handler,
-                    "deadline_note": f"办结时限 {texts.when(resolve_due)}",
-                },
-                ticket_id=NEW_TICKET,
-                key="reply",
-            )
-        )
+            sends.append(Send(ToGroup(ctx.group_id), texts.DISPUTE_CREATED_GROUP, created,
+                              ticket_id=NEW_TICKET, key="reply"))
+        else:
+            sends.append(_reply(ctx, texts.TICKET_CREATED, created, ticket_id=NEW_TICKET,
+                                key="reply"))
     if assignee is not None:
         params = {
             "category": category_name,

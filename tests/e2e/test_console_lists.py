@@ -89,7 +89,7 @@ async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
     for q in ("电梯", "楼道", "坏了", "3号", "阿姨"):
         body = await spine.api(f"/api/v1/tickets?q={q}")
         assert body["total"] == len(body["tickets"]) > 0, q
-    await report(spine, "3号楼电梯又停了", chat="b8@chatroom")
+    await report(spine, "8号楼3号单元电梯又停了", chat="b8@chatroom")
     body = await spine.api("/api/v1/tickets?q=电梯")
     assert body["total"] == len(body["tickets"]) == 2
     # With a status and category (counted per piece, status and category), also after a
@@ -124,7 +124,7 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     accepted = await worker.request("POST", f"/api/v1/tickets/{listed.lift}/accept")
     assert accepted.status == 200  # its pieces are among the changes: they become common
     await spine.runtime.processor.fold_ticket_counts()
-    await report(spine, "3号楼电梯又停了", chat="b8@chatroom")
+    await report(spine, "8号楼3号单元电梯又停了", chat="b8@chatroom")
     newest = (await spine.api("/api/v1/tickets?q=电梯"))["tickets"][0]
     found = {}
     for q in ("电梯", "楼道", "坏了", "又停", "电梯 坏了", "3号 又停", "楼道 坏了 3号",

@@ -72,6 +72,10 @@ async def test_reports_naming_the_building_outside_its_groups_join_one_ticket(sp
     await spine.settle()
     [ticket] = (await spine.api("/api/v1/tickets"))["tickets"]
     assert ticket["followers"] == 2
+    # Said to each alone, whose name the Official Account does not give: no "@您".
+    answers = {m["touser"]: m["text"]["content"] for m in spine.oa_messages()}
+    assert answers["oFirst"].startswith("已收到") and f"#{ticket['id']}" in answers["oFirst"]
+    assert answers["oSecond"].startswith(f"这件事已有工单 #{ticket['id']}")
     assert (await spine.api(f"/api/v1/tickets/{ticket['id']}"))["followers"] == 2
     messages = (await spine.api("/api/v1/messages"))["messages"]
     assert sorted(m["decision"]["outcome"] for m in messages) == \
