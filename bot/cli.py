@@ -166,12 +166,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     demo_line = demo_sign_in_line(settings, channels.enabled())
     if demo_line:
         lines.append(demo_line)
-    if settings.log_format == "json":  # every line gridbot writes is then a JSON object
-        for line in lines:
-            logging.getLogger("gridbot.serve").info(line.strip())
-    else:
-        print("\n".join(lines))
-    sys.stdout.flush()
+
+    def say(said: list[str]) -> None:
+        if settings.log_format == "json":  # every line gridbot writes is then a JSON object
+            for line in said:
+                logging.getLogger("gridbot.serve").info(line.strip())
+        else:
+            print("\n".join(said))
+        sys.stdout.flush()
+
+    say([f"gridbot starting on {settings.host}:{settings.port} (the language model and the "
+         "org map load first) …"])
 
     async def app_factory() -> web.Application:
         app = create_app(Runtime(settings), token=token, workers=args.role != "web",
@@ -181,8 +186,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _use_uvloop()
     try:
-        web.run_app(app_factory(), host=settings.host, port=settings.port, print=None,
-                    access_log=None)
+        # The addresses are printed once the port takes connections, not before.
+        web.run_app(app_factory(), host=settings.host, port=settings.port,
+                    print=lambda _running: say(lines), access_log=None)
     except OSError as exc:
         print(f"gridbot: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1

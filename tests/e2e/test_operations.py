@@ -356,6 +356,13 @@ async def test_gridbot_serve_writes_json_lines_and_serves_its_probes(tmp_path: P
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             deadline = time.monotonic() + 60
+            while "gridbot serving on" not in output.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, \
+                    output.read_text()
+                await asyncio.sleep(0.02)
+            # Said once the port takes connections: a newcomer's browser finds it there.
+            async with session.get(base + "/livez") as answer:
+                assert answer.status == 200
             while True:
                 assert process.poll() is None, output.read_text()
                 try:
