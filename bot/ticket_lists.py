@@ -120,6 +120,9 @@ def _assignee(value: str, viewer: Viewer, org: OrgMap) -> list[Any]:
     if value == "none":
         return ticket_search.assignee_conditions(None, unassigned=True)
     if value == "me":
+        if viewer.person_id is None:  # the admin token is nobody's
+            raise params.BadRequest("assignee=me needs a signed-in person; the admin token "
+                                    "holds no tickets (name an account, or none)")
         return ticket_search.assignee_conditions(viewer.person_id)
     person = org.person_by_wecom(value) or org.person_by_wechat(value)
     return ticket_search.assignee_conditions(person.id if person is not None else None)

@@ -28,6 +28,7 @@ BAD_REQUESTS: list[tuple[str, str, bytes | None, str]] = [
     ("GET", "/api/v1/tickets?status=%00", None, "status"),
     ("GET", "/api/v1/tickets?category=repair,%00", None, "category"),
     ("GET", "/api/v1/stats?since=²", None, "since"),
+    ("GET", "/api/v1/tickets?assignee=me", None, "assignee=me"),
     ("GET", "/api/v1/stats/dashboard?from=9999-12-31&to=9999-12-31", None, "from"),
     ("GET", "/api/v1/stats/dashboard?from=0001-01-01&to=0001-01-02", None, "from"),
     ("GET", "/api/v1/stats/dashboard?to=0001-01-05", None, "to"),

@@ -147,6 +147,9 @@ function applyRole() {
   const admin = isAdmin();
   document.querySelectorAll('#tabs [data-tab="review"], #tabs [data-tab="models"]').forEach((b) => (b.hidden = !admin));
   $("orgAdmin").hidden = !admin;
+  // The admin token is nobody: it holds no tickets, so it has no "mine".
+  const mine = document.querySelector('#tAssignee option[value="me"]');
+  if (mine) mine.hidden = mine.disabled = !!state.token;
 }
 function toSignIn() {
   location.href = "/login?next=" + encodeURIComponent(location.pathname + location.hash);
