@@ -155,6 +155,8 @@ async def tickets_json(session: AsyncSession, tickets: Sequence[Ticket],
 
 async def parse(request: web.Request) -> web.Response:
     body = await params.json_object(request)
+    # Rasa's /model/parse also takes a "message_id", which a parse without a tracker ignores.
+    params.only_fields(body, ("text", "explain", "message_id"))
     text = params.json_text(body, "text", max_chars=MAX_PARSE_CHARS)
     if text is None:
         raise params.BadRequest('the body must be a JSON object with a string "text"')
@@ -355,6 +357,8 @@ async def label_review(request: web.Request) -> web.Response:
     body = await params.json_object(request)
     params.only_fields(body, ("intent", "dismiss", "by"))
     if params.json_flag(body, "dismiss"):
+        if "intent" in body:
+            raise params.BadRequest('give either {"intent": …} or {"dismiss": true}, not both')
         intent = None
     elif "intent" in body:
         intent = params.json_choice(body, "intent", INTENTS)

@@ -59,6 +59,8 @@ BAD_REQUESTS: list[tuple[str, str, bytes | None, str]] = [
     ("POST", "/api/v1/nlu/parse", b"{not json", "JSON"),
     ("POST", "/api/v1/nlu/parse", b"[1, 2]", "object"),
     ("POST", "/api/v1/nlu/parse", b'{"text": 5}', "text"),
+    ("POST", "/api/v1/nlu/parse", b'{"text": "x", "zzz": 1}', "zzz"),
+    ("POST", "/api/v1/nlu/review/1", b'{"intent": "complaint", "dismiss": true}', "both"),
     ("POST", "/api/v1/nlu/parse", b'{"text": "a\\u0000b"}', "text"),
     ("POST", "/api/v1/nlu/parse", b'{"text": "\\ud83d"}', "text"),
     ("POST", "/api/v1/nlu/parse", b'{"text": "x", "explain": "yes"}', "explain"),
@@ -113,6 +115,10 @@ async def test_good_values_still_pass(spine: Spine) -> None:
     parsed = await spine.client.post("/api/v1/nlu/parse", json={"text": "3号楼电梯坏了", "explain": True},
                                      headers=spine.auth)
     assert parsed.status == 200 and (await parsed.json())["intent"]["name"] == "repair_request"
+    rasa_client = await spine.client.post("/api/v1/nlu/parse",
+                                          json={"text": "3号楼电梯坏了", "message_id": "m1"},
+                                          headers=spine.auth)
+    assert rasa_client.status == 200, await rasa_client.text()
     # brackets inside a string are text, not nesting
     bracketed = await spine.client.post("/api/v1/nlu/parse", json={"text": '[{"\\' * 200},
                                         headers=spine.auth)
