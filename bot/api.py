@@ -80,8 +80,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
-        return web.json_response({"error": exc.text or exc.reason}, status=exc.status,
-                                 headers=headers)
+        error = exc.text or exc.reason
+        if exc.status in (404, 405) and error in (f"{exc.status}: {exc.reason}", exc.reason):
+            # aiohttp's own answer to a path or method no route has: say what was asked.
+            takes = f" (it takes {exc.headers.get('Allow', '')})" if exc.status == 405 else ""
+            error = f"{request.method} {request.path} is not answered here{takes}"
+            if request.path.startswith("/api/"):
+                error += "; /api/v1/openapi.json describes the API"
+        return web.json_response({"error": error}, status=exc.status, headers=headers)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return web.json_response({"error": "internal error; the log has the details"}, status=500)

@@ -101,9 +101,17 @@ async def test_a_body_above_the_limit_is_refused_with_413(spine: Spine) -> None:
 
 async def test_unknown_api_paths_and_methods_answer_json(spine: Spine) -> None:
     missing = await spine.client.get("/api/v1/nothing-here", headers=spine.auth)
-    assert missing.status == 404 and "error" in await missing.json()
+    assert missing.status == 404
+    assert (await missing.json())["error"] == (
+        "GET /api/v1/nothing-here is not answered here; /api/v1/openapi.json describes the API")
+    action = await spine.client.post("/api/v1/tickets/1/bogusaction", headers=spine.auth)
+    assert action.status == 404 and "POST /api/v1/tickets/1/bogusaction" in (
+        await action.json())["error"]
     wrong = await spine.client.delete("/api/v1/tickets", headers=spine.auth)
-    assert wrong.status == 405 and "error" in await wrong.json()
+    assert wrong.status == 405 and "DELETE /api/v1/tickets is not answered here (it takes " in (
+        await wrong.json())["error"]
+    no_ticket = await spine.client.get("/api/v1/tickets/424242", headers=spine.auth)
+    assert (await no_ticket.json())["error"] == "no ticket #424242"  # a handler's own 404
 
 
 async def test_good_values_still_pass(spine: Spine) -> None:
