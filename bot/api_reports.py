@@ -88,6 +88,8 @@ async def dashboard(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     last = query_day(q, "to") or beijing_day(now)
     first = query_day(q, "from")
+    if first is not None and q.get("days", "").strip():
+        raise params.BadRequest("give days or from (with to), not both")
     if first is None:
         days = params.query_int(q, "days", default=city.DASHBOARD_DAYS, low=1, high=MAX_DAYS)
         first = last - timedelta(days=days - 1)

@@ -135,7 +135,7 @@ def query_since(query: Mapping[str, str], name: str = "since") -> datetime | Non
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    return _whole_number(request.match_info[name].strip(), name, 1, MAX_ID)
+    return _whole_number(request.match_info[name], name, 1, MAX_ID)
 
 
 def path_text(request: web.Request, name: str, max_chars: int) -> str:
