@@ -36,8 +36,8 @@ def _string(payload: dict[str, Any], name: str, *, required: bool) -> Any:
         return None
     if not isinstance(value, str):
         raise ChannelError(400, f"The field {name} must be a string.")
-    if required and name != "text" and not value:
-        raise ChannelError(400, f"The field {name} must not be empty.")
+    if required and name != "text" and not value.strip():
+        raise ChannelError(400, f"The field {name} must not be empty or blank.")
     return value
 
 

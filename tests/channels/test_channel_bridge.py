@@ -80,6 +80,7 @@ def bad_cases() -> list[Case]:
         cases.append((f"{field} not a string", *signed(_body(**{field: 42})), 400))
     for field in ("msg_id", "chat_id", "sender_id"):
         cases.append((f"empty {field}", *signed(_body(**{field: ""})), 400))
+        cases.append((f"blank {field}", *signed(_body(**{field: "   "})), 400))
     cases += [
         ("sent_at as text", *signed(_body(sent_at="1763800000")), 400),
         ("sent_at as float", *signed(_body(sent_at=1763800000.5)), 400),
