@@ -206,7 +206,8 @@ def _moment(query: Any, name: str) -> datetime | None:
     except ValueError:
         parsed = None
     if parsed is None or not 1970 <= parsed.year < 9999:
-        raise Open311Error(400, f"{name} 须是 w3 格式的时间，如 2026-11-01T00:00:00+08:00。")
+        raise Open311Error(400, f"{name} 须是 1970 至 9998 年间 w3 格式的时间，"
+                                f"如 2026-11-01T00:00:00+08:00。")
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)).astimezone(UTC)
 
 
