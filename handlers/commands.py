@@ -44,6 +44,11 @@ _UNITS = {"十": 10, "百": 100, "千": 1000}
 _RATING = re.compile(r"^([0-9〇零一二两三四五六七八九十]{1,3})\s*(?:颗星|个星|星|分)?(?:好评)?$")
 # What may stand before a note or a notice: "进展 128：已联系物业", "通知：明天停水".
 _NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
+# What sets a ticket's number apart from the words people add after it ("接单 677 马上过去",
+# "没修好６７６，水还在漏"), where "查询 3号楼…" runs on into the number.
+_APART = re.compile(r"^[\s,，.。:：;；、!！?？]")
+# A rating and what is said with it: "5 师傅辛苦了", "五星，谢谢".
+_RATING_AND_WORDS = re.compile(r"^(\S+?)(?:[\s,，.。!！]+.*)?$", re.S)
 
 ArgCheck = Callable[[str], bool]
 
@@ -186,20 +191,31 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     word, rest = head.group(1), head.group(2).strip()
     spec = specs[word]
     ticket_id = None
+    apart = False
     if spec.ticket:
         ticket = _TICKET.match(rest) or _SPOKEN_TICKET.match(rest)
         number = chinese_number(ticket.group(1)) if ticket is not None else None
         if ticket is None or number is None:
             # "评价一下物业" or "完成了吗" is conversation, not a command.
             return None
+        after = rest[ticket.end(1):]
+        apart = bool(_APART.match(after))
         ticket_id, rest = number, ticket.group(2).strip()
     arg = _NOTE_LEAD.sub("", rest)
     if spec.fold:
         arg = fold(arg)
     if spec.number and arg:
-        arg = spoken_rating(arg)
+        rating = _RATING_AND_WORDS.match(arg)
+        said = spoken_rating(arg)
+        if said == arg and rating is not None:
+            said = spoken_rating(rating.group(1))  # "评价 677 5 师傅辛苦了": the 5
+        arg = said
     if spec.arg == "none":
-        return Command(word, ticket_id) if not arg else None
+        if not arg:
+            return Command(word, ticket_id)
+        # Words set apart after a ticket's number are the writer's own ("接单 677 马上过去
+        # 看"); anything else after the word is conversation ("我的任务呢", "查询3号楼…").
+        return Command(word, ticket_id) if spec.ticket and apart else None
     if not arg:
         if spec.arg == "required":
             return Command(word, ticket_id, error=spec.usage)
