@@ -154,13 +154,27 @@ def handle_intent(
         existing, score = duplicate
         why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(
             score=score, threshold=SIMILAR))
+        status = texts.STATUS_NAMES[existing.status]
+        if (existing.reporter_channel, existing.reporter_id) == (message.channel,
+                                                                 message.sender_id):
+            # Their own ticket, said again (or asked after): they already hear of it.
+            return Decision(
+                outcome="already_reported",
+                reason=texts.WHY_ALREADY_YOURS.format(
+                    understood=understood, building=building_name, ticket=existing.id)
+                + why_similar,
+                sends=[_reply(ctx, texts.TICKET_ALREADY_YOURS,
+                              {"reporter": reporter, "status": status},
+                              ticket_id=existing.id, key="reply")],
+                nlu=nlu,
+            )
         return Decision(
             outcome="followed",
             reason=texts.WHY_FOLLOWED.format(understood=understood, building=building_name,
                                              ticket=existing.id) + why_similar,
             follow=Follow(existing.id, message.text),
             sends=[_reply(ctx, texts.TICKET_FOLLOWED,
-                          {"reporter": reporter, "status": texts.STATUS_NAMES[existing.status]},
+                          {"reporter": reporter, "status": status},
                           ticket_id=existing.id, key="reply")],
             nlu=nlu,
         )

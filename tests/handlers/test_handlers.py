@@ -125,6 +125,17 @@ def test_second_report_of_same_thing_follows_the_open_ticket():
     assert "#42" in d.sends[0].render(42)
 
 
+def test_the_reporter_saying_it_again_hears_of_their_own_ticket_and_follows_nothing():
+    open_ticket = ticket(id=42, status="accepted")  # reported by wxid_res1 王阿姨
+    d = handle_message(ctx("电梯到底什么时候修好啊 都一天了"),
+                       nlu("repair_request", entities=[{"entity": "facility", "value": "lift"}]),
+                       [open_ticket])
+    assert d.outcome == "already_reported" and d.follow is None and d.create is None
+    assert d.sends[0].render(42) == (
+        "@王阿姨 您反映的这件事已有工单 #42（已接单），有进展会通知您；回复“查询 42”可看进度。")
+    assert "#42" in d.reason and "正是此人反映的" in d.reason
+
+
 def test_old_or_different_ticket_is_not_followed():
     stale = ticket(id=42, created_at=NOW - timedelta(days=3))
     other = ticket(id=43, facility="light")
