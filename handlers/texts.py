@@ -264,6 +264,7 @@ DONE = "好的，工单 #{id} 已{what}。"
 # About a ticket that does not exist: the number as the sender wrote it, not a ticket id.
 NOT_FOUND = "没有找到工单 #{number}，请核对编号。"
 NOT_ALLOWED = "抱歉，{why}"
+NOT_ALLOWED_ABOUT = "抱歉，工单 #{id}：{why}"
 WRONG_STATE = "工单 #{id} 目前{status}，不能{what}。"
 WISH_CLAIMED_BY_VOLUNTEER = "微心愿 #{id} 已由志愿者{holder}认领，感谢您的热心！"
 WISH_TAKEN_BY_STAFF = "微心愿 #{id} 已由{holder}接手处理，感谢您的热心！"

@@ -54,7 +54,11 @@ def _answer(ctx: Context, template: str, params: dict[str, Any] | None = None,
 def _refuse(ctx: Context, command: Command, why: str, template: str = texts.NOT_ALLOWED,
             params: dict[str, Any] | None = None) -> Decision:
     """Nothing changes; the sender hears why (about the ticket the command named, which
-    exists: a command about a missing one is answered by `_not_found`)."""
+    exists: a command about a missing one is answered by `_not_found`), naming the ticket
+    when `why` does not."""
+    if template == texts.NOT_ALLOWED and command.ticket_id is not None \
+            and f"#{command.ticket_id}" not in why:
+        template = texts.NOT_ALLOWED_ABOUT
     return Decision(
         outcome="refused",
         reason=texts.WHY_REFUSED.format(actor=_actor_name(ctx), word=command.word, why=why),

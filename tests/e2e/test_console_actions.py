@@ -182,7 +182,7 @@ async def test_a_worker_may_not_whistle_and_a_captain_only_reads(office: Office)
     before = len(spine.group_posts())
     worker, captain = await office.as_("zhangwg"), await office.as_("wanglz")
     error = await refused(worker, ticket_id, "whistle", 403, department="房管所")
-    assert error == "抱歉，只有本网格的网格长、本居民区或本街道的管理员可以吹哨。"
+    assert error == f"抱歉，工单 #{ticket_id}：只有本网格的网格长、本居民区或本街道的管理员可以吹哨。"
     assert await refused(captain, ticket_id, "accept", 403) == \
         f"工单 #{ticket_id} 不由您处理，只能查看。"
     await spine.settle()

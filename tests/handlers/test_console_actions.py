@@ -83,7 +83,7 @@ def test_someone_whose_role_does_not_allow_it_is_refused_as_role(name, arg):
                    arg)
     assert decision.outcome == "refused" and decision.changes == []
     assert refusal_kind(decision) == "role"
-    assert answer(decision).startswith("抱歉，只有")
+    assert answer(decision).startswith("抱歉，工单 #128：只有")
     assert not to_group(decision)
 
 

@@ -511,7 +511,7 @@ function messageRow(m) {
     el("td", null, ticketLink(d.ticket_id)));
 }
 function outcomeClass(o) {
-  if (o === "ticket_created" || o === "followed" || o.startsWith("command:")) return "s-sent";
+  if (o === "ticket_created" || o === "followed" || o === "already_reported" || o.startsWith("command:")) return "s-sent";
   if (o === "refused" || o === "asked_building") return "s-pending";
   if (o === "ignored") return "";
   return "s-accepted";

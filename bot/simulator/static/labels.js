@@ -4,7 +4,7 @@ const INTENTS = { complaint: "投诉", repair_request: "报修", micro_wish: "�
 const URGENCY = { emergency: "紧急", normal: "一般" };
 const TIERS = { micro: "楼内微纠纷", small: "邻里小纠纷", medium: "中等纠纷", big: "重大纠纷" };
 const OUTCOMES = {
-  ticket_created: "已建工单", followed: "关注已有工单", ignored: "忽略（闲聊）", refused: "已拒绝", answered: "已答复",
+  ticket_created: "已建工单", followed: "关注已有工单", already_reported: "已告知其工单进度", ignored: "忽略（闲聊）", refused: "已拒绝", answered: "已答复",
   help: "帮助", notice: "楼组通知", asked_building: "追问楼号", failed: "处理失败", error: "出错",
   escalated: "超时升级", nobody_above: "无上级可升级", unchanged: "未改动",
   respond_overdue: "部门超时未报到",

@@ -2,7 +2,7 @@
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 700;
 const BOT_NAME = "网格小助手 gridbot";
-const TONES = { ticket_created: "ok", followed: "ok", answered: "ok", help: "ok", notice: "ok",
+const TONES = { ticket_created: "ok", followed: "ok", already_reported: "ok", answered: "ok", help: "ok", notice: "ok",
   ignored: "skip", refused: "warn", asked_building: "warn", asked_facility: "warn", supplemented: "ok",
   home_set: "ok", home_unknown: "warn", failed: "bad", error: "bad" };
 const toneOf = (outcome) => TONES[outcome] || (String(outcome).startsWith("command:") ? "ok" : "skip");
