@@ -28,6 +28,7 @@ from handlers.ticket_commands import (
     _is_reporter,
     _on_ticket,
     _refuse,
+    task_where,
 )
 
 
@@ -63,14 +64,18 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return Decision("refused", texts.WHY_REOPEN_TOO_LATE.format(
             actor=_actor_name(ctx), ticket=ticket.id, days=days),
             sends=[_answer(ctx, texts.REOPEN_TOO_LATE, {"days": days}, ticket.id)])
+    fields = reopened_fields(ctx.org, ctx.now, ticket)
     change = ChangeTicket(ticket.id, "reopened", "居民反馈没有解决",
-                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED,
-                          reopened_fields(ctx.org, ctx.now, ticket))
+                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
     holder = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
     pushes = []
     if holder is not None:
-        pushes.append(Send(ToPerson(holder.id), texts.REOPENED_STAFF, {}, ticket_id=ticket.id,
-                           key="push"))
+        # What, where and by when, as a new task says it.
+        pushes.append(Send(ToPerson(holder.id), texts.REOPENED_STAFF, {
+            "text": texts.excerpt(ticket.text, 200), "where": task_where(ctx.org, ticket),
+            "accept_due": texts.when(fields["accept_due_at"]),
+            "resolve_due": texts.when(fields["resolve_due_at"])}, ticket_id=ticket.id,
+            key="push"))
     decision = _change_decision(ctx, command, ticket, change, "重新打开", extra_sends=pushes)
     if decision.changes:
         # The resident hears who has it again, instead of a bare "done".

@@ -226,7 +226,13 @@ TASK_TEXT = (
     TASK_TITLE + "\n{text}\n地点：{where}\n接单时限：{accept_due}｜办结时限：{resolve_due}\n"
     "回复“接单 {id}”接单"
 )
-REOPENED_STAFF = "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理。"
+REOPENED_STAFF = (
+    "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理：{text}\n地点：{where}\n"
+    "接单时限：{accept_due}｜办结时限：{resolve_due}\n回复“接单 {id}”接单"
+)
+TRANSFERRED_PUSH = (
+    "{actor} 将工单 #{id} 转派给您：{text}\n地点：{where}\n{deadlines}"
+)
 # Escalation: the new holder's card says why, what, where and by when.
 ESCALATION_TITLE = "【升级督办·{category}】{building} #{id}"
 ESCALATION_DESCRIPTION = (

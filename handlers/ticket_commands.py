@@ -275,8 +275,9 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if target.id == ticket.assignee_id:  # nothing to hand over, nobody to tell
         return _refuse(ctx, command, f"工单 #{ticket.id} 已由{target.name}负责",
                        texts.ALREADY_HOLDS, {"holder": target.name})
-    push = Send(ToPerson(target.id), "{actor} 将工单 #{id} 转派给您：{text}",
-                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200)},
+    push = Send(ToPerson(target.id), texts.TRANSFERRED_PUSH,
+                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200),
+                 "where": task_where(ctx.org, ticket), "deadlines": _deadlines(ticket)},
                 ticket_id=ticket.id, key="push")
     return _ticket_change(
         ctx, command, ticket, kind="transferred", status=None,
@@ -285,6 +286,23 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         resident_template=texts.TRANSFERRED_GROUP, resident_params={"assignee": target.name},
         fields={"assignee_id": target.id}, extra_sends=[push],
     )
+
+
+def task_where(org: OrgMap, ticket: TicketView) -> str:
+    """Where a ticket is, as a pushed task says it: its location and its grid."""
+    grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
+    building = org.building(ticket.building_id) if ticket.building_id is not None else None
+    where = ticket.location or (f"{building.number}号楼" if building is not None else "未注明")
+    return f"{where}（{grid.name}）" if grid is not None else where
+
+
+def _deadlines(ticket: TicketView) -> str:
+    """By when: to accept, while nobody has, and to resolve."""
+    resolve = f"办结时限：{texts.when(ticket.resolve_due_at)}"
+    if ticket.status in ("new", "reopened") and ticket.accept_due_at is not None:
+        return (f"接单时限：{texts.when(ticket.accept_due_at)}｜{resolve}\n"
+                f"回复“接单 {ticket.id}”接单")
+    return resolve
 
 
 def escalate(ctx: Context, command: Command, ticket: TicketView) -> Decision:

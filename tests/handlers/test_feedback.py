@@ -131,7 +131,9 @@ def test_not_fixed_while_resolved_reopens_to_the_same_holder_with_fresh_deadline
     assert fields["resolved_at"] is None and fields["closed_at"] is None
     assert "assignee_id" not in fields  # the same holder
     [push] = [s for s in decision.sends if s.to == ToPerson(WORKER)]
-    assert "#128" in push.render(128)
+    pushed = push.render(128)
+    assert "#128" in pushed and "3号楼电梯坏了" in pushed and "地点：3号楼（第1网格）" in pushed
+    assert "接单时限：11-22 17:00｜办结时限：11-22 22:00" in pushed  # the fresh deadlines
     answer = decision.sends[0].render(128)
     assert "已重新打开" in answer and "张网格" in answer
 

@@ -248,7 +248,16 @@ def test_transfer_and_escalate_push_to_the_new_person():
     t = handle_command(staff_ctx("转派 128 liwg", WORKER, "zhangwg"), parse_command("转派 128 liwg"),
                        CommandData(ticket=ticket()))
     assert t.changes[0].fields["assignee_id"] == OTHER_WORKER
-    assert any(s.to == ToPerson(OTHER_WORKER) for s in t.sends)
+    [push] = [s for s in t.sends if s.to == ToPerson(OTHER_WORKER)]
+    # what, where and by when, as a new task says them
+    assert push.render(128) == (
+        "张网格 将工单 #128 转派给您：3号楼电梯坏了 联系我13812345678\n地点：3号楼（第1网格）\n"
+        "接单时限：11-22 18:00｜办结时限：11-23 16:00\n回复“接单 128”接单")
+    started = handle_command(staff_ctx("转派 128 liwg", WORKER, "zhangwg"),
+                             parse_command("转派 128 liwg"),
+                             CommandData(ticket=ticket(status="in_progress")))
+    [push] = [s for s in started.sends if s.to == ToPerson(OTHER_WORKER)]
+    assert push.render(128).endswith("地点：3号楼（第1网格）\n办结时限：11-23 16:00")
     bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
                          parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
     assert bad.outcome == "refused"
