@@ -41,8 +41,8 @@ class Unreadable:
 
 NoticeTiming = SendNow | SendAt | Unreadable
 
-# Full-width digits read as ASCII, one character for one, so positions stay.
-_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+# Full-width digits and date marks read as ASCII, one character for one, so positions stay.
+_DIGITS = str.maketrans("０１２３４５６７８９－／", "0123456789-/")
 
 _RELATIVE_DAYS = {"今天": (0, None), "今日": (0, None), "明天": (1, None), "明日": (1, None),
                   "后天": (2, None), "今晚": (0, "晚上"), "明早": (1, "早上"),

@@ -53,6 +53,8 @@ def a_notice(**over) -> NoticeView:
     ("今晚8点 停水检修", SendAt(at_beijing(11, 22, 20), "停水检修")),
     ("后天 7:30：电梯保养", SendAt(at_beijing(11, 24, 7, 30), "电梯保养")),
     ("１２-０１ ０８：００ 全角数字", SendAt(at_beijing(12, 1, 8), "全角数字")),
+    ("１２－０１　０８：００ 全角的日期", SendAt(at_beijing(12, 1, 8), "全角的日期")),
+    ("１２／０１ ０８：００ 全角斜杠", SendAt(at_beijing(12, 1, 8), "全角斜杠")),
     ("01-05 08:00 元旦后第一次例会", SendAt(at_beijing(1, 5, 8, year=2027), "元旦后第一次例会")),
     # a time inside the matter, not a schedule: sent now as written
     ("明天8点开会", SendNow("明天8点开会")),
