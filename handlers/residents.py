@@ -86,8 +86,9 @@ def _parties(ticket: TicketView) -> list[str]:
 
 
 def _unnamed(params: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """What goes into a group about a dispute: phone numbers masked, the parties' names (as
-    a staff member may have written them in a note) said as 当事人."""
+    """What goes into a group about a dispute: phone numbers masked, the parties' names
+    said as 当事人, and no staff member's note (which may name anyone: "已约602王先生…"),
+    only that there is one."""
     names = list(names)
 
     def clean(value: Any) -> Any:
@@ -97,7 +98,8 @@ def _unnamed(params: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
             value = value.replace(name, texts.PARTY)
         return texts.mask_phones(value)
 
-    return {key: ("" if key in ("reporter", "sender") else clean(value))
+    return {key: ("" if key in ("reporter", "sender")
+                  else texts.DISPUTE_NOTE_IN_GROUP if key == "note" else clean(value))
             for key, value in params.items()}
 
 

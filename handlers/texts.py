@@ -271,6 +271,8 @@ DONE = "好的，工单 #{id} 已{what}。"
 NOT_FOUND = "没有找到工单 #{number}，请核对编号。"
 NOT_ALLOWED = "抱歉，{why}"
 NOT_ALLOWED_ABOUT = "抱歉，工单 #{id}：{why}"
+# What a group hears of a staff member's note on a dispute, in its place.
+DISPUTE_NOTE_IN_GROUP = "调解情况不在群里公开，当事人可私信网格员了解"
 WRONG_STATE = "工单 #{id} 目前{status}，不能{what}。"
 WISH_CLAIMED_BY_VOLUNTEER = "微心愿 #{id} 已由志愿者{holder}认领，感谢您的热心！"
 WISH_TAKEN_BY_STAFF = "微心愿 #{id} 已由{holder}接手处理，感谢您的热心！"

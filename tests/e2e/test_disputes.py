@@ -94,7 +94,7 @@ async def test_the_mediator_lists_it_and_its_steps_reach_the_group_unnamed(stree
     assert "待办（1件" in listing and f"#{ticket_id}" in listing
     assert f"#{ticket_id}" in done
     said = spine.group_posts()[-1]["text"]
-    assert "已约当事人和楼下住户周六面谈" in said and "138****5678" in said
+    assert said == f"工单 #{ticket_id} 有新进展：调解情况不在群里公开，当事人可私信网格员了解"
 
     # The reporter asks in the group: the answer names nobody either.
     await spine.bridge_say(f"查询 {ticket_id}")
