@@ -26,16 +26,11 @@ from handlers.ticket_commands import (
     _answer,
     _change_decision,
     _is_reporter,
+    _is_the_reporter,
     _on_ticket,
     _refuse,
     task_where,
 )
-
-
-def _is_the_reporter(ctx: Context, ticket: TicketView) -> bool:
-    """The one who reported it first (a follower only joined)."""
-    return (ctx.message.channel, ctx.message.sender_id) == (ticket.reporter_channel,
-                                                            ticket.reporter_id)
 
 
 def closed_too_long(ticket: TicketView, now: datetime) -> bool:

@@ -133,8 +133,15 @@ def acceptor_title(org: OrgMap, person_id: int | None, ticket: TicketView) -> st
 
 
 def _is_reporter(ctx: Context, ticket: TicketView) -> bool:
+    """The one who reported it, or one who reported it again (a follower)."""
     me = (ctx.message.channel, ctx.message.sender_id)
     return me == (ticket.reporter_channel, ticket.reporter_id) or me in ticket.followers
+
+
+def _is_the_reporter(ctx: Context, ticket: TicketView) -> bool:
+    """The one who reported it first (a follower only joined)."""
+    return (ctx.message.channel, ctx.message.sender_id) == (ticket.reporter_channel,
+                                                            ticket.reporter_id)
 
 
 def _status_line(ctx: Context, ticket: TicketView) -> str:
@@ -427,6 +434,11 @@ def query(ctx: Context, command: Command, ticket: TicketView) -> Decision:
 
 
 def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
+    """评价: the reporter confirms and rates, which closes it. A follower may say 没修好, but
+    their rating would close it before the reporter had their say."""
+    if _is_reporter(ctx, ticket) and not _is_the_reporter(ctx, ticket):
+        return _refuse(ctx, command, f"由最先反映问题的居民评价；您如觉得没有解决，"
+                                     f"可回复“没修好 {ticket.id}”。")
     if not _is_reporter(ctx, ticket):
         return _refuse(ctx, command, "只有反映问题的居民可以评价。")
     stars = int(command.arg)

@@ -163,6 +163,16 @@ def test_not_fixed_by_a_follower_reopens_and_by_a_stranger_is_refused():
     assert stranger.outcome == "refused" and stranger.changes == []
 
 
+def test_the_reporter_rates_and_a_follower_is_pointed_to_not_fixed():
+    followed = ticket(**WAITING, followers=(("bridge", "wxid_res2"),))
+    follower = command("评价 128 5", followed, sender="wxid_res2")
+    assert follower.outcome == "refused" and follower.changes == []
+    assert follower.sends[0].render(128).endswith(
+        "工单 #128：由最先反映问题的居民评价；您如觉得没有解决，可回复“没修好 128”。")
+    reporter = command("评价 128 4", followed)
+    assert reporter.changes[0].fields["rating"] == 4 and reporter.changes[0].status == "closed"
+
+
 def test_not_fixed_on_an_open_ticket_is_refused():
     decision = command("没修好 128", ticket(status="accepted"))
     assert decision.outcome == "refused" and decision.changes == []
