@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,9 +184,16 @@ def _change_decision(
         status = texts.STATUS_NAMES.get(ticket.status, ticket.status)
         return _refuse(ctx, command, f"工单 #{ticket.id} 目前{status}，不能{what}",
                        texts.WRONG_STATE, {"status": status, "what": what})
-    sends = [_answer(ctx, texts.DONE, {"what": what}, ticket.id)]
-    if resident_template is not None:
-        sends += tell_residents(ticket, resident_template, resident_params or {})
+    answer = _answer(ctx, texts.DONE, {"what": what}, ticket.id)
+    told = (tell_residents(ticket, resident_template, resident_params or {})
+            if resident_template is not None else [])
+    # Written in the group its residents hear of it in (a captain's 接单, a volunteer's 认领),
+    # the step is said there once, to the residents and the one who took it.
+    if isinstance(answer.to, ToGroup) and any(
+            isinstance(s.to, ToGroup) and s.to.group_id == answer.to.group_id for s in told):
+        sends = [_also_mentioning(s, answer.to) for s in told]
+    else:
+        sends = [answer, *told]
     sends += extra_sends
     return Decision(
         outcome=f"command:{change.kind}",
@@ -195,6 +202,15 @@ def _change_decision(
         changes=[change],
         sends=sends,
     )
+
+
+def _also_mentioning(send: Send, group: ToGroup) -> Send:
+    """`send`, @-mentioning also whoever `group` mentions when it goes to that group."""
+    to = send.to
+    if not isinstance(to, ToGroup) or to.group_id != group.group_id:
+        return send
+    mentioned = (*to.mention_ids, *(i for i in group.mention_ids if i not in to.mention_ids))
+    return replace(send, to=ToGroup(to.group_id, mentioned))
 
 
 # ---------------------------------------------------------------- staff

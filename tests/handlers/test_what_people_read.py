@@ -127,7 +127,9 @@ def test_a_fulfilled_wish_asks_to_confirm_and_rate():
     claimed = wish(status="accepted", assignee_id=VOLUNTEER)
     d = handle_command(ctx("完成 128 菜已送到", sender="wxid_liu", name="党员刘师傅", person=VOLUNTEER),
                        parse_command("完成 128 菜已送到"), CommandData(ticket=claimed))
-    text = d.sends[1].render(128)
+    [said] = d.sends  # in the group, once: to the resident and the volunteer
+    assert said.to.mention_ids == ("wxid_res1", "wxid_liu")
+    text = said.render(128)
     assert "微心愿 #128" in text and "菜已送到" in text and "评价 128" in text
     assert "没修好" not in text
     repaired = worker_says("完成 128 已更换灯泡")
