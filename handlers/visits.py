@@ -26,7 +26,7 @@ from domain.decisions import (
 from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, Category
 from handlers import texts
-from handlers.commands import Command, CommandSpec
+from handlers.commands import Command, CommandSpec, chinese_number
 from handlers.intents import _entity, location_of
 from handlers.ticket_commands import CommandHandler, _actor_name, _answer, _refuse
 
@@ -38,14 +38,22 @@ TICKET_CONFIDENCE = 0.8
 # The building the visit was to, in front: "3号楼", "3栋", "3", "12A号楼".
 _BUILDING = re.compile(
     r"^\s*([0-9０-９]+[A-Za-zＡ-Ｚａ-ｚ]?)\s*(?:号楼|号|栋|幢)?\s*[,，:：、]?\s*(.*)$", re.S)
+# ... or in Chinese numerals, as people also say it: "三号楼", "十二栋".
+_SPOKEN_BUILDING = re.compile(
+    r"^\s*([〇零一二两三四五六七八九十百]{1,6})\s*(?:号楼|号|栋|幢)\s*[,，:：、]?\s*(.*)$", re.S)
 
 
 def _named_building(ctx: Context, command: Command) -> tuple[BuildingInfo | None, str, str]:
     """(the building of the sender's grids the visit names, how it was written, the rest)."""
     match = _BUILDING.match(command.arg)
-    if match is None:
+    spoken = _SPOKEN_BUILDING.match(command.arg) if match is None else None
+    said = chinese_number(spoken.group(1)) if spoken is not None else None
+    if match is not None:
+        number, rest = unicodedata.normalize("NFKC", match.group(1)), match.group(2).strip()
+    elif spoken is not None and said is not None:
+        number, rest = str(said), spoken.group(2).strip()
+    else:
         return None, "", command.arg
-    number, rest = unicodedata.normalize("NFKC", match.group(1)), match.group(2).strip()
     grids = ctx.org.grids_of(ctx.person_id) if ctx.person_id is not None else ()
     mine = [b for b in ctx.org.buildings_by_number(number) if b.grid_id in grids]
     return (mine[0] if mine else None), f"{number}号楼", rest

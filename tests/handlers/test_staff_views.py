@@ -118,6 +118,12 @@ def test_a_building_written_in_full_width_digits_is_found():
     assert decision.create.text == "楼道灯不亮"
 
 
+def test_a_building_written_in_chinese_numerals_is_found():
+    decision = visit("走访 三号楼 楼道灯不亮", LIGHT)
+    assert decision.create is not None and decision.create.building_id == 10
+    assert decision.create.text == "楼道灯不亮"
+
+
 def test_a_visit_without_a_problem_only_records_the_visit():
     decision = visit("走访 3号楼 例行走访，无异常", nlu("none", 0.66))
     assert decision.create is None
