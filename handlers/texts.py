@@ -180,6 +180,8 @@ RECEIVED = {
     "complaint": "已收到您的投诉",
     "dispute": "已收到您反映的矛盾纠纷",
 }
+# An emergency's acknowledgement: dispatched first, and whom to call meanwhile.
+EMERGENCY_NOTE = "（紧急，已优先派单；情况危急请先拨打 119 火警、120 急救或 110 报警）"
 TICKET_CREATED = (
     "@{reporter} {received}，工单 #{id}{urgency_note}。"
     "{handler}，{deadline_note}。回复“查询 {id}”可看进度。"

@@ -159,6 +159,14 @@ def test_each_kind_of_matter_is_acknowledged_in_its_own_words(intent, extra, sai
     assert "您的矛盾纠纷" not in text
 
 
+def test_an_emergency_is_told_whom_to_call_meanwhile():
+    d = handle_message(ctx("10号楼楼道里冒烟了 好像着火了"), nlu("repair_request", urgency="emergency"))
+    assert "工单 #5（紧急，已优先派单；情况危急请先拨打 119 火警、120 急救或 110 报警）。" in \
+        d.sends[0].render(5)
+    calm = handle_message(ctx("楼道灯坏了"), nlu("repair_request"))
+    assert "119" not in calm.sends[0].render(5)
+
+
 def test_a_matter_nobody_is_responsible_for_is_not_handed_to_a_blank():
     bare = OrgMap.build(streets=[StreetInfo(1, "宜川路街道")],
                         districts=[DistrictInfo(1, "第一居民区", 1)], grids=[(1, "第1网格", 1)],
