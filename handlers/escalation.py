@@ -151,6 +151,8 @@ def _task_for(org: OrgMap, ticket: TicketView, person_id: int, why: str, due: da
     category = texts.CATEGORY_NAMES.get(ticket.category, ticket.category)
     if tier:
         category += "·" + texts.TIER_NAMES.get(tier, tier)
+    if ticket.urgency == "emergency":  # as urgent to the one it climbs to as to the first
+        category += "·" + texts.URGENCY_NAMES["emergency"]
     params = {
         "why": why, "category": category,
         "building": f"{building.number}号楼" if building else "",

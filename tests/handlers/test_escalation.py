@@ -63,8 +63,12 @@ def test_a_passed_accept_deadline_escalates_with_a_short_grace():
     task = next(s for s in decision.sends if s.key == "task")
     assert task.to == ToPerson(LEADER) and task.card is not None
     title, description = task.render_card(128)
-    assert "升级督办" in title and "#128" in title
+    assert title == "【升级督办·报修·紧急】3号楼 #128"  # as urgent as it was to the first
     assert "超过接单时限" in description and "3号楼" in description
+    calm = escalation.on_deadline(ORG, NOW, ticket(accept_due_at=NOW - timedelta(minutes=1)),
+                                  "accept")
+    calm_task = next(s for s in calm.sends if s.key == "task")
+    assert calm_task.render_card(128)[0] == "【升级督办·报修】3号楼 #128"
     previous = next(s for s in decision.sends if s.key == "previous")
     assert previous.to == ToPerson(WORKER) and "陈网格长" in previous.render(128)
     residents = next(s for s in decision.sends if s.key == "residents")
