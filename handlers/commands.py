@@ -47,8 +47,8 @@ _NOTE_LEAD = re.compile(r"^[:：,，、]\s*")
 # What sets a ticket's number apart from the words people add after it ("接单 677 马上过去",
 # "没修好６７６，水还在漏"), where "查询 3号楼…" runs on into the number.
 _APART = re.compile(r"^[\s,，.。:：;；、!！?？]")
-# A rating and what is said with it: "5 师傅辛苦了", "五星，谢谢".
-_RATING_AND_WORDS = re.compile(r"^(\S+?)(?:[\s,，.。!！]+.*)?$", re.S)
+# What sets a rating apart from what is said with it: "5 师傅辛苦了", "五星，谢谢".
+_AFTER_RATING = re.compile(r"[\s,，.。!！]+")
 
 ArgCheck = Callable[[str], bool]
 
@@ -205,10 +205,9 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     if spec.fold:
         arg = fold(arg)
     if spec.number and arg:
-        rating = _RATING_AND_WORDS.match(arg)
         said = spoken_rating(arg)
-        if said == arg and rating is not None:
-            said = spoken_rating(rating.group(1))  # "评价 677 5 师傅辛苦了": the 5
+        if said == arg:  # "评价 677 5 师傅辛苦了": the 5
+            said = spoken_rating(_AFTER_RATING.split(arg, maxsplit=1)[0])
         arg = said
     if spec.arg == "none":
         if not arg:

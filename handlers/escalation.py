@@ -157,7 +157,7 @@ def _task_for(org: OrgMap, ticket: TicketView, person_id: int, why: str, due: da
         "why": why, "category": category,
         "building": f"{building.number}号楼" if building else "",
         "text": texts.excerpt(ticket.text, 300),
-        "where": ticket.location or (f"{building.number}号楼" if building else "未注明"),
+        "where": texts.place(ticket.location, building.number if building else None),
         "due": texts.when(due), "duty": duty,
     }
     to_accept = duty == "接单"

@@ -75,7 +75,7 @@ def _reply(ctx: Context, template: str, params: dict[str, Any], **send: Any) -> 
     starts without a mention ("@您 已收到…" said to one person reads oddly)."""
     to = _reply_to(ctx)
     if isinstance(to, ToSender) and to.chat_id is None and not ctx.message.sender_name:
-        template = template.removeprefix("@{reporter} ")
+        template = template.removeprefix(texts.MENTION)
     return Send(to, template, params, **send)
 
 

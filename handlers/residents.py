@@ -11,7 +11,7 @@ from domain.decisions import Send, ToGroup, ToSender
 from domain.tickets import Category, TicketView
 from handlers import texts
 
-_MENTION = "@{reporter} "
+_MENTION = texts.MENTION
 # How an answer in a group starts: the @-mention of whoever wrote (`_answer`).
 _MENTIONS = (_MENTION, "@{sender} ")
 

@@ -150,6 +150,11 @@ def without_bot_mention(text: str, addressed: bool = False) -> str:
     return text
 
 
+def place(location: str | None, building_number: str | None) -> str:
+    """Where a ticket is, as staff read it: its location, else its building, else 未注明."""
+    return location or (f"{building_number}号楼" if building_number else "未注明")
+
+
 def excerpt(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -180,6 +185,8 @@ RECEIVED = {
     "complaint": "已收到您的投诉",
     "dispute": "已收到您反映的矛盾纠纷",
 }
+# How a message to residents starts: it @-mentions them (left out where no name is known).
+MENTION = "@{reporter} "
 # An emergency's acknowledgement: dispatched first, and whom to call meanwhile.
 EMERGENCY_NOTE = "（紧急，已优先派单；情况危急请先拨打 119 火警、120 急救或 110 报警）"
 TICKET_CREATED = (

@@ -315,7 +315,7 @@ def task_where(org: OrgMap, ticket: TicketView) -> str:
     """Where a ticket is, as a pushed task says it: its location and its grid."""
     grid = org.grid(ticket.grid_id) if ticket.grid_id is not None else None
     building = org.building(ticket.building_id) if ticket.building_id is not None else None
-    where = ticket.location or (f"{building.number}号楼" if building is not None else "未注明")
+    where = texts.place(ticket.location, building.number if building is not None else None)
     return f"{where}（{grid.name}）" if grid is not None else where
 
 

@@ -187,7 +187,7 @@ def handover(ctx: TimerContext) -> Decision:
         expect_fields={"assignee_id": None})
     building = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
     grid = ctx.org.grid(ticket.grid_id) if ticket.grid_id is not None else None
-    where = ticket.location or (f"{building.number}号楼" if building else "未注明")
+    where = texts.place(ticket.location, building.number if building else None)
     params = {
         "category": texts.CATEGORY_NAMES["wish"], "urgency": texts.URGENCY_NAMES["normal"],
         "building": f"{building.number}号楼" if building else "",

@@ -21,21 +21,27 @@ ACCEPT_WITHIN = 10  # seconds: the accept deadline of the org file below
 FIRST_ESCALATION = 5  # a deadline fires within about a second of its time
 
 
-async def test_two_processes_share_the_load(pg_url, redis_server, fakes, gridbot):
+async def _over_two_processes(pg_url, redis_server, fakes, gridbot, messages, what: str):
+    """`messages` posted to two gridbot processes at once, and once they settled, what
+    came of them: (the load's report, the ledger, whether it settled)."""
     first = await gridbot(pg_url, redis_server.url, name="first", start=False)
     second = await gridbot(pg_url, redis_server.url, name="second", start=False)
     await asyncio.gather(first.start(), second.start())
-    messages = matters(MESSAGES)
     report = await post([first.url, second.url], messages, concurrency=16)
     print(report.summary())
     settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
                                            expect_stored=len(report.accepted))
     ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
-    print(ledger.report(f"{MESSAGES} messages over two processes "
+    print(ledger.report(f"{len(messages)} {what} over two processes "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     for server in (first, second):
         print(f"{server.name} log:", ledger_.read_log(server.log()).summary())
+    return report, ledger, settled
 
+
+async def test_two_processes_share_the_load(pg_url, redis_server, fakes, gridbot):
+    report, ledger, settled = await _over_two_processes(
+        pg_url, redis_server, fakes, gridbot, matters(MESSAGES), "messages")
     assert report.statuses() == {200: MESSAGES}, report.summary()
     assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
     assert settled
@@ -46,18 +52,10 @@ async def test_reports_naming_their_building_from_unknown_chats_make_one_ticket_
     """Residents report from chats gridbot knows no building of, naming the building: the
     reports of one matter in one building, spread over two processes at once, open one
     ticket and follow it — the named building is locked while each is decided."""
-    first = await gridbot(pg_url, redis_server.url, name="first", start=False)
-    second = await gridbot(pg_url, redis_server.url, name="second", start=False)
-    await asyncio.gather(first.start(), second.start())
     messages = [replace(m, chat_id=f"elsewhere{n}@chatroom")
                 for n, m in enumerate(matters(96, buildings=range(1, 7), facilities=2))]
-    report = await post([first.url, second.url], messages, concurrency=16)
-    print(report.summary())
-    settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
-                                           expect_stored=len(report.accepted))
-    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
-    print(ledger.report(f"{len(messages)} messages from unknown chats over two processes "
-                        f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
+    report, ledger, settled = await _over_two_processes(
+        pg_url, redis_server, fakes, gridbot, messages, "messages from unknown chats")
     assert report.statuses() == {200: len(messages)}, report.summary()
     assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
     assert settled

@@ -169,6 +169,14 @@ def test_decision_audit_says_why():
     ("我的工单", "我的工单", None, ""),
     ("我的任务", "我的任务", None, ""),
     ("通知 明天上午9点停水", "通知", None, "明天上午9点停水"),
+    # words set apart after a ticket's number are the writer's own
+    ("接单 677 马上过去看", "接单", 677, ""),
+    ("升级 687 情况不明需要网格长协调", "升级", 687, ""),
+    ("没修好６７６，水还在漏", "没修好", 676, ""),
+    ("查询 674 怎么还没修好啊", "查询", 674, ""),
+    ("撤销 677 已经自己找人修好了", "撤销", 677, ""),
+    ("评价 677 5 师傅辛苦了", "评价", 677, "5"),
+    ("评价 12，五星 谢谢", "评价", 12, "5"),
 ])
 def test_commands_parse(text, word, ticket_id, arg):
     command = parse_command(text)
@@ -176,7 +184,9 @@ def test_commands_parse(text, word, ticket_id, arg):
     assert (command.word, command.ticket_id, command.arg) == (word, ticket_id, arg)
 
 
-@pytest.mark.parametrize("text", ["查询一下物业电话", "完成了吗", "接单的师傅什么时候来", "我的工单呢在哪里看"])
+@pytest.mark.parametrize("text", ["查询一下物业电话", "完成了吗", "接单的师傅什么时候来", "我的工单呢在哪里看",
+                                  # a number running on into words
+                                  "查询 3号楼的停水", "接单 3号楼电梯", "我的任务呢"])
 def test_conversation_is_not_a_command(text):
     assert parse_command(text) is None
 

@@ -58,26 +58,6 @@ def test_full_width_rating_and_account_are_still_understood():
     assert parse_command("转派 ＃１２８ ｌｉｗｇ").arg == "liwg"
 
 
-@pytest.mark.parametrize("text,word,number,arg", [
-    ("接单 677 马上过去看", "接单", 677, ""),
-    ("升级 687 情况不明需要网格长协调", "升级", 687, ""),
-    ("没修好６７６，水还在漏", "没修好", 676, ""),
-    ("查询 674 怎么还没修好啊", "查询", 674, ""),
-    ("撤销 677 已经自己找人修好了", "撤销", 677, ""),
-    ("评价 677 5 师傅辛苦了", "评价", 677, "5"),
-    ("评价 12，五星 谢谢", "评价", 12, "5"),
-])
-def test_words_people_add_after_a_tickets_number_keep_it_a_command(text, word, number, arg):
-    command = parse_command(text)
-    assert command is not None and command.error is None
-    assert (command.word, command.ticket_id, command.arg) == (word, number, arg)
-
-
-@pytest.mark.parametrize("text", ["查询 3号楼的停水", "接单 3号楼电梯", "完成了吗", "我的任务呢"])
-def test_a_number_running_on_into_words_is_conversation(text):
-    assert parse_command(text) is None
-
-
 def test_a_rating_that_is_no_number_is_told_the_format():
     assert parse_command("评价 676 很满意 师傅辛苦了").error == "评价 编号 1-5"
 
