@@ -115,9 +115,10 @@ def _beijing_midnight_z(moment: datetime, days_back: int) -> str:
     return (local - timedelta(days=days_back)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-#: What moves with the moment a figure is as of: the moment, and how long each ticket overdue
-#: now has been (in tenths of an hour, which a few seconds' difference can round apart).
-_CLOCK_KEYS = {"generated_at", "hours_over"}
+#: What moves with the moment a figure is as of: the moment, how long each ticket overdue now
+#: has been (in tenths of an hour) and how old each of the oldest open tickets is (in tenths of
+#: a day): a few seconds' difference can round either apart.
+_CLOCK_KEYS = {"generated_at", "hours_over", "age_days"}
 
 
 def _without_time(answer: Any) -> Any:
