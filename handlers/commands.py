@@ -58,7 +58,8 @@ class CommandSpec:
     """How a command is written.
 
     `ticket`: a ticket number follows the word (without one, the text is conversation).
-    `arg`: what may follow — "none" (anything more makes it conversation: "完成了吗"),
+    `arg`: what may follow — "none" (anything more makes it conversation: "完成了吗",
+    except words set apart after the ticket's number, kept as the writer's remark),
     "optional", or "required" (a usage answer when missing). `check` says whether a given
     argument is well formed (a usage answer when not); `fold` reads it with full-width
     letters and digits as ASCII (a rating, an account), leaving notes as written.
@@ -212,9 +213,10 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     if spec.arg == "none":
         if not arg:
             return Command(word, ticket_id)
-        # Words set apart after a ticket's number are the writer's own ("接单 677 马上过去
-        # 看"); anything else after the word is conversation ("我的任务呢", "查询3号楼…").
-        return Command(word, ticket_id) if spec.ticket and apart else None
+        # Words set apart after a ticket's number are the writer's own remark, kept for the
+        # handlers that pass it on ("没修好 676，水还在漏"); anything else after the word is
+        # conversation ("我的任务呢", "查询3号楼…").
+        return Command(word, ticket_id, arg) if spec.ticket and apart else None
     if not arg:
         if spec.arg == "required":
             return Command(word, ticket_id, error=spec.usage)

@@ -60,14 +60,17 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
             actor=_actor_name(ctx), ticket=ticket.id, days=days),
             sends=[_answer(ctx, texts.REOPEN_TOO_LATE, {"days": days}, ticket.id)])
     fields = reopened_fields(ctx.org, ctx.now, ticket)
-    change = ChangeTicket(ticket.id, "reopened", "居民反馈没有解决",
-                          (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
+    # What the resident adds ("没修好 676，水还在漏") stays on the ticket and goes to its holder.
+    change = ChangeTicket(ticket.id, "reopened", texts.REOPEN_EVENT.format(
+        said=texts.remark(command.arg, texts.REOPEN_EVENT_REMARK)),
+        (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
     holder = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
     pushes = []
     if holder is not None:
         # What, where and by when, as a new task says it.
         pushes.append(Send(ToPerson(holder.id), texts.REOPENED_STAFF, {
             "text": texts.excerpt(ticket.text, 200), "where": task_where(ctx.org, ticket),
+            "said": texts.remark(command.arg, texts.REOPEN_REMARK),
             "accept_due": texts.when(fields["accept_due_at"]),
             "resolve_due": texts.when(fields["resolve_due_at"])}, ticket_id=ticket.id,
             key="push"))
@@ -84,15 +87,17 @@ def cancel(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     """撤销: the reporter withdraws a ticket nobody has resolved yet."""
     if not _is_the_reporter(ctx, ticket):
         return _refuse(ctx, command, texts.WHY_NOT_REPORTER, texts.CANCEL_NOT_YOURS, {})
-    change = ChangeTicket(ticket.id, "cancelled", f"{_actor_name(ctx)}撤销了工单",
+    said = texts.remark(command.arg, texts.CANCEL_REMARK)  # "撤销 677 已经自己找人修好了"
+    change = ChangeTicket(ticket.id, "cancelled",
+                          texts.CANCEL_EVENT.format(actor=_actor_name(ctx), said=said),
                           tuple(OPEN_STATUSES), Status.CANCELLED)
     told: list[Send] = []
     if ticket.assignee_id is not None:
-        told.append(Send(ToPerson(ticket.assignee_id), texts.CANCELLED_FOR_HOLDER, {},
-                         ticket_id=ticket.id, key="holder"))
+        told.append(Send(ToPerson(ticket.assignee_id), texts.CANCELLED_FOR_HOLDER,
+                         {"said": said}, ticket_id=ticket.id, key="holder"))
     if ticket.department_id is not None:
-        told.append(Send(ToDepartment(ticket.department_id), texts.CANCELLED_FOR_HOLDER, {},
-                         ticket_id=ticket.id, key="department"))
+        told.append(Send(ToDepartment(ticket.department_id), texts.CANCELLED_FOR_HOLDER,
+                         {"said": said}, ticket_id=ticket.id, key="department"))
     return _change_decision(ctx, command, ticket, change, "撤销", extra_sends=told)
 
 

@@ -155,6 +155,12 @@ def place(location: str | None, building_number: str | None) -> str:
     return location or (f"{building_number}号楼" if building_number else "未注明")
 
 
+def remark(words: str, form: str) -> str:
+    """What someone added after a ticket's number (`form` with the words, up to 200
+    characters), or nothing when they added nothing."""
+    return form.format(words=excerpt(words, 200)) if words.strip() else ""
+
+
 def excerpt(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -236,7 +242,7 @@ TASK_TEXT = (
     "回复“接单 {id}”接单"
 )
 REOPENED_STAFF = (
-    "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理：{text}\n地点：{where}\n"
+    "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理：{text}{said}\n地点：{where}\n"
     "接单时限：{accept_due}｜办结时限：{resolve_due}\n回复“接单 {id}”接单"
 )
 TRANSFERRED_PUSH = (
@@ -256,8 +262,16 @@ ESCALATION_TEXT = (
 )
 WHY_OVERDUE_ACCEPT = "超过接单时限（{due}）仍未接单"
 WHY_OVERDUE_RESOLVE = "超过办结时限（{due}）仍未办结"
-ESCALATED_BY = "{actor}发起升级"
-ESCALATED_BY_FOR_HOLDER = "{actor}将工单升级由您督办"
+ESCALATED_BY = "{actor}发起升级{said}"
+ESCALATED_BY_FOR_HOLDER = "{actor}将工单升级由您督办{said}"
+#: What the one who escalates, reopens or cancels a ticket added after its number
+#: (`remark`): on the escalation's why, the reopen's push and event, the cancel's notice.
+ESCALATE_REMARK = "：{words}"
+REOPEN_REMARK = "\n居民补充：{words}"
+REOPEN_EVENT = "居民反馈没有解决{said}"
+REOPEN_EVENT_REMARK = "：{words}"
+CANCEL_REMARK = "（{words}）"
+CANCEL_EVENT = "{actor}撤销了工单{said}"
 ESCALATED_AWAY = "工单 #{id} 已升级，由{title}{holder}督办。"
 # Who holds a ticket after an escalation, as residents and staff read it.
 HOLDER_TITLES = {
@@ -440,7 +454,7 @@ REOPEN_TOO_LATE = (
     "工单 #{id} 已关闭超过 {days} 天，不能再重新打开。如果问题又出现了，请直接在群里"
     "说一下（例如“3号楼楼道灯又坏了”），我会为您新建工单。"
 )
-CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销，无需再处理，谢谢！"
+CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销{said}，无需再处理，谢谢！"
 WHY_REMINDED = "工单 #{ticket} 办结后还没有评价，提醒居民评价（只提醒一次）"
 WHY_REMINDER_PASSED = "评价提醒已不适用（工单 #{ticket} 已{status}或已重新办结），不处理"
 WHY_AUTO_CLOSED = "工单 #{ticket} 办结后到评价时限（{due}）仍未评价，按已办结关闭，不计评价"

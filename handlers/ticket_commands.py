@@ -336,9 +336,10 @@ def escalate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, f"工单 #{ticket.id} 目前{status}，不能升级",
                        texts.WRONG_STATE, {"status": status, "what": "升级"})
     actor = _actor_name(ctx)
+    said = texts.remark(command.arg, texts.ESCALATE_REMARK)  # "升级 687 需要物业配合"
     decision = escalation.escalate(
-        ctx.org, ctx.now, ticket, cause=texts.ESCALATED_BY.format(actor=actor),
-        for_holder=texts.ESCALATED_BY_FOR_HOLDER.format(actor=actor))
+        ctx.org, ctx.now, ticket, cause=texts.ESCALATED_BY.format(actor=actor, said=said),
+        for_holder=texts.ESCALATED_BY_FOR_HOLDER.format(actor=actor, said=said))
     if not decision.changes:
         return _refuse(ctx, command, "没有可升级的上级负责人。")
     decision.outcome = "command:escalated"

@@ -99,6 +99,17 @@ def test_the_command_escalates_the_same_way():
     assert any(s.key == "task" and s.to == ToPerson(LEADER) for s in decision.sends)
 
 
+def test_what_the_worker_adds_after_the_number_says_why_on_the_leaders_card():
+    said = "升级 128 需要物业配合开门"
+    decision = handle_command(ctx(said, sender="zhangwg", channel="wecom_app", chat_id=None,
+                                  person=WORKER), parse_command(said),
+                              CommandData(ticket=ticket()))
+    [change] = decision.changes
+    assert change.text.startswith("张网格发起升级：需要物业配合开门")
+    [card] = [s for s in decision.sends if s.key == "task" and s.to == ToPerson(LEADER)]
+    assert "张网格将工单升级由您督办：需要物业配合开门" in card.render(128)
+
+
 def test_nobody_above_the_street_is_refused():
     command = parse_command("升级 128")
     decision = handle_command(ctx("升级 128", sender="admin1", channel="wecom_app",

@@ -138,6 +138,17 @@ def test_not_fixed_while_resolved_reopens_to_the_same_holder_with_fresh_deadline
     assert "已重新打开" in answer and "张网格" in answer
 
 
+def test_what_the_resident_adds_stays_on_the_reopened_ticket_and_reaches_its_holder():
+    decision = command("没修好６７６，水还在漏", ticket(**WAITING, rating=None))
+    [change] = decision.changes
+    assert change.text == "居民反馈没有解决：水还在漏"
+    [push] = [s for s in decision.sends if s.to == ToPerson(WORKER)]
+    assert "联系我13812345678\n居民补充：水还在漏\n地点：3号楼" in push.render(128)
+    bare = command("没修好 128", ticket(**WAITING, rating=None))
+    assert bare.changes[0].text == "居民反馈没有解决"
+    assert "居民补充" not in [s for s in bare.sends if s.to == ToPerson(WORKER)][0].render(128)
+
+
 def test_not_fixed_within_seven_days_of_closing_takes_the_rating_out():
     closed = ticket(**{**WAITING, "status": "closed", "rating": 5,
                        "closed_at": NOW - timedelta(days=6, hours=23)})
@@ -189,6 +200,13 @@ def test_the_reporter_cancels_a_ticket_nobody_resolved_and_the_holder_is_told():
         assert status in change.expect_status and "resolved" not in change.expect_status
         [told] = [s for s in decision.sends if s.to == ToPerson(WORKER)]
         assert "撤销" in told.render(128) and "#128" in told.render(128)
+
+
+def test_why_the_reporter_cancels_reaches_the_holder():
+    decision = command("撤销 128 已经自己找人修好了", ticket(status="accepted"))
+    assert decision.changes[0].text.endswith("撤销了工单（已经自己找人修好了）")
+    [told] = [s for s in decision.sends if s.to == ToPerson(WORKER)]
+    assert told.render(128) == "工单 #128 已由反映人撤销（已经自己找人修好了），无需再处理，谢谢！"
 
 
 def test_a_whistled_department_hears_of_the_cancellation_too():
