@@ -2,8 +2,8 @@
 
 A grid leader, or an admin of the ticket's district or street, hands a ticket to an outside
 department of the org file (`吹哨 128 房管所`). The department gets the task — on WeCom, or
-through its robot webhook — and must answer `报到 128` within its `respond` time; if it has
-not by then, the street's admins are told, once. The residents hear both steps. After its
+through its robot webhook — and must answer `报到 128` within its `respond` time (for an
+emergency, no longer than the street's time to accept one); if it has not by then, the street's admins are told, once. The residents hear both steps. After its
 report the department works the ticket like a grid worker (`进展`, `完成`).
 """
 
@@ -73,6 +73,16 @@ def _task(ctx: Context, ticket: TicketView, department: DepartmentInfo, due: Any
                 card=TaskCard(texts.WHISTLE_TITLE, texts.WHISTLE_DESCRIPTION), key="department")
 
 
+def respond_seconds(org: OrgMap, ticket: TicketView, department: DepartmentInfo) -> int:
+    """How long the department has to report: its `respond` time, and for an emergency no
+    longer than the street gives a grid worker to accept one (a gas leak whistled to a
+    department that answers within 4 hours must still be taken on in minutes)."""
+    seconds = department.respond_seconds
+    if ticket.urgency == "emergency":
+        seconds = min(seconds, org.sla_for(ticket.building_id).accept_seconds("emergency"))
+    return seconds
+
+
 def whistle(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     """`吹哨 128 房管所`: the ticket goes to that department of the ticket's street."""
     org = ctx.org
@@ -92,7 +102,7 @@ def whistle(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, f"工单 #{ticket.id} 已吹哨给{department.name}",
                        texts.ALREADY_WHISTLED, {"department": department.name,
                                                 "due": texts.when(ticket.respond_due_at)})
-    due = ctx.now + timedelta(seconds=department.respond_seconds)
+    due = ctx.now + timedelta(seconds=respond_seconds(ctx.org, ticket, department))
     fields: dict[str, Any] = {"department_id": department.id, "respond_due_at": due,
                               "reported_at": None}
     if ticket.status in NOT_ACCEPTED:

@@ -77,6 +77,14 @@ def rendered(sends: list[Send], to_type: type) -> list[str]:
 # ---------------------------------------------------------------- 吹哨
 
 
+def test_an_emergency_whistled_is_reported_on_within_the_streets_time_to_accept_one():
+    emergency = ticket(urgency="emergency", text="3号楼一楼燃气泄漏，味道很大")
+    [change] = say("吹哨 128 房管所", LEADER, emergency).changes
+    minutes = WORG.sla_for(emergency.building_id).accept_seconds("emergency") // 60
+    assert minutes < 4 * 60  # the department's own respond time is 4 hours
+    assert change.fields["respond_due_at"] == NOW + timedelta(minutes=minutes)
+
+
 @pytest.mark.parametrize("who", [LEADER, DISTRICT_ADMIN, ADMIN])
 def test_a_grid_leader_or_an_admin_of_the_ticket_whistles_a_department(who):
     decision = say("吹哨 128 房管所", who, ticket())
