@@ -213,7 +213,8 @@ def handle_intent(
         task_why = texts.WHY_NO_VOLUNTEERS
         routing = f"本网格没有志愿者，{routing}"
     else:
-        urgency_note = texts.EMERGENCY_NOTE if urgency == "emergency" else ""
+        urgency_note = (texts.EMERGENCY_NOTE if urgency == "emergency" else
+                        texts.BIG_DISPUTE_NOTE if tier == "big" else "")
         created = {"reporter": reporter, "received": texts.RECEIVED[category],
                    "urgency_note": urgency_note, "handler": handler,
                    "deadline_note": f"办结时限 {texts.when(resolve_due)}"}

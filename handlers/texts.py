@@ -195,6 +195,8 @@ RECEIVED = {
 MENTION = "@{reporter} "
 # An emergency's acknowledgement: dispatched first, and whom to call meanwhile.
 EMERGENCY_NOTE = "（紧急，已优先派单；情况危急请先拨打 119 火警、120 急救或 110 报警）"
+#: A big dispute (violence, threats, police, many households): what to do while it waits.
+BIG_DISPUTE_NOTE = "（如有人身危险，请先拨打 110 报警）"
 TICKET_CREATED = (
     "@{reporter} {received}，工单 #{id}{urgency_note}。"
     "{handler}，{deadline_note}。回复“查询 {id}”可看进度。"
@@ -423,7 +425,7 @@ WHY_RESPOND_OVERDUE = "{department}超过报到时限（{due}）仍未报到，�
 NOBODY_TOLD = "无人（本街道没有登记管理员）"
 # A dispute reported in a group: nobody is named or @-mentioned there.
 DISPUTE_CREATED_GROUP = (
-    "{received}，工单 #{id}。{handler}，{deadline_note}。"
+    "{received}，工单 #{id}{urgency_note}。{handler}，{deadline_note}。"
     "为保护当事人隐私，群里不提姓名；回复“查询 {id}”可看进度。"
 )
 # How a dispute's party is called where their name would be.

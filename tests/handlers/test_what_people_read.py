@@ -147,6 +147,13 @@ def test_an_emergency_is_told_whom_to_call_meanwhile():
     assert "119" not in calm.sends[0].render(5)
 
 
+def test_a_big_dispute_is_told_to_call_the_police_if_anyone_is_in_danger():
+    d = handle_message(ctx("402的男的拿着刀在楼道里骂人，说要砍死我"), nlu("dispute", tier="big"))
+    assert "工单 #5（如有人身危险，请先拨打 110 报警）。" in d.sends[0].render(5)
+    small = handle_message(ctx("楼上漏水不肯赔"), nlu("dispute", tier="small"))
+    assert "110" not in small.sends[0].render(5)
+
+
 def test_a_matter_nobody_is_responsible_for_is_not_handed_to_a_blank():
     bare = OrgMap.build(streets=[StreetInfo(1, "宜川路街道")],
                         districts=[DistrictInfo(1, "第一居民区", 1)], grids=[(1, "第1网格", 1)],
