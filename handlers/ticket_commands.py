@@ -204,6 +204,16 @@ def _change_decision(
     )
 
 
+def tell_holder(ctx: Context, ticket: TicketView, template: str,
+                params: dict[str, Any]) -> list[Send]:
+    """The ticket's holder told of a step someone else took on it (a department's 报到 or
+    办结): nothing when nobody holds it or the holder took the step."""
+    if ticket.assignee_id is None or ticket.assignee_id == ctx.person_id:
+        return []
+    return [Send(ToPerson(ticket.assignee_id), template, params, ticket_id=ticket.id,
+                 key="holder")]
+
+
 def _also_mentioning(send: Send, group: ToGroup) -> Send:
     """`send`, @-mentioning also whoever `group` mentions when it goes to that group."""
     to = send.to
@@ -234,7 +244,17 @@ def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         ctx, command, ticket, kind="accepted", status="accepted", expect=("new", "reopened"),
         text=f"{actor} 接单", what="接单", resident_template=texts.ACCEPTED,
         resident_params={"actor": actor, "role": role}, fields=fields,
+        extra_sends=_reported_to_holder(ctx, ticket, fields),
     )
+
+
+def _reported_to_holder(ctx: Context, ticket: TicketView,
+                        fields: dict[str, Any]) -> list[Send]:
+    """The holder told when a department's first word (its 接单 or 进展) is its report."""
+    department = ctx.org.department(ticket.department_id) if ticket.department_id else None
+    if "reported_at" not in fields or department is None:
+        return []
+    return tell_holder(ctx, ticket, texts.REPORTED_FOR_HOLDER, {"department": department.name})
 
 
 def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
@@ -248,6 +268,7 @@ def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         expect=("new", "accepted", "in_progress", "reopened"), text=command.arg,
         what="更新进展", resident_template=texts.PROGRESS,
         resident_params={"note": texts.mask_phones(command.arg)}, fields=fields,
+        extra_sends=_reported_to_holder(ctx, ticket, fields),
     )
 
 
@@ -263,6 +284,8 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的工作人员可以办结。")
     note = command.arg or "已处理完毕"
+    holder = tell_holder(ctx, ticket, texts.RESOLVED_FOR_HOLDER,
+                         {"actor": _actor_name(ctx), "note": note})
     if _nobody_to_confirm(ctx, ticket):
         # Done is closed: no rating is asked of the staff member who opened it.
         return _ticket_change(
@@ -271,6 +294,7 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
             resident_template=None,
             fields={"resolved_at": ctx.now, "closed_at": ctx.now,
                     **first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)},
+            extra_sends=holder,
         )
     # A wish is confirmed and rated; "没修好" is for what can be repaired or redressed.
     template = texts.WISH_FULFILLED if ticket.category == "wish" else texts.RESOLVED
@@ -281,6 +305,7 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         expect=("new", "accepted", "in_progress", "reopened"), text=note, what="办结",
         resident_template=template, resident_params={"note": texts.mask_phones(note)},
         fields={**awaiting, **first_word_fields(ctx.org, ctx.person_id, ticket, ctx.now)},
+        extra_sends=holder,
     )
     if decision.changes:
         decision.timers += reminders

@@ -25,6 +25,7 @@ from handlers.ticket_commands import (
     _change_decision,
     _on_ticket,
     _refuse,
+    tell_holder,
 )
 
 if TYPE_CHECKING:
@@ -154,7 +155,9 @@ def report(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         event_data={"department": department.name, "department_id": department.id},
     )
     return _change_decision(ctx, command, ticket, change, "报到", texts.REPORTED_GROUP,
-                            {"department": department.name})
+                            {"department": department.name}, extra_sends=tell_holder(
+                                ctx, ticket, texts.REPORTED_FOR_HOLDER,
+                                {"department": department.name}))
 
 
 # ---------------------------------------------------------------- the report deadline

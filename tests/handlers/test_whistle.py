@@ -209,6 +209,21 @@ def test_the_department_reports_and_the_residents_hear_it():
     assert any("#128" in s and "房管所已报到" in s for s in said)
 
 
+def test_the_tickets_holder_hears_of_the_departments_report_and_resolution():
+    pushed = [s.render(128) for s in say("报到 128", FGS, ticket(**WHISTLED)).sends
+              if s.to == ToPerson(WORKER)]
+    assert pushed == ["工单 #128 房管所已报到，接手处理。"]
+    for first_word in ("接单 128", "进展 128 明早上门"):  # its first word is its report
+        assert [s.render(128) for s in say(first_word, FGS, ticket(**WHISTLED)).sends
+                if s.to == ToPerson(WORKER)] == pushed, first_word
+    done = say("完成 128 已更换电梯控制板", FGS,
+               ticket(status="in_progress", reported_at=NOW, **WHISTLED))
+    assert [s.render(128) for s in done.sends if s.to == ToPerson(WORKER)] == [
+        "工单 #128 已由房管所办结：已更换电梯控制板"]
+    own = say("完成 128 好了", WORKER, ticket(status="in_progress"))
+    assert not [s for s in own.sends if s.to == ToPerson(WORKER)]
+
+
 def test_a_report_on_a_ticket_under_way_keeps_its_status():
     decision = say("报到 128", FGS, ticket(status="in_progress", **WHISTLED))
     [change] = decision.changes
