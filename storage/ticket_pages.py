@@ -90,11 +90,11 @@ async def page_ids(session: AsyncSession, conditions: Sequence[Any], sort: Ticke
 
 async def counted_page(session: AsyncSession, sort: TicketSort, limit: int, offset: int,
                        parts: Sequence[Sequence[Any]]) -> tuple[list[int], int] | None:
-    """A person's page in `sort` and how many tickets their list has, from one reading of
-    their tickets: for a list that only the tickets' rows can answer, a search, instead of
-    reading them once to count and again to page. In an order one statement reads, the
-    count is `count(*) OVER ()` beside the page (counted again only for a page past the
-    end); by building, the buildings' counts the page is found with add up to it. None by
+    """A page in `sort` and how many tickets the list has, from one reading of its tickets
+    (`parts`, disjoint: a person's, or a whole city's as one part): for a list that only the
+    tickets' rows can answer, a search, instead of reading them once to count and again to
+    page. In an order one statement reads, the count is `count(*) OVER ()` beside the page
+    (counted again only for a page past the end); by building, the buildings' counts the page is found with add up to it. None by
     deadline, read in two statements."""
     t = _listed(parts)
     if sort.key == "building":
@@ -108,6 +108,8 @@ async def counted_page(session: AsyncSession, sort: TicketSort, limit: int, offs
                                   .limit(limit).offset(offset))).all()
     if rows:
         return [int(i) for i, _ in rows], int(rows[0][1])
+    if not offset:  # nothing at all
+        return [], 0
     return [], int(await session.scalar(select(func.count(t.id))) or 0)
 
 

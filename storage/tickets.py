@@ -299,6 +299,14 @@ async def list_tickets(
             newest = await newest_searched(session, city, limit, offset)
             if newest is not None:
                 return await _in_order(session, newest), total
+    elif searched and parts is None and city is None:
+        # A whole city searched for words its counts do not answer (a name of three
+        # characters, a ticket's number): its matches are read once for page and count.
+        counted = await counted_page(session, sort, limit, offset, [conditions])
+        if counted is not None:
+            ids, total = counted
+            return await _in_order(session, ids), total
+        total = await _count(session, conditions)
     # SQLite keeps no counts per piece: a city searched for words is counted below.
     elif city is not None and not city.searched:
         total = await count_tickets(session, city.statuses, city.categories, city.since)

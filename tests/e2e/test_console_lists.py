@@ -81,6 +81,24 @@ async def test_search_finds_words_in_the_text_reporter_and_number(listed: Listed
                                    headers=spine.auth)).status == 400
 
 
+async def test_a_city_search_its_counts_do_not_answer_is_paged_and_counted_as_found(
+        listed: Listed):
+    """Words of other lengths than two, a ticket's number: the matches are read once for
+    the page and the count, in every order, a page past the end still counted."""
+    spine = listed.spine
+    for q, found in (("楼道灯", {listed.light, listed.far}), ("王阿姨 3号楼", {
+            listed.lift, listed.light, listed.door}), (f"#{listed.door}", {listed.door}),
+            ("没有这样的话", set())):
+        for sort in ("-id", "id", "-updated", "created", "-status", "category", "building",
+                     "deadline"):
+            pages = [await spine.api(f"/api/v1/tickets?q={quote(q)}&sort={sort}&limit=1"
+                                     f"&offset={offset}") for offset in range(len(found) + 1)]
+            assert {body["total"] for body in pages} == {len(found)}, (q, sort)
+            assert [t["id"] for body in pages for t in body["tickets"]] == await ids(
+                spine, f"q={quote(q)}&sort={sort}"), (q, sort)
+            assert {t["id"] for body in pages for t in body["tickets"]} == found, (q, sort)
+
+
 async def test_a_city_search_for_one_word_is_counted_as_found(listed: Listed):
     """The whole city's list searched for one two-character word is counted per piece on
     PostgreSQL ("Figures at city size"): its total is what the search finds, also for a
