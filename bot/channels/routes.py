@@ -77,6 +77,7 @@ class ChannelSet:
                     settings.wecom_aes_key,
                     max_skew=max_skew,
                     now=now,
+                    agent_id=settings.wecom_agent_id,
                 )
         except ValueError as exc:
             raise ValueError(f"GRIDBOT_WECOM_AES_KEY: {exc}") from exc

@@ -30,7 +30,10 @@ def strip_leading_mention(text: str) -> str:
 
 
 class WeComApp(TencentCallback):
-    """A WeCom self-built app's callback: encrypted XML whose ReceiveId is the corp id."""
+    """A WeCom self-built app's callback: encrypted XML whose ReceiveId is the corp id, and
+    whose `AgentID`, when it names one, is this app's (`agent_id`, when configured): another
+    app of the corp whose callback points here by mistake is refused, not taken for staff
+    writing to gridbot."""
 
     channel = "wecom_app"
 
@@ -41,11 +44,13 @@ class WeComApp(TencentCallback):
         aes_key: str,
         max_skew: int = 300,
         now: Callable[[], float] = time.time,
+        agent_id: str | None = None,
     ) -> None:
         if not corp_id or not aes_key:
             raise ValueError("the wecom_app channel needs a corp id and an EncodingAESKey")
         super().__init__(token, aes_key, corp_id, max_skew, now)
         self.corp_id = corp_id
+        self.agent_id = agent_id.strip() if agent_id else None
 
     def verify_url(self, query: Mapping[str, str]) -> str:
         """Decrypt the signed ``echostr`` and return its plaintext."""
@@ -57,7 +62,13 @@ class WeComApp(TencentCallback):
         encrypt = required_text(parse_xml(body), "Encrypt")
         self._authenticate(params, encrypt)
         inner = self._require_envelope().decrypt(encrypt, self.corp_id)
-        return xml_message(self.channel, parse_xml(inner))
+        fields = parse_xml(inner)
+        agent = optional_text(fields, "AgentID")
+        if self.agent_id and agent and agent.strip() != self.agent_id:
+            raise ChannelError(400, f"The message is for the WeCom app with AgentID {agent};"
+                                    f" this callback is the app {self.agent_id}'s"
+                                    " (GRIDBOT_WECOM_AGENT_ID).")
+        return xml_message(self.channel, fields)
 
     def encrypt_reply(
         self, reply_xml: str, timestamp: int | None = None, nonce: str | None = None

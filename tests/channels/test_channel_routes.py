@@ -309,6 +309,7 @@ def _settings(**values) -> SimpleNamespace:
         "wecom_corp_id",
         "wecom_token",
         "wecom_aes_key",
+        "wecom_agent_id",
         "wecom_bot_token",
         "wecom_bot_aes_key",
         "bridge_secret",

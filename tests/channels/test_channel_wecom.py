@@ -34,6 +34,7 @@ from ._support import (
     Case,
     app_encrypted,
     bot_encrypted,
+    clock,
     envelope_cases,
     outer_xml_cases,
     wecom_app,
@@ -326,3 +327,15 @@ def test_configuration_errors() -> None:
         WeComBot(BOT_TOKEN, "x" * 42)
     with pytest.raises(ValueError):
         WeComBot("", BOT_KEY)
+
+
+def test_a_message_for_another_app_of_the_corp_is_refused_when_the_agent_id_is_known() -> None:
+    query, body = app_request(dict(APP_FIELDS, AgentID=1000009))
+    ours = WeComApp(CORP_ID, APP_TOKEN, APP_KEY, now=clock, agent_id="1000002")
+    with pytest.raises(ChannelError) as refused:
+        ours.parse(query, body)
+    assert refused.value.status == 400
+    assert "AgentID 1000009" in refused.value.reason and "1000002" in refused.value.reason
+    assert ours.parse(*app_request()).text == "接单 128"  # AgentID 1000002
+    # without GRIDBOT_WECOM_AGENT_ID (a callback-only set-up) any AgentID is taken
+    assert WeComApp(CORP_ID, APP_TOKEN, APP_KEY, now=clock).parse(query, body).msg_id

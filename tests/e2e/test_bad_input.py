@@ -65,6 +65,9 @@ def wecom_cases(spine: Spine) -> list[tuple[str, dict[str, str], bytes]]:
     stale_q, stale_b = wechat_side.wecom_app_request(corp, token, AES_APP, fields,
                                                      timestamp=int(time.time()) - 3600)
     other_q, other_b = wechat_side.wecom_app_request("wwsomeoneelse", token, AES_APP, fields)
+    # another app of the same corp whose callback points here
+    app_q, app_b = wechat_side.wecom_app_request(corp, token, AES_APP, {
+        **fields, "AgentID": spine.wecom.agent_id + 7})
     encrypt = body.split(b"<Encrypt><![CDATA[")[1].split(b"]]>")[0].decode()
     truncated = encrypt[:-24]
     trunc_q = {**query, "msg_signature": wechat_side.sign(token, query["timestamp"], query["nonce"], truncated)}
@@ -77,6 +80,7 @@ def wecom_cases(spine: Spine) -> list[tuple[str, dict[str, str], bytes]]:
         ("bad signature", {**query, "msg_signature": "0" * 40}, body),
         ("stale", stale_q, stale_b),
         ("wrong corp id", other_q, other_b),
+        ("another app's AgentID", app_q, app_b),
         ("truncated ciphertext", trunc_q, trunc_b),
         ("corrupted ciphertext", corrupt_q, corrupt_b),
         ("malformed xml", query, b"<xml><Encrypt>abc</Encr"),
@@ -86,7 +90,7 @@ def wecom_cases(spine: Spine) -> list[tuple[str, dict[str, str], bytes]]:
     ]
 
 
-@pytest.mark.parametrize("case", range(9))
+@pytest.mark.parametrize("case", range(10))
 async def test_bad_wecom_requests_are_refused_and_store_nothing(spine: Spine, case: int):
     name, query, body = wecom_cases(spine)[case]
     response = await spine.client.post("/wecom/app", params=query, data=body)
