@@ -90,7 +90,14 @@ FACILITY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "manhole": ("井盖", "窨井盖", "下水井", "窨井", "检查井", "雨水井", "阴井盖"),
 }
 
-_FACILITY_INDEX = {word: key for key, words in FACILITY_SYNONYMS.items() for word in words}
+#: Places that hold a facility's word without naming the facility ("单元门口的台阶碎了" is a
+#: step at the door, "电梯门口的地砖" a floor tile by the lift): read first, and skipped.
+PLACES_NOT_FACILITIES = ("门口", "单元门口", "大门口", "楼门口", "小区门口", "楼栋门口",
+                         "电梯门口", "家门口", "电梯口", "大门外", "单元门外")
+
+_FACILITY_INDEX: dict[str, str | None] = {
+    word: key for key, words in FACILITY_SYNONYMS.items() for word in words}
+_FACILITY_INDEX.update((place, None) for place in PLACES_NOT_FACILITIES)
 _FACILITY_RE = re.compile(
     "|".join(re.escape(w) for w in sorted(_FACILITY_INDEX, key=len, reverse=True))
 )
@@ -258,7 +265,9 @@ def _extract(raw: str) -> list[dict[str, Any]]:
             spans.add("floor", "-" + str(int(m.group("d"))), m.start(), m.end())
 
     for m in _FACILITY_RE.finditer(text):
-        spans.add("facility", _FACILITY_INDEX[m.group(0)], m.start(), m.end(), exclusive=False)
+        facility = _FACILITY_INDEX[m.group(0)]
+        if facility is not None:
+            spans.add("facility", facility, m.start(), m.end(), exclusive=False)
 
     return sorted(spans.items, key=lambda e: (e["start"], e["end"]))
 

@@ -105,6 +105,22 @@ def test_facilities(text: str, facility: str) -> None:
     assert values(text, "facility")[:1] == [facility]
 
 
+@pytest.mark.parametrize(
+    ("text", "facilities"),
+    [
+        ("小区大门口的路灯坏了", ["light"]),
+        ("单元门口的台阶断了一块", ["road"]),
+        ("电梯门口的地砖碎了", ["road"]),
+        ("单元门口的雨棚塌了一半", []),
+        ("大门口的门禁刷不开", ["door"]),
+        ("门口机按键失灵", ["intercom"]),
+        ("单元门关不上", ["door"]),
+    ],
+)
+def test_a_place_at_a_door_is_no_door(text: str, facilities: list[str]) -> None:
+    assert values(text, "facility") == facilities
+
+
 def test_entity_shape() -> None:
     ent = extract("3号楼电梯")[0]
     assert ent == {"entity": "building", "value": "3", "start": 0, "end": 3, "extractor": EXTRACTOR}
