@@ -3,6 +3,7 @@ micro-wish or dispute: one ticket, routed, with a reply and a task push."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -86,19 +87,28 @@ def _reply_to(ctx: Context) -> ToGroup | ToSender:
     return ToSender(message.channel, message.sender_id, message.chat_id)
 
 
+#: The unit in a ticket's location, as `location_of` writes it ("5号楼3单元…").
+_UNIT_IN_LOCATION = re.compile(r"号楼(\d+)单元")
+
+
 def _duplicate_of(
-    ctx: Context, category: str, facility: str | None, building_id: int | None, text: str,
-    open_tickets: Sequence[TicketView],
+    ctx: Context, category: str, facility: str | None, building_id: int | None,
+    unit: str | None, text: str, open_tickets: Sequence[TicketView],
 ) -> tuple[TicketView, float | None] | None:
     """The open ticket of the same building and category, opened within the window, that
     is the same matter: the same facility when both name one, else the most similar words
-    (`handlers.similarity`, whose score comes along; None for a facility match)."""
+    (`handlers.similarity`, whose score comes along; None for a facility match). A ticket
+    of another unit of the building, when both name theirs, is another matter (each unit
+    has its own lift and stairwell lights)."""
     if building_id is None or category not in ("repair", "complaint"):
         return None
     best: tuple[TicketView, float] | None = None
     for ticket in open_tickets:
         if (ticket.building_id != building_id or ticket.category != category
                 or ctx.now - ticket.created_at > FOLLOW_WINDOW):
+            continue
+        their_unit = _UNIT_IN_LOCATION.search(ticket.location or "")
+        if unit and their_unit and their_unit.group(1) != unit:
             continue
         if facility is not None and ticket.facility is not None:
             if ticket.facility == facility:
@@ -149,7 +159,8 @@ def handle_intent(
         category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
     understood = texts.understood(nlu, category_name)
 
-    duplicate = _duplicate_of(ctx, category, facility, building_id, reported, open_tickets)
+    duplicate = _duplicate_of(ctx, category, facility, building_id, _entity(nlu, "unit"),
+                              reported, open_tickets)
     if duplicate is not None:
         existing, score = duplicate
         why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(

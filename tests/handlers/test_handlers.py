@@ -144,6 +144,20 @@ def test_old_or_different_ticket_is_not_followed():
     assert d.outcome == "ticket_created"
 
 
+def test_another_units_lift_is_another_matter():
+    unit_2 = ticket(id=42, location="3号楼2单元")
+    lift = {"entity": "facility", "value": "lift"}
+    other = handle_message(ctx("1单元电梯又坏了", sender="wxid_res2"), nlu(
+        "repair_request", entities=[lift, {"entity": "unit", "value": "1"}]), [unit_2])
+    assert other.outcome == "ticket_created"
+    same = handle_message(ctx("2单元电梯又坏了", sender="wxid_res2"), nlu(
+        "repair_request", entities=[lift, {"entity": "unit", "value": "2"}]), [unit_2])
+    assert same.outcome == "followed" and same.follow.ticket_id == 42
+    unnamed = handle_message(ctx("电梯又坏了", sender="wxid_res2"), nlu(
+        "repair_request", entities=[lift]), [unit_2])  # no unit said: the building's lift
+    assert unnamed.outcome == "followed"
+
+
 def test_decision_audit_says_why():
     d = handle_message(ctx("电梯坏了"), nlu("repair_request", 0.91))
     audit = d.audit()
