@@ -1176,7 +1176,7 @@ def queries(viewers: Viewers, now: datetime, list_params: dict[str, Any]) -> lis
     # What a city's admin searches for most: a ticket's number, a resident's name with the
     # building, a phrase in many tickets, a word in no ticket (every ticket is looked at to
     # say so).
-    for words in (f"#{viewers.ticket}", "王先生 3号楼", "电梯坏了", "没有这样的话"):
+    for words in (f"#{viewers.ticket}", "王先生 3号楼", "路灯坏了", "没有这样的话"):
         found.append(Query("list", f"list, city, q={words}", f"{tickets}&q={quote(words)}",
                            "token"))
     # A common word with another filter or word, over the whole city.
