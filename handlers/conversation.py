@@ -48,7 +48,7 @@ from domain.notices import NoticeView
 from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
-from handlers.intents import building_of, location_of
+from handlers.intents import PERSONAL_DANGERS, REPAIR_DANGERS, building_of, location_of
 from handlers.messages import TICKET_INTENTS, handle_message
 
 #: How long the answer to a question is awaited.
@@ -362,10 +362,16 @@ def _home_statement(ctx: Context, nlu: dict[str, Any], live: Memory) -> Decision
 def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
               ticket: TicketView) -> Decision | None:
     """A short message right after the sender's report that adds to it, not another
-    matter: another facility, another building or a sure report of another kind is not."""
+    matter: another facility, another building, a sure report of another kind or a danger
+    of another kind (a fight during a repair) is not. One that says people are in danger
+    now makes the ticket an emergency."""
     text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
     if not text or len(text) > FRAGMENT_MAX_CHARS or ticket.status not in OPEN_STATUSES:
         return None
+    danger = nlu.get("danger")
+    if (danger in PERSONAL_DANGERS if ticket.category == "repair"
+            else danger in REPAIR_DANGERS):
+        return None  # a fight during a repair, a fire during a dispute: another matter
     if _bare(text) in _bare(ticket.text):
         return None  # the report said again: answered as a repeat, not added to itself
     facility = _entity(nlu, "facility")
@@ -394,6 +400,8 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         where = location_of(nlu, building.number if building else None)
         fields["location"] = where
     seconds = int((ctx.now - ticket.created_at).total_seconds())
+    if danger is not None and ticket.urgency != "emergency":
+        return _emergency_addition(ctx, nlu, live, ticket, text, fields, where, seconds)
     sends: list[Send] = []
     if ticket.assignee_id is not None:
         sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_TASK,
@@ -406,6 +414,46 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         "supplemented",
         texts.WHY_SUPPLEMENTED.format(sender=_sender(ctx), ticket=ticket.id,
                                       seconds=max(0, seconds), text=texts.excerpt(text, 60)),
+        changes=[ChangeTicket(ticket.id, "supplemented",
+                              texts.EVENT_SUPPLEMENTED.format(text=text),
+                              expect_status=OPEN_STATUSES, fields=fields)],
+        sends=sends, nlu=nlu,
+        conversation=ConversationChange(live.key, last_ticket_id=ticket.id,
+                                        last_ticket_until=ctx.now + FRAGMENT_WINDOW))
+
+
+def _emergency_addition(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketView,
+                        text: str, fields: dict[str, Any], where: str,
+                        seconds: int) -> Decision:
+    """The addition of one who says people are in danger now ("电梯停了" then "里面有人被困住
+    了"): the ticket becomes an emergency with the street's emergency deadlines where they
+    come sooner, its holder is told so, and the resident, wherever they wrote, hears whom
+    to call meanwhile."""
+    accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
+        ticket.category, "emergency", ctx.now)
+    fields = {**fields, "urgency": "emergency"}
+    if ticket.status in ("new", "reopened") and (
+            ticket.accept_due_at is None or accept_due < ticket.accept_due_at):
+        fields["accept_due_at"] = accept_due
+    if ticket.resolve_due_at is None or resolve_due < ticket.resolve_due_at:
+        fields["resolve_due_at"] = resolve_due
+    sends: list[Send] = []
+    if ticket.assignee_id is not None:
+        sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_EMERGENCY_TASK, {
+            "text": text, "where": where or "未注明",
+            "accept_due": texts.when(fields.get("accept_due_at", ticket.accept_due_at)),
+            "resolve_due": texts.when(fields["resolve_due_at"] if "resolve_due_at" in fields
+                                      else ticket.resolve_due_at)},
+            ticket_id=ticket.id, key="supplement"))
+    sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED_EMERGENCY, {
+        "reporter": ctx.message.sender_name or "您", "urgency_note": texts.EMERGENCY_NOTE},
+        ticket_id=ticket.id, key="reply"))
+    why = texts.DANGER_NAMES.get(str(nlu.get("danger")), "危险")
+    return Decision(
+        "supplemented",
+        texts.WHY_SUPPLEMENTED.format(sender=_sender(ctx), ticket=ticket.id,
+                                      seconds=max(0, seconds), text=texts.excerpt(text, 60))
+        + texts.WHY_MADE_EMERGENCY.format(danger=why),
         changes=[ChangeTicket(ticket.id, "supplemented",
                               texts.EVENT_SUPPLEMENTED.format(text=text),
                               expect_status=OPEN_STATUSES, fields=fields)],

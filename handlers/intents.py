@@ -87,6 +87,14 @@ def _reply_to(ctx: Context) -> ToGroup | ToSender:
     return ToSender(message.channel, message.sender_id, message.chat_id)
 
 
+#: Dangers to people that make any matter an emergency (a fight, someone collapsed); a fire,
+#: gas or someone trapped is one when reported as a repair (a complaint about a fire hazard
+#: is not).
+PERSONAL_DANGERS = ("violence", "medical")
+#: Dangers that are repairs (LABELING.md's emergencies): reported as happening now, they make
+#: an emergency repair even when the model read the message as chatter ("救命 我被困在电梯里了").
+REPAIR_DANGERS = ("trapped", "fire", "gas")
+
 #: The unit in a ticket's location, as `location_of` writes it ("5号楼3单元…").
 _UNIT_IN_LOCATION = re.compile(r"号楼(\d+)单元")
 
@@ -144,8 +152,12 @@ def handle_intent(
     grid = ctx.org.grid(building.grid_id) if building else None
     facility = _entity(nlu, "facility")
     urgency = nlu.get("urgency") or "normal"
+    danger = nlu.get("danger")
     if category != "repair":
         urgency = "normal"
+    if danger in PERSONAL_DANGERS or (danger and category == "repair"):
+        # People in danger now: minutes, not hours, and whom to call meanwhile.
+        urgency = "emergency"
     tier = nlu.get("tier") if category == "dispute" else None
     if category == "dispute" and tier is None:
         tier = "small"

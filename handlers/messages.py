@@ -17,7 +17,7 @@ from domain.decisions import (
 from domain.notices import NoticeView
 from domain.tickets import TicketView
 from handlers import texts
-from handlers.intents import handle_intent
+from handlers.intents import REPAIR_DANGERS, handle_intent
 from handlers.notice_answers import look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
@@ -35,10 +35,18 @@ def review_request(message_text: str, nlu: dict[str, Any]) -> ReviewRequest | No
     intent = nlu.get("intent", {})
     unsure_top = top.get("name") in TICKET_INTENTS and top.get("name") != intent.get("name")
     unsure_ticket = intent.get("name") in TICKET_INTENTS and (
-        intent.get("confidence", 1.0) < REVIEW_BELOW or nlu.get("mention_override"))
+        intent.get("confidence", 1.0) < REVIEW_BELOW or nlu.get("mention_override")
+        or nlu.get("danger_override"))
     if not (unsure_top or unsure_ticket):
         return None
     return ReviewRequest("low_confidence", message_text, top.get("name"), top.get("confidence"))
+
+
+def _as_emergency_repair(nlu: dict[str, Any]) -> dict[str, Any]:
+    ranked = {r.get("name"): r.get("confidence", 0.0) for r in nlu.get("intent_ranking", ())}
+    return {**nlu, "intent": {"name": "repair_request",
+                              "confidence": ranked.get("repair_request", 0.0)},
+            "urgency": "emergency", "danger_override": True}
 
 
 def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +70,9 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
             notices: Sequence[NoticeView]) -> Decision:
     message = ctx.message
     intent = nlu.get("intent", {}).get("name", "none")
+    if intent == "none" and nlu.get("danger") in REPAIR_DANGERS:
+        nlu = _as_emergency_repair(nlu)
+        intent = "repair_request"
     if intent == "none" and message.mentions_bot:
         nlu = _with_mention_bar(nlu)
         intent = nlu["intent"]["name"]

@@ -358,10 +358,15 @@ def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
             confidence=float(model.get("confidence") or 0.0))
     if nlu.get("mention_override"):
         said += "，因为@了网格小助手，按较低的门槛立单"
+    if nlu.get("danger_override"):
+        said += f"，但说的是{DANGER_NAMES.get(nlu.get('danger'), '危险')}正在发生，按紧急报修立单"
     return said
 
 
+DANGER_NAMES = {"trapped": "有人被困", "fire": "着火冒烟", "gas": "燃气泄漏",
+                "violence": "有人动手或持械", "medical": "有人晕倒或受伤"}
 WHY_CHATTER = "{understood}，不是需要立单的事，不回复"
+WHY_MADE_EMERGENCY = "；补充说{danger}，工单改为紧急"
 WHY_HELP = "{understood}，对网格小助手说话但没有需要立单的事，回复了使用说明"
 WHY_ASK_BUILDING = "{understood}，但群不是已登记的楼组群，文字里也没有已知的楼号，已询问几号楼"
 WHY_FOLLOWED = "{understood}，{building}已有同类未办结工单 #{ticket}，把反映人加为关注"
@@ -734,6 +739,12 @@ HOME_REMEMBERED = "已记住您住{building}，下次不用再说楼号。"
 #: To whoever holds a ticket, when its reporter added a few words to it a moment later.
 TICKET_SUPPLEMENT_TASK = "工单 #{id} 居民补充：{text}\n地点：{where}"
 TICKET_SUPPLEMENTED = "已补充到工单 #{id}。"
+# A supplement that says people are in danger now ("里面有人被困住了"): the ticket becomes an
+# emergency, its holder is told so and the resident hears whom to call meanwhile.
+TICKET_SUPPLEMENT_EMERGENCY_TASK = (
+    "【紧急】工单 #{id} 居民补充：{text}\n地点：{where}\n已改为紧急，请于 {accept_due} 前接单，"
+    "{resolve_due} 前办结")
+TICKET_SUPPLEMENTED_EMERGENCY = "@{reporter} 已补充到工单 #{id}{urgency_note}。"
 EVENT_SUPPLEMENTED = "居民补充：{text}"
 WHY_SUPPLEMENTED = "{sender}刚报的工单 #{ticket}（{seconds} 秒内），这条是补充：{text}"
 WHY_ANSWERED_BUILDING = "回答了楼号追问（{building}）：{reason}"

@@ -1,6 +1,7 @@
 """Ticket attributes derived from a message: repair urgency and dispute tier.
 
-Both follow the rules in LABELING.md:
+Both follow the rules in LABELING.md; ``danger`` (any intent) says whether people are in
+danger now, which gridbot answers with whom to call and handles within minutes:
 
 * ``urgency`` (repairs only): ``emergency`` when people are trapped in a lift, there is a gas
   smell, sparks or a fire risk, flooding, or water pouring through a ceiling; else ``normal``.
@@ -56,6 +57,43 @@ _NOT_REPORTED = re.compile(
     r"|(?:万一|真|要是|如果|一旦|假如|小心|防止|以防|预防)[^，。！？!?,.]{0,4}(?:着火|起火|失火|火灾|漏电|漏气|被困|淹)"
     r"|(?:点|打)不着火?|不着火"
 )
+
+# Danger to people, reported as happening now: someone trapped in a lift, a fire, a gas
+# leak (the repairs LABELING.md calls emergencies), violence, someone collapsed.
+_DANGER = {
+    "trapped": re.compile(
+        r"(?:困|关|卡|锁)在了?(?:电梯|轿厢)|被困|困住了|"
+        r"(?:电梯|轿厢)[^，。！？!?,.]{0,12}(?:出不来|困住|困人)"),
+    "fire": re.compile(r"着火|起火|失火|火灾|烧起来|浓烟|冒烟"),
+    "gas": re.compile(r"(?:煤气|燃气|天然气)的?(?:泄漏|泄露|漏了|在漏|漏气|味)|漏气"),
+    "violence": re.compile(
+        r"拿(?:着)?(?:刀|菜刀|棍子|铁棍|棒子)|动刀|砍人|捅人|杀人了|打人了|打起来了|"
+        r"喊救命|要砍|要杀"),
+    "medical": re.compile(
+        r"晕倒|昏倒|昏迷|叫不醒|不省人事|摔倒了?起不来|倒在地上|没有?呼吸|心脏病|抽搐|"
+        r"口吐白沫"),
+}
+# What makes a danger told of no danger now: over, heard of elsewhere, drilled, feared.
+_OVER_OR_ELSEWHERE = re.compile(
+    r"已经(?:解决|处理|修好|出来|救出|灭|没事|好了)|救出来|出来了|没事了|虚惊|放心|听说|新闻|"
+    r"报道|上次|以前|之前|去年|前年|前几天|演练|演习|防火|安全知识|注意安全|小心|差点|隐患|这要"
+)
+
+
+def danger(text: str, normalized: str | None = None) -> str | None:
+    """The danger to people a message reports as happening now (``trapped``, ``fire``,
+    ``gas``, ``violence``, ``medical``), whatever its intent; None for none, and for one
+    denied, feared, over or heard of elsewhere ("没有人被困", "万一着火", "已经救出来了",
+    "听说隔壁小区着火了")."""
+    norm = normalize(text) if normalized is None else normalized
+    if _OVER_OR_ELSEWHERE.search(norm):
+        return None
+    norm = _NOT_REPORTED.sub(" ", norm)
+    for kind, pattern in _DANGER.items():
+        if pattern.search(norm):
+            return kind
+    return None
+
 
 _BIG = re.compile(
     "|".join(

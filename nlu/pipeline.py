@@ -251,7 +251,8 @@ class IntentModel:
                 "terms": [{"term": t, "weight": round(w, 3)} for t, w in heaviest[:top]]}
 
     def parse(self, text: Any) -> dict[str, Any]:
-        """The Rasa ``/model/parse`` answer for ``text`` plus ``urgency``, ``tier``, ``model``."""
+        """The Rasa ``/model/parse`` answer for ``text`` plus ``urgency``, ``tier``, ``danger``
+        and ``model``."""
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         norm = normalize(text)
@@ -263,6 +264,7 @@ class IntentModel:
             "entities": entities.extract(text),
             "urgency": attributes.urgency(text, intent, norm),
             "tier": attributes.tier(text, intent, norm),
+            "danger": attributes.danger(text, norm),
             "model": self.version,
         }
 

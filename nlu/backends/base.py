@@ -76,7 +76,7 @@ def answer(
     model: str,
     extra_entities: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The parse answer: Rasa's keys, then ``urgency``, ``tier`` and ``model``."""
+    """The parse answer: Rasa's keys, then ``urgency``, ``tier``, ``danger`` and ``model``."""
     return {
         "text": text,
         "intent": {"name": intent, "confidence": round(float(confidence), 4)},
@@ -84,5 +84,6 @@ def answer(
         "entities": merge_entities(extra_entities, entities.extract(text)),
         "urgency": attributes.urgency(text, intent),
         "tier": attributes.tier(text, intent),
+        "danger": attributes.danger(text),
         "model": model,
     }

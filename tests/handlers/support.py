@@ -68,10 +68,11 @@ def ctx(text: str, *, sender: str = "wxid_res1", name: str | None = "王阿姨",
 
 
 def nlu(intent: str, confidence: float = 0.95, entities: list | None = None,
-        urgency: str | None = None, tier: str | None = None, ranking: list | None = None) -> dict:
+        urgency: str | None = None, tier: str | None = None, ranking: list | None = None,
+        danger: str | None = None) -> dict:
     return {"text": "", "intent": {"name": intent, "confidence": confidence},
             "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
-            "entities": entities or [], "urgency": urgency, "tier": tier}
+            "entities": entities or [], "urgency": urgency, "tier": tier, "danger": danger}
 
 
 def ticket(**over) -> TicketView:

@@ -159,6 +159,31 @@ def test_a_short_message_right_after_a_report_is_added_to_it():
     assert again.outcome != "supplemented" and not again.changes
 
 
+def test_an_addition_that_says_people_are_in_danger_makes_the_ticket_an_emergency():
+    group = {"channel": "bridge", "chat_id": "b3@chatroom", "sender": "wxid_res1"}
+    stopped = ticket(text="3号楼电梯又停了", location="3号楼", created_at=NOW - timedelta(seconds=2))
+    memory = Memory(GROUP_KEY, last_ticket_id=128, last_ticket_until=NOW + timedelta(seconds=88))
+    message, understood = said("里面有人被困住了！！快点", "repair_request", 0.76, **group)
+    d = converse(message, {**understood, "danger": "trapped"}, memory, last_ticket=stopped)
+    assert d.outcome == "supplemented" and "工单改为紧急" in d.reason
+    (change,) = d.changes
+    assert change.fields["urgency"] == "emergency"
+    assert change.fields["accept_due_at"] == NOW + timedelta(minutes=10)  # not 2 hours
+    task, reply = d.sends
+    assert task.to == ToPerson(WORKER) and task.render(128).startswith(
+        "【紧急】工单 #128 居民补充：里面有人被困住了！！快点")
+    assert reply.render(128) == ("@王阿姨 已补充到工单 #128（紧急，已优先派单；情况危急请先拨打"
+                                 " 119 火警、120 急救或 110 报警）。")
+    # A fight during a repair, or a fire during a dispute, is another matter.
+    fight, understood = said("有人拿刀砍人了", "repair_request", 0.7, **group)
+    other = converse(fight, {**understood, "danger": "violence"}, memory, last_ticket=stopped)
+    assert other.outcome == "ticket_created"
+    quarrel = replace(stopped, category="dispute", facility=None, text="楼上楼下吵起来了")
+    fire, understood = said("着火了", "dispute", 0.5, **group)
+    other = converse(fire, {**understood, "danger": "fire"}, memory, last_ticket=quarrel)
+    assert other.outcome != "supplemented"
+
+
 def test_a_command_lets_what_was_remembered_lapse():
     from domain.decisions import Decision
 

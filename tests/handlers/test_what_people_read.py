@@ -147,6 +147,29 @@ def test_an_emergency_is_told_whom_to_call_meanwhile():
     assert "119" not in calm.sends[0].render(5)
 
 
+def test_someone_trapped_is_an_emergency_repair_though_the_model_read_chatter():
+    said = "救命 我被困在电梯里了"
+    d = handle_message(ctx(said), nlu("none", 0.8, danger="trapped", ranking=[
+        {"name": "none", "confidence": 0.8}, {"name": "repair_request", "confidence": 0.15}]))
+    assert d.outcome == "ticket_created" and d.create.category == "repair"
+    assert d.create.urgency == "emergency"
+    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+    assert "有人被困正在发生，按紧急报修立单" in d.reason
+    assert d.review is not None  # an admin sees what the model missed
+    calm = handle_message(ctx("今天天气不错"), nlu("none", 0.8))
+    assert calm.outcome == "ignored"
+
+
+@pytest.mark.parametrize("intent,danger", [("complaint", "violence"), ("dispute", "violence"),
+                                           ("repair_request", "medical")])
+def test_people_in_danger_make_any_matter_an_emergency(intent, danger):
+    d = handle_message(ctx("有人拿着刀在楼道里堵人"), nlu(intent, danger=danger, tier="big"))
+    assert d.create.urgency == "emergency"
+    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+    hazard = handle_message(ctx("楼道里堆满纸箱 着火了都跑不出去"), nlu("complaint", danger="fire"))
+    assert hazard.create.urgency == "normal"  # a fire feared in a complaint is no emergency
+
+
 def test_a_big_dispute_is_told_to_call_the_police_if_anyone_is_in_danger():
     d = handle_message(ctx("402的男的拿着刀在楼道里骂人，说要砍死我"), nlu("dispute", tier="big"))
     assert "工单 #5（如有人身危险，请先拨打 110 报警）。" in d.sends[0].render(5)

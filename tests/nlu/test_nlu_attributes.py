@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.attributes import tier, urgency
+from nlu.attributes import danger, tier, urgency
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,28 @@ def test_bad_input_is_tolerated() -> None:
     assert urgency("", "repair_request") == "normal"
     assert tier("", "dispute") == "small"
     assert urgency("\x00" * 10 + "煤气味", "repair_request") == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("救命 我被困在电梯里了", "trapped"),
+        ("电梯卡住了里面的人出不来", "trapped"),
+        ("3号楼起火了 楼道里全是烟", "fire"),
+        ("厨房一股很浓的煤气味", "gas"),
+        ("快来人 五楼有人拿刀砍人了", "violence"),
+        ("隔壁两口子打起来了", "violence"),
+        ("楼道里有个老人晕倒了 叫不醒", "medical"),
+        ("王奶奶摔倒了起不来", "medical"),
+        # over, heard of elsewhere, feared, denied: nobody is in danger now
+        ("刚才被困电梯的老人已经出来了 大家放心", None),
+        ("听说隔壁小区昨晚着火了", None),
+        ("楼道里堆满纸箱 存在火灾隐患", None),
+        ("万一着火了怎么办", None),
+        ("电梯停了 还好没有人被困", None),
+        ("笑死我了 救命", None),
+        ("电梯坏了三天了", None),
+    ],
+)
+def test_danger_now(text: str, kind: str | None) -> None:
+    assert danger(text) == kind
