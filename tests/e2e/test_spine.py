@@ -55,6 +55,20 @@ async def test_repair_becomes_a_routed_ticket_with_reply_and_push(spine: Spine):
     assert evidence["intent"] == "repair_request" and evidence["terms"]
 
 
+async def test_someone_trapped_is_an_emergency_though_the_model_reads_chatter(spine: Spine):
+    """The model reads 救命 我被困在电梯里了 as no matter; the danger it reports makes it an
+    emergency repair, pushed, answered with whom to call, and put before an admin."""
+    await spine.bridge_say("救命 我被困在电梯里了")
+    await spine.settle()
+    [reply] = spine.group_posts()
+    assert "120 急救或 110 报警" in reply["text"]
+    ticket = await spine.api(f"/api/v1/tickets/{ticket_id_in(reply['text'])}")
+    assert ticket["category"] == "repair" and ticket["urgency"] == "emergency"
+    assert "有人被困正在发生，按紧急报修立单" in ticket["decision"]["reason"]
+    [push] = spine.pushes()
+    assert "紧急" in push["textcard"]["title"]
+
+
 async def test_worker_works_the_ticket_and_the_group_hears_each_step(spine: Spine):
     await spine.bridge_say("3号楼2单元楼道灯坏了好几天了，晚上黑漆漆的")
     await spine.settle()
