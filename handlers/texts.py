@@ -427,6 +427,7 @@ WHY_WHISTLED = "{actor}吹哨，交{department}报到处理（{due} 前报到）
 WHY_REPORTED = "{department}报到"
 #: The ticket's holder hears of the steps someone else takes on it.
 REPORTED_FOR_HOLDER = "工单 #{id} {department}已报到，接手处理。"
+WHISTLED_FOR_HOLDER = "工单 #{id} 已由{actor}吹哨交{department}，须于 {due} 前报到。"
 RESOLVED_FOR_HOLDER = "工单 #{id} 已由{actor}办结：{note}"
 WHY_REPORTED_FOR = "{actor}代{department}报到"
 WHY_RESPOND_OVERDUE = "{department}超过报到时限（{due}）仍未报到，已告知{told}"

@@ -48,9 +48,12 @@ def _where(org: OrgMap, ticket: TicketView) -> tuple[str, str]:
 
 
 def _category(ticket: TicketView) -> str:
+    """What a department's card calls the matter: its kind, tier, and 紧急 for an emergency."""
     name = texts.CATEGORY_NAMES.get(ticket.category, ticket.category)
     if ticket.tier:
         name += "·" + texts.TIER_NAMES.get(ticket.tier, ticket.tier)
+    if ticket.urgency == "emergency":
+        name += "·" + texts.URGENCY_NAMES["emergency"]
     return name
 
 
@@ -117,10 +120,12 @@ def whistle(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         expect_fields={"department_id": ticket.department_id},
         event_data={"department": department.name, "department_id": department.id},
     )
+    holder = tell_holder(ctx, ticket, texts.WHISTLED_FOR_HOLDER, {
+        "actor": actor, "department": department.name, "due": texts.when(due)})
     return _change_decision(
         ctx, command, ticket, change, f"吹哨交{department.name}",
         texts.WHISTLED_GROUP, {"department": department.name},
-        extra_sends=[_task(ctx, ticket, department, due)],
+        extra_sends=[_task(ctx, ticket, department, due), *holder],
     )
 
 

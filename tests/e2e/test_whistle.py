@@ -45,7 +45,10 @@ async def test_a_department_on_wecom_is_whistled_reports_and_resolves(streets: S
     assert whistled["mention_ids"] == ["wxid_res1"]
     assert f"#{ticket_id}" in whistled["text"]
     assert "街道已吹哨，由房管所报到处理" in whistled["text"]
-    assert len(spine.pushes()) == 3 and len(spine.group_posts()) == 2
+    # the grid worker who holds it hears who has it now
+    [told] = answers_to(spine, "zhangwg")
+    assert told.startswith(f"工单 #{ticket_id} 已由陈网格长吹哨交房管所，须于 ")
+    assert len(spine.pushes()) == 4 and len(spine.group_posts()) == 2
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
     assert ticket["department"] == "房管所" and ticket["respond_due_at"] is not None
     assert ticket["reported_at"] is None and ticket["status"] == "new"
@@ -70,6 +73,8 @@ async def test_a_department_on_wecom_is_whistled_reports_and_resolves(streets: S
     assert len(posts) == 5 and len(answers_to(spine, "fgs")) == 4
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
     assert ticket["status"] == "resolved"
+    assert answers_to(spine, "zhangwg")[1:] == [
+        f"工单 #{ticket_id} 房管所已报到，接手处理。", f"工单 #{ticket_id} 已由房管所办结：门禁已更换"]
     assert [e["kind"] for e in ticket["events"]] == [
         "created", "whistled", "reported", "progress", "resolved"]
     assert [e["actor"] for e in ticket["events"][2:]] == ["房管所"] * 3

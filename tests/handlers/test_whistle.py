@@ -83,6 +83,12 @@ def test_an_emergency_whistled_is_reported_on_within_the_streets_time_to_accept_
     minutes = WORG.sla_for(emergency.building_id).accept_seconds("emergency") // 60
     assert minutes < 4 * 60  # the department's own respond time is 4 hours
     assert change.fields["respond_due_at"] == NOW + timedelta(minutes=minutes)
+    decision = say("吹哨 128 房管所", LEADER, emergency)
+    [task] = [s for s in decision.sends if isinstance(s.to, ToDepartment)]
+    assert task.render_card(128)[0].startswith("【吹哨·报修·紧急】")
+    # the worker who holds it hears who has it now, and by when they must report
+    [told] = [s.render(128) for s in decision.sends if s.to == ToPerson(WORKER)]
+    assert told.startswith("工单 #128 已由陈网格长吹哨交房管所，须于 ") and told.endswith(" 前报到。")
 
 
 @pytest.mark.parametrize("who", [LEADER, DISTRICT_ADMIN, ADMIN])
