@@ -98,7 +98,9 @@ def cancel(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if ticket.department_id is not None:
         told.append(Send(ToDepartment(ticket.department_id), texts.CANCELLED_FOR_HOLDER,
                          {"said": said}, ticket_id=ticket.id, key="department"))
-    return _change_decision(ctx, command, ticket, change, "撤销", extra_sends=told)
+    # Whoever follows it hears it is withdrawn: their matter is not being handled any more.
+    return _change_decision(ctx, command, ticket, change, "撤销", texts.CANCELLED_FOR_RESIDENTS,
+                            {}, extra_sends=told)
 
 
 COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [

@@ -466,6 +466,7 @@ REOPEN_TOO_LATE = (
     "说一下（例如“3号楼楼道灯又坏了”），我会为您新建工单。"
 )
 CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销{said}，无需再处理，谢谢！"
+CANCELLED_FOR_RESIDENTS = "@{reporter} 工单 #{id} 已由反映人撤销。如果问题仍在，请再说一下，我会新建工单。"
 WHY_REMINDED = "工单 #{ticket} 办结后还没有评价，提醒居民评价（只提醒一次）"
 WHY_REMINDER_PASSED = "评价提醒已不适用（工单 #{ticket} 已{status}或已重新办结），不处理"
 WHY_AUTO_CLOSED = "工单 #{ticket} 办结后到评价时限（{due}）仍未评价，按已办结关闭，不计评价"

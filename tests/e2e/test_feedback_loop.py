@@ -148,11 +148,18 @@ async def test_the_reporter_cancels_and_nobody_else_can(spine: Spine):
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
     assert ticket["status"] == "new" and len(ticket["events"]) == 1
 
-    await spine.bridge_say(f"撤销 {ticket_id}")
+    # another resident reports the same light: they follow the ticket
+    await spine.bridge_say("3号楼楼道灯坏了 晚上看不见", sender="wxid_res2", name="李叔")
+    await spine.settle()
+    assert f"#{ticket_id}" in spine.group_posts()[-1]["text"]
+
+    await spine.bridge_say(f"撤销 {ticket_id} 我自己换好灯泡了")
     await spine.settle()
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
     assert ticket["status"] == "cancelled" and ticket["events"][-1]["kind"] == "cancelled"
-    assert f"#{ticket_id}" in spine.group_posts()[-1]["text"]
+    said = spine.group_posts()[-1]  # once, to the reporter and the follower
+    assert f"#{ticket_id} 已由反映人撤销。如果问题仍在" in said["text"]
+    assert set(said["mention_ids"]) == {"wxid_res1", "wxid_res2"}
     told = [p for p in spine.pushes()[pushes:] if p["touser"] == "zhangwg"
             and "已由反映人撤销" in p["text"]["content"]]
     assert len(told) == 1 and f"#{ticket_id}" in told[0]["text"]["content"]
