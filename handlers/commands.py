@@ -89,6 +89,7 @@ class Command:
     ticket_id: int | None = None
     arg: str = ""
     error: str | None = None  # set when the command word was right but the rest was not
+    remark: str = ""  # what follows a number said with words after it ("评价 677 5 师傅辛苦了")
 
 
 def normalise(text: str) -> str:
@@ -202,13 +203,17 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
         after = rest[ticket.end(1):]
         apart = bool(_APART.match(after))
         ticket_id, rest = number, ticket.group(2).strip()
-    arg = _NOTE_LEAD.sub("", rest)
+    arg = written = _NOTE_LEAD.sub("", rest)
     if spec.fold:
         arg = fold(arg)
+    remark = ""
     if spec.number and arg:
         said = spoken_rating(arg)
-        if said == arg:  # "评价 677 5 师傅辛苦了": the 5
-            said = spoken_rating(_AFTER_RATING.split(arg, maxsplit=1)[0])
+        if said == arg:  # "评价 677 5 师傅辛苦了": the 5, and what is said with it
+            first = _AFTER_RATING.split(arg, maxsplit=1)[0]
+            said = spoken_rating(first)
+            if said != first or first.isdigit():  # the words as written, not folded
+                remark = "".join(_AFTER_RATING.split(written, maxsplit=1)[1:]).strip()
         arg = said
     if spec.arg == "none":
         if not arg:
@@ -225,4 +230,4 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
         if spec.bad_arg_is_conversation:
             return None
         return Command(word, ticket_id, arg, error=spec.usage)
-    return Command(word, ticket_id, arg)
+    return Command(word, ticket_id, arg, remark=remark)

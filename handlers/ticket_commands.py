@@ -475,6 +475,10 @@ def query(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     )
 
 
+#: A rating this low or lower is told to whoever holds the ticket, words or none.
+POOR_RATING = 2
+
+
 def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     """评价: the reporter confirms and rates, which closes it. A follower may say 没修好, but
     their rating would close it before the reporter had their say."""
@@ -486,9 +490,14 @@ def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     stars = int(command.arg)
     # Rating a fulfilled wish confirms it: its volunteer earns the street's points.
     awards, told = volunteers.points_for_wish(ctx.org, ticket)
+    said = texts.remark(command.remark, texts.RATING_REMARK)  # "评价 680 1 拖了这么久"
+    if said or stars <= POOR_RATING:
+        # Whoever did the work hears what the resident said of it, and a poor rating.
+        told = [*told, *tell_holder(ctx, ticket, texts.RATED_FOR_HOLDER,
+                                    {"stars": stars, "said": said})]
     decision = _ticket_change(
         ctx, command, ticket, kind="rated", status="closed", expect=("resolved",),
-        text=f"评价 {stars} 星", what="评价", resident_template=None,
+        text=f"评价 {stars} 星{said}", what="评价", resident_template=None,
         fields={"rating": stars, "closed_at": ctx.now}, extra_sends=told,
     )
     if decision.changes and awards:

@@ -184,6 +184,20 @@ def test_the_reporter_rates_and_a_follower_is_pointed_to_not_fixed():
     assert reporter.changes[0].fields["rating"] == 4 and reporter.changes[0].status == "closed"
 
 
+def test_what_is_said_with_a_rating_stays_on_the_ticket_and_reaches_its_holder():
+    decision = command("评价 128 1 拖了这么久，态度也差", ticket(**WAITING))
+    [change] = decision.changes
+    assert change.fields["rating"] == 1 and change.text == "评价 1 星：拖了这么久，态度也差"
+    [told] = [s.render(128) for s in decision.sends if s.to == ToPerson(WORKER)]
+    assert told == "工单 #128 居民评价 1 星：拖了这么久，态度也差"
+    poor = command("评价 128 2", ticket(**WAITING))  # a poor rating, words or none
+    assert [s.render(128) for s in poor.sends if s.to == ToPerson(WORKER)] == [
+        "工单 #128 居民评价 2 星"]
+    good = command("评价 128 5", ticket(**WAITING))
+    assert not [s for s in good.sends if s.to == ToPerson(WORKER)]
+    assert good.changes[0].text == "评价 5 星"
+
+
 def test_not_fixed_on_an_open_ticket_is_refused():
     decision = command("没修好 128", ticket(status="accepted"))
     assert decision.outcome == "refused" and decision.changes == []

@@ -198,6 +198,12 @@ def test_commands_parse(text, word, ticket_id, arg):
     assert (command.word, command.ticket_id, command.arg) == (word, ticket_id, arg)
 
 
+@pytest.mark.parametrize("text,remark", [("评价 677 5 师傅辛苦了", "师傅辛苦了"),
+                                         ("评价 12，五星 谢谢", "谢谢"), ("评价 12 4", "")])
+def test_what_is_said_with_a_rating_is_kept(text, remark):
+    assert parse_command(text).remark == remark
+
+
 @pytest.mark.parametrize("text", ["查询一下物业电话", "完成了吗", "接单的师傅什么时候来", "我的工单呢在哪里看",
                                   # a number running on into words
                                   "查询 3号楼的停水", "接单 3号楼电梯", "我的任务呢"])
