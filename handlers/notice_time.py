@@ -3,13 +3,15 @@
     通知 明天停水                   now
     通知 12-01 08:00 明天停水       at 08:00 on 1 December (Beijing time)
     通知 2026-12-01 08:00 …         with the year
-    通知 12月1日 8:00 …             12月1号 8点 / 8点半 / 8点30分
-    通知 明天 08:00 …               今天, 明天, 后天, 今晚, 明早, 明晚; 上午, 下午, 晚上 …
+    通知 定时 12月1日 8:00 …        12月1号 8点 / 8点半 / 8点30分, after 定时
+    通知 定时 明天 08:00 …          今天, 明天, 后天, 今晚, 明早, 明晚; 上午, 下午, 晚上 …
 
-A schedule is a day and a time, then a space or a punctuation mark, then the text: "通知
-明天8点开会" is a notice about a meeting, sent now, and so is a time that starts a range
-("通知 明天 9:00-12:00 停水"). After a date written with digits ("12-01 08:00停水") the
-space may be left out. A day or time that does not exist ("13-01", "25:00"), a date in digits
+A schedule is a date in digits (or, after 定时, a day in words) and a time, then a space or
+a punctuation mark, then the text. A day in words without 定时 says when the matter is, not
+when to send: "通知 今晚8点 小区停电检修" warns now of tonight's power cut (sent at eight it
+would come as the lights go out, the time cut from it). "通知 明天8点开会" is sent now,
+and so is a time that starts a range ("通知 12-01 9:00-12:00 停水"). After a date written
+with digits ("12-01 08:00停水") the space may be left out. A day or time that does not exist ("13-01", "25:00"), a date in digits
 followed by a time gridbot cannot read ("12-01 8.00 停水"), a moment already past or more
 than a year ahead, and a schedule without text get a usage answer.
 """
@@ -60,24 +62,36 @@ _NUMERIC_DATE_THEN_DIGIT = re.compile(r"^(?:\d{4}[-/])?\d{1,2}[-/]\d{1,2}\s+\d")
 # A time that starts a range ("9:00-12:00", "8点至10点") describes the matter.
 _RANGE = re.compile(r"^\s*(?:[-~～—–－]|至|到)")
 _EVENING = ("下午", "傍晚", "晚上")
+# "通知 定时 明天 08:00 …": a day in words read as when to send.
+_SCHEDULED = re.compile(r"^定时\s*[:：]?\s*")
 
 
 def read_notice(arg: str, now: datetime) -> NoticeTiming:
     """What `通知 {arg}` asks for, at `now` (aware)."""
     arg = arg.strip()
-    folded = arg.translate(_DIGITS)
+    asked = _SCHEDULED.match(arg)
+    body = arg[asked.end():] if asked else arg
+    folded = body.translate(_DIGITS)
     when = _WHEN.match(folded)
     if when is None:
         if _NUMERIC_DATE_THEN_DIGIT.match(folded):
             return Unreadable("时间请写成 08:00 或 8点")
+        if asked:
+            return Unreadable("定时后面先写时间，例如：通知 定时 明天 08:00 内容")
         return SendNow(arg)
-    rest = arg[when.end():]
+    rest = body[when.end():]
     separator = _SEPARATOR.match(rest)
     numeric = when.group("mark") not in (None, "月")
+    if not numeric and not asked:
+        return SendNow(arg)  # "今晚8点 停电检修": when the matter is, told now
     if separator is None and rest and not numeric:
+        if asked:
+            return Unreadable("时间后面空一格再写通知内容")
         return SendNow(arg)  # "明天8点开会": a notice about the time, sent now
     text = rest[separator.end():] if separator else rest
     if _RANGE.match(rest) or _RANGE.match(text):
+        if asked:
+            return Unreadable("定时写一个时刻，例如 08:00，不是一段时间")
         return SendNow(arg)
     if not text.strip():
         return Unreadable("时间后面要写通知内容")

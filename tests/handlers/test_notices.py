@@ -46,12 +46,18 @@ def a_notice(**over) -> NoticeView:
     ("12-01 08:00 明天停水", SendAt(at_beijing(12, 1, 8), "明天停水")),
     ("12-01 08:00明天停水", SendAt(at_beijing(12, 1, 8), "明天停水")),
     ("2026-12-01 08:00 停水", SendAt(at_beijing(12, 1, 8), "停水")),
-    ("12月1日 8:00 停水", SendAt(at_beijing(12, 1, 8), "停水")),
-    ("12月1号 8点半，停水", SendAt(at_beijing(12, 1, 8, 30), "停水")),
-    ("明天08:00 停水", SendAt(at_beijing(11, 23, 8), "停水")),
-    ("明天 下午3点 开会", SendAt(at_beijing(11, 23, 15), "开会")),
-    ("今晚8点 停水检修", SendAt(at_beijing(11, 22, 20), "停水检修")),
-    ("后天 7:30：电梯保养", SendAt(at_beijing(11, 24, 7, 30), "电梯保养")),
+    # a day in words is when to send only after 定时
+    ("定时 12月1日 8:00 停水", SendAt(at_beijing(12, 1, 8), "停水")),
+    ("定时 12月1号 8点半，停水", SendAt(at_beijing(12, 1, 8, 30), "停水")),
+    ("定时：明天08:00 停水", SendAt(at_beijing(11, 23, 8), "停水")),
+    ("定时 明天 下午3点 开会", SendAt(at_beijing(11, 23, 15), "开会")),
+    ("定时 今晚8点 停水检修", SendAt(at_beijing(11, 22, 20), "停水检修")),
+    ("定时后天 7:30：电梯保养", SendAt(at_beijing(11, 24, 7, 30), "电梯保养")),
+    ("定时 12-01 08:00 停水", SendAt(at_beijing(12, 1, 8), "停水")),
+    # and without it says when the matter is: the notice goes now, as written
+    ("今晚8点 小区停电检修，电梯暂停使用", SendNow("今晚8点 小区停电检修，电梯暂停使用")),
+    ("明天 下午3点 开会", SendNow("明天 下午3点 开会")),
+    ("12月3日 上午9点 接种疫苗", SendNow("12月3日 上午9点 接种疫苗")),
     ("１２-０１ ０８：００ 全角数字", SendAt(at_beijing(12, 1, 8), "全角数字")),
     ("１２－０１　０８：００ 全角的日期", SendAt(at_beijing(12, 1, 8), "全角的日期")),
     ("１２／０１ ０８：００ 全角斜杠", SendAt(at_beijing(12, 1, 8), "全角斜杠")),
@@ -70,12 +76,15 @@ def test_when_a_notice_goes_out(arg, expected):
 
 @pytest.mark.parametrize("arg, why", [
     ("11-22 15:00 停水", "已经过去"),
-    ("今天 09:00 停水", "已经过去"),
+    ("定时 今天 09:00 停水", "已经过去"),
     ("13-01 08:00 停水", "没有这个日期"),
     ("02-30 08:00 停水", "没有这个日期"),
     ("12-01 25:00 停水", "没有这个日期"),
     ("12-01 8.00 停水", "时间请写成"),
     ("12-01 08:00", "通知内容"),
+    ("定时 明天停水", "定时后面先写时间"),
+    ("定时 明天8点开会", "空一格"),
+    ("定时 12-01 9:00-12:00 停水", "一个时刻"),
     ("2028-01-01 08:00 停水", "最多提前一年"),
 ])
 def test_a_time_past_or_unreadable_is_explained(arg, why):
