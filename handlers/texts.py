@@ -585,7 +585,7 @@ NOTICE_SENT_LATER = "您定于 {at} 发送的通知“{excerpt}”已发送到 {
 NOTICE_NO_GROUPS = "{buildings}还没有登记楼组群，通知没有发出，请联系管理员登记。"
 NOTICE_TIME_USAGE = (
     "没有发出：{why}。立即发送请写“通知 内容”；定时发送请写“通知 12-01 08:00 内容”"
-    "（北京时间），也可以写“通知 12月1日 8:00 内容”“通知 明天 08:00 内容”。"
+    "（北京时间），也可以写“通知 定时 12月1日 8:00 内容”“通知 定时 明天 08:00 内容”。"
 )
 NOTICE_STATUS_NAMES = {"scheduled": "待发送", "sent": "发送", "cancelled": "取消"}
 RECEIPTS = "您 {sent} 发出的通知“{excerpt}”，已有 {total} 位居民回复收到：\n{lines}{later}"
