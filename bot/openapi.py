@@ -216,7 +216,10 @@ ACCOUNT = obj({"person": STR, "name": STR, "balance": INT,
                                      "ticket": N_INT}))}, ["person", "name", "balance"])
 PARSE = obj({"text": STR, "intent": obj({"name": STR, "confidence": NUM}),
              "intent_ranking": array(OBJECT), "entities": array(OBJECT),
-             "urgency": N_STR, "tier": N_STR}, ["intent", "entities"])
+             "urgency": N_STR, "tier": N_STR,
+             "danger": nullable({"type": "string",
+                                 "enum": ["trapped", "fire", "gas", "violence", "medical"]})},
+            ["intent", "entities"])
 
 RETRAIN = obj({
     "state": {"type": "string", "enum": ["idle", "running", "done", "failed"]},

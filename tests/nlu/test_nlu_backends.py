@@ -28,7 +28,7 @@ from nlu.pipeline import INTENTS, IntentModel
 from nlu.rasa_yaml import Example, loads_rasa
 from nlu.service import packaged_examples
 
-KEYS = ["text", "intent", "intent_ranking", "entities", "urgency", "tier", "model"]
+KEYS = ["text", "intent", "intent_ranking", "entities", "urgency", "tier", "danger", "model"]
 HOSTILE = [
     "",
     "   \n\t ",

@@ -39,7 +39,7 @@ def test_parse_json(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     result = json.loads(out)
     assert list(result) == ["text", "intent", "intent_ranking", "entities", "urgency", "tier",
-                            "model"]
+                            "danger", "model"]
     assert result["intent"]["name"] == "repair_request"
     assert result["urgency"] == "emergency"
     assert result["entities"][0]["value"] == "5"

@@ -20,7 +20,7 @@ MACRO_F1_FLOOR = 0.88
 
 def check_shape(result: dict, text: str) -> None:
     assert list(result) == ["text", "intent", "intent_ranking", "entities", "urgency", "tier",
-                            "model"]
+                            "danger", "model"]
     assert result["text"] == text
     assert set(result["intent"]) == {"name", "confidence"}
     assert result["intent"]["name"] in INTENTS
