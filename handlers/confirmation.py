@@ -63,8 +63,9 @@ def remind(ctx: TimerContext) -> Decision:
                                                          ticket.confirm_due_at):  # type: ignore[arg-type]
         return _passed(ctx)
     wish = ticket.category == Category.WISH
-    sends = tell_residents(ticket, texts.WISH_RATE_REMINDER if wish else texts.RATE_REMINDER,
-                           {"due": texts.when(ticket.confirm_due_at)})
+    template = (texts.WISH_RATE_REMINDER if wish else
+                texts.RATE_REMINDER_FOLLOWED if ticket.follower_chats else texts.RATE_REMINDER)
+    sends = tell_residents(ticket, template, {"due": texts.when(ticket.confirm_due_at)})
     return Decision("rate_reminded", texts.WHY_REMINDED.format(ticket=ticket.id), sends=sends)
 
 

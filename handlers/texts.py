@@ -217,6 +217,11 @@ RESOLVED = (
     "@{reporter} 工单 #{id} 已办结：{note}\n"
     "请回复“评价 {id} 1-5”打分；如果没有解决，请回复“没修好 {id}”。"
 )
+# A ticket others follow: they hear it is done, and that its first reporter rates it.
+RESOLVED_FOLLOWED = (
+    "@{reporter} 工单 #{id} 已办结：{note}\n"
+    "请最先反映的居民回复“评价 {id} 1-5”打分；如果没有解决，请回复“没修好 {id}”。"
+)
 WISH_FULFILLED = (
     "@{reporter} 微心愿 #{id} 已完成：{note}\n"
     "请回复“评价 {id} 1-5”确认并打分。"
@@ -451,6 +456,10 @@ TIER_CHANGED = "，调解层级由{previous}升为{tier}"
 # A resolved ticket: residents are reminded once to rate, then it closes without a rating.
 RATE_REMINDER = (
     "@{reporter} 工单 #{id} 已办结，还没收到您的评价。请回复“评价 {id} 1-5”打分；"
+    "如果没有解决，请回复“没修好 {id}”。{due} 前未评价的，将按已办结关闭。"
+)
+RATE_REMINDER_FOLLOWED = (
+    "@{reporter} 工单 #{id} 已办结，还没收到评价。请最先反映的居民回复“评价 {id} 1-5”打分；"
     "如果没有解决，请回复“没修好 {id}”。{due} 前未评价的，将按已办结关闭。"
 )
 WISH_RATE_REMINDER = (

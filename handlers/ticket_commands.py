@@ -297,7 +297,8 @@ def resolve(ctx: Context, command: Command, ticket: TicketView) -> Decision:
             extra_sends=holder,
         )
     # A wish is confirmed and rated; "没修好" is for what can be repaired or redressed.
-    template = texts.WISH_FULFILLED if ticket.category == "wish" else texts.RESOLVED
+    template = (texts.WISH_FULFILLED if ticket.category == "wish"
+                else texts.RESOLVED_FOLLOWED if ticket.follower_chats else texts.RESOLVED)
     # The residents confirm by rating; reminded once, closed unrated after sla.confirm.
     awaiting, reminders = confirmation.awaiting_rating(ctx.org, ctx.now, ticket)
     decision = _ticket_change(

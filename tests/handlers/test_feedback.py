@@ -254,3 +254,9 @@ def test_followers_hear_of_it_too():
     decision = fire("rate_reminder", confirmation.reminder_at(RESOLVED_AT, CONFIRM_DUE), view)
     assert {s.to for s in decision.sends} == {ToGroup(100, ("wxid_res1",)),
                                              ToGroup(101, ("lisi",))}
+    # only the first reporter rates: a follower is not asked to
+    for send in decision.sends:
+        assert "请最先反映的居民回复“评价 128 1-5”打分" in send.render(128)
+    alone = fire("rate_reminder", confirmation.reminder_at(RESOLVED_AT, CONFIRM_DUE),
+                 ticket(**WAITING))
+    assert "还没收到您的评价。请回复“评价 128 1-5”打分" in alone.sends[0].render(128)

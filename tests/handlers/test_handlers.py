@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from domain.decisions import NEW_TICKET, ToGroup, ToPerson, ToSender
+from domain.tickets import Follower
 from handlers import CommandData, handle_command, handle_message
 from handlers.registry import parse_command
 from tests.handlers.support import (
@@ -243,6 +244,13 @@ def test_progress_and_resolve_tell_the_resident():
     assert done.changes[0].fields["resolved_at"] == NOW
     text = done.sends[1].render(128)
     assert "已更换灯泡" in text and "评价 128" in text and "没修好 128" in text
+    followed = handle_command(staff_ctx("完成 128 已更换灯泡", WORKER, "zhangwg"),
+                              parse_command("完成 128 已更换灯泡"), CommandData(ticket=ticket(
+                                  status="in_progress", follower_chats=(
+                                      Follower("bridge", "wxid_res2", "李叔", 100),))))
+    told = followed.sends[1]
+    assert told.to == ToGroup(100, ("wxid_res1", "wxid_res2"))  # one post, both mentioned
+    assert "请最先反映的居民回复“评价 128 1-5”打分" in told.render(128)
 
 
 def test_staff_notes_reach_the_group_without_phone_numbers():
