@@ -171,8 +171,11 @@ def handle_intent(
         category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
     understood = texts.understood(nlu, category_name)
 
-    duplicate = _duplicate_of(ctx, category, facility, building_id, _entity(nlu, "unit"),
-                              reported, open_tickets)
+    named = _entity(nlu, "building")
+    # A building named that gridbot does not know ("99号楼" in 3号楼's group) is reported in
+    # the group's building, but is no sure sign of the same matter as a ticket there.
+    duplicate = None if named is not None and named != building_number else _duplicate_of(
+        ctx, category, facility, building_id, _entity(nlu, "unit"), reported, open_tickets)
     if duplicate is not None:
         existing, score = duplicate
         why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(

@@ -69,6 +69,11 @@ def test_unknown_building_in_text_falls_back_to_group():
     d = handle_message(ctx("99号楼门口路灯不亮"),
                        nlu("repair_request", entities=[{"entity": "building", "value": "99"}]))
     assert d.create.building_id == 10
+    # nor does it follow the group's building's ticket of the same facility
+    lift = [{"entity": "building", "value": "99"}, {"entity": "facility", "value": "lift"}]
+    d = handle_message(ctx("99号楼电梯坏了", sender="wxid_res2"), nlu("repair_request",
+                                                                  entities=lift), [ticket(id=42)])
+    assert d.outcome == "ticket_created"
 
 
 def test_no_building_anywhere_asks_instead_of_inventing():
