@@ -736,7 +736,7 @@ WHY_DIGEST_NO_DATA = "每日工作提醒没有取到数据，未发送。"
 # Answers from notices (handlers.notice_answers) ----------------------------------------
 
 #: The answer in the group, to the resident who asked: the notice's own words, cited.
-NOTICE_ANSWER = "根据{building}{date}的通知（{time}发布）：{text}"
+NOTICE_ANSWER = "@{reporter} 根据{building}{date}的通知（{time}发布）：{text}"
 WHY_NOTICE_ANSWERED = "{sender}的问题由{building}{date}的楼组通知 #{notice} 回答：{why}"
 WHY_NOTICE_NOT_ANSWERED = (
     "；最接近的是{building}{date}的楼组通知 #{notice}：{why}，不到 {threshold:.2f}，不回答")

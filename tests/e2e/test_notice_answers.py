@@ -61,11 +61,11 @@ async def test_a_question_is_answered_citing_the_notice_and_nothing_else_is(esta
     await estate.settle()
 
     [answer] = posted(estate, "b3@chatroom")[before["b3@chatroom"]:]
-    assert answer == f"根据3号楼{cited}：{words}"
+    assert answer == f"@王阿姨 根据3号楼{cited}：{words}"
     [post] = [p for p in estate.group_posts("b3@chatroom") if p["text"] == answer]
     assert post["mention_ids"] == ["wxid_r1"]
     [in_b4] = posted(estate, "b4@chatroom")[before["b4@chatroom"]:]
-    assert in_b4 == f"根据4号楼{cited}：{words}"
+    assert in_b4 == f"@周阿姨 根据4号楼{cited}：{words}"
     assert posted(estate, "b5@chatroom")[before["b5@chatroom"]:] == []
     assert robot(estate, "key-b3")[-1].endswith(f"根据3号楼{cited}：{words}")
 

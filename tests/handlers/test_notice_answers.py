@@ -45,7 +45,7 @@ def test_a_question_is_answered_with_the_notice_words_cited_to_the_resident():
     [send] = decision.sends
     assert send.to == ToGroup(100, ("wxid_res1",)) and send.notice_id == 7
     assert send.render(None) == (
-        "根据3号楼11月22日的通知（14:00发布）：因管道维修，今天下午5点到晚上10点停水，"
+        "@王阿姨 根据3号楼11月22日的通知（14:00发布）：因管道维修，今天下午5点到晚上10点停水，"
         "请提前储水，有事联系 139****5678")
     assert "#7" in decision.reason and "得分 1.00" in decision.reason and "王阿姨" in decision.reason
     assert decision.create is None and not decision.changes and decision.review is None
@@ -113,7 +113,7 @@ def test_a_question_that_is_also_a_matter_is_a_matter_as_before():
 def test_addressing_gridbot_with_a_question_gets_the_notice_or_else_the_help():
     answered = ask("@gridbot 今天停水到几点", mentions=True)
     assert answered.outcome == "notice_answered"
-    assert answered.sends[0].render(None).startswith("根据3号楼11月22日的通知")
+    assert answered.sends[0].render(None).startswith("@王阿姨 根据3号楼11月22日的通知")
     helped = ask("@gridbot 今天停电吗", mentions=True)
     assert helped.outcome == "help" and "最接近的是" in helped.reason
 
