@@ -120,6 +120,11 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if holder is not None and holder.id != ctx.person_id:
         told.append(Send(ToPerson(holder.id), texts.REOPENED_BY_STAFF_PUSH,
                          {"actor": actor, "note": note}, ticket_id=ticket.id, key="push"))
+    if ticket.department_id is not None and not acts_for_department(
+            ctx.org, ctx.person_id, ticket):
+        told.append(Send(ToDepartment(ticket.department_id), texts.REOPENED_BY_STAFF_PUSH,
+                         {"actor": actor, "note": note}, ticket_id=ticket.id,
+                         key="department"))
     if holder is not None:
         template, params = texts.REOPENED_BY_STAFF_GROUP, {"holder": holder.name}
     else:

@@ -74,6 +74,12 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
             "accept_due": texts.when(fields["accept_due_at"]),
             "resolve_due": texts.when(fields["resolve_due_at"])}, ticket_id=ticket.id,
             key="push"))
+    if ticket.department_id is not None:
+        # The whistled department did the work: it hears it is not done.
+        pushes.append(Send(ToDepartment(ticket.department_id), texts.REOPENED_DEPARTMENT, {
+            "text": texts.excerpt(ticket.text, 200),
+            "said": texts.remark(command.arg, texts.REOPEN_REMARK)},
+            ticket_id=ticket.id, key="department"))
     decision = _change_decision(ctx, command, ticket, change, "重新打开", extra_sends=pushes)
     if decision.changes:
         # The resident hears who has it again, instead of a bare "done".

@@ -252,6 +252,7 @@ REOPENED_STAFF = (
     "工单 #{id} 居民反馈没有解决，已重新打开，请尽快处理：{text}{said}\n地点：{where}\n"
     "接单时限：{accept_due}｜办结时限：{resolve_due}\n回复“接单 {id}”接单"
 )
+REOPENED_DEPARTMENT = "工单 #{id} 居民反馈没有解决，已重新打开，请继续处理：{text}{said}"
 TRANSFERRED_PUSH = (
     "{actor} 将工单 #{id} 转派给您：{text}\n地点：{where}\n{deadlines}"
 )

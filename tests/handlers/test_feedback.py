@@ -149,6 +149,14 @@ def test_what_the_resident_adds_stays_on_the_reopened_ticket_and_reaches_its_hol
     assert "居民补充" not in [s for s in bare.sends if s.to == ToPerson(WORKER)][0].render(128)
 
 
+def test_a_whistled_department_hears_its_work_was_not_enough():
+    whistled = ticket(**WAITING, rating=None, department_id=5, reported_at=NOW)
+    decision = command("没修好 128 还是滴水", whistled)
+    [told] = [s for s in decision.sends if s.to == ToDepartment(5)]
+    assert told.render(128) == ("工单 #128 居民反馈没有解决，已重新打开，请继续处理："
+                                "3号楼电梯坏了 联系我13812345678\n居民补充：还是滴水")
+
+
 def test_not_fixed_within_seven_days_of_closing_takes_the_rating_out():
     closed = ticket(**{**WAITING, "status": "closed", "rating": 5,
                        "closed_at": NOW - timedelta(days=6, hours=23)})
