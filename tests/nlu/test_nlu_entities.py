@@ -190,3 +190,8 @@ def test_the_digit_run_check_only_spares_scans(monkeypatch: pytest.MonkeyPatch) 
     guarded = [extract(t) for t in texts]
     monkeypatch.setattr(entities, "_DIGIT_RUN", re.compile(""))  # always "found"
     assert [extract(t) for t in texts] == guarded
+
+
+def test_traditional_characters_name_the_same_places() -> None:
+    assert [(e["entity"], e["value"]) for e in extract("9號樓2單元電梯又壞咗")] == [
+        ("building", "9"), ("unit", "2"), ("facility", "lift")]
