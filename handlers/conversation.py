@@ -400,20 +400,26 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         where = location_of(nlu, building.number if building else None)
         fields["location"] = where
     seconds = int((ctx.now - ticket.created_at).total_seconds())
+    made_emergency = ""
+    sends: list[Send]
     if danger is not None and ticket.urgency != "emergency":
-        return _emergency_addition(ctx, nlu, live, ticket, text, fields, where, seconds)
-    sends: list[Send] = []
-    if ticket.assignee_id is not None:
-        sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_TASK,
-                          {"text": text, "where": where or "未注明"}, ticket_id=ticket.id,
-                          key="supplement"))
-    if _one_to_one(ctx):
-        sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED, ticket_id=ticket.id,
-                          key="reply"))
+        fields, sends = _made_emergency(ctx, ticket, text, fields, where)
+        made_emergency = texts.WHY_MADE_EMERGENCY.format(
+            danger=texts.DANGER_NAMES.get(str(danger), "危险"))
+    else:
+        sends = []
+        if ticket.assignee_id is not None:
+            sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_TASK,
+                              {"text": text, "where": where or "未注明"}, ticket_id=ticket.id,
+                              key="supplement"))
+        if _one_to_one(ctx):
+            sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED, ticket_id=ticket.id,
+                              key="reply"))
     return Decision(
         "supplemented",
         texts.WHY_SUPPLEMENTED.format(sender=_sender(ctx), ticket=ticket.id,
-                                      seconds=max(0, seconds), text=texts.excerpt(text, 60)),
+                                      seconds=max(0, seconds), text=texts.excerpt(text, 60))
+        + made_emergency,
         changes=[ChangeTicket(ticket.id, "supplemented",
                               texts.EVENT_SUPPLEMENTED.format(text=text),
                               expect_status=OPEN_STATUSES, fields=fields)],
@@ -422,13 +428,11 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
                                         last_ticket_until=ctx.now + FRAGMENT_WINDOW))
 
 
-def _emergency_addition(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketView,
-                        text: str, fields: dict[str, Any], where: str,
-                        seconds: int) -> Decision:
-    """The addition of one who says people are in danger now ("电梯停了" then "里面有人被困住
-    了"): the ticket becomes an emergency with the street's emergency deadlines where they
-    come sooner, its holder is told so, and the resident, wherever they wrote, hears whom
-    to call meanwhile."""
+def _made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],
+                    where: str) -> tuple[dict[str, Any], list[Send]]:
+    """An addition saying people are in danger now ("电梯停了" then "里面有人被困住了"): the
+    ticket's fields as an emergency, with the street's emergency deadlines where they come
+    sooner; its holder told so, and the resident, wherever they wrote, whom to call."""
     accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
         ticket.category, "emergency", ctx.now)
     fields = {**fields, "urgency": "emergency"}
@@ -442,24 +446,12 @@ def _emergency_addition(ctx: Context, nlu: dict[str, Any], live: Memory, ticket:
         sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_EMERGENCY_TASK, {
             "text": text, "where": where or "未注明",
             "accept_due": texts.when(fields.get("accept_due_at", ticket.accept_due_at)),
-            "resolve_due": texts.when(fields["resolve_due_at"] if "resolve_due_at" in fields
-                                      else ticket.resolve_due_at)},
+            "resolve_due": texts.when(fields.get("resolve_due_at", ticket.resolve_due_at))},
             ticket_id=ticket.id, key="supplement"))
     sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED_EMERGENCY, {
         "reporter": ctx.message.sender_name or "您", "urgency_note": texts.EMERGENCY_NOTE},
         ticket_id=ticket.id, key="reply"))
-    why = texts.DANGER_NAMES.get(str(nlu.get("danger")), "危险")
-    return Decision(
-        "supplemented",
-        texts.WHY_SUPPLEMENTED.format(sender=_sender(ctx), ticket=ticket.id,
-                                      seconds=max(0, seconds), text=texts.excerpt(text, 60))
-        + texts.WHY_MADE_EMERGENCY.format(danger=why),
-        changes=[ChangeTicket(ticket.id, "supplemented",
-                              texts.EVENT_SUPPLEMENTED.format(text=text),
-                              expect_status=OPEN_STATUSES, fields=fields)],
-        sends=sends, nlu=nlu,
-        conversation=ConversationChange(live.key, last_ticket_id=ticket.id,
-                                        last_ticket_until=ctx.now + FRAGMENT_WINDOW))
+    return fields, sends
 
 
 def _bare(text: str) -> str:
