@@ -162,6 +162,18 @@ def _status_line(ctx: Context, ticket: TicketView) -> str:
     )
 
 
+def _task_line(ctx: Context, ticket: TicketView) -> str:
+    """A task in 我的任务: marked when its deadline that matters now has passed (a
+    department's report too), then its line and what it is about."""
+    due = due_now(ticket)
+    late = texts.DIGEST_OVERDUE_MARK if due is not None and due < ctx.now else ""
+    return f"{late}{_status_line(ctx, ticket)}｜{texts.excerpt(ticket.text, TASK_EXCERPT)}"
+
+
+#: How much of a ticket's text a line of 我的任务 shows.
+TASK_EXCERPT = 20
+
+
 def _ticket_change(
     ctx: Context, command: Command, ticket: TicketView, *, kind: str, status: str | None,
     expect: tuple[str, ...], text: str, what: str, resident_template: str | None,
@@ -534,7 +546,7 @@ def my_tasks(ctx: Context, command: Command, tickets: Sequence[TicketView]) -> D
         return due_now(t) or datetime.max.replace(tzinfo=UTC)
 
     ordered = sorted(tickets, key=due)
-    lines = "\n".join(_status_line(ctx, t) for t in ordered)
+    lines = "\n".join(_task_line(ctx, t) for t in ordered)
     return Decision("answered", reason, sends=[
         _answer(ctx, texts.MY_TASKS_HEADER, {"count": len(tickets), "lines": lines})
     ])

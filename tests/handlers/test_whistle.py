@@ -339,3 +339,7 @@ def test_a_departments_task_list_shows_its_report_deadline_first():
     assert lines[0].startswith("#129") and "张网格｜房管所" in lines[0]
     assert "报到时限 11-22 17:00" in lines[0]
     assert lines[1].startswith("#128") and "｜时限 11-23 16:00" in lines[1]
+    assert lines[1].endswith("｜3号楼电梯坏了 联系我13812345…")  # what it is about
+    late = ticket(id=130, **dict(WHISTLED, respond_due_at=NOW - timedelta(minutes=5)))
+    [answer] = my_tasks(context, parse_command("我的任务"), [late]).sends
+    assert answer.render(None).splitlines()[1].startswith("【超时】#130 ")
