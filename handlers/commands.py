@@ -210,9 +210,8 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     if spec.number and arg:
         said = spoken_rating(arg)
         if said == arg:  # "评价 677 5 师傅辛苦了": the 5, and what is said with it
-            first = _AFTER_RATING.split(arg, maxsplit=1)[0]
-            said = spoken_rating(first)
-            if said != first or first.isdigit():  # the words as written, not folded
+            said = spoken_rating(_AFTER_RATING.split(arg, maxsplit=1)[0])
+            if said.isdigit():  # a rating: the rest as written, not folded
                 remark = "".join(_AFTER_RATING.split(written, maxsplit=1)[1:]).strip()
         arg = said
     if spec.arg == "none":

@@ -64,22 +64,21 @@ def reopen(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     change = ChangeTicket(ticket.id, "reopened", texts.REOPEN_EVENT.format(
         said=texts.remark(command.arg, texts.REOPEN_EVENT_REMARK)),
         (Status.RESOLVED, Status.CLOSED), Status.REOPENED, fields)
+    reported = {"text": texts.excerpt(ticket.text, 200),
+                "said": texts.remark(command.arg, texts.REOPEN_REMARK)}
     holder = ctx.org.person(ticket.assignee_id) if ticket.assignee_id is not None else None
     pushes = []
     if holder is not None:
         # What, where and by when, as a new task says it.
         pushes.append(Send(ToPerson(holder.id), texts.REOPENED_STAFF, {
-            "text": texts.excerpt(ticket.text, 200), "where": task_where(ctx.org, ticket),
-            "said": texts.remark(command.arg, texts.REOPEN_REMARK),
+            **reported, "where": task_where(ctx.org, ticket),
             "accept_due": texts.when(fields["accept_due_at"]),
             "resolve_due": texts.when(fields["resolve_due_at"])}, ticket_id=ticket.id,
             key="push"))
     if ticket.department_id is not None:
         # The whistled department did the work: it hears it is not done.
-        pushes.append(Send(ToDepartment(ticket.department_id), texts.REOPENED_DEPARTMENT, {
-            "text": texts.excerpt(ticket.text, 200),
-            "said": texts.remark(command.arg, texts.REOPEN_REMARK)},
-            ticket_id=ticket.id, key="department"))
+        pushes.append(Send(ToDepartment(ticket.department_id), texts.REOPENED_DEPARTMENT,
+                           reported, ticket_id=ticket.id, key="department"))
     decision = _change_decision(ctx, command, ticket, change, "重新打开", extra_sends=pushes)
     if decision.changes:
         # The resident hears who has it again, instead of a bare "done".

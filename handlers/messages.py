@@ -42,11 +42,13 @@ def review_request(message_text: str, nlu: dict[str, Any]) -> ReviewRequest | No
     return ReviewRequest("low_confidence", message_text, top.get("name"), top.get("confidence"))
 
 
-def _as_emergency_repair(nlu: dict[str, Any]) -> dict[str, Any]:
+def _as_repair(nlu: dict[str, Any]) -> dict[str, Any]:
+    """A danger that is a repair, read as chatter by the model: a repair, with the model's
+    confidence in that (its urgency follows from the danger, `handlers.intents`)."""
     ranked = {r.get("name"): r.get("confidence", 0.0) for r in nlu.get("intent_ranking", ())}
     return {**nlu, "intent": {"name": "repair_request",
                               "confidence": ranked.get("repair_request", 0.0)},
-            "urgency": "emergency", "danger_override": True}
+            "danger_override": True}
 
 
 def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
     message = ctx.message
     intent = nlu.get("intent", {}).get("name", "none")
     if intent == "none" and nlu.get("danger") in REPAIR_DANGERS:
-        nlu = _as_emergency_repair(nlu)
+        nlu = _as_repair(nlu)
         intent = "repair_request"
     if intent == "none" and message.mentions_bot:
         nlu = _with_mention_bar(nlu)

@@ -11,9 +11,11 @@ a punctuation mark, then the text. A day in words without 定时 says when the m
 when to send: "通知 今晚8点 小区停电检修" warns now of tonight's power cut (sent at eight it
 would come as the lights go out, the time cut from it). "通知 明天8点开会" is sent now,
 and so is a time that starts a range ("通知 12-01 9:00-12:00 停水"). After a date written
-with digits ("12-01 08:00停水") the space may be left out. A day or time that does not exist ("13-01", "25:00"), a date in digits
-followed by a time gridbot cannot read ("12-01 8.00 停水"), a moment already past or more
-than a year ahead, and a schedule without text get a usage answer.
+with digits ("12-01 08:00停水") the space may be left out. A day or time that does not
+exist ("13-01", "25:00"), a date in digits followed by a time gridbot cannot read ("12-01
+8.00 停水"), a moment already past or more than a year ahead, a schedule without text, and
+定时 without a time, with a range or without a space after a day in words get a usage
+answer.
 """
 
 from __future__ import annotations
@@ -84,10 +86,8 @@ def read_notice(arg: str, now: datetime) -> NoticeTiming:
     numeric = when.group("mark") not in (None, "月")
     if not numeric and not asked:
         return SendNow(arg)  # "今晚8点 停电检修": when the matter is, told now
-    if separator is None and rest and not numeric:
-        if asked:
-            return Unreadable("时间后面空一格再写通知内容")
-        return SendNow(arg)  # "明天8点开会": a notice about the time, sent now
+    if separator is None and rest and not numeric:  # "定时 明天8点开会"
+        return Unreadable("时间后面空一格再写通知内容")
     text = rest[separator.end():] if separator else rest
     if _RANGE.match(rest) or _RANGE.match(text):
         if asked:

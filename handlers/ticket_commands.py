@@ -256,13 +256,14 @@ def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         ctx, command, ticket, kind="accepted", status="accepted", expect=("new", "reopened"),
         text=f"{actor} 接单", what="接单", resident_template=texts.ACCEPTED,
         resident_params={"actor": actor, "role": role}, fields=fields,
-        extra_sends=_reported_to_holder(ctx, ticket, fields),
+        extra_sends=reported_to_holder(ctx, ticket, fields),
     )
 
 
-def _reported_to_holder(ctx: Context, ticket: TicketView,
-                        fields: dict[str, Any]) -> list[Send]:
-    """The holder told when a department's first word (its 接单 or 进展) is its report."""
+def reported_to_holder(ctx: Context, ticket: TicketView,
+                       fields: dict[str, Any]) -> list[Send]:
+    """The holder told when a change records the whistled department's report (its 报到,
+    or its first 接单 or 进展)."""
     department = ctx.org.department(ticket.department_id) if ticket.department_id else None
     if "reported_at" not in fields or department is None:
         return []
@@ -280,7 +281,7 @@ def progress(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         expect=("new", "accepted", "in_progress", "reopened"), text=command.arg,
         what="更新进展", resident_template=texts.PROGRESS,
         resident_params={"note": texts.mask_phones(command.arg)}, fields=fields,
-        extra_sends=_reported_to_holder(ctx, ticket, fields),
+        extra_sends=reported_to_holder(ctx, ticket, fields),
     )
 
 

@@ -3,8 +3,10 @@
 A grid leader, or an admin of the ticket's district or street, hands a ticket to an outside
 department of the org file (`吹哨 128 房管所`). The department gets the task — on WeCom, or
 through its robot webhook — and must answer `报到 128` within its `respond` time (for an
-emergency, no longer than the street's time to accept one); if it has not by then, the street's admins are told, once. The residents hear both steps. After its
-report the department works the ticket like a grid worker (`进展`, `完成`).
+emergency, no longer than the street's time to accept one); if it has not by then, the
+street's admins are told, once. The residents hear both steps, and whoever holds the ticket
+hears of the whistle and the report. After its report the department works the ticket like
+a grid worker (`进展`, `完成`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from handlers.ticket_commands import (
     _change_decision,
     _on_ticket,
     _refuse,
+    reported_to_holder,
     tell_holder,
 )
 
@@ -160,9 +163,8 @@ def report(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         event_data={"department": department.name, "department_id": department.id},
     )
     return _change_decision(ctx, command, ticket, change, "报到", texts.REPORTED_GROUP,
-                            {"department": department.name}, extra_sends=tell_holder(
-                                ctx, ticket, texts.REPORTED_FOR_HOLDER,
-                                {"department": department.name}))
+                            {"department": department.name},
+                            extra_sends=reported_to_holder(ctx, ticket, fields))
 
 
 # ---------------------------------------------------------------- the report deadline

@@ -94,8 +94,8 @@ async def counted_page(session: AsyncSession, sort: TicketSort, limit: int, offs
     (`parts`, disjoint: a person's, or a whole city's as one part): for a list that only the
     tickets' rows can answer, a search, instead of reading them once to count and again to
     page. In an order one statement reads, the count is `count(*) OVER ()` beside the page
-    (counted again only for a page past the end); by building, the buildings' counts the page is found with add up to it. None by
-    deadline, read in two statements."""
+    (counted again only for a page past the end); by building, the buildings' counts the
+    page is found with add up to it. None by deadline, read in two statements."""
     t = _listed(parts)
     if sort.key == "building":
         counts = await _building_counts(session, t, (), None)

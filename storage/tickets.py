@@ -263,12 +263,14 @@ async def list_tickets(
     each ticket's row).
 
     `searched`: the conditions hold a free-text search, which only a ticket's row can
-    answer. A person's list is then read whole once (a street's tickets): in every order
-    but the deadline's its page and its count come from that reading
-    (`ticket_pages.counted_page`); by deadline, its matches' ids are read and counted, and
-    paged from those ids when they are few; many (a word in most of the tickets) are paged
-    by reading the person's tickets again in that order (the open ones with a deadline,
-    then the rest, newest first), which costs less than reading each match back by its id."""
+    answer. Unless the pieces' counts answer it (a whole city's list on PostgreSQL), the
+    list is then read whole once (a person's: a street's tickets): in every order but the
+    deadline's its page and its count come from that reading
+    (`ticket_pages.counted_page`); by deadline, a person's matches' ids are read and
+    counted, and paged from those ids when they are few; many (a word in most of the
+    tickets) are paged by reading the person's tickets again in that order (the open ones
+    with a deadline, then the rest, newest first), which costs less than reading each match
+    back by its id."""
     dialect = session.bind.dialect.name
     if searched and dialect == "postgresql":
         # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
@@ -281,17 +283,21 @@ async def list_tickets(
             " set_config('plan_cache_mode', 'force_custom_plan', true)"),
             {"memory": SEARCH_WORK_MEM})
     total: int | None
-    if parts is not None and searched:
-        counted = await counted_page(session, sort, limit, offset, parts)
+    counted_per_piece = city is not None and city.searched and dialect == "postgresql"
+    if searched and not counted_per_piece:
+        # Only the tickets' rows answer the search: the page and the count from one reading.
+        counted = await counted_page(session, sort, limit, offset,
+                                     parts if parts is not None else [conditions])
         if counted is not None:
             ids, total = counted
             return await _in_order(session, ids), total
+    if parts is not None and searched:
         matched, total = await _matching_ids(session, parts, PAGED_FROM_IDS + 1)
         if not total:
             return [], 0
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
-    elif city is not None and city.searched and dialect == "postgresql":
+    elif counted_per_piece and city is not None:
         total = await count_searched(session, city)
         if total is None:  # a piece too rare to be counted so: its few tickets are
             total = await _count(session, conditions)
@@ -299,15 +305,6 @@ async def list_tickets(
             newest = await newest_searched(session, city, limit, offset)
             if newest is not None:
                 return await _in_order(session, newest), total
-    elif searched and parts is None and city is None:
-        # A whole city searched for words its counts do not answer (a name of three
-        # characters, a ticket's number): its matches are read once for page and count.
-        counted = await counted_page(session, sort, limit, offset, [conditions])
-        if counted is not None:
-            ids, total = counted
-            return await _in_order(session, ids), total
-        total = await _count(session, conditions)
-    # SQLite keeps no counts per piece: a city searched for words is counted below.
     elif city is not None and not city.searched:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:

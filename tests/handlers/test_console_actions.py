@@ -174,6 +174,15 @@ def test_staff_reopen_with_fresh_deadlines_and_the_holder_is_told():
     assert to_group(decision) == ["@王阿姨 工单 #128 已由工作人员重新打开，张网格会继续处理。"]
 
 
+def test_a_whistled_department_hears_of_a_staff_reopen():
+    whistled = ticket(**RESOLVED, rating=None, department_id=5, reported_at=NOW)
+    decision = act("reopen", LEADER, whistled, "居民电话反映还是不亮")
+    [told] = [s for s in decision.sends if s.to == ToDepartment(5)]
+    assert "陈网格长重新打开（居民电话反映还是不亮）" in told.render(128)
+    assert not [s for s in act("reopen", LEADER, ticket(**RESOLVED)).sends
+                if isinstance(s.to, ToDepartment)]
+
+
 def test_the_holder_reopening_is_not_told_and_a_long_closed_ticket_stays_closed():
     own = act("reopen", WORKER, ticket(**RESOLVED))
     assert not [s for s in own.sends if isinstance(s.to, ToPerson)]
