@@ -97,9 +97,11 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
         few = scope is not None and not spans_streets(org, scope)
         conditions += ticket_search.search_conditions(words, few=few)
         # The whole city searched for words of two characters, alone or with a status,
-        # category and time, is counted per piece, or from their bits (PostgreSQL).
-        pieces = ticket_search.counted_pieces(words)
-        city = replace(city, pieces=pieces) if city is not None and pieces else None
+        # category and time, is counted per piece, or from their bits, as are longer words
+        # once their tickets are kept (PostgreSQL).
+        pieces, phrases = ticket_search.counted_words(words)
+        city = (replace(city, pieces=pieces, phrases=phrases)
+                if city is not None and (pieces or phrases) else None)
     assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
                                    MAX_ACCOUNT_CHARS)
     if assignee:

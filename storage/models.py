@@ -476,6 +476,31 @@ class TicketDayBits(Base):
     bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
 
 
+class TicketKeptPhrase(Base):
+    """A word of three characters or more a whole city was searched for, whose pieces are
+    all common: the tickets holding it are kept as bits (`ticket_phrase_bits`) from its
+    first search on, so that the next ones are counted and paged by ANDing bits rather than
+    by reading each ticket that holds its pieces (`storage.ticket_phrases`; PostgreSQL,
+    empty on SQLite). `pieces` are its two-character pieces, as the change rows hold a
+    ticket's: the fold sets or clears its bits for each changed ticket holding them."""
+
+    __tablename__ = "ticket_kept_phrases"
+    phrase: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pieces: Mapped[list[str]] = mapped_column(ARRAY(Text()).with_variant(JSON(), "sqlite"))
+    kept_at: Mapped[datetime]
+
+
+class TicketPhraseBits(Base):
+    """Which tickets hold each kept phrase (`TicketKeptPhrase`), as `TicketPieceBits` marks
+    the tickets of a piece, as of the last fold or the phrase's keeping (PostgreSQL; empty
+    on SQLite)."""
+
+    __tablename__ = "ticket_phrase_bits"
+    phrase: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chunk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bits: Mapped[str] = mapped_column(Text().with_variant(BIT(varying=True), "postgresql"))
+
+
 class TicketFilterBitsMade(Base):
     """When the bits of the statuses, categories and days were made from every ticket
     (`storage.ticket_counts.make_filter_bits`, after migration 0019): a count uses them

@@ -18,6 +18,7 @@ written; a count uses them once `ticket_filter_bits_made` says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.figures_sql import beijing_day_of, beijing_day_sql, member_of
 from storage.models import Ticket
-from storage.ticket_search import pieces_sql, text_holds
+from storage.ticket_search import phrase_held, pieces_sql, text_holds
 
 #: Bit strings of 65,536 tickets from {words}: rows of (key, chunk, word, w), w the 64 bits
 #: of word `word` of the chunk, the first ticket the highest bit.
@@ -103,6 +104,16 @@ FILL_FILTER_BITS = [
 ]
 
 
+#: The fold's expressions keeping the bits of each kept phrase (`storage.ticket_phrases`)
+#: for the tickets it folds changes of that held or hold its pieces (the change rows carry
+#: a ticket's pieces before and after): only those can have held it or hold it now.
+KEEP_PHRASE_BITS = keep_bits(
+    "phrases", "ticket_phrase_bits", "phrase",
+    "SELECT DISTINCT r.ticket, k.phrase FROM moved AS r"
+    " JOIN ticket_kept_phrases AS k ON r.pieces @> k.pieces",
+    phrase_held("t", "c.key"))
+
+
 async def filter_bits_made(session: AsyncSession) -> bool:
     """Whether the bits of the statuses, categories and days hold every ticket."""
     return bool(await session.scalar(text(
@@ -111,13 +122,16 @@ async def filter_bits_made(session: AsyncSession) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Anded:
-    """A search for several common pieces with filters, as bits: the sets of tickets ANDed
-    (each the bits of the rows of a table a condition keeps, ORed chunk by chunk), what a
-    ticket has now to be in all of them, and the values bound."""
+    """A search for several common pieces and kept phrases with filters, as bits: the sets
+    of tickets ANDed (each the bits of the rows of a table a condition keeps, ORed chunk by
+    chunk), what a ticket has now to be in all of them, the values bound, and the words
+    (pieces and phrases) a ticket's row is matched against."""
 
     sets: list[tuple[str, str]]
     now: str
     values: dict[str, object]
+    words: tuple[str, ...]
+    phrases: int
 
     @property
     def chunks(self) -> str:
@@ -138,26 +152,39 @@ class _Anded:
             " AND get_bit(b.bits, CAST(q.ticket & 65535 AS integer)) = 1)"
             for table, condition in self.sets)
 
+    #: How many of the phrases are kept, read in the statement that reads their bits: a
+    #: phrase let go meanwhile (`storage.ticket_phrases.MAX_KEPT`) has none.
+    KEPT = ("(SELECT count(*) FROM ticket_kept_phrases"
+            " WHERE phrase = ANY(CAST(:phrases AS text[])))")
 
-async def _anded(session: AsyncSession, pieces: Sequence[str],
+
+async def _anded(session: AsyncSession, pieces: Sequence[str], phrases: Sequence[str],
                  statuses: Sequence[str] | None, categories: Sequence[str] | None,
                  since: datetime | None) -> _Anded | None:
-    """The bits of a search for `pieces` with these filters (since: of the whole days after
-    since's), or None when a piece is not common or the filters' bits are not made."""
-    pieces = sorted(set(pieces))
-    common, made = (await session.execute(text(
+    """The bits of a search for `pieces` and `phrases` with these filters (since: of the
+    whole days after since's), or None when a piece is not common, a phrase not kept or
+    the filters' bits are not made."""
+    pieces, phrases = sorted(set(pieces)), sorted(set(phrases))
+    common, kept, made = (await session.execute(text(
         "SELECT (SELECT count(*) FROM ticket_common_pieces"
-        " WHERE piece = ANY(CAST(:pieces AS text[]))),"
-        " EXISTS (SELECT 1 FROM ticket_filter_bits_made)"), {"pieces": pieces})).one()
+        " WHERE piece = ANY(CAST(:pieces AS text[]))), " + _Anded.KEPT + ","
+        " EXISTS (SELECT 1 FROM ticket_filter_bits_made)"),
+        {"pieces": pieces, "phrases": phrases})).one()
     filtered = statuses is not None or categories is not None or since is not None
-    if common != len(pieces) or (filtered and not made):
+    if common != len(pieces) or kept != len(phrases) or (filtered and not made):
         return None
-    values: dict[str, object] = {"pieces": pieces}
+    values: dict[str, object] = {"pieces": pieces, "phrases": phrases}
     sets: list[tuple[str, str]] = []
+    now: list[str] = []
     for n, piece in enumerate(pieces):
         values[f"p{n}"] = piece
         sets.append(("ticket_piece_bits", f"piece = :p{n}"))
-    now = [f"{pieces_sql('t')} @> CAST(:pieces AS text[])"]
+    if pieces:
+        now.append(f"{pieces_sql('t')} @> CAST(:pieces AS text[])")
+    for n, phrase in enumerate(phrases):
+        values[f"f{n}"] = phrase
+        sets.append(("ticket_phrase_bits", f"phrase = :f{n}"))
+        now.append(phrase_held("t", f"CAST(:f{n} AS text)"))
     for name, asked in (("status", statuses), ("category", categories)):
         if asked is not None:
             values[f"{name}_facets"] = [f"{name}={value}" for value in asked]
@@ -168,7 +195,13 @@ async def _anded(session: AsyncSession, pieces: Sequence[str],
         values["first"] = beijing_day_of(since)[0]
         sets.append(("ticket_day_bits", "day > :first"))
         now.append(f"{beijing_day_sql('postgresql', 't.created_at')} > :first")
-    return _Anded(sets, " AND ".join(now), values)
+    return _Anded(sets, " AND ".join(now), values, (*pieces, *phrases), len(phrases))
+
+
+def _bound(sql: str, values: dict[str, object]) -> Any:
+    """`sql` as text with those of `values` it names bound."""
+    return text(sql).bindparams(**{name: value for name, value in values.items()
+                                   if re.search(rf":{name}\b", sql)})
 
 
 def in_statuses_and_categories(query: Any, table: Any, statuses: Sequence[str] | None,
@@ -181,69 +214,76 @@ def in_statuses_and_categories(query: Any, table: Any, statuses: Sequence[str] |
     return query
 
 
-def _holding(pieces: Sequence[str], statuses: Sequence[str] | None,
+def _holding(words: Sequence[str], statuses: Sequence[str] | None,
              categories: Sequence[str] | None, since: datetime | None, column: Any) -> Any:
-    """`column` of the tickets holding every piece, with one of the statuses and categories,
+    """`column` of the tickets holding every word, with one of the statuses and categories,
     received at or after `since`, as their rows say (`ILIKE`, which no index of pieces
     answers: for tickets found otherwise, by their ids or dates)."""
     query = in_statuses_and_categories(
-        select(column).select_from(Ticket).where(*(text_holds(piece) for piece in pieces)),
+        select(column).select_from(Ticket).where(*(text_holds(word) for word in words)),
         Ticket, statuses, categories)
     if since is not None:
         query = query.where(Ticket.created_at >= since)
     return query
 
 
-def _rest_of_day(since: datetime, pieces: Sequence[str], statuses: Sequence[str] | None,
+def _rest_of_day(since: datetime, words: Sequence[str], statuses: Sequence[str] | None,
                  categories: Sequence[str] | None, column: Any) -> Any:
     """`column` of the tickets received from `since` to the end of its Beijing day holding
-    every piece, with one of the statuses and categories."""
-    return _holding(pieces, statuses, categories, since, column).where(
+    every word, with one of the statuses and categories."""
+    return _holding(words, statuses, categories, since, column).where(
         Ticket.created_at < beijing_day_of(since)[1])
 
 
 async def count_with_pieces(session: AsyncSession, pieces: Sequence[str],
                             statuses: Sequence[str] | None = None,
                             categories: Sequence[str] | None = None,
-                            since: datetime | None = None) -> int | None:
-    """How many tickets hold every one of `pieces`, common ones, have one of `statuses`
-    and of `categories` (None: any) and were received at or after `since`, on PostgreSQL:
-    their bits ANDed chunk by chunk and counted (for the whole days after since's), the
-    tickets of the changes not folded yet weighed as they are now against their bits, and
-    the tickets of the rest of since's day counted, in one statement. None when a piece is
-    not common (a rarer one's tickets are few: counted quicker from the index), or the bits
-    of the filters asked for are not made yet."""
-    anded = await _anded(session, pieces, statuses, categories, since)
+                            since: datetime | None = None,
+                            phrases: Sequence[str] = ()) -> int | None:
+    """How many tickets hold every one of `pieces`, common ones, and of `phrases`, kept
+    ones, have one of `statuses` and of `categories` (None: any) and were received at or
+    after `since`, on PostgreSQL: their bits ANDed chunk by chunk and counted (for the whole
+    days after since's), the tickets of the changes not folded yet weighed as they are now
+    against their bits, and the tickets of the rest of since's day counted, in one
+    statement. None when a piece is not common (a rarer one's tickets are few: counted
+    quicker from the index), a phrase is not kept or the bits of the filters asked for are
+    not made yet."""
+    anded = await _anded(session, pieces, phrases, statuses, categories, since)
     if anded is None:
         return None
-    columns: list[Any] = [text(
+    columns: list[Any] = [_bound(
         f"(SELECT coalesce(sum(bit_count(bits)), 0) FROM ({anded.chunks}) AS anded)"
         f" + (SELECT coalesce(sum(CASE WHEN {anded.now} THEN 1 ELSE 0 END"
         f" - CASE WHEN {anded.held_before} THEN 1 ELSE 0 END), 0)"
         " FROM (SELECT DISTINCT ticket FROM ticket_piece_changes) AS q"
-        " LEFT JOIN tickets AS t ON t.id = q.ticket)").bindparams(**anded.values)]
+        " LEFT JOIN tickets AS t ON t.id = q.ticket)", anded.values),
+        _bound(_Anded.KEPT, anded.values)]
     if since is not None:
-        columns.append(_rest_of_day(since, pieces, statuses, categories,
+        columns.append(_rest_of_day(since, anded.words, statuses, categories,
                                     func.count()).scalar_subquery())
-    return sum(int(n or 0) for n in (await session.execute(select(*columns))).one())
+    counted, kept, *rest = (await session.execute(select(*columns))).one()
+    if kept != anded.phrases:
+        return None
+    return sum(int(n or 0) for n in (counted, *rest))
 
 
 async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
                              statuses: Sequence[str] | None, categories: Sequence[str] | None,
                              since: datetime | None, limit: int, offset: int,
-                             ) -> list[int] | None:
+                             phrases: Sequence[str] = ()) -> list[int] | None:
     """The ids at [offset, offset + limit), newest first, of the tickets holding every one
-    of `pieces` (common ones), with one of `statuses` and `categories` (None: any),
-    received at or after `since`: a whole city's list searched for several words, found
+    of `pieces` (common ones) and `phrases` (kept ones), with one of `statuses` and
+    `categories` (None: any), received at or after `since`: a whole city's list searched
+    for several words or a kept phrase, found
     from the bits. The newest chunks' ANDed bits hand over the newest ids they set, as
     many as the page's end plus the tickets changed since the fold (only those can be set
     wrongly), and only those ids, the changed tickets that hold the words now and the
     tickets of the rest of since's day are read, each row matched. None when the bits do
     not answer (as `count_with_pieces`)."""
-    anded = await _anded(session, pieces, statuses, categories, since)
+    anded = await _anded(session, pieces, phrases, statuses, categories, since)
     if anded is None:
         return None
-    row = (await session.execute(text(
+    row = (await session.execute(_bound(
         f"WITH pending AS (SELECT DISTINCT ticket FROM ticket_piece_changes),"
         f" anded AS ({anded.chunks}), newest AS (SELECT chunk, bits, sum(bit_count(bits))"
         " OVER (ORDER BY chunk DESC) - bit_count(bits) AS before FROM anded),"
@@ -254,8 +294,10 @@ async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
         " (SELECT array_agg(bits ORDER BY chunk DESC) FROM newest"
         "  WHERE before < (SELECT n FROM wanted)),"
         " (SELECT array_agg(q.ticket) FROM pending AS q JOIN tickets AS t ON t.id = q.ticket"
-        f"  WHERE {anded.now})").bindparams(**anded.values, end=offset + limit))).one()
-    wanted, chunks, bits, changed = row
+        f"  WHERE {anded.now}), {_Anded.KEPT}", {**anded.values, "end": offset + limit}))).one()
+    wanted, chunks, bits, changed, kept = row
+    if kept != anded.phrases:
+        return None
     found: list[int] = list(changed or [])
     newest: list[int] = []
     for chunk, chunk_bits in zip(chunks or [], bits or [], strict=True):
@@ -265,11 +307,11 @@ async def newest_with_pieces(session: AsyncSession, pieces: Sequence[str],
     found += newest
     if since is not None:
         found += (await session.scalars(
-            _rest_of_day(since, pieces, statuses, categories, Ticket.id))).all()
+            _rest_of_day(since, anded.words, statuses, categories, Ticket.id))).all()
     if not found:
         return []
     return list((await session.scalars(
-        _holding(pieces, statuses, categories, since, Ticket.id)
+        _holding(anded.words, statuses, categories, since, Ticket.id)
         .where(member_of(Ticket.id, found))
         .order_by(Ticket.id.desc()).limit(limit).offset(offset))).all())
 

@@ -75,6 +75,7 @@ from storage.ticket_bits import (
     BITS_OF_WORDS,
     FILL_FILTER_BITS,
     KEEP_FILTER_BITS,
+    KEEP_PHRASE_BITS,
     count_with_pieces,
     filter_bits_made,
     in_statuses_and_categories,
@@ -233,13 +234,15 @@ _BITS_READING_EVERY_TICKET = BITS_OF_WORDS.format(words=(
 def rebuild_piece_statements() -> list[str]:
     """Statements that make `ticket_piece_counts` the counts of the tickets as they are,
     with the pieces of at least COMMON_FROM tickets counted per day and their tickets'
-    bits set too, and the bits of every status, category and day (PostgreSQL; while
-    nothing else writes tickets)."""
+    bits set too, and the bits of every status, category and day, no phrase kept (the next
+    search for one keeps it again) (PostgreSQL; while nothing else writes tickets)."""
     return ["DELETE FROM ticket_piece_changes",
             "DELETE FROM ticket_piece_counts",
             "DELETE FROM ticket_piece_days",
             "DELETE FROM ticket_piece_bits",
             "DELETE FROM ticket_common_pieces",
+            "DELETE FROM ticket_phrase_bits",
+            "DELETE FROM ticket_kept_phrases",
             _UPSERT_PIECES.format(rows=_per_piece("tickets", pieces_sql("r"), "count(*)")),
             "INSERT INTO ticket_common_pieces (piece) SELECT piece FROM ticket_piece_counts"
             f" GROUP BY piece HAVING sum(tickets) >= {COMMON_FROM}",
@@ -286,7 +289,8 @@ def _fold_pieces(newly_days: str, newly_bits: str) -> str:
         + _UPSERT_PIECES.format(rows=_per_piece("moved", "r.pieces", "sum(r.delta)"))
         + "), newly AS (INSERT INTO ticket_common_pieces (piece)"
         " SELECT unnest(CAST(:newly AS text[])) ON CONFLICT DO NOTHING RETURNING piece), "
-        + _KEEP_PIECE_BITS + ", " + KEEP_FILTER_BITS + ", newly_bits AS ("
+        + _KEEP_PIECE_BITS + ", " + KEEP_FILTER_BITS + ", " + KEEP_PHRASE_BITS
+        + ", newly_bits AS ("
         + upsert_bits("ticket_piece_bits", "piece", newly_bits) + ") "
         + _UPSERT_DAYS.format(rows=(
             "SELECT piece, day, status, category, sum(tickets) FROM ("
@@ -391,38 +395,40 @@ async def fold_ticket_counts(session: AsyncSession) -> int:
 class CityFilter:
     """A list of the whole city's tickets filtered by nothing but these (None: any); with
     `pieces`, also searched for words of two characters without case, lowered: one, or
-    several."""
+    several; with `phrases`, for longer words without case (`storage.ticket_phrases`)."""
 
     statuses: Sequence[str] | None = None
     categories: Sequence[str] | None = None
     since: datetime | None = None
     pieces: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
 
     @property
     def searched(self) -> bool:
-        return bool(self.pieces)
+        return bool(self.pieces or self.phrases)
 
 
 async def count_searched(session: AsyncSession, city: CityFilter) -> int | None:
     """How many tickets a whole city's list searched for one word or several
     (`city.pieces`), with its other filters, finds, on PostgreSQL, from the counts per
-    piece, per day or the bits; None when they are counted quicker from the tickets."""
-    if len(city.pieces) == 1:
+    piece, per day or the bits (of kept phrases too); None when they are counted quicker
+    from the tickets, or a phrase is not kept."""
+    if len(city.pieces) == 1 and not city.phrases:
         return await count_with_piece(session, city.pieces[0], city.statuses,
                                       city.categories, city.since)
     return await count_with_pieces(session, city.pieces, city.statuses, city.categories,
-                                   city.since)
+                                   city.since, city.phrases)
 
 
 async def newest_searched(session: AsyncSession, city: CityFilter, limit: int,
                           offset: int) -> list[int] | None:
     """The ids at [offset, offset + limit), newest first, of a whole city's list searched
-    for several words (`city.pieces`), found from the bits on PostgreSQL; None when the
-    bits do not answer or the list is searched otherwise."""
-    if len(city.pieces) < 2:
+    for several words (`city.pieces`) or a kept phrase, found from the bits on PostgreSQL;
+    None when the bits do not answer or the list is searched for one piece."""
+    if len(city.pieces) < 2 and not city.phrases:
         return None
     return await newest_with_pieces(session, city.pieces, city.statuses, city.categories,
-                                    city.since, limit, offset)
+                                    city.since, limit, offset, city.phrases)
 
 
 async def count_with_piece(session: AsyncSession, piece: str,

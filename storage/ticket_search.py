@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Boolean, String, and_, bindparam, case, false, or_
+from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -33,11 +35,27 @@ LIFECYCLE = (Status.NEW, Status.REOPENED, Status.ACCEPTED, Status.IN_PROGRESS, S
 _TICKET_NUMBER = re.compile(r"^[#＃]?([0-9]{1,12})$")
 #: At most this many words of a search are used.
 MAX_TERMS = 8
+#: The longest word whose tickets a whole city's search keeps (`counted_phrase`).
+PHRASE_CHARS = 32
+#: Memory a searched list's statements may sort and hold its matches in, on PostgreSQL.
+SEARCH_WORK_MEM = "64MB"
 
 
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+async def set_for_searching(session: AsyncSession) -> None:
+    """Settings for a search's statements, for the session's transaction (PostgreSQL). The
+    index of pieces hands its matches over as a bitmap: kept exact, only the matching rows
+    are read, instead of every row of a page (each piece computed again). Whether the index
+    or the newest tickets in order find a page sooner depends on the words: each search is
+    planned for its own, never with a prepared statement's plan made for any words."""
+    await session.execute(sql_text(
+        "SELECT set_config('work_mem', :memory, true),"
+        " set_config('plan_cache_mode', 'force_custom_plan', true)"),
+        {"memory": SEARCH_WORK_MEM})
 
 
 def search_conditions(text: str, few: bool = False) -> list[Any]:
@@ -99,14 +117,41 @@ def counted_piece(text: str) -> str | None:
     return words[0].lower()
 
 
-def counted_pieces(text: str) -> tuple[str, ...]:
-    """The distinct pieces a search for `text` is counted by when each of its words is
-    one (`counted_piece`); else none."""
+def counted_phrase(text: str) -> str | None:
+    """`text` when it is a word a whole city's search may keep the tickets of
+    (`storage.ticket_phrases`): three to PHRASE_CHARS characters without case, not a
+    ticket's number (a word of three characters or more holds its pieces and more: only
+    the tickets' rows, or bits kept of them, say which hold it); else None."""
+    if not 3 <= len(text) <= PHRASE_CHARS or not _without_case(text) \
+            or _TICKET_NUMBER.match(text):
+        return None
+    return text
+
+
+def counted_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The distinct pieces (`counted_piece`) and phrases (`counted_phrase`) a whole city's
+    search for `text` is counted by when each of its words is one or the other; else none
+    of either."""
     words = text.split()
-    pieces = [counted_piece(word) for word in words]
-    if len(words) > MAX_TERMS or None in pieces:
-        return ()
-    return tuple(sorted({piece for piece in pieces if piece is not None}))
+    if len(words) > MAX_TERMS:
+        return (), ()
+    pieces, phrases = set(), set()
+    for word in words:
+        piece, phrase = counted_piece(word), counted_phrase(word)
+        if piece is None and phrase is None:
+            return (), ()
+        if piece is not None:
+            pieces.add(piece)
+        if phrase is not None:
+            phrases.add(phrase)
+    return tuple(sorted(pieces)), tuple(sorted(phrases))
+
+
+def phrase_held(row: str, phrase: str) -> str:
+    """SQL: ticket `row`'s text, reporter name or location holds `phrase` (SQL of a word
+    without case, where `text_holds`'s LIKE is a plain search for it); false for no row."""
+    return "(" + " OR ".join(f"coalesce(strpos({row}.{column}, {phrase}), 0) > 0"
+                             for column in ("text", "reporter_name", "location")) + ")"
 
 
 def _two_without_case(term: str) -> bool:

@@ -17,6 +17,8 @@ from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
 from storage.ticket_counts import CityFilter, count_searched, count_tickets, newest_searched
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
+from storage.ticket_phrases import keep_phrases
+from storage.ticket_search import set_for_searching
 
 
 def _view(ticket: Any, followers: tuple[Follower, ...] = ()) -> TicketView:
@@ -244,8 +246,6 @@ def ticket_filters(
 #: matches 140-200 ms from their ids, 330-350 ms reading the street again; 40,000 the other
 #: way round). The other orders take page and count from one reading (`counted_page`).
 PAGED_FROM_IDS = 5_000
-#: Memory a searched list's statements may sort and hold its matches in, on PostgreSQL.
-SEARCH_WORK_MEM = "64MB"
 
 
 async def list_tickets(
@@ -273,18 +273,18 @@ async def list_tickets(
     back by its id."""
     dialect = session.bind.dialect.name
     if searched and dialect == "postgresql":
-        # For this transaction (SET LOCAL). The index of pieces hands its matches over as a
-        # bitmap: kept exact, only the matching rows are read, instead of every row of a page
-        # (each piece computed again). Whether the index or the newest tickets in order find
-        # a page sooner depends on the words: each search is planned for its own, never with
-        # a prepared statement's plan made for any words.
-        await session.execute(text(
-            "SELECT set_config('work_mem', :memory, true),"
-            " set_config('plan_cache_mode', 'force_custom_plan', true)"),
-            {"memory": SEARCH_WORK_MEM})
+        await set_for_searching(session)
     total: int | None
-    counted_per_piece = city is not None and city.searched and dialect == "postgresql"
-    if searched and not counted_per_piece:
+    if city is not None and city.searched and dialect == "postgresql" and (
+            not city.phrases or await keep_phrases(session, city.phrases)):
+        total = await count_searched(session, city)
+        if total is not None:
+            newest = (await newest_searched(session, city, limit, offset)
+                      if sort.newest_first else None)
+            if newest is None:
+                newest = await page_ids(session, conditions, sort, limit, offset, parts)
+            return await _in_order(session, newest), total
+    if searched:
         # Only the tickets' rows answer the search: the page and the count from one reading.
         counted = await counted_page(session, sort, limit, offset,
                                      parts if parts is not None else [conditions])
@@ -297,14 +297,6 @@ async def list_tickets(
             return [], 0
         if total <= PAGED_FROM_IDS:
             conditions, parts = [], [[member_of(Ticket.id, matched)]]
-    elif counted_per_piece and city is not None:
-        total = await count_searched(session, city)
-        if total is None:  # a piece too rare to be counted so: its few tickets are
-            total = await _count(session, conditions)
-        elif sort.newest_first:
-            newest = await newest_searched(session, city, limit, offset)
-            if newest is not None:
-                return await _in_order(session, newest), total
     elif city is not None and not city.searched:
         total = await count_tickets(session, city.statuses, city.categories, city.since)
     elif parts is not None:

@@ -23,8 +23,8 @@ from storage.ticket_counts import (
     make_filter_bits,
     make_pieces_common,
 )
-from storage.ticket_search import counted_piece, search_conditions
-from storage.tickets import SEARCH_WORK_MEM, list_tickets
+from storage.ticket_search import SEARCH_WORK_MEM, counted_piece, search_conditions
+from storage.tickets import list_tickets
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

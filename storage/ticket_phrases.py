@@ -1,0 +1,89 @@
+"""The tickets holding each word of three characters or more a whole city is searched for,
+kept as bits from its first search on (PostgreSQL), so that the next searches for it — the
+next page, a reload, another admin — are counted and paged by ANDing bits.
+
+A word of two characters is one piece: the counts and bits of pieces answer for it
+(`storage.ticket_counts`). A longer word (路灯坏了) is held only by tickets holding all its
+pieces (路灯, 灯坏, 坏了) in a row; when each piece is common, half a million tickets may hold
+them all, and only their rows say which hold the word: a count read each of them (0.7–0.8 s
+over ten million tickets). So the first search for such a word reads them once more and
+keeps which hold it as bits (`ticket_phrase_bits`, as `ticket_piece_bits` keeps a piece's),
+and the fold sets or clears its bits for each ticket changed whose pieces, before or after,
+held its pieces (`ticket_bits.KEEP_PHRASE_BITS`). A count weighs the tickets changed since
+the fold as they are now, as for pieces, so what is counted is always the tickets as they
+are. A word some of whose pieces are not common is held by few tickets, found from the index
+quickly: it is not kept.
+
+At most MAX_KEPT words are kept; keeping another lets go the one kept longest ago. A
+search reads that its words are still kept in the statement that reads their bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import TicketKeptPhrase
+from storage.ticket_bits import BITS_OF_WORDS, words
+from storage.ticket_counts import FOLD_LOCK
+from storage.ticket_search import phrase_held, pieces_sql, set_for_searching
+
+#: The most words kept at once (each keeps up to 8 KB of bits per 65,536 tickets).
+MAX_KEPT = 256
+
+_PHRASE_PIECES = "ticket_bigrams(CAST(:phrase AS text), NULL, NULL)"
+#: Whether every piece of :phrase is common.
+_PIECES_COMMON = (
+    "SELECT NOT EXISTS (SELECT 1 FROM unnest(" + _PHRASE_PIECES + ") AS p (piece)"
+    " WHERE p.piece NOT IN (SELECT piece FROM ticket_common_pieces))")
+#: The bits of the tickets holding :phrase, found through the index of pieces.
+_PHRASE_BITS = (
+    "INSERT INTO ticket_phrase_bits (phrase, chunk, bits) " + BITS_OF_WORDS.format(words=(
+        f"SELECT {words('CAST(:phrase AS text)', 't.id')} FROM tickets AS t"
+        f" WHERE {pieces_sql('t')} @> {_PHRASE_PIECES} AND {phrase_held('t', 'CAST(:phrase AS text)')}"
+        " GROUP BY 1, 2, 3")))
+_LET_GO = ("WITH gone AS (DELETE FROM ticket_kept_phrases WHERE phrase IN ("
+           " SELECT phrase FROM ticket_kept_phrases ORDER BY kept_at, phrase"
+           " LIMIT :excess) RETURNING phrase)"
+           " DELETE FROM ticket_phrase_bits WHERE phrase IN (SELECT phrase FROM gone)")
+
+
+async def kept_phrases(session: AsyncSession, phrases: Sequence[str]) -> set[str]:
+    """Those of `phrases` whose tickets are kept."""
+    return set((await session.scalars(select(TicketKeptPhrase.phrase).where(
+        TicketKeptPhrase.phrase.in_(list(phrases))))).all())
+
+
+async def keep_phrases(session: AsyncSession, phrases: Sequence[str]) -> bool:
+    """Whether the tickets of every one of `phrases` are kept, keeping those not kept yet
+    whose pieces are all common, each in a transaction of its own on another connection
+    (the session's is left as it is). False when a phrase has a piece that is not common:
+    its tickets are found from the index (PostgreSQL)."""
+    missing = set(phrases) - await kept_phrases(session, phrases)
+    for phrase in sorted(missing):
+        if not await session.scalar(text(_PIECES_COMMON), {"phrase": phrase}):
+            return False
+    for phrase in sorted(missing):
+        async with AsyncSession(session.bind) as own, own.begin():
+            await _keep(own, phrase)
+    return True
+
+
+async def _keep(session: AsyncSession, phrase: str) -> None:
+    """Keep `phrase`'s tickets as they are, under the fold's lock: a fold before this one
+    is seen whole (its tickets as they are now), the next one sees the phrase and keeps
+    its bits from the changes recorded since."""
+    await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
+    if await kept_phrases(session, [phrase]):
+        return  # kept by another request while this one waited for the lock
+    await set_for_searching(session)
+    excess = int(await session.scalar(text(
+        "SELECT count(*) FROM ticket_kept_phrases")) or 0) + 1 - MAX_KEPT
+    if excess > 0:
+        await session.execute(text(_LET_GO), {"excess": excess})
+    await session.execute(text(
+        "INSERT INTO ticket_kept_phrases (phrase, pieces, kept_at)"
+        f" VALUES (CAST(:phrase AS text), {_PHRASE_PIECES}, now())"), {"phrase": phrase})
+    await session.execute(text(_PHRASE_BITS), {"phrase": phrase})
