@@ -6,13 +6,15 @@ A word of two characters is one piece: the counts and bits of pieces answer for 
 (`storage.ticket_counts`). A longer word (路灯坏了) is held only by tickets holding all its
 pieces (路灯, 灯坏, 坏了) in a row; when each piece is common, half a million tickets may hold
 them all, and only their rows say which hold the word: a count read each of them (0.7–0.8 s
-over ten million tickets). So the first search for such a word reads them once more and
-keeps which hold it as bits (`ticket_phrase_bits`, as `ticket_piece_bits` keeps a piece's),
-and the fold sets or clears its bits for each ticket changed whose pieces, before or after,
-held its pieces (`ticket_bits.KEEP_PHRASE_BITS`). A count weighs the tickets changed since
-the fold as they are now, as for pieces, so what is counted is always the tickets as they
-are. A word some of whose pieces are not common is held by few tickets, found from the index
-quickly: it is not kept.
+over ten million tickets). So the first search for such a word, when at least KEEP_FROM
+tickets hold all the pieces of its words, reads them once more and keeps which hold it as
+bits (`ticket_phrase_bits`, as `ticket_piece_bits` keeps a piece's), and the fold sets or
+clears its bits for each ticket changed whose pieces, before or after, held its pieces
+(`ticket_bits.KEEP_PHRASE_BITS`). A count weighs the tickets changed since the fold as they
+are now, as for pieces, so what is counted is always the tickets as they are. A search
+whose pieces fewer tickets hold all (a name and a building, 王先生 3号楼), or one with a
+piece that is not common, is read from the tickets the index finds, quickly: its words are
+not kept.
 
 At most MAX_KEPT words are kept; keeping another lets go the one kept longest ago. A
 search reads that its words are still kept in the statement that reads their bits.
@@ -21,23 +23,24 @@ search reads that its words are still kept in the statement that reads their bit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import TicketKeptPhrase
-from storage.ticket_bits import BITS_OF_WORDS, words
+from storage.ticket_bits import BITS_OF_WORDS, count_with_pieces, words
 from storage.ticket_counts import FOLD_LOCK
 from storage.ticket_search import phrase_held, pieces_sql, set_for_searching
 
 #: The most words kept at once (each keeps up to 8 KB of bits per 65,536 tickets).
 MAX_KEPT = 256
+#: A search's words are kept when at least this many tickets hold all their pieces (with
+#: its filters): reading fewer to confirm the words costs less than 70 ms at about 1.4 µs
+#: a ticket (README, "Figures at city size"), and keeping a word costs a reading of them.
+KEEP_FROM = 50_000
 
 _PHRASE_PIECES = "ticket_bigrams(CAST(:phrase AS text), NULL, NULL)"
-#: Whether every piece of :phrase is common.
-_PIECES_COMMON = (
-    "SELECT NOT EXISTS (SELECT 1 FROM unnest(" + _PHRASE_PIECES + ") AS p (piece)"
-    " WHERE p.piece NOT IN (SELECT piece FROM ticket_common_pieces))")
 #: The bits of the tickets holding :phrase, found through the index of pieces.
 _PHRASE_BITS = (
     "INSERT INTO ticket_phrase_bits (phrase, chunk, bits) " + BITS_OF_WORDS.format(words=(
@@ -56,15 +59,28 @@ async def kept_phrases(session: AsyncSession, phrases: Sequence[str]) -> set[str
         TicketKeptPhrase.phrase.in_(list(phrases))))).all())
 
 
-async def keep_phrases(session: AsyncSession, phrases: Sequence[str]) -> bool:
-    """Whether the tickets of every one of `phrases` are kept, keeping those not kept yet
-    whose pieces are all common, each in a transaction of its own on another connection
-    (the session's is left as it is). False when a phrase has a piece that is not common:
-    its tickets are found from the index (PostgreSQL)."""
+def pieces_of(phrase: str) -> list[str]:
+    """The two-character pieces of a word without case, as `ticket_bigrams` makes them."""
+    return [phrase[i:i + 2] for i in range(len(phrase) - 1)]
+
+
+async def keep_when_many(session: AsyncSession, pieces: Sequence[str], phrases: Sequence[str],
+                         statuses: Sequence[str] | None = None,
+                         categories: Sequence[str] | None = None,
+                         since: datetime | None = None) -> bool:
+    """Whether the tickets of every one of `phrases` are kept, for a whole city's search
+    for them and `pieces` with these filters: those not kept yet are kept, each in a
+    transaction of its own on another connection (the session's is left as it is), when at
+    least KEEP_FROM tickets hold all the search's pieces (theirs too), as the bits count
+    them. Fewer, or a piece not common, and the search is read from the tickets: it is
+    quick, and no word is kept (PostgreSQL)."""
     missing = set(phrases) - await kept_phrases(session, phrases)
-    for phrase in sorted(missing):
-        if not await session.scalar(text(_PIECES_COMMON), {"phrase": phrase}):
-            return False
+    if not missing:
+        return True
+    every = {*pieces, *(piece for phrase in phrases for piece in pieces_of(phrase))}
+    held = await count_with_pieces(session, sorted(every), statuses, categories, since)
+    if held is None or held < KEEP_FROM:
+        return False
     for phrase in sorted(missing):
         async with AsyncSession(session.bind) as own, own.begin():
             await _keep(own, phrase)

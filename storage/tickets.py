@@ -17,7 +17,7 @@ from storage.figures_sql import member_of
 from storage.models import Ticket, TicketEvent, TicketFollower
 from storage.ticket_counts import CityFilter, count_searched, count_tickets, newest_searched
 from storage.ticket_pages import NEWEST, TicketSort, counted_page, page_ids
-from storage.ticket_phrases import keep_phrases
+from storage.ticket_phrases import keep_when_many
 from storage.ticket_search import set_for_searching
 
 
@@ -276,7 +276,9 @@ async def list_tickets(
         await set_for_searching(session)
     total: int | None
     if city is not None and city.searched and dialect == "postgresql" and (
-            not city.phrases or await keep_phrases(session, city.phrases)):
+            not city.phrases or await keep_when_many(
+                session, city.pieces, city.phrases, city.statuses, city.categories,
+                city.since)):
         total = await count_searched(session, city)
         if total is not None:
             newest = (await newest_searched(session, city, limit, offset)

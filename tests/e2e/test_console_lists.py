@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from bot.ticket_lists import csv_row
 from domain.org import OrgMap
-from storage import ticket_counts
+from storage import ticket_counts, ticket_phrases
 from storage.models import Ticket
 from storage.ticket_phrases import kept_phrases
 from tests.e2e.browsers import Browser, signed_in
@@ -138,6 +138,7 @@ async def test_a_city_search_since_a_moment_is_counted_as_found(
     tickets."""
     monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
     monkeypatch.setattr(ticket_counts, "COMMON_AT_ONCE", 100)
+    monkeypatch.setattr(ticket_phrases, "KEEP_FROM", 1)
     spine = listed.spine
     await spine.runtime.processor.fold_ticket_counts()
     worker = await listed.as_("zhangwg")

@@ -16,7 +16,7 @@ from storage import ticket_counts, ticket_phrases
 from storage.models import Ticket
 from storage.ticket_bits import count_with_pieces, newest_with_pieces
 from storage.ticket_counts import CityFilter, fold_ticket_counts, make_pieces_common
-from storage.ticket_phrases import keep_phrases, kept_phrases
+from storage.ticket_phrases import keep_when_many, kept_phrases
 from storage.ticket_search import counted_words, search_conditions
 from storage.tickets import list_tickets
 
@@ -70,8 +70,10 @@ async def _check(session: AsyncSession, phrases: list[str],
 async def city(sessions: async_sessionmaker[AsyncSession],
                monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The tickets written and committed, every piece common (held by one ticket or more),
-    the bits of the filters made; a ticket past the first 65,536."""
+    the bits of the filters made; a ticket past the first 65,536. A word is kept when one
+    ticket holds its pieces."""
     monkeypatch.setattr(ticket_counts, "COMMON_FROM", 1)
+    monkeypatch.setattr(ticket_phrases, "KEEP_FROM", 1)
     async with sessions() as session, session.begin():
         rows = [Ticket(category="repair" if n % 2 else "complaint", status="new",
                        reporter_channel="bridge", reporter_id=f"wxid_{n}",
@@ -94,7 +96,8 @@ async def test_a_kept_phrase_is_counted_and_paged_from_its_bits_as_the_tickets_c
         sessions: async_sessionmaker[AsyncSession], city: list[int]) -> None:
     async with sessions() as session:
         assert await count_with_pieces(session, [], None, None, None, ["电梯坏了"]) is None
-        assert await keep_phrases(session, PHRASES)
+        for phrase in PHRASES:
+            assert await keep_when_many(session, (), [phrase])
         assert await kept_phrases(session, PHRASES) == set(PHRASES)
         # From the tickets' rows: in two of the six (not 电梯又坏了 nor 坏了电梯), written
         # twice, and the far one.
@@ -160,13 +163,40 @@ async def test_a_phrase_is_kept_from_its_first_city_search_and_its_total_read_fr
 
 
 @ON_POSTGRESQL
+async def test_a_phrase_is_kept_only_when_many_tickets_hold_all_the_searchs_pieces(
+        sessions: async_sessionmaker[AsyncSession], city: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five tickets hold 电梯, 梯坏 and 坏了, four of them new; two of them 3号 and 号楼 too."""
+    async def search(words: str, statuses: list[str] | None = None) -> int:
+        pieces, phrases = counted_words(words)
+        conditions = search_conditions(words)
+        if statuses:
+            conditions.append(Ticket.status.in_(statuses))
+        async with sessions() as session:
+            rows, total = await list_tickets(session, conditions, 10, 0, searched=True,
+                                             city=CityFilter(statuses, pieces=pieces,
+                                                             phrases=phrases))
+            assert total == len(rows)
+            return total
+
+    monkeypatch.setattr(ticket_phrases, "KEEP_FROM", 5)
+    assert await search("电梯坏了", ["new"]) == 4
+    assert await search("电梯坏了 3号楼") == 2
+    async with sessions() as session:
+        assert await kept_phrases(session, PHRASES) == set()  # read from the tickets
+    assert await search("电梯坏了") == 5
+    async with sessions() as session:
+        assert await kept_phrases(session, PHRASES) == {"电梯坏了"}
+
+
+@ON_POSTGRESQL
 async def test_the_phrase_kept_longest_ago_is_let_go_and_kept_again_when_asked(
         sessions: async_sessionmaker[AsyncSession], city: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ticket_phrases, "MAX_KEPT", 2)
     async with sessions() as session:
         for phrase in ("电梯坏了", "路灯坏了", "灯坏了"):
-            assert await keep_phrases(session, [phrase])
+            assert await keep_when_many(session, (), [phrase])
         assert await kept_phrases(session, PHRASES) == {"路灯坏了", "灯坏了"}
         assert await session.scalar(text(
             "SELECT count(*) FROM ticket_phrase_bits WHERE phrase = '电梯坏了'")) == 0
@@ -188,7 +218,7 @@ async def test_a_ticket_written_while_a_phrase_is_kept_is_counted_once(
     await folding.execute(select(func.pg_advisory_xact_lock(
         ticket_counts.FOLD_LOCK)))
     async with sessions() as session:
-        keeping = asyncio.create_task(keep_phrases(session, ["电梯坏了"]))
+        keeping = asyncio.create_task(keep_when_many(session, (), ["电梯坏了"]))
         await asyncio.sleep(0.5)
         assert not keeping.done()  # waits for the fold's lock
         writing = sessions()
