@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,20 @@ BITS_OF_WORDS = (
     " AS bit varying) FROM (SELECT key, chunk, word, w, lag(word) OVER (PARTITION BY key,"
     " chunk ORDER BY word) AS before FROM ({words}) AS words (key, chunk, word, w))"
     " AS placed GROUP BY 1, 2")
+
+
+def bits_of(tickets: Sequence[int]) -> tuple[list[int], list[str]]:
+    """The chunks holding `tickets` and, for each, its bits in hexadecimal (65,536 bits, the
+    first ticket the highest), as `BITS_OF_WORDS` makes them in SQL: what `CAST('x' || hex
+    AS bit varying)` reads."""
+    ids = np.asarray(tickets, dtype=np.int64)
+    chunks, hexes = [], []
+    for chunk in np.unique(ids >> 16).tolist():
+        held = np.zeros(65536, dtype=np.uint8)
+        held[ids[(ids >> 16) == chunk] & 65535] = 1
+        chunks.append(int(chunk))
+        hexes.append(np.packbits(held).tobytes().hex())
+    return chunks, hexes
 
 
 def words(key: str, ticket: str) -> str:

@@ -276,9 +276,7 @@ async def list_tickets(
         await set_for_searching(session)
     total: int | None
     if city is not None and city.searched and dialect == "postgresql" and (
-            not city.phrases or await keep_when_many(
-                session, city.pieces, city.phrases, city.statuses, city.categories,
-                city.since)):
+            not city.phrases or await keep_when_many(session, city.pieces, city.phrases)):
         total = await count_searched(session, city)
         if total is not None:
             newest = (await newest_searched(session, city, limit, offset)

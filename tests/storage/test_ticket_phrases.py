@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import ticket_counts, ticket_phrases
+from storage import ticket_bits, ticket_counts, ticket_phrases
 from storage.models import Ticket
-from storage.ticket_bits import count_with_pieces, newest_with_pieces
+from storage.ticket_bits import BITS_OF_WORDS, bits_of, count_with_pieces, newest_with_pieces
 from storage.ticket_counts import CityFilter, fold_ticket_counts, make_pieces_common
 from storage.ticket_phrases import keep_when_many, kept_phrases
 from storage.ticket_search import counted_words, search_conditions
@@ -163,10 +163,12 @@ async def test_a_phrase_is_kept_from_its_first_city_search_and_its_total_read_fr
 
 
 @ON_POSTGRESQL
-async def test_a_phrase_is_kept_only_when_many_tickets_hold_all_the_searchs_pieces(
+async def test_a_phrase_is_kept_only_when_every_piece_of_the_search_is_held_by_many(
         sessions: async_sessionmaker[AsyncSession], city: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five tickets hold 电梯, 梯坏 and 坏了, four of them new; two of them 3号 and 号楼 too."""
+    """Of the twelve tickets and the far one, 3号 is in six, 号楼 in eleven, 梯坏 in five and
+    路灯 in four: with six, only a search all of whose pieces are in six tickets or more
+    keeps its words; the others are read from the tickets."""
     async def search(words: str, statuses: list[str] | None = None) -> int:
         pieces, phrases = counted_words(words)
         conditions = search_conditions(words)
@@ -179,14 +181,15 @@ async def test_a_phrase_is_kept_only_when_many_tickets_hold_all_the_searchs_piec
             assert total == len(rows)
             return total
 
-    monkeypatch.setattr(ticket_phrases, "KEEP_FROM", 5)
-    assert await search("电梯坏了", ["new"]) == 4
+    monkeypatch.setattr(ticket_phrases, "KEEP_FROM", 6)
+    assert await search("电梯坏了") == 5
+    assert await search("3号楼 路灯") == 0
     assert await search("电梯坏了 3号楼") == 2
     async with sessions() as session:
         assert await kept_phrases(session, PHRASES) == set()  # read from the tickets
-    assert await search("电梯坏了") == 5
+    assert await search("3号楼", ["new"]) == 6
     async with sessions() as session:
-        assert await kept_phrases(session, PHRASES) == {"电梯坏了"}
+        assert await kept_phrases(session, PHRASES) == {"3号楼"}
 
 
 @ON_POSTGRESQL
@@ -243,3 +246,21 @@ def test_a_citys_search_is_counted_by_pieces_and_phrases_when_each_word_is_one()
     assert counted_words("路灯坏了") == ((), ("路灯坏了",))
     for words in ("电梯 128", "Lift broken", "电", "#12", "电梯 " + "坏" * 33):
         assert counted_words(words) == ((), ()), words
+
+
+@ON_POSTGRESQL
+async def test_bits_packed_in_python_are_the_bits_sql_makes(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    tickets = [0, 1, 63, 64, 1023, 65535, 65536, 200_000, 200_001, 9_999_999]
+    chunks, hexes = bits_of(tickets)
+    async with sessions() as session:
+        made = (await session.execute(text(
+            "SELECT chunk, bits FROM (" + BITS_OF_WORDS.format(words=(
+                f"SELECT {ticket_bits.words('1', 'id')} FROM unnest(CAST(:ids AS bigint[])) AS t (id)"
+                " GROUP BY 1, 2, 3")) + ") AS made (key, chunk, bits) ORDER BY chunk"),
+            {"ids": tickets})).all()
+        packed = (await session.execute(text(
+            "SELECT chunk, CAST('x' || hex AS bit varying) FROM unnest("
+            "CAST(:chunks AS integer[]), CAST(:hexes AS text[])) AS b (chunk, hex)"
+            " ORDER BY chunk"), {"chunks": chunks, "hexes": hexes})).all()
+    assert chunks == [0, 1, 3, 152] and packed == made
