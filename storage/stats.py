@@ -547,15 +547,22 @@ GROUPINGS = ("total", "category", "grid", "grid_name", "district", "assignee", "
 _DONE = Ticket.status.in_(DONE)
 
 
-def _sla_flags(org: OrgMap, now: datetime) -> tuple[Any, Any]:
-    """(in time, late) as conditions on `Ticket`: resolved by its SLA deadline; resolved
-    after it, or still open past it now (`TicketFacts.within_sla`)."""
+#: `sla_verdict`'s values.
+ON_TIME, LATE = 1, 2
+
+
+def sla_verdict(org: OrgMap, now: datetime) -> Any:
+    """ON_TIME when the ticket was resolved by its SLA deadline; LATE when resolved after it
+    or still open past it now; 0 otherwise (`TicketFacts.within_sla`). Its deadline is
+    worked out once per ticket (its street's, its category's and urgency's: a third of the
+    time of a city's month of figures when it was worked out for each of the two)."""
     deadline = sla_span(org, Ticket.building_id, Ticket.category, Ticket.urgency)
-    cycle = span(Ticket.resolved_at, Ticket.created_at)
-    resolved = and_(_DONE, Ticket.resolved_at.is_not(None))
     waited = span(bindparam("now", now, Ticket.created_at.type), Ticket.created_at)
-    return (and_(resolved, cycle <= deadline),
-            or_(and_(resolved, cycle > deadline), and_(is_open(Ticket.status), waited > deadline)))
+    measured = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
+                     span(Ticket.resolved_at, Ticket.created_at)),
+                    (is_open(Ticket.status), waited), else_=null())
+    return case((measured > deadline, LATE),
+                (and_(_DONE, Ticket.resolved_at.is_not(None)), ON_TIME), else_=0)
 
 
 def _group_of(org: OrgMap, grouping: str, category: str, place_id: int | None,
@@ -591,14 +598,15 @@ async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: d
         raise ValueError("figures split by street are split by nothing finer")
     narrow = not scope.everything
     await figure_settings(session, narrow=narrow)
-    on_time, late = _sla_flags(org, now)
     cycle = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
                   span(Ticket.resolved_at, Ticket.created_at)), else_=null())
     place = TICKET_STREET if by_street else Ticket.grid_id
     values = [Ticket.category, place.label("place"), Ticket.assignee_id, Ticket.id,
               Ticket.rating, Ticket.status, cycle.label("cycle"),
-              case((on_time, 1), else_=0).label("on_time"), case((late, 1), else_=0).label("late")]
-    rows = scoped(scope, values, *conditions, streets=by_street).subquery("figures")
+              sla_verdict(org, now).label("verdict")]
+    # OFFSET 0 keeps the subquery whole: merged into the query, each use of its verdict
+    # would work the verdict out again.
+    rows = scoped(scope, values, *conditions, streets=by_street).offset(0).subquery("figures")
     c = rows.c
     grouped = (c.category, c.place) if by_street else (c.category, c.place, c.assignee_id)
     keys = (*grouped, null()) if by_street else grouped
@@ -606,8 +614,9 @@ async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: d
                    func.count().filter(c.status == "cancelled"),
                    func.count().filter(is_open(c.status)), func.count(c.cycle),
                    func.coalesce(span_micros(func.sum(c.cycle)), 0), func.count(c.rating),
-                   func.coalesce(func.sum(c.rating), 0), func.coalesce(func.sum(c.on_time), 0),
-                   func.coalesce(func.sum(c.late), 0), func.min(c.id)).group_by(*grouped)
+                   func.coalesce(func.sum(c.rating), 0),
+                   func.count().filter(c.verdict == ON_TIME),
+                   func.count().filter(c.verdict == LATE), func.min(c.id)).group_by(*grouped)
 
     def middles(s: AsyncSession) -> Awaitable[dict[tuple[str, Any], tuple[int, ...]]]:
         if by_street and s.bind.dialect.name == "postgresql":
