@@ -553,9 +553,10 @@ ON_TIME, LATE = 1, 2
 
 def sla_verdict(org: OrgMap, now: datetime) -> Any:
     """ON_TIME when the ticket was resolved by its SLA deadline; LATE when resolved after it
-    or still open past it now; 0 otherwise (`TicketFacts.within_sla`). Its deadline is
-    worked out once per ticket (its street's, its category's and urgency's: a third of the
-    time of a city's month of figures when it was worked out for each of the two)."""
+    or still open past it now; 0 otherwise (`TicketFacts.within_sla`). Its deadline (its
+    street's, by category and urgency: the costliest expression of the figures, about 700
+    of a city's month's 1,100 ms of sums) is worked out once per ticket, not for each
+    verdict."""
     deadline = sla_span(org, Ticket.building_id, Ticket.category, Ticket.urgency)
     waited = span(bindparam("now", now, Ticket.created_at.type), Ticket.created_at)
     measured = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
