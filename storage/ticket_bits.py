@@ -46,12 +46,14 @@ def bits_of(tickets: Sequence[int]) -> tuple[list[int], list[str]]:
     """The chunks holding `tickets` and, for each, its bits in hexadecimal (65,536 bits, the
     first ticket the highest), as `BITS_OF_WORDS` makes them in SQL: what `CAST('x' || hex
     AS bit varying)` reads."""
-    ids = np.asarray(tickets, dtype=np.int64)
+    ids = np.sort(np.asarray(tickets, dtype=np.int64))
+    found, starts = np.unique(ids >> 16, return_index=True)
     chunks, hexes = [], []
-    for chunk in np.unique(ids >> 16).tolist():
+    for chunk, start, end in zip(found.tolist(), starts.tolist(),
+                                 [*starts[1:].tolist(), len(ids)], strict=True):
         held = np.zeros(65536, dtype=np.uint8)
-        held[ids[(ids >> 16) == chunk] & 65535] = 1
-        chunks.append(int(chunk))
+        held[ids[start:end] & 65535] = 1
+        chunks.append(chunk)
         hexes.append(np.packbits(held).tobytes().hex())
     return chunks, hexes
 

@@ -21,9 +21,11 @@ search reads that its words are still kept in the statement that reads their bit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import TicketKeptPhrase
@@ -40,6 +42,16 @@ MAX_KEPT = 256
 #: city size"); a name with a building, 王先生 3号楼, whose rarest piece 王先 is in 55,585 of
 #: ten million tickets, is read in 55–78 ms.
 KEEP_FROM = 100_000
+
+#: How long keeping a word waits for the fold's lock: a fold takes a second or two, but
+#: an upgrade's filling of bits holds it for minutes, meanwhile the search is read from the
+#: tickets.
+KEEP_WAIT = "5s"
+#: PostgreSQL's error for a lock not had within `lock_timeout`.
+LOCK_NOT_AVAILABLE = "55P03"
+#: One word is kept at a time in a process: keeping takes a second and two connections,
+#: and a search that would wait for another's keeping is read from the tickets.
+_keeping = asyncio.Lock()
 
 _PHRASE_PIECES = "ticket_bigrams(CAST(:phrase AS text), NULL, NULL)"
 #: The ids of the tickets holding :phrase, found through the index of pieces.
@@ -78,18 +90,25 @@ async def keep_when_many(session: AsyncSession, pieces: Sequence[str],
     """Whether the tickets of every one of `phrases` are kept, for a whole city's search
     for them and `pieces`: those not kept yet are kept, each in a transaction of its own on
     another connection (the session's is left as it is), when every piece of the search's
-    words is held by at least KEEP_FROM tickets. Else the search is read from the tickets
-    the index finds, quickly, and no word is kept (PostgreSQL)."""
+    words is held by at least KEEP_FROM tickets, unless the process is keeping another word
+    or the fold's lock is not had within KEEP_WAIT. Otherwise the search is read from the
+    tickets the index finds and no word is kept (PostgreSQL)."""
     missing = set(phrases) - await kept_phrases(session, phrases)
     if not missing:
         return True
     every = sorted({*pieces, *(piece for phrase in phrases for piece in pieces_of(phrase))})
     rarest = await session.scalar(text(_RAREST), {"pieces": every, "distinct": len(every)})
-    if rarest is None or rarest < KEEP_FROM:
+    if rarest is None or rarest < KEEP_FROM or _keeping.locked():
         return False
-    for phrase in sorted(missing):
-        async with AsyncSession(session.bind) as own, own.begin():
-            await _keep(own, phrase)
+    async with _keeping:
+        try:
+            for phrase in sorted(missing):
+                async with AsyncSession(session.bind) as own, own.begin():
+                    await _keep(own, phrase)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return False  # a fold or an upgrade's filling holds the lock longer
     return True
 
 
@@ -97,6 +116,7 @@ async def _keep(session: AsyncSession, phrase: str) -> None:
     """Keep `phrase`'s tickets as they are, under the fold's lock: a fold before this one
     is seen whole (its tickets as they are now), the next one sees the phrase and keeps
     its bits from the changes recorded since."""
+    await session.execute(text(f"SET LOCAL lock_timeout = '{KEEP_WAIT}'"))
     await session.execute(select(func.pg_advisory_xact_lock(FOLD_LOCK)))
     if await kept_phrases(session, [phrase]):
         return  # kept by another request while this one waited for the lock

@@ -264,3 +264,60 @@ async def test_bits_packed_in_python_are_the_bits_sql_makes(
             "CAST(:chunks AS integer[]), CAST(:hexes AS text[])) AS b (chunk, hex)"
             " ORDER BY chunk"), {"chunks": chunks, "hexes": hexes})).all()
     assert chunks == [0, 1, 3, 152] and packed == made
+
+
+@ON_POSTGRESQL
+async def test_a_search_is_read_from_the_tickets_when_the_lock_or_the_process_is_busy(
+        sessions: async_sessionmaker[AsyncSession], city: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold's lock held past KEEP_WAIT (an upgrade filling bits) or another word being
+    kept in the process: the search is answered from the tickets, nothing kept."""
+    monkeypatch.setattr(ticket_phrases, "KEEP_WAIT", "200ms")
+
+    async def search() -> int:
+        async with sessions() as session:
+            rows, total = await list_tickets(
+                session, search_conditions("电梯坏了"), 10, 0, searched=True,
+                city=CityFilter(phrases=("电梯坏了",)))
+            assert total == len(rows)
+            return total
+
+    folding = sessions()
+    await folding.begin()
+    await folding.execute(select(func.pg_advisory_xact_lock(ticket_counts.FOLD_LOCK)))
+    assert await asyncio.wait_for(search(), timeout=10) == 5
+    await folding.rollback()
+    await folding.close()
+    async with ticket_phrases._keeping:
+        assert await search() == 5
+    async with sessions() as session:
+        assert await kept_phrases(session, ["电梯坏了"]) == set()
+    assert await search() == 5
+    async with sessions() as session:
+        assert await kept_phrases(session, ["电梯坏了"]) == {"电梯坏了"}
+
+
+@ON_POSTGRESQL
+async def test_a_phrase_let_go_while_counted_is_not_counted_from_its_bits(
+        sessions: async_sessionmaker[AsyncSession], city: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement that reads a phrase's bits reads that it is still kept: let go between
+    the check and the count (another word kept past MAX_KEPT), the count and page are None
+    (read from the tickets) rather than counted from bits no longer there."""
+    async with sessions() as session:
+        assert await keep_when_many(session, (), ["电梯坏了"])
+    checked = ticket_bits._anded
+
+    async def let_go_after_the_check(*args: object, **kwargs: object) -> object:
+        anded = await checked(*args, **kwargs)
+        async with sessions() as other, other.begin():
+            await other.execute(text(ticket_phrases._LET_GO), {"excess": 1})
+        return anded
+
+    monkeypatch.setattr(ticket_bits, "_anded", let_go_after_the_check)
+    async with sessions() as session:
+        assert await count_with_pieces(session, [], phrases=["电梯坏了"]) is None
+    async with sessions() as session:
+        assert await keep_when_many(session, (), ["电梯坏了"])
+        assert await newest_with_pieces(session, [], None, None, None, 5, 0,
+                                        ["电梯坏了"]) is None
