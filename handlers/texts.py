@@ -563,6 +563,9 @@ WISH_STATE_STAFF_OPEN = "{name}跟进中，仍可认领"
 # The points bank.
 POINTS_FOR_WISH = "完成微心愿 #{id}：{text}"
 POINTS_EARNED = "居民已确认您完成的微心愿 #{id}，感谢您的帮助！已为您记 {points} 积分，回复“积分”可查看。"
+#: The same, pushed to the volunteer alone, with a poor rating or what the resident said.
+POINTS_EARNED_RATED = ("居民已确认您完成的微心愿 #{id}，评价 {stars} 星{said}。感谢您的帮助！"
+                       "已为您记 {points} 积分，回复“积分”可查看。")
 POINTS_BALANCE = "您的积分余额：{balance} 分。最近记录：\n{lines}"
 POINTS_NONE = "您的积分余额：{balance} 分。认领并完成微心愿、居民确认后即可获得积分。"
 POINTS_ONLY_VOLUNTEERS = "“积分”只对登记的志愿者开放。"

@@ -502,13 +502,14 @@ def rate(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not _is_reporter(ctx, ticket):
         return _refuse(ctx, command, "只有反映问题的居民可以评价。")
     stars = int(command.arg)
-    # Rating a fulfilled wish confirms it: its volunteer earns the street's points.
-    awards, told = volunteers.points_for_wish(ctx.org, ticket)
     said = texts.remark(command.remark, texts.RATING_REMARK)  # "评价 680 1 拖了这么久"
-    if said or stars <= POOR_RATING:
-        # Whoever did the work hears what the resident said of it, and a poor rating.
-        told = [*told, *tell_holder(ctx, ticket, texts.RATED_FOR_HOLDER,
-                                    {"stars": stars, "said": said})]
+    # Whoever did the work hears what the resident said of it, and a poor rating.
+    rating = {"stars": stars, "said": said} if said or stars <= POOR_RATING else None
+    # Rating a fulfilled wish confirms it: its volunteer earns the street's points (and
+    # hears the rating in the same message).
+    awards, told = volunteers.points_for_wish(ctx.org, ticket, rating)
+    if rating is not None and not awards:
+        told = [*told, *tell_holder(ctx, ticket, texts.RATED_FOR_HOLDER, rating)]
     decision = _ticket_change(
         ctx, command, ticket, kind="rated", status="closed", expect=("resolved",),
         text=f"评价 {stars} 星{said}", what="评价", resident_template=None,

@@ -8,6 +8,7 @@ when that is a WeChat group, else the WeChat groups of its building.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,9 +136,12 @@ def tell_volunteer(org: OrgMap, person_id: int, group_id: int | None, building_i
             for group in mention_groups(org, group_id, building_id)]
 
 
-def points_for_wish(org: OrgMap, ticket: TicketView) -> tuple[list[AwardPoints], list[Send]]:
+def points_for_wish(org: OrgMap, ticket: TicketView,
+                    rating: dict[str, Any] | None = None) -> tuple[list[AwardPoints], list[Send]]:
     """A wish its resident confirmed: the volunteer who holds it earns the street's points
-    for a wish, once (keyed by the wish), and hears of it. Nothing when a worker holds it."""
+    for a wish, once (keyed by the wish), and hears of it. Nothing when a worker holds it.
+    With `rating` (stars, said: a poor one, or words), a volunteer pushed to on WeCom hears
+    it in the same message; one @-mentioned in the group does not (not before the group)."""
     holder = ticket.assignee_id
     if ticket.category != Category.WISH or holder is None or not org.is_volunteer(holder):
         return [], []
@@ -149,4 +153,8 @@ def points_for_wish(org: OrgMap, ticket: TicketView) -> tuple[list[AwardPoints],
     award = AwardPoints(holder, points, reason, key=f"wish:{ticket.id}", ticket_id=ticket.id)
     told = tell_volunteer(org, holder, ticket.group_id, ticket.building_id,
                           texts.POINTS_EARNED, {"points": points}, ticket.id, "points")
+    if rating is not None:
+        told = [replace(send, template=texts.POINTS_EARNED_RATED,
+                        params={**send.params, **rating})
+                if isinstance(send.to, ToPerson) else send for send in told]
     return [award], told

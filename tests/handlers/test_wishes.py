@@ -362,3 +362,23 @@ def test_a_volunteer_asking_for_help_hears_the_volunteers_commands():
     worker = handle_message(say("你好", sender="zhangwg", name=None, channel="wecom_app",
                                 chat_id=None, person=WORKER), nlu("none"))
     assert "接单 编号" in worker.sends[0].render(None)
+
+
+def test_a_poor_rating_of_a_wish_reaches_its_volunteer_once_and_never_the_group():
+    """Pushed on WeCom: the points and the rating in one message. @-mentioned in the group:
+    the points only; the rating is not said before the group, nor pushed where no push
+    reaches."""
+    d = command(say("评价 128 1 来晚了"), CommandData(ticket=wish(status="resolved",
+                                                                 assignee_id=ZHAO)))
+    [pushed] = [s for s in d.sends if isinstance(s.to, ToPerson)]
+    assert pushed.to == ToPerson(ZHAO)
+    text = pushed.render(128)
+    assert "评价 1 星：来晚了" in text and "15 积分" in text
+    d = command(say("评价 128 2"), CommandData(ticket=wish(status="resolved", assignee_id=LIU)))
+    assert not [s for s in d.sends if isinstance(s.to, ToPerson)]
+    [told] = [s for s in d.sends if "wxid_liu" in getattr(s.to, "mention_ids", ())]
+    assert "15 积分" in told.render(128) and "星" not in told.render(128)
+    good = command(say("评价 128 5"), CommandData(ticket=wish(status="resolved",
+                                                             assignee_id=ZHAO)))
+    [pushed] = [s for s in good.sends if isinstance(s.to, ToPerson)]
+    assert "星" not in pushed.render(128)
