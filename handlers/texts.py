@@ -411,7 +411,7 @@ WHISTLE_ROBOT_TEXT = (
     WHISTLE_TITLE + "\n{whistler}吹哨，请{department}报到处理\n{text}\n地点：{where}\n"
     "请于 {due} 前联系{whistler}报到｜办结时限：{resolve_due}"
 )
-WHISTLED_GROUP = "@{reporter} 工单 #{id} 街道已吹哨，由{department}报到处理。"
+WHISTLED_GROUP = "@{reporter} 工单 #{id} 已吹哨，由{department}报到处理。"
 REPORTED_GROUP = "@{reporter} 工单 #{id} {department}已报到，正在处理。"
 UNKNOWN_DEPARTMENT = "没有名为“{name}”的部门。本街道可以吹哨的部门：{names}。"
 NO_DEPARTMENTS = "本街道还没有登记可以吹哨的部门。"

@@ -156,7 +156,7 @@ async def test_the_leader_transfers_escalates_and_whistles(office: Office):
     await spine.settle()
     [card] = cards_to(spine, "fgs")
     assert "陈网格长吹哨" in card["description"]
-    assert "街道已吹哨，由房管所报到处理" in spine.group_posts()[-1]["text"]
+    assert "已吹哨，由房管所报到处理" in spine.group_posts()[-1]["text"]
     again = await refused(leader, ticket_id, "whistle", 409, department="房管所")
     assert "已吹哨给房管所" in again
     unknown = await refused(leader, ticket_id, "whistle", 400, department="消防队")

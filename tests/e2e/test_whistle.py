@@ -44,7 +44,7 @@ async def test_a_department_on_wecom_is_whistled_reports_and_resolves(streets: S
     whistled = spine.group_posts()[-1]
     assert whistled["mention_ids"] == ["wxid_res1"]
     assert f"#{ticket_id}" in whistled["text"]
-    assert "街道已吹哨，由房管所报到处理" in whistled["text"]
+    assert "已吹哨，由房管所报到处理" in whistled["text"]
     # the grid worker who holds it hears who has it now
     [told] = answers_to(spine, "zhangwg")
     assert told.startswith(f"工单 #{ticket_id} 已由陈网格长吹哨交房管所，须于 ")

@@ -114,7 +114,7 @@ def test_a_grid_leader_or_an_admin_of_the_ticket_whistles_a_department(who):
     [residents] = [s for s in decision.sends if s.key == "residents"]
     assert residents.to == ToGroup(100, ("wxid_res1",))
     said = residents.render(128)
-    assert "#128" in said and "街道已吹哨，由房管所报到处理" in said
+    assert "#128" in said and "已吹哨，由房管所报到处理" in said
     [answer] = [s for s in decision.sends if s.key == "answer"]
     assert "已吹哨交房管所" in answer.render(128)
 
