@@ -39,9 +39,41 @@ def _entity(nlu: dict[str, Any], name: str) -> str | None:
     return None
 
 
+#: Where a place is said in more detail than its building.
+_WITHIN_BUILDING = ("unit", "room", "floor")
+
+
+def _place(nlu: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entities that say where the matter is. Of several buildings named, the one named
+    last before the first facility (我家3号楼隔壁那栋4号楼的楼道灯坏了: 4号楼; 4号楼的路灯坏了，
+    我住3号楼: 4号楼), else the first; with it the units, rooms and floors named after it and
+    before the next building."""
+    entities = [e for e in nlu.get("entities", ())
+                if e.get("entity") in ("building", "facility", *_WITHIN_BUILDING)]
+    buildings = [n for n, e in enumerate(entities) if e.get("entity") == "building"]
+    if len(buildings) < 2:
+        return entities
+    facility = next((n for n, e in enumerate(entities) if e.get("entity") == "facility"), None)
+    before = [n for n in buildings if facility is not None and n < facility]
+    chosen = before[-1] if before else buildings[0]
+    following = [n for n in buildings if n > chosen]
+    end = following[0] if following else len(entities)
+    return [e for e in entities[chosen:end] if e.get("entity") != "facility"]
+
+
+def _of_place(nlu: dict[str, Any], name: str) -> str | None:
+    """The value of entity `name` among those that say where the matter is (`_place`)."""
+    return _entity({"entities": _place(nlu)}, name)
+
+
+def reported_building(nlu: dict[str, Any]) -> str | None:
+    """The number of the building the matter is in, as the text names it."""
+    return _of_place(nlu, "building")
+
+
 def building_of(ctx: Context, nlu: dict[str, Any]) -> int | None:
     """The building the text names, when it is one gridbot knows; else the group's building."""
-    number = _entity(nlu, "building")
+    number = reported_building(nlu)
     if number is not None:
         here = ctx.org.building(ctx.building_id) if ctx.building_id is not None else None
         candidates = ctx.org.buildings_by_number(number)
@@ -58,11 +90,11 @@ def location_of(nlu: dict[str, Any], building_number: str | None) -> str:
     parts = []
     if building_number:
         parts.append(f"{building_number}号楼")
-    unit = _entity(nlu, "unit")
+    unit = _of_place(nlu, "unit")
     if unit:
         parts.append(f"{unit}单元")
-    room = _entity(nlu, "room")
-    floor = _entity(nlu, "floor")
+    room = _of_place(nlu, "room")
+    floor = _of_place(nlu, "floor")
     if room:
         parts.append(f"{room}室")
     elif floor:
@@ -171,11 +203,12 @@ def handle_intent(
         category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
     understood = texts.understood(nlu, category_name)
 
-    named = _entity(nlu, "building")
+    named = reported_building(nlu)
     # A building named that gridbot does not know ("99号楼" in 3号楼's group) is reported in
     # the group's building, but is no sure sign of the same matter as a ticket there.
     duplicate = None if named is not None and named != building_number else _duplicate_of(
-        ctx, category, facility, building_id, _entity(nlu, "unit"), reported, open_tickets)
+        ctx, category, facility, building_id, _of_place(nlu, "unit"),
+        reported, open_tickets)
     if duplicate is not None:
         existing, score = duplicate
         why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(

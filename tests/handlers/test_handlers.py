@@ -65,6 +65,21 @@ def test_building_named_in_text_overrides_group():
     assert d.create.building_id == 11
 
 
+def test_of_two_buildings_named_the_one_before_the_facility_is_the_matters():
+    """我家3号楼隔壁那栋5号楼的楼道灯坏了 is 5号楼's light, as is 5号楼的路灯坏了，我住3号楼; a
+    unit named with the other building is not this one's."""
+    three, five = ({"entity": "building", "value": "3"}, {"entity": "building", "value": "5"})
+    unit, light = {"entity": "unit", "value": "2"}, {"entity": "facility", "value": "light"}
+    for text, entities in (("我家3号楼2单元隔壁那栋5号楼的楼道灯坏了", [three, unit, five, light]),
+                           ("5号楼的路灯坏了，我住3号楼2单元", [five, light, three, unit])):
+        d = handle_message(ctx(text), nlu("repair_request", entities=entities))
+        assert (d.create.building_id, d.create.location) == (11, "5号楼"), text
+    named_first = [three, unit, {"entity": "floor", "value": "6"}]
+    d = handle_message(ctx("3号楼2单元6楼楼道灯坏了，5号楼也是"),
+                       nlu("repair_request", entities=[*named_first, light, five]))
+    assert (d.create.building_id, d.create.location) == (10, "3号楼2单元6楼")
+
+
 def test_unknown_building_in_text_falls_back_to_group():
     d = handle_message(ctx("99号楼门口路灯不亮"),
                        nlu("repair_request", entities=[{"entity": "building", "value": "99"}]))
