@@ -87,7 +87,7 @@ def look_up(ctx: Context, nlu: Mapping[str, Any], notices: Sequence[NoticeView])
         sends=[Send(ToGroup(ctx.group_id, (ctx.message.sender_id,)), texts.NOTICE_ANSWER,
                     {"reporter": ctx.message.sender_name or "您",
                      "building": name, "date": date, "time": time,
-                     "text": texts.mask_phones(notice.text)},
+                     "text": notice.text},
                     notice_id=notice.id)],
         nlu=dict(nlu),
     ))

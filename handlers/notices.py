@@ -65,9 +65,10 @@ def _captain_name(org: OrgMap, captain_id: int) -> str:
 
 def _to_groups(group_ids: tuple[int, ...], text: str, captain: str,
                notice_id: int | NewNotice) -> list[Send]:
-    """The notice into each group, phone numbers masked; `key` keeps the sends apart."""
-    masked = texts.mask_phones(text)
-    return [Send(ToGroup(group_id), texts.NOTICE, {"text": masked, "captain": captain},
+    """The notice into each group as the captain wrote it: a number in it is one they chose
+    to publish (the property's hotline, their own), unlike a resident's report repeated by
+    gridbot. `key` keeps the sends apart."""
+    return [Send(ToGroup(group_id), texts.NOTICE, {"text": text, "captain": captain},
                  notice_id=notice_id, key=f"notice-{group_id}") for group_id in group_ids]
 
 
@@ -132,7 +133,7 @@ def send_scheduled(ctx: TimerContext) -> Decision:
     sends.append(Send(ToPerson(found.captain_id), texts.NOTICE_SENT_LATER, {
         "at": beijing(found.send_at), "count": count,
         "buildings": _buildings_named(ctx.org, found.building_ids),
-        "excerpt": texts.excerpt(texts.mask_phones(found.text), 30)},
+        "excerpt": texts.excerpt(found.text, 30)},
         notice_id=found.id, key="captain"))
     return Decision(
         "notice_sent", texts.WHY_NOTICE_SENT.format(captain=captain, count=count),
@@ -190,7 +191,7 @@ def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
         "answered", texts.WHY_RECEIPTS.format(captain=captain, total=total),
         sends=[_answer(ctx, texts.RECEIPTS, {
             "sent": beijing(found.sent_at or found.send_at),
-            "excerpt": texts.excerpt(texts.mask_phones(found.text), 30), "total": total,
+            "excerpt": texts.excerpt(found.text, 30), "total": total,
             "lines": "\n".join(lines), "later": later})],
     )
 

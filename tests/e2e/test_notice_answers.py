@@ -45,7 +45,7 @@ async def test_a_question_is_answered_citing_the_notice_and_nothing_else_is(esta
     [notice] = (await estate.api("/api/v1/notices"))["notices"]
     sent = datetime.fromisoformat(notice["sent_at"].replace("Z", "+00:00")).astimezone(SHANGHAI)
     cited = f"{sent.month}月{sent.day}日的通知（{sent:%H:%M}发布）"
-    words = f"因管道维修，{day}上午8点到下午5点停水，请提前储水，有事联系物业 139****5678"
+    words = f"因管道维修，{day}上午8点到下午5点停水，请提前储水，有事联系物业 13912345678"
     before = {chat: len(posted(estate, chat)) for chat in ("b3@chatroom", "b4@chatroom",
                                                            "b5@chatroom")}
 

@@ -86,7 +86,7 @@ async def test_a_notice_now_reaches_every_group_of_the_captains_buildings_and_no
     for texts in (posted(estate, "b3@chatroom"), posted(estate, "b4@chatroom"),
                   robot(estate, "key-b3")):
         [text] = texts
-        assert "周六上午9点检查消防设施" in text and "139****5678" in text and "王楼长" in text
+        assert "周六上午9点检查消防设施" in text and "13912345678" in text and "王楼长" in text
     assert posted(estate, "b5@chatroom") == [] and robot(estate, "key-b5") == []
     [answer] = said_to(estate, "wanglz")
     assert "3号楼、4号楼" in answer and "3 个楼组群" in answer

@@ -46,7 +46,7 @@ def test_a_question_is_answered_with_the_notice_words_cited_to_the_resident():
     assert send.to == ToGroup(100, ("wxid_res1",)) and send.notice_id == 7
     assert send.render(None) == (
         "@王阿姨 根据3号楼11月22日的通知（14:00发布）：因管道维修，今天下午5点到晚上10点停水，"
-        "请提前储水，有事联系 139****5678")
+        "请提前储水，有事联系 13912345678")
     assert "#7" in decision.reason and "得分 1.00" in decision.reason and "王阿姨" in decision.reason
     assert decision.create is None and not decision.changes and decision.review is None
 
