@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings if settings is not None else _read_settings()
 
 
+#: How SQLite and PostgreSQL say a table is missing: the database was never migrated.
+_NO_TABLE = re.compile(r'no such table|relation "[^"]+" does not exist')
+
+
 def _database_error(exc: Exception, settings: Settings) -> int:
+    if _NO_TABLE.search(str(exc)):
+        print(f"gridbot: the database {settings.database_url} has no gridbot tables yet: "
+              "run `gridbot migrate` first", file=sys.stderr)
+        return 1
     print(f"gridbot: cannot use the database {settings.database_url}: {exc}", file=sys.stderr)
     return 1
 

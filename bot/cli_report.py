@@ -85,7 +85,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return 0
-    Path(out).write_bytes(body)
+    try:
+        Path(out).write_bytes(body)
+    except OSError as exc:
+        print(f"gridbot report: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"{review['title']}: {out}", file=sys.stderr)
     return 0
 

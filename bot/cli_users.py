@@ -44,8 +44,17 @@ async def _staff(sessions: SessionFactory, account: str) -> Any:
 def _read_password(args: argparse.Namespace) -> str | None:
     if args.stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("新密码 new password: ")
-    if getpass.getpass("再输一次 again: ") != first:
+    if not sys.stdin.isatty():
+        print("gridbot: no terminal to type the password in; pass it on standard input with "
+              "--stdin; nothing changed", file=sys.stderr)
+        return None
+    try:
+        first = getpass.getpass("新密码 new password: ")
+        again = getpass.getpass("再输一次 again: ")
+    except (EOFError, KeyboardInterrupt):
+        print("\ngridbot: no password given; nothing changed", file=sys.stderr)
+        return None
+    if again != first:
         print("gridbot: the two passwords differ; nothing changed", file=sys.stderr)
         return None
     return first
@@ -83,8 +92,8 @@ def cmd_link(args: argparse.Namespace) -> int:
     from bot.auth.routes import link_url
 
     settings = _settings(args)
-    if not 0 < args.hours <= passwords.MAX_LINK_HOURS:
-        print(f"gridbot: --hours must be between 1 and {passwords.MAX_LINK_HOURS:g}",
+    if not 1 <= args.hours <= passwords.MAX_LINK_HOURS:
+        print(f"gridbot: --hours must be a whole number from 1 to {passwords.MAX_LINK_HOURS:g}",
               file=sys.stderr)
         return 2
 
@@ -149,6 +158,6 @@ def register(sub: Any) -> None:
     password.set_defaults(func=cmd_password)
     link = user_sub.add_parser("link", help="print a one-time sign-in link for a staff member")
     link.add_argument("account", help="their wecom_userid or wechat_id in the org file")
-    link.add_argument("--hours", type=float, default=24.0,
-                      help="how long the link works (default: 24)")
+    link.add_argument("--hours", type=int, default=24,
+                      help="how long the link works, in whole hours (default: 24)")
     link.set_defaults(func=cmd_link)

@@ -222,6 +222,20 @@ def _print_paths(label: str, paths: dict[str, Path], result: EvalResult, where: 
         print(f"{name}: {file}", file=where)
 
 
+def _unknown_intents(examples: list[Example], known: list[str]) -> str:
+    """What is wrong with labels the model cannot answer (a misspelt or retired intent,
+    which would score as a miss), or "" when every label is one of ``known``."""
+    unknown: dict[str, list[str]] = {}
+    for example in examples:
+        if example.intent not in known:
+            unknown.setdefault(example.intent, []).append(example.text)
+    if not unknown:
+        return ""
+    named = "; ".join(f"{intent!r} ({len(texts)} example{'s' * (len(texts) > 1)}, "
+                      f"such as {texts[0][:20]!r})" for intent, texts in sorted(unknown.items()))
+    return f"labels the model does not know: {named}; its intents are {', '.join(known)}"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score the active model on FILE, or cross-validate on FILE with ``--folds``.
 
@@ -269,6 +283,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print("gridbot nlu: warning: evaluating on the training data itself; "
                   "use --folds K for a fair figure", file=sys.stderr)
         model = get_model(Path(args.model_dir))
+        unknown = _unknown_intents(examples, model.classes)
+        if unknown:
+            return _error(f"{path}: {unknown}")
         result = evaluate_detailed(model, examples,
                                    title=f"model {model.version} on {path.name}")
         title = f"model {model.version} on {path}"

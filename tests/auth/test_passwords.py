@@ -85,6 +85,15 @@ def test_gridbot_user_sets_a_password_and_prints_a_link(db_url: str, tmp_path, m
     monkeypatch.setattr("sys.stdin", io.StringIO("网格-passw0rd\n"))
     assert main(["user", "password", "wxid_nobody", "--stdin"]) == 2
     assert "nobody in the org file" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal, no --stdin
+    assert main(["user", "password", "zhangwg"]) == 1
+    assert "--stdin" in capsys.readouterr().err
+    for hours in ("0", "337"):  # as the API: whole hours, up to 14 days
+        assert main(["user", "link", "wxid_wang", "--hours", hours]) == 2
+        assert "--hours must be a whole number from 1 to 336" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["user", "link", "wxid_wang", "--hours", "1.5"])
+    assert refused.value.code == 2 and "invalid int value: '1.5'" in capsys.readouterr().err
     assert main(["user", "link", "wxid_wang", "--hours", "48"]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("https://grid.example.cn/login#link=") and "works once" in out.err

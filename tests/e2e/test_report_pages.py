@@ -120,3 +120,9 @@ async def test_gridbot_report_writes_each_format(db_url: str, tmp_path: Path,
     assert await loop.run_in_executor(None, run, "--street", "不存在街道") == 2
     assert await loop.run_in_executor(None, main, ["report", "--month", "2025-13"]) == 2
     assert "不存在街道" in capsysbinary.readouterr().err.decode()
+    # A file that cannot be written is said, not a traceback.
+    for out in ("missing/r.json", "."):
+        assert await loop.run_in_executor(None, run, "--format", "json", "--out", out) == 2
+        said = capsysbinary.readouterr().err.decode()
+        assert said.startswith(f"gridbot report: cannot write {out}:") and "Traceback" not in said
+    assert not (tmp_path / "missing").exists()

@@ -118,6 +118,16 @@ def test_eval_bad_input(tmp_path: Path, model_dir: Path, capsys: pytest.CaptureF
     code, out, err = run(capsys, "eval", str(empty), "--json", "--model-dir", str(model_dir))
     assert code == 2 and "no labelled examples" in err
 
+    # A label the model cannot answer would score as a miss: refused, named, nothing written.
+    misnamed = tmp_path / "misnamed.jsonl"
+    misnamed.write_text('{"text": "楼道灯坏了", "intent": "repair"}\n'
+                        '{"text": "早上好", "intent": "none"}\n', encoding="utf-8")
+    out_dir = tmp_path / "reports"
+    code, out, err = run(capsys, "eval", str(misnamed), "--json", "--model-dir", str(model_dir),
+                         "--out", str(out_dir))
+    assert code == 2 and out == "" and not out_dir.exists()
+    assert "'repair' (1 example, such as '楼道灯坏了')" in err and "repair_request" in err
+
 
 def test_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "small.yml"
