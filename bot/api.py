@@ -1,7 +1,8 @@
 """The admin HTTP API under /api/v1 (bearer token).
 
-Every parameter and body is read through `bot.params`; answers show outbox targets with their
-secrets (robot webhook keys) redacted.
+Every parameter and body is read through `bot.params` (a query parameter a route does not
+read is refused); answers show outbox targets with their secrets (robot webhook keys)
+redacted, and residents' phone numbers masked for those who only read (`bot.api_masks`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ from bot import params, ticket_lists
 from bot.addressing import Addressing
 from bot.api_attachments import add_attachments, attachment_routes
 from bot.api_city import city_answer
+from bot.api_masks import (
+    EVENT_FIELDS,
+    INBOUND_FIELDS,
+    OUTBOX_FIELDS,
+    TICKET_FIELDS,
+    mask_fields,
+    masked,
+)
 from bot.appkeys import RUNTIME, SIMULATOR_LOCKED, TOKEN  # noqa: F401 (imported from here too)
 from bot.auth import scope
 from bot.auth.viewer import (
     Viewer,
     can_act,
     can_see,
+    reads_only,
     refuse,
     require_admin,
     require_viewer,
@@ -55,6 +65,10 @@ MAX_VERSION_CHARS = 40
 MAX_OFFSET = 10**9
 INBOUND_STATUSES = ("received", "processing", "done", "failed")
 OUTBOX_STATUSES = ("pending", "sent", "dead")
+#: The query parameters of the routes that take some (the others take none).
+LIST_PARAMS = (*ticket_lists.FILTERS, "limit", "offset")
+LOG_PARAMS = ("status", "limit")
+PAGE_PARAMS = ("status", "limit", "offset")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -147,11 +161,14 @@ def ticket_json(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
     }
 
 
-async def tickets_json(session: AsyncSession, tickets: Sequence[Ticket],
-                       org: OrgMap) -> list[dict[str, Any]]:
+async def tickets_json(session: AsyncSession, tickets: Sequence[Ticket], org: OrgMap, *,
+                       mask: bool = False) -> list[dict[str, Any]]:
     """Each ticket in JSON (`ticket_json`) with its `followers` (how many residents reported
-    it again and hear of its progress too) and its `attachments`."""
+    it again and hear of its progress too) and its `attachments`; with `mask`, phone numbers
+    masked (for those who only read)."""
     bodies = [ticket_json(ticket, org) for ticket in tickets]
+    if mask:
+        bodies = [mask_fields(body, TICKET_FIELDS) for body in bodies]
     followers = await follower_counts(session, [ticket.id for ticket in tickets])
     for body in bodies:
         body["followers"] = followers.get(body["id"], 0)
@@ -160,6 +177,7 @@ async def tickets_json(session: AsyncSession, tickets: Sequence[Ticket],
 
 
 async def parse(request: web.Request) -> web.Response:
+    params.known_query(request.query, ())
     body = await params.json_object(request)
     # Rasa's /model/parse also takes a "message_id", which a parse without a tracker ignores.
     params.only_fields(body, ("text", "explain", "message_id"))
@@ -179,6 +197,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     org = await runtime.org.get()
     q = request.query
+    params.known_query(q, LIST_PARAMS)
     # Filters, search (q), assignee and sort, within the viewer's scope (bot.ticket_lists).
     chosen = ticket_lists.read_list(q, viewer, org)
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
@@ -187,7 +206,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         rows, total = await ticket_queries.list_tickets(session, chosen.conditions, limit,
                                                         offset, chosen.sort, chosen.city,
                                                         chosen.parts, chosen.searched)
-        bodies = await tickets_json(session, rows, org)
+        bodies = await tickets_json(session, rows, org, mask=reads_only(viewer, org))
     return web.json_response({"tickets": bodies, "total": total})
 
 
@@ -195,7 +214,9 @@ async def get_ticket(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     ticket_id = params.path_id(request)
+    params.known_query(request.query, ())
     org = await runtime.org.get()
+    mask = reads_only(viewer, org)
     async with runtime.sessions() as session:
         ticket = await visible_ticket(session, viewer, org, ticket_id)
         if ticket is None:
@@ -208,7 +229,7 @@ async def get_ticket(request: web.Request) -> web.Response:
             await session.get(InboundRecord, ticket.source_message_id)
             if ticket.source_message_id else None
         )
-        [body] = await tickets_json(session, [ticket], org)
+        [body] = await tickets_json(session, [ticket], org, mask=mask)
     # A report made by voice keeps the voice's media id.
     body["voice_media_id"] = ((source.media or {}).get("media_id")
                               if source is not None and source.kind == "voice" else None)
@@ -216,8 +237,11 @@ async def get_ticket(request: web.Request) -> web.Response:
         {"at": iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text, "data": e.data}
         for e in events
     ]
-    body["messages"] = [outbox_json(m) for m in outbox]
+    body["messages"] = [outbox_json(m, mask=mask) for m in outbox]
     body["decision"] = source.decision if source else None
+    if mask:
+        body["events"] = [mask_fields(event, EVENT_FIELDS) for event in body["events"]]
+        body["decision"] = masked(body["decision"])
     return web.json_response(body)
 
 
@@ -227,6 +251,7 @@ async def correct_ticket(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     ticket_id = params.path_id(request)
+    params.known_query(request.query, ())
     body = await params.json_object(request)
     params.only_fields(body, ("category", "by"))
     chosen = params.json_choice(body, "category", (*CATEGORIES, "none"))
@@ -252,29 +277,34 @@ async def correct_ticket(request: web.Request) -> web.Response:
             await runtime.writer.apply(session, decision, origin, org)
             await session.flush()
             ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-            [answer] = await tickets_json(session, [ticket], org)
+            [answer] = await tickets_json(session, [ticket], org,
+                                          mask=reads_only(viewer, org))
     except ticket_queries.StaleTicket as exc:
         return web.json_response({"error": f"{exc}; try again"}, status=409)
     return web.json_response(answer)
 
 
-def outbox_json(m: OutboxMessage) -> dict[str, Any]:
-    return {
+def outbox_json(m: OutboxMessage, *, mask: bool = False) -> dict[str, Any]:
+    """A delivery, its secrets redacted; with `mask`, phone numbers masked."""
+    body = {
         "id": m.id, "ticket_id": m.ticket_id, "transport": m.transport,
         "target": redact_secrets(m.target), "payload": redact_secrets(m.payload),
         "status": m.status, "attempts": m.attempts, "last_error": m.last_error,
         "created_at": iso(m.created_at), "sent_at": iso(m.sent_at),
         "next_attempt_at": iso(m.next_attempt_at),
     }
+    return mask_fields(body, OUTBOX_FIELDS) if mask else body
 
 
-def inbound_json(m: InboundRecord) -> dict[str, Any]:
-    return {
+def inbound_json(m: InboundRecord, *, mask: bool = False) -> dict[str, Any]:
+    """A message that came in and its decision; with `mask`, phone numbers masked."""
+    body = {
         "id": m.id, "channel": m.channel, "msg_id": m.msg_id, "chat_id": m.chat_id,
         "sender_id": m.sender_id, "sender_name": m.sender_name, "text": m.text,
         "status": m.status, "attempts": m.attempts, "error": m.error, "decision": m.decision,
         "received_at": iso(m.received_at), "processed_at": iso(m.processed_at),
     }
+    return mask_fields(body, INBOUND_FIELDS) if mask else body
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -282,6 +312,7 @@ async def list_messages(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     q = request.query
+    params.known_query(q, LOG_PARAMS)
     limit = params.query_int(q, "limit", default=50, low=1, high=500)
     status = params.query_choices(q, "status", INBOUND_STATUSES)
     org = await runtime.org.get()
@@ -291,7 +322,8 @@ async def list_messages(request: web.Request) -> web.Response:
         query = query.where(InboundRecord.status.in_(status.split(",")))
     async with runtime.sessions() as session:
         rows = (await session.execute(query)).scalars().all()
-    return web.json_response({"messages": [inbound_json(m) for m in rows]})
+    mask = reads_only(viewer, org)
+    return web.json_response({"messages": [inbound_json(m, mask=mask) for m in rows]})
 
 
 def _outbox_conditions(request: web.Request, viewer: Viewer, org: OrgMap) -> list[Any]:
@@ -302,6 +334,7 @@ async def list_outbox(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     q = request.query
+    params.known_query(q, LOG_PARAMS)
     limit = params.query_int(q, "limit", default=50, low=1, high=500)
     status = params.query_choices(q, "status", OUTBOX_STATUSES)
     org = await runtime.org.get()
@@ -311,14 +344,30 @@ async def list_outbox(request: web.Request) -> web.Response:
         query = query.where(OutboxMessage.status.in_(status.split(",")))
     async with runtime.sessions() as session:
         rows = (await session.execute(query)).scalars().all()
-    return web.json_response({"outbox": [outbox_json(m) for m in rows]})
+    mask = reads_only(viewer, org)
+    return web.json_response({"outbox": [outbox_json(m, mask=mask) for m in rows]})
+
+
+def _not_retried(row: OutboxMessage) -> str:
+    """Why a delivery that is not dead is not sent again (409)."""
+    if row.status == "pending":
+        return (f"outbox message {row.id} is already waiting to be sent (pending, attempt "
+                f"{row.attempts + 1} due {iso(row.next_attempt_at)}); only a dead one is "
+                f"retried")
+    if row.status == "sent":
+        return (f"outbox message {row.id} was already sent at {iso(row.sent_at)}; only a "
+                f"dead one is retried")
+    return f"outbox message {row.id} is {row.status}; only a dead one is retried"
 
 
 async def retry_outbox(request: web.Request) -> web.Response:
-    """Send a dead message again, after the cause (a wrong user id, an untrusted IP) is fixed."""
+    """Send a dead message again, after the cause (a wrong user id, an untrusted IP) is fixed.
+    It takes no fields; one waiting to be sent, or sent, answers 409."""
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     row_id = params.path_id(request)
+    params.known_query(request.query, ())
+    params.only_fields(await params.json_object_or_empty(request), (), "a retry")
     org = await runtime.org.get()
     async with runtime.sessions() as session, session.begin():
         row = (await session.execute(select(OutboxMessage).where(
@@ -327,12 +376,10 @@ async def retry_outbox(request: web.Request) -> web.Response:
         if row is None:
             return web.json_response({"error": f"no outbox message {row_id}"}, status=404)
         if row.status != "dead":
-            return web.json_response(
-                {"error": f"outbox message {row_id} is {row.status}, only dead ones are retried"},
-                status=409)
+            return web.json_response({"error": _not_retried(row)}, status=409)
         row.status, row.attempts, row.lease_until = "pending", 0, None
         row.next_attempt_at = datetime.now(UTC)
-        body = outbox_json(row)
+        body = outbox_json(row, mask=reads_only(viewer, org))
     runtime.outbox.wake()
     return web.json_response(body)
 
@@ -343,9 +390,8 @@ async def review_queue(request: web.Request) -> web.Response:
     require_admin(viewer)
     org = await runtime.org.get()
     q = request.query
-    status = params.query_choices(q, "status", ("open", "labeled", "dismissed")) or "open"
-    if "," in status:
-        raise params.BadRequest("status must be one of open, labeled, dismissed")
+    params.known_query(q, PAGE_PARAMS)
+    status = params.query_choice(q, "status", ("open", "labeled", "dismissed")) or "open"
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)
     async with runtime.sessions() as session:
@@ -360,6 +406,7 @@ async def label_review(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     require_admin(viewer)
     item_id = params.path_id(request)
+    params.known_query(request.query, ())
     body = await params.json_object(request)
     params.only_fields(body, ("intent", "dismiss", "by"))
     if params.json_flag(body, "dismiss"):
@@ -390,6 +437,7 @@ async def label_review(request: web.Request) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     require_admin(await require_viewer(request))
+    params.known_query(request.query, ())
     async with runtime.sessions() as session:
         models = await nlu_store.list_models(session)
     return web.json_response({
@@ -404,6 +452,7 @@ async def activate_model(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     require_admin(await require_viewer(request))
     version = params.path_text(request, "version", MAX_VERSION_CHARS)
+    params.known_query(request.query, ())
     try:
         async with runtime.sessions() as session, session.begin():
             previous = await nlu_store.activate(session, version)
@@ -416,6 +465,7 @@ async def activate_model(request: web.Request) -> web.Response:
 async def rollback_model(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     require_admin(await require_viewer(request))
+    params.known_query(request.query, ())
     try:
         async with runtime.sessions() as session, session.begin():
             version = await nlu_store.rollback(session)
@@ -430,6 +480,7 @@ async def stats(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     org = await runtime.org.get()
+    params.known_query(request.query, ("since",))
     since = params.query_since(request.query)
     now = datetime.now(UTC)
     if viewer.is_token and city.made_ahead(org):
@@ -471,6 +522,7 @@ async def list_notices(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     q = request.query
+    params.known_query(q, PAGE_PARAMS)
     status = params.query_choices(q, "status", NOTICE_STATUSES)
     limit = params.query_int(q, "limit", default=100, low=1, high=1000)
     offset = params.query_int(q, "offset", default=0, low=0, high=MAX_OFFSET)

@@ -5,8 +5,11 @@ person's `Context`, the data the shell loads for the command (`bot.command_data`
 handler, and the one writer with an `Origin` that names the person. It is refused as the
 chat command refuses it — 403 when the person's role does not allow it, 409 when the
 ticket's status does not (or it moved meanwhile), 400 for a wrong argument — with what the
-chat would have answered in `{"error": …}`, and nothing changes. Who may act at all: a
-ticket outside the viewer's scope is 404, one they may only read (a captain's) 403.
+chat would have answered in `{"error": …}`, and nothing changes. The body is checked first:
+an action that takes no field refuses any (400 saying so), and one that takes a field says
+what it must be (`note: must not be empty`, `tier: one of micro, small, medium, big`) rather
+than the chat's usage line. Who may act at all: a ticket outside the viewer's scope is 404,
+one they may only read (a captain's) 403.
 
 The admin token stands for no person: the actions someone answers for (every action here)
 are refused to it with 403; it keeps what needs no person — re-filing (PATCH
@@ -27,7 +30,8 @@ from aiohttp import web
 
 from bot import command_data, params
 from bot.api import RUNTIME, tickets_json
-from bot.auth.viewer import Viewer, can_act, can_see, origin_for, require_viewer
+from bot.api_masks import ACTION_FIELDS, mask_fields
+from bot.auth.viewer import Viewer, can_act, can_see, origin_for, reads_only, require_viewer
 from domain.org import OrgMap
 from domain.tickets import TIERS, TicketView
 from handlers import Command, CommandData, Context, texts
@@ -42,6 +46,7 @@ from handlers.actions import (
     refusal_kind,
     transfer_candidates,
 )
+from handlers.commands import fold
 from handlers.departments import street_of
 from storage import tickets as ticket_queries
 from storage.models import Ticket
@@ -52,6 +57,14 @@ STATUS_OF = {"role": 403, "state": 409, "usage": 400, "missing": 404}
 #: What each action's body carries (besides nothing), for the console's forms.
 FIELDS = {"note": "说明", "to": "转派给（企业微信账号）", "department": "部门名称",
           "tier": "调解层级"}
+#: What a field must be, said when a body's is not (400).
+FIELD_RULES = {
+    "note": "must not be empty",
+    "to": "a staff member's WeCom account (wecom_userid): 1 to 64 letters, digits, '.', "
+          "'@', '_' or '-'",
+    "department": "must not be empty: the name of one of the street's departments",
+    "tier": f"one of {', '.join(TIERS)}",
+}
 #: What `GET …/actions` tries an action with that needs an argument.
 TRIAL_NOTE = "（试）"
 
@@ -73,11 +86,24 @@ def _refusal(viewer: Viewer, org: OrgMap, ticket: TicketView) -> tuple[int, str]
     return None
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    """The JSON body; an empty one (a bare POST) is {}."""
-    if not request.body_exists:
-        return {}
-    return await params.json_object(request)
+def action_arg(action: ConsoleAction, body: dict[str, Any]) -> str | None:
+    """The action's argument from its body, checked as the chat command checks it, but
+    refused (400) naming the field and what it must be: no field for an action that takes
+    none, a required one missing or empty, or one its check refuses (a tier not on the
+    ladder)."""
+    params.only_fields(body, (action.field,) if action.field else (), action.name)
+    if action.field is None:
+        return None
+    field, spec = action.field, action.spec
+    arg = params.json_text(body, field, max_chars=MAX_ARG_CHARS)
+    given = (arg or "").strip()
+    if not given:
+        if spec.arg == "required":
+            params.refuse_field(field, FIELD_RULES.get(field, "must not be empty"))
+        return arg
+    if spec.check is not None and not spec.check(fold(given) if spec.fold else given):
+        params.refuse_field(field, FIELD_RULES.get(field, "is not understood"))
+    return arg
 
 
 def _asked(viewer: Viewer, org: OrgMap, now: datetime, action: ConsoleAction, ticket_id: int,
@@ -94,10 +120,8 @@ def action_handler(action: ConsoleAction):  # type: ignore[no-untyped-def]
         runtime = request.app[RUNTIME]
         viewer = await require_viewer(request)
         ticket_id = params.path_id(request)
-        body = await _body(request)
-        params.only_fields(body, (action.field,) if action.field else ())
-        arg = (params.json_text(body, action.field, max_chars=MAX_ARG_CHARS)
-               if action.field else None)
+        params.known_query(request.query, ())
+        arg = action_arg(action, await params.json_object_or_empty(request))
         org = await runtime.org.get()
         now = datetime.now(UTC)
         try:
@@ -120,9 +144,12 @@ def action_handler(action: ConsoleAction):  # type: ignore[no-untyped-def]
                 await runtime.writer.apply(session, decision, origin, org)
                 await session.flush()
                 ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-                [shown] = await tickets_json(session, [ticket], org)
+                mask = reads_only(viewer, org)
+                [shown] = await tickets_json(session, [ticket], org, mask=mask)
                 result = {"ticket": shown, "answer": answer,
                           "changed": bool(decision.changes), "reason": decision.reason}
+                if mask:
+                    result = mask_fields(result, ACTION_FIELDS)
         except ticket_queries.StaleTicket:
             return _error(409, f"工单 #{ticket_id} 刚刚被别人改动了，请刷新后再试。"
                                f"Ticket #{ticket_id} changed meanwhile; try again.")
@@ -153,6 +180,7 @@ async def available_actions(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     ticket_id = params.path_id(request)
+    params.known_query(request.query, ())
     org = await runtime.org.get()
     now = datetime.now(UTC)
     async with runtime.sessions() as session:

@@ -7,7 +7,8 @@
   for the token and the staff who handle tickets; captains and volunteers get them masked.
 - `GET /api/v1/messages/{id}`: an inbound message with its decision (outcome, reason, the
   NLU's intent ranking, entities and evidence), the building group it came from, the ticket
-  it opened or touched (when the viewer may see it) and the outbox rows it made.
+  it opened or touched (when the viewer may see it) and the outbox rows it made; phone
+  numbers masked for those who only read, as in every answer (`bot.api_masks`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from sqlalchemy import select
 from bot import params
 from bot.api import RUNTIME, inbound_json, outbox_json, tickets_json
 from bot.auth import scope
-from bot.auth.viewer import can_see, require_viewer
-from bot.ticket_lists import BEIJING, csv_bytes, masks_phones, read_list
+from bot.auth.viewer import can_see, reads_only, require_viewer
+from bot.ticket_lists import BEIJING, FILTERS, csv_bytes, read_list
 from storage import tickets as ticket_queries
 from storage.models import InboundRecord, OutboxMessage, Ticket
 
@@ -34,6 +35,7 @@ async def tickets_csv(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     org = await runtime.org.get()
+    params.known_query(request.query, (*FILTERS, "limit"))
     chosen = read_list(request.query, viewer, org)
     limit = params.query_int(request.query, "limit", default=EXPORT_MAX, low=1, high=EXPORT_MAX)
     async with runtime.sessions() as session:
@@ -43,7 +45,7 @@ async def tickets_csv(request: web.Request) -> web.Response:
     day = datetime.now(UTC).astimezone(BEIJING).strftime("%Y%m%d")
     name = f"工单-{day}.csv"
     return web.Response(
-        body=csv_bytes(rows, org, masks_phones(viewer, org)),
+        body=csv_bytes(rows, org, reads_only(viewer, org)),
         content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": f"attachment; filename=\"tickets-{day}.csv\"; "
                                         f"filename*=UTF-8''{quote(name)}",
@@ -61,7 +63,9 @@ async def message_detail(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     message_id = params.path_id(request)
+    params.known_query(request.query, ())
     org = await runtime.org.get()
+    mask = reads_only(viewer, org)
     async with runtime.sessions() as session:
         message = (await session.execute(select(InboundRecord).where(
             InboundRecord.id == message_id, *scope.inbound_conditions(viewer, org)))
@@ -78,19 +82,19 @@ async def message_detail(request: web.Request) -> web.Response:
         if ticket is None:  # the ticket a message opened, if its decision does not say
             ticket = (await session.execute(select(Ticket).where(
                 Ticket.source_message_id == message_id))).scalar_one_or_none()
-        shown = (await tickets_json(session, [ticket], org))[0] \
+        shown = (await tickets_json(session, [ticket], org, mask=mask))[0] \
             if ticket is not None and can_see(viewer, org, ticket) else None
     group = org.group_for(message.channel, message.chat_id) if message.chat_id else None
     building = org.building(group.building_id) if group is not None else None
     person = org.person_by_sender(message.channel, message.sender_id)
     return web.json_response({
-        "message": inbound_json(message),
+        "message": inbound_json(message, mask=mask),
         "group": {"name": group.name, "channel": group.channel, "chat_id": group.chat_id,
                   "building": building.number if building else None} if group else None,
         "sender": {"name": person.name, "roles": [org.role_label(r) for r in person.roles]}
         if person is not None else None,
         "ticket": shown,
-        "outbox": [outbox_json(m) for m in sent],
+        "outbox": [outbox_json(m, mask=mask) for m in sent],
     })
 
 

@@ -85,6 +85,7 @@ def _street(request: web.Request) -> str | None:
 async def dashboard(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     q = request.query
+    params.known_query(q, ("from", "to", "days", "street"))
     now = datetime.now(UTC)
     last = query_day(q, "to") or beijing_day(now)
     first = query_day(q, "from")
@@ -114,6 +115,7 @@ async def dashboard(request: web.Request) -> web.Response:
 async def monthly(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     q = request.query
+    params.known_query(q, ("month", "format", "street", "standalone"))
     now = datetime.now(UTC)
     month = query_month(q) or Month.of(now).previous()
     chosen = params.query_choices(q, "format", FORMATS) or "json"

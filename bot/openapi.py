@@ -235,7 +235,7 @@ LIMIT_100 = query("limit", bounded(1, 1000), "at most this many (default 100)")
 LIMIT_50 = query("limit", bounded(1, 500), "at most this many (default 50)")
 OFFSET = query("offset", bounded(0, MAX_OFFSET), "skip this many (default 0)")
 SINCE = query("since", {"type": "string", "maxLength": 40},
-              "an ISO date or date-time (UTC when it names no zone) or unix seconds")
+              "an ISO date or date-time (Beijing time when it names no offset) or unix seconds")
 PERSON = path("person", text(100), "a person's wecom_userid or wechat_id")
 STREET = query("street", text(100), "one street's figures (by name); default: all the "
                                     "viewer sees")

@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from aiohttp import web
+from multidict import MultiMapping
+
+from domain.notices import SHANGHAI
 
 MAX_ID = 2**62
 MAX_JSON_BYTES = 128 * 1024
@@ -24,7 +27,8 @@ MAX_JSON_DEPTH = 32
 MAX_JSON_DIGITS = 20
 MAX_NAME_CHARS = 50
 MAX_NUMBER_DIGITS = 9
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+#: `since` may name 1970-01-01 in Beijing time, a few hours before the unix epoch.
+EARLIEST = datetime(1970, 1, 1, tzinfo=SHANGHAI)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -57,6 +61,11 @@ def _refuse(reason: str) -> NoReturn:
     raise BadRequest(reason)
 
 
+def refuse_field(name: str, rule: str) -> NoReturn:
+    """400 naming a body field and what it must be: `tier: one of micro, small, …`."""
+    raise BadRequest(f"{name}: {rule}")
+
+
 def ascii_digits(text: str) -> bool:
     """True for "0"–"9" only: not "²", not full-width "５", not "" (str.isdigit accepts more)."""
     return text.isascii() and text.isdecimal()
@@ -82,27 +91,79 @@ def _whole_number(text: str, name: str, low: int, high: int) -> int:
 
 
 # ------------------------------------------------------------------ query parameters
+#
+# A route names the parameters it reads (`known_query`): any other is refused, so that a
+# misspelt filter (`stauts=closed`) is not silently ignored. A list-valued parameter may be
+# given several times, which is the same as its comma form (`status=new&status=closed` is
+# `status=new,closed`); a single-valued one given twice is refused.
+
+
+def known_query(query: Mapping[str, str], names: Collection[str]) -> None:
+    """Refuse (400) a query parameter the route does not read, naming it and those it does."""
+    unknown = sorted(set(query) - set(names))
+    if not unknown:
+        return
+    said = ", ".join(repr(name[:40]) for name in unknown[:5])
+    plural = "s" if len(unknown) > 1 else ""
+    known = (f"the parameters are {', '.join(names)}" if names
+             else "this route takes no query parameters")
+    _refuse(f"unknown query parameter{plural}: {said}; {known}")
+
+
+def _values(query: Mapping[str, str], name: str) -> list[str]:
+    """Every value the query gives `name`, in order (a plain mapping holds at most one)."""
+    if isinstance(query, MultiMapping):
+        return list(query.getall(name, []))
+    value = query.get(name)
+    return [] if value is None else [value]
+
+
+def query_value(query: Mapping[str, str], name: str) -> str:
+    """The value of a single-valued parameter ("" when absent); 400 when given twice."""
+    values = _values(query, name)
+    if len(values) > 1:
+        _refuse(f"{name} is given {len(values)} times; it takes one value")
+    return values[0] if values else ""
 
 
 def query_int(query: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
-    value = query.get(name, "").strip()
+    value = query_value(query, name).strip()
     return default if value == "" else _whole_number(value, name, low, high)
 
 
+def query_text(query: Mapping[str, str], name: str, max_chars: int) -> str:
+    """A single-valued text parameter, stripped ("" when absent)."""
+    return checked_text(query_value(query, name).strip(), name, max_chars)
+
+
 def query_choices(query: Mapping[str, str], name: str, allowed: Collection[str]) -> str | None:
-    """One value of `allowed`, or several separated by commas; None when absent."""
-    value = query.get(name, "")
+    """One value of `allowed`, or several separated by commas or given as the parameter
+    repeated (each once, in the order first given); None when absent."""
+    chosen: list[str] = []
+    for value in _values(query, name):
+        if not value:
+            continue
+        for part in value.split(","):
+            if part not in allowed:
+                _refuse(f"{name} must be one of {', '.join(allowed)}; got {part[:40]!r}")
+            if part not in chosen:
+                chosen.append(part)
+    return ",".join(chosen) or None
+
+
+def query_choice(query: Mapping[str, str], name: str, allowed: Collection[str]) -> str | None:
+    """One value of `allowed` (a single-valued parameter); None when absent."""
+    value = query_value(query, name)
     if not value:
         return None
-    for part in value.split(","):
-        if part not in allowed:
-            _refuse(f"{name} must be one of {', '.join(allowed)}; got {part[:40]!r}")
+    if value not in allowed:
+        _refuse(f"{name} must be one of {', '.join(allowed)}; got {value[:40]!r}")
     return value
 
 
 def query_name(query: Mapping[str, str], name: str) -> str | None:
     """A building or grid as people name it ("3号楼", "第1网格") or number it ("7")."""
-    value = checked_text(query.get(name, "").strip(), name, MAX_NAME_CHARS)
+    value = query_text(query, name, MAX_NAME_CHARS)
     if not value:
         return None
     if value.isdigit() and not (ascii_digits(value) and len(value) <= MAX_NUMBER_DIGITS):
@@ -111,8 +172,10 @@ def query_name(query: Mapping[str, str], name: str) -> str | None:
 
 
 def query_since(query: Mapping[str, str], name: str = "since") -> datetime | None:
-    """An ISO date or date-time (UTC when it names no zone) or unix seconds, as UTC."""
-    value = query.get(name, "").strip()
+    """An ISO date or date-time or unix seconds, as UTC. A date, or a date-time that names no
+    offset, is Beijing time (Asia/Shanghai), as everything else gridbot shows: `2026-11-30`
+    is that day's Beijing midnight."""
+    value = query_value(query, name).strip()
     if not value:
         return None
     wrong = f"{name} must be an ISO date/time or unix seconds between 1970 and 9999"
@@ -123,7 +186,7 @@ def query_since(query: Mapping[str, str], name: str = "since") -> datetime | Non
             moment = datetime.fromtimestamp(int(value), UTC)
         else:
             parsed = datetime.fromisoformat(checked_text(value, name, 40).replace("Z", "+00:00"))
-            moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)).astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         _refuse(wrong)
     if not EARLIEST <= moment < LATEST:
@@ -171,6 +234,13 @@ async def json_object(
     return value
 
 
+async def json_object_or_empty(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object (`json_object`); a bare POST, without a body, is {}."""
+    if not request.body_exists:
+        return {}
+    return await json_object(request)
+
+
 def nesting_depth(text: str) -> int:
     """How deep arrays and objects nest in a JSON text (brackets inside strings not counted)."""
     depth = deepest = 0
@@ -193,11 +263,13 @@ def _bounded_int(digits: str) -> int:
     return int(digits)
 
 
-def only_fields(body: Mapping[str, Any], allowed: Collection[str]) -> None:
+def only_fields(body: Mapping[str, Any], allowed: Collection[str], what: str = "this") -> None:
+    """Refuse (400) a field outside `allowed`, naming it and the fields `what` takes."""
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        _refuse(f"unknown fields: {', '.join(k[:40] for k in unknown[:5])}; "
-                f"the fields are {', '.join(allowed)}")
+        takes = (f"the fields are {', '.join(allowed)}" if allowed
+                 else f"{what} takes no fields: send no body or {{}}")
+        _refuse(f"unknown fields: {', '.join(k[:40] for k in unknown[:5])}; {takes}")
 
 
 def json_text(body: Mapping[str, Any], name: str, *, max_chars: int,

@@ -53,6 +53,7 @@ def account_json(person: PersonInfo, account: PointsAccount) -> dict[str, Any]:
 
 async def list_balances(request: web.Request) -> web.Response:
     """Every volunteer, and anyone else with an entry, with their balance (highest first)."""
+    params.known_query(request.query, ())
     runtime = request.app[RUNTIME]
     viewer = await require_viewer(request)
     org = await runtime.org.get()
@@ -88,6 +89,7 @@ async def get_account(request: web.Request) -> web.Response:
     person = _lookup(request, org, viewer)
     if isinstance(person, str):
         return _not_found(person)
+    params.known_query(request.query, ("limit",))
     limit = params.query_int(request.query, "limit", default=ENTRIES_DEFAULT, low=1,
                              high=ENTRIES_MAX)
     async with runtime.sessions() as session:

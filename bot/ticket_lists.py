@@ -6,7 +6,9 @@ Query parameters (`GET /api/v1/tickets` and `GET /api/v1/tickets.csv` alike): `s
 every word in the ticket's text, reporter name or location; a number finds that ticket),
 `assignee` (an account — wecom_userid or wechat_id —, `me` or `none`) and `sort` (`id`,
 `created`, `updated`, `deadline`, `status`, `category`, `building`; `-` before it for
-descending; default `-id`, the newest first).
+descending; default `-id`, the newest first). `status` and `category` may also be given
+several times (the same as the comma form); the others once. Any other parameter is refused
+(`bot.params.known_query`, with `FILTERS` and what the route adds: `limit`, `offset`).
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from storage.ticket_pages import TicketSort
 
 MAX_SEARCH_CHARS = 100
 MAX_ACCOUNT_CHARS = 100
+MAX_SORT_CHARS = 40
 SORTS = (*ticket_search.SORT_KEYS, *(f"-{key}" for key in ticket_search.SORT_KEYS))
 BEIJING = timezone(timedelta(hours=8))
-#: Roles whose holders handle tickets and read them as written (phone numbers included);
-#: someone with none of them (a captain, a volunteer) gets phone numbers masked in a CSV.
-HANDLING_ROLES = ("grid_worker", "grid_leader", "mediator", "admin", "department")
+#: The query parameters `read_list` reads (the list routes add their paging).
+FILTERS = ("status", "category", "building", "grid", "since", "q", "assignee", "sort")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
                        category.split(",") if category else None, since)
             if viewer.is_token and not building and not grid else None)
     scope = None if viewer.is_token else viewer_scope(viewer, org)
-    words = params.checked_text(query.get("q", "").strip(), "q", MAX_SEARCH_CHARS)
+    words = params.query_text(query, "q", MAX_SEARCH_CHARS)
     if words:
         # A person's tickets within one street are few enough to test each for the words.
         few = scope is not None and not spans_streets(org, scope)
@@ -102,12 +104,11 @@ def read_list(query: Mapping[str, str], viewer: Viewer, org: OrgMap) -> TicketLi
         pieces, phrases = ticket_search.counted_words(words)
         city = (replace(city, pieces=pieces, phrases=phrases)
                 if city is not None and (pieces or phrases) else None)
-    assignee = params.checked_text(query.get("assignee", "").strip(), "assignee",
-                                   MAX_ACCOUNT_CHARS)
+    assignee = params.query_text(query, "assignee", MAX_ACCOUNT_CHARS)
     if assignee:
         conditions += _assignee(assignee, viewer, org)
         city = None
-    sort = query.get("sort", "").strip() or "-id"
+    sort = params.query_text(query, "sort", MAX_SORT_CHARS) or "-id"
     if sort not in SORTS:
         raise params.BadRequest(f"sort must be one of {', '.join(SORTS)}")
     key = sort.lstrip("-")
@@ -131,15 +132,8 @@ def _assignee(value: str, viewer: Viewer, org: OrgMap) -> list[Any]:
 
 
 # ---------------------------------------------------------------- CSV
-
-
-def masks_phones(viewer: Viewer, org: OrgMap) -> bool:
-    """Whether phone numbers are masked in what the viewer exports: not for the token and
-    staff who handle tickets; yes for captains and volunteers, who only read."""
-    if viewer.is_token or viewer.person_id is None:
-        return False
-    return not any(r.role in HANDLING_ROLES for r in org.roles_of(viewer.person_id))
-
+# `mask`: phone numbers masked, for those who only read (`bot.auth.viewer.reads_only`, the
+# rule every answer of the API follows).
 
 CSV_COLUMNS = ("编号", "类别", "状态", "紧急度", "调解层级", "楼栋", "网格", "处理人", "吹哨部门",
                "反映人", "位置", "内容", "升级次数", "接单时限", "办结时限", "报到时限", "创建时间",
@@ -193,5 +187,4 @@ def csv_bytes(tickets: Iterable[Ticket], org: OrgMap, mask: bool) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-__all__: Sequence[str] = ["TicketList", "building_ranks", "csv_bytes", "masks_phones",
-                          "read_list"]
+__all__: Sequence[str] = ["FILTERS", "TicketList", "building_ranks", "csv_bytes", "read_list"]

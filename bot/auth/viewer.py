@@ -18,7 +18,9 @@ so a ticket handed to someone appears for them and leaves the one who handed it 
 `ticket_conditions` restricts any ticket query; `can_see` and `can_act` decide about one
 ticket (`TicketView`) without the database; both say the same thing. `visible_ticket` loads
 one ticket only if the viewer may see it (answer 404 otherwise: whether a ticket outside the
-scope exists is not told). `origin_for` records an action under the person's name and id.
+scope exists is not told). `reads_only` says who only reads (captains, volunteers): every
+answer shows them residents' phone numbers masked. `origin_for` records an action under the
+person's name and id.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from storage.models import Ticket
 
 #: The actor events record for the admin token.
 TOKEN_ACTOR = "admin"
+#: Roles whose holders handle tickets and read them as written (phone numbers included);
+#: someone with none of them (a captain, a volunteer) only reads (`reads_only`).
+HANDLING_ROLES = ("grid_worker", "grid_leader", "mediator", "admin", "department")
 
 _NONE: frozenset[int] = frozenset()
 
@@ -206,6 +211,16 @@ async def visible_ticket(session: AsyncSession, viewer: Viewer, org: OrgMap,
     found = await session.execute(
         select(Ticket).where(Ticket.id == ticket_id, *ticket_conditions(viewer, org)))
     return found.scalar_one_or_none()
+
+
+def reads_only(viewer: Viewer, org: OrgMap) -> bool:
+    """Whether the viewer only reads tickets — a captain, a volunteer: no role that handles
+    them —, so that residents' phone numbers are masked in whatever the API answers them
+    (lists, a ticket, messages, the outbox, a CSV). Not for the token and the staff who
+    handle tickets, who have to call back."""
+    if viewer.is_token or viewer.person_id is None:
+        return False
+    return not any(r.role in HANDLING_ROLES for r in org.roles_of(viewer.person_id))
 
 
 # ---------------------------------------------------------------- actions

@@ -8,6 +8,7 @@ from bot.auth.viewer import (
     can_see,
     origin_for,
     person_viewer,
+    reads_only,
     visible_building_ids,
     visible_grid_ids,
 )
@@ -121,3 +122,20 @@ def test_an_action_is_recorded_under_the_persons_name_and_id() -> None:
     assert (origin.actor, origin.actor_person_id, origin.now) == ("陈网格长", LEADER, NOW)
     token = origin_for(TOKEN_VIEWER, "api:2", NOW)
     assert (token.actor, token.actor_person_id) == ("admin", None)
+
+
+def test_captains_and_volunteers_only_read_the_staff_who_handle_tickets_do_not() -> None:
+    """One rule for whom phone numbers are masked, on every route and in the CSV."""
+    assert reads_only(viewer(CAPTAIN), ORG) and reads_only(viewer(VOLUNTEER), ORG)
+    for handler in (WORKER, LEADER, MED_SMALL, DISTRICT_ADMIN, ADMIN):
+        assert not reads_only(viewer(handler), ORG), handler
+    assert not reads_only(TOKEN_VIEWER, ORG)
+    org = OrgMap.build(
+        streets=ORG.streets.values(), districts=ORG.districts.values(),
+        grids=[(g.id, g.name, g.district_id) for g in ORG.grids.values()],
+        buildings=ORG.buildings.values(),
+        people=[(50, "房管所", "fgs", None, None)],
+        roles=[(50, RoleInfo("department", "street", 1))],
+        departments=[DepartmentInfo(7, 1, "房管所", 50, None, 3600)],
+    )
+    assert not reads_only(viewer(50, org), org)

@@ -270,3 +270,40 @@ async def test_a_disputes_tier_goes_to_the_mediator_of_that_tier(office: Office)
                for p in pushes_to(spine, "wanglz") if p["msgtype"] == "text")
     light = await report(spine, LIGHT)
     assert "不是矛盾纠纷" in await refused(district, light, "tier", 409, tier="big")
+
+
+async def test_a_wrong_body_is_refused_naming_the_field_and_what_it_must_be(office: Office):
+    """Not the chat's usage line (格式：进展 编号 进展说明): the field, and what it must be; an
+    action that takes no field says so. Nothing changes."""
+    spine = office.spine
+    ticket_id = await report(spine, QUARREL)
+    district = await office.as_("sunsj")
+    for action in ("accept", "escalate", "close", "report"):
+        error = await refused(district, ticket_id, action, 400, note="x")
+        assert error == f"unknown fields: note; {action} takes no fields: send no body or {{}}"
+    for body in ({"note": ""}, {"note": "   "}, {}):
+        assert await refused(district, ticket_id, "progress", 400, **body) == \
+            "note: must not be empty", body
+    assert await refused(district, ticket_id, "cancel", 400, note="") == \
+        "note: must not be empty"
+    for tier in ("huge", "", "BIG"):
+        assert await refused(district, ticket_id, "tier", 400, tier=tier) == \
+            "tier: one of micro, small, medium, big", tier
+    assert await refused(district, ticket_id, "tier", 400) == \
+        "tier: one of micro, small, medium, big"
+    assert (await refused(district, ticket_id, "transfer", 400, to="")).startswith(
+        "to: a staff member's WeCom account")
+    assert (await refused(district, ticket_id, "transfer", 400, to="张 三")).startswith(
+        "to: a staff member's WeCom account")
+    assert (await refused(district, ticket_id, "whistle", 400, department="")).startswith(
+        "department: must not be empty")
+    assert await refused(district, ticket_id, "progress", 400, note=5) == "note must be a string"
+    assert await refused(district, ticket_id, "progress", 400, text="x") == (
+        "unknown fields: text; the fields are note")
+    ticket = await spine.api(f"/api/v1/tickets/{ticket_id}")
+    assert ticket["status"] == "new" and ticket["tier"] == "micro"
+    assert [k for k, _, _ in await recorded(spine, ticket_id)] == ["created"]
+    # What may be left empty still may: a resolve without a note, a tier by its name.
+    moved = await done(district, ticket_id, "tier", tier="small")
+    assert moved["ticket"]["tier"] == "small"
+    assert (await done(district, ticket_id, "resolve", note=""))["ticket"]["status"] == "resolved"

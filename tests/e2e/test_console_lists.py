@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ LIFT = "3号楼电梯坏了，有人被困在里面了，我电话13812345678"
 LIGHT = "3号楼楼道灯坏了好几天了"
 DOOR = "3号楼门禁坏了刷卡进不去"
 FAR = "8号楼楼道灯坏了好几天了"
+PHONE, MASKED = "13812345678", "138****5678"
 
 
 @dataclass
@@ -317,3 +319,109 @@ async def test_a_message_in_detail(listed: Listed):
     worker = await listed.as_("zhangwg")
     assert (await worker.json(f"/api/v1/messages/{lift['id']}"))["ticket"]["id"] == listed.lift
     assert (await spine.client.get("/api/v1/messages/999999", headers=spine.auth)).status == 404
+
+
+def said(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def test_those_who_only_read_get_phone_numbers_masked_on_every_route(listed: Listed):
+    """A captain (who only reads) gets the resident's number masked wherever it shows — the
+    list, the ticket with its events, its messages and their decision, the outbox with the
+    worker's task card, the CSV —; the worker who calls back and the token read it."""
+    spine = listed.spine
+    worker, captain = await listed.as_("zhangwg"), await listed.as_("wanglz")
+    noted = await worker.request("POST", f"/api/v1/tickets/{listed.lift}/progress",
+                                 json={"note": f"已联系报修人 {PHONE}"})
+    assert noted.status == 200
+    await spine.settle()
+    message = next(m for m in (await spine.api("/api/v1/messages"))["messages"]
+                   if m["text"] == LIFT)
+    routes = ("/api/v1/tickets", f"/api/v1/tickets/{listed.lift}", "/api/v1/messages",
+              f"/api/v1/messages/{message['id']}", "/api/v1/outbox")
+    for path in routes:
+        shown = said(await captain.json(path))
+        assert PHONE not in shown and MASKED in shown, path
+        assert PHONE in said(await worker.json(path)), path
+        assert PHONE in said(await spine.api(path)), path
+
+    ticket = await captain.json(f"/api/v1/tickets/{listed.lift}")
+    assert ticket["text"] == LIFT.replace(PHONE, MASKED)
+    assert ticket["events"][-1]["text"] == f"已联系报修人 {MASKED}"
+    card = next(m for m in ticket["messages"]
+                if m["transport"] == "wecom_app" and m["payload"].get("msgtype") == "textcard")
+    assert MASKED in said(card["payload"]) and PHONE not in said(card)
+    outbox = (await captain.json("/api/v1/outbox"))["outbox"]
+    [shown_card] = [m for m in outbox if m["id"] == card["id"]]
+    assert shown_card["payload"] == card["payload"]
+    # The staff's own card keeps the number: the worker has to call.
+    [full] = [m for m in (await worker.json("/api/v1/outbox"))["outbox"] if m["id"] == card["id"]]
+    assert PHONE in said(full["payload"])
+    detail = await captain.json(f"/api/v1/messages/{message['id']}")
+    assert detail["message"]["text"] == LIFT.replace(PHONE, MASKED)
+    assert detail["ticket"]["text"] == LIFT.replace(PHONE, MASKED)
+    # The CSV, by the same rule.
+    rows = read_csv(await (await captain.get("/api/v1/tickets.csv?sort=id")).read())
+    assert MASKED in rows[1][11] and PHONE not in said(rows)
+
+
+async def test_since_without_an_offset_is_beijing_time(listed: Listed):
+    """A date, or a date-time naming no offset, is Beijing time, as everything else gridbot
+    shows: since=2026-11-30 keeps a ticket received at 07:49 Beijing time that day (23:49
+    UTC the day before), in the list and in the figures."""
+    from sqlalchemy import update
+
+    spine = listed.spine
+    early = datetime(2026, 11, 29, 23, 49, tzinfo=UTC)  # 2026-11-30 07:49 in Beijing
+    evening = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 2026-11-29 23:00 in Beijing
+    async with spine.runtime.sessions() as session, session.begin():
+        await session.execute(update(Ticket).values(created_at=evening))
+        await session.execute(update(Ticket).where(Ticket.id == listed.lift)
+                              .values(created_at=early))
+    worker = await listed.as_("zhangwg")
+
+    async def since(value: str) -> list[int]:
+        body = await worker.json(f"/api/v1/tickets?since={quote(value)}&sort=id")
+        assert body["total"] == len(body["tickets"]), value
+        return [t["id"] for t in body["tickets"]]
+
+    everything = [listed.lift, listed.light, listed.door]
+    assert await since("2026-11-30") == [listed.lift]
+    assert await since("2026-11-30T07:49") == [listed.lift]
+    assert await since("2026-11-30T07:50:00") == []
+    assert await since("2026-11-29") == everything
+    assert await since("2026-11-29T23:00") == everything
+    # An offset, or unix seconds, says which moment it is.
+    assert await since("2026-11-30T00:00:00Z") == []
+    assert await since("2026-11-30T00:00:00+08:00") == [listed.lift]
+    assert await since(str(int(early.timestamp()))) == [listed.lift]
+    figures = await worker.json("/api/v1/stats?since=2026-11-30")
+    assert figures["received"] == 1
+    assert (await worker.json("/api/v1/stats?since=2026-11-29"))["received"] == 3
+    assert (await worker.json("/api/v1/stats?since=2026-11-30T00:00Z"))["received"] == 0
+    csv_rows = read_csv(await (await worker.get("/api/v1/tickets.csv?since=2026-11-30")).read())
+    assert [int(r[0]) for r in csv_rows[1:]] == [listed.lift]
+
+
+async def test_a_list_valued_parameter_given_twice_is_its_comma_form(listed: Listed):
+    """status=new&status=accepted is status=new,accepted (it kept only the first); each
+    value counts once, also in the city's totals."""
+    spine = listed.spine
+    worker = await listed.as_("zhangwg")
+    assert (await worker.request("POST", f"/api/v1/tickets/{listed.lift}/accept")).status == 200
+    every = sorted([listed.lift, listed.light, listed.door, listed.far])
+    for repeated, comma, expected in (
+            ("status=new&status=accepted", "status=new,accepted", every),
+            ("status=accepted&status=closed", "status=accepted,closed", [listed.lift]),
+            ("status=new&status=new", "status=new", sorted(set(every) - {listed.lift})),
+            ("category=wish&category=repair", "category=wish,repair", every),
+            ("status=new,closed&status=accepted", "status=new,closed,accepted", every)):
+        body = await spine.api(f"/api/v1/tickets?{repeated}&sort=id")
+        assert [t["id"] for t in body["tickets"]] == expected, repeated
+        assert body == await spine.api(f"/api/v1/tickets?{comma}&sort=id"), repeated
+        assert body["total"] == len(expected), repeated
+    mine = (await worker.json("/api/v1/tickets?status=new&status=accepted&sort=id"))["tickets"]
+    assert [t["id"] for t in mine] == [listed.lift, listed.light, listed.door]
+    exported = read_csv(await (await spine.client.get(
+        "/api/v1/tickets.csv?status=accepted&status=new&sort=id", headers=spine.auth)).read())
+    assert [int(r[0]) for r in exported[1:]] == every

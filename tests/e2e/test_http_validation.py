@@ -73,6 +73,30 @@ BAD_REQUESTS: list[tuple[str, str, bytes | None, str]] = [
     ("PATCH", "/api/v1/tickets/1", b'{"category": "repair", "colour": "red"}', "colour"),
     ("POST", "/api/v1/nlu/review/1", b'{"intent": "none", "by": "\\udc00"}', "by"),
     ("POST", "/api/v1/nlu/review/1", b'{"intent": 3}', "intent"),
+    # A parameter the route does not read, and a single-valued one given twice.
+    ("GET", "/api/v1/tickets?stauts=closed", None, "stauts"),
+    ("GET", "/api/v1/tickets.csv?offset=5", None, "offset"),
+    ("GET", "/api/v1/stats?until=2026-11-02", None, "until"),
+    ("GET", "/api/v1/stats/dashboard?form=2026-11-01", None, "form"),
+    ("GET", "/api/v1/reports/monthly?month=2026-10&fromat=csv", None, "fromat"),
+    ("GET", "/api/v1/points?limit=5", None, "limit"),
+    ("GET", "/api/v1/points/zhangwg?limt=5", None, "limt"),
+    ("GET", "/api/v1/messages?since=2026-11-01", None, "since"),
+    ("GET", "/api/v1/outbox?ticket=1", None, "ticket"),
+    ("GET", "/api/v1/notices?q=x", None, "'q'"),
+    ("GET", "/api/v1/nlu/review?status=open&status=labeled", None, "status"),
+    ("GET", "/api/v1/tickets/1?verbose=1", None, "verbose"),
+    ("GET", "/api/v1/messages/1?x=1", None, "'x'"),
+    ("GET", "/api/v1/tickets/1/actions?x=1", None, "'x'"),
+    ("POST", "/api/v1/outbox/1/retry?force=1", b"{}", "force"),
+    ("GET", "/api/v1/tickets?sort=id&sort=-id", None, "sort"),
+    ("GET", "/api/v1/tickets?limit=1&limit=2", None, "limit"),
+    ("GET", "/api/v1/tickets?since=2026-11-01&since=2026-11-02", None, "since"),
+    ("GET", "/api/v1/tickets?building=3&building=8", None, "building"),
+    ("GET", "/api/v1/tickets?q=a&q=b", None, "q is given 2 times"),
+    ("GET", "/api/v1/stats?since=2026-11-01&since=2026-11-02", None, "since"),
+    ("GET", "/api/v1/messages?limit=1&limit=2", None, "limit"),
+    ("GET", "/api/v1/tickets?status=new&status=bogus", None, "bogus"),
 ]
 
 
@@ -154,3 +178,21 @@ async def test_the_bearer_scheme_is_read_in_any_case(spine: Spine) -> None:
     for wrong in (f"Basic {token}", f"Bearer{token}", token):
         response = await spine.client.get("/api/v1/tickets", headers={"Authorization": wrong})
         assert response.status == 401, wrong
+
+
+async def test_an_unknown_query_parameter_is_named_with_the_known_ones(spine: Spine) -> None:
+    """A misspelt filter is refused, not ignored (which would answer every ticket)."""
+    answers = {}
+    for path in ("/api/v1/tickets?stauts=closed", "/api/v1/stats?until=2026-11-02",
+                 "/api/v1/tickets/1?x=1&y=2", "/api/v1/tickets?sort=id&sort=-id"):
+        response = await spine.client.get(path, headers=spine.auth)
+        assert response.status == 400, path
+        answers[path] = (await response.json())["error"]
+    assert answers["/api/v1/tickets?stauts=closed"] == (
+        "unknown query parameter: 'stauts'; the parameters are status, category, building, "
+        "grid, since, q, assignee, sort, limit, offset")
+    assert answers["/api/v1/stats?until=2026-11-02"] == (
+        "unknown query parameter: 'until'; the parameters are since")
+    assert answers["/api/v1/tickets/1?x=1&y=2"] == (
+        "unknown query parameters: 'x', 'y'; this route takes no query parameters")
+    assert answers["/api/v1/tickets?sort=id&sort=-id"] == "sort is given 2 times; it takes one value"

@@ -322,3 +322,40 @@ async def test_a_permanent_failure_is_reported_and_can_be_retried(spine: Spine):
     assert len(spine.pushes()) == 1
     again = await spine.client.post(f"/api/v1/outbox/{dead['id']}/retry", headers=spine.auth)
     assert again.status == 409
+
+
+async def test_a_retry_takes_no_fields_and_not_a_row_already_waiting(spine: Spine):
+    """A retry with a body field is refused like any other route's (400), and a row that is
+    already pending, or sent, answers 409 saying so; nothing changes either way."""
+    spine.wecom.errcode_next(1, 81013, path="/cgi-bin/message/send")
+    await spine.bridge_say(REPAIR)
+    await spine.settle()
+    [dead] = (await spine.api("/api/v1/outbox?status=dead"))["outbox"]
+    retry = f"/api/v1/outbox/{dead['id']}/retry"
+
+    bogus = await spine.client.post(retry, json={"bogus": 1}, headers=spine.auth)
+    assert bogus.status == 400
+    assert (await bogus.json())["error"] == (
+        "unknown fields: bogus; a retry takes no fields: send no body or {}")
+    assert [m["id"] for m in (await spine.api("/api/v1/outbox?status=dead"))["outbox"]] == [
+        dead["id"]]
+
+    retried = await spine.client.post(retry, headers=spine.auth)  # a bare POST, or {}
+    assert retried.status == 200 and (await retried.json())["status"] == "pending"
+    waiting = await spine.client.post(retry, json={}, headers=spine.auth)
+    assert waiting.status == 409
+    error = (await waiting.json())["error"]
+    assert error.startswith(f"outbox message {dead['id']} is already waiting to be sent "
+                            f"(pending, attempt 1 due ")
+    assert error.endswith("only a dead one is retried")
+    # Both lists at once: a status repeated is its comma form.
+    both = (await spine.api("/api/v1/outbox?status=dead&status=pending"))["outbox"]
+    assert both == (await spine.api("/api/v1/outbox?status=dead,pending"))["outbox"]
+    assert [m["status"] for m in both if m["id"] == dead["id"]] == ["pending"]
+
+    await spine.settle()
+    sent = await spine.client.post(retry, headers=spine.auth)
+    assert sent.status == 409
+    assert (await sent.json())["error"].startswith(
+        f"outbox message {dead['id']} was already sent at ")
+    assert len(spine.pushes()) == 1
