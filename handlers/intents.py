@@ -174,10 +174,11 @@ def handle_intent(
     reported = texts.without_bot_mention(message.text, message.mentions_bot)
     building_id = building_of(ctx, nlu)
     if building_id is None:
+        ask = texts.ASK_BUILDING_IN_DANGER if nlu.get("danger") else texts.ASK_BUILDING
         return Decision(
             outcome="asked_building",
             reason=texts.WHY_ASK_BUILDING.format(understood=texts.understood(nlu)),
-            sends=[Send(_reply_to(ctx), texts.ASK_BUILDING)],
+            sends=[Send(_reply_to(ctx), ask)],
             nlu=nlu,
         )
     building = ctx.org.building(building_id)
@@ -252,7 +253,10 @@ def handle_intent(
     timers: list[ScheduleTimer] = []
     task_text, task_description, task_why = texts.TASK_TEXT, texts.TASK_DESCRIPTION, ""
     grid_id = building.grid_id if building else None
-    reachable = volunteers.volunteer_count(ctx.org, grid_id) if category == "wish" else 0
+    # A wish is published for volunteers to claim, but someone collapsed is the grid
+    # worker's at once, with an emergency's deadlines.
+    wish = category == "wish" and urgency != "emergency"
+    reachable = volunteers.volunteer_count(ctx.org, grid_id) if wish else 0
     if reachable:
         # Published to the grid's volunteers to claim: the grid worker's task only when
         # nobody has claimed it two days later (handlers.wishes).
@@ -264,7 +268,7 @@ def handle_intent(
                                     text=reported)
         timers = volunteers.wish_timers(ctx.now)
         routing = f"发布给{reachable}位志愿者认领，无人认领时交{routed_to}跟进"
-    elif category == "wish":
+    elif wish:
         sends.append(_reply(ctx, texts.WISH_NO_VOLUNTEERS_REPLY,
                             {"reporter": reporter, "handler": handler}, ticket_id=NEW_TICKET,
                             key="reply"))

@@ -17,7 +17,7 @@ from domain.decisions import (
 from domain.notices import NoticeView
 from domain.tickets import TicketView
 from handlers import texts
-from handlers.intents import REPAIR_DANGERS, handle_intent
+from handlers.intents import handle_intent
 from handlers.notice_answers import look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
@@ -42,13 +42,34 @@ def review_request(message_text: str, nlu: dict[str, Any]) -> ReviewRequest | No
     return ReviewRequest("low_confidence", message_text, top.get("name"), top.get("confidence"))
 
 
-def _as_repair(nlu: dict[str, Any]) -> dict[str, Any]:
-    """A danger that is a repair, read as chatter by the model: a repair, with the model's
-    confidence in that (its urgency follows from the danger, `handlers.intents`)."""
+#: What a message telling of people in danger now is taken for when the model read it as
+#: no matter, or as a matter nobody would rush to: someone trapped or a gas smell is an
+#: emergency repair (LABELING.md), read as chatter, a complaint or a wish alike ("有人困在
+#: 电梯里了"), a fire when read as chatter (a complaint may fear one: "纸箱堆成山 着火了都
+#: 跑不出去"); someone collapsed is a call for help for a person, for the grid worker, not
+#: the volunteers (`handlers.intents`: an emergency wish is not published to be claimed);
+#: a fight or a knife is a big dispute. A dispute stays a dispute.
+_TAKEN_FOR = {
+    "trapped": ("repair_request", ("none", "complaint", "micro_wish")),
+    "fire": ("repair_request", ("none",)),
+    "gas": ("repair_request", ("none", "complaint", "micro_wish")),
+    "medical": ("micro_wish", ("none",)),
+    "violence": ("dispute", ("none",)),
+}
+
+
+def _taken_for_danger(nlu: dict[str, Any], intent: str) -> dict[str, Any]:
+    """`nlu` with the intent a danger now makes of it (`_TAKEN_FOR`), the model's confidence
+    in that intent kept, and `danger_override` saying so; as it was otherwise."""
+    taken, instead_of = _TAKEN_FOR.get(nlu.get("danger") or "", ("", ()))
+    if intent not in instead_of:
+        return nlu
     ranked = {r.get("name"): r.get("confidence", 0.0) for r in nlu.get("intent_ranking", ())}
-    return {**nlu, "intent": {"name": "repair_request",
-                              "confidence": ranked.get("repair_request", 0.0)},
-            "danger_override": True}
+    changed = {**nlu, "intent": {"name": taken, "confidence": ranked.get(taken, 0.0)},
+               "danger_override": True}
+    if taken == "dispute":
+        changed["tier"] = "big"
+    return changed
 
 
 def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
@@ -72,9 +93,9 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
             notices: Sequence[NoticeView]) -> Decision:
     message = ctx.message
     intent = nlu.get("intent", {}).get("name", "none")
-    if intent == "none" and nlu.get("danger") in REPAIR_DANGERS:
-        nlu = _as_repair(nlu)
-        intent = "repair_request"
+    if nlu.get("danger"):
+        nlu = _taken_for_danger(nlu, intent)
+        intent = nlu.get("intent", {}).get("name", "none")
     if intent == "none" and message.mentions_bot:
         nlu = _with_mention_bar(nlu)
         intent = nlu["intent"]["name"]

@@ -190,6 +190,8 @@ RECEIVED = {
     "repair": "已收到您的报修",
     "complaint": "已收到您的投诉",
     "dispute": "已收到您反映的矛盾纠纷",
+    # Someone collapsed or hurt: an emergency call for help, for the grid worker at once.
+    "wish": "已收到您的求助",
 }
 # How a message to residents starts: it @-mentions them (left out where no name is known).
 MENTION = "@{reporter} "
@@ -210,6 +212,10 @@ WISH_PUBLISHED = (
     "志愿者可回复“认领 {id}”。"
 )
 ASK_BUILDING = "已收到。请告诉我是几号楼（例如“3号楼电梯坏了”），我好派给对应的网格员。"
+#: The same question when people are in danger now: whom to call while gridbot waits.
+ASK_BUILDING_IN_DANGER = (
+    "已收到。情况危急请先拨打 119 火警、120 急救或 110 报警。"
+    "请马上告诉我是几号楼（例如“3号楼”），我立即通知网格员。")
 
 ACCEPTED = "@{reporter} 工单 #{id} 已由{role}{actor}接单，正在安排处理。"
 PROGRESS = "@{reporter} 工单 #{id} 有新进展：{note}"
@@ -365,8 +371,14 @@ def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
     if nlu.get("mention_override"):
         said += "，因为@了网格小助手，按较低的门槛立单"
     if nlu.get("danger_override"):
-        said += f"，但说的是{DANGER_NAMES.get(nlu.get('danger'), '危险')}正在发生，按紧急报修立单"
+        taken = DANGER_TAKEN_FOR.get(intent.get("name", ""), "报修")
+        said += f"，但说的是{DANGER_NAMES.get(nlu.get('danger'), '危险')}正在发生，按紧急{taken}立单"
     return said
+
+
+#: What a message of people in danger now was taken for, as the why says it.
+DANGER_TAKEN_FOR = {"repair_request": "报修", "micro_wish": "求助（交网格员）",
+                    "dispute": "矛盾纠纷（重大）"}
 
 
 DANGER_NAMES = {"trapped": "有人被困", "fire": "着火冒烟", "gas": "燃气泄漏",

@@ -62,7 +62,7 @@ _NOT_REPORTED = re.compile(
 # leak (the repairs LABELING.md calls emergencies), violence, someone collapsed.
 _DANGER = {
     "trapped": re.compile(
-        r"(?:困|关|卡|锁)在了?(?:电梯|轿厢)|被困|困住了|"
+        r"(?:困|关|卡|锁)在了?(?:电梯|轿厢)|被困|困住了|人(?:困|关|卡|锁)在了?里面|"
         r"(?:电梯|轿厢)[^，。！？!?,.]{0,12}(?:出不来|困住|困人)"),
     "fire": re.compile(r"着火|起火|失火|火灾|烧起来|浓烟|冒烟"),
     "gas": re.compile(r"(?:煤气|燃气|天然气)的?(?:泄漏|泄露|漏了|在漏|漏气|味)|漏气"),
@@ -70,7 +70,8 @@ _DANGER = {
         r"拿(?:着)?(?:刀|菜刀|棍子|铁棍|棒子)|动刀|砍人|捅人|杀人了|打人了|打起来了|"
         r"喊救命|要砍|要杀"),
     "medical": re.compile(
-        r"晕倒|昏倒|昏迷|叫不醒|不省人事|摔倒了?起不来|倒在地上|没有?呼吸|心脏病|抽搐|"
+        r"晕倒|昏倒|昏迷|叫不醒|不省人事|摔倒了?起不来|摔(?:了一跤|伤了|倒了?)[^。！？!?]{0,6}起不来|倒在地上|"
+        r"没有?呼吸|心脏病(?:发作|犯了)|突发心脏病|抽搐|"
         r"口吐白沫"),
 }
 # What makes a danger told of no danger now: over, heard of elsewhere, drilled, feared.

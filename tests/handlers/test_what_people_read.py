@@ -296,3 +296,55 @@ def test_a_ticket_reason_keeps_intent_confidence_place_and_person():
 def test_the_wrong_state_is_explained():
     d = worker_says("接单 128", ticket(status="resolved", resolve_due_at=NOW - timedelta(hours=1)))
     assert d.reason == "张网格发来“接单”，未执行：工单 #128 目前已办结待评价，不能接单"
+
+
+# ---------------------------------------------------------------- people in danger, whatever the model read
+
+
+def test_someone_collapsed_read_as_chatter_is_an_emergency_call_for_help_to_the_worker():
+    d = handle_message(ctx("我妈在家晕倒了"), nlu("none", 0.7, danger="medical"))
+    assert d.outcome == "ticket_created"
+    assert (d.create.category, d.create.urgency, d.create.assignee_id) == (
+        "wish", "emergency", WORKER)
+    assert d.create.accept_due_at == NOW + timedelta(minutes=10)
+    [reply] = [s for s in d.sends if not isinstance(s.to, ToPerson)]
+    assert reply.render(5).startswith("@王阿姨 已收到您的求助，工单 #5（紧急，已优先派单；"
+                                      "情况危急请先拨打 119 火警、120 急救或 110 报警）")
+    [task] = [s for s in d.sends if isinstance(s.to, ToPerson)]
+    assert task.to == ToPerson(WORKER)  # the worker's at once: no volunteer is asked to claim
+    assert "有人晕倒或受伤正在发生，按紧急求助（交网格员）立单" in d.reason
+
+
+def test_someone_collapsed_read_as_a_wish_goes_to_the_worker_not_the_volunteers():
+    d = handle_message(ctx("对门的独居老人晕倒了，叫不醒"), nlu("micro_wish", danger="medical"))
+    assert (d.create.category, d.create.urgency, d.create.assignee_id) == (
+        "wish", "emergency", WORKER)
+    assert {s.to for s in d.sends if isinstance(s.to, ToPerson)} == {ToPerson(WORKER)}
+    assert all("认领" not in s.render(5) for s in d.sends)
+    calm = handle_message(ctx("想找志愿者陪我妈去医院复查"), nlu("micro_wish"))
+    assert calm.create.assignee_id is None and calm.create.urgency == "normal"  # claimed as ever
+
+
+def test_a_knife_read_as_chatter_is_a_big_dispute_and_an_emergency():
+    d = handle_message(ctx("有人拿刀砍人了"), nlu("none", 0.6, danger="violence"))
+    assert (d.create.category, d.create.tier, d.create.urgency) == ("dispute", "big", "emergency")
+    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+
+
+def test_someone_trapped_read_as_a_complaint_is_an_emergency_repair():
+    d = handle_message(ctx("有人困在电梯里了"), nlu("complaint", 0.8, danger="trapped"))
+    assert (d.create.category, d.create.urgency) == ("repair", "emergency")
+    assert "有人被困正在发生，按紧急报修立单" in d.reason
+    feared = handle_message(ctx("纸箱堆成山 着火了都跑不出去"), nlu("complaint", danger="fire"))
+    assert (feared.create.category, feared.create.urgency) == ("complaint", "normal")
+
+
+def test_a_danger_told_one_to_one_without_a_building_is_told_whom_to_call_first():
+    d = handle_message(ctx("家里燃气味很重，头有点晕", channel="wechat", chat_id=None,
+                           sender="oA_res"), nlu("repair_request", danger="gas"))
+    assert d.outcome == "asked_building"
+    said = d.sends[0].render(None)
+    assert said.startswith("已收到。情况危急请先拨打 119 火警、120 急救或 110 报警。")
+    calm = handle_message(ctx("楼道灯坏了", channel="wechat", chat_id=None, sender="oA_res"),
+                          nlu("repair_request"))
+    assert "119" not in calm.sends[0].render(None)

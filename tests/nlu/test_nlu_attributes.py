@@ -86,12 +86,17 @@ def test_bad_input_is_tolerated() -> None:
     [
         ("救命 我被困在电梯里了", "trapped"),
         ("电梯卡住了里面的人出不来", "trapped"),
+        ("电梯停了 还有人困在里面", "trapped"),
+        ("电梯里有人困住了，我听到在喊", "trapped"),
         ("3号楼起火了 楼道里全是烟", "fire"),
         ("厨房一股很浓的煤气味", "gas"),
         ("快来人 五楼有人拿刀砍人了", "violence"),
         ("隔壁两口子打起来了", "violence"),
         ("楼道里有个老人晕倒了 叫不醒", "medical"),
         ("王奶奶摔倒了起不来", "medical"),
+        ("我妈摔了一跤，起不来了，在23号楼1单元", "medical"),
+        ("老爷子心脏病犯了 快叫救护车", "medical"),
+        ("我家老人有心脏病，想找志愿者帮忙买药", None),  # a condition, not an event now
         # over, heard of elsewhere, feared, denied: nobody is in danger now
         ("刚才被困电梯的老人已经出来了 大家放心", None),
         ("听说隔壁小区昨晚着火了", None),
