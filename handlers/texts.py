@@ -36,6 +36,7 @@ FACILITY_NAMES = {
     "barrier": "道闸",
     "fire_equipment": "消防设施",
     "manhole": "井盖",
+    "street_light": "路灯",
 }
 
 # Phone numbers as people write them: digit groups (ASCII or full-width) joined by spaces,

@@ -67,8 +67,11 @@ def to_number(word: str) -> str | None:
 FACILITY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "lift": ("电梯", "电梯间", "轿厢", "升降梯", "直梯", "客梯", "货梯", "电悌", "電梯",
              "电梯门", "电梯按钮", "电梯按键"),
-    "light": ("楼道灯", "路灯", "声控灯", "感应灯", "灯泡", "灯管", "走廊灯", "过道灯",
+    "light": ("楼道灯", "声控灯", "感应灯", "灯泡", "灯管", "走廊灯", "过道灯",
               "照明", "楼梯灯", "廊灯", "吸顶灯", "灯", "楼到灯"),
+    # The estate's lights outdoors: another matter than a stairwell's light, for whoever
+    # looks after the grounds.
+    "street_light": ("路灯", "庭院灯", "草坪灯", "景观灯", "高杆灯", "路边的灯"),
     "door": ("单元门", "门禁", "大门", "楼门", "防盗门", "铁门", "门锁", "门禁卡", "门卡",
              "闭门器", "楼栋门", "人脸识别", "电子门", "天台门"),
     "intercom": ("对讲", "可视对讲", "对讲机", "门铃", "楼宇对讲", "门口机"),

@@ -99,6 +99,21 @@ def test_two_different_facilities_never_join_whatever_the_words() -> None:
     assert light.create is not None
 
 
+def test_the_estates_street_light_is_not_the_stairwells_light() -> None:
+    from nlu.entities import extract
+
+    stairwell = ticket(id=42, facility="light", text="2单元5楼楼道灯坏了")
+    for text in ("小区大门口的路灯不亮了，晚上回家好黑", "小区东门的路灯坏了好几个"):
+        words = extract(text)
+        assert {"entity": "facility", "value": "street_light"}.items() <= words[0].items()
+        report = handle_message(ctx(text, sender="wxid_res2"),
+                                nlu("repair_request", entities=words), [stairwell])
+        assert report.create is not None and report.create.facility == "street_light"
+    again = handle_message(ctx("楼道灯又不亮了", sender="wxid_res3"),
+                           nlu("repair_request", entities=extract("楼道灯又不亮了")), [stairwell])
+    assert again.follow is not None and again.follow.ticket_id == 42
+
+
 def _fields(view):  # type: ignore[no-untyped-def]
     return {name: getattr(view, name) for name in view.__slots__}
 

@@ -87,6 +87,7 @@ def test_phones() -> None:
     [
         ("电梯坏了", "lift"),
         ("楼道灯不亮", "light"),
+        ("东门的路灯坏了好几个", "street_light"),
         ("门禁刷不开", "door"),
         ("可视对讲没声音", "intercom"),
         ("水管爆了", "water_pipe"),
@@ -108,7 +109,7 @@ def test_facilities(text: str, facility: str) -> None:
 @pytest.mark.parametrize(
     ("text", "facilities"),
     [
-        ("小区大门口的路灯坏了", ["light"]),
+        ("小区大门口的路灯坏了", ["street_light"]),
         ("单元门口的台阶断了一块", ["road"]),
         ("电梯门口的地砖碎了", ["road"]),
         ("单元门口的雨棚塌了一半", []),
