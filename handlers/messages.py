@@ -79,6 +79,22 @@ def _with_mention_bar(nlu: dict[str, Any]) -> dict[str, Any]:
     return nlu
 
 
+#: Roles whose holders handle tickets. Their own words to gridbot on WeCom, 1:1, are talk
+#: about the work ("9号楼那个老人已经送医院了", "3号楼楼道灯的事你们跟进一下"), which
+#: the model reads as reports; a problem a worker finds is recorded with 走访, which opens
+#: its ticket. A captain or a volunteer writing there is a resident as well, and anyone's
+#: words of people in danger now still open an emergency.
+HANDLING_ROLES = frozenset({"grid_worker", "grid_leader", "mediator", "admin", "department"})
+
+
+def _staff_talk(ctx: Context, nlu: dict[str, Any]) -> bool:
+    """Whether this is a ticket handler's own words to gridbot on the WeCom app."""
+    if ctx.message.channel != "wecom_app" or ctx.group_id is not None or nlu.get("danger"):
+        return False
+    return ctx.person_id is not None and any(
+        role.role in HANDLING_ROLES for role in ctx.org.roles_of(ctx.person_id))
+
+
 def handle_message(
     ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = (),
     notices: Sequence[NoticeView] = (),
@@ -99,6 +115,10 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
     if intent == "none" and message.mentions_bot:
         nlu = _with_mention_bar(nlu)
         intent = nlu["intent"]["name"]
+    if intent in TICKET_INTENTS and _staff_talk(ctx, nlu):
+        return Decision("help", texts.WHY_STAFF_TALK.format(understood=texts.understood(nlu)),
+                        sends=[Send(ToSender(message.channel, message.sender_id,
+                                             message.chat_id), texts.STAFF_TALK)], nlu=nlu)
     if intent in TICKET_INTENTS:
         return handle_intent(ctx, nlu, open_tickets)
     looked = look_up(ctx, nlu, notices)  # a question a recent notice answers

@@ -338,6 +338,12 @@ WHY_PHOTO_DONE = "工作人员完成工单 #{ticket} 后发来的照片，已附
 WHY_PHOTO_WAITING = "照片，{minutes} 分钟内没有其报告，暂存待报告认领，不回复"
 WHY_PHOTO_FAILED = "照片未能保存：{why}"
 UNKNOWN_PERSON = "没有找到企业微信账号为 {userid} 的工作人员。"
+#: A ticket handler's own words to gridbot on WeCom, read as a report: no ticket from them.
+STAFF_TALK = (
+    "这条留言没有立单，也没有改动任何工单。网格员发现需要处理的问题，请用“走访 楼号 情况”登记"
+    "（例如“走访 3号楼 楼道灯不亮”，会建工单由您负责）；处理工单请用命令：\n"
+    "接单 编号｜进展 编号 内容｜完成 编号 说明｜转派 编号 账号｜升级 编号｜我的任务"
+)
 HELP_STAFF = (
     "可用命令：接单 编号｜进展 编号 内容｜完成 编号 说明｜转派 编号 账号｜升级 编号｜"
     "改类 编号 报修/投诉/微心愿/纠纷/无关｜我的任务｜吹哨 编号 部门（网格长、管理员）｜"
@@ -385,6 +391,8 @@ DANGER_TAKEN_FOR = {"repair_request": "报修", "micro_wish": "求助（交网�
 DANGER_NAMES = {"trapped": "有人被困", "fire": "着火冒烟", "gas": "燃气泄漏",
                 "violence": "有人动手或持械", "medical": "有人晕倒或受伤"}
 WHY_CHATTER = "{understood}，不是需要立单的事，不回复"
+WHY_STAFF_TALK = ("{understood}，但这是工作人员在企业微信里的留言，不自动立单"
+                  "（发现问题用“走访”登记），回复了用法")
 WHY_MADE_EMERGENCY = "；补充说{danger}，工单改为紧急"
 WHY_HELP = "{understood}，对网格小助手说话但没有需要立单的事，回复了使用说明"
 WHY_ASK_BUILDING = "{understood}，但群不是已登记的楼组群，文字里也没有已知的楼号，已询问几号楼"

@@ -15,6 +15,7 @@ from handlers.registry import parse_command
 from handlers.texts import without_bot_mention
 from tests.handlers.support import (
     CAPTAIN,
+    LEADER,
     NOW,
     VOLUNTEER,
     VOLUNTEER_2,
@@ -348,3 +349,28 @@ def test_a_danger_told_one_to_one_without_a_building_is_told_whom_to_call_first(
     calm = handle_message(ctx("楼道灯坏了", channel="wechat", chat_id=None, sender="oA_res"),
                           nlu("repair_request"))
     assert "119" not in calm.sends[0].render(None)
+
+
+# ---------------------------------------------------------------- staff talking to gridbot
+
+
+@pytest.mark.parametrize("person,userid,text", [
+    (WORKER, "zhangwg", "9号楼那个老人已经送医院了，家属到了"),
+    (LEADER, "chenwgz", "3号楼楼道灯的事你们跟进一下"),
+])
+def test_a_ticket_handlers_own_words_on_wecom_open_no_ticket(person, userid, text):
+    d = handle_message(staff_ctx(text, person, userid), nlu("repair_request", 0.86))
+    assert d.outcome == "help" and d.create is None and not d.changes
+    [answer] = d.sends
+    assert "没有立单" in answer.render(None) and "走访 楼号 情况" in answer.render(None)
+    assert "工作人员在企业微信里的留言，不自动立单" in d.reason
+
+
+def test_staff_on_wecom_still_open_an_emergency_and_captains_report_as_residents():
+    b3 = [{"entity": "building", "value": "3"}]
+    trapped = handle_message(staff_ctx("3号楼电梯里有人被困", WORKER, "zhangwg"),
+                             nlu("repair_request", entities=b3, danger="trapped"))
+    assert trapped.create is not None and trapped.create.urgency == "emergency"
+    captain = handle_message(staff_ctx("3号楼楼道灯坏了", CAPTAIN, "wanglz"),
+                             nlu("repair_request", entities=b3))
+    assert captain.create is not None
