@@ -14,7 +14,12 @@
   token (a street gridbot does not know yet: the token only). Every error is answered at
   once with its line (400, `errors`); `dry_run` says what the import would change without
   changing it. A person may not import a file that no longer names them among the street's
-  admins: they would lock themselves out.
+  admins: they would lock themselves out. A file listing a chat group of another street's
+  building is refused for everyone (409, `errors`); a street admin's import that would
+  change a person who holds a role in another street (their name, ids or phone) is refused
+  (403, `errors`), which the token may do. `notes` (also at the end of `lines`) say what the
+  import keeps that the file leaves out and which open tickets people losing their role
+  still hold.
 """
 
 from __future__ import annotations
@@ -35,7 +40,16 @@ from domain.tickets import TIERS
 from handlers import texts
 from handlers.actions import street_of_role
 from storage.orgexport import NotAnOrgFile, org_file_of
-from storage.orgfile import OrgFile, OrgFileError, dump_org, format_duration, import_org, parse_org
+from storage.orgfile import (
+    OrgConflictError,
+    OrgFile,
+    OrgFileError,
+    OrgScopeError,
+    dump_org,
+    format_duration,
+    import_org,
+    parse_org,
+)
 
 MAX_ORG_BYTES = 2 * 1024 * 1024
 MAX_ORG_CHARS = MAX_ORG_BYTES
@@ -195,23 +209,33 @@ async def import_file(request: web.Request) -> web.Response:
             return web.json_response({"error": f"文件的街道管理员（admins）里没有您（{viewer.name}）："
                                                f"导入后您将无法再管理{file.street}，未导入。"},
                                      status=409)
+    scope = None if viewer.is_token else viewer.street_ids
     try:
-        summary = await import_org(runtime.sessions, file, dry_run=dry_run)
+        summary = await import_org(runtime.sessions, file, dry_run=dry_run, scope=scope)
+    except OrgScopeError as exc:
+        return _file_errors(exc, 403, f"文件会改动其他街道的人员，未导入。The file would change "
+                                      f"{len(exc.errors)} person(s) who work in a street outside "
+                                      f"yours; nothing was imported.")
+    except OrgConflictError as exc:
+        return _file_errors(exc, 409, f"文件里有属于其他街道的群，未导入。The file lists "
+                                      f"{len(exc.errors)} chat group(s) of another street; "
+                                      f"nothing was imported.")
     except OrgFileError as exc:
         return _file_errors(exc)
     if not dry_run and summary.changed:
         runtime.org.invalidate()
     return web.json_response({"street": file.street, "dry_run": dry_run,
                               "changed": summary.changed, "summary": str(summary),
-                              "lines": summary.lines()})
+                              "lines": summary.lines(), "notes": summary.notes})
 
 
-def _file_errors(exc: OrgFileError) -> web.Response:
+def _file_errors(exc: OrgFileError, status: int = 400, error: str | None = None) -> web.Response:
+    """The refusal with every error on its line (`errors`)."""
     return web.json_response({
-        "error": f"组织文件有 {len(exc.errors)} 处错误，未导入。The org file has "
-                 f"{len(exc.errors)} error(s); nothing was imported.",
+        "error": error or f"组织文件有 {len(exc.errors)} 处错误，未导入。The org file has "
+                          f"{len(exc.errors)} error(s); nothing was imported.",
         "errors": [{"line": line, "message": message} for line, message in exc.errors]},
-        status=400)
+        status=status)
 
 
 def org_routes(app: web.Application) -> None:

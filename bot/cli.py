@@ -91,10 +91,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
+    """Import an org file; with --dry-run, say what the import would change. A refusal
+    changes nothing (rc 2)."""
     from storage.orgfile import OrgFileError, import_org, load_org_file
 
     settings = _settings(args)
     path = Path(args.file)
+    dry_run = bool(getattr(args, "dry_run", False))
     try:
         org = load_org_file(path)
     except OSError as exc:
@@ -104,10 +107,14 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         print(f"gridbot: {path} was not imported; nothing changed:\n{exc}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(with_sessions(settings.database_url, lambda sessions: import_org(sessions, org)))
+        summary = asyncio.run(with_sessions(
+            settings.database_url, lambda sessions: import_org(sessions, org, dry_run=dry_run)))
+    except OrgFileError as exc:
+        print(f"gridbot: {path} was not imported; nothing changed:\n{exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         return _database_error(exc, settings)
-    print(f"{path}: {summary}")
+    print(f"{path} (dry run, nothing imported): {summary}" if dry_run else f"{path}: {summary}")
     return 0
 
 
@@ -275,6 +282,8 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     org_sub = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
     org_import = org_sub.add_parser("import", help="import an org YAML file (idempotent)")
     org_import.add_argument("file")
+    org_import.add_argument("--dry-run", action="store_true",
+                            help="say what the import would change, and change nothing")
     org_import.set_defaults(func=cmd_org_import)
     org_export = org_sub.add_parser(
         "export", help="print a street's org file as the database has it (YAML)")

@@ -2,23 +2,31 @@
 
 `parse_org(text)` turns the YAML of `gridbot org import FILE` into plain dataclasses
 (`OrgFile`). Every problem found is reported with the line it is on, and all of them are
-reported together: `OrgFileError.errors` is a list of `(line, message)`.
+reported together: `OrgFileError.errors` is a list of `(line, message)`. A key the format
+does not have is one of them (a misspelt `departmens:` left unread would have the import
+remove the departments).
 
 `import_org(session_factory, org)` writes an `OrgFile` into the database in one transaction.
-It is idempotent: importing the same file twice changes nothing.
+It is idempotent: importing the same file twice changes nothing. Before it writes anything
+it refuses a file that lists a chat group of another street's building (`OrgConflictError`)
+and, for a scoped import (a street admin's, `scope=` their streets), one that would change a
+person who holds a role in a street outside the scope (`OrgScopeError`); both are
+`OrgFileError`s with the line of each problem.
 
 How an import treats what is already in the database:
 
 - Streets, districts, grids and buildings are matched by name (a building by its number
   within its district) and created when missing. Chat groups are matched by
-  `(channel, chat_id)` and moved to the building the file gives them. Nothing of the map is
-  ever deleted: tickets refer to it.
+  `(channel, chat_id)` and moved to the building the file gives them, within the file's
+  street. Nothing of the map is ever deleted: tickets refer to it. What of the street the
+  file leaves out is named in the summary's `notes` as kept.
 - People are matched by `wecom_userid`, else by `wechat_id`. Optional fields the file leaves
   out (an id, a phone, a group name, a webhook key) keep the value already stored; an id the
   file gives to someone is taken away from whoever else held it.
 - Roles are the file's truth: in every scope the file mentions (its street and each of its
   districts, grids and buildings), roles the file no longer gives are removed. The people
-  themselves are kept.
+  themselves are kept, and so are their tickets: the notes name whoever loses a role yet is
+  still assigned open tickets that no role left to them covers (hand them over with 转派).
 - Departments are the file's truth too, per street, matched by name: their webhook key and
   `respond` time are what the file says, and a department the file no longer lists is
   removed (tickets whistled to it keep no department). A department with a `wecom_userid`
@@ -36,20 +44,21 @@ dispute 7d, emergency 4h; confirm 3d. Points default to wish 10.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from domain.org import DEFAULT_POINTS, POINT_KINDS, STAFF_ROLES
 from domain.sla import DEFAULT_ACCEPT, DEFAULT_CONFIRM, DEFAULT_RESOLVE, Sla
-from domain.tickets import TIERS
+from domain.tickets import OPEN_STATUSES, TIERS
 from storage.db import SessionFactory
 from storage.models import (
     Building,
@@ -61,6 +70,7 @@ from storage.models import (
     Role,
     Setting,
     Street,
+    Ticket,
 )
 
 CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
@@ -68,6 +78,16 @@ CHANNELS = ("bridge", "wecom_bot", "wechat", "wecom_app", "simulator")
 FILE_ROLES = STAFF_ROLES
 
 ORG_VERSION_KEY = "org_version"
+
+# The keys each part of the file may have; any other key is an error (see `_Reader.only`).
+TOP_KEYS = ("street", "admins", "departments", "points", "sla", "districts")
+DEPARTMENT_KEYS = ("name", "wecom_userid", "webhook_key", "respond")
+SLA_KEYS = ("accept", "resolve", "confirm")
+DISTRICT_KEYS = ("name", "admins", "staff", "mediators", "grids")
+GRID_KEYS = ("name", "worker", "leader", "volunteers", "buildings")
+BUILDING_KEYS = ("number", "captain", "groups", "webhook_key")
+GROUP_KEYS = ("channel", "chat_id", "name")
+PERSON_KEYS = ("name", "wecom_userid", "wechat_id", "phone")
 
 
 # ---------------------------------------------------------------- the parsed file
@@ -194,6 +214,16 @@ class OrgFileError(Exception):
         return "\n".join(f"line {line}: {message}" for line, message in self.errors)
 
 
+class OrgConflictError(OrgFileError):
+    """A well-formed file that contradicts what the database holds: it lists a chat group
+    that belongs to a building of another street. Refused for every importer."""
+
+
+class OrgScopeError(OrgFileError):
+    """A scoped import (a street admin's) that would change a person who holds a role in a
+    street outside its scope. The admin token and the CLI may make such a change."""
+
+
 # ---------------------------------------------------------------- durations
 
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
@@ -251,22 +281,37 @@ def _kind(node: yaml.Node) -> str:
     )
 
 
+class _Fields(dict[str, yaml.Node]):
+    """A mapping's values by key, with the node of each key (the line of a bad key)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys_at: dict[str, yaml.Node] = {}
+
+    def add(self, name: str, key: yaml.Node, value: yaml.Node) -> None:
+        self[name] = value
+        self.keys_at[name] = key
+
+
 class _Reader:
     """Walks the composed YAML tree, building dataclasses and collecting errors."""
 
     def __init__(self) -> None:
         self.errors: list[tuple[int, str]] = []
         self._merging: set[int] = set()
+        # Where the reader is ("district 第一居民区", "grid 第1网格", "building 3"), for the
+        # path of an unknown key.
+        self.places: list[str] = []
 
     def error(self, node: yaml.Node, message: str) -> None:
         self.errors.append((_line(node), message))
 
-    def fields(self, node: yaml.Node, what: str) -> dict[str, yaml.Node] | None:
+    def fields(self, node: yaml.Node, what: str) -> _Fields | None:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what} must be a mapping, not {_kind(node)}")
             return None
-        merged: dict[str, yaml.Node] = {}
-        own: dict[str, yaml.Node] = {}
+        merged = _Fields()
+        own = _Fields()
         for key, value in node.value:
             if key.tag == _TAG + "merge":
                 sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
@@ -276,8 +321,10 @@ class _Reader:
                         continue
                     self._merging.add(id(source))
                     try:
-                        for name, item in (self.fields(source, f"{what} (merged)") or {}).items():
-                            merged.setdefault(name, item)
+                        found = self.fields(source, f"{what} (merged)") or _Fields()
+                        for name, item in found.items():
+                            if name not in merged:
+                                merged.add(name, found.keys_at[name], item)
                     finally:
                         self._merging.discard(id(source))
                 continue
@@ -287,8 +334,26 @@ class _Reader:
             if key.value in own:
                 self.error(key, f"{what}: {key.value} is given twice")
                 continue
-            own[key.value] = value
-        return merged | own
+            own.add(key.value, key, value)
+        for name, item in own.items():
+            merged.add(name, own.keys_at[name], item)
+        return merged
+
+    def only(self, fields: _Fields, allowed: tuple[str, ...], what: str) -> None:
+        """Refuse every key the format does not have, on the key's line: a misspelt key
+        (`departmens`) would otherwise be passed over, and the import would then remove
+        what the file meant to keep."""
+        places = [place for place in self.places if not what.startswith(place)]
+        where = " › ".join([*places, what])
+        for key in fields:
+            if key in allowed:
+                continue
+            guess = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            self.error(
+                fields.keys_at[key],
+                f"{where}: unknown key {key!r}{hint} (keys: {', '.join(allowed)})",
+            )
 
     def items(self, node: yaml.Node, what: str) -> list[yaml.Node]:
         if _is_null(node):
@@ -328,6 +393,7 @@ class _Reader:
         top = self.fields(root, "the org file")
         if top is None:
             return None
+        self.only(top, TOP_KEYS, "the org file")
         street = self.text(top, "street", root, "the org file")
         districts: list[DistrictSpec] = []
         if _is_null(top.get("districts")):
@@ -363,6 +429,7 @@ class _Reader:
             return None
         name = self.text(fields, "name", node, "department")
         what = f"department {name}" if name else "department"
+        self.only(fields, DEPARTMENT_KEYS, what)
         respond = None
         if _is_null(fields.get("respond")):
             self.error(node, f"{what}: respond is missing (how soon it must report, e.g. 4h)")
@@ -405,6 +472,16 @@ class _Reader:
             return None
         name = self.text(fields, "name", node, "district")
         what = f"district {name}" if name else "district"
+        self.only(fields, DISTRICT_KEYS, what)
+        self.places.append(what)
+        try:
+            return self._district(node, fields, name, what)
+        finally:
+            self.places.pop()
+
+    def _district(
+        self, node: yaml.Node, fields: _Fields, name: str | None, what: str
+    ) -> DistrictSpec:
         mediators: dict[str, tuple[PersonSpec, ...]] = {}
         if not _is_null(fields.get("mediators")):
             tiers = self.fields(fields["mediators"], f"{what}: mediators") or {}
@@ -442,6 +519,14 @@ class _Reader:
             return None
         name = self.text(fields, "name", node, f"{where}: grid")
         what = f"grid {name}" if name else f"{where}: grid"
+        self.only(fields, GRID_KEYS, what)
+        self.places.append(what)
+        try:
+            return self._grid(node, fields, name, what)
+        finally:
+            self.places.pop()
+
+    def _grid(self, node: yaml.Node, fields: _Fields, name: str | None, what: str) -> GridSpec:
         worker = None
         if _is_null(fields.get("worker")):
             self.error(node, f"{what}: worker is missing")
@@ -471,6 +556,7 @@ class _Reader:
             return None
         number = self.text(fields, "number", node, f"{where}: building")
         what = f"building {number}" if number else f"{where}: building"
+        self.only(fields, BUILDING_KEYS, what)
         captain = None
         if not _is_null(fields.get("captain")):
             captain = self.person(fields["captain"], f"{what}: captain")
@@ -493,6 +579,7 @@ class _Reader:
         fields = self.fields(node, what)
         if fields is None:
             return None
+        self.only(fields, GROUP_KEYS, what)
         channel = self.text(fields, "channel", node, what)
         chat_id = self.text(fields, "chat_id", node, what)
         name = self.text(fields, "name", node, what, required=False)
@@ -502,6 +589,7 @@ class _Reader:
         fields = self.fields(node, what)
         if fields is None:
             return None
+        self.only(fields, PERSON_KEYS, what)
         name = self.text(fields, "name", node, what)
         wecom_userid = self.text(fields, "wecom_userid", node, what, required=False)
         wechat_id = self.text(fields, "wechat_id", node, what, required=False)
@@ -528,7 +616,8 @@ class _Reader:
         return tuple(person for person in people if person is not None)
 
     def sla(self, node: yaml.Node) -> Sla:
-        fields = self.fields(node, "sla") or {}
+        fields = self.fields(node, "sla") or _Fields()
+        self.only(fields, SLA_KEYS, "sla")
         tables = []
         for part, defaults in (("accept", DEFAULT_ACCEPT), ("resolve", DEFAULT_RESOLVE)):
             table = dict(defaults)
@@ -950,15 +1039,39 @@ def dump_org(org: OrgFile) -> str:
 
 KINDS = ("streets", "districts", "grids", "buildings", "groups", "people", "roles", "departments")
 
+#: How many names a note lists before it says "and N more".
+_NOTE_NAMES = 20
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+_CJK_END = re.compile(r"[\u4e00-\u9fff]$")
+
+
+def _building(number: str) -> str:
+    """A building as people say it: 5号楼; a number that says what it is (A栋) as it is."""
+    return number if _CJK_END.search(number) else f"{number}号楼"
+
+
+def _listed(names: list[str]) -> str:
+    more = len(names) - _NOTE_NAMES
+    shown = ", ".join(names[:_NOTE_NAMES])
+    return f"{shown} and {more} more" if more > 0 else shown
+
 
 @dataclass
 class ImportSummary:
-    """How many rows of each kind an import created, updated, left unchanged or removed."""
+    """How many rows of each kind an import created, updated, left unchanged or removed,
+    and `notes`: what it keeps that the file leaves out, and what is left to people (open
+    tickets of those who lose their role, of departments removed)."""
 
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     removed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -976,8 +1089,8 @@ class ImportSummary:
         return [f"{getattr(self, o)[kind]} {o}" for o in outcomes if getattr(self, o).get(kind)]
 
     def __str__(self) -> str:
-        """One line: "nothing changed" or what changed, e.g. "people 2 created, 1 updated;
-        roles 1 removed (230 rows unchanged)"."""
+        """One line, "nothing changed" or what changed, e.g. "people 2 created, 1 updated;
+        roles 1 removed (230 rows unchanged)", then the notes, one a line."""
         changes = [
             f"{kind} {', '.join(parts)}"
             for kind in KINDS
@@ -985,16 +1098,19 @@ class ImportSummary:
         ]
         unchanged = sum(self.unchanged.values())
         if not changes:
-            return f"nothing changed ({unchanged} rows unchanged)"
-        return f"{'; '.join(changes)} ({unchanged} rows unchanged)"
+            head = f"nothing changed ({unchanged} rows unchanged)"
+        else:
+            head = f"{'; '.join(changes)} ({unchanged} rows unchanged)"
+        return "\n".join([head, *self.notes])
 
     def lines(self) -> list[str]:
-        """Per kind of row: "people: 2 created, 1 updated, 230 unchanged"."""
-        return [
+        """Per kind of row: "people: 2 created, 1 updated, 230 unchanged"; then the notes."""
+        counts = [
             f"{kind}: {', '.join(parts)}"
             for kind in KINDS
             if (parts := self._parts(kind, ("created", "updated", "unchanged", "removed")))
         ]
+        return [*counts, *self.notes]
 
 
 async def read_org_version(session: AsyncSession) -> int:
@@ -1018,10 +1134,20 @@ async def bump_org_version(session: AsyncSession) -> int:
     return version
 
 
-async def import_org(session_factory: SessionFactory, org: OrgFile, *,
-                     dry_run: bool = False) -> ImportSummary:
+async def import_org(
+    session_factory: SessionFactory,
+    org: OrgFile,
+    *,
+    dry_run: bool = False,
+    scope: Collection[int] | None = None,
+) -> ImportSummary:
     """Write `org` into the database in one transaction; see the module docstring. With
-    `dry_run` the transaction is rolled back: the summary says what the import would do."""
+    `dry_run` the transaction is rolled back: the summary says what the import would do.
+
+    `scope` holds the ids of the streets the importer is an admin of (a street admin in
+    the console): such an import may not change a person who holds a role in any other
+    street (`OrgScopeError`). None, for the admin token and `gridbot org import`, may.
+    Every refusal is raised before anything is written."""
     errors = check_org(org)
     if errors:
         raise OrgFileError(errors)
@@ -1029,7 +1155,7 @@ async def import_org(session_factory: SessionFactory, org: OrgFile, *,
     async with session_factory() as session:
         transaction = await session.begin()
         try:
-            await _Importer(session, org, summary).run()
+            await _Importer(session, org, summary, scope).run()
         except BaseException:
             await transaction.rollback()
             raise
@@ -1040,11 +1166,101 @@ async def import_org(session_factory: SessionFactory, org: OrgFile, *,
     return summary
 
 
+# A person's (name, wecom_userid, wechat_id, phone).
+_Values = tuple[str, str | None, str | None, str | None]
+
+
+def _values(row: Person) -> _Values:
+    return (row.name, row.wecom_userid, row.wechat_id, row.phone)
+
+
+def _account(row: Person) -> str:
+    return row.wecom_userid or row.wechat_id or f"person {row.id}"
+
+
+@dataclass
+class _PeoplePlan:
+    """What an import does to the people already stored, worked out before anything is
+    written (the scope check reads it)."""
+
+    # The file's distinct people, and the row each is matched to (None: someone new).
+    merged: list[PersonSpec]
+    match: list[Person | None]
+    # Every person row, with its values before and after the import.
+    rows: list[Person]
+    before: dict[int, _Values]
+    after: dict[int, _Values]
+
+    @property
+    def claimed(self) -> set[int]:
+        return {row.id for row in self.match if row is not None}
+
+    def changed(self) -> list[Person]:
+        return [row for row in self.rows if self.after[row.id] != self.before[row.id]]
+
+    def line_of(self, row: Person) -> int:
+        """The line of the mention that changes `row`: its own, else that of whoever the
+        file gives one of its ids."""
+        for spec, matched in zip(self.merged, self.match, strict=True):
+            if matched is row:
+                return spec.line
+        _, wecom, wechat, _ = self.before[row.id]
+        for spec in self.merged:
+            if (wecom and spec.wecom_userid == wecom) or (wechat and spec.wechat_id == wechat):
+                return spec.line
+        return 1
+
+
+def _what_changes(before: _Values, after: _Values) -> str:
+    """What the import would do to a person: "rename them to 张三 and change their phone"."""
+    parts = []
+    if after[0] != before[0]:
+        parts.append(f"rename them to {after[0]}")
+    for index, what in ((1, "wecom_userid"), (2, "wechat_id"), (3, "phone")):
+        if after[index] != before[index]:
+            parts.append(f"take away their {what}" if after[index] is None
+                         else f"change their {what}")
+    return " and ".join(parts)
+
+
+async def _streets_of_people(
+    session: AsyncSession, person_ids: Collection[int]
+) -> dict[int, dict[int, str]]:
+    """Person id -> the streets (id -> name) they hold a role in, at any scope."""
+    found: dict[int, dict[int, str]] = {}
+    if not person_ids:
+        return found
+    base = select(Role.person_id, Street.id, Street.name)
+    queries = [
+        base.join(Street, (Role.scope == "street") & (Street.id == Role.scope_id)),
+        base.join(District, (Role.scope == "district") & (District.id == Role.scope_id))
+        .join(Street, Street.id == District.street_id),
+        base.join(Grid, (Role.scope == "grid") & (Grid.id == Role.scope_id))
+        .join(District, District.id == Grid.district_id)
+        .join(Street, Street.id == District.street_id),
+        base.join(Building, (Role.scope == "building") & (Building.id == Role.scope_id))
+        .join(District, District.id == Building.district_id)
+        .join(Street, Street.id == District.street_id),
+    ]
+    for query in queries:
+        rows = await session.execute(query.where(Role.person_id.in_(list(person_ids))))
+        for person_id, street_id, name in rows.all():
+            found.setdefault(person_id, {})[street_id] = name
+    return found
+
+
 class _Importer:
-    def __init__(self, session: AsyncSession, org: OrgFile, summary: ImportSummary) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        org: OrgFile,
+        summary: ImportSummary,
+        scope: Collection[int] | None = None,
+    ) -> None:
         self.session = session
         self.org = org
         self.summary = summary
+        self.scope = frozenset(scope) if scope is not None else None
 
     def _set(self, row: Any, **values: Any) -> bool:
         changed = False
@@ -1059,9 +1275,106 @@ class _Importer:
         self.summary.note(kind, outcome)
 
     async def run(self) -> None:
-        session, org = self.session, self.org
+        people = await self._refusals()
         street = await self._import_street()
+        districts, grids, buildings = await self._import_map(street)
+        person_ids = await self._import_people(people)
+        losing = await self._import_roles(street, districts, grids, buildings, person_ids)
+        await self._import_departments(street, person_ids)
+        await self._note_open_tickets(losing)
+        if self.summary.changed:
+            await bump_org_version(self.session)
 
+    # ------------------------------------------------------------ refusals, before writing
+
+    async def _refusals(self) -> _PeoplePlan:
+        """Check the file against the database; nothing is written yet. Returns what the
+        import will do to people."""
+        errors = await self._groups_of_other_streets()
+        if errors:
+            raise OrgConflictError(errors)
+        people = await self._plan_people()
+        if self.scope is not None:
+            errors = await self._people_outside_scope(people)
+            if errors:
+                raise OrgScopeError(errors)
+        return people
+
+    async def _groups_of_other_streets(self) -> list[tuple[int, str]]:
+        """The file's chat groups that belong to a building of another street: an import
+        moves a group only between the buildings of its own street."""
+        listed = {
+            (group.channel, group.chat_id): group
+            for district in self.org.districts
+            for grid in district.grids
+            for building in grid.buildings
+            for group in building.groups
+        }
+        if not listed:
+            return []
+        query = (
+            select(ChatGroup.channel, ChatGroup.chat_id, Street.name, District.name,
+                   Building.number)
+            .join(Building, Building.id == ChatGroup.building_id)
+            .join(District, District.id == Building.district_id)
+            .join(Street, Street.id == District.street_id)
+            .where(Street.name != self.org.street)
+            .where(ChatGroup.chat_id.in_(sorted({chat_id for _, chat_id in listed})))
+        )
+        errors = []
+        for channel, chat_id, street, district, number in (await self.session.execute(query)):
+            group = listed.get((channel, chat_id))
+            if group is not None:
+                errors.append((group.line, (
+                    f"chat {channel} {chat_id} already belongs to {street} {district} "
+                    f"{_building(number)}; an import moves a group only between the buildings of "
+                    f"its own street ({self.org.street})")))
+        return errors
+
+    async def _people_outside_scope(self, people: _PeoplePlan) -> list[tuple[int, str]]:
+        """People the file would change who hold a role in a street outside the scope."""
+        assert self.scope is not None
+        changed = people.changed()
+        streets = await _streets_of_people(self.session, [row.id for row in changed])
+        errors = []
+        for row in changed:
+            outside = sorted(name for street_id, name in streets.get(row.id, {}).items()
+                             if street_id not in self.scope)
+            if not outside:
+                continue
+            before, after = people.before[row.id], people.after[row.id]
+            errors.append((people.line_of(row), (
+                f"{before[0]} ({_account(row)}) holds a role in {'、'.join(outside)}, "
+                f"{'a street' if len(outside) == 1 else 'streets'} outside this import's: "
+                f"the file would {_what_changes(before, after)}."
+                f" Write them as they are, or have the admin token or `gridbot org import` "
+                f"make the change")))
+        return errors
+
+    # ------------------------------------------------------------ the map
+
+    async def _import_street(self) -> Street:
+        """The file's street, with its SLA table and points."""
+        session, org = self.session, self.org
+        values = {"sla": org.sla.to_dict(), "points": dict(org.points)}
+        street = (
+            await session.execute(select(Street).where(Street.name == org.street))
+        ).scalar_one_or_none()
+        if street is None:
+            street = Street(name=org.street, **values)
+            session.add(street)
+            self._count("streets", True, False)
+        else:
+            self._count("streets", False, self._set(street, **values))
+        await session.flush()
+        return street
+
+    async def _import_map(
+        self, street: Street
+    ) -> tuple[dict[str, District], dict[tuple[str, str], Grid], dict[tuple[str, str], Building]]:
+        """The street's districts, grids, buildings and chat groups; returns the file's
+        districts by name, grids and buildings by (district name, grid name or number)."""
+        session, org = self.session, self.org
         existing_districts = {
             d.name: d
             for d in (
@@ -1132,11 +1445,13 @@ class _Importer:
         existing_groups = {
             (g.channel, g.chat_id): g for g in (await session.execute(select(ChatGroup))).scalars()
         }
+        listed: set[tuple[str, str]] = set()
         for spec in org.districts:
             for grid_spec in spec.grids:
                 for b_spec in grid_spec.buildings:
                     building = buildings[(spec.name, b_spec.number)]
                     for g_spec in b_spec.groups:
+                        listed.add((g_spec.channel, g_spec.chat_id))
                         group = existing_groups.get((g_spec.channel, g_spec.chat_id))
                         changed = False
                         if group is None:
@@ -1155,39 +1470,54 @@ class _Importer:
                         self._count("groups", group is None, changed)
         await session.flush()
 
-        person_ids = await self._import_people()
-        await self._import_roles(street, districts, grids, buildings, person_ids)
-        await self._import_departments(street, person_ids)
-        if self.summary.changed:
-            await bump_org_version(session)
+        # What the file leaves out is kept: say so, or "nothing changed" would hide it.
+        district_name = {d.id: d.name for d in existing_districts.values()}
+        district_name |= {d.id: d.name for d in districts.values()}
+        filed_grids = {g.id for g in grids.values()}
+        filed_buildings = {b.id for b in buildings.values()}
+        building_of = {b.id: b for b in [*existing_buildings.values(), *buildings.values()]}
+        self._note_left_out("district", [
+            d.name for d in sorted(existing_districts.values(), key=lambda d: d.id)
+            if d.name not in districts])
+        self._note_left_out("grid", [
+            f"{district_name[g.district_id]} {g.name}"
+            for g in sorted(existing_grids.values(), key=lambda g: g.id)
+            if g.id not in filed_grids])
+        self._note_left_out("building", [
+            f"{district_name[b.district_id]} {_building(b.number)}"
+            for b in sorted(existing_buildings.values(), key=lambda b: b.id)
+            if b.id not in filed_buildings])
+        left_groups = [
+            f"{g.channel} {g.chat_id} ({district_name[building_of[g.building_id].district_id]} "
+            f"{_building(building_of[g.building_id].number)})"
+            for g in sorted(existing_groups.values(), key=lambda g: g.id)
+            if g.building_id in filed_buildings and (g.channel, g.chat_id) not in listed
+        ]
+        if left_groups:
+            self.summary.notes.append(
+                f"kept on their buildings, though the file leaves out "
+                f"{_plural(len(left_groups), 'chat group')}: {_listed(left_groups)}")
+        return districts, grids, buildings
 
-    async def _import_street(self) -> Street:
-        """The file's street, with its SLA table and points."""
-        session, org = self.session, self.org
-        values = {"sla": org.sla.to_dict(), "points": dict(org.points)}
-        street = (
-            await session.execute(select(Street).where(Street.name == org.street))
-        ).scalar_one_or_none()
-        if street is None:
-            street = Street(name=org.street, **values)
-            session.add(street)
-            self._count("streets", True, False)
-        else:
-            self._count("streets", False, self._set(street, **values))
-        await session.flush()
-        return street
+    def _note_left_out(self, noun: str, names: list[str]) -> None:
+        if names:
+            self.summary.notes.append(
+                f"kept as they are (an import deletes no part of the map), though the file "
+                f"leaves out {_plural(len(names), noun)}: {_listed(names)}")
 
-    async def _import_people(self) -> dict[tuple[str, str], int]:
-        """Upsert the file's people; returns ("wecom_userid"|"wechat_id", id) -> person id."""
-        session = self.session
+    # ------------------------------------------------------------ people and roles
+
+    async def _plan_people(self) -> _PeoplePlan:
+        """Match the file's people to the rows stored (by wecom_userid first for everyone,
+        then by wechat_id for the rest) and work out every row's values after the import."""
         merged = self.org.people()
         rows = list(
-            (await session.execute(select(Person).options(raiseload(Person.roles)))).scalars()
+            (await self.session.execute(select(Person).options(raiseload(Person.roles))))
+            .scalars()
         )
         by_wecom = {p.wecom_userid: p for p in rows if p.wecom_userid}
         by_wechat = {p.wechat_id: p for p in rows if p.wechat_id}
 
-        # Match by wecom_userid first for everyone, then by wechat_id for the rest.
         match: list[Person | None] = [None] * len(merged)
         claimed: set[int] = set()
         for index, spec in enumerate(merged):
@@ -1203,31 +1533,38 @@ class _Importer:
                     claimed.add(row.id)
 
         # The ids each row ends with: the file's, else the row's own unless the file gives
-        # that id to someone else.
+        # that id to someone else. Optional fields the file leaves out keep their value.
         file_wecom = {spec.wecom_userid for spec in merged if spec.wecom_userid}
         file_wechat = {spec.wechat_id for spec in merged if spec.wechat_id}
-        final: dict[int, tuple[str | None, str | None]] = {}
-        for spec, row in zip(merged, match, strict=True):
-            if row is None:
-                continue
-            wecom = spec.wecom_userid or (
-                row.wecom_userid if row.wecom_userid not in file_wecom else None
-            )
-            wechat = spec.wechat_id or (row.wechat_id if row.wechat_id not in file_wechat else None)
-            final[row.id] = (wecom, wechat)
+        after: dict[int, _Values] = {}
         for row in rows:
-            if row.id not in claimed:
-                final[row.id] = (
-                    row.wecom_userid if row.wecom_userid not in file_wecom else None,
-                    row.wechat_id if row.wechat_id not in file_wechat else None,
+            after[row.id] = (
+                row.name,
+                row.wecom_userid if row.wecom_userid not in file_wecom else None,
+                row.wechat_id if row.wechat_id not in file_wechat else None,
+                row.phone,
+            )
+        for spec, row in zip(merged, match, strict=True):
+            if row is not None:
+                _, wecom, wechat, _ = after[row.id]
+                after[row.id] = (
+                    spec.name,
+                    spec.wecom_userid or wecom,
+                    spec.wechat_id or wechat,
+                    spec.phone if spec.phone is not None else row.phone,
                 )
+        before = {row.id: _values(row) for row in rows}
+        return _PeoplePlan(merged, match, rows, before, after)
 
+    async def _import_people(self, people: _PeoplePlan) -> dict[tuple[str, str], int]:
+        """Write the people as planned; returns ("wecom_userid"|"wechat_id", id) -> person
+        id."""
+        session = self.session
         # Release every id that moves before handing it out, so that no statement ever
         # sees one id on two rows.
-        before = {row.id: (row.name, row.wecom_userid, row.wechat_id, row.phone) for row in rows}
         released = False
-        for row in rows:
-            wecom, wechat = final[row.id]
+        for row in people.rows:
+            _, wecom, wechat, _ = people.after[row.id]
             if row.wecom_userid is not None and row.wecom_userid != wecom:
                 row.wecom_userid = None
                 released = True
@@ -1237,7 +1574,7 @@ class _Importer:
         if released:
             await session.flush()
 
-        for spec, row in zip(merged, match, strict=True):
+        for spec, row in zip(people.merged, people.match, strict=True):
             if row is None:
                 session.add(
                     Person(
@@ -1248,14 +1585,11 @@ class _Importer:
                     )
                 )
                 self.summary.note("people", "created")
-                continue
-            wecom, wechat = final[row.id]
-            self._set(row, name=spec.name, wecom_userid=wecom, wechat_id=wechat)
-            if spec.phone is not None:
-                self._set(row, phone=spec.phone)
-        for row in rows:
-            changed = (row.name, row.wecom_userid, row.wechat_id, row.phone) != before[row.id]
-            if changed:
+        claimed = people.claimed
+        for row in people.rows:
+            name, wecom, wechat, phone = people.after[row.id]
+            self._set(row, name=name, wecom_userid=wecom, wechat_id=wechat, phone=phone)
+            if people.after[row.id] != people.before[row.id]:
                 self.summary.note("people", "updated")
             elif row.id in claimed:
                 self.summary.note("people", "unchanged")
@@ -1278,7 +1612,9 @@ class _Importer:
         grids: dict[tuple[str, str], Grid],
         buildings: dict[tuple[str, str], Building],
         person_ids: dict[tuple[str, str], int],
-    ) -> None:
+    ) -> set[int]:
+        """Make the roles in the file's scopes what the file says; returns the ids of the
+        people who lost one."""
         session, org = self.session, self.org
 
         def pid(person: PersonSpec) -> int:
@@ -1316,6 +1652,7 @@ class _Importer:
 
         existing = (await session.execute(select(Role).where(Role.role.in_(FILE_ROLES)))).scalars()
         have: set[tuple[int, str, str, int, str]] = set()
+        losing: set[int] = set()
         for role in existing:
             key = (role.person_id, role.role, role.scope, role.scope_id, role.tier or "")
             if (role.scope, role.scope_id) not in scopes:
@@ -1325,6 +1662,7 @@ class _Importer:
                 self.summary.note("roles", "unchanged")
             else:
                 await session.delete(role)
+                losing.add(role.person_id)
                 self.summary.note("roles", "removed")
         for person_id, role_name, scope, scope_id, tier in sorted(wanted - have):
             session.add(
@@ -1332,6 +1670,51 @@ class _Importer:
             )
             self.summary.note("roles", "created")
         await session.flush()
+        return losing
+
+    async def _note_open_tickets(self, losing: set[int]) -> None:
+        """Name the people who lost a role yet are assigned open tickets that no role left
+        to them covers. The import does not hand tickets over (that goes through 转派 and
+        its events); it says who still holds which."""
+        if not losing:
+            return
+        session = self.session
+        query = (
+            select(Ticket.id, Ticket.assignee_id, Ticket.grid_id, Ticket.building_id,
+                   District.id, District.street_id)
+            .outerjoin(Grid, Grid.id == Ticket.grid_id)
+            .outerjoin(Building, Building.id == Ticket.building_id)
+            .outerjoin(District, District.id == func.coalesce(Grid.district_id,
+                                                              Building.district_id))
+            .where(Ticket.assignee_id.in_(sorted(losing)), Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.id)
+        )
+        tickets = (await session.execute(query)).all()
+        if not tickets:
+            return
+        kept: dict[int, set[tuple[str, int | None]]] = {}
+        roles = select(Role).where(Role.person_id.in_(sorted(losing)), Role.role.in_(FILE_ROLES))
+        for role in (await session.execute(roles)).scalars():
+            kept.setdefault(role.person_id, set()).add((role.scope, role.scope_id))
+        stranded: dict[int, list[int]] = {}
+        for ticket_id, person_id, grid_id, building_id, district_id, street_id in tickets:
+            places: set[tuple[str, int | None]] = {
+                ("grid", grid_id), ("building", building_id), ("district", district_id),
+                ("street", street_id)}
+            roles_left = kept.get(person_id, set())
+            covered = bool(places & roles_left) if district_id is not None else bool(roles_left)
+            if not covered:
+                stranded.setdefault(person_id, []).append(ticket_id)
+        for person_id, ticket_ids in stranded.items():
+            person = await session.get(Person, person_id, options=[raiseload(Person.roles)])
+            assert person is not None
+            self.summary.notes.append(
+                f"{person.name} ({_account(person)}) loses their role but still holds "
+                f"{_plural(len(ticket_ids), 'open ticket')} "
+                f"({_listed([f'#{i}' for i in ticket_ids])}): hand them over with 转派 "
+                f"or in the console")
+
+    # ------------------------------------------------------------ departments
 
     async def _import_departments(
         self, street: Street, person_ids: dict[tuple[str, str], int]
@@ -1359,7 +1742,18 @@ class _Importer:
 
     async def _remove_departments(self, gone: list[Department]) -> None:
         """Tickets whistled to a department that is removed keep no department (the
-        foreign key sets it to NULL)."""
+        foreign key sets it to NULL); the open ones are named in a note."""
         for department in gone:
+            query = (
+                select(Ticket.id)
+                .where(Ticket.department_id == department.id, Ticket.status.in_(OPEN_STATUSES))
+                .order_by(Ticket.id)
+            )
+            open_ids = list((await self.session.execute(query)).scalars())
+            if open_ids:
+                self.summary.notes.append(
+                    f"department {department.name} is removed: "
+                    f"{_plural(len(open_ids), 'open ticket')} whistled to it "
+                    f"({_listed([f'#{i}' for i in open_ids])}) will have no department")
             await self.session.delete(department)
             self.summary.note("departments", "removed")

@@ -130,15 +130,13 @@ def test_format_duration() -> None:
     ]
 
 
-def test_extra_fields_are_accepted() -> None:
+def test_optional_fields_staff_and_lists_of_mediators() -> None:
     text = """\
 street: 宜川路街道
-version: 3                        # unknown keys are ignored
 admins:
   - {name: 街道管理员, wecom_userid: jdadmin, phone: "021-5555"}
 districts:
   - name: 第一居民区
-    office: 宜川路100号
     staff:
       - {name: 居民区书记, wecom_userid: shuji}
     mediators:
@@ -148,7 +146,6 @@ districts:
         - {name: 钱主任, wecom_userid: qianzr}
     grids:
       - name: 第1网格
-        households: 420
         worker: {name: 张网格, wecom_userid: zhangwg, phone: 13900001111}
         buildings:
           - number: 3
