@@ -164,6 +164,8 @@ NOT_FOUND = ("no such thing (or not within the viewer's scope)", ref("Error"))
 CONFLICT = ("the state has moved on: `error` says how", ref("Error"))
 BUSY = ("a city's figure no snapshot answers, with too many requests of the process waiting "
         "to read one: try again after `Retry-After` seconds", ref("Error"))
+#: An org file's errors, each with its line.
+_FILE_ERRORS = obj({"error": STR, "errors": array(obj({"line": INT, "message": STR}))}, ["error"])
 FORBIDDEN = ("outside the viewer's scope, or for street admins and the token only",
              ref("Error"))
 
@@ -453,12 +455,12 @@ OPERATIONS: tuple[Operation, ...] = (
                        closed=True),
               answers={200: ("what the import changed (or would)", obj({
                   "street": STR, "dry_run": BOOL, "changed": BOOL, "summary": STR,
-                  "lines": array(STR)}, ["street", "changed", "summary"])),
-                       400: ("the file's errors, each with its line", obj({
-                           "error": STR, "errors": array(obj({"line": INT, "message": STR}))},
-                           ["error"])),
-                       403: FORBIDDEN,
-                       409: ("the file no longer names the importing admin", ref("Error"))}),
+                  "lines": array(STR), "notes": array(STR)}, ["street", "changed", "summary"])),
+                       400: ("the file's errors, each with its line", _FILE_ERRORS),
+                       403: ("not allowed: the token only, or a change to someone who holds a "
+                             "role in another street (`errors`)", _FILE_ERRORS),
+                       409: ("the file no longer names the importing admin, or lists a chat "
+                             "group of another street's building (`errors`)", _FILE_ERRORS)}),
     # -- bot.api_retrain
     Operation("POST", "/api/v1/nlu/retrain", "Start retraining in the background (one at a "
               "time)", "nlu", body=obj({"note": nullable(text(200))}, closed=True), body_required=False,
