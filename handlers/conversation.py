@@ -51,6 +51,14 @@ from handlers import texts
 from handlers.intents import PERSONAL_DANGERS, REPAIR_DANGERS, building_of, location_of
 from handlers.messages import TICKET_INTENTS, handle_message
 
+#: Words that correct what was just said ("不是3号楼，是5号楼", "说错了", "应该是").
+_CORRECTING = re.compile(r"不是|说错|搞错|写错|打错|弄错|更正|纠正|应该是")
+#: The matters whose building a correction moves: those one worker of the building's grid
+#: handles (a dispute's mediator and a wish's volunteers are found otherwise).
+CORRECTABLE = ("repair", "complaint")
+#: The intent of each category, to make a corrected report again.
+CATEGORY_INTENT = {category: intent for intent, category in INTENT_CATEGORY.items()}
+
 #: How long the answer to a question is awaited.
 ANSWER_WINDOW = timedelta(minutes=5)
 #: How long a short message waits for the rest of its report, and how long after a report a
@@ -164,6 +172,12 @@ def answer_buildings(ctx: Context, nlu: dict[str, Any], memory: Memory,
     for each in understood:
         if each is not None and (building_id := building_of(here, each)) is not None:
             found.add(building_id)
+    if _CORRECTING.search(ctx.message.text):  # "不是3号楼，是5号楼": the report may move
+        for entity in nlu.get("entities", ()):
+            if entity.get("entity") == "building":
+                building = _find_building(ctx, str(entity.get("value")), memory)
+                if building is not None:
+                    found.add(building.id)
     return found
 
 
@@ -206,6 +220,9 @@ def converse(
     if home is not None:
         return home
     if last_ticket is not None and live.last_ticket_id == last_ticket.id:
+        corrected = _correction(ctx, nlu, live, last_ticket, open_tickets, decide)
+        if corrected is not None:
+            return corrected
         added = _addition(ctx, nlu, live, last_ticket)
         if added is not None:
             return added
@@ -426,6 +443,49 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         sends=sends, nlu=nlu,
         conversation=ConversationChange(live.key, last_ticket_id=ticket.id,
                                         last_ticket_until=ctx.now + FRAGMENT_WINDOW))
+
+
+def _correction(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketView,
+                open_tickets: Sequence[TicketView], decide: MessageHandler) -> Decision | None:
+    """A moment after a report, its building corrected ("不是3号楼，是5号楼门口", "说错了，
+    是22号楼的电梯"): while nobody has accepted its ticket, the ticket is cancelled and the
+    report made again in the building named, so that one worker, the right one, has it (a
+    ticket keeps its building: its events and figures are the building's). Its holder hears
+    it is no longer theirs. None for anything else."""
+    text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
+    if (ticket.status != "new" or ticket.category not in CORRECTABLE or ticket.followers
+            or not _CORRECTING.search(text)):
+        return None
+    current = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
+    named = [_find_building(ctx, str(entity.get("value")), live)
+             for entity in nlu.get("entities", ()) if entity.get("entity") == "building"]
+    others = [b for b in named if b is not None and b != current]
+    if not others:
+        return None
+    building = others[-1]  # "不是3号楼，是5号楼": the one said last
+    report_nlu = {
+        **nlu, "intent": {"name": CATEGORY_INTENT[ticket.category], "confidence": 1.0},
+        "entities": [{"entity": "building", "value": building.number}],
+        "urgency": ticket.urgency, "danger": None,
+    }
+    if ticket.facility is not None:
+        report_nlu["entities"].append({"entity": "facility", "value": ticket.facility})
+    words = f"{ticket.text}（更正：{text}）"
+    here = replace(ctx, building_id=building.id, message=replace(ctx.message, text=words))
+    decision = decide(here, report_nlu, open_tickets, ())
+    if decision.create is None and decision.follow is None:
+        return None
+    name = _building_name(building)
+    said = texts.CORRECTED_REMARK.format(building=name)
+    decision.changes.append(ChangeTicket(
+        ticket.id, "cancelled", texts.CANCEL_EVENT.format(actor=_sender(ctx), said=said),
+        ("new",), "cancelled"))
+    if ticket.assignee_id is not None:
+        decision.sends.append(Send(ToPerson(ticket.assignee_id), texts.CANCELLED_FOR_HOLDER,
+                                   {"said": said}, ticket_id=ticket.id, key="corrected"))
+    decision.reason = texts.WHY_CORRECTED.format(
+        sender=_sender(ctx), ticket=ticket.id, building=name) + "；" + decision.reason
+    return _remember(decision, ctx, nlu, live, words)
 
 
 def _made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],

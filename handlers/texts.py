@@ -499,6 +499,9 @@ REOPEN_TOO_LATE = (
     "说一下（例如“3号楼楼道灯又坏了”），我会为您新建工单。"
 )
 CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销{said}，无需再处理，谢谢！"
+#: Why a report's ticket was withdrawn a moment after: its building was corrected.
+CORRECTED_REMARK = "（反映人更正为{building}，已按{building}重新立单）"
+WHY_CORRECTED = "{sender}更正刚反映的工单 #{ticket} 的楼栋为{building}：原工单撤销，按{building}重新立单"
 CANCELLED_FOR_RESIDENTS = "@{reporter} 工单 #{id} 已由反映人撤销。如果问题仍在，请再说一下，我会新建工单。"
 WHY_REMINDED = "工单 #{ticket} 办结后还没有评价，提醒居民评价（只提醒一次）"
 WHY_REMINDER_PASSED = "评价提醒已不适用（工单 #{ticket} 已{status}或已重新办结），不处理"

@@ -241,3 +241,22 @@ async def test_a_failed_wave_takes_the_later_ones_back_with_it(
     await spine.settle()
     [ticket] = await tickets(spine)
     assert ticket["text"] == "电梯 又坏了 3单元的"
+
+
+async def test_a_building_corrected_a_moment_after_is_one_open_ticket_in_the_right_building(
+        estate: Spine):
+    spine = estate
+    await spine.bridge_say("3号楼门口的路灯坏了，晚上黑乎乎的")
+    await spine.settle()
+    clock_of(spine).ahead += timedelta(seconds=20)
+    await spine.bridge_say("不是3号楼，是5号楼门口")
+    await spine.settle()
+    wrong, right = await tickets(spine)
+    assert (wrong["status"], wrong["building"]) == ("cancelled", "3")
+    assert (right["status"], right["building"], right["facility"]) == (
+        "new", "5", "street_light")
+    assert right["text"] == "3号楼门口的路灯坏了，晚上黑乎乎的（更正：不是3号楼，是5号楼门口）"
+    lines = [p["text"]["content"] for p in spine.pushes() if p["msgtype"] == "text"]
+    assert any(f"工单 #{wrong['id']} 已由反映人撤销（反映人更正为5号楼" in line for line in lines)
+    events = (await spine.api(f"/api/v1/tickets/{wrong['id']}"))["events"]
+    assert events[-1]["kind"] == "cancelled" and "更正为5号楼" in events[-1]["text"]

@@ -11,7 +11,7 @@ from domain.decisions import NEW_TICKET, ToPerson, ToSender
 from handlers import conversation
 from handlers.conversation import ANSWER_WINDOW, FRAGMENT_WINDOW, converse, joined_text
 from nlu.entities import extract
-from tests.handlers.support import NOW, WORKER, ctx, nlu, ticket
+from tests.handlers.support import NOW, OTHER_WORKER, WORKER, ctx, nlu, ticket
 
 OA = {"channel": "wechat", "chat_id": None, "sender": "openid1"}
 KEY = ConversationKey("wechat", "openid1", "")
@@ -217,3 +217,31 @@ def test_a_short_1to1_repair_naming_nothing_asks_what_is_broken():
     group = {"channel": "bridge", "chat_id": "b3@chatroom", "sender": "wxid_res1"}
     assert converse(*said("又坏了", "repair_request", **group),
                     Memory(GROUP_KEY)).outcome == "ticket_created"
+
+
+def test_a_building_corrected_a_moment_after_moves_the_report_to_the_right_worker():
+    group = {"channel": "bridge", "chat_id": "b3@chatroom", "sender": "wxid_res1"}
+    wrong = ticket(text="3号楼门口的路灯坏了，晚上黑乎乎的", location="3号楼", facility="street_light",
+                   created_at=NOW - timedelta(seconds=20))
+    memory = Memory(GROUP_KEY, last_ticket_id=128, last_ticket_until=NOW + timedelta(seconds=70))
+    for text in ("不是3号楼，是7号楼门口", "说错了，是7号楼的"):
+        d = converse(*said(text, **group), memory, last_ticket=wrong)
+        assert d.outcome == "ticket_created" and "更正刚反映的工单 #128 的楼栋为7号楼" in d.reason
+        # 7号楼 is the second grid's: its worker has the report now, the first is told.
+        assert (d.create.building_id, d.create.assignee_id, d.create.facility) == (
+            12, OTHER_WORKER, "street_light")
+        assert d.create.text == f"3号楼门口的路灯坏了，晚上黑乎乎的（更正：{text}）"
+        [cancel] = d.changes
+        assert (cancel.ticket_id, cancel.status, cancel.expect_status) == (
+            128, "cancelled", ("new",))
+        told = [s for s in d.sends if s.to == ToPerson(WORKER)]
+        assert [s.render(128) for s in told] == [
+            "工单 #128 已由反映人撤销（反映人更正为7号楼，已按7号楼重新立单），无需再处理，谢谢！"]
+        assert {s.to for s in d.sends if isinstance(s.to, ToPerson)} == {
+            ToPerson(WORKER), ToPerson(OTHER_WORKER)}
+    # Once accepted, or a building only mentioned, it is not moved.
+    accepted = replace(wrong, status="accepted")
+    d = converse(*said("不是3号楼，是7号楼门口", **group), memory, last_ticket=accepted)
+    assert not any(c.status == "cancelled" for c in d.changes)
+    d = converse(*said("7号楼的也坏了", "repair_request", **group), memory, last_ticket=wrong)
+    assert not any(c.status == "cancelled" for c in d.changes)
