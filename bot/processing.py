@@ -60,6 +60,7 @@ from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW, building_of
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
+from handlers.quotes import reply_of
 from storage import conversations
 from storage import tickets as ticket_queries
 from storage.bound_rows import ids_in, rows_in
@@ -124,6 +125,12 @@ class Claim:
     mentions_bot: bool
     received_at: datetime | None = None  # when it was stored: handling latency is from here
     media: dict[str, str] | None = None  # its picture's or voice's media id / URL
+
+
+def _own_words(claim: Claim) -> Claim:
+    """The claim with the sender's own words: a quoted message left out (`handlers.quotes`)."""
+    words = reply_of(claim.text)
+    return claim if words is claim.text else replace(claim, text=words)
 
 
 @dataclass(slots=True)
@@ -260,7 +267,8 @@ class Processor:
             result = await session.execute(
                 _TAKE_OVER if take_over else _CLAIM,
                 {"ids": inbound_ids, "along": inbound_ids, "now": now, "lease": now + LEASE})
-            claims = [Claim(*row) for row in result]
+            # A reply quoting another message is read as the reply alone.
+            claims = [_own_words(Claim(*row)) for row in result]
         return sorted(claims, key=lambda c: c.id)
 
     async def _prepare(self, claim: Claim, org: OrgMap) -> Prepared:

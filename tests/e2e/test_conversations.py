@@ -260,3 +260,17 @@ async def test_a_building_corrected_a_moment_after_is_one_open_ticket_in_the_rig
     assert any(f"工单 #{wrong['id']} 已由反映人撤销（反映人更正为5号楼" in line for line in lines)
     events = (await spine.api(f"/api/v1/tickets/{wrong['id']}"))["events"]
     assert events[-1]["kind"] == "cancelled" and "更正为5号楼" in events[-1]["text"]
+
+
+async def test_a_reply_quoting_a_report_is_read_as_the_reply_alone(estate: Spine):
+    spine = estate
+    dashes = "- - - - - - - - - - - - - - -"
+    await spine.bridge_say(f"「老孟：楼上那家天天吵架摔东西」\n{dashes}\n别八卦了😂",
+                           sender="wxid_su", name="小苏")
+    await spine.settle()
+    assert await tickets(spine) == [] and spine.group_posts() == []
+    await spine.bridge_say(f"「老孟：楼道堆物太多了没人管」\n{dashes}\n3号楼电梯又坏了",
+                           sender="wxid_su", name="小苏")
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert ticket["text"] == "3号楼电梯又坏了" and ticket["facility"] == "lift"
