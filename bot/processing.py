@@ -58,6 +58,7 @@ from handlers import (
 )
 from handlers.failures import could_not_handle
 from handlers.intents import FOLLOW_WINDOW, building_of
+from handlers.messages import takes_back
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from handlers.quotes import reply_of
@@ -737,7 +738,8 @@ def _may_report(prepared: Prepared) -> bool:
     intents = {((nlu or {}).get("intent") or {}).get("name", "none")
                for nlu in (prepared.nlu, prepared.joined_nlu)}
     return (intents != {"none"} or prepared.claim.mentions_bot
-            or (prepared.memory is not None and prepared.memory.pending is not None))
+            or (prepared.memory is not None and prepared.memory.pending is not None)
+            or takes_back(prepared.claim.text))
 
 
 async def _read_for(session: AsyncSession, wave: list[Prepared],

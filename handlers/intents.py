@@ -160,6 +160,44 @@ def _duplicate_of(
     return best
 
 
+#: Asking after a matter already reported ("接单了没有啊", "怎么还没人来修"), which the model
+#: reads as a report of its kind.
+_PROGRESS_QUESTION = re.compile(
+    r"(?:接单|处理|修|来)了?(?:没有?|吗)|怎么还没有?人?(?:来|修|处理|接单|管)|"
+    r"什么时候(?:来|修|处理|能修好)|有没有人(?:接单|管|处理)|进展(?:如何|怎么样)")
+#: How many characters a question may say besides ("管管啊", "都两天了" count for none or
+#: one) and still be only a question: "楼道里漏水了，怎么还没人来修" is a report.
+_QUESTION_REST = 2
+
+
+def only_asks_after_progress(text: str) -> bool:
+    """Whether `text` only asks after a matter's progress, naming no matter of its own."""
+    rest = re.sub(r"[\W_\d]|[啊呀呢吧嘛哈了的都吗么]|天|小时|几|两|三|好", "",
+                  _PROGRESS_QUESTION.sub("", text))
+    return _PROGRESS_QUESTION.search(text) is not None and len(rest) <= _QUESTION_REST
+
+
+def _progress_asked(ctx: Context, nlu: dict[str, Any], understood: str,
+                    open_tickets: Sequence[TicketView]) -> Decision:
+    """A question after progress: the sender's own open ticket of the building, newest
+    first, is answered with its status; without one, nothing is opened for a question."""
+    message = ctx.message
+    own = [t for t in open_tickets
+           if (t.reporter_channel, t.reporter_id) == (message.channel, message.sender_id)]
+    if not own:
+        return ignore(texts.WHY_PROGRESS_NOTHING.format(understood=understood), nlu)
+    ticket = max(own, key=lambda t: t.created_at)
+    return Decision(
+        outcome="already_reported",
+        reason=texts.WHY_PROGRESS_ASKED.format(understood=understood, ticket=ticket.id),
+        sends=[_reply(ctx, texts.TICKET_ALREADY_YOURS,
+                      {"reporter": message.sender_name or "您",
+                       "status": texts.STATUS_NAMES[ticket.status]},
+                      ticket_id=ticket.id, key="reply")],
+        nlu=nlu,
+    )
+
+
 def handle_intent(
     ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = ()
 ) -> Decision:
@@ -203,6 +241,8 @@ def handle_intent(
     elif facility:
         category_name += "·" + texts.FACILITY_NAMES.get(facility, facility)
     understood = texts.understood(nlu, category_name)
+    if facility is None and not danger and only_asks_after_progress(reported):
+        return _progress_asked(ctx, nlu, understood, open_tickets)
 
     named = reported_building(nlu)
     # A building named that gridbot does not know ("99号楼" in 3号楼's group) is reported in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from domain.decisions import (
     ignore,
 )
 from domain.notices import NoticeView
-from domain.tickets import TicketView
+from domain.tickets import OPEN_STATUSES, TicketView
 from handlers import texts
 from handlers.intents import handle_intent
 from handlers.notice_answers import look_up
@@ -95,6 +96,36 @@ def _staff_talk(ctx: Context, nlu: dict[str, Any]) -> bool:
         role.role in HANDLING_ROLES for role in ctx.org.roles_of(ctx.person_id))
 
 
+#: Words that take back a matter just reported ("算了不用了，已经通好了", "不用修了").
+_TAKEN_BACK = re.compile(r"^(?:算了|不用了|不用修了|不需要了|取消吧|不用来了|已经好了|自己修好了)")
+
+
+def takes_back(text: str, mentions_bot: bool = False) -> bool:
+    """Whether a message's words take back a matter ("算了不用了"): the shell then reads the
+    open tickets of its building, as for a report, to find the sender's own."""
+    return _TAKEN_BACK.match(texts.without_bot_mention(text, mentions_bot).strip()) is not None
+
+
+def _withdrawal_hint(ctx: Context, nlu: dict[str, Any],
+                     open_tickets: Sequence[TicketView]) -> Decision | None:
+    """Words taking back a matter from someone whose own ticket of the building is open:
+    they are told how to withdraw it (`撤销 N`), which gridbot does not guess from words."""
+    message = ctx.message
+    if not takes_back(message.text, message.mentions_bot):
+        return None
+    own = [t for t in open_tickets if t.status in OPEN_STATUSES
+           and (t.reporter_channel, t.reporter_id) == (message.channel, message.sender_id)]
+    if not own:
+        return None
+    ticket = max(own, key=lambda t: t.created_at)
+    to = (ToGroup(ctx.group_id, (message.sender_id,)) if ctx.group_id is not None
+          else ToSender(message.channel, message.sender_id, message.chat_id))
+    return Decision("help", texts.WHY_WITHDRAWAL_HINT.format(
+        understood=texts.understood(nlu), ticket=ticket.id),
+        sends=[Send(to, texts.WITHDRAWAL_HINT, {"reporter": message.sender_name or "您"},
+                    ticket_id=ticket.id)], nlu=nlu)
+
+
 def handle_message(
     ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = (),
     notices: Sequence[NoticeView] = (),
@@ -124,6 +155,9 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
     looked = look_up(ctx, nlu, notices)  # a question a recent notice answers
     if looked.answer is not None:
         return looked.answer
+    withdrawn = _withdrawal_hint(ctx, nlu, open_tickets)
+    if withdrawn is not None:
+        return withdrawn
     if message.chat_id is None or message.mentions_bot:
         # Someone talking to gridbot directly deserves an answer; a group's chatter does not.
         roles = {r.role for r in ctx.org.roles_of(ctx.person_id)} if ctx.person_id else set()

@@ -398,6 +398,9 @@ WHY_HELP = "{understood}，对网格小助手说话但没有需要立单的事�
 WHY_ASK_BUILDING = "{understood}，但群不是已登记的楼组群，文字里也没有已知的楼号，已询问几号楼"
 WHY_FOLLOWED = "{understood}，{building}已有同类未办结工单 #{ticket}，把反映人加为关注"
 WHY_ALREADY_YOURS = "{understood}，{building}已有同类未办结工单 #{ticket}，正是此人反映的，告诉其进度"
+WHY_WITHDRAWAL_HINT = "{understood}，说的是不用了，此人的工单 #{ticket} 仍在办：提示用“撤销 {ticket}”撤销"
+WHY_PROGRESS_ASKED = "{understood}，但只是在问进度，没说新的事：告诉其自己反映的工单 #{ticket} 的进度"
+WHY_PROGRESS_NOTHING = "{understood}，但只是在问进度，没说新的事，此人在这栋楼也没有未办结的工单：不立单，不回复"
 WHY_COMMAND = "{actor}发来“{word}”，工单 #{ticket} 已{what}"
 WHY_REFUSED = "{actor}发来“{word}”，未执行：{why}"
 WHY_NOT_FOUND = "{actor}发来“{word}”，但没有工单 #{number}"
@@ -499,6 +502,8 @@ REOPEN_TOO_LATE = (
     "说一下（例如“3号楼楼道灯又坏了”），我会为您新建工单。"
 )
 CANCELLED_FOR_HOLDER = "工单 #{id} 已由反映人撤销{said}，无需再处理，谢谢！"
+#: Words taking back a matter whose ticket is open: how to withdraw it.
+WITHDRAWAL_HINT = "@{reporter} 如果工单 #{id} 不用处理了，请回复“撤销 {id}”撤销（后面可写原因）。"
 #: Why a report's ticket was withdrawn a moment after: its building was corrected.
 CORRECTED_REMARK = "（反映人更正为{building}，已按{building}重新立单）"
 WHY_CORRECTED = "{sender}更正刚反映的工单 #{ticket} 的楼栋为{building}：原工单撤销，按{building}重新立单"

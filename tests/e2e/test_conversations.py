@@ -274,3 +274,20 @@ async def test_a_reply_quoting_a_report_is_read_as_the_reply_alone(estate: Spine
     await spine.settle()
     [ticket] = await tickets(spine)
     assert ticket["text"] == "3号楼电梯又坏了" and ticket["facility"] == "lift"
+
+
+async def test_progress_asked_and_a_matter_taken_back_in_words_open_nothing(estate: Spine):
+    spine = estate
+    await spine.bridge_say("3号楼电梯坏了")
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    clock_of(spine).ahead += timedelta(hours=2)
+    await spine.bridge_say("接单了没有啊，都两天了")
+    await spine.bridge_say("算了不用了，已经好了")
+    await spine.settle()
+    assert [t["id"] for t in await tickets(spine)] == [ticket["id"]]
+    posts = [p["text"] for p in spine.group_posts()]
+    assert any(f"已有工单 #{ticket['id']}" in post for post in posts)
+    messages = (await spine.api("/api/v1/messages"))["messages"]
+    assert any(f"请回复“撤销 {ticket['id']}”撤销" in post for post in posts), [
+        (m["text"], m.get("decision")) for m in messages]

@@ -374,3 +374,29 @@ def test_staff_on_wecom_still_open_an_emergency_and_captains_report_as_residents
     captain = handle_message(staff_ctx("3号楼楼道灯坏了", CAPTAIN, "wanglz"),
                              nlu("repair_request", entities=b3))
     assert captain.create is not None
+
+
+# ---------------------------------------------------------------- asking after progress
+
+
+def test_asking_after_progress_answers_with_ones_own_ticket_and_opens_none():
+    mine = ticket(id=77, status="accepted", facility="lift", created_at=NOW - timedelta(days=2))
+    d = handle_message(ctx("接单了没有啊，都两天了"), nlu("repair_request", 0.59), [mine])
+    assert d.outcome == "already_reported" and d.create is None and d.follow is None
+    assert d.sends[0].render(77).startswith("@王阿姨 您反映的这件事已有工单 #77（已接单）")
+    theirs = ticket(id=78, reporter_id="wxid_other")
+    d = handle_message(ctx("怎么还没人来修"), nlu("repair_request", 0.6), [theirs])
+    assert d.outcome == "ignored" and d.create is None and not d.sends
+    # A report that also asks is a report.
+    d = handle_message(ctx("楼道里漏水两天了，怎么还没人来修"), nlu("repair_request", 0.9), [])
+    assert d.create is not None
+
+
+def test_taking_a_matter_back_in_words_is_told_how_to_withdraw_its_ticket():
+    mine = ticket(id=77, status="new", created_at=NOW - timedelta(minutes=30))
+    d = handle_message(ctx("算了不用了，我家老头子已经通好了"), nlu("none", 0.8), [mine])
+    assert d.outcome == "help" and not d.changes and d.create is None
+    assert d.sends[0].render(77) == "@王阿姨 如果工单 #77 不用处理了，请回复“撤销 77”撤销（后面可写原因）。"
+    # Without a ticket of their own open, the words are chatter as before.
+    theirs = ticket(id=78, reporter_id="wxid_other")
+    assert handle_message(ctx("算了不用了"), nlu("none", 0.8), [theirs]).outcome == "ignored"
