@@ -24,9 +24,11 @@ EXCERPT = 24
 
 def _line(ctx: Context, ticket: TicketView) -> str:
     """A ticket as a captain reads it in a list: its status line and what it is about. A
-    dispute's words stay out (the answer may go into a group)."""
+    dispute's words stay out, and in a group a complaint's too: a complaint is often about a
+    neighbour, named ("楼上502张建国家天天半夜吵"), and the whole building reads the group."""
     line = _status_line(ctx, ticket)
-    if ticket.category == Category.DISPUTE:
+    if ticket.category == Category.DISPUTE or (
+            ctx.group_id is not None and ticket.category == Category.COMPLAINT):
         return line
     return f"{line}｜{texts.excerpt(texts.mask_phones(ticket.text), EXCERPT)}"
 
