@@ -682,6 +682,7 @@ OPEN311_ESCALATED_NOTE = "，已升级 {level} 次"
 OPEN311_WHISTLED_NOTE = "，已吹哨{department}"
 OPEN311_RATED_NOTE = "，居民评价 {rating} 星"
 OPEN311_DISPUTE_WITHHELD = "矛盾纠纷的内容不公开。"
+OPEN311_WISH_WITHHELD = "微心愿涉及居民个人情况，内容不公开。"
 OPEN311_CONTACT = "网格小助手由街道网格化管理中心运营，问题请联系街道管理员。"
 OPEN311_KEY_SERVICE = "提交报告需要 api_key：请向街道管理员申请（配置于 GRIDBOT_OPEN311_KEYS）。"
 

@@ -91,6 +91,11 @@ def service_definition(code: str) -> dict[str, Any]:
     ]}
 
 
+#: What the public feed says instead of the words of a category it does not publish.
+WITHHELD = {Category.DISPUTE: texts.OPEN311_DISPUTE_WITHHELD,
+            Category.WISH: texts.OPEN311_WISH_WITHHELD}
+
+
 def public_text(text: str) -> str:
     """What a resident wrote, as anyone may read it: phones and e-mail addresses masked."""
     return _EMAIL.sub("***@***", texts.mask_phones(text))
@@ -131,14 +136,16 @@ def _updated(ticket: Ticket) -> datetime:
 def service_request(ticket: Ticket, org: OrgMap) -> dict[str, Any]:
     """One ticket as a service request, its fields in the spec's order."""
     street = org.street_of_building(ticket.building_id) if ticket.building_id else None
-    withheld = ticket.category == Category.DISPUTE
+    # Anyone may read the feed: a dispute's words name its parties, a wish's a person in
+    # need and where they live ("3号楼101独居的孙阿婆，腿不好").
+    withheld = WITHHELD.get(ticket.category)
     return {
         "service_request_id": ticket.id,
         "status": open_or_closed(ticket.status),
         "status_notes": _status_notes(ticket, org),
         "service_name": texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
         "service_code": ticket.category,
-        "description": texts.OPEN311_DISPUTE_WITHHELD if withheld else public_text(ticket.text),
+        "description": withheld or public_text(ticket.text),
         "agency_responsible": street.name if street is not None else None,
         "service_notice": service_notice(org.sla_for(ticket.building_id), ticket.category,
                                          ticket.urgency),

@@ -418,6 +418,18 @@ async def test_a_disputes_words_are_not_published(spine: Spine):
     assert request["service_code"] == "dispute" and request["description"] == "矛盾纠纷的内容不公开。"
 
 
+@sqlite_only
+async def test_a_wishs_words_are_not_published(spine: Spine):
+    [answer] = await post(spine, report(service_code="wish",
+                                        description="我是3号楼101独居的孙阿婆，腿不好，想找人帮忙买菜"))
+    ticket_id = await ticket_of(spine, answer["token"])
+    [request] = await get(spine, f"{V2}/requests/{ticket_id}.json")
+    assert request["service_code"] == "wish"
+    assert request["description"] == "微心愿涉及居民个人情况，内容不公开。"
+    listed = await get(spine, f"{V2}/requests.json?service_code=wish")
+    assert all("孙阿婆" not in r["description"] for r in listed)
+
+
 # ------------------------------------------------------------------ errors and safety
 
 
