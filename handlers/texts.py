@@ -39,24 +39,34 @@ FACILITY_NAMES = {
     "street_light": "路灯",
 }
 
-# Phone numbers as people write them: digit groups (ASCII or full-width) joined by spaces,
-# dashes or dots, an area code in brackets, a +86 / 0086 / (86) prefix in front.
-_DIGIT = "0-9０-９"
+# Phone and ID numbers as people write them: digit groups (ASCII, full-width, or Chinese
+# numerals said aloud and transcribed: 一三八 零零一三…) joined by spaces, dashes or dots, an
+# area code in brackets, a +86 / 0086 / (86) prefix in front, an X closing an ID number.
+_SPOKEN_DIGITS = "〇零一幺二两三四五六七八九"
+_DIGIT = f"0-9０-９{_SPOKEN_DIGITS}"
 _SPACE = " \u00a0\u2005\u3000"
 _JOIN = rf"(?:[{_SPACE}]{{0,2}}[-.‐‑–—−－．·・][{_SPACE}]{{0,2}}|[{_SPACE}]{{1,2}})"
 _GROUP = rf"(?:[(（][{_DIGIT}]+[)）]|[{_DIGIT}]+)"
 _COUNTRY = (rf"(?:[+＋]|00|００)[{_SPACE}]?(?:86|８６)"
             rf"|[(（][{_SPACE}]?(?:[+＋]|00|００)?(?:86|８６)[{_SPACE}]?[)）]")
-_RUN = re.compile(rf"(?:(?P<country>{_COUNTRY}){_JOIN}?)?{_GROUP}(?:{_JOIN}?{_GROUP})*")
+_X = r"(?P<x>[XxＸｘ](?![0-9A-Za-z０-９]))?"
+_RUN = re.compile(rf"(?:(?P<country>{_COUNTRY}){_JOIN}?)?{_GROUP}(?:{_JOIN}?{_GROUP})*{_X}")
 _GROUP_RE = re.compile(_GROUP)
+# Where a run may be: a stretch of the characters _RUN is made of. It starts with a character
+# class, which re skips to quickly, so a text without numbers costs next to nothing.
+_STRETCH = re.compile(rf"[+＋(（{_DIGIT}][{_DIGIT}{_SPACE}()（）+＋\-.‐‑–—−－．·・]*{_X}")
+_SPOKEN = frozenset(_SPOKEN_DIGITS)
+_AS_DIGIT = str.maketrans("０１２３４５６７８９〇零一幺二两三四五六七八九xＸｘ",
+                          "01234567890011223456789XXX")
 # A bare local number (no area code) counts only right after a word that announces a number.
 _PHONE_WORD = re.compile(
     r"(?:电话|座机|固话|手机|手机号|号码|热线|联系方式|联系|打|拨|致电|tel|phone)"
     r"[\s:：是为]{0,3}$", re.IGNORECASE)
-
-
-def _digits(text: str) -> str:
-    return "".join(str(int(ch)) for ch in text if ch.isdecimal())
+# An old 15-digit ID number (or one of 18 with a date that does not parse) only after 身份证.
+_ID_WORD = re.compile(r"(?:身份证|证件)(?:号码|号)?[\s:：是为]{0,3}$")
+# 18-digit ID number: province, county, birth date YYYYMMDD, sequence, check digit or X.
+_ID = re.compile(r"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3])\d{4}"
+                 r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]")
 
 
 def _area_length(national: str) -> int:
@@ -64,16 +74,23 @@ def _area_length(national: str) -> int:
     return 3 if national.startswith(("010", "02")) else 4
 
 
-def _phone_kept(national: str, groups: list[str], *, country: bool, announced: bool
-                ) -> tuple[int, int] | None:
-    """How many leading and trailing digits of ``national`` stay visible when it is a
-    phone number; None when it is not one."""
-    if any(len(g) < 2 for g in groups):
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_86 = re.compile(r"861[3-9]\d{9}")
+
+
+def _phone_kept(national: str, groups: list[int], *, country: bool, announced: bool,
+                id_announced: bool) -> tuple[int, int] | None:
+    """How many leading and trailing digits of ``national`` (ASCII digits, an ID number's
+    X) stay visible when it is a phone or ID number; None when it is neither. ``groups``
+    are the lengths of the digit groups it was written in."""
+    if min(groups) < 2:
         return None
     n = len(national)
-    if n == 11 and re.fullmatch(r"1[3-9]\d{9}", national):
+    if n == 18 and (id_announced or _ID.fullmatch(national)) or n == 15 and id_announced:
+        return 6, 4  # ID number: 310101********1234
+    if n == 11 and _MOBILE.fullmatch(national):
         return 3, 4  # mobile: 139****1111
-    if n == 13 and re.fullmatch(r"861[3-9]\d{9}", national):
+    if n == 13 and _MOBILE_86.fullmatch(national):
         return 5, 4  # 86 run into the mobile number: 86139****1111
     if n == 10 and national.startswith(("400", "800")):
         return 3, 0  # service number: 400*******
@@ -85,52 +102,112 @@ def _phone_kept(national: str, groups: list[str], *, country: bool, announced: b
         area = _area_length("0" + national) - 1
         if 7 <= n - area <= 8 and national[area] != "0":
             return area, 0
-    if announced and 7 <= n <= 8 and national[0] != "0" and all(len(g) >= 3 for g in groups):
+    if announced and 7 <= n <= 8 and national[0] != "0" and min(groups) >= 3:
         return 0, 0  # a local number right after 电话/座机…
     return None
 
 
-def _mask_run(run: re.Match[str], announced: bool) -> str:
-    text = run.group(0)
-    start = run.end("country") - run.start() if run.group("country") else 0
-    groups = list(_GROUP_RE.finditer(text, start))
-    out = list(text)
-    i = 0
-    while i < len(groups):
-        # A phone number has at most five groups of two digits or more.
-        for j in range(min(len(groups), i + 5), i, -1):
-            chosen = groups[i:j]
-            digits = [g.start() + k for g in chosen for k, ch in enumerate(g.group())
-                      if ch.isdecimal()]
-            national = _digits(text[chosen[0].start():chosen[-1].end()])
-            kept = _phone_kept(national, [_digits(g.group()) for g in chosen],
-                               country=i == 0 and start > 0, announced=i == 0 and announced)
+def _hidden(text: str, spans: list[tuple[int, int]], x: int, *, first: bool, last: bool,
+            country: bool, announced: bool, id_announced: bool) -> list[int] | None:
+    """Positions of the digits to hide when the digit groups ``spans`` of ``text`` are a
+    phone or ID number, else None. ``x`` is the position of an X right after the last
+    group (-1 if none); ``first`` and ``last`` say the groups start and end the run.
+
+    A numeral said aloud at either end of a run may belong to the words around it rather
+    than to the number (电话一三八零零一三八零零零一直没人接, 周一13912345678): the number is
+    also tried without it."""
+    if min([b - a for a, b in spans]) < 2:
+        return None  # a one-digit group is not part of a number; leaving one out never helps
+    for lead in (0, 1):
+        if lead and not (first and text[spans[0][0]] in _SPOKEN):
+            break
+        for trail in (0, 1):
+            if trail and not (last and text[spans[-1][1] - 1] in _SPOKEN):
+                break
+            chosen = spans
+            if lead or trail:
+                chosen = spans.copy()
+                chosen[0] = (chosen[0][0] + lead, chosen[0][1])
+                chosen[-1] = (chosen[-1][0], chosen[-1][1] - trail)
+            national = "".join([text[a:b] for a, b in chosen])
+            closed = x >= 0 and not trail and len(national) == 17
+            if closed:
+                national += text[x]
+            kept = _phone_kept(national.translate(_AS_DIGIT), [b - a for a, b in chosen],
+                               country=country and not lead,
+                               announced=announced and not lead,
+                               id_announced=id_announced and not lead)
             if kept is not None:
+                digits = [k for a, b in chosen for k in range(a, b)]
+                if closed:
+                    digits.append(x)
                 head, tail = kept
-                for position in digits[head:len(digits) - tail]:
-                    out[position] = "*"
+                return digits[head:len(digits) - tail]
+    return None
+
+
+def _hidden_in_run(text: str, run: re.Match[str], announced: bool, id_announced: bool
+                   ) -> list[int]:
+    start = run.end("country") if run.group("country") else run.start()
+    # Each group's digits: all of it, or inside its brackets.
+    spans = [(a + 1, b - 1) if text[a] in "(（" else (a, b)
+             for a, b in (group.span() for group in _GROUP_RE.finditer(text, start, run.end()))]
+    x = run.start("x")
+    hidden: list[int] = []
+    i = 0
+    while i < len(spans):
+        # A phone number has at most five groups of two digits or more.
+        for j in range(min(len(spans), i + 5), i, -1):
+            found = _hidden(text, spans[i:j], x if j == len(spans) else -1,
+                            first=i == 0 and start == run.start(), last=j == len(spans),
+                            country=i == 0 and start > run.start(),
+                            announced=i == 0 and announced,
+                            id_announced=i == 0 and id_announced)
+            if found is not None:
+                hidden += found
                 i = j
                 break
         else:
             i += 1
-    return "".join(out)
+    return hidden
 
 
 def mask_phones(text: str) -> str:
-    """Hide phone numbers before anything a person wrote is shown in a group.
+    """Hide phone and ID numbers before anything a person wrote is shown in a group.
 
     Masked: mobile numbers (first three and last four digits stay: 139****1111), landlines
     (the area code stays: 021-********), 400/800 service numbers (400*******), in every way
     people write them: spaces, dashes or dots between groups, full-width digits and
     separators, +86/0086/(86) in front, an area code in brackets; and a bare 7-8 digit local
-    number when 电话, 座机, 联系… announce it.
+    number when 电话, 座机, 联系… announce it. The same numbers said aloud and transcribed
+    digit by digit in Chinese numerals (一三八零零一三八零零零, 幺 for 1, 两 for 2, 〇 for 0, mixed
+    with digits or not) are masked alike, as written: 一三八****八零零零.
+    Also masked: resident ID numbers, keeping the first six and last four characters
+    (310101********1234): 18 characters (17 digits, then a digit or X) with a province code
+    and a birth date where they belong, with or without 身份证 in front; after 身份证 any
+    18-digit number and the old 15-digit ones too.
     Not masked: anything that is not shaped like one of those — ticket ids (#128), dates
-    (2026-11-28), times, rooms (1502室), amounts (3000元), building numbers, short service
-    numbers (110, 12345, 95598), six-digit codes, and digits inside longer numbers (order,
-    card and id numbers are not cut into a phone number).
+    (2026-11-28, 二〇二六年), times, rooms (1502室), amounts (3000元), building numbers,
+    numbers in words (七百四十, 三号楼), short service numbers (110, 12345, 95598), six-digit
+    codes, and digits inside longer numbers (order and card numbers are not cut into a phone
+    or ID number).
     """
-    return _RUN.sub(lambda run: _mask_run(run, bool(_PHONE_WORD.search(
-        text, max(0, run.start() - 8), run.start()))), text)
+    hidden: list[int] = []
+    for stretch in _STRETCH.finditer(text):
+        if stretch.end() - stretch.start() < 7:
+            continue  # too short for any number that is masked
+        for run in _RUN.finditer(text, stretch.start(), stretch.end()):
+            if run.end() - run.start() >= 7:
+                before = max(0, run.start() - 8)
+                hidden += _hidden_in_run(
+                    text, run, _PHONE_WORD.search(text, before, run.start()) is not None,
+                    _ID_WORD.search(text, before, run.start()) is not None)
+    if not hidden:
+        return text
+    shown = list(text)
+    for position in hidden:
+        shown[position] = "*"
+    return "".join(shown)
 
 
 # gridbot's own names, as residents @-mention it in a group.

@@ -1,4 +1,5 @@
-"""Phone numbers never reach a group in any form people write them; other numbers do."""
+"""Phone and ID numbers never reach a group in any form people write or say them; other
+numbers do."""
 
 from __future__ import annotations
 
@@ -89,7 +90,6 @@ def test_the_worker_note_from_the_report():
     "报警110，急救120，热线12345，电力95598",
     "订单号 202611281390000111122",
     "银行卡 6222 0213 9000 0111 122",
-    "身份证 310101199001011234",
     "192.168.100.200",
     "12345678901",
     "1 3 9 0 0 0 0 1 1 1 1",
@@ -97,6 +97,121 @@ def test_the_worker_note_from_the_report():
     "13.5元一斤",
 ])
 def test_other_numbers_are_left_alone(text):
+    assert mask_phones(text) == text
+
+
+@pytest.mark.parametrize("written,shown", [
+    # a mobile number said aloud, digit by digit, as speech recognition writes it
+    ("一三八零零一三八零零零", "一三八****八零零零"),
+    ("一三七一一一一二二二二", "一三七****二二二二"),
+    ("幺三九幺二三四五六七八", "幺三九****五六七八"),
+    ("一三九〇〇〇〇一一一一", "一三九****一一一一"),
+    ("一五两一二三四五六七八", "一五两****五六七八"),
+    ("一三八 零零一三 八零零零", "一三八 **** 八零零零"),
+    ("一三八-零零一三-八零零零", "一三八-****-八零零零"),
+    ("一三八　零零一三　八零零零", "一三八　****　八零零零"),
+    # mixed with digits, ASCII or full-width
+    ("138零零一三八零零零", "138****八零零零"),
+    ("一三八-0013-八零零零", "一三八-****-八零零零"),
+    ("１３８零零１３８零零零", "１３８****８零零零"),
+    ("+86 一三八零零一三八零零零", "+86 一三八****八零零零"),
+    # landlines and 400 numbers said aloud
+    ("零二一六二三四五六七八", "零二一********"),
+    ("零二一 六二三四 五六七八", "零二一 **** ****"),
+    ("四零零八二零八八二零", "四零零*******"),
+    ("座机：六二三四五六七八", "座机：********"),
+    ("电话 六二三四 五六七八", "电话 **** ****"),
+])
+def test_phone_numbers_said_aloud_are_masked(written, shown):
+    assert mask_phones(written) == shown
+    assert mask_phones(f"师傅电话{written}，请联系") == f"师傅电话{shown}，请联系"
+
+
+def test_the_voice_messages_from_the_report():
+    assert mask_phones("进展七百四十，已联系住户，电话一三八零零一三八零零零") == (
+        "进展七百四十，已联系住户，电话一三八****八零零零")
+    assert mask_phones("想请志愿者帮忙买药，电话一三七一一一一二二二二") == (
+        "想请志愿者帮忙买药，电话一三七****二二二二")
+
+
+@pytest.mark.parametrize("written,shown", [
+    # a numeral of the words around it, run into the number, stays with the words
+    ("电话一三八零零一三八零零零一直没人接", "电话一三八****八零零零一直没人接"),
+    ("一三八零零一三八零零零两个号码都打过", "一三八****八零零零两个号码都打过"),
+    ("13912345678一直打不通", "139****5678一直打不通"),
+    ("周一13912345678来修", "周一139****5678来修"),
+    ("初二139 1234 5678三楼", "初二139 **** 5678三楼"),
+])
+def test_a_numeral_next_to_the_number_is_not_taken_for_it(written, shown):
+    assert mask_phones(written) == shown
+
+
+@pytest.mark.parametrize("written,shown", [
+    ("310101199001011234", "310101********1234"),
+    ("11010519491231002X", "110105********002X"),
+    ("11010519491231002x", "110105********002x"),
+    ("３１０１０１１９９００１０１１２３４", "３１０１０１********１２３４"),
+    ("３１０１０１１９９００１０１１２３Ｘ", "３１０１０１********１２３Ｘ"),
+    ("440301200012319876", "440301********9876"),
+    ("310101 19900101 1234", "310101 ******** 1234"),
+    ("310101-19900101-1234", "310101-********-1234"),
+    ("三一零一零一一九九零零一零一一二三四", "三一零一零一********一二三四"),
+])
+def test_id_numbers_are_masked(written, shown):
+    assert mask_phones(written) == shown
+    assert mask_phones(f"身份证号{written}，") == f"身份证号{shown}，"
+    assert mask_phones(f"李师傅 {written} 来修") == f"李师傅 {shown} 来修"
+
+
+@pytest.mark.parametrize("written,shown", [
+    ("身份证 310101900101123", "身份证 310101*****1123"),
+    ("身份证号：310101900101123", "身份证号：310101*****1123"),
+    ("身份证号码 310101901301123", "身份证号码 310101*****1123"),
+    # after 身份证 an 18-digit number is one even when its date is mistyped
+    ("身份证310101199013011234", "身份证310101********1234"),
+])
+def test_id_numbers_after_the_word_are_masked(written, shown):
+    assert mask_phones(written) == shown
+
+
+def test_the_id_number_from_the_report():
+    assert mask_phones("物业维修工李师傅身份证号310101199001011234，手机13800138000") == (
+        "物业维修工李师傅身份证号310101********1234，手机138****8000")
+
+
+@pytest.mark.parametrize("text", [
+    # numbers in words and numerals that are not a phone number
+    "进展七百四十",
+    "三号楼十二点停水",
+    "工单一二八已办结",
+    "二〇二六年十一月二十八日",
+    "二〇二六一一二八",
+    "一二三楼住户请提前储水",
+    "三三两两，七七八八",
+    "联系一下三号楼王阿姨",
+    "一二三四五六七八",
+    "一三八零零一三八零零",
+    "电话一二三",
+    "拨打幺幺零",
+    "十三九一二三四五六七八",
+    # long numbers that are not ID numbers
+    "订单号 100000202611280001",
+    "订单号 202611281390000111",
+    "快递单号 773012345678901234",
+    "会员卡 622202139000011112",
+    "3101011990010112345",
+    "23101011990010112345",
+    "310101199013011234",
+    "310101199001321234",
+    "310101189001011234",
+    "31010119900101123",
+    "31010119900101123X5",
+    "31010119900101123XY",
+    # an old 15-digit ID only counts after 身份证
+    "310101900101123",
+    "运单号 310101900101123",
+])
+def test_other_numbers_said_or_written_are_left_alone(text):
     assert mask_phones(text) == text
 
 
@@ -113,6 +228,7 @@ def test_long_texts_stay_fast():
     # Guards against a pattern that backtracks without end on long runs of digits and
     # separators (minutes or more); the bound leaves room for a busy machine.
     start = time.perf_counter()
-    for text in ("1 " * 5000, "1-" * 5000, "13912345678 " * 1000, "+86" * 3000):
+    for text in ("1 " * 5000, "1-" * 5000, "13912345678 " * 1000, "+86" * 3000,
+                 "一 " * 5000, "一二 " * 5000, "一" * 10000, "310101199001011234 " * 1000):
         mask_phones(text)
     assert time.perf_counter() - start < 20
