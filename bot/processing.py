@@ -62,6 +62,7 @@ from handlers.messages import takes_back
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from handlers.quotes import reply_of
+from nlu.traditional import to_simplified
 from storage import conversations
 from storage import tickets as ticket_queries
 from storage.bound_rows import ids_in, rows_in
@@ -282,7 +283,7 @@ class Processor:
                 return prepared
             # A report through Open311 is a form: its words are never a command.
             report = claim.channel == OPEN311_CHANNEL
-            command = prepared.command = None if report else parse_command(claim.text)
+            command = prepared.command = None if report else parse_command(claim.text, to_simplified)
             # A message is understood here, outside the transaction; so is the argument of a
             # command that names a problem in words (走访 3号楼 楼道灯不亮).
             words = claim.text if command is None else (

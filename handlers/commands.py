@@ -184,13 +184,23 @@ def _head(words: frozenset[str]) -> re.Pattern[str]:
     return re.compile("^(" + "|".join(sorted(words, key=len, reverse=True)) + r")(.*)$", re.S)
 
 
-def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
-    """The command in `text`, or None when it is not a command at all."""
+def _as_written(text: str) -> str:
+    return text
+
+
+def parse(text: str, specs: Mapping[str, CommandSpec],
+          simplified: Callable[[str], str] = _as_written) -> Command | None:
+    """The command in `text`, or None when it is not a command at all.
+
+    `simplified` reads traditional characters as simplified ones, each as one character
+    (the shell passes `nlu.traditional.to_simplified`): the command word in them too (查詢,
+    評價, 接單), in the text's first 16 characters (more than any command word has), and a
+    closed argument (a rating, a category); a note stays as written, cut at the same place."""
     text = normalise(text)
-    head = _head(frozenset(specs)).match(text)
+    head = _head(frozenset(specs)).match(simplified(text[:16]))
     if head is None:
         return None
-    word, rest = head.group(1), head.group(2).strip()
+    word, rest = head.group(1), text[head.end(1):].strip()
     spec = specs[word]
     ticket_id = None
     apart = False
@@ -206,6 +216,8 @@ def parse(text: str, specs: Mapping[str, CommandSpec]) -> Command | None:
     arg = written = _NOTE_LEAD.sub("", rest)
     if spec.fold:
         arg = fold(arg)
+    if spec.check is not None or spec.number:  # a rating, a category, an account: not a note
+        arg = simplified(arg)
     remark = ""
     if spec.number and arg:
         said = spoken_rating(arg)

@@ -3,6 +3,8 @@ recognising a command in a text, and deciding what it does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain.decisions import Context, Decision
 from handlers import feedback, notices, staff_views, ticket_commands, visits, whistle, wishes
 from handlers.commands import Command, CommandSpec, parse
@@ -19,9 +21,10 @@ HANDLERS: dict[str, CommandHandler] = {spec.word: handler for spec, handler in _
 assert len(SPECS) == len(_ALL), "a command word is registered twice"
 
 
-def parse_command(text: str) -> Command | None:
-    """The command in `text`, or None when it is not a command at all."""
-    return parse(text, SPECS)
+def parse_command(text: str, simplified: Callable[[str], str] | None = None) -> Command | None:
+    """The command in `text`, or None when it is not a command at all; with `simplified`,
+    one written in traditional characters too (`handlers.commands.parse`)."""
+    return parse(text, SPECS) if simplified is None else parse(text, SPECS, simplified)
 
 
 def handle_command(ctx: Context, command: Command, data: CommandData) -> Decision:

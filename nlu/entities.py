@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from nlu.traditional import to_simplified
+
 EXTRACTOR = "gridbot.regex"
 MAX_SCAN = 2000
 
@@ -211,13 +213,10 @@ def extract(text: Any) -> list[dict[str, Any]]:
         return []
 
 
-#: The traditional characters of places and facilities, read as their simplified ones, one
-#: for one so that positions stay ("9號樓2單元電梯" names building 9, unit 2, the lift).
-_TRADITIONAL = str.maketrans("號樓單棟層門電燈", "号楼单栋层门电灯")
-
-
 def _extract(raw: str) -> list[dict[str, Any]]:
-    text = half_width(raw[:MAX_SCAN]).translate(_TRADITIONAL)
+    # Traditional characters read as simplified ones, one for one so that positions stay
+    # ("9號樓2單元電梯" names building 9, unit 2, the lift; "煤氣" the gas).
+    text = to_simplified(half_width(raw[:MAX_SCAN]))
     spans = _Spans()
     # Each pattern below needs a digit or a keyword; most messages have neither, so the
     # cheap checks spare them the scans.

@@ -1,7 +1,9 @@
 """Text clean-up applied before classification.
 
 WeChat messages carry full-width characters, emoji codes such as ``[捂脸]``, emoji,
-@mentions and stray control characters; none of them tells what a message is about.
+@mentions and stray control characters; none of them tells what a message is about. A message
+in traditional characters (煤氣味好重) is read in simplified ones (煤气味好重), as the model, the
+attribute patterns and the entities are written: see :mod:`nlu.traditional`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
+
+from nlu.traditional import to_simplified
 
 MAX_CHARS = 2000
 
@@ -54,11 +58,12 @@ def strip_controls(text: str) -> str:
 
 
 def normalize(text: Any, max_chars: int = MAX_CHARS) -> str:
-    """The classifier's view of ``text``: clean, half-width, lower-case and bounded."""
+    """The classifier's view of ``text``: clean, half-width, simplified, lower-case and
+    bounded."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = strip_controls(text[: max_chars * 2])
-    text = nfkc(text).lower()
+    text = to_simplified(nfkc(text).lower())
     text = _EMOJI_CODE.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     text = _MENTION.sub(" ", text)
