@@ -118,9 +118,7 @@ async def monthly(request: web.Request) -> web.StreamResponse:
     params.known_query(q, ("month", "format", "street", "standalone"))
     now = datetime.now(UTC)
     month = query_month(q) or Month.of(now).previous()
-    chosen = params.query_choices(q, "format", FORMATS) or "json"
-    if "," in chosen:
-        raise params.BadRequest(f"format must be one of {', '.join(FORMATS)}")
+    chosen = params.query_choice(q, "format", FORMATS) or "json"
     viewer = await _viewer(request)
     org = await runtime.org.get()
     street = _street(request)

@@ -50,14 +50,13 @@ from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
 from handlers.intents import PERSONAL_DANGERS, REPAIR_DANGERS, building_of, location_of
 from handlers.messages import TICKET_INTENTS, handle_message
+from handlers.ticket_commands import CATEGORY_INTENT
 
 #: Words that correct what was just said ("不是3号楼，是5号楼", "说错了", "应该是").
 _CORRECTING = re.compile(r"不是|说错|搞错|写错|打错|弄错|更正|纠正|应该是")
 #: The matters whose building a correction moves: those one worker of the building's grid
 #: handles (a dispute's mediator and a wish's volunteers are found otherwise).
 CORRECTABLE = ("repair", "complaint")
-#: The intent of each category, to make a corrected report again.
-CATEGORY_INTENT = {category: intent for intent, category in INTENT_CATEGORY.items()}
 
 #: How long the answer to a question is awaited.
 ANSWER_WINDOW = timedelta(minutes=5)

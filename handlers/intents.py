@@ -177,16 +177,22 @@ def only_asks_after_progress(text: str) -> bool:
     return _PROGRESS_QUESTION.search(text) is not None and len(rest) <= _QUESTION_REST
 
 
+def own_open_ticket(ctx: Context, open_tickets: Sequence[TicketView]) -> TicketView | None:
+    """The newest of the open tickets (of the building, as the shell read them) that the
+    sender reported, or None."""
+    sender = (ctx.message.channel, ctx.message.sender_id)
+    own = [t for t in open_tickets if (t.reporter_channel, t.reporter_id) == sender]
+    return max(own, key=lambda t: t.created_at) if own else None
+
+
 def _progress_asked(ctx: Context, nlu: dict[str, Any], understood: str,
                     open_tickets: Sequence[TicketView]) -> Decision:
     """A question after progress: the sender's own open ticket of the building, newest
     first, is answered with its status; without one, nothing is opened for a question."""
     message = ctx.message
-    own = [t for t in open_tickets
-           if (t.reporter_channel, t.reporter_id) == (message.channel, message.sender_id)]
-    if not own:
+    ticket = own_open_ticket(ctx, open_tickets)
+    if ticket is None:
         return ignore(texts.WHY_PROGRESS_NOTHING.format(understood=understood), nlu)
-    ticket = max(own, key=lambda t: t.created_at)
     return Decision(
         outcome="already_reported",
         reason=texts.WHY_PROGRESS_ASKED.format(understood=understood, ticket=ticket.id),

@@ -16,9 +16,9 @@ from domain.decisions import (
     ignore,
 )
 from domain.notices import NoticeView
-from domain.tickets import OPEN_STATUSES, TicketView
+from domain.tickets import TicketView
 from handlers import texts
-from handlers.intents import handle_intent
+from handlers.intents import _reply, handle_intent, own_open_ticket
 from handlers.notice_answers import look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
@@ -113,17 +113,13 @@ def _withdrawal_hint(ctx: Context, nlu: dict[str, Any],
     message = ctx.message
     if not takes_back(message.text, message.mentions_bot):
         return None
-    own = [t for t in open_tickets if t.status in OPEN_STATUSES
-           and (t.reporter_channel, t.reporter_id) == (message.channel, message.sender_id)]
-    if not own:
+    ticket = own_open_ticket(ctx, open_tickets)
+    if ticket is None:
         return None
-    ticket = max(own, key=lambda t: t.created_at)
-    to = (ToGroup(ctx.group_id, (message.sender_id,)) if ctx.group_id is not None
-          else ToSender(message.channel, message.sender_id, message.chat_id))
     return Decision("help", texts.WHY_WITHDRAWAL_HINT.format(
         understood=texts.understood(nlu), ticket=ticket.id),
-        sends=[Send(to, texts.WITHDRAWAL_HINT, {"reporter": message.sender_name or "您"},
-                    ticket_id=ticket.id)], nlu=nlu)
+        sends=[_reply(ctx, texts.WITHDRAWAL_HINT, {"reporter": message.sender_name or "您"},
+                      ticket_id=ticket.id)], nlu=nlu)
 
 
 def handle_message(

@@ -47,6 +47,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -466,6 +467,15 @@ class _Reader:
             return None
         return number
 
+    @contextmanager
+    def inside(self, what: str) -> Iterator[None]:
+        """Reading the part `what` of the file (an unknown key's message says where it is)."""
+        self.places.append(what)
+        try:
+            yield
+        finally:
+            self.places.pop()
+
     def district(self, node: yaml.Node) -> DistrictSpec | None:
         fields = self.fields(node, "district")
         if fields is None:
@@ -473,11 +483,8 @@ class _Reader:
         name = self.text(fields, "name", node, "district")
         what = f"district {name}" if name else "district"
         self.only(fields, DISTRICT_KEYS, what)
-        self.places.append(what)
-        try:
+        with self.inside(what):
             return self._district(node, fields, name, what)
-        finally:
-            self.places.pop()
 
     def _district(
         self, node: yaml.Node, fields: _Fields, name: str | None, what: str
@@ -520,11 +527,8 @@ class _Reader:
         name = self.text(fields, "name", node, f"{where}: grid")
         what = f"grid {name}" if name else f"{where}: grid"
         self.only(fields, GRID_KEYS, what)
-        self.places.append(what)
-        try:
+        with self.inside(what):
             return self._grid(node, fields, name, what)
-        finally:
-            self.places.pop()
 
     def _grid(self, node: yaml.Node, fields: _Fields, name: str | None, what: str) -> GridSpec:
         worker = None
