@@ -65,8 +65,9 @@ class CommandSpec:
     letters and digits as ASCII (a rating, an account), leaving notes as written.
     `number`: the argument is a number, perhaps said aloud (五星, 5分, 五): read as digits.
     `loads` names what the shell loads for it (`bot.command_data`).
-    `bad_arg_is_conversation`: an argument that fails `check` makes the text conversation,
-    not a usage answer ("收到了" is an acknowledgement, "收到的快递被偷了" a report).
+    `bad_arg_is_conversation`: an argument that fails `check`, or a required one missing,
+    makes the text conversation, not a usage answer ("收到了" is an acknowledgement,
+    "收到的快递被偷了" a report, a bare "好的" nothing).
     `understands`: the shell runs the argument through the NLU before the transaction, like
     a resident's message, and hands the result to the handler (`CommandData.nlu`).
     """
@@ -235,7 +236,9 @@ def parse(text: str, specs: Mapping[str, CommandSpec],
         return Command(word, ticket_id, arg) if spec.ticket and apart else None
     if not arg:
         if spec.arg == "required":
-            return Command(word, ticket_id, error=spec.usage)
+            # A bare 好的 is conversation, like one with the wrong words after it.
+            return None if spec.bad_arg_is_conversation else Command(word, ticket_id,
+                                                                     error=spec.usage)
         return Command(word, ticket_id)
     if spec.check is not None and not spec.check(arg):
         if spec.bad_arg_is_conversation:

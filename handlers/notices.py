@@ -2,7 +2,7 @@
 
 - `通知 <text>` (now) or `通知 12-01 08:00 <text>` (at that time, Beijing time): a notice to
   every group of the captain's buildings, stored; a scheduled one is sent by its timer.
-- `收到` in a building group after a notice: that resident's acknowledgement of the
+- `收到` (or 已阅, 好的收到) in a building group after a notice: that resident's acknowledgement of the
   building's latest notice of the last few days, counted once, answered with silence.
 - `回执`: how many residents acknowledged the captain's latest notice, per building.
 """
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # What may follow 收到 and still be only an acknowledgement: "收到了", "收到，谢谢楼长👍",
 # "收到[抱拳]". Anything else ("收到的快递被偷了") is read like any other message.
 _ACK_TAIL = re.compile(
-    r"(?:收到|[了啦喽咯哈啊呀哦噢喔嗯滴的好]|好的|谢谢|多谢|感谢|辛苦(?:了|啦)?|明白|知道|"
+    r"(?:收到|已阅|已读|[了啦喽咯哈啊呀哦噢喔嗯滴的好]|好的|谢谢|多谢|感谢|辛苦(?:了|啦)?|明白|知道|"
     r"楼长|组长|老师|您|你|大家|[oO][kK]|\[[^\[\]\s]{1,4}\]|"
     r"[\s!！。.,，~～、…👌👍🙏💪😊🌹❤]|[\U0001F300-\U0001FAFF])*"
 )
@@ -46,8 +46,18 @@ ACK_TAIL_MAX = 20
 
 
 def is_acknowledgement_tail(arg: str) -> bool:
-    """Whether what follows 收到 keeps the message a plain acknowledgement."""
+    """Whether what follows 收到 (or 已阅) keeps the message a plain acknowledgement."""
     return len(arg) <= ACK_TAIL_MAX and _ACK_TAIL.fullmatch(arg) is not None
+
+
+# After 好的 an acknowledgement names what it acknowledges ("好的收到", "好的，谢谢楼长"); a
+# bare 好的 may answer anyone about anything.
+_ACK_WORD = re.compile(r"收到|已阅|已读|明白|知道|楼长|组长")
+
+
+def is_agreeing_acknowledgement(arg: str) -> bool:
+    """Whether what follows 好的 makes the message an acknowledgement of a notice."""
+    return is_acknowledgement_tail(arg) and _ACK_WORD.search(arg) is not None
 
 
 # ---------------------------------------------------------------- where a notice goes
@@ -200,7 +210,11 @@ COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
     (CommandSpec("通知", "通知 通知内容，或定时：通知 12-01 08:00 通知内容", ticket=False,
                  arg="required", loads="nothing"),
      lambda ctx, command, data: notice(ctx, command)),
-    (CommandSpec("收到", "收到", ticket=False, arg="optional", check=is_acknowledgement_tail,
+    # 已阅, 已读 and 好的收到 are how many residents say 收到.
+    *((CommandSpec(word, "收到", ticket=False, arg="optional", check=is_acknowledgement_tail,
+                   bad_arg_is_conversation=True, loads="building_notice"), acknowledge)
+      for word in ("收到", "已阅", "已读")),
+    (CommandSpec("好的", "收到", ticket=False, arg="required", check=is_agreeing_acknowledgement,
                  bad_arg_is_conversation=True, loads="building_notice"), acknowledge),
     (CommandSpec("回执", "回执", ticket=False, loads="captain_notice"), receipts),
 ]

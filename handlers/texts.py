@@ -518,6 +518,8 @@ UNKNOWN_DEPARTMENT = "没有名为“{name}”的部门。本街道可以吹哨�
 NO_DEPARTMENTS = "本街道还没有登记可以吹哨的部门。"
 ALREADY_WHISTLED = "工单 #{id} 已吹哨给{department}，报到时限 {due}。"
 ALREADY_HOLDS = "工单 #{id} 已由{holder}负责，无需转派。"
+NOTHING_TO_ACCEPT = ("工单 #{id} 已在您名下处理中，无需再接单。"
+                     "回复“进展 {id} 内容”更新进展，“完成 {id} 说明”办结。")
 ALREADY_REPORTED = "工单 #{id} {department}已于 {at} 报到。"
 RESPOND_OVERDUE_TITLE = "【吹哨未报到】{building} #{id}"
 RESPOND_OVERDUE_DESCRIPTION = (

@@ -241,6 +241,11 @@ def _also_mentioning(send: Send, group: ToGroup) -> Send:
 def accept(ctx: Context, command: Command, ticket: TicketView) -> Decision:
     if not can_handle(ctx, ticket):
         return _refuse(ctx, command, "只有负责本工单的网格员或调解员可以接单。")
+    if ticket.status in ("accepted", "in_progress") and ticket.assignee_id == ctx.person_id:
+        # The holder of a ticket handed over to them while it was under way (转派) has
+        # nothing to accept: they are told it is theirs and what comes next.
+        return _refuse(ctx, command, f"工单 #{ticket.id} 已在{_actor_name(ctx)}名下处理中",
+                       texts.NOTHING_TO_ACCEPT, {})
     actor = _actor_name(ctx)
     role = acceptor_title(ctx.org, ctx.person_id, ticket)
     fields: dict[str, Any] = {"accepted_at": ctx.now}

@@ -417,3 +417,16 @@ def test_staff_correct_the_category_and_the_correction_is_reviewed():
     resident = handle_command(ctx("改类 128 投诉"), parse_command("改类 128 投诉"),
                               CommandData(ticket=ticket()))
     assert resident.outcome == "refused" and resident.review is None
+
+
+def test_the_new_holder_of_a_handed_over_ticket_is_told_it_is_theirs():
+    for status in ("accepted", "in_progress"):
+        d = handle_command(staff_ctx("接单 128", OTHER_WORKER, "liwg"), parse_command("接单 128"),
+                           CommandData(ticket=ticket(status=status, assignee_id=OTHER_WORKER)))
+        assert not d.changes
+        assert d.sends[0].render(128) == (
+            "工单 #128 已在您名下处理中，无需再接单。回复“进展 128 内容”更新进展，“完成 128 说明”办结。")
+    # someone who does not hold it still hears that it is already accepted
+    other = handle_command(staff_ctx("接单 128", LEADER, "chenwgz"), parse_command("接单 128"),
+                           CommandData(ticket=ticket(status="accepted", assignee_id=OTHER_WORKER)))
+    assert not other.changes and "目前已接单" in other.sends[0].render(128)

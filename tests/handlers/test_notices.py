@@ -206,6 +206,20 @@ def test_a_report_that_starts_with_shoudao_is_not_swallowed(text):
     assert parse_command(text) is None
 
 
+@pytest.mark.parametrize("text", ["已阅", "已阅，谢谢", "好的收到", "好的，收到了", "好的，谢谢楼长",
+                                  "好的明白", "已读👌"])
+def test_an_acknowledgement_in_other_words_counts_like_shoudao(text):
+    d = handle_command(ctx(text), parse_command(text),
+                       CommandData(facts={"notice": a_notice(), "acknowledged": False}))
+    assert d.outcome == "acknowledged" and not d.sends
+    assert d.acknowledgements == [AcknowledgeNotice(7, 10, "bridge", "wxid_res1")]
+
+
+@pytest.mark.parametrize("text", ["好的", "好的好的", "好的我家水管也漏了", "已阅读完毕，我要投诉物业"])
+def test_agreeing_without_saying_what_is_not_an_acknowledgement(text):
+    assert parse_command(text) is None
+
+
 def resident_acks(notice: NoticeView | None, acknowledged: bool = False, **where):
     facts = {"notice": notice, "acknowledged": acknowledged} if notice else {}
     return handle_command(ctx("收到了", **where), parse_command("收到了"), CommandData(facts=facts))
