@@ -48,11 +48,11 @@ from handlers import (
     Context,
     Decision,
     Message,
+    command_in,
     conversation,
     handle_command,
     handle_message,
     notice_answers,
-    parse_command,
     photos,
     voice,
 )
@@ -276,14 +276,15 @@ class Processor:
     async def _prepare(self, claim: Claim, org: OrgMap) -> Prepared:
         prepared = Prepared(claim)
         try:
-            prepared.ctx = self._context(claim, org)
+            ctx = prepared.ctx = self._context(claim, org)
             if self._photos is not None:
                 prepared.photo = await self._photos.prepare(claim, prepared.ctx)
             if not prepared.is_text:
                 return prepared
             # A report through Open311 is a form: its words are never a command.
             report = claim.channel == OPEN311_CHANNEL
-            command = prepared.command = None if report else parse_command(claim.text, to_simplified)
+            command = prepared.command = None if report else command_in(
+                ctx, claim.text, to_simplified)
             # A message is understood here, outside the transaction; so is the argument of a
             # command that names a problem in words (走访 3号楼 楼道灯不亮).
             words = claim.text if command is None else (

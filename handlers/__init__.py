@@ -4,7 +4,7 @@ from domain.decisions import Context, Decision, Message
 from domain.tickets import TicketView
 from handlers.commands import Command, CommandSpec
 from handlers.messages import handle_message
-from handlers.registry import SPECS, handle_command, parse_command
+from handlers.registry import SPECS, command_in, handle_command, parse_command
 from handlers.ticket_commands import CommandData
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Message",
     "SPECS",
     "TicketView",
+    "command_in",
     "handle_command",
     "handle_message",
     "parse_command",

@@ -12,6 +12,10 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from domain.decisions import Context
 
 # What staff may write after 改类, and the category (None: not a matter for a ticket).
 CATEGORY_WORDS: dict[str, str | None] = {
@@ -70,6 +74,9 @@ class CommandSpec:
     "收到的快递被偷了" a report, a bare "好的" nothing).
     `understands`: the shell runs the argument through the NLU before the transaction, like
     a resident's message, and hands the result to the handler (`CommandData.nlu`).
+    `given_by`: who gives the command; in a group, anyone else's text that starts with its
+    word is conversation (a resident passing on the property's 通知：明天停水), while one to
+    one they are told who may.
     """
 
     word: str
@@ -82,6 +89,7 @@ class CommandSpec:
     loads: str = "ticket"
     bad_arg_is_conversation: bool = False
     understands: bool = False
+    given_by: Callable[[Context], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,12 +85,17 @@ def _to_groups(group_ids: tuple[int, ...], text: str, captain: str,
 # ---------------------------------------------------------------- 通知
 
 
+def is_captain(ctx: Context) -> bool:
+    """Whether the sender captains a building, and so gives 通知."""
+    return ctx.person_id is not None and bool(ctx.org.buildings_of_captain(ctx.person_id))
+
+
 def notice(ctx: Context, command: Command) -> Decision:
     """A captain's notice to every group of their buildings, now or at the time it names."""
     person_id = ctx.person_id
-    buildings = ctx.org.buildings_of_captain(person_id) if person_id is not None else ()
-    if person_id is None or not buildings:
+    if person_id is None or not is_captain(ctx):
         return _refuse(ctx, command, "只有楼组长可以发布楼组通知。")
+    buildings = ctx.org.buildings_of_captain(person_id)
     timing = read_notice(command.arg, ctx.now)
     captain = _actor_name(ctx)
     if isinstance(timing, Unreadable):
@@ -208,7 +213,7 @@ def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
 
 COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
     (CommandSpec("通知", "通知 通知内容，或定时：通知 12-01 08:00 通知内容", ticket=False,
-                 arg="required", loads="nothing"),
+                 arg="required", loads="nothing", given_by=is_captain),
      lambda ctx, command, data: notice(ctx, command)),
     # 已阅, 已读 and 好的收到 are how many residents say 收到.
     *((CommandSpec(word, "收到", ticket=False, arg="optional", check=is_acknowledgement_tail,

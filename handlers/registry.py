@@ -27,6 +27,17 @@ def parse_command(text: str, simplified: Callable[[str], str] | None = None) -> 
     return parse(text, SPECS) if simplified is None else parse(text, SPECS, simplified)
 
 
+def command_in(ctx: Context, text: str,
+               simplified: Callable[[str], str] | None = None) -> Command | None:
+    """The command `ctx`'s sender gives in `text`: None when it is not one, or when in a
+    group it is a word of a command someone else gives (`CommandSpec.given_by`)."""
+    command = parse_command(text, simplified)
+    if command is None or ctx.group_id is None:
+        return command
+    given_by = SPECS[command.word].given_by
+    return None if given_by is not None and not given_by(ctx) else command
+
+
 def handle_command(ctx: Context, command: Command, data: CommandData) -> Decision:
     """What `command` does, given what the shell loaded for it (`SPECS[word].loads`)."""
     if command.error is not None:

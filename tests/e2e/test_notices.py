@@ -170,6 +170,9 @@ async def test_residents_acknowledge_once_and_the_captain_counts_them(estate: Sp
     await estate.bridge_say("收到", chat="b5@chatroom", sender="wxid_r5", name="周阿姨")  # none
     await estate.bridge_say("收到", sender="wxid_wang", name="王楼长")  # the captain's own
     await estate.bridge_say("收到的快递被人拿走了", sender="wxid_r6", name="吴阿姨")
+    await estate.bridge_say("好的，收到", sender="wxid_r7", name="郑叔")
+    await estate.bridge_say("已阅", chat="b4@chatroom", sender="wxid_r8", name="孙阿姨")
+    await estate.bridge_say("好的", sender="wxid_r9", name="钱阿姨")  # agrees with whom?
     await estate.settle()
     # 收到 gets no answer in any group; the message about the parcel is read like any other.
     assert len(posted(estate, "b4@chatroom")) == before["b4@chatroom"]
@@ -185,25 +188,29 @@ async def test_residents_acknowledge_once_and_the_captain_counts_them(estate: Sp
 
     async with estate.runtime.sessions() as session:
         acks = (await session.execute(select(NoticeAck.sender_id))).scalars().all()
-    assert sorted(acks) == ["wxid_r1", "wxid_r2", "wxid_r4", "zhaoxs"]
+    assert sorted(acks) == ["wxid_r1", "wxid_r2", "wxid_r4", "wxid_r7", "wxid_r8", "zhaoxs"]
 
     await estate.staff_say("wanglz", "回执")
     await estate.settle()
     answer = said_to(estate, "wanglz")[-1]
-    assert "已有 4 位居民" in answer and "3号楼：3 人" in answer and "4号楼：1 人" in answer
+    assert "已有 6 位居民" in answer and "3号楼：4 人" in answer and "4号楼：2 人" in answer
     [notice] = (await notices(estate))["notices"]
-    assert notice["acknowledged"] == 4
-    assert notice["buildings"] == [{"building": "3", "acknowledged": 3},
-                                   {"building": "4", "acknowledged": 1}]
+    assert notice["acknowledged"] == 6
+    assert notice["buildings"] == [{"building": "3", "acknowledged": 4},
+                                   {"building": "4", "acknowledged": 2}]
 
 
 async def test_only_captains_send_notices_and_read_receipts(estate: Spine):
-    await estate.bridge_say("通知 明天停水", sender="wxid_r1", name="王阿姨")
+    # A resident passing on the property's notice in the group is not told off for it.
+    await estate.bridge_say("通知：明天上午9点到12点停水，请大家提前储水", sender="wxid_r1",
+                            name="王阿姨")
     await estate.staff_say("zhangwg", "通知 明天停水")
     await estate.staff_say("zhangwg", "回执")
     await estate.settle()
-    [answer] = posted(estate, "b3@chatroom")
-    assert answer.startswith("@王阿姨") and "楼组长" in answer
+    assert posted(estate, "b3@chatroom") == []
+    [relayed] = [m for m in (await estate.api("/api/v1/messages?limit=5"))["messages"]
+                 if "储水" in m["text"]]
+    assert relayed["decision"]["outcome"] == "ignored" and "nlu" in relayed["decision"]
     refusals = said_to(estate, "zhangwg")
     assert len(refusals) == 2 and all("只有楼组长" in r for r in refusals)
     assert (await notices(estate))["total"] == 0

@@ -13,7 +13,7 @@ from domain.decisions import NEW_NOTICE, AcknowledgeNotice, ChangeNotice, ToGrou
 from domain.notices import NOTICE_TIMER, SHANGHAI, NoticeStatus, NoticeView
 from handlers import CommandData, handle_command
 from handlers.notice_time import SendAt, SendNow, Unreadable, read_notice
-from handlers.registry import parse_command
+from handlers.registry import command_in, parse_command
 from handlers.timers import TimerContext, TimerView, on_timer
 from tests.handlers.support import CAPTAIN, NOW, ORG, WORKER, ctx, staff_ctx
 
@@ -146,6 +146,15 @@ def test_only_a_captain_may_send_a_notice(person, sender):
     assert d.outcome == "refused" and d.notice is None and not d.timers
     [answer] = d.sends
     assert answer.to == ToGroup(100, (sender,)) and "楼组长" in answer.render(None)
+
+
+@pytest.mark.parametrize("person, sender", [(None, "wxid_res1"), (WORKER, "zhangwg")])
+def test_someone_else_passing_on_a_notice_in_a_group_is_heard_as_conversation(person, sender):
+    said = "通知：明天上午9点到12点停水，请大家提前储水"
+    assert command_in(ctx(said, sender=sender, person=person), said) is None
+    # one to one they are told who may; a captain's is a notice wherever it is written
+    assert command_in(ctx(said, sender=sender, person=person, chat_id=None), said) is not None
+    assert command_in(ctx(said, sender="wxid_wang", person=CAPTAIN), said).word == "通知"
 
 
 def test_a_captain_whose_buildings_have_no_group_is_told():
