@@ -296,6 +296,9 @@ class Processor:
                 metrics.understood(nlu)
                 evidence = explain_text(parser, words, nlu)
                 prepared.nlu = {**nlu, "evidence": evidence} if evidence is not None else nlu
+                read_as = to_simplified(words)
+                if read_as != words:  # 明天幾點停水: the handlers read it as 明天几点停水
+                    prepared.nlu = {**prepared.nlu, "read_as": read_as}
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
@@ -741,7 +744,7 @@ def _may_report(prepared: Prepared) -> bool:
                for nlu in (prepared.nlu, prepared.joined_nlu)}
     return (intents != {"none"} or prepared.claim.mentions_bot
             or (prepared.memory is not None and prepared.memory.pending is not None)
-            or takes_back(prepared.claim.text))
+            or takes_back(to_simplified(prepared.claim.text)))
 
 
 async def _read_for(session: AsyncSession, wave: list[Prepared],

@@ -312,6 +312,8 @@ class Decision:
                 "model": self.nlu.get("model"),
                 "evidence": self.nlu.get("evidence"),
             }
+            if self.nlu.get("read_as"):  # a text in traditional characters, as it was read
+                record["nlu"]["read_as"] = self.nlu["read_as"]
         return record
 
 

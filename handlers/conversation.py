@@ -138,7 +138,7 @@ def _find_building(ctx: Context, number: str, memory: Memory) -> BuildingInfo | 
 
 def _named_building(ctx: Context, nlu: dict[str, Any], pattern: re.Pattern[str]) -> str | None:
     """The building number, when the whole message only names a place."""
-    text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
+    text = texts.words_read(ctx.message, nlu).strip()
     if not pattern.match(text):
         return None
     return _entity(nlu, "building")
@@ -171,7 +171,7 @@ def answer_buildings(ctx: Context, nlu: dict[str, Any], memory: Memory,
     for each in understood:
         if each is not None and (building_id := building_of(here, each)) is not None:
             found.add(building_id)
-    if _CORRECTING.search(ctx.message.text):  # "不是3号楼，是5号楼": the report may move
+    if _CORRECTING.search(texts.words_read(ctx.message, nlu)):  # "不是3号楼，是5号楼"
         for entity in nlu.get("entities", ()):
             if entity.get("entity") == "building":
                 building = _find_building(ctx, str(entity.get("value")), memory)
@@ -451,7 +451,7 @@ def _correction(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketV
     report made again in the building named, so that one worker, the right one, has it (a
     ticket keeps its building: its events and figures are the building's). Its holder hears
     it is no longer theirs. None for anything else."""
-    text = texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot).strip()
+    text = texts.words_read(ctx.message, nlu)
     if (ticket.status != "new" or ticket.category not in CORRECTABLE or ticket.followers
             or not _CORRECTING.search(text)):
         return None

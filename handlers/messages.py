@@ -110,15 +110,14 @@ def _withdrawal_hint(ctx: Context, nlu: dict[str, Any],
                      open_tickets: Sequence[TicketView]) -> Decision | None:
     """Words taking back a matter from someone whose own ticket of the building is open:
     they are told how to withdraw it (`撤销 N`), which gridbot does not guess from words."""
-    message = ctx.message
-    if not takes_back(message.text, message.mentions_bot):
+    if not takes_back(texts.words_read(ctx.message, nlu)):
         return None
     ticket = own_open_ticket(ctx, open_tickets)
     if ticket is None:
         return None
     return Decision("help", texts.WHY_WITHDRAWAL_HINT.format(
         understood=texts.understood(nlu), ticket=ticket.id),
-        sends=[_reply(ctx, texts.WITHDRAWAL_HINT, {"reporter": message.sender_name or "您"},
+        sends=[_reply(ctx, texts.WITHDRAWAL_HINT, {"reporter": ctx.message.sender_name or "您"},
                       ticket_id=ticket.id)], nlu=nlu)
 
 

@@ -35,15 +35,11 @@ def may_be_matter(nlu: Mapping[str, Any]) -> bool:
                for r in nlu.get("intent_ranking") or ())
 
 
-def question_text(ctx: Context) -> str:
-    return texts.without_bot_mention(ctx.message.text, ctx.message.mentions_bot)
-
-
 def wants_notices(ctx: Context, nlu: Mapping[str, Any]) -> bool:
     """Whether the shell should read the building's recent notices for this message: a
     question, in a building's group, that the model reads as no matter."""
     return (ctx.group_id is not None and ctx.building_id is not None
-            and not may_be_matter(nlu) and notice_match.is_question(question_text(ctx)))
+            and not may_be_matter(nlu) and notice_match.is_question(texts.words_read(ctx.message, nlu)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +63,7 @@ def look_up(ctx: Context, nlu: Mapping[str, Any], notices: Sequence[NoticeView])
     building_id = ctx.building_id
     usable = [n for n in notices if n.status == NoticeStatus.SENT and n.covers(building_id)
               and n.sent_at is not None]
-    best = notice_match.rank(question_text(ctx), ctx.now, usable).best
+    best = notice_match.rank(texts.words_read(ctx.message, nlu), ctx.now, usable).best
     if best is None:
         return Looked()
     notice = next(n for n in usable if n.id == best.notice_id)

@@ -7,7 +7,11 @@ residents go in as parameters, never into the template itself.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.decisions import Message
 
 CATEGORY_NAMES = {"repair": "报修", "complaint": "投诉", "wish": "微心愿", "dispute": "矛盾纠纷"}
 STATUS_NAMES = {
@@ -213,6 +217,13 @@ def mask_phones(text: str) -> str:
 # gridbot's own names, as residents @-mention it in a group.
 BOT_NAMES = ("gridbot", "网格小助手")
 _LEADING_MENTION = re.compile(r"^\s*[@＠](\S+)\s*")
+
+
+def words_read(message: Message, nlu: Mapping[str, Any]) -> str:
+    """What the sender said as gridbot reads it: in simplified characters (the shell's
+    `read_as` of a text in traditional ones, one character for one), without an @-mention
+    of gridbot in front."""
+    return without_bot_mention(nlu.get("read_as") or message.text, message.mentions_bot)
 
 
 def without_bot_mention(text: str, addressed: bool = False) -> str:

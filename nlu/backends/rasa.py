@@ -39,6 +39,7 @@ from nlu.backends.base import (
 from nlu.normalize import normalize
 from nlu.pipeline import INTENTS, NONE
 from nlu.rasa_yaml import RASA_VERSION, Example, TrainingData, dumps_rasa
+from nlu.traditional import to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,9 @@ class RasaBackend:
         if not normalize(raw):
             return answer(raw, NONE, 1.0, empty_ranking(), model=self.version)
         try:
-            result = await self.araw_parse(raw[:MAX_SEND_CHARS])
+            # Rasa learnt from simplified characters: it reads 電梯壞了 as 电梯坏了, one
+            # character for one, so the offsets of its entities hold for the text as written.
+            result = await self.araw_parse(to_simplified(raw[:MAX_SEND_CHARS]))
         except RasaError as exc:
             if self.fallback is None:
                 raise

@@ -99,3 +99,18 @@ async def test_without_a_notice_a_question_stays_silent(estate: Spine):
     assert posted(estate, "b3@chatroom") == []
     decision = await decision_of(estate, "今天停水到几点？")
     assert decision["outcome"] == "ignored" and "通知" not in decision["reason"]
+
+
+async def test_a_question_in_traditional_characters_is_answered_from_the_notice(estate: Spine):
+    day = a_day_ahead()
+    await estate.staff_say("wanglz", f"通知 {day}上午9点到11点电梯保养，请走楼梯。")
+    await estate.settle()
+    before = len(posted(estate, "b3@chatroom"))
+    await estate.bridge_say("電梯保養要多久？", sender="wxid_r1", name="陳太")
+    await estate.settle()
+    [answer] = posted(estate, "b3@chatroom")[before:]
+    assert answer.startswith("@陳太 根据3号楼") and answer.endswith(
+        f"{day}上午9点到11点电梯保养，请走楼梯。")
+    decision = await decision_of(estate, "電梯保養要多久？")
+    assert decision["outcome"] == "notice_answered"
+    assert decision["nlu"]["read_as"] == "电梯保养要多久？"  # how it was read, for the admin

@@ -139,3 +139,10 @@ def test_the_matter_bar_is_the_mention_bar():
 
 def test_look_up_says_nothing_without_a_group():
     assert look_up(ctx("今天停水到几点？", chat_id=None), none(), [WATER]).answer is None
+
+
+def test_a_question_in_traditional_characters_is_read_as_the_shell_simplified_it():
+    written = "電梯保養要多久？"
+    assert ask(written).outcome == "ignored"  # unread, 電梯 is not 电梯
+    decision = ask(written, understood={**none(), "read_as": "电梯保养要多久？"})
+    assert decision.outcome == "notice_answered" and decision.sends[0].notice_id == 8

@@ -105,6 +105,13 @@ def test_bad_input_is_tolerated() -> None:
         ("电梯停了 还好没有人被困", None),
         ("笑死我了 救命", None),
         ("电梯坏了三天了", None),
+        # Cantonese, after the traditional characters are read as simplified ones
+        ("有人困咗喺𨋢入面", "trapped"),
+        ("我阿妈困咗喺电梯入面出唔到嚟", "trapped"),
+        ("屋企火烛呀", "fire"),
+        ("阿爷晕低咗，叫唔醒", "medical"),
+        ("冇人困住，放心", None),
+        ("已经出返嚟，冇事", None),
     ],
 )
 def test_danger_now(text: str, kind: str | None) -> None:

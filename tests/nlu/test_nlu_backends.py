@@ -363,6 +363,16 @@ async def test_rasa_parse_maps_the_answer(fake_rasa: FakeRasa) -> None:
         dispute = await backend.aparse("两家为了车位吵架，还动手打人了，报警了")
         assert dispute["intent"]["name"] == "dispute" and dispute["tier"] == "big"
 
+        # traditional characters reach Rasa as the simplified ones it learnt; the text and
+        # the offsets of its entities stay as written
+        written = "王阿姨說5號樓電梯壞了"
+        traditional = await backend.aparse(written)
+        assert fake_rasa.calls[-1]["json"] == {"text": "王阿姨说5号楼电梯坏了"}
+        assert traditional["intent"] == {"name": "repair_request", "confidence": 0.91}
+        assert traditional["text"] == written
+        [person] = [e for e in traditional["entities"] if e["entity"] == "person"]
+        assert written[person["start"]:person["end"]] == "王阿姨"
+
         fallback = await backend.aparse("今天天气不错")
         assert fallback["intent"]["name"] == "none"  # nlu_fallback is not a gridbot intent
         check_shape(fallback)

@@ -55,6 +55,8 @@ def test_the_testers_messages_are_repairs(model: IntentModel, text, simplified, 
     ("電梯困住人了，快打電話給物業", "repair_request", "emergency", None, "trapped"),
     # 著火 is 着火 in Taiwan and Hong Kong
     ("廚房著火了！冒煙很大", "repair_request", "emergency", None, "fire"),
+    # Cantonese: 𨋢 is a lift, 困咗喺入面 trapped inside
+    ("𨋢壞咗，有人困咗喺入面", "repair_request", "emergency", None, "trapped"),
     ("水管爆了，水一直噴，家裡都淹了", "repair_request", "emergency", None, None),
     # noise
     ("樓上每晚十二點後還在拖傢俱、跺腳，吵得我們根本睡不著", "complaint", None, None, None),
