@@ -48,7 +48,13 @@ from domain.notices import NoticeView
 from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
-from handlers.intents import PERSONAL_DANGERS, REPAIR_DANGERS, building_of, location_of
+from handlers.intents import (
+    DANGER_FACILITY,
+    PERSONAL_DANGERS,
+    REPAIR_DANGERS,
+    building_of,
+    location_of,
+)
 from handlers.messages import TICKET_INTENTS, handle_message
 from handlers.ticket_commands import CATEGORY_INTENT
 
@@ -390,7 +396,8 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         return None  # a fight during a repair, a fire during a dispute: another matter
     if _bare(text) in _bare(ticket.text):
         return None  # the report said again: answered as a repeat, not added to itself
-    facility = _entity(nlu, "facility")
+    # Someone trapped after a report of a dark stairwell is in a lift: another matter.
+    facility = _entity(nlu, "facility") or DANGER_FACILITY.get(str(danger))
     if facility is not None and ticket.facility is not None and facility != ticket.facility:
         return None
     number = _entity(nlu, "building")

@@ -126,6 +126,8 @@ PERSONAL_DANGERS = ("violence", "medical")
 #: Dangers that are repairs (LABELING.md's emergencies): reported as happening now, they make
 #: an emergency repair even when the model read the message as chatter ("救命 我被困在电梯里了").
 REPAIR_DANGERS = ("trapped", "fire", "gas")
+#: The facility a repair danger is about: someone trapped is in a lift, a gas smell is gas.
+DANGER_FACILITY = {"trapped": "lift", "gas": "gas"}
 
 #: The unit in a ticket's location, as `location_of` writes it ("5号楼3单元…").
 _UNIT_IN_LOCATION = re.compile(r"号楼(\d+)单元")
@@ -235,6 +237,8 @@ def handle_intent(
     if danger in PERSONAL_DANGERS or (danger and category == "repair"):
         # People in danger now: minutes, not hours, and whom to call meanwhile.
         urgency = "emergency"
+    if facility is None and category == "repair":
+        facility = DANGER_FACILITY.get(str(danger))  # 有人困在里面了: a lift
     tier = nlu.get("tier") if category == "dispute" else None
     if category == "dispute" and tier is None:
         tier = "small"

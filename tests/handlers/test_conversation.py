@@ -174,6 +174,12 @@ def test_an_addition_that_says_people_are_in_danger_makes_the_ticket_an_emergenc
         "【紧急】工单 #128 居民补充：里面有人被困住了！！快点")
     assert reply.render(128) == ("@王阿姨 已补充到工单 #128（紧急，已优先派单；情况危急请先拨打"
                                  " 119 火警、120 急救或 110 报警）。")
+    # Someone trapped after a report of a dark stairwell is in a lift: another matter.
+    dark = replace(stopped, text="楼道灯不亮", facility="light")
+    trapped, understood = said("有人困在里面了", "repair_request", 0.6, **group)
+    other = converse(trapped, {**understood, "danger": "trapped"}, memory, last_ticket=dark)
+    assert other.outcome == "ticket_created" and other.create.urgency == "emergency"
+    assert other.create.facility == "lift"
     # A fight during a repair, or a fire during a dispute, is another matter.
     fight, understood = said("有人拿刀砍人了", "repair_request", 0.7, **group)
     other = converse(fight, {**understood, "danger": "violence"}, memory, last_ticket=stopped)
