@@ -54,6 +54,7 @@ from handlers.intents import (
     REPAIR_DANGERS,
     building_of,
     location_of,
+    made_emergency,
 )
 from handlers.messages import TICKET_INTENTS, handle_message
 from handlers.ticket_commands import CATEGORY_INTENT
@@ -423,11 +424,11 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         where = location_of(nlu, building.number if building else None)
         fields["location"] = where
     seconds = int((ctx.now - ticket.created_at).total_seconds())
-    made_emergency = ""
+    emergency_why = ""
     sends: list[Send]
     if danger is not None and ticket.urgency != "emergency":
-        fields, sends = _made_emergency(ctx, ticket, text, fields, where)
-        made_emergency = texts.WHY_MADE_EMERGENCY.format(
+        fields, sends = made_emergency(ctx, ticket, text, fields, where)
+        emergency_why = texts.WHY_MADE_EMERGENCY.format(
             danger=texts.DANGER_NAMES.get(str(danger), "危险"))
     else:
         sends = []
@@ -442,7 +443,7 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         "supplemented",
         texts.WHY_SUPPLEMENTED.format(sender=_sender(ctx), ticket=ticket.id,
                                       seconds=max(0, seconds), text=texts.excerpt(text, 60))
-        + made_emergency,
+        + emergency_why,
         changes=[ChangeTicket(ticket.id, "supplemented",
                               texts.EVENT_SUPPLEMENTED.format(text=text),
                               expect_status=OPEN_STATUSES, fields=fields)],
@@ -492,32 +493,6 @@ def _correction(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketV
     decision.reason = texts.WHY_CORRECTED.format(
         sender=_sender(ctx), ticket=ticket.id, building=name) + "；" + decision.reason
     return _remember(decision, ctx, nlu, live, words)
-
-
-def _made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],
-                    where: str) -> tuple[dict[str, Any], list[Send]]:
-    """An addition saying people are in danger now ("电梯停了" then "里面有人被困住了"): the
-    ticket's fields as an emergency, with the street's emergency deadlines where they come
-    sooner; its holder told so, and the resident, wherever they wrote, whom to call."""
-    accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
-        ticket.category, "emergency", ctx.now)
-    fields = {**fields, "urgency": "emergency"}
-    if ticket.status in ("new", "reopened") and (
-            ticket.accept_due_at is None or accept_due < ticket.accept_due_at):
-        fields["accept_due_at"] = accept_due
-    if ticket.resolve_due_at is None or resolve_due < ticket.resolve_due_at:
-        fields["resolve_due_at"] = resolve_due
-    sends: list[Send] = []
-    if ticket.assignee_id is not None:
-        sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_EMERGENCY_TASK, {
-            "text": text, "where": where or "未注明",
-            "accept_due": texts.when(fields.get("accept_due_at", ticket.accept_due_at)),
-            "resolve_due": texts.when(fields.get("resolve_due_at", ticket.resolve_due_at))},
-            ticket_id=ticket.id, key="supplement"))
-    sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED_EMERGENCY, {
-        "reporter": ctx.message.sender_name or "您", "urgency_note": texts.EMERGENCY_NOTE},
-        ticket_id=ticket.id, key="reply"))
-    return fields, sends
 
 
 def _bare(text: str) -> str:

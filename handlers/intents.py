@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.decisions import (
     NEW_TICKET,
+    ChangeTicket,
     Context,
     CreateTicket,
     Decision,
@@ -22,7 +23,7 @@ from domain.decisions import (
     ToSender,
     ignore,
 )
-from domain.tickets import INTENT_CATEGORY, TicketView
+from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts, volunteers
 from handlers.routing import route
 from handlers.similarity import THRESHOLD as SIMILAR
@@ -128,6 +129,51 @@ PERSONAL_DANGERS = ("violence", "medical")
 REPAIR_DANGERS = ("trapped", "fire", "gas")
 #: The facility a repair danger is about: someone trapped is in a lift, a gas smell is gas.
 DANGER_FACILITY = {"trapped": "lift", "gas": "gas"}
+
+def made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],
+                    where: str) -> tuple[dict[str, Any], list[Send]]:
+    """Words saying people are in danger now about an open ticket that is not yet an
+    emergency (an addition: "电梯停了" then "里面有人被困住了"; another resident's report of
+    the same lift, "电梯里有人被困"): the ticket's fields as an emergency, with the street's emergency deadlines where they come
+    sooner; its holder told so, and the resident, wherever they wrote, whom to call."""
+    accept_due, resolve_due = ctx.org.sla_for(ticket.building_id).deadlines(
+        ticket.category, "emergency", ctx.now)
+    fields = {**fields, "urgency": "emergency"}
+    if ticket.status in ("new", "reopened") and (
+            ticket.accept_due_at is None or accept_due < ticket.accept_due_at):
+        fields["accept_due_at"] = accept_due
+    if ticket.resolve_due_at is None or resolve_due < ticket.resolve_due_at:
+        fields["resolve_due_at"] = resolve_due
+    sends: list[Send] = []
+    if ticket.assignee_id is not None:
+        sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_EMERGENCY_TASK, {
+            "text": text, "where": where or "未注明",
+            "accept_due": texts.when(fields.get("accept_due_at", ticket.accept_due_at)),
+            "resolve_due": texts.when(fields.get("resolve_due_at", ticket.resolve_due_at))},
+            ticket_id=ticket.id, key="supplement"))
+    sends.append(Send(_reply_to(ctx), texts.TICKET_SUPPLEMENTED_EMERGENCY, {
+        "reporter": ctx.message.sender_name or "您", "urgency_note": texts.EMERGENCY_NOTE},
+        ticket_id=ticket.id, key="reply"))
+    return fields, sends
+
+
+def _emergency_now(ctx: Context, nlu: dict[str, Any], existing: TicketView, reported: str,
+                   own: bool, where: str, why: str) -> Decision:
+    """A report that people are in danger now about a matter already open as an ordinary
+    ticket (电梯停了, then 电梯里有人被困): that ticket becomes an emergency, its holder told
+    at once, and a resident other than its reporter follows it."""
+    fields, sends = made_emergency(ctx, existing, reported, {}, where)
+    danger = texts.DANGER_NAMES.get(str(nlu.get("danger")), "危险")
+    return Decision(
+        outcome="already_reported" if own else "followed",
+        reason=why + texts.WHY_MADE_EMERGENCY.format(danger=danger),
+        follow=None if own else Follow(existing.id, ctx.message.text),
+        changes=[ChangeTicket(existing.id, "supplemented",
+                              texts.EVENT_SUPPLEMENTED.format(text=reported),
+                              expect_status=OPEN_STATUSES, fields=fields)],
+        sends=sends, nlu=nlu,
+    )
+
 
 #: The unit in a ticket's location, as `location_of` writes it ("5号楼3单元…").
 _UNIT_IN_LOCATION = re.compile(r"号楼(\d+)单元")
@@ -265,8 +311,15 @@ def handle_intent(
         why_similar = ("" if score is None else texts.WHY_SIMILAR_WORDS.format(
             score=score, threshold=SIMILAR))
         status = texts.STATUS_NAMES[existing.status]
-        if (existing.reporter_channel, existing.reporter_id) == (message.channel,
-                                                                 message.sender_id):
+        own = (existing.reporter_channel, existing.reporter_id) == (message.channel,
+                                                                   message.sender_id)
+        if urgency == "emergency" and existing.urgency != "emergency":
+            return _emergency_now(ctx, nlu, existing, reported, own,
+                                  existing.location or building_name,
+                                  (texts.WHY_ALREADY_YOURS if own else texts.WHY_FOLLOWED).format(
+                                      understood=understood, building=building_name,
+                                      ticket=existing.id) + why_similar)
+        if own:
             # Their own ticket, said again (or asked after): they already hear of it.
             return Decision(
                 outcome="already_reported",

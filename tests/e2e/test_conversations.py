@@ -291,3 +291,24 @@ async def test_progress_asked_and_a_matter_taken_back_in_words_open_nothing(esta
     messages = (await spine.api("/api/v1/messages"))["messages"]
     assert any(f"请回复“撤销 {ticket['id']}”撤销" in post for post in posts), [
         (m["text"], m.get("decision")) for m in messages]
+
+
+async def test_a_neighbour_saying_someone_is_trapped_makes_the_lift_ticket_an_emergency(
+        estate: Spine):
+    spine = estate
+    await spine.bridge_say("3号楼电梯又停了", sender="wxid_wang_a", name="王阿姨")
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert ticket["urgency"] == "normal"
+    clock_of(spine).ahead += timedelta(minutes=20)  # long after any addition of hers
+    await spine.bridge_say("电梯里有人被困住了！快来人", sender="wxid_li", name="李叔")
+    await spine.settle()
+    [ticket] = await tickets(spine)  # still one ticket, now an emergency
+    assert ticket["urgency"] == "emergency"
+    detail = await spine.api(f"/api/v1/tickets/{ticket['id']}")
+    assert detail["events"][-1]["text"] == "居民补充：电梯里有人被困住了！快来人"
+    lines = [p["text"]["content"] for p in spine.pushes() if p["msgtype"] == "text"]
+    assert any(line.startswith(f"【紧急】工单 #{ticket['id']} 居民补充：电梯里有人被困住了")
+               for line in lines)
+    posts = [p["text"] for p in spine.group_posts()]
+    assert any(post.startswith("@李叔") and "119" in post for post in posts)

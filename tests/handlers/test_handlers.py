@@ -146,6 +146,28 @@ def test_second_report_of_same_thing_follows_the_open_ticket():
     assert "#42" in d.sends[0].render(42)
 
 
+def test_someone_in_danger_on_a_matter_already_reported_makes_its_ticket_an_emergency():
+    trapped = {**nlu("repair_request", entities=[{"entity": "facility", "value": "lift"}],
+                     urgency="emergency"), "danger": "trapped"}
+    d = handle_message(ctx("电梯里有人被困住了！快来", sender="wxid_res2", name="李叔"), trapped,
+                       [ticket(id=42)])
+    assert d.outcome == "followed" and d.follow.ticket_id == 42 and d.create is None
+    [change] = d.changes
+    assert change.ticket_id == 42 and change.fields["urgency"] == "emergency"
+    assert change.fields["accept_due_at"] == NOW + timedelta(minutes=10)  # not 2 hours
+    task, reply = d.sends
+    assert task.to == ToPerson(WORKER) and task.render(42).startswith(
+        "【紧急】工单 #42 居民补充：电梯里有人被困住了！快来\n地点：3号楼\n已改为紧急")
+    assert "119" in reply.render(42) and "工单改为紧急" in d.reason
+    # the reporter saying so follows nothing, and the ticket becomes an emergency all the same
+    own = handle_message(ctx("电梯里有人被困住了！快来"), trapped, [ticket(id=42)])
+    assert own.follow is None and own.changes[0].fields["urgency"] == "emergency"
+    # already an emergency: followed as before
+    again = handle_message(ctx("电梯里有人被困住了！快来", sender="wxid_res2", name="李叔"), trapped,
+                           [ticket(id=42, urgency="emergency")])
+    assert again.outcome == "followed" and not again.changes
+
+
 def test_the_reporter_saying_it_again_hears_of_their_own_ticket_and_follows_nothing():
     open_ticket = ticket(id=42, status="accepted")  # reported by wxid_res1 王阿姨
     d = handle_message(ctx("电梯到底什么时候修好啊 都一天了"),
