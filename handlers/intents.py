@@ -157,6 +157,22 @@ def made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str
     return fields, sends
 
 
+def _new_place_for_holder(nlu: dict[str, Any], existing: TicketView,
+                          building_number: str | None, reported: str) -> list[Send]:
+    """A neighbour's report of the same matter that says where the ticket does not (a room,
+    a floor, a unit: 502室也漏水了) is a place the holder needs to go: they are told. The
+    same matter said again without a new place is only counted."""
+    said = [(_of_place(nlu, place), suffix)
+            for place, suffix in (("unit", "单元"), ("room", "室"), ("floor", "楼"))]
+    known = existing.location or ""
+    if existing.assignee_id is None or all(
+            not value or f"{value}{suffix}" in known for value, suffix in said):
+        return []
+    where = location_of(nlu, building_number)
+    return [Send(ToPerson(existing.assignee_id), texts.FOLLOWER_PLACE_TASK,
+                 {"text": reported, "where": where}, ticket_id=existing.id, key="supplement")]
+
+
 def _emergency_now(ctx: Context, nlu: dict[str, Any], existing: TicketView, reported: str,
                    own: bool, where: str, why: str) -> Decision:
     """A report that people are in danger now about a matter already open as an ordinary
@@ -338,7 +354,8 @@ def handle_intent(
             follow=Follow(existing.id, message.text),
             sends=[_reply(ctx, texts.TICKET_FOLLOWED,
                           {"reporter": reporter, "status": status},
-                          ticket_id=existing.id, key="reply")],
+                          ticket_id=existing.id, key="reply"),
+                   *_new_place_for_holder(nlu, existing, building_number, reported)],
             nlu=nlu,
         )
 

@@ -875,6 +875,7 @@ HOME_UNKNOWN = "没有找到{building}，请再说一次楼号（例如“5号�
 HOME_REMEMBERED = "已记住您住{building}，下次不用再说楼号。"
 #: To whoever holds a ticket, when its reporter added a few words to it a moment later.
 TICKET_SUPPLEMENT_TASK = "工单 #{id} 居民补充：{text}\n地点：{where}"
+FOLLOWER_PLACE_TASK = "工单 #{id} 又有居民反映，地点不同：{text}\n地点：{where}"
 TICKET_SUPPLEMENTED = "已补充到工单 #{id}。"
 # A supplement that says people are in danger now ("里面有人被困住了"): the ticket becomes an
 # emergency, its holder is told so and the resident hears whom to call meanwhile.

@@ -168,6 +168,23 @@ def test_someone_in_danger_on_a_matter_already_reported_makes_its_ticket_an_emer
     assert again.outcome == "followed" and not again.changes
 
 
+def test_a_neighbour_naming_a_new_place_for_the_same_matter_is_pushed_to_the_holder():
+    leak = ticket(id=42, facility="water_pipe", location="3号楼2单元301室", text="301水管漏水")
+    pipe = {"entity": "facility", "value": "water_pipe"}
+    d = handle_message(ctx("502室也漏水了", sender="wxid_res2", name="李叔"), nlu(
+        "repair_request", entities=[pipe, {"entity": "room", "value": "502"}]), [leak])
+    assert d.outcome == "followed"
+    [push] = [s for s in d.sends if s.to == ToPerson(WORKER)]
+    assert push.render(42) == "工单 #42 又有居民反映，地点不同：502室也漏水了\n地点：3号楼502室"
+    # the same place again, or no place at all, is only counted
+    for text, entities in (("301也在漏", [pipe, {"entity": "room", "value": "301"}]),
+                           ("水管又漏水了", [pipe])):
+        same = handle_message(ctx(text, sender="wxid_res2", name="李叔"),
+                              nlu("repair_request", entities=entities), [leak])
+        assert same.outcome == "followed"
+        assert not [s for s in same.sends if s.to == ToPerson(WORKER)]
+
+
 def test_the_reporter_saying_it_again_hears_of_their_own_ticket_and_follows_nothing():
     open_ticket = ticket(id=42, status="accepted")  # reported by wxid_res1 王阿姨
     d = handle_message(ctx("电梯到底什么时候修好啊 都一天了"),
