@@ -132,7 +132,7 @@ async def monthly(request: web.Request) -> web.StreamResponse:
         async with runtime.sessions() as session:
             review = await monthly_review(session, org, month, scope, now, street_id,
                                           place=place_of(viewer, org))
-    standalone = params.query_choices(q, "standalone", ("0", "1")) == "1"
+    standalone = params.query_choice(q, "standalone", ("0", "1")) == "1"
     return await respond(review, chosen, standalone)
 
 

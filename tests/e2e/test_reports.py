@@ -280,6 +280,9 @@ async def test_the_review_as_csv_html_and_pdf(estate: Estate, db_url: str) -> No
     kept = await (await estate.get(
         "/api/v1/reports/monthly?month=2025-11&format=html&standalone=1")).text()
     assert "<style>" in kept and "/static/report.css" not in kept
+    both = await estate.client.get(
+        "/api/v1/reports/monthly?month=2025-11&format=html&standalone=0,1", headers=AUTH)
+    assert both.status == 400 and "standalone must be one of 0, 1" in await both.text()
 
     if "sqlite" not in db_url:
         return  # the PDF is the same on both databases; read it once
