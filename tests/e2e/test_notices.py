@@ -217,14 +217,34 @@ async def test_only_captains_send_notices_and_read_receipts(estate: Spine):
     assert robot(estate, "key-b3") == [] and posted(estate, "b4@chatroom") == []
 
 
+class HeldClock:
+    """The rate limiter's clock, held still until released, then running on from where it
+    was held: however long a busy machine takes over the burst, no window ends in it."""
+
+    def __init__(self) -> None:
+        self.held: float | None = time.monotonic()
+        self.released_at = 0.0
+
+    def release(self) -> None:
+        self.released_at = time.monotonic()
+
+    def __call__(self) -> float:
+        assert self.held is not None
+        if not self.released_at:
+            return self.held
+        return self.held + time.monotonic() - self.released_at
+
+
 async def test_fifty_notices_in_a_burst_keep_to_the_robots_rate(estate: Spine):
     limit, window = 20, 2.0
-    estate.runtime.outbox.robot_limiter = MemoryRateLimiter(limit, window)
+    clock = HeldClock()
+    estate.runtime.outbox.robot_limiter = MemoryRateLimiter(limit, window, clock=clock)
     for n in range(1, 51):
         response = await estate.staff_say("lilz", f"通知 第{n}号：楼道粉刷安排")
         assert response.status == 200
     await estate.settle()
-    assert limit <= len(robot(estate, "key-b5")) < 50  # the rest wait for the window
+    assert len(robot(estate, "key-b5")) == limit  # the rest wait for the window
+    clock.release()
 
     deadline = time.monotonic() + 20
     while len(robot(estate, "key-b5")) < 50 and time.monotonic() < deadline:
@@ -236,9 +256,9 @@ async def test_fifty_notices_in_a_burst_keep_to_the_robots_rate(estate: Spine):
     at = [m["at"] for m in estate.wecom.delivered if m["query"].get("key") == "key-b5"]
     # No `limit` + 1 calls within one window (a little slack for the clocks' rates).
     assert all(at[i + limit] - at[i] >= window - 0.01 for i in range(len(at) - limit))
-    # And not held back much longer than the windows need (50 sends need a little over two
-    # windows; the bound leaves room for a busy machine).
-    assert at[-1] - at[0] < 6 * window
+    # And not held back much longer than the windows need (the 30 sends after the burst
+    # need two windows; the bound leaves room for a busy machine).
+    assert at[-1] - at[limit - 1] < 5 * window
     assert len(posted(estate, "b5@chatroom")) == 50  # the bridge has no such limit
     async with estate.runtime.sessions() as session:
         rows = (await session.execute(select(OutboxMessage).where(
