@@ -62,6 +62,7 @@ from handlers.messages import takes_back
 from handlers.open311 import CHANNEL as OPEN311_CHANNEL
 from handlers.open311 import understood as understood_report
 from handlers.quotes import reply_of
+from nlu import matters
 from nlu.traditional import to_simplified
 from storage import conversations
 from storage import tickets as ticket_queries
@@ -299,6 +300,11 @@ class Processor:
                 read_as = to_simplified(words)
                 if read_as != words:  # 明天幾點停水: the handlers read it as 明天几点停水
                     prepared.nlu = {**prepared.nlu, "read_as": read_as}
+                # 电梯坏了，楼道灯也不亮: two matters, each read on its own (nlu.matters)
+                several = None if command is not None or report else await matters.read(
+                    lambda part: parse_text(parser, part), words, nlu)
+                if several is not None:
+                    prepared.nlu = {**prepared.nlu, "matters": several}
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)
@@ -518,6 +524,9 @@ class Processor:
         audit = decision.audit()
         if applied.ticket_id is not None:
             audit["ticket_id"] = applied.ticket_id
+        for other, made in zip(audit.get("more", ()), applied.more, strict=True):
+            if made.ticket_id is not None:
+                other["ticket_id"] = made.ticket_id
         record = {"record_id": claim.id, "record_decision": audit}
         if audits is not None:
             audits.append(record)
@@ -829,6 +838,8 @@ class _BatchTickets:
     def after(self, decision: Decision, prepared: Prepared) -> None:
         """Forget what `decision` changed: the building where it opened or joined a ticket,
         and each ticket it joined or changed, with the buildings whose open tickets hold it."""
+        for other in decision.more:  # the message's other matters
+            self.after(other, prepared)
         if decision.create is not None and decision.create.building_id is not None:
             self._open.pop(decision.create.building_id, None)
         touched = {change.ticket_id for change in decision.changes}

@@ -8,7 +8,7 @@ A decision's messages get outbox rows keyed by where the decision came from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,8 @@ class Applied:
 
     ticket_id: int | None = None
     notice_id: int | None = None
+    #: What applying the decisions of the message's other matters made (`Decision.more`).
+    more: tuple[Applied, ...] = ()
 
     @property
     def touched_ticket(self) -> int | None:
@@ -140,11 +142,16 @@ class DecisionWriter:
                 inbound_id=origin.source_message_id,
                 ticket_id=review.ticket_id or ticket_id,
             )
+        # The message's other matters: tickets of their own, made from no message of their
+        # own (a ticket's message makes one ticket), their sends keyed apart.
+        more = [await self.apply(session, other, replace(
+            origin, key=f"{origin.key}:matter{number}", source_message_id=None), org, writes)
+            for number, other in enumerate(decision.more, start=2)]
         if pending is None:
             await writes.flush(session)
         touched = ticket_id or (decision.follow.ticket_id if decision.follow else None) or (
             decision.changes[0].ticket_id if decision.changes else None)
-        return Applied(ticket_id=touched, notice_id=notice_id)
+        return Applied(ticket_id=touched, notice_id=notice_id, more=tuple(more))
 
     # -- tickets ----------------------------------------------------------------------------
 

@@ -297,6 +297,9 @@ class Decision:
     photos: AttachPhotos | None = None
     # What gridbot remembers of the sender from now on (domain.conversations).
     conversation: ConversationChange | None = None
+    # The other matters of the same message (电梯坏了，楼道灯也不亮), each decided as a
+    # message of its own and applied with this one; in each, NEW_TICKET is its own ticket.
+    more: list[Decision] = field(default_factory=list)
 
     def audit(self) -> dict[str, Any]:
         record: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
@@ -314,6 +317,8 @@ class Decision:
             }
             if self.nlu.get("read_as"):  # a text in traditional characters, as it was read
                 record["nlu"]["read_as"] = self.nlu["read_as"]
+        if self.more:
+            record["more"] = [other.audit() for other in self.more]
         return record
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from domain.decisions import (
@@ -18,7 +19,13 @@ from domain.decisions import (
 from domain.notices import NoticeView
 from domain.tickets import TicketView
 from handlers import texts
-from handlers.intents import _reply, handle_intent, own_open_ticket
+from handlers.intents import (
+    _reply,
+    building_of,
+    handle_intent,
+    own_open_ticket,
+    reported_building,
+)
 from handlers.notice_answers import look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
@@ -131,6 +138,30 @@ def handle_message(
     return decision
 
 
+def _each_matter(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView],
+                 notices: Sequence[NoticeView]) -> Decision:
+    """A message of several matters (the shell's `matters`: 电梯坏了，楼道灯也不亮) decided
+    matter by matter, each as a message of its own words, in the building the message
+    names when the matter names none; the first decision carries the others (`more`). A
+    message whose building is not known yet is one matter: its building is asked once."""
+    matters = nlu.get("matters") or ()
+    if len(matters) < 2 or building_of(ctx, nlu) is None:
+        return handle_intent(ctx, nlu, open_tickets)
+    named = reported_building(nlu)
+    decisions = []
+    for matter in matters:
+        own = dict(matter)
+        entities = list(own.get("entities") or ())
+        if named is not None and not any(e.get("entity") == "building" for e in entities):
+            own["entities"] = [{"entity": "building", "value": named}, *entities]
+        alone = replace(ctx, message=replace(ctx.message, text=str(own.get("text", ""))))
+        decisions.append(_decide(alone, own, open_tickets, notices))
+    first, *others = decisions
+    first.reason = texts.WHY_SEVERAL_MATTERS.format(count=len(decisions)) + first.reason
+    first.more = others
+    return first
+
+
 def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView],
             notices: Sequence[NoticeView]) -> Decision:
     message = ctx.message
@@ -146,7 +177,7 @@ def _decide(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView
                         sends=[Send(ToSender(message.channel, message.sender_id,
                                              message.chat_id), texts.STAFF_TALK)], nlu=nlu)
     if intent in TICKET_INTENTS:
-        return handle_intent(ctx, nlu, open_tickets)
+        return _each_matter(ctx, nlu, open_tickets, notices)
     looked = look_up(ctx, nlu, notices)  # a question a recent notice answers
     if looked.answer is not None:
         return looked.answer

@@ -484,6 +484,7 @@ WHY_STAFF_TALK = ("{understood}，但这是工作人员在企业微信里的留�
 WHY_MADE_EMERGENCY = "；补充说{danger}，工单改为紧急"
 WHY_HELP = "{understood}，对网格小助手说话但没有需要立单的事，回复了使用说明"
 WHY_ASK_BUILDING = "{understood}，但群不是已登记的楼组群，文字里也没有已知的楼号，已询问几号楼"
+WHY_SEVERAL_MATTERS = "一条消息说了{count}件事，每件分别处理。第1件："
 WHY_FOLLOWED = "{understood}，{building}已有同类未办结工单 #{ticket}，把反映人加为关注"
 WHY_ALREADY_YOURS = "{understood}，{building}已有同类未办结工单 #{ticket}，正是此人反映的，告诉其进度"
 WHY_WITHDRAWAL_HINT = "{understood}，说的是不用了，此人的工单 #{ticket} 仍在办：提示用“撤销 {ticket}”撤销"

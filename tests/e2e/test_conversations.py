@@ -312,3 +312,29 @@ async def test_a_neighbour_saying_someone_is_trapped_makes_the_lift_ticket_an_em
                for line in lines)
     posts = [p["text"] for p in spine.group_posts()]
     assert any(post.startswith("@李叔") and "119" in post for post in posts)
+
+
+async def test_a_message_of_three_matters_makes_three_tickets_once(estate: Spine):
+    spine = estate
+    said = "3号楼电梯坏了，垃圾也没人清，还有楼下阿婆需要人帮忙买菜"
+    for _ in range(2):  # the bridge sends it again: the same message, nothing doubled
+        response = await spine.bridge_say(said, msg_id="three-matters")
+        assert response.status == 200
+    await spine.settle()
+    made = sorted(await tickets(spine), key=lambda t: t["id"])
+    assert [(t["category"], t["text"], t["building"]) for t in made] == [
+        ("repair", "3号楼电梯坏了", "3"), ("complaint", "垃圾也没人清", "3"),
+        ("wish", "还有楼下阿婆需要人帮忙买菜", "3")]
+    # each answered in the group with its own number, each pushed to the grid's worker
+    posts = [p["text"] for p in spine.group_posts()]
+    for ticket in made:
+        assert sum(f"#{ticket['id']}" in post and post.startswith("@王阿姨") for post in posts) == 1
+    pushed = " ".join(str(p) for p in spine.pushes() if p.get("touser") == "zhangwg")
+    assert all(f"#{ticket['id']}" in pushed for ticket in made)
+    # the admin sees one message, and why it made three tickets
+    [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]
+                 if m["text"] == said]
+    decision = message["decision"]
+    assert decision["reason"].startswith("一条消息说了3件事")
+    assert [decision["ticket_id"], *(m["ticket_id"] for m in decision["more"])] == [
+        t["id"] for t in made]
