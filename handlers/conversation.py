@@ -167,7 +167,8 @@ def answer_buildings(ctx: Context, nlu: dict[str, Any], memory: Memory,
     the sender's remembered one."""
     live = memory.live(ctx.now)
     found: set[int] = set()
-    understood = [nlu, joined_nlu]
+    # each matter of a message of several (3号楼电梯坏了，5号楼垃圾没人清) names its own
+    understood = [nlu, joined_nlu, *nlu.get("matters", ())]
     if live.pending is not None:
         understood.append(live.pending.nlu)
         number = _named_building(ctx, nlu, _ANSWER)

@@ -141,19 +141,23 @@ def handle_message(
 def _each_matter(ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView],
                  notices: Sequence[NoticeView]) -> Decision:
     """A message of several matters (the shell's `matters`: 电梯坏了，楼道灯也不亮) decided
-    matter by matter, each as a message of its own words, in the building the message
-    names when the matter names none; the first decision carries the others (`more`). A
-    message whose building is not known yet is one matter: its building is asked once."""
+    matter by matter, each as a message of its own words; the first decision carries the
+    others (`more`). A matter that names no building is in the one the matter before it
+    named, else the group's, else the one the message names ("电梯坏了，5号楼垃圾没人清"
+    in 3号楼's group: the lift is 3号楼's). A message whose building is not known yet is one
+    matter: its building is asked once."""
     matters = nlu.get("matters") or ()
     if len(matters) < 2 or building_of(ctx, nlu) is None:
         return handle_intent(ctx, nlu, open_tickets)
-    named = reported_building(nlu)
+    before = None if ctx.building_id is not None else reported_building(nlu)
     decisions = []
     for matter in matters:
         own = dict(matter)
-        entities = list(own.get("entities") or ())
-        if named is not None and not any(e.get("entity") == "building" for e in entities):
-            own["entities"] = [{"entity": "building", "value": named}, *entities]
+        named = reported_building(own)
+        if named is None and before is not None:
+            own["entities"] = [{"entity": "building", "value": before},
+                               *(own.get("entities") or ())]
+        before = named or before
         alone = replace(ctx, message=replace(ctx.message, text=str(own.get("text", ""))))
         decisions.append(_decide(alone, own, open_tickets, notices))
     first, *others = decisions

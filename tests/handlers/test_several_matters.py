@@ -63,3 +63,17 @@ def test_a_message_whose_building_is_not_known_is_one_matter_asking_for_it_once(
         matter("电梯坏了", "repair_request", LIFT), matter("垃圾也没人清", "complaint"),
         building=None))
     assert d.outcome == "asked_building" and not d.more and len(d.sends) == 1
+
+
+def test_the_buildings_each_matter_names_are_read_and_locked_for_the_message():
+    from domain.conversations import Memory
+    from handlers.conversation import answer_buildings, key_of
+
+    here = ctx("电梯坏了，5号楼垃圾没人清")  # in 3号楼's group: the lift is 3号楼's
+    understood = {**nlu("repair_request", 0.9, [LIFT, {"entity": "building", "value": "5"}]),
+                  "matters": [
+        matter("电梯坏了", "repair_request", LIFT),
+        matter("5号楼垃圾没人清", "complaint", {"entity": "building", "value": "5"})]}
+    assert answer_buildings(here, understood, Memory(key_of(here))) == {10, 11}
+    d = handle_message(here, understood)
+    assert [x.create.building_id for x in (d, *d.more)] == [10, 11]
