@@ -21,35 +21,55 @@ def test_clauses_are_cut_at_punctuation_and_spaces_without_a_lone_mention():
     assert matters.clauses("@网格小助手\u2005电梯坏了！！楼道灯也不亮 。") == ["电梯坏了", "楼道灯也不亮"]
 
 
-def test_sure_matters_of_another_kind_or_facility_are_apart_and_the_rest_goes_with_them():
+def test_a_sure_clause_of_another_kind_starts_another_matter_and_the_rest_goes_with_one():
     assert matters.group([
         ("3号楼", said("none", 0.6)),  # before any matter: with the first
-        ("电梯坏了", said("repair_request", facility="lift")),
+        ("电梯坏了", said("repair_request", 0.85, facility="lift")),
         ("我妈下不了楼", said("none", 0.59)),  # goes with the matter before it
         ("垃圾也没人清", said("complaint")),
-        ("电梯里还很臭", said("repair_request", 0.9)),  # the lift again: names no other
-        ("楼道灯也不亮", said("repair_request", facility="light")),
-        ("谁能帮忙买点菜", said("micro_wish", 0.7)),  # not sure enough to be apart
-    ]) == ["3号楼，电梯坏了，我妈下不了楼，电梯里还很臭", "垃圾也没人清",
-           "楼道灯也不亮，谁能帮忙买点菜"]
-    # two complaints that name no facility are one matter
-    assert matters.group([("楼上天天半夜吵", said("complaint")),
-                          ("楼道里堆满了杂物", said("complaint"))]) == ["楼上天天半夜吵，楼道里堆满了杂物"]
+        ("电梯里还很臭", said("repair_request", facility="lift")),  # more of the lift
+        ("楼道灯也不亮", said("repair_request", facility="light")),  # two repairs are one
+        ("谁能帮忙买点菜", said("micro_wish", 0.85)),  # not sure enough to be apart
+        ("有没有人能帮我扛米上楼", said("micro_wish")),
+    ]) == ["3号楼，电梯坏了，我妈下不了楼，电梯里还很臭，楼道灯也不亮", "垃圾也没人清，谁能帮忙买点菜",
+           "有没有人能帮我扛米上楼"]
+
+
+@pytest.mark.parametrize("clauses", [
+    # two complaints are one matter
+    [("楼上天天半夜吵", said("complaint")), ("楼道里堆满了杂物", said("complaint"))],
+    # what follows from a matter, or that nobody handles it, is no other matter
+    [("垃圾桶坏了", said("repair_request", facility="door")), ("垃圾洒一地", said("complaint"))],
+    [("有人在池塘里洗拖把", said("complaint")), ("水都黑了", said("repair_request"))],
+    [("电梯坏了", said("repair_request", facility="lift")), ("物业也不管", said("complaint"))],
+    # a repair naming nothing broken starts nothing
+    [("下雨出不了门", said("repair_request")), ("谁能帮忙送一点上去", said("micro_wish"))],
+])
+def test_one_matter_in_several_clauses_stays_one(clauses):
+    assert len(matters.group(clauses)) <= 1
+
+
+def test_a_dispute_is_a_story_read_whole():
+    assert matters.group([("对门天天把垃圾袋放门口", said("complaint")),
+                          ("我说了她一句", said("dispute")), ("她就骂人", said("none", 0.5))]) == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("3号楼电梯坏了，垃圾也没人清，还有楼下阿婆需要人帮忙买菜",
      [("3号楼电梯坏了", "repair_request"), ("垃圾也没人清", "complaint"),
       ("还有楼下阿婆需要人帮忙买菜", "micro_wish")]),
-    ("电梯又坏了，楼道灯也不亮", [("电梯又坏了", "repair_request"), ("楼道灯也不亮", "repair_request")]),
     ("5号楼门口的路灯不亮，垃圾桶也满了没人倒",
      [("5号楼门口的路灯不亮", "repair_request"), ("垃圾桶也满了没人倒", "complaint")]),
+    ("电梯坏了，我妈腿脚不好下不了楼，谁能帮忙买点菜",
+     [("电梯坏了，我妈腿脚不好下不了楼", "repair_request"), ("谁能帮忙买点菜", "micro_wish")]),
     # one matter said in several clauses, or again, or with chatter, stays whole
+    ("电梯又坏了，楼道灯也不亮", None),
     ("楼道灯坏了好几天了，晚上很黑，老人走路容易摔", None),
     ("今天天气不错，电梯坏了", None),
     ("电梯坏了！！！电梯坏了！！！", None),
     ("3号楼 电梯坏了 快来修", None),
     ("今天天气不错，大家周末愉快", None),
+    ("楼下开店的把货堆在楼道里 说他两句就跟我急 差点动手", None),  # a dispute
 ])
 def test_what_the_model_makes_of_real_messages(model: IntentModel, text: str,
                                                expected: list[tuple[str, str]] | None) -> None:
@@ -65,8 +85,26 @@ def test_each_matter_has_its_own_danger(model: IntentModel) -> None:
     async def parse(words: str) -> dict[str, Any]:
         return model.parse(words)
 
-    text = "电梯坏了，有人被困在里面，楼道灯也不亮"
-    lift, light = asyncio.run(matters.read(parse, text, model.parse(text)))
+    text = "电梯坏了，有人被困在里面，楼道里垃圾也没人清"
+    lift, rubbish = asyncio.run(matters.read(parse, text, model.parse(text)))
     assert (lift["text"], lift["urgency"], lift["danger"]) == ("电梯坏了，有人被困在里面",
                                                                "emergency", "trapped")
-    assert (light["urgency"], light["danger"]) == ("normal", None)
+    assert (rubbish["intent"]["name"], rubbish["danger"]) == ("complaint", None)
+
+
+def test_the_packaged_examples_of_one_matter_are_hardly_ever_cut(model: IntentModel) -> None:
+    """Every example gridbot learnt from, and the held-out ones, is one matter: at most one
+    in a thousand may be cut up (one of 3,885 was when this was written)."""
+    from nlu.service import PACKAGED_DATA, PACKAGED_HELDOUT, load_rasa
+
+    async def parse(words: str) -> dict[str, Any]:
+        return model.parse(words)
+
+    async def cut() -> tuple[int, int]:
+        texts = [e.text for path in (PACKAGED_DATA, PACKAGED_HELDOUT)
+                 for e in load_rasa(path).examples]
+        found = [await matters.read(parse, t, model.parse(t)) for t in texts]
+        return sum(f is not None for f in found), len(texts)
+
+    several, total = asyncio.run(cut())
+    assert several <= total // 1000, (several, total)
