@@ -211,12 +211,14 @@ async def open_of_departments(session: AsyncSession,
 
 async def open_wishes(session: AsyncSession, grid_ids: Sequence[int],
                       limit: int = 20) -> list[TicketView]:
-    """The open micro-wishes of these grids, oldest first (心愿)."""
+    """The open micro-wishes of these grids, oldest first (心愿). A call for help of someone
+    in danger (我妈在家晕倒了, filed as an emergency wish for the grid worker) is nobody's to
+    claim, and not listed where a group reads it."""
     if not grid_ids:
         return []
     return await _views(session, _with_followers(select(*_TICKET_COLUMNS).where(
         Ticket.category == "wish", Ticket.grid_id.in_(grid_ids),
-        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.status.in_(OPEN_STATUSES), Ticket.urgency != "emergency",
     ).order_by(Ticket.id).limit(limit)))
 
 

@@ -147,6 +147,17 @@ async def test_a_wish_from_post_to_points_and_redemption(wishes: Spine):
     listing = spine.group_posts()[-1]["text"]
     assert "第1网格的微心愿（1件）" in listing and f"#{ticket_id}｜3号楼｜待认领" in listing
     assert "13812345678" not in listing
+    # A call for help of someone in danger is the worker's, and not listed in the group.
+    await spine.bridge_say("对门的独居老人晕倒了，叫不醒", sender="wxid_res3", name="周阿姨")
+    await spine.settle()
+    [help_ticket] = [t for t in (await spine.api("/api/v1/tickets?category=wish"))["tickets"]
+                     if t["id"] != ticket_id]
+    assert help_ticket["urgency"] == "emergency" and help_ticket["assignee"] is not None
+    await spine.bridge_say("心愿", sender="wxid_res2", name="李叔")
+    await spine.settle()
+    listing = spine.group_posts()[-1]["text"]
+    assert "（1件）" in listing and f"#{help_ticket['id']}" not in listing
+    assert "晕倒" not in listing
 
     # A volunteer of the grid claims it in the group.
     await spine.bridge_say(f"认领 {ticket_id}", sender="wxid_liu", name="刘师傅")
