@@ -49,6 +49,12 @@ def test_the_cookie_is_secure_over_https_and_its_signature_covers_it() -> None:
     assert signer.read(value, 1_000_100) == session
     assert signer.read(value, 1_000_000 + 3600) is None  # expired
     assert Signer(b"t" * 32, 3600).read(value, 1_000_100) is None  # another secret
+    # the same signature spelt otherwise (the last character's two bits base64 drops) is
+    # not the cookie gridbot gave
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(value[-1])
+    respelt = value[:-1] + alphabet[last ^ 1]  # 43 characters hold 32 bytes: 2 bits spare
+    assert respelt != value and signer.read(respelt, 1_000_100) is None
     for settings, secure in ((Settings(public_url="https://grid.example.cn"), True),
                              (Settings(public_url="http://127.0.0.1:8080"), False)):
         response = web.Response()
