@@ -49,7 +49,7 @@ from domain.org import BuildingInfo
 from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
 from handlers.intents import (
-    DANGER_FACILITY,
+    DANGER_FACILITIES,
     PERSONAL_DANGERS,
     REPAIR_DANGERS,
     building_of,
@@ -398,10 +398,13 @@ def _addition(ctx: Context, nlu: dict[str, Any], live: Memory,
         return None  # a fight during a repair, a fire during a dispute: another matter
     if _bare(text) in _bare(ticket.text):
         return None  # the report said again: answered as a repeat, not added to itself
-    # Someone trapped after a report of a dark stairwell is in a lift: another matter.
-    facility = _entity(nlu, "facility") or DANGER_FACILITY.get(str(danger))
-    if facility is not None and ticket.facility is not None and facility != ticket.facility:
+    # Someone trapped after a report of a dark stairwell is in a lift: another matter (after
+    # a broken door, behind it: the same).
+    facility = _entity(nlu, "facility")
+    possible = (facility,) if facility is not None else DANGER_FACILITIES.get(str(danger), ())
+    if possible and ticket.facility is not None and ticket.facility not in possible:
         return None
+    facility = facility or (ticket.facility if ticket.facility in possible else None)
     number = _entity(nlu, "building")
     building = ctx.org.building(ticket.building_id) if ticket.building_id is not None else None
     if number is not None and (building is None or _find_building(ctx, number, live) != building):

@@ -127,8 +127,9 @@ PERSONAL_DANGERS = ("violence", "medical")
 #: Dangers that are repairs (LABELING.md's emergencies): reported as happening now, they make
 #: an emergency repair even when the model read the message as chatter ("救命 我被困在电梯里了").
 REPAIR_DANGERS = ("trapped", "fire", "gas")
-#: The facility a repair danger is about: someone trapped is in a lift, a gas smell is gas.
-DANGER_FACILITY = {"trapped": "lift", "gas": "gas"}
+#: The facilities a repair danger may be about, the likeliest first: someone trapped is in a
+#: lift or behind a door that will not open, a gas smell is gas.
+DANGER_FACILITIES = {"trapped": ("lift", "door"), "gas": ("gas",)}
 
 def made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],
                     where: str) -> tuple[dict[str, Any], list[Send]]:
@@ -300,7 +301,7 @@ def handle_intent(
         # People in danger now: minutes, not hours, and whom to call meanwhile.
         urgency = "emergency"
     if facility is None and category == "repair":
-        facility = DANGER_FACILITY.get(str(danger))  # 有人困在里面了: a lift
+        facility = DANGER_FACILITIES.get(str(danger), (None,))[0]  # 有人困在里面了: a lift
     tier = nlu.get("tier") if category == "dispute" else None
     if category == "dispute" and tier is None:
         tier = "small"

@@ -180,6 +180,10 @@ def test_an_addition_that_says_people_are_in_danger_makes_the_ticket_an_emergenc
     other = converse(trapped, {**understood, "danger": "trapped"}, memory, last_ticket=dark)
     assert other.outcome == "ticket_created" and other.create.urgency == "emergency"
     assert other.create.facility == "lift"
+    # after a door that will not open, someone trapped is behind it: an addition
+    door = replace(stopped, text="单元门的锁坏了打不开", facility="door")
+    behind = converse(trapped, {**understood, "danger": "trapped"}, memory, last_ticket=door)
+    assert behind.outcome == "supplemented" and behind.changes[0].fields["urgency"] == "emergency"
     # A fight during a repair, or a fire during a dispute, is another matter.
     fight, understood = said("有人拿刀砍人了", "repair_request", 0.7, **group)
     other = converse(fight, {**understood, "danger": "violence"}, memory, last_ticket=stopped)
