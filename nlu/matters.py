@@ -54,7 +54,6 @@ def clauses(text: str) -> list[str]:
 @dataclass
 class _Matter:
     intent: str
-    facility: str | None
     clauses: list[str] = field(default_factory=list)
 
 
@@ -100,11 +99,11 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]]) -> list[str]:
             if intent is None or (intent == "repair_request" and facility is None):
                 before.append(clause)
             else:
-                matters.append(_Matter(intent, facility, [*before, clause]))
+                matters.append(_Matter(intent, [*before, clause]))
             continue
         intent = _sure_matter(clause, parsed, SURE)
         if intent is not None and _another(matters, clause, intent, facility):
-            matters.append(_Matter(intent, facility, [clause]))
+            matters.append(_Matter(intent, [clause]))
             continue
         # more of a matter of its kind ("电梯里还很臭"), else of the one before it
         same = [m for m in matters if m.intent == intent]
