@@ -123,7 +123,7 @@ def _reply_to(ctx: Context) -> ToGroup | ToSender:
 #: Dangers to people that make any matter an emergency (a fight, someone collapsed); a fire,
 #: gas or someone trapped is one when reported as a repair (a complaint about a fire hazard
 #: is not).
-PERSONAL_DANGERS = ("violence", "medical")
+PERSONAL_DANGERS = ("violence", "medical", "self_harm")
 #: Dangers that are repairs (LABELING.md's emergencies): reported as happening now, they make
 #: an emergency repair even when the model read the message as chatter ("救命 我被困在电梯里了").
 REPAIR_DANGERS = ("trapped", "fire", "gas")
@@ -399,7 +399,12 @@ def handle_intent(
     else:
         urgency_note = (texts.EMERGENCY_NOTE if urgency == "emergency" else
                         texts.BIG_DISPUTE_NOTE if tier == "big" else "")
-        created = {"reporter": reporter, "received": texts.RECEIVED[category],
+        received = texts.RECEIVED[category]
+        if urgency == "emergency" and danger in texts.DANGER_FIRST:
+            # What to do first comes first; a fire is no "报修" to the one reporting it.
+            received = texts.DANGER_FIRST[danger] + texts.DANGER_RECEIVED
+            urgency_note = ""
+        created = {"reporter": reporter, "received": received,
                    "urgency_note": urgency_note, "handler": handler,
                    "deadline_note": f"办结时限 {texts.when(resolve_due)}"}
         if category == "dispute" and ctx.group_id is not None:

@@ -61,8 +61,9 @@ _TAKEN_FOR = {
     "trapped": ("repair_request", ("none", "complaint", "micro_wish")),
     "fire": ("repair_request", ("none",)),
     "gas": ("repair_request", ("none", "complaint", "micro_wish")),
-    "medical": ("micro_wish", ("none",)),
-    "violence": ("dispute", ("none",)),
+    "medical": ("micro_wish", ("none", "complaint", "repair_request")),
+    "self_harm": ("micro_wish", ("none", "complaint", "repair_request")),
+    "violence": ("dispute", ("none", "complaint")),
 }
 
 

@@ -286,6 +286,17 @@ RECEIVED = {
 MENTION = "@{reporter} "
 # An emergency's acknowledgement: dispatched first, and whom to call meanwhile.
 EMERGENCY_NOTE = "（紧急，已优先派单；情况危急请先拨打 119 火警、120 急救或 110 报警）"
+#: People in danger now: what to do first, said before anything about the ticket.
+DANGER_FIRST = {
+    "trapped": "请不要强行扒门，被困在电梯里请按警铃等待救援，情况危急请拨打 119！",
+    "fire": "请立即拨打 119 火警，并尽快离开！",
+    "gas": "请不要开关电器、不要点火，打开门窗后离开，并拨打 119 或燃气抢修电话！",
+    "medical": "请立即拨打 120 急救！",
+    "violence": "请立即拨打 110 报警，注意自身安全！",
+    "self_harm": "请立即拨打 110 或 120，尽量有人陪在身边！",
+}
+#: After what to do first: the ticket, whatever its category.
+DANGER_RECEIVED = "已收到并紧急派单"
 #: A big dispute (violence, threats, police, many households): what to do while it waits.
 BIG_DISPUTE_NOTE = "（如有人身危险，请先拨打 110 报警）"
 TICKET_CREATED = (
@@ -477,7 +488,8 @@ DANGER_TAKEN_FOR = {"repair_request": "报修", "micro_wish": "求助（交网�
 
 
 DANGER_NAMES = {"trapped": "有人被困", "fire": "着火冒烟", "gas": "燃气泄漏",
-                "violence": "有人动手或持械", "medical": "有人晕倒或受伤"}
+                "violence": "有人动手或持械", "medical": "有人晕倒或受伤",
+                "self_harm": "有人可能轻生"}
 WHY_CHATTER = "{understood}，不是需要立单的事，不回复"
 WHY_STAFF_TALK = ("{understood}，但这是工作人员在企业微信里的留言，不自动立单"
                   "（发现问题用“走访”登记），回复了用法")

@@ -154,19 +154,28 @@ def test_someone_trapped_is_an_emergency_repair_though_the_model_read_chatter():
         {"name": "none", "confidence": 0.8}, {"name": "repair_request", "confidence": 0.15}]))
     assert d.outcome == "ticket_created" and d.create.category == "repair"
     assert d.create.urgency == "emergency"
-    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+    # what to do first, before the ticket: no 报修 for someone trapped
+    assert d.sends[0].render(5).startswith(
+        "@王阿姨 请不要强行扒门，被困在电梯里请按警铃等待救援，情况危急请拨打 119！已收到并紧急派单，工单 #5。")
     assert "有人被困正在发生，按紧急报修立单" in d.reason
     assert d.review is not None  # an admin sees what the model missed
     calm = handle_message(ctx("今天天气不错"), nlu("none", 0.8))
     assert calm.outcome == "ignored"
 
 
-@pytest.mark.parametrize("intent,danger", [("complaint", "violence"), ("dispute", "violence"),
-                                           ("repair_request", "medical")])
-def test_people_in_danger_make_any_matter_an_emergency(intent, danger):
+@pytest.mark.parametrize("intent,danger,first,category", [
+    ("complaint", "violence", "请立即拨打 110 报警", "dispute"),
+    ("dispute", "violence", "请立即拨打 110 报警", "dispute"),
+    ("repair_request", "medical", "请立即拨打 120 急救", "wish"),
+    ("none", "self_harm", "请立即拨打 110 或 120", "wish"),
+    ("complaint", "self_harm", "请立即拨打 110 或 120", "wish"),
+])
+def test_people_in_danger_make_any_matter_an_emergency(intent, danger, first, category):
     d = handle_message(ctx("有人拿着刀在楼道里堵人"), nlu(intent, danger=danger, tier="big"))
-    assert d.create.urgency == "emergency"
-    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+    assert (d.create.category, d.create.urgency) == (category, "emergency")
+    assert d.create.assignee_id is not None  # someone holds it at once: no volunteer claims it
+    [reply] = [s for s in d.sends if s.key == "reply"]
+    assert first in reply.render(5).split("已收到")[0]  # what to do first comes first
     hazard = handle_message(ctx("楼道里堆满纸箱 着火了都跑不出去"), nlu("complaint", danger="fire"))
     assert hazard.create.urgency == "normal"  # a fire feared in a complaint is no emergency
 
@@ -309,8 +318,7 @@ def test_someone_collapsed_read_as_chatter_is_an_emergency_call_for_help_to_the_
         "wish", "emergency", WORKER)
     assert d.create.accept_due_at == NOW + timedelta(minutes=10)
     [reply] = [s for s in d.sends if not isinstance(s.to, ToPerson)]
-    assert reply.render(5).startswith("@王阿姨 已收到您的求助，工单 #5（紧急，已优先派单；"
-                                      "情况危急请先拨打 119 火警、120 急救或 110 报警）")
+    assert reply.render(5).startswith("@王阿姨 请立即拨打 120 急救！已收到并紧急派单，工单 #5。")
     [task] = [s for s in d.sends if isinstance(s.to, ToPerson)]
     assert task.to == ToPerson(WORKER)  # the worker's at once: no volunteer is asked to claim
     assert "有人晕倒或受伤正在发生，按紧急求助（交网格员）立单" in d.reason
@@ -329,7 +337,7 @@ def test_someone_collapsed_read_as_a_wish_goes_to_the_worker_not_the_volunteers(
 def test_a_knife_read_as_chatter_is_a_big_dispute_and_an_emergency():
     d = handle_message(ctx("有人拿刀砍人了"), nlu("none", 0.6, danger="violence"))
     assert (d.create.category, d.create.tier, d.create.urgency) == ("dispute", "big", "emergency")
-    assert "请先拨打 119 火警、120 急救或 110 报警" in d.sends[0].render(5)
+    assert "请立即拨打 110 报警，注意自身安全！已收到并紧急派单" in d.sends[0].render(5)
 
 
 def test_someone_trapped_read_as_a_complaint_is_an_emergency_repair():

@@ -17,6 +17,9 @@ from nlu.attributes import danger, tier, urgency
         "地下室进水了 水都淹到膝盖了",
         "楼上漏水 水从天花板哗哗往下流",
         "水管爆了 水一直在喷",
+        # Cantonese (after the traditional characters are read): a burst pipe, a flood
+        "屋企啲水喉爆咗，水浸成地",
+        "升降机坏咗，仲有人困喺入面",
     ],
 )
 def test_emergencies(text: str) -> None:
@@ -35,6 +38,7 @@ def test_emergencies(text: str) -> None:
         "物业关了电梯在保养",
         "燃气灶打火打不着",
         "消防栓锈死了 万一着火了怎么办",
+        "煤气灶开着火在煮汤，抽油烟机坏了",
     ],
 )
 def test_normal_repairs(text: str) -> None:
@@ -112,6 +116,23 @@ def test_bad_input_is_tolerated() -> None:
         ("阿爷晕低咗，叫唔醒", "medical"),
         ("冇人困住，放心", None),
         ("已经出返嚟，冇事", None),
+        ("升降机坏咗，仲有人困喺入面", "trapped"),
+        # what an outside probe wrote that was missed
+        ("救命，我老公又在打我", "violence"),
+        ("有人在楼下打架，都见血了", "violence"),
+        ("我胸口好痛，喘不上气", "medical"),
+        ("楼下有个老人摔倒了，头在流血", "medical"),
+        ("对门的独居老人好几天没出门了，敲门也没人应，有点担心", "medical"),
+        ("我想不开了，活着没意思", "self_harm"),
+        ("有人要跳楼，在38号楼顶楼", "self_harm"),
+        ("孩子被反锁在家里了，里面还开着煤气灶", "trapped"),
+        ("一直开着煤气没关，人不在家", "gas"),
+        # ...and what is no danger now
+        ("累死了哈哈不想活了", None),
+        ("电视剧里有人跳楼了", None),
+        ("两个小孩在楼下打架", None),
+        ("煤气灶开着火在煮汤", None),
+        ("对门好几天没出门了，应该是出去旅游了", None),
     ],
 )
 def test_danger_now(text: str, kind: str | None) -> None:
