@@ -46,6 +46,9 @@ TIERS: tuple[str, ...] = tuple(Tier)
 #: Someone still has to act on these.
 OPEN_STATUSES: tuple[str, ...] = (Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS,
                                   Status.REOPENED)
+#: The facilities a danger to people may be about, the likeliest first: someone trapped is in
+#: a lift or behind a door that will not open, a gas smell is gas.
+DANGER_FACILITIES: dict[str, tuple[str, ...]] = {"trapped": ("lift", "door"), "gas": ("gas",)}
 #: The NLU's ticket intents and the category each makes.
 INTENT_CATEGORY: dict[str, str] = {
     "repair_request": Category.REPAIR,

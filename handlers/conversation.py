@@ -46,10 +46,9 @@ from domain.decisions import (
 )
 from domain.notices import NoticeView
 from domain.org import BuildingInfo
-from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
+from domain.tickets import DANGER_FACILITIES, INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts
 from handlers.intents import (
-    DANGER_FACILITIES,
     PERSONAL_DANGERS,
     REPAIR_DANGERS,
     building_of,

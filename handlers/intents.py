@@ -23,7 +23,7 @@ from domain.decisions import (
     ToSender,
     ignore,
 )
-from domain.tickets import INTENT_CATEGORY, OPEN_STATUSES, TicketView
+from domain.tickets import DANGER_FACILITIES, INTENT_CATEGORY, OPEN_STATUSES, TicketView
 from handlers import texts, volunteers
 from handlers.routing import route
 from handlers.similarity import THRESHOLD as SIMILAR
@@ -127,9 +127,6 @@ PERSONAL_DANGERS = ("violence", "medical", "self_harm")
 #: Dangers that are repairs (LABELING.md's emergencies): reported as happening now, they make
 #: an emergency repair even when the model read the message as chatter ("救命 我被困在电梯里了").
 REPAIR_DANGERS = ("trapped", "fire", "gas")
-#: The facilities a repair danger may be about, the likeliest first: someone trapped is in a
-#: lift or behind a door that will not open, a gas smell is gas.
-DANGER_FACILITIES = {"trapped": ("lift", "door"), "gas": ("gas",)}
 
 def made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str, Any],
                     where: str) -> tuple[dict[str, Any], list[Send]]:

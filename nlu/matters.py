@@ -1,18 +1,26 @@
 """Several matters in one message: "3号楼电梯坏了，垃圾也没人清，还有楼下阿婆需要人帮忙买菜"
 is a repair, a complaint and a wish, each for someone else to handle and close.
 
-Only a short list of plain matters is cut up: a message of at most `MAX_CHARS` that the model
-reads as a repair, complaint or wish. It is cut into clauses at its punctuation and spaces,
-and each clause classified. The first clause the model is sure of (`FIRST`) starts the first
-matter; a later one it is surer of (`SURE`) starts another only when it is of another kind
-than every matter before it and says more than that nobody handles it ("物业也不管"): a
-repair naming a facility, a complaint saying it is another (也, 还有, 另外), a wish. Two
-repairs are one matter (the same worker's, and "应急灯不亮了 停电的时候楼梯一片黑" is one).
-Every other clause goes with the matter of its kind, or the one before it, or the first one
-when none is before it. A dispute is a story (what the neighbour did,
-what was said, who pushed whom) and is never cut up, nor is a longer letter. With two
-matters or more, each matter's words are classified again as a message of their own, so its
-urgency, danger and entities are its own; with one, the message stays whole.
+Only a short list is cut up: a message of at most `MAX_CHARS` that the model reads as a
+repair, complaint or wish, or as nothing but with someone in danger. It is cut into clauses
+at its punctuation and spaces, and each clause classified.
+
+- The first clause the model is sure of (`FIRST`) starts the first matter; a later one it
+  is surer of (`SURE`) starts another only when it is of another kind than every matter
+  before it and says more than that nobody handles it ("物业也不管"): a repair naming a
+  facility, a complaint saying it is another (也, 还有, 另外), a quarrel, a wish other than to
+  have the quarrel settled. Two repairs are one matter (the same worker's, and
+  "应急灯不亮了 停电的时候楼梯一片黑" is one).
+- A clause reporting the danger to people the message reports (`CLAUSE_DANGERS`) is never
+  hidden in another matter: it goes with the one it is about (someone trapped with the
+  lift's) or is a matter of its own ("老人晕倒了，另外电梯也坏了").
+- Every other clause goes with the matter of its kind, or the one before it, or the first
+  one when none is before it.
+
+A message the model reads as a dispute is a story (what the neighbour did, what was said,
+who pushed whom) and is never cut up, nor is a longer letter. With two matters or more,
+each matter's words are classified again as a message of their own, so its urgency, danger
+and entities are its own; with one, the message stays whole.
 """
 
 from __future__ import annotations
@@ -22,8 +30,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.tickets import DANGER_FACILITIES
+
 #: The intents that make tickets.
 MATTER_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
+#: The dangers a clause is trusted with: people hurt, threatened or trapped, a gas leak (a
+#: fire is often only feared: "纸箱堆成山，着火了都跑不出去").
+CLAUSE_DANGERS = ("trapped", "gas", "medical", "violence", "self_harm")
 #: What a message read whole must be to be cut up: no dispute.
 WHOLE_INTENTS = ("complaint", "repair_request", "micro_wish")
 #: How sure of a clause the model must be for it to start the first matter, and another.
@@ -36,6 +49,8 @@ MIN_CLAUSE_CHARS = 4
 #: What says only that nobody handles the matter before it.
 _NOBODY_HANDLES = re.compile(r"^(?:物业|居委|社区|他们|也|都|还|又|就|根本|一直|就是|但是|可是)*"
                              r"(?:不管|没人管|没有人管|不理|不处理|不修|没人修|不来|没人来)")
+#: A wish to have a quarrel settled belongs to the quarrel.
+_MEDIATION = re.compile(r"调解|劝劝|劝一劝|评评理|评理|说和|协调")
 #: A complaint after another matter is one of its own when it says so: 也, 还有, 另外.
 _ALSO = re.compile(r"也|还有|另外|再就是|以及|而且|并且|同时")
 
@@ -55,6 +70,8 @@ def clauses(text: str) -> list[str]:
 class _Matter:
     intent: str
     clauses: list[str] = field(default_factory=list)
+    facility: str | None = None
+    danger: str | None = None
 
 
 def _facility(parsed: dict[str, Any]) -> str | None:
@@ -82,28 +99,45 @@ def _another(matters: list[_Matter], clause: str, intent: str, facility: str | N
         return facility is not None  # and so is the first matter, when a repair
     if intent == "complaint":
         return _ALSO.search(clause) is not None
+    if intent == "micro_wish":
+        return _MEDIATION.search(clause) is None  # "谁能帮忙调解一下" is the dispute's
     return True
 
 
-def group(parsed_clauses: list[tuple[str, dict[str, Any]]]) -> list[str]:
+def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
+          dangers: tuple[str, ...] = ()) -> list[str]:
     """The words of each matter, given each clause with its classification: one text per
-    matter, its clauses joined with "，" in the order written; none for a dispute."""
+    matter, its clauses joined with "，" in the order written; none for a dispute. A clause
+    reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
     matters: list[_Matter] = []
     before: list[str] = []  # clauses before the first matter
     for clause, parsed in parsed_clauses:
-        if _sure_matter(clause, parsed, FIRST) == "dispute":
-            return []  # a story of neighbours: read whole
         facility = _facility(parsed)
+        # A danger the message reports as a whole (a fire a complaint fears, "着火了都跑不出
+        # 去", is none; its clause alone cannot tell).
+        danger = parsed.get("danger") if parsed.get("danger") in dangers else None
+        if danger:
+            # People in danger are never hidden in another matter: someone trapped goes with
+            # the lift's (电梯坏了，有人被困在里面), else is a matter of their own.
+            home = next((m for m in matters if m.danger == danger
+                         or m.facility in DANGER_FACILITIES.get(str(danger), ())), None)
+            if home is None:
+                matters.append(_Matter(f"danger:{danger}", [*before, clause], facility, danger))
+                before = []
+            else:
+                home.clauses.append(clause)
+                home.danger = danger
+            continue
         if not matters:
             intent = _sure_matter(clause, parsed, FIRST)
             if intent is None or (intent == "repair_request" and facility is None):
                 before.append(clause)
             else:
-                matters.append(_Matter(intent, [*before, clause]))
+                matters.append(_Matter(intent, [*before, clause], facility))
             continue
         intent = _sure_matter(clause, parsed, SURE)
         if intent is not None and _another(matters, clause, intent, facility):
-            matters.append(_Matter(intent, [clause]))
+            matters.append(_Matter(intent, [clause], facility))
             continue
         # more of a matter of its kind ("电梯里还很臭"), else of the one before it
         same = [m for m in matters if m.intent == intent]
@@ -114,13 +148,16 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]]) -> list[str]:
 async def read(parse: Parse, text: str, whole: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Each matter of `text` classified on its own, when it holds two or more; None
     for a message of one matter, or of none (`whole`: the message's own classification)."""
-    if ((whole.get("intent") or {}).get("name") not in WHOLE_INTENTS
+    intent = (whole.get("intent") or {}).get("name")
+    if ((intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger")))
             or len(text) > MAX_CHARS):
         return None
     cut = clauses(text)
     if len(cut) < 2:
         return None
-    grouped = group([(clause, await parse(clause)) for clause in cut])
+    danger = whole.get("danger")
+    grouped = group([(clause, await parse(clause)) for clause in cut],
+                    (danger,) if danger in CLAUSE_DANGERS else ())
     if len(grouped) < 2:
         return None
     return [await parse(words) for words in grouped]

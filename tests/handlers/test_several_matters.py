@@ -77,3 +77,16 @@ def test_the_buildings_each_matter_names_are_read_and_locked_for_the_message():
     assert answer_buildings(here, understood, Memory(key_of(here))) == {10, 11}
     d = handle_message(here, understood)
     assert [x.create.building_id for x in (d, *d.more)] == [10, 11]
+
+
+def test_someone_collapsed_beside_a_broken_lift_is_an_emergency_call_for_help_of_its_own():
+    d = handle_message(ctx("对面的老人晕倒了，另外电梯也坏了"), {
+        **nlu("repair_request", 0.8, [LIFT], danger="medical"), "matters": [
+            matter("对面的老人晕倒了", "repair_request", danger="medical"),
+            matter("另外电梯也坏了", "repair_request", LIFT)]})
+    help_, lift = d, d.more[0]
+    assert (help_.create.category, help_.create.urgency) == ("wish", "emergency")
+    assert help_.create.assignee_id == WORKER  # the worker's at once, no volunteer's
+    assert help_.sends[0].render(5).startswith("@王阿姨 请立即拨打 120 急救！")
+    assert (lift.create.category, lift.create.urgency, lift.create.facility) == (
+        "repair", "normal", "lift")

@@ -49,9 +49,41 @@ def test_one_matter_in_several_clauses_stays_one(clauses):
     assert len(matters.group(clauses)) <= 1
 
 
-def test_a_dispute_is_a_story_read_whole():
-    assert matters.group([("对门天天把垃圾袋放门口", said("complaint")),
-                          ("我说了她一句", said("dispute")), ("她就骂人", said("none", 0.5))]) == []
+def test_a_dispute_is_a_story_read_whole_and_its_wish_to_be_settled_is_its_own():
+    said_apart = {"对门天天把垃圾袋放门口": said("complaint"), "我说了她一句": said("dispute"),
+                  "谁能帮忙调解一下": said("micro_wish")}
+
+    async def parse(words: str) -> dict[str, Any]:
+        return said_apart.get(words, said("none", 0.5))
+
+    text = "对门天天把垃圾袋放门口，我说了她一句，谁能帮忙调解一下"
+    assert asyncio.run(matters.read(parse, text, said("dispute"))) is None
+    # a quarrel inside a list of matters is one of them; asking to settle it is part of it
+    assert matters.group([("楼上漏水到我家", said("repair_request", 0.85, facility="roof")),
+                          ("找他不理", said("dispute")),
+                          ("谁能帮忙调解一下", said("micro_wish"))]) == [
+        "楼上漏水到我家", "找他不理，谁能帮忙调解一下"]
+
+
+def test_someone_in_danger_is_never_hidden_in_another_matter():
+    def hurt(intent: str, danger: str, facility: str | None = None) -> dict[str, Any]:
+        return {**said(intent, 0.6, facility), "danger": danger}
+
+    # a matter of their own, whatever the model made of the clause
+    assert matters.group([("老人晕倒了", hurt("none", "medical")),
+                          ("另外电梯也坏了", said("repair_request", facility="lift"))],
+                         ("medical",)) == ["老人晕倒了", "另外电梯也坏了"]
+    assert matters.group([("楼道灯坏了", said("repair_request", facility="light")),
+                          ("电梯里有人被困住了", hurt("complaint", "trapped", "lift"))],
+                         ("trapped",)) == ["楼道灯坏了", "电梯里有人被困住了"]
+    # ...or with the lift they are trapped in
+    assert matters.group([("电梯坏了", said("repair_request", facility="lift")),
+                          ("有人被困在里面", hurt("none", "trapped"))], ("trapped",)) == [
+        "电梯坏了，有人被困在里面"]
+    # a danger the message as a whole does not report (a fire only feared) is no matter
+    assert matters.group([("纸箱堆成山了", said("complaint")),
+                          ("着火了都跑不出去", hurt("complaint", "fire"))], ()) == [
+        "纸箱堆成山了，着火了都跑不出去"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
