@@ -225,8 +225,11 @@ def _duplicate_of(
 #: Asking after a matter already reported ("接单了没有啊", "怎么还没人来修"), which the model
 #: reads as a report of its kind.
 _PROGRESS_QUESTION = re.compile(
-    r"(?:接单|处理|修|来)了?(?:没有?|吗)|怎么还没有?人?(?:来|修|处理|接单|管)|"
+    r"(?:接单|处理|修|来)了?(?:没有?|吗)|怎么还没有?人?(?:来修|来看|来处理|来|修|处理|接单|管)|"
+    r"还没有?人(?:来修|来看|来|管|修|处理)|(?:到底)?管不管|有人来(?:看|修)?了?(?:吗|没有?)|"
     r"什么时候(?:来|修|处理|能修好)|有没有人(?:接单|管|处理)|进展(?:如何|怎么样)")
+#: Words that only press a question ("你们到底…", "都等了半天了").
+_PRESSING = re.compile(r"你们|到底|等了|半天|好久|一直|还")
 #: How many characters a question may say besides ("管管啊", "都两天了" count for none or
 #: one) and still be only a question: "楼道里漏水了，怎么还没人来修" is a report.
 _QUESTION_REST = 2
@@ -235,7 +238,7 @@ _QUESTION_REST = 2
 def only_asks_after_progress(text: str) -> bool:
     """Whether `text` only asks after a matter's progress, naming no matter of its own."""
     rest = re.sub(r"[\W_\d]|[啊呀呢吧嘛哈了的都吗么]|天|小时|几|两|三|好", "",
-                  _PROGRESS_QUESTION.sub("", text))
+                  _PRESSING.sub("", _PROGRESS_QUESTION.sub("", text)))
     return _PROGRESS_QUESTION.search(text) is not None and len(rest) <= _QUESTION_REST
 
 

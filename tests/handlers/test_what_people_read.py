@@ -395,6 +395,10 @@ def test_asking_after_progress_answers_with_ones_own_ticket_and_opens_none():
     theirs = ticket(id=78, reporter_id="wxid_other")
     d = handle_message(ctx("怎么还没人来修"), nlu("repair_request", 0.6), [theirs])
     assert d.outcome == "ignored" and d.create is None and not d.sends
+    # pressed harder, as an outside probe wrote it: still only a question
+    for pressed in ("怎么还没人来修啊，都等了半天了", "你们到底管不管？都三天了还没人来"):
+        d = handle_message(ctx(pressed), nlu("complaint", 0.8), [mine])
+        assert d.outcome == "already_reported" and d.create is None, pressed
     # A report that also asks is a report.
     d = handle_message(ctx("楼道里漏水两天了，怎么还没人来修"), nlu("repair_request", 0.9), [])
     assert d.create is not None
