@@ -144,7 +144,10 @@ def made_emergency(ctx: Context, ticket: TicketView, text: str, fields: dict[str
         fields["resolve_due_at"] = resolve_due
     sends: list[Send] = []
     if ticket.assignee_id is not None:
-        sends.append(Send(ToPerson(ticket.assignee_id), texts.TICKET_SUPPLEMENT_EMERGENCY_TASK, {
+        waiting = ticket.status in ("new", "reopened")
+        template = (texts.TICKET_SUPPLEMENT_EMERGENCY_TASK if waiting
+                    else texts.TICKET_SUPPLEMENT_EMERGENCY_UNDER_WAY)
+        sends.append(Send(ToPerson(ticket.assignee_id), template, {
             "text": text, "where": where or "未注明",
             "accept_due": texts.when(fields.get("accept_due_at", ticket.accept_due_at)),
             "resolve_due": texts.when(fields.get("resolve_due_at", ticket.resolve_due_at))},
@@ -309,6 +312,8 @@ def handle_intent(
     building_number = building.number if building else None
     building_name = f"{building_number}号楼" if building_number else ""
     category_name = texts.CATEGORY_NAMES[category]
+    if category == "wish" and urgency == "emergency":
+        category_name = texts.CALL_FOR_HELP  # someone collapsed is no wish to the worker
     if tier:
         category_name += "·" + texts.TIER_NAMES[tier]
     elif facility:

@@ -360,8 +360,12 @@ REOPENED_STAFF = (
 )
 REOPENED_DEPARTMENT = "工单 #{id} 居民反馈没有解决，已重新打开，请继续处理：{text}{said}"
 TRANSFERRED_PUSH = (
-    "{actor} 将工单 #{id} 转派给您：{text}\n地点：{where}\n{deadlines}"
+    "{urgent}{actor} 将工单 #{id} 转派给您：{text}\n地点：{where}\n{deadlines}"
 )
+#: Before a pushed task of an emergency.
+URGENT_MARK = "【紧急】"
+#: An emergency wish: someone collapsed, for the grid worker at once.
+CALL_FOR_HELP = "求助"
 # Escalation: the new holder's card says why, what, where and by when.
 ESCALATION_TITLE = "【升级督办·{category}】{building} #{id}"
 ESCALATION_DESCRIPTION = (
@@ -542,8 +546,8 @@ UNKNOWN_DEPARTMENT = "没有名为“{name}”的部门。本街道可以吹哨�
 NO_DEPARTMENTS = "本街道还没有登记可以吹哨的部门。"
 ALREADY_WHISTLED = "工单 #{id} 已吹哨给{department}，报到时限 {due}。"
 ALREADY_HOLDS = "工单 #{id} 已由{holder}负责，无需转派。"
-NOTHING_TO_ACCEPT = ("工单 #{id} 已在您名下处理中，无需再接单。"
-                     "回复“进展 {id} 内容”更新进展，“完成 {id} 说明”办结。")
+NEXT_STEPS = "回复“进展 {id} 内容”更新进展，“完成 {id} 说明”办结。"
+NOTHING_TO_ACCEPT = "工单 #{id} 已在您名下处理中，无需再接单。" + NEXT_STEPS
 ALREADY_REPORTED = "工单 #{id} {department}已于 {at} 报到。"
 RESPOND_OVERDUE_TITLE = "【吹哨未报到】{building} #{id}"
 RESPOND_OVERDUE_DESCRIPTION = (
@@ -895,6 +899,9 @@ TICKET_SUPPLEMENTED = "已补充到工单 #{id}。"
 TICKET_SUPPLEMENT_EMERGENCY_TASK = (
     "【紧急】工单 #{id} 居民补充：{text}\n地点：{where}\n已改为紧急，请于 {accept_due} 前接单，"
     "{resolve_due} 前办结")
+#: The same for a ticket its holder has accepted: nothing more to accept.
+TICKET_SUPPLEMENT_EMERGENCY_UNDER_WAY = (
+    "【紧急】工单 #{id} 居民补充：{text}\n地点：{where}\n已改为紧急，请于 {resolve_due} 前办结")
 TICKET_SUPPLEMENTED_EMERGENCY = "@{reporter} 已补充到工单 #{id}{urgency_note}。"
 EVENT_SUPPLEMENTED = "居民补充：{text}"
 WHY_SUPPLEMENTED = "{sender}刚报的工单 #{ticket}（{seconds} 秒内），这条是补充：{text}"

@@ -343,7 +343,8 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, f"工单 #{ticket.id} 已由{target.name}负责",
                        texts.ALREADY_HOLDS, {"holder": target.name})
     push = Send(ToPerson(target.id), texts.TRANSFERRED_PUSH,
-                {"actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200),
+                {"urgent": texts.URGENT_MARK if ticket.urgency == "emergency" else "",
+                 "actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200),
                  "where": task_where(ctx.org, ticket), "deadlines": _deadlines(ticket)},
                 ticket_id=ticket.id, key="push")
     return _ticket_change(
@@ -364,12 +365,13 @@ def task_where(org: OrgMap, ticket: TicketView) -> str:
 
 
 def _deadlines(ticket: TicketView) -> str:
-    """By when: to accept, while nobody has, and to resolve."""
+    """By when: to accept, while nobody has, and to resolve; and how to go on with one
+    already accepted."""
     resolve = f"办结时限：{texts.when(ticket.resolve_due_at)}"
     if ticket.status in ("new", "reopened") and ticket.accept_due_at is not None:
         return (f"接单时限：{texts.when(ticket.accept_due_at)}｜{resolve}\n"
                 f"回复“接单 {ticket.id}”接单")
-    return resolve
+    return f"{resolve}\n" + texts.NEXT_STEPS.format(id=ticket.id)
 
 
 def escalate(ctx: Context, command: Command, ticket: TicketView) -> Decision:

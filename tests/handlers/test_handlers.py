@@ -162,6 +162,11 @@ def test_someone_in_danger_on_a_matter_already_reported_makes_its_ticket_an_emer
     # the reporter saying so follows nothing, and the ticket becomes an emergency all the same
     own = handle_message(ctx("电梯里有人被困住了！快来"), trapped, [ticket(id=42)])
     assert own.follow is None and own.changes[0].fields["urgency"] == "emergency"
+    # accepted already: its holder has nothing more to accept
+    taken = handle_message(ctx("电梯里有人被困住了！快来", sender="wxid_res2", name="李叔"), trapped,
+                           [ticket(id=42, status="accepted")])
+    [task] = [s for s in taken.sends if s.to == ToPerson(WORKER)]
+    assert "接单" not in task.render(42) and task.render(42).endswith("已改为紧急，请于 11-22 20:00 前办结")
     # already an emergency: followed as before
     again = handle_message(ctx("电梯里有人被困住了！快来", sender="wxid_res2", name="李叔"), trapped,
                            [ticket(id=42, urgency="emergency")])
@@ -354,7 +359,13 @@ def test_transfer_and_escalate_push_to_the_new_person():
                              parse_command("转派 128 liwg"),
                              CommandData(ticket=ticket(status="in_progress")))
     [push] = [s for s in started.sends if s.to == ToPerson(OTHER_WORKER)]
-    assert push.render(128).endswith("地点：3号楼（第1网格）\n办结时限：11-23 16:00")
+    assert push.render(128).endswith(  # under way: how to go on with it
+        "地点：3号楼（第1网格）\n办结时限：11-23 16:00\n回复“进展 128 内容”更新进展，“完成 128 说明”办结。")
+    urgent = handle_command(staff_ctx("转派 128 liwg", WORKER, "zhangwg"),
+                            parse_command("转派 128 liwg"),
+                            CommandData(ticket=ticket(urgency="emergency")))
+    [push] = [s for s in urgent.sends if s.to == ToPerson(OTHER_WORKER)]
+    assert push.render(128).startswith("【紧急】张网格 将工单 #128 转派给您")
     bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
                          parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
     assert bad.outcome == "refused"

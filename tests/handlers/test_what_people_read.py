@@ -321,6 +321,7 @@ def test_someone_collapsed_read_as_chatter_is_an_emergency_call_for_help_to_the_
     assert reply.render(5).startswith("@王阿姨 请立即拨打 120 急救！已收到并紧急派单，工单 #5。")
     [task] = [s for s in d.sends if isinstance(s.to, ToPerson)]
     assert task.to == ToPerson(WORKER)  # the worker's at once: no volunteer is asked to claim
+    assert task.render(5).startswith("【求助·紧急】")  # no 微心愿 to the worker
     assert "有人晕倒或受伤正在发生，按紧急求助（交网格员）立单" in d.reason
 
 
