@@ -97,8 +97,12 @@ HANDLING_ROLES = frozenset({"grid_worker", "grid_leader", "mediator", "admin", "
 
 
 def _staff_talk(ctx: Context, nlu: dict[str, Any]) -> bool:
-    """Whether this is a ticket handler's own words to gridbot on the WeCom app."""
-    if ctx.message.channel != "wecom_app" or ctx.group_id is not None or nlu.get("danger"):
+    """Whether this is a ticket handler's own words to gridbot on the WeCom app (or in the
+    simulator's pane that stands for it: someone known by their WeCom account)."""
+    message = ctx.message
+    on_wecom = message.channel == "wecom_app" or (
+        message.channel == "simulator" and ctx.org.person_by_wecom(message.sender_id) is not None)
+    if not on_wecom or ctx.group_id is not None or nlu.get("danger"):
         return False
     return ctx.person_id is not None and any(
         role.role in HANDLING_ROLES for role in ctx.org.roles_of(ctx.person_id))

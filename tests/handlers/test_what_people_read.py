@@ -367,8 +367,10 @@ def test_a_danger_told_one_to_one_without_a_building_is_told_whom_to_call_first(
     (WORKER, "zhangwg", "9号楼那个老人已经送医院了，家属到了"),
     (LEADER, "chenwgz", "3号楼楼道灯的事你们跟进一下"),
 ])
-def test_a_ticket_handlers_own_words_on_wecom_open_no_ticket(person, userid, text):
-    d = handle_message(staff_ctx(text, person, userid), nlu("repair_request", 0.86))
+@pytest.mark.parametrize("channel", ["wecom_app", "simulator"])  # the simulator's staff pane
+def test_a_ticket_handlers_own_words_on_wecom_open_no_ticket(person, userid, text, channel):
+    said = ctx(text, sender=userid, name=None, channel=channel, chat_id=None, person=person)
+    d = handle_message(said, nlu("repair_request", 0.86))
     assert d.outcome == "help" and d.create is None and not d.changes
     [answer] = d.sends
     assert "没有立单" in answer.render(None) and "走访 楼号 情况" in answer.render(None)
