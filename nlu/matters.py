@@ -49,6 +49,8 @@ MIN_CLAUSE_CHARS = 4
 #: What says only that nobody handles the matter before it.
 _NOBODY_HANDLES = re.compile(r"^(?:物业|居委|社区|他们|也|都|还|又|就|根本|一直|就是|但是|可是)*"
                              r"(?:不管|没人管|没有人管|不理|不处理|不修|没人修|不来|没人来)")
+#: What joins a matter to the one before it, not part of it.
+_JOINING = re.compile(r"^(?:另外|还有|再就是|再有|以及|而且|并且|同时|顺便说一下|顺便)[，,、]?")
 #: A wish to have a quarrel settled belongs to the quarrel.
 _MEDIATION = re.compile(r"调解|劝劝|劝一劝|评评理|评理|说和|协调")
 #: A complaint after another matter is one of its own when it says so: 也, 还有, 另外.
@@ -142,7 +144,9 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
         # more of a matter of its kind ("电梯里还很臭"), else of the one before it
         same = [m for m in matters if m.intent == intent]
         (same or matters)[-1].clauses.append(clause)
-    return ["，".join(m.clauses) for m in matters]
+    # a matter's words without the word that joined it to the one before ("另外…", "还有…")
+    return [_JOINING.sub("", "，".join(m.clauses), count=1) if n else "，".join(m.clauses)
+            for n, m in enumerate(matters)]
 
 
 async def read(parse: Parse, text: str, whole: dict[str, Any]) -> list[dict[str, Any]] | None:
