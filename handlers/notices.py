@@ -215,11 +215,12 @@ COMMANDS: list[tuple[CommandSpec, CommandHandler]] = [
     (CommandSpec("通知", "通知 通知内容，或定时：通知 12-01 08:00 通知内容", ticket=False,
                  arg="required", loads="nothing", given_by=is_captain),
      lambda ctx, command, data: notice(ctx, command)),
-    # 已阅, 已读 and 好的收到 are how many residents say 收到.
+    # 已阅, 已收到, 知道了 and 好的收到 are how many residents say 收到.
     *((CommandSpec(word, "收到", ticket=False, arg="optional", check=is_acknowledgement_tail,
                    bad_arg_is_conversation=True, loads="building_notice"), acknowledge)
-      for word in ("收到", "已阅", "已读")),
-    (CommandSpec("好的", "收到", ticket=False, arg="required", check=is_agreeing_acknowledgement,
-                 bad_arg_is_conversation=True, loads="building_notice"), acknowledge),
+      for word in ("收到", "已收到", "已阅", "已读", "知道了")),
+    *((CommandSpec(word, "收到", ticket=False, arg="required", check=is_agreeing_acknowledgement,
+                   bad_arg_is_conversation=True, loads="building_notice"), acknowledge)
+      for word in ("好的", "OK", "ok")),
     (CommandSpec("回执", "回执", ticket=False, loads="captain_notice"), receipts),
 ]

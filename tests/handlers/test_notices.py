@@ -216,7 +216,8 @@ def test_a_report_that_starts_with_shoudao_is_not_swallowed(text):
 
 
 @pytest.mark.parametrize("text", ["已阅", "已阅，谢谢", "好的收到", "好的，收到了", "好的，谢谢楼长",
-                                  "好的明白", "已读👌"])
+                                  "好的明白", "已读👌", "已收到，谢谢", "知道了", "OK收到",
+                                  "ok，收到"])
 def test_an_acknowledgement_in_other_words_counts_like_shoudao(text):
     d = handle_command(ctx(text), parse_command(text),
                        CommandData(facts={"notice": a_notice(), "acknowledged": False}))
@@ -224,7 +225,8 @@ def test_an_acknowledgement_in_other_words_counts_like_shoudao(text):
     assert d.acknowledgements == [AcknowledgeNotice(7, 10, "bridge", "wxid_res1")]
 
 
-@pytest.mark.parametrize("text", ["好的", "好的好的", "好的我家水管也漏了", "已阅读完毕，我要投诉物业"])
+@pytest.mark.parametrize("text", ["好的", "好的好的", "好的我家水管也漏了", "已阅读完毕，我要投诉物业",
+                                  "OK", "知道了吗", "已收到的快递被偷了"])
 def test_agreeing_without_saying_what_is_not_an_acknowledgement(text):
     assert parse_command(text) is None
 
