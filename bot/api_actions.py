@@ -44,10 +44,9 @@ from handlers.actions import (
     decide,
     escalation_target,
     refusal_kind,
-    transfer_candidates,
 )
 from handlers.commands import fold
-from handlers.departments import street_of
+from handlers.streets import street_of, transfer_candidates
 from storage import tickets as ticket_queries
 from storage.models import Ticket
 

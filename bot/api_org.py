@@ -38,7 +38,7 @@ from bot.ticket_lists import BEIJING
 from domain.org import OrgMap, PersonInfo
 from domain.tickets import TIERS
 from handlers import texts
-from handlers.actions import street_of_role
+from handlers.streets import street_of_role
 from storage.orgexport import NotAnOrgFile, org_file_of
 from storage.orgfile import (
     OrgConflictError,

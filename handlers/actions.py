@@ -27,12 +27,12 @@ from domain.decisions import (
     ToPerson,
     ToSender,
 )
-from domain.org import OrgMap, PersonInfo, RoleInfo
+from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES, TIERS, Category, Status, TicketView
 from handlers import escalation, texts
 from handlers.commands import Command, CommandSpec, fold
 from handlers.confirmation import REOPEN_WITHIN
-from handlers.departments import acts_for_department, may_whistle, street_of
+from handlers.departments import acts_for_department, may_whistle
 from handlers.feedback import closed_too_long, reopened_fields
 from handlers.registry import SPECS, handle_command
 from handlers.residents import discreet
@@ -327,38 +327,6 @@ def refusal_kind(decision: Decision) -> str | None:
     return "role"
 
 
-def street_of_role(org: OrgMap, role: RoleInfo) -> int | None:
-    """The street a role lies in (a street, a district, a grid or a building of it)."""
-    district_id: int | None = None
-    if role.scope == "street":
-        return role.scope_id
-    if role.scope == "district":
-        district_id = role.scope_id
-    elif role.scope == "grid":
-        grid = org.grid(role.scope_id)
-        district_id = grid.district_id if grid is not None else None
-    elif role.scope == "building":
-        building = org.building(role.scope_id)
-        district_id = building.district_id if building is not None else None
-    district = org.district(district_id) if district_id is not None else None
-    return district.street_id if district is not None else None
-
-
-def transfer_candidates(org: OrgMap, ticket: TicketView) -> list[PersonInfo]:
-    """Whom the ticket may be transferred to (转派 names them by their WeCom account):
-    everyone of the ticket's street with a WeCom account and a role there, volunteers
-    aside (they claim wishes, they are not handed tickets)."""
-    street_id = street_of(org, ticket)
-    found = []
-    for person in org.people.values():
-        if not person.wecom_userid:
-            continue
-        if any(r.role != "volunteer" and street_of_role(org, r) == street_id
-               for r in person.roles):
-            found.append(person)
-    return sorted(found, key=lambda p: p.id)
-
-
 def escalation_target(org: OrgMap, ticket: TicketView) -> str | None:
     """Who an escalation would hand the ticket to, as "网格长 陈网格长" (for the console's
     button); None when nobody is above."""
@@ -369,5 +337,5 @@ def escalation_target(org: OrgMap, ticket: TicketView) -> str | None:
 
 __all__ = ["ACTIONS", "CONSOLE", "ConsoleAction", "cancel", "change_tier", "close",
            "console_answer", "console_command", "console_context", "decide",
-           "escalation_target", "recategorize", "refusal_kind", "reopen", "street_of_role",
-           "tier_holder", "transfer_candidates"]
+           "escalation_target", "recategorize", "refusal_kind", "reopen",
+           "tier_holder"]

@@ -13,14 +13,6 @@ from domain.org import OrgMap
 from domain.tickets import TicketView
 
 
-def street_of(org: OrgMap, ticket: TicketView) -> int | None:
-    """The id of the street the ticket's building belongs to."""
-    if ticket.building_id is None:
-        return None
-    street = org.street_of_building(ticket.building_id)
-    return street.id if street is not None else None
-
-
 def may_whistle(org: OrgMap, person_id: int | None, ticket: TicketView) -> bool:
     """The grid leader of the ticket's grid, an admin of its district or of its street."""
     if person_id is None or ticket.building_id is None:

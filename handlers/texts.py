@@ -440,7 +440,7 @@ WHY_PHOTO_ATTACHED = "照片，{minutes} 分钟内有其报告 #{ticket}，已�
 WHY_PHOTO_DONE = "工作人员完成工单 #{ticket} 后发来的照片，已附到工单并发给居民"
 WHY_PHOTO_WAITING = "照片，{minutes} 分钟内没有其报告，暂存待报告认领，不回复"
 WHY_PHOTO_FAILED = "照片未能保存：{why}"
-UNKNOWN_PERSON = "没有找到企业微信账号为 {userid} 的工作人员。"
+UNKNOWN_PERSON = "没有找到企业微信账号或姓名为 {userid} 的工作人员。可以转派给：{who}"
 #: A ticket handler's own words to gridbot on WeCom, read as a report: no ticket from them.
 STAFF_TALK = (
     "这条留言没有立单，也没有改动任何工单。网格员发现需要处理的问题，请用“走访 楼号 情况”登记"

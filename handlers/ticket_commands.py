@@ -18,12 +18,13 @@ from domain.decisions import (
     ToPerson,
     ToSender,
 )
-from domain.org import OrgMap
+from domain.org import OrgMap, PersonInfo
 from domain.tickets import OPEN_STATUSES, TicketView
 from handlers import confirmation, escalation, texts, volunteers
 from handlers.commands import CATEGORY_WORDS, Command, CommandSpec
 from handlers.departments import acts_for_department, awaiting_report, due_now, first_word_fields
 from handlers.residents import tell_residents
+from handlers.streets import transfer_candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,9 +337,17 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         return _refuse(ctx, command, "只有负责本工单的工作人员可以转派。")
     target = ctx.org.person_by_wecom(command.arg)
     if target is None or not ctx.org.is_staff(target.id):
-        userid = texts.mask_phones(command.arg)
-        return _refuse(ctx, command, f"没有企业微信账号为 {userid} 的工作人员",
-                       texts.UNKNOWN_PERSON, {"userid": userid})
+        # Workers know each other by name: one of the street's staff of that name will do.
+        candidates = transfer_candidates(ctx.org, ticket)
+        named = [p for p in candidates if p.name == command.arg]
+        if len(named) != 1:
+            userid = texts.mask_phones(command.arg)
+            nearby = sorted(candidates, key=lambda p: not _near(ctx.org, p, ticket))
+            listed = named or nearby[:TRANSFER_HINTS]
+            return _refuse(ctx, command, f"没有企业微信账号为 {userid} 的工作人员",
+                           texts.UNKNOWN_PERSON, {"userid": userid, "who": "、".join(
+                               f"{p.name} {p.wecom_userid}" for p in listed) or "无"})
+        target = named[0]
     if target.id == ticket.assignee_id:  # nothing to hand over, nobody to tell
         return _refuse(ctx, command, f"工单 #{ticket.id} 已由{target.name}负责",
                        texts.ALREADY_HOLDS, {"holder": target.name})
@@ -354,6 +363,30 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
         resident_template=texts.TRANSFERRED_GROUP, resident_params={"assignee": target.name},
         fields={"assignee_id": target.id}, extra_sends=[push],
     )
+
+
+#: How many of the street's staff a refused 转派 suggests.
+TRANSFER_HINTS = 8
+
+
+def _near(org: OrgMap, person: PersonInfo, ticket: TicketView) -> bool:
+    """Whether `person` has a role in the ticket's district (its grid, buildings or the
+    district itself), to be suggested first."""
+    building = org.building(ticket.building_id) if ticket.building_id is not None else None
+    if building is None:
+        return False
+    for role in person.roles:
+        if role.scope == "district" and role.scope_id == building.district_id:
+            return True
+        if role.scope == "grid":
+            grid = org.grid(role.scope_id)
+            if grid is not None and grid.district_id == building.district_id:
+                return True
+        if role.scope == "building":
+            other = org.building(role.scope_id)
+            if other is not None and other.district_id == building.district_id:
+                return True
+    return False
 
 
 def task_where(org: OrgMap, ticket: TicketView) -> str:

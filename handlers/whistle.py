@@ -19,7 +19,8 @@ from domain.org import DepartmentInfo, OrgMap
 from domain.tickets import OPEN_STATUSES, Category, Status, TicketView
 from handlers import texts
 from handlers.commands import Command, CommandSpec
-from handlers.departments import answers_for, may_whistle, street_of
+from handlers.departments import answers_for, may_whistle
+from handlers.streets import street_of
 from handlers.ticket_commands import (
     CommandHandler,
     _actor_name,

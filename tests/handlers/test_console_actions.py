@@ -18,8 +18,8 @@ from handlers.actions import (
     console_context,
     decide,
     refusal_kind,
-    transfer_candidates,
 )
+from handlers.streets import transfer_candidates
 from handlers.ticket_commands import CommandData
 from tests.handlers.support import (
     ADMIN,

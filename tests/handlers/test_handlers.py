@@ -369,6 +369,13 @@ def test_transfer_and_escalate_push_to_the_new_person():
     bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
                          parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
     assert bad.outcome == "refused"
+    # the refusal says whom it may go to, the district's staff first, never a volunteer
+    refused = bad.sends[0].render(128)
+    assert "可以转派给：" in refused and "李网格 liwg" in refused and "刘师傅" not in refused
+    # workers know each other by name
+    by_name = handle_command(staff_ctx("转派 128 李网格", WORKER, "zhangwg"),
+                             parse_command("转派 128 李网格"), CommandData(ticket=ticket()))
+    assert by_name.changes[0].fields["assignee_id"] == OTHER_WORKER
     same = handle_command(staff_ctx("转派 128 zhangwg", WORKER, "zhangwg"),
                           parse_command("转派 128 zhangwg"), CommandData(ticket=ticket()))
     assert same.outcome == "refused" and not same.changes
