@@ -61,7 +61,7 @@ async def test_someone_trapped_is_an_emergency_though_the_model_reads_chatter(sp
     await spine.bridge_say("救命 我被困在电梯里了")
     await spine.settle()
     [reply] = spine.group_posts()
-    assert "120 急救或 110 报警" in reply["text"]
+    assert "按警铃等待救援" in reply["text"] and "已收到并紧急派单" in reply["text"]
     ticket = await spine.api(f"/api/v1/tickets/{ticket_id_in(reply['text'])}")
     assert ticket["category"] == "repair" and ticket["urgency"] == "emergency"
     assert "有人被困正在发生，按紧急报修立单" in ticket["decision"]["reason"]
