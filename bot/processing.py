@@ -304,7 +304,11 @@ class Processor:
                 several = None if command is not None or report else await matters.read(
                     lambda part: parse_text(parser, part), words, nlu)
                 if several is not None:
-                    prepared.nlu = {**prepared.nlu, "matters": several}
+                    prepared.nlu = matters.as_read(prepared.nlu, several)
+                    if len(several) == 1:  # the one matter beside a thanks: why it was read so
+                        evidence = explain_text(parser, several[0]["text"], several[0])
+                        if evidence is not None:
+                            prepared.nlu["evidence"] = evidence
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)

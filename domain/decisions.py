@@ -317,6 +317,9 @@ class Decision:
             }
             if self.nlu.get("read_as"):  # a text in traditional characters, as it was read
                 record["nlu"]["read_as"] = self.nlu["read_as"]
+            if self.nlu.get("set_aside"):  # a thanks beside the matter, and the whole's reading
+                record["nlu"]["set_aside"] = self.nlu["set_aside"]
+                record["nlu"]["whole"] = self.nlu.get("whole")
         if self.more:
             record["more"] = [other.audit() for other in self.more]
         return record

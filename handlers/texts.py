@@ -478,6 +478,9 @@ def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
         said = OPEN311_UNDERSTOOD.format(
             name=name, model=INTENT_NAMES.get(model.get("name", "none"), model.get("name")),
             confidence=float(model.get("confidence") or 0.0))
+    if nlu.get("set_aside"):  # 谢谢张师傅修好了水管，另外楼道灯又坏了
+        aside = "”“".join(nlu["set_aside"])
+        said = f"“{aside}”是道谢或已办好的事，不算在内；其余的话{said}"
     if nlu.get("mention_override"):
         said += "，因为@了网格小助手，按较低的门槛立单"
     if nlu.get("danger_override"):

@@ -15,7 +15,9 @@ at its punctuation and spaces, and each clause classified.
   hidden in another matter: it goes with the one it is about (someone trapped with the
   lift's) or is a matter of its own ("老人晕倒了，另外电梯也坏了").
 - Every other clause goes with the matter of its kind, or the one before it, or the first
-  one when none is before it.
+  one when none is before it, except a thanks or a matter settled before the first matter
+  ("谢谢张师傅修好了水管，另外楼道灯又坏了"): it is set aside (`settled`), and the one
+  matter left is the message's, read on its own, whatever the model made of it whole.
 
 A message the model reads as a dispute is a story (what the neighbour did, what was said,
 who pushed whom) and is never cut up, nor is a longer letter. With two matters or more,
@@ -49,6 +51,9 @@ MIN_CLAUSE_CHARS = 4
 #: What says only that nobody handles the matter before it.
 _NOBODY_HANDLES = re.compile(r"^(?:物业|居委|社区|他们|也|都|还|又|就|根本|一直|就是|但是|可是)*"
                              r"(?:不管|没人管|没有人管|不理|不处理|不修|没人修|不来|没人来)")
+#: What says a thing is done or thanks someone for it: a clause the model is sure is no
+#: matter, saying so, is no part of the matter after it.
+_SETTLED = re.compile(r"谢谢|感谢|多谢|辛苦了|修好|弄好|已经好了|解决了|搞定")
 #: What joins a matter to the one before it, not part of it.
 _JOINING = re.compile(r"^(?:另外|还有|再就是|再有|以及|而且|并且|同时|顺便说一下|顺便)[，,、]?")
 #: A wish to have a quarrel settled belongs to the quarrel.
@@ -106,14 +111,25 @@ def _another(matters: list[_Matter], clause: str, intent: str, facility: str | N
     return True
 
 
+def settled(clause: str, parsed: dict[str, Any]) -> bool:
+    """Whether a clause thanks someone or says a thing is done ("上周水管修好了谢谢"), and
+    the model is sure it is no matter."""
+    intent = parsed.get("intent") or {}
+    return (intent.get("name") == "none" and float(intent.get("confidence") or 0) >= SURE
+            and not parsed.get("danger") and _SETTLED.search(clause) is not None)
+
+
 def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
           dangers: tuple[str, ...] = ()) -> list[str]:
     """The words of each matter, given each clause with its classification: one text per
     matter, its clauses joined with "，" in the order written; none for a dispute. A clause
-    reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
+    reporting one of `dangers` is a matter of its own, or goes with the one it is about; one
+    `settled` before the first matter is in none."""
     matters: list[_Matter] = []
     before: list[str] = []  # clauses before the first matter
     for clause, parsed in parsed_clauses:
+        if not matters and settled(clause, parsed):
+            continue
         facility = _facility(parsed)
         # A danger the message reports as a whole (a fire a complaint fears, "着火了都跑不出
         # 去", is none; its clause alone cannot tell).
@@ -144,24 +160,49 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
         # more of a matter of its kind ("电梯里还很臭"), else of the one before it
         same = [m for m in matters if m.intent == intent]
         (same or matters)[-1].clauses.append(clause)
-    # a matter's words without the word that joined it to the one before ("另外…", "还有…")
-    return [_JOINING.sub("", "，".join(m.clauses), count=1) if n else "，".join(m.clauses)
-            for n, m in enumerate(matters)]
+    # a matter's words without the word that joined it to the one before ("另外…", "还有…"),
+    # or to what was set aside
+    return [_JOINING.sub("", "，".join(m.clauses), count=1) for m in matters]
 
 
 async def read(parse: Parse, text: str, whole: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Each matter of `text` classified on its own, when it holds two or more; None
-    for a message of one matter, or of none (`whole`: the message's own classification)."""
+    """Each matter of `text` classified on its own, when it holds two or more, or one beside
+    what was `settled` before it (that matter's reading has the settled clauses as
+    `set_aside`); None for a message of one matter, or of none (`whole`: the message's own
+    classification)."""
     intent = (whole.get("intent") or {}).get("name")
-    if ((intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger")))
-            or len(text) > MAX_CHARS):
+    thanks = intent == "none" and _SETTLED.search(text) is not None
+    if ((intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger"))
+            and not thanks) or len(text) > MAX_CHARS):
         return None
     cut = clauses(text)
     if len(cut) < 2:
         return None
     danger = whole.get("danger")
-    grouped = group([(clause, await parse(clause)) for clause in cut],
-                    (danger,) if danger in CLAUSE_DANGERS else ())
-    if len(grouped) < 2:
-        return None
-    return [await parse(words) for words in grouped]
+    parsed = [(clause, await parse(clause)) for clause in cut]
+    grouped = group(parsed, (danger,) if danger in CLAUSE_DANGERS else ())
+    if len(grouped) >= 2:
+        return [await parse(words) for words in grouped]
+    aside = _set_aside(parsed, grouped)
+    if len(grouped) == 1 and aside:
+        return [{**await parse(grouped[0]), "set_aside": aside}]
+    return None
+
+
+def _set_aside(parsed_clauses: list[tuple[str, dict[str, Any]]], grouped: list[str]) -> list[str]:
+    """The settled clauses no matter of `grouped` holds."""
+    held = set(clauses("，".join(grouped)))
+    return [clause for clause, parsed in parsed_clauses
+            if clause not in held and settled(clause, parsed)]
+
+
+def as_read(whole: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The message's reading given what `read` found: its one matter's beside what was set
+    aside (the whole's kept as `whole`), or its own with each matter's (`matters`), taken for
+    the first matter's kind when the model read it whole as none of them for its thanks."""
+    if len(found) == 1:
+        return {**found[0], "whole": whole.get("intent")}
+    intent = (whole.get("intent") or {}).get("name")
+    if intent == "none" and not whole.get("danger"):
+        return {**whole, "intent": found[0].get("intent"), "matters": found}
+    return {**whole, "matters": found}

@@ -338,3 +338,24 @@ async def test_a_message_of_three_matters_makes_three_tickets_once(estate: Spine
     assert decision["reason"].startswith("一条消息说了3件事")
     assert [decision["ticket_id"], *(m["ticket_id"] for m in decision["more"])] == [
         t["id"] for t in made]
+
+
+async def test_a_thanks_before_a_new_matter_is_set_aside_and_the_matter_made(estate: Spine):
+    """The model reads 谢谢…修好了水管，另外楼道灯又坏了 whole as a thanks; the lamp is a
+    repair of its own, of the lamp and not the pipe, and the admin sees what was set aside."""
+    spine = estate
+    said = "谢谢张师傅上次修好了水管，另外楼道灯又坏了"
+    await spine.bridge_say(said)
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert (ticket["category"], ticket["facility"], ticket["building"]) == (
+        "repair", "light", "3")
+    assert ticket["text"] == said  # the resident's words, as they wrote them
+    pushed = " ".join(str(p) for p in spine.pushes() if p.get("touser") == "zhangwg")
+    assert f"#{ticket['id']}" in pushed
+    [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]
+                 if m["text"] == said]
+    decision = message["decision"]
+    assert "“谢谢张师傅上次修好了水管”是道谢或已办好的事" in decision["reason"]
+    assert decision["nlu"]["set_aside"] == ["谢谢张师傅上次修好了水管"]
+    assert decision["nlu"]["whole"]["name"] == "none"

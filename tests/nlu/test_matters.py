@@ -86,6 +86,41 @@ def test_someone_in_danger_is_never_hidden_in_another_matter():
         "纸箱堆成山了，着火了都跑不出去"]
 
 
+def test_a_thanks_or_a_matter_settled_before_the_first_matter_is_in_none():
+    said_apart = [("谢谢张师傅上次修好了水管", said("none", 0.99, facility="water_pipe")),
+                  ("另外楼道灯又坏了", said("repair_request", 0.99, facility="light"))]
+    assert matters.group(said_apart) == ["楼道灯又坏了"]  # without its 另外
+
+    async def parse(words: str) -> dict[str, Any]:
+        return dict(said_apart).get(words) or said("repair_request", 0.99, facility="light")
+
+    # the model read it whole as none, for the thanks: the matter left is the message's
+    whole = said("none", 0.8, facility="water_pipe")
+    [matter] = asyncio.run(matters.read(parse, "谢谢张师傅上次修好了水管，另外楼道灯又坏了", whole))
+    assert matter["set_aside"] == ["谢谢张师傅上次修好了水管"]
+    read = matters.as_read(whole, [matter])
+    assert read["intent"]["name"] == "repair_request" and read["whole"] == whole["intent"]
+    assert read["entities"] == [{"entity": "facility", "value": "light"}]
+    # a clause not sure to be none, or saying nothing is done, stays with the matter
+    assert matters.group([("谢谢", said("none", 0.7)), ("楼道灯坏了", said(
+        "repair_request", facility="light"))]) == ["谢谢，楼道灯坏了"]
+    assert matters.group([("3号楼的", said("none", 0.99)), ("楼道灯坏了", said(
+        "repair_request", facility="light"))]) == ["3号楼的，楼道灯坏了"]
+    # after the matter, it is more of it ("it was mended only yesterday")
+    assert matters.group([("电梯坏了", said("repair_request", facility="lift")),
+                          ("昨天刚修好的", said("none", 0.99))]) == ["电梯坏了，昨天刚修好的"]
+
+
+def test_several_matters_beside_a_thanks_are_taken_for_the_first_ones_kind():
+    whole = said("none", 0.8)
+    found = [{**said("repair_request", facility="lift"), "text": "电梯坏了"},
+             {**said("complaint"), "text": "垃圾也没人清"}]
+    read = matters.as_read(whole, found)
+    assert read["intent"]["name"] == "repair_request" and read["matters"] == found
+    # a message read whole as a matter keeps its own reading
+    assert matters.as_read(said("complaint", 0.7), found)["intent"]["name"] == "complaint"
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("3号楼电梯坏了，垃圾也没人清，还有楼下阿婆需要人帮忙买菜",
      [("3号楼电梯坏了", "repair_request"), ("垃圾也没人清", "complaint"),
@@ -101,6 +136,12 @@ def test_someone_in_danger_is_never_hidden_in_another_matter():
     ("电梯坏了！！！电梯坏了！！！", None),
     ("3号楼 电梯坏了 快来修", None),
     ("今天天气不错，大家周末愉快", None),
+    # a thanks for what was mended, then a new matter: the matter alone
+    ("谢谢张师傅上次修好了水管，另外楼道灯又坏了", [("楼道灯又坏了", "repair_request")]),
+    ("上周水管修好了谢谢，现在3楼楼道灯不亮了", [("现在3楼楼道灯不亮了", "repair_request")]),
+    ("谢谢网格员，水管修好了，另外电梯坏了，垃圾也没人清",
+     [("电梯坏了", "repair_request"), ("垃圾也没人清", "complaint")]),
+    ("水管修好了，谢谢张师傅", None),
     ("楼下开店的把货堆在楼道里 说他两句就跟我急 差点动手", None),  # a dispute
 ])
 def test_what_the_model_makes_of_real_messages(model: IntentModel, text: str,
