@@ -53,6 +53,7 @@ from handlers import (
     handle_command,
     handle_message,
     notice_answers,
+    notice_match,
     photos,
     voice,
 )
@@ -302,7 +303,7 @@ class Processor:
                     prepared.nlu = {**prepared.nlu, "read_as": read_as}
                 # 电梯坏了，楼道灯也不亮: two matters, each read on its own (nlu.matters)
                 several = None if command is not None or report else await matters.read(
-                    lambda part: parse_text(parser, part), words, nlu)
+                    lambda part: parse_text(parser, part), words, nlu, notice_match.is_question)
                 if several is not None:
                     prepared.nlu = matters.as_read(prepared.nlu, several)
                     if len(several) == 1:  # the one matter beside a thanks: why it was read so

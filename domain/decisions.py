@@ -320,6 +320,8 @@ class Decision:
             if self.nlu.get("set_aside"):  # a thanks beside the matter, and the whole's reading
                 record["nlu"]["set_aside"] = self.nlu["set_aside"]
                 record["nlu"]["whole"] = self.nlu.get("whole")
+            if self.nlu.get("asked"):  # questions beside the matter, for the notices
+                record["nlu"]["asked"] = [a["question"] for a in self.nlu["asked"]]
         if self.more:
             record["more"] = [other.audit() for other in self.more]
         return record

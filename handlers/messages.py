@@ -26,7 +26,7 @@ from handlers.intents import (
     own_open_ticket,
     reported_building,
 )
-from handlers.notice_answers import look_up
+from handlers.notice_answers import answer_asked, look_up
 
 TICKET_INTENTS = ("complaint", "repair_request", "micro_wish", "dispute")
 # Writing @gridbot is asking to be heard: a ticket intent this likely is taken.
@@ -138,8 +138,18 @@ def handle_message(
     notices: Sequence[NoticeView] = (),
 ) -> Decision:
     """`notices`: the building's recent notices, read when the message may ask about one."""
+    # 电梯坏了，明天义诊在哪里: a question beside the matter a notice answers is answered too
+    answers = answer_asked(ctx, nlu, notices)
+    if nlu.get("set_aside") and nlu.get("text"):
+        # 谢谢张师傅修好了水管，另外楼道灯又坏了: the matter is its own words, as when a
+        # message holds several
+        ctx = replace(ctx, message=replace(ctx.message, text=str(nlu["text"])))
+    elif answers:  # the matter's words without the questions answered apart
+        ctx = replace(ctx, message=replace(ctx.message, text=texts.without_clauses(
+            ctx.message.text, [clause for clause, _ in answers])))
     decision = _decide(ctx, nlu, open_tickets, notices)
     decision.review = review_request(ctx.message.text, decision.nlu or nlu)
+    decision.more += [answer for _, answer in answers]
     return decision
 
 

@@ -4,6 +4,9 @@ citing it ("根据3号楼12月1日的通知：…"). A question no notice answer
 makes an answer up. Which notice answers, and how well, is `handlers.notice_match`'s; the
 threshold is measured on `nlu/data/notice_questions.yml`.
 
+A question asked beside a matter ("电梯坏了，明天义诊在哪里": the NLU sets it aside as
+`asked`) is answered the same way, the matter's ticket made as well (`answer_asked`).
+
 The shell reads the building's notices of the last `ANSWER_WINDOW` before its transaction,
 for a message `wants_notices` says may be such a question.
 """
@@ -11,7 +14,7 @@ for a message `wants_notices` says may be such a question.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from domain.decisions import Context, Decision, Send, ToGroup
@@ -37,9 +40,30 @@ def may_be_matter(nlu: Mapping[str, Any]) -> bool:
 
 def wants_notices(ctx: Context, nlu: Mapping[str, Any]) -> bool:
     """Whether the shell should read the building's recent notices for this message: a
-    question, in a building's group, that the model reads as no matter."""
+    question, in a building's group, that the model reads as no matter, or one set aside
+    beside a matter."""
     return (ctx.group_id is not None and ctx.building_id is not None
-            and not may_be_matter(nlu) and notice_match.is_question(texts.words_read(ctx.message, nlu)))
+            and (bool(nlu.get("asked")) or (
+                not may_be_matter(nlu)
+                and notice_match.is_question(texts.words_read(ctx.message, nlu)))))
+
+
+#: How a question asked beside a matter is read: the model was sure it is no matter.
+_ASKED = {"intent": {"name": "none", "confidence": 1.0}}
+
+
+def answer_asked(ctx: Context, nlu: Mapping[str, Any],
+                 notices: Sequence[NoticeView]) -> list[tuple[str, Decision]]:
+    """The questions the NLU found asked beside a matter (`asked`: 电梯坏了，明天义诊在哪里)
+    that a notice answers, each as (its clause as written, the answer), as if asked alone."""
+    answers = []
+    for asked in nlu.get("asked") or ():
+        question = str(asked["question"])
+        alone = replace(ctx, message=replace(ctx.message, text=question))
+        looked = look_up(alone, {**_ASKED, "text": question}, notices)
+        if looked.answer is not None:
+            answers.append((str(asked["clause"]), looked.answer))
+    return answers
 
 
 @dataclass(frozen=True, slots=True)

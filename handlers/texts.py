@@ -7,7 +7,7 @@ residents go in as parameters, never into the template itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -468,6 +468,25 @@ INTENT_NAMES = {
 }
 
 
+#: What separates a message's clauses.
+_CLAUSE_BREAKS = "，,。；;！!？?\n\r\t 　\u2005"
+
+
+def without_clauses(text: str, clauses: Sequence[str]) -> str:
+    """`text` without each of `clauses` and the breaks after it ("电梯坏了，明天义诊在哪里？"
+    without "明天义诊在哪里": "电梯坏了"), else as it was."""
+    left = text
+    for clause in clauses:
+        at = left.find(clause)
+        if at < 0:
+            continue
+        end = at + len(clause)
+        while end < len(left) and left[end] in _CLAUSE_BREAKS:
+            end += 1
+        left = left[:at] + left[end:]
+    return left.strip(_CLAUSE_BREAKS) or text
+
+
 def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
     """"识别为报修（置信度 0.97）": the intent, in words staff read, with its confidence."""
     intent = nlu.get("intent") or {}
@@ -479,8 +498,12 @@ def understood(nlu: dict[str, Any], kind: str | None = None) -> str:
             name=name, model=INTENT_NAMES.get(model.get("name", "none"), model.get("name")),
             confidence=float(model.get("confidence") or 0.0))
     if nlu.get("set_aside"):  # 谢谢张师傅修好了水管，另外楼道灯又坏了
-        aside = "”“".join(nlu["set_aside"])
-        said = f"“{aside}”是道谢或已办好的事，不算在内；其余的话{said}"
+        asked = [a["question"] for a in nlu.get("asked") or ()
+                 if a["question"] in nlu["set_aside"]]
+        thanks = "”“".join(c for c in nlu["set_aside"] if c not in asked)
+        aside = ([f"“{thanks}”是道谢或已办好的事"] if thanks else []) + (
+            [f"“{'”“'.join(asked)}”是另问的事，从通知中作答"] if asked else [])
+        said = f"{'，'.join(aside)}，不算在内；其余的话{said}"
     if nlu.get("mention_override"):
         said += "，因为@了网格小助手，按较低的门槛立单"
     if nlu.get("danger_override"):

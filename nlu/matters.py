@@ -16,8 +16,11 @@ at its punctuation and spaces, and each clause classified.
   lift's) or is a matter of its own ("老人晕倒了，另外电梯也坏了").
 - Every other clause goes with the matter of its kind, or the one before it, or the first
   one when none is before it, except a thanks or a matter settled before the first matter
-  ("谢谢张师傅修好了水管，另外楼道灯又坏了"): it is set aside (`settled`), and the one
-  matter left is the message's, read on its own, whatever the model made of it whole.
+  ("谢谢张师傅修好了水管，另外楼道灯又坏了"): it is set aside (`settled`), and the one matter
+  left is the message's, read on its own, whatever the model made of it whole.
+- A question about something else ("电梯坏了，明天义诊在哪里") is listed (`asked`), to be
+  answered apart from the building's notices; it is set aside too when the model read the
+  message whole as none for it.
 
 A message the model reads as a dispute is a story (what the neighbour did, what was said,
 who pushed whom) and is never cut up, nor is a longer letter. With two matters or more,
@@ -54,6 +57,9 @@ _NOBODY_HANDLES = re.compile(r"^(?:物业|居委|社区|他们|也|都|还|又|�
 #: What says a thing is done or thanks someone for it: a clause the model is sure is no
 #: matter, saying so, is no part of the matter after it.
 _SETTLED = re.compile(r"谢谢|感谢|多谢|辛苦了|修好|弄好|已经好了|解决了|搞定")
+#: What asks about the matter's own handling ("什么时候能修好"), not about something else.
+_ABOUT_THE_MATTER = re.compile(r"修|处理|管|来人|派人|多久|什么时候[能会]?好|几时好|怎么办|"
+                               r"怎么回事|咋回事|为什么|为啥|什么原因")
 #: What joins a matter to the one before it, not part of it.
 _JOINING = re.compile(r"^(?:另外|还有|再就是|再有|以及|而且|并且|同时|顺便说一下|顺便)[，,、]?")
 #: A wish to have a quarrel settled belongs to the quarrel.
@@ -65,6 +71,8 @@ _ALSO = re.compile(r"也|还有|另外|再就是|以及|而且|并且|同时")
 _CUT = re.compile(r"[，,。；;！!？?\n\r\t 　\u2005]+")
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
+#: Whether a clause asks something (the caller's: handlers.notice_match.is_question).
+Asks = Callable[[str], bool]
 
 
 def clauses(text: str) -> list[str]:
@@ -119,17 +127,24 @@ def settled(clause: str, parsed: dict[str, Any]) -> bool:
             and not parsed.get("danger") and _SETTLED.search(clause) is not None)
 
 
+def asked(clause: str, parsed: dict[str, Any], asks: Asks | None) -> bool:
+    """Whether a clause the model is sure is no matter asks about something else than a
+    matter ("明天义诊在哪里", not "什么时候能修好"), naming no facility."""
+    intent = parsed.get("intent") or {}
+    return (asks is not None and intent.get("name") == "none"
+            and float(intent.get("confidence") or 0) >= SURE and not parsed.get("danger")
+            and _facility(parsed) is None and _ABOUT_THE_MATTER.search(clause) is None
+            and _SETTLED.search(clause) is None and asks(clause))
+
+
 def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
           dangers: tuple[str, ...] = ()) -> list[str]:
     """The words of each matter, given each clause with its classification: one text per
     matter, its clauses joined with "，" in the order written; none for a dispute. A clause
-    reporting one of `dangers` is a matter of its own, or goes with the one it is about; one
-    `settled` before the first matter is in none."""
+    reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
     matters: list[_Matter] = []
     before: list[str] = []  # clauses before the first matter
     for clause, parsed in parsed_clauses:
-        if not matters and settled(clause, parsed):
-            continue
         facility = _facility(parsed)
         # A danger the message reports as a whole (a fire a complaint fears, "着火了都跑不出
         # 去", is none; its clause alone cannot tell).
@@ -165,44 +180,77 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
     return [_JOINING.sub("", "，".join(m.clauses), count=1) for m in matters]
 
 
-async def read(parse: Parse, text: str, whole: dict[str, Any]) -> list[dict[str, Any]] | None:
+async def read(parse: Parse, text: str, whole: dict[str, Any],
+               asks: Asks | None = None) -> list[dict[str, Any]] | None:
     """Each matter of `text` classified on its own, when it holds two or more, or one beside
-    what was `settled` before it (that matter's reading has the settled clauses as
-    `set_aside`); None for a message of one matter, or of none (`whole`: the message's own
-    classification)."""
+    what is set aside; None for a message of one matter, or of none (`whole`: the message's
+    own classification).
+
+    A message is read matter by matter when it holds several, when the model read it whole
+    as none for its thanks or question (its matters must then ask nothing themselves), or
+    when a thanks before its matter names what was mended. Then the clauses `settled` before
+    the first matter and the questions `asked` about something else are in no matter; a
+    single matter's reading lists them (`set_aside`). The questions are listed on the first
+    matter's reading (`asked`: each clause as written, and its question without a joining
+    word), or on the whole's when it stays whole."""
     intent = (whole.get("intent") or {}).get("name")
-    thanks = intent == "none" and _SETTLED.search(text) is not None
+    beside = intent == "none" and not whole.get("danger") and (
+        _SETTLED.search(text) is not None or (asks is not None and asks(text)))
     if ((intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger"))
-            and not thanks) or len(text) > MAX_CHARS):
+            and not beside) or len(text) > MAX_CHARS):
         return None
     cut = clauses(text)
     if len(cut) < 2:
         return None
     danger = whole.get("danger")
     parsed = [(clause, await parse(clause)) for clause in cut]
-    grouped = group(parsed, (danger,) if danger in CLAUSE_DANGERS else ())
+    questions = [clause for clause, one in parsed if asked(clause, one, asks)]
+    thanks = _thanks(parsed)
+    grouped = group([(c, one) for c, one in parsed if c not in questions and c not in thanks],
+                    (danger,) if danger in CLAUSE_DANGERS else ())
+    if beside and asks is not None and any(asks(words) for words in grouped):
+        return None  # 电梯坏了吗，大家知道吗: a question, not a report
+    aside = [_JOINING.sub("", c, count=1) for c in cut if c in questions or c in thanks]
+    # each question as written, and as it asks on its own (without 另外, 还有 …)
+    asked_ = {"asked": [{"clause": q, "question": _JOINING.sub("", q, count=1)}
+                        for q in questions]} if questions else {}
+    mended = any(_facility(one) is not None for c, one in parsed if c in thanks)
     if len(grouped) >= 2:
-        return [await parse(words) for words in grouped]
-    aside = _set_aside(parsed, grouped)
-    if len(grouped) == 1 and aside:
-        return [{**await parse(grouped[0]), "set_aside": aside}]
+        first, *others = [await parse(words) for words in grouped]
+        return [{**first, **asked_}, *others]
+    if len(grouped) == 1 and aside and (beside or mended):
+        matter = await parse(grouped[0])
+        if (matter.get("intent") or {}).get("name") in MATTER_INTENTS or matter.get("danger"):
+            return [{**matter, **asked_, "set_aside": aside}]
+    if len(grouped) == 1 and questions and not beside:
+        return [{**whole, **asked_}]
     return None
 
 
-def _set_aside(parsed_clauses: list[tuple[str, dict[str, Any]]], grouped: list[str]) -> list[str]:
-    """The settled clauses no matter of `grouped` holds."""
-    held = set(clauses("，".join(grouped)))
-    return [clause for clause, parsed in parsed_clauses
-            if clause not in held and settled(clause, parsed)]
+def _thanks(parsed_clauses: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The clauses `settled` before the first one that may start a matter."""
+    found = []
+    for clause, parsed in parsed_clauses:
+        if parsed.get("danger") or _sure_matter(clause, parsed, FIRST):
+            break
+        if settled(clause, parsed):
+            found.append(clause)
+    return found
 
 
 def as_read(whole: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, Any]:
     """The message's reading given what `read` found: its one matter's beside what was set
-    aside (the whole's kept as `whole`), or its own with each matter's (`matters`), taken for
-    the first matter's kind when the model read it whole as none of them for its thanks."""
+    aside (the whole's kept as `whole`), or its own with each matter's (`matters`) and the
+    questions `asked`, taken for the first matter's kind when the model read it whole as
+    none of them for its thanks or question."""
     if len(found) == 1:
-        return {**found[0], "whole": whole.get("intent")}
+        one = found[0]
+        return {**one, "whole": whole.get("intent")} if one.get("set_aside") else one
+    first = found[0]
+    read = {**whole, "matters": [{k: v for k, v in first.items() if k != "asked"}, *found[1:]]}
+    if first.get("asked"):
+        read["asked"] = first["asked"]
     intent = (whole.get("intent") or {}).get("name")
     if intent == "none" and not whole.get("danger"):
-        return {**whole, "intent": found[0].get("intent"), "matters": found}
-    return {**whole, "matters": found}
+        read["intent"] = first.get("intent")
+    return read

@@ -350,7 +350,7 @@ async def test_a_thanks_before_a_new_matter_is_set_aside_and_the_matter_made(est
     [ticket] = await tickets(spine)
     assert (ticket["category"], ticket["facility"], ticket["building"]) == (
         "repair", "light", "3")
-    assert ticket["text"] == said  # the resident's words, as they wrote them
+    assert ticket["text"] == "楼道灯又坏了"  # the matter's own words, as of several
     pushed = " ".join(str(p) for p in spine.pushes() if p.get("touser") == "zhangwg")
     assert f"#{ticket['id']}" in pushed
     [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]

@@ -114,3 +114,45 @@ async def test_a_question_in_traditional_characters_is_answered_from_the_notice(
     decision = await decision_of(estate, "電梯保養要多久？")
     assert decision["outcome"] == "notice_answered"
     assert decision["nlu"]["read_as"] == "电梯保养要多久？"  # how it was read, for the admin
+
+
+async def test_a_question_beside_a_matter_is_answered_and_the_matter_made(estate: Spine):
+    """电梯坏了，…义诊在哪里: the model reads it whole as no matter; the lift is a repair of its
+    own words, and the question is answered from the notice, both from the one message."""
+    day = a_day_ahead()
+    await estate.staff_say("wanglz", f"通知 {day}上午9点在小区广场举办义诊，请带医保卡")
+    await estate.settle()
+    before = len(posted(estate, "b3@chatroom"))
+    said = f"电梯坏了，{day}义诊在哪里？"
+    await estate.bridge_say(said, sender="wxid_r1", name="王阿姨")
+    await estate.settle()
+    [ticket] = (await estate.api("/api/v1/tickets"))["tickets"]
+    assert (ticket["category"], ticket["facility"], ticket["text"]) == ("repair", "lift", "电梯坏了")
+    replies = posted(estate, "b3@chatroom")[before:]
+    assert sum(f"#{ticket['id']}" in reply for reply in replies) == 1
+    [answer] = [reply for reply in replies if "根据3号楼" in reply]
+    assert answer.startswith("@王阿姨 根据3号楼") and "义诊" in answer and "#" not in answer
+    decision = await decision_of(estate, said)
+    assert decision["ticket_id"] == ticket["id"]
+    assert decision["nlu"]["asked"] == [f"{day}义诊在哪里"]
+    [answered] = decision["more"]
+    assert answered["outcome"] == "notice_answered"
+
+
+async def test_a_question_beside_a_matter_read_as_chatter_is_set_aside(estate: Spine):
+    """电梯坏了，明天义诊在哪里: the model reads it whole as no matter, for the question; the
+    lift is a repair all the same, the question answered, and the admin sees why."""
+    await estate.staff_say("wanglz", "通知 明天上午9点在小区广场举办义诊，请带医保卡")
+    await estate.settle()
+    said = "电梯坏了，明天义诊在哪里？"
+    await estate.bridge_say(said, sender="wxid_r1", name="王阿姨")
+    await estate.settle()
+    [ticket] = (await estate.api("/api/v1/tickets"))["tickets"]
+    assert (ticket["category"], ticket["facility"], ticket["text"]) == ("repair", "lift", "电梯坏了")
+    assert any(reply.startswith("@王阿姨 根据3号楼") and "义诊" in reply
+               for reply in posted(estate, "b3@chatroom"))
+    decision = await decision_of(estate, said)
+    assert decision["nlu"]["whole"]["name"] == "none"
+    assert decision["nlu"]["set_aside"] == ["明天义诊在哪里"]
+    assert "“明天义诊在哪里”是另问的事，从通知中作答" in decision["reason"]
+    assert [m["outcome"] for m in decision["more"]] == ["notice_answered"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from handlers import notice_match
 from nlu import matters
 from nlu.pipeline import IntentModel
 
@@ -87,28 +88,60 @@ def test_someone_in_danger_is_never_hidden_in_another_matter():
 
 
 def test_a_thanks_or_a_matter_settled_before_the_first_matter_is_in_none():
-    said_apart = [("谢谢张师傅上次修好了水管", said("none", 0.99, facility="water_pipe")),
-                  ("另外楼道灯又坏了", said("repair_request", 0.99, facility="light"))]
-    assert matters.group(said_apart) == ["楼道灯又坏了"]  # without its 另外
+    said_apart = {"谢谢张师傅上次修好了水管": said("none", 0.99, facility="water_pipe"),
+                  "谢谢": said("none", 0.99), "修是修好了": said("none", 0.99),
+                  "另外楼道灯又坏了": said("repair_request", 0.99, facility="light"),
+                  "可师傅态度太差": said("complaint", 0.95)}
 
     async def parse(words: str) -> dict[str, Any]:
-        return dict(said_apart).get(words) or said("repair_request", 0.99, facility="light")
+        return said_apart.get(words) or said("repair_request", 0.99, facility="light")
+
+    def read(text: str, whole: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return asyncio.run(matters.read(parse, text, whole))
 
     # the model read it whole as none, for the thanks: the matter left is the message's
     whole = said("none", 0.8, facility="water_pipe")
-    [matter] = asyncio.run(matters.read(parse, "谢谢张师傅上次修好了水管，另外楼道灯又坏了", whole))
+    [matter] = read("谢谢张师傅上次修好了水管，另外楼道灯又坏了", whole)
     assert matter["set_aside"] == ["谢谢张师傅上次修好了水管"]
-    read = matters.as_read(whole, [matter])
-    assert read["intent"]["name"] == "repair_request" and read["whole"] == whole["intent"]
-    assert read["entities"] == [{"entity": "facility", "value": "light"}]
-    # a clause not sure to be none, or saying nothing is done, stays with the matter
-    assert matters.group([("谢谢", said("none", 0.7)), ("楼道灯坏了", said(
-        "repair_request", facility="light"))]) == ["谢谢，楼道灯坏了"]
-    assert matters.group([("3号楼的", said("none", 0.99)), ("楼道灯坏了", said(
-        "repair_request", facility="light"))]) == ["3号楼的，楼道灯坏了"]
-    # after the matter, it is more of it ("it was mended only yesterday")
-    assert matters.group([("电梯坏了", said("repair_request", facility="lift")),
-                          ("昨天刚修好的", said("none", 0.99))]) == ["电梯坏了，昨天刚修好的"]
+    read_so = matters.as_read(whole, [matter])
+    assert read_so["intent"]["name"] == "repair_request" and read_so["whole"] == whole["intent"]
+    assert read_so["entities"] == [{"entity": "facility", "value": "light"}]
+    # read whole as the repair, the thanks naming what was mended is set aside too
+    [matter] = read("谢谢，谢谢张师傅上次修好了水管，另外楼道灯又坏了", said("repair_request", 0.6))
+    assert matter["set_aside"] == ["谢谢", "谢谢张师傅上次修好了水管"]
+    # a thanks naming nothing mended, before a matter read whole as one, leaves it whole
+    assert read("谢谢，另外楼道灯又坏了", said("repair_request")) is None
+    assert read("修是修好了，可师傅态度太差", said("complaint")) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a question about something else is set aside, to be answered apart
+    ("电梯坏了，明天义诊在哪里？", [("电梯坏了", "repair_request", ["明天义诊在哪里"])]),
+    # …and listed beside one matter read whole as it, the message kept whole
+    ("楼道灯不亮了，另外请问下周停水几点开始",
+     [("楼道灯不亮了，另外请问下周停水几点开始", "repair_request", ["请问下周停水几点开始"])]),
+    ("3号楼电梯坏了，垃圾也没人清，请问明天几点停水",
+     [("3号楼电梯坏了", "repair_request", ["请问明天几点停水"]),
+      ("垃圾也没人清", "complaint", None)]),
+    # a question about the matter is part of it; a message asking whether is no report
+    ("电梯坏了，什么时候能修好", None),
+    ("电梯坏了 谁知道怎么回事", None),
+    ("电梯坏了吗，大家知道吗", None),
+])
+def test_a_question_beside_a_matter_is_set_aside(model: IntentModel, text: str,
+                                                 expected: list[tuple[Any, ...]] | None) -> None:
+    async def parse(words: str) -> dict[str, Any]:
+        return model.parse(words)
+
+    found = asyncio.run(matters.read(parse, text, model.parse(text), notice_match.is_question))
+    assert (None if found is None else
+            [(m["text"], m["intent"]["name"],
+              [a["question"] for a in m["asked"]] if "asked" in m else None)
+             for m in found]) == expected
+    if found is not None and len(found) > 1:  # the message's questions, not its first matter's
+        read = matters.as_read(model.parse(text), found)
+        assert [a["question"] for a in read["asked"]] == expected[0][2]
+        assert "asked" not in read["matters"][0]
 
 
 def test_several_matters_beside_a_thanks_are_taken_for_the_first_ones_kind():
@@ -176,8 +209,11 @@ def test_the_packaged_examples_of_one_matter_are_hardly_ever_cut(model: IntentMo
     async def cut() -> tuple[int, int]:
         texts = [e.text for path in (PACKAGED_DATA, PACKAGED_HELDOUT)
                  for e in load_rasa(path).examples]
-        found = [await matters.read(parse, t, model.parse(t)) for t in texts]
-        return sum(f is not None for f in found), len(texts)
+        found = [await matters.read(parse, t, model.parse(t), notice_match.is_question)
+                 for t in texts]
+        # a question only listed beside the message's one matter leaves it whole
+        return sum(f is not None and (len(f) > 1 or "set_aside" in f[0])
+                   for f in found), len(texts)
 
     several, total = asyncio.run(cut())
     assert several <= total // 1000, (several, total)
