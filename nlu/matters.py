@@ -23,7 +23,8 @@ at its punctuation and spaces, and each clause classified.
   message whole as none for it.
 
 A message the model reads as a dispute is a story (what the neighbour did, what was said,
-who pushed whom) and is never cut up, nor is a longer letter. With two matters or more,
+who pushed whom) and is never cut up, nor is a longer letter, unless it says where each
+later matter begins ("另外我们单元的楼道灯坏了…"). With two matters or more,
 each matter's words are classified again as a message of their own, so its urgency, danger
 and entities are its own; with one, the message stays whole.
 """
@@ -47,8 +48,10 @@ WHOLE_INTENTS = ("complaint", "repair_request", "micro_wish")
 #: How sure of a clause the model must be for it to start the first matter, and another.
 FIRST = 0.8
 SURE = 0.9
-#: Longer messages are stories or letters, read whole.
+#: Longer messages are stories or letters, read whole unless they say where each matter
+#: begins (`_letter`), up to `MAX_LETTER_CHARS`.
 MAX_CHARS = 50
+MAX_LETTER_CHARS = 300
 #: A clause shorter than this ("快来人") starts no matter.
 MIN_CLAUSE_CHARS = 4
 #: What says only that nobody handles the matter before it.
@@ -142,6 +145,14 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
     """The words of each matter, given each clause with its classification: one text per
     matter, its clauses joined with "，" in the order written; none for a dispute. A clause
     reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
+    # a matter's words without the word that joined it to the one before ("另外…", "还有…"),
+    # or to what was set aside
+    return [_JOINING.sub("", "，".join(m.clauses), count=1)
+            for m in _grouped(parsed_clauses, dangers)]
+
+
+def _grouped(parsed_clauses: list[tuple[str, dict[str, Any]]],
+             dangers: tuple[str, ...]) -> list[_Matter]:
     matters: list[_Matter] = []
     before: list[str] = []  # clauses before the first matter
     for clause, parsed in parsed_clauses:
@@ -175,9 +186,21 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
         # more of a matter of its kind ("电梯里还很臭"), else of the one before it
         same = [m for m in matters if m.intent == intent]
         (same or matters)[-1].clauses.append(clause)
-    # a matter's words without the word that joined it to the one before ("另外…", "还有…"),
-    # or to what was set aside
-    return [_JOINING.sub("", "，".join(m.clauses), count=1) for m in matters]
+    return matters
+
+
+async def _letter(parse: Parse, text: str, danger: str | None) -> list[dict[str, Any]] | None:
+    """The matters of a longer letter, when it says where each after the first begins
+    ("…想请志愿者每周帮忙买一次菜，另外我们单元的楼道灯坏了…"): each later matter's first
+    clause starts with a joining word (另外, 还有 …). Else the letter is read whole."""
+    cut = clauses(text)
+    if not any(_JOINING.match(clause) for clause in cut[1:]):
+        return None
+    parsed = [(clause, await parse(clause)) for clause in cut]
+    found = _grouped(parsed, (danger,) if danger in CLAUSE_DANGERS else ())
+    if len(found) < 2 or not all(_JOINING.match(m.clauses[0]) for m in found[1:]):
+        return None
+    return [await parse(_JOINING.sub("", "，".join(m.clauses), count=1)) for m in found]
 
 
 async def read(parse: Parse, text: str, whole: dict[str, Any],
@@ -196,8 +219,11 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     intent = (whole.get("intent") or {}).get("name")
     beside = intent == "none" and not whole.get("danger") and (
         _SETTLED.search(text) is not None or (asks is not None and asks(text)))
-    if ((intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger"))
-            and not beside) or len(text) > MAX_CHARS):
+    if len(text) > MAX_CHARS:
+        return (await _letter(parse, text, whole.get("danger"))
+                if intent in WHOLE_INTENTS and len(text) <= MAX_LETTER_CHARS else None)
+    if intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger")) \
+            and not beside:
         return None
     cut = clauses(text)
     if len(cut) < 2:

@@ -359,3 +359,17 @@ async def test_a_thanks_before_a_new_matter_is_set_aside_and_the_matter_made(est
     assert "“谢谢张师傅上次修好了水管”是道谢或已办好的事" in decision["reason"]
     assert decision["nlu"]["set_aside"] == ["谢谢张师傅上次修好了水管"]
     assert decision["nlu"]["whole"]["name"] == "none"
+
+
+async def test_a_letter_saying_where_its_second_matter_begins_makes_two_tickets(estate: Spine):
+    spine = estate
+    said = ("尊敬的网格员您好，我是3号楼502的住户，我家老人八十多岁行动不便，想请志愿者每周帮忙买一次菜，"
+            "另外我们单元的楼道灯坏了一个多月了也没人修，麻烦尽快处理，谢谢！")
+    await spine.bridge_say(said)
+    await spine.settle()
+    made = sorted(await tickets(spine), key=lambda t: t["id"])
+    assert [(t["category"], t["building"]) for t in made] == [("wish", "3"), ("repair", "3")]
+    assert made[1]["facility"] == "light" and made[1]["text"].startswith("我们单元的楼道灯坏了")
+    [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]
+                 if m["text"] == said]
+    assert message["decision"]["reason"].startswith("一条消息说了2件事")

@@ -144,6 +144,33 @@ def test_a_question_beside_a_matter_is_set_aside(model: IntentModel, text: str,
         assert "asked" not in read["matters"][0]
 
 
+LETTER = ("尊敬的网格员您好，我是3号楼502的住户，我家老人八十多岁行动不便，想请志愿者每周帮忙买一次菜，"
+          "另外我们单元的楼道灯坏了一个多月了也没人修，麻烦尽快处理，谢谢！")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a letter that says where its second matter begins is cut there
+    (LETTER, [("尊敬的网格员您好，我是3号楼502的住户，我家老人八十多岁行动不便，想请志愿者每周帮忙买一次菜",
+               "micro_wish"),
+              ("我们单元的楼道灯坏了一个多月了也没人修，麻烦尽快处理，谢谢", "repair_request")]),
+    # …and read whole when it does not, or when what follows 另外 is more of the same
+    (LETTER.replace("另外", ""), None),
+    ("尊敬的网格员您好，我是3号楼502的住户，我们单元的楼道灯坏了一个多月了也没人修，"
+     "另外电梯的按钮也不灵了，麻烦尽快派人来处理一下，谢谢！", None),
+    # a letter longer than MAX_LETTER_CHARS is read whole
+    (LETTER + "再说一遍：" + "楼道灯真的很暗，" * 30, None),
+])
+def test_a_letter_is_cut_only_where_it_says_another_matter_begins(
+        model: IntentModel, text: str, expected: list[tuple[str, str]] | None) -> None:
+    async def parse(words: str) -> dict[str, Any]:
+        return model.parse(words)
+
+    assert len(text) > matters.MAX_CHARS
+    found = asyncio.run(matters.read(parse, text, model.parse(text)))
+    assert (None if found is None else
+            [(m["text"], m["intent"]["name"]) for m in found]) == expected
+
+
 def test_several_matters_beside_a_thanks_are_taken_for_the_first_ones_kind():
     whole = said("none", 0.8)
     found = [{**said("repair_request", facility="lift"), "text": "电梯坏了"},
