@@ -356,12 +356,15 @@ def transfer(ctx: Context, command: Command, ticket: TicketView) -> Decision:
                  "actor": _actor_name(ctx), "text": texts.excerpt(ticket.text, 200),
                  "where": task_where(ctx.org, ticket), "deadlines": _deadlines(ticket)},
                 ticket_id=ticket.id, key="push")
+    # a holder whose ticket someone else handed on hears it is no longer theirs
+    was_theirs = tell_holder(ctx, ticket, texts.TRANSFERRED_FOR_HOLDER,
+                             {"actor": _actor_name(ctx), "assignee": target.name})
     return _ticket_change(
         ctx, command, ticket, kind="transferred", status=None,
         expect=("new", "accepted", "in_progress", "reopened"),
         text=f"转派给 {target.name}", what=f"转派给{target.name}",
         resident_template=texts.TRANSFERRED_GROUP, resident_params={"assignee": target.name},
-        fields={"assignee_id": target.id}, extra_sends=[push],
+        fields={"assignee_id": target.id}, extra_sends=[push, *was_theirs],
     )
 
 

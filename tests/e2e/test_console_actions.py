@@ -144,6 +144,9 @@ async def test_the_leader_transfers_escalates_and_whistles(office: Office):
     assert any("陈网格长 将工单" in p["text"]["content"] and "转派给您" in p["text"]["content"]
                for p in pushes_to(spine, "sunsj"))
     assert spine.group_posts()[-1]["text"] == f"@王阿姨 工单 #{ticket_id} 已转交居委会孙书记处理。"
+    # the grid worker who held it hears it is no longer theirs
+    assert any(p["text"]["content"] == f"工单 #{ticket_id} 已由陈网格长转派给居委会孙书记，您不必再处理。"
+               for p in pushes_to(spine, "zhangwg") if p["msgtype"] == "text")
     wrong = await refused(leader, ticket_id, "transfer", 400, to="nobody")
     assert "nobody" in wrong
     posts = len(spine.group_posts())

@@ -366,6 +366,12 @@ def test_transfer_and_escalate_push_to_the_new_person():
                             CommandData(ticket=ticket(urgency="emergency")))
     [push] = [s for s in urgent.sends if s.to == ToPerson(OTHER_WORKER)]
     assert push.render(128).startswith("【紧急】张网格 将工单 #128 转派给您")
+    assert not [s for s in t.sends if s.to == ToPerson(WORKER)]  # the holder handed it on
+    # handed on by the grid's leader, the holder hears it is no longer theirs
+    by_leader = handle_command(staff_ctx("转派 128 liwg", LEADER, "chenwgz"),
+                               parse_command("转派 128 liwg"), CommandData(ticket=ticket()))
+    [told] = [s for s in by_leader.sends if s.to == ToPerson(WORKER)]
+    assert told.render(128) == "工单 #128 已由陈网格长转派给李网格，您不必再处理。"
     bad = handle_command(staff_ctx("转派 128 nobody", WORKER, "zhangwg"),
                          parse_command("转派 128 nobody"), CommandData(ticket=ticket()))
     assert bad.outcome == "refused"
