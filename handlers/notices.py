@@ -85,6 +85,16 @@ def _to_groups(group_ids: tuple[int, ...], text: str, captain: str,
 # ---------------------------------------------------------------- 通知
 
 
+def _to_captain(ctx: Context, template: str, params: dict[str, Any]) -> Send:
+    """What a captain hears about their notices: 1:1 on WeCom when they wrote in a group
+    and are on WeCom (the residents read the notice itself, not its count), else where
+    they wrote."""
+    person = ctx.org.person(ctx.person_id) if ctx.person_id is not None else None
+    if ctx.group_id is not None and person is not None and person.wecom_userid:
+        return Send(ToPerson(person.id), template, params)
+    return _answer(ctx, template, params)
+
+
 def is_captain(ctx: Context) -> bool:
     """Whether the sender captains a building, and so gives 通知."""
     return ctx.person_id is not None and bool(ctx.org.buildings_of_captain(ctx.person_id))
@@ -115,11 +125,11 @@ def notice(ctx: Context, command: Command) -> Decision:
             notice=CreateNotice(person_id, timing.text, timing.at, buildings, group_ids,
                                 NoticeStatus.SCHEDULED),
             timers=[ScheduleTimer(NOTICE_TIMER, timing.at, notice_id=NEW_NOTICE)],
-            sends=[_answer(ctx, texts.NOTICE_SCHEDULED,
-                           {"at": at, "count": count, "buildings": named})],
+            sends=[_to_captain(ctx, texts.NOTICE_SCHEDULED,
+                               {"at": at, "count": count, "buildings": named})],
         )
     sends = _to_groups(group_ids, timing.text, captain, NEW_NOTICE)
-    sends.append(_answer(ctx, texts.NOTICE_SENT, {"count": count, "buildings": named}))
+    sends.append(_to_captain(ctx, texts.NOTICE_SENT, {"count": count, "buildings": named}))
     return Decision(
         "notice", texts.WHY_NOTICE.format(captain=captain, count=count),
         notice=CreateNotice(person_id, timing.text, ctx.now, buildings, group_ids,
@@ -194,7 +204,7 @@ def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
     later = texts.RECEIPTS_SCHEDULED.format(count=waiting) if waiting else ""
     if found is None:
         return Decision("answered", texts.WHY_RECEIPTS_NONE.format(captain=captain),
-                        sends=[_answer(ctx, texts.RECEIPTS_NONE, {"later": later})])
+                        sends=[_to_captain(ctx, texts.RECEIPTS_NONE, {"later": later})])
     lines = []
     for building_id in found.building_ids:
         building = ctx.org.building(building_id)
@@ -204,7 +214,7 @@ def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
     total = found.acknowledged_total
     return Decision(
         "answered", texts.WHY_RECEIPTS.format(captain=captain, total=total),
-        sends=[_answer(ctx, texts.RECEIPTS, {
+        sends=[_to_captain(ctx, texts.RECEIPTS, {
             "sent": beijing(found.sent_at or found.send_at),
             "excerpt": texts.excerpt(found.text, 30), "total": total,
             "lines": "\n".join(lines), "later": later})],

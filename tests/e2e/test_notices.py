@@ -108,7 +108,9 @@ async def test_a_captain_in_another_buildings_group_notifies_only_their_own(esta
     await estate.settle()
     assert any("电梯保养" in t for t in posted(estate, "b5@chatroom"))
     assert any("电梯保养" in t for t in robot(estate, "key-b5"))
-    [answer] = posted(estate, "b3@chatroom")  # 3号楼 hears only the answer to 李楼长
+    # 3号楼 hears nothing of it: 李楼长 is told 1:1 where it went
+    assert posted(estate, "b3@chatroom") == []
+    [answer] = said_to(estate, "lilz")
     assert "电梯保养" not in answer and "5号楼" in answer
     assert robot(estate, "key-b3") == [] and posted(estate, "b4@chatroom") == []
 

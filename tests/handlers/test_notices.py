@@ -102,7 +102,7 @@ def test_a_notice_now_goes_to_every_group_of_the_captains_buildings_and_is_store
     assert (spec.captain_id, spec.status, spec.building_ids, spec.group_ids, spec.send_at) == (
         CAPTAIN, "sent", (10,), (100, 101), NOW)
     assert spec.text == "明天停水，有事找我 13912345678"  # staff see it as written
-    posts = [s for s in d.sends if not s.to.mention_ids]
+    posts = [s for s in d.sends if isinstance(s.to, ToGroup)]
     assert {s.to.group_id for s in posts} == {100, 101}  # 5号楼 (group 102) is not theirs
     assert all(s.notice_id is NEW_NOTICE for s in posts)
     assert len({s.key for s in posts}) == 2
@@ -111,10 +111,22 @@ def test_a_notice_now_goes_to_every_group_of_the_captains_buildings_and_is_store
         # The captain's own words, their number too: they publish it for residents to call.
         assert "明天停水，有事找我 13912345678" in text and "王楼长" in text
         assert "收到" in text  # residents learn how to acknowledge
+    # how many groups it reached is the captain's to read, 1:1 on WeCom, not the residents'
     answer = d.sends[-1]
-    assert answer.to == ToGroup(100, ("wxid_wang",))
+    assert answer.to == ToPerson(CAPTAIN)
     assert "3号楼" in answer.render(None) and "2 个楼组群" in answer.render(None)
     assert not d.timers
+
+
+def test_a_captain_not_on_wecom_hears_where_the_notice_went_in_the_group():
+    person = ORG.people[CAPTAIN]
+    org = replace(ORG, people={**ORG.people, CAPTAIN: replace(person, wecom_userid=None)})
+    text = "通知 明天停水"
+    d = handle_command(replace(ctx(text, sender="wxid_wang", name="王楼长", person=CAPTAIN),
+                               org=org), parse_command(text), CommandData())
+    answer = d.sends[-1]
+    assert answer.to == ToGroup(100, ("wxid_wang",))
+    assert answer.render(None).startswith("@王楼长 通知已发送到 3号楼的 2 个楼组群")
 
 
 def test_a_scheduled_notice_waits_for_its_timer():

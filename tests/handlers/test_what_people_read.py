@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.decisions import ToPerson
+from domain.decisions import ToGroup, ToPerson
 from domain.org import BuildingInfo, DistrictInfo, GroupInfo, OrgMap, StreetInfo
 from handlers import CommandData, Context, Message, handle_command, handle_message
 from handlers.registry import parse_command
@@ -244,7 +244,8 @@ def test_a_captains_notice_reaches_the_groups_as_written_their_number_too():
     text = "通知 明早停水，有事找王楼长 139-1234-5678"
     d = handle_command(ctx(text, sender="wxid_wang", person=CAPTAIN), parse_command(text),
                        CommandData())
-    notices = [s.render(None) for s in d.sends if not s.to.mention_ids]
+    notices = [s.render(None) for s in d.sends
+               if isinstance(s.to, ToGroup) and not s.to.mention_ids]
     assert notices and all("有事找王楼长 139-1234-5678" in n for n in notices)
 
 
