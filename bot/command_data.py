@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.decisions import Context
 from domain.notices import ACK_WINDOW, NoticeView
 from handlers import Command, CommandData, notice_answers, wishes
+from handlers.notices import RECEIPTS_NOTICES
 from storage import notices as notice_queries
 from storage import points as points_queries
 from storage import tickets as ticket_queries
@@ -59,12 +60,13 @@ async def building_notice(session: AsyncSession, ctx: Context, command: Command)
 
 
 async def captain_notice(session: AsyncSession, ctx: Context, command: Command) -> CommandData:
-    """For 回执: the captain's latest sent notice with its acknowledgements, and how many
-    of theirs wait for their time."""
+    """For 回执: the captain's latest sent notices with their acknowledgements, and how
+    many of theirs wait for their time."""
     if ctx.person_id is None:
         return CommandData()
     return CommandData(facts={
-        "notice": await notice_queries.latest_sent_of_captain(session, ctx.person_id),
+        "notices": await notice_queries.latest_sent_of_captain(
+            session, ctx.person_id, RECEIPTS_NOTICES),
         "scheduled": await notice_queries.scheduled_of_captain(session, ctx.person_id)})
 
 

@@ -193,13 +193,20 @@ def acknowledge(ctx: Context, command: Command, data: CommandData) -> Decision:
 # ---------------------------------------------------------------- 回执
 
 
+#: How many of a captain's latest notices 回执 speaks of: the latest per building (收到
+#: counts for it alone), each one before it in a line.
+RECEIPTS_NOTICES = 3
+
+
 def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
-    """How many residents acknowledged the captain's latest notice, per building."""
+    """How many residents acknowledged the captain's latest notice, per building, and each
+    of the ones before it."""
     person_id = ctx.person_id
     if person_id is None or not ctx.org.buildings_of_captain(person_id):
         return _refuse(ctx, command, "只有楼组长可以查看通知回执。")
     captain = _actor_name(ctx)
-    found: NoticeView | None = data.facts.get("notice")
+    sent: list[NoticeView] = list(data.facts.get("notices") or ())
+    found = sent[0] if sent else None
     waiting = int(data.facts.get("scheduled", 0))
     later = texts.RECEIPTS_SCHEDULED.format(count=waiting) if waiting else ""
     if found is None:
@@ -212,12 +219,17 @@ def receipts(ctx: Context, command: Command, data: CommandData) -> Decision:
         lines.append(texts.RECEIPT_LINE.format(building=name,
                                                count=found.acknowledged.get(building_id, 0)))
     total = found.acknowledged_total
+    before = [texts.RECEIPT_BEFORE_LINE.format(
+        sent=beijing(n.sent_at or n.send_at), excerpt=texts.excerpt(n.text, 15),
+        total=n.acknowledged_total) for n in sent[1:]]
     return Decision(
         "answered", texts.WHY_RECEIPTS.format(captain=captain, total=total),
         sends=[_to_captain(ctx, texts.RECEIPTS, {
             "sent": beijing(found.sent_at or found.send_at),
             "excerpt": texts.excerpt(found.text, 30), "total": total,
-            "lines": "\n".join(lines), "later": later})],
+            "lines": "\n".join(lines),
+            "before": texts.RECEIPTS_BEFORE.format(lines="\n".join(before)) if before else "",
+            "later": later})],
     )
 
 

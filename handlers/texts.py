@@ -764,8 +764,10 @@ NOTICE_TIME_USAGE = (
     "（北京时间），也可以写“通知 定时 12月1日 8:00 内容”“通知 定时 明天 08:00 内容”。"
 )
 NOTICE_STATUS_NAMES = {"scheduled": "待发送", "sent": "发送", "cancelled": "取消"}
-RECEIPTS = "您 {sent} 发出的通知“{excerpt}”，已有 {total} 位居民回复收到：\n{lines}{later}"
+RECEIPTS = "您 {sent} 发出的通知“{excerpt}”，已有 {total} 位居民回复收到：\n{lines}{before}{later}"
 RECEIPT_LINE = "{building}：{count} 人"
+RECEIPTS_BEFORE = "\n此前的通知（“收到”只计入最新一条）：\n{lines}"
+RECEIPT_BEFORE_LINE = "{sent}“{excerpt}”：{total} 人"
 RECEIPTS_NONE = "您还没有发出过楼组通知。{later}"
 RECEIPTS_SCHEDULED = "\n另有 {count} 条定时通知等待发送。"
 WHY_NOTICE = "楼组长{captain}发布通知，发到{count}个楼组群"

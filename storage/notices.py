@@ -104,16 +104,16 @@ async def has_acknowledged(session: AsyncSession, notice_id: int, channel: str,
     return found is not None
 
 
-async def latest_sent_of_captain(session: AsyncSession, captain_id: int) -> NoticeView | None:
-    """The captain's latest sent notice, with its acknowledgements per building."""
-    notice = await session.scalar(
+async def latest_sent_of_captain(session: AsyncSession, captain_id: int,
+                                 limit: int = 1) -> list[NoticeView]:
+    """The captain's `limit` latest sent notices, newest first, with their
+    acknowledgements per building."""
+    notices = list((await session.execute(
         select(Notice).where(Notice.captain_id == captain_id,
                              Notice.status == NoticeStatus.SENT)
-        .order_by(Notice.sent_at.desc(), Notice.id.desc()).limit(1))
-    if notice is None:
-        return None
-    counts = await acknowledgements(session, [notice.id])
-    return _view(notice, counts.get(notice.id))
+        .order_by(Notice.sent_at.desc(), Notice.id.desc()).limit(limit))).scalars())
+    counts = await acknowledgements(session, [n.id for n in notices])
+    return [_view(n, counts.get(n.id)) for n in notices]
 
 
 async def scheduled_of_captain(session: AsyncSession, captain_id: int) -> int:

@@ -198,6 +198,17 @@ async def test_residents_acknowledge_once_and_the_captain_counts_them(estate: Sp
     assert "已有 6 位居民" in answer and "3号楼：4 人" in answer and "4号楼：2 人" in answer
     [notice] = (await notices(estate))["notices"]
     assert notice["acknowledged"] == 6
+
+    # a newer notice: 回执 counts it per building, and the one before it in a line
+    await estate.staff_say("wanglz", "通知 下周一上午清洗水箱")
+    await estate.settle()
+    await estate.bridge_say("收到", sender="wxid_r1", name="王阿姨")
+    await estate.settle()
+    await estate.staff_say("wanglz", "回执")
+    await estate.settle()
+    answer = said_to(estate, "wanglz")[-1]
+    assert "“下周一上午清洗水箱”，已有 1 位居民" in answer and "3号楼：1 人" in answer
+    assert answer.splitlines()[-1].endswith("：6 人") and "此前的通知" in answer
     assert notice["buildings"] == [{"building": "3", "acknowledged": 4},
                                    {"building": "4", "acknowledged": 2}]
 

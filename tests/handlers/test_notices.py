@@ -282,23 +282,33 @@ def test_the_captains_own_shoudao_is_not_counted():
 
 def test_receipts_count_acknowledgements_per_building():
     notice = a_notice(building_ids=(10, 11), acknowledged={10: 3, 11: 1})
-    d = captain_says("回执", CommandData(facts={"notice": notice, "scheduled": 1}))
+    d = captain_says("回执", CommandData(facts={"notices": [notice], "scheduled": 1}))
     assert d.outcome == "answered" and not d.acknowledgements
     [answer] = d.sends
     said = answer.render(None)
     assert "3号楼：3 人" in said and "5号楼：1 人" in said and "已有 4 位居民" in said
     assert "明天停水，咨询 13912345678" in said and "1 条定时通知" in said
+    assert "此前的通知" not in said
+
+
+def test_receipts_count_the_notices_before_the_latest_a_line_each():
+    latest = a_notice(id=9, text="周六上午检查消防设施", acknowledged={10: 2})
+    before = a_notice(id=7, sent_at=NOW - timedelta(days=2), acknowledged={10: 5, 11: 1})
+    d = captain_says("回执", CommandData(facts={"notices": [latest, before], "scheduled": 0}))
+    assert d.sends[0].render(None) == (
+        "您 11-22 14:00 发出的通知“周六上午检查消防设施”，已有 2 位居民回复收到：\n3号楼：2 人\n"
+        "此前的通知（“收到”只计入最新一条）：\n11-20 16:00“明天停水，咨询 139123…”：6 人")
 
 
 def test_receipts_before_any_notice():
-    d = captain_says("回执", CommandData(facts={"notice": None, "scheduled": 0}))
+    d = captain_says("回执", CommandData(facts={"notices": [], "scheduled": 0}))
     assert d.outcome == "answered" and "还没有发出过" in d.sends[0].render(None)
 
 
 @pytest.mark.parametrize("who", [ctx("回执"), staff_ctx("回执", WORKER, "zhangwg")])
 def test_only_a_captain_sees_receipts(who):
     d = handle_command(who, parse_command("回执"),
-                       CommandData(facts={"notice": a_notice(acknowledged={10: 3})}))
+                       CommandData(facts={"notices": [a_notice(acknowledged={10: 3})]}))
     assert d.outcome == "refused"
     assert "楼组长" in d.sends[0].render(None) and "3 人" not in d.sends[0].render(None)
 
@@ -308,7 +318,7 @@ def test_every_notice_reason_is_chinese():
         captain_says("通知 明天停水"), captain_says("通知 12-01 08:00 停水"),
         captain_says("通知 11-22 09:00 停水"), resident_acks(a_notice()),
         resident_acks(a_notice(), acknowledged=True), resident_acks(None),
-        captain_says("回执", CommandData(facts={"notice": a_notice(acknowledged={10: 2})})),
+        captain_says("回执", CommandData(facts={"notices": [a_notice(acknowledged={10: 2})]})),
         timer_fires(a_notice(status="scheduled", send_at=at_beijing(12, 1, 8), sent_at=None)),
         timer_fires(a_notice()),
     ]
