@@ -97,6 +97,18 @@ async def parse_text(parser: Parser, text: str) -> dict[str, Any]:
     return parser.parse(text)
 
 
+def _matter_read(parser: Parser, nlu: dict[str, Any]) -> dict[str, Any]:
+    """A message's one matter, read beside what was set aside: why the parser read its
+    words so, and how they read in simplified characters."""
+    words = str(nlu.get("text", ""))
+    evidence = explain_text(parser, words, nlu)
+    read = {**nlu, "evidence": evidence} if evidence is not None else dict(nlu)
+    read.pop("read_as", None)
+    if to_simplified(words) != words:
+        read["read_as"] = to_simplified(words)
+    return read
+
+
 def explain_text(parser: Parser, text: str, parsed: dict[str, Any]) -> dict[str, Any] | None:
     """Why the parser chose its intent in ``parsed``, its answer for ``text``, when it can
     say (gridbot's own model can)."""
@@ -306,10 +318,8 @@ class Processor:
                     lambda part: parse_text(parser, part), words, nlu, notice_match.is_question)
                 if several is not None:
                     prepared.nlu = matters.as_read(prepared.nlu, several)
-                    if len(several) == 1:  # the one matter beside a thanks: why it was read so
-                        evidence = explain_text(parser, several[0]["text"], several[0])
-                        if evidence is not None:
-                            prepared.nlu["evidence"] = evidence
+                    if prepared.nlu.get("set_aside"):  # the one matter beside a thanks
+                        prepared.nlu = _matter_read(parser, prepared.nlu)
             if report:
                 prepared.nlu = understood_report(prepared.nlu or {},
                                                  decided(claim.chat_id).service_code)

@@ -55,7 +55,7 @@ from handlers.intents import (
     location_of,
     made_emergency,
 )
-from handlers.messages import TICKET_INTENTS, handle_message
+from handlers.messages import READ_BY_MATTER, TICKET_INTENTS, handle_message
 from handlers.ticket_commands import CATEGORY_INTENT
 
 #: Words that correct what was just said ("不是3号楼，是5号楼", "说错了", "应该是").
@@ -474,7 +474,8 @@ def _correction(ctx: Context, nlu: dict[str, Any], live: Memory, ticket: TicketV
         return None
     building = others[-1]  # "不是3号楼，是5号楼": the one said last
     report_nlu = {
-        **nlu, "intent": {"name": CATEGORY_INTENT[ticket.category], "confidence": 1.0},
+        **{k: v for k, v in nlu.items() if k not in READ_BY_MATTER},
+        "intent": {"name": CATEGORY_INTENT[ticket.category], "confidence": 1.0},
         "entities": [{"entity": "building", "value": building.number}],
         "urgency": ticket.urgency, "danger": None,
     }

@@ -133,6 +133,10 @@ def _withdrawal_hint(ctx: Context, nlu: dict[str, Any],
                       ticket_id=ticket.id)], nlu=nlu)
 
 
+#: What reading a message matter by matter adds to its NLU (nlu.matters).
+READ_BY_MATTER = ("matters", "set_aside", "asked", "whole")
+
+
 def handle_message(
     ctx: Context, nlu: dict[str, Any], open_tickets: Sequence[TicketView] = (),
     notices: Sequence[NoticeView] = (),

@@ -63,6 +63,8 @@ _SETTLED = re.compile(r"谢谢|感谢|多谢|辛苦了|修好|弄好|已经好�
 #: What asks about the matter's own handling ("什么时候能修好"), not about something else.
 _ABOUT_THE_MATTER = re.compile(r"修|处理|管|来人|派人|多久|什么时候[能会]?好|几时好|怎么办|"
                                r"怎么回事|咋回事|为什么|为啥|什么原因")
+#: What says, in a longer letter, that another matter begins (而且, 同时 go on with one).
+_NEXT_MATTER = re.compile(r"^(?:另外|还有|再就是|再有|顺便说一下|顺便)")
 #: What joins a matter to the one before it, not part of it.
 _JOINING = re.compile(r"^(?:另外|还有|再就是|再有|以及|而且|并且|同时|顺便说一下|顺便)[，,、]?")
 #: A wish to have a quarrel settled belongs to the quarrel.
@@ -122,12 +124,13 @@ def _another(matters: list[_Matter], clause: str, intent: str, facility: str | N
     return True
 
 
-def settled(clause: str, parsed: dict[str, Any]) -> bool:
+def settled(clause: str, parsed: dict[str, Any], asks: Asks | None = None) -> bool:
     """Whether a clause thanks someone or says a thing is done ("上周水管修好了谢谢"), and
-    the model is sure it is no matter."""
+    the model is sure it is no matter; not when it asks ("问题解决了吗")."""
     intent = parsed.get("intent") or {}
     return (intent.get("name") == "none" and float(intent.get("confidence") or 0) >= SURE
-            and not parsed.get("danger") and _SETTLED.search(clause) is not None)
+            and not parsed.get("danger") and _SETTLED.search(clause) is not None
+            and not (asks is not None and asks(clause)))
 
 
 def asked(clause: str, parsed: dict[str, Any], asks: Asks | None) -> bool:
@@ -145,10 +148,10 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
     """The words of each matter, given each clause with its classification: one text per
     matter, its clauses joined with "，" in the order written; none for a dispute. A clause
     reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
-    # a matter's words without the word that joined it to the one before ("另外…", "还有…"),
-    # or to what was set aside
-    return [_JOINING.sub("", "，".join(m.clauses), count=1)
-            for m in _grouped(parsed_clauses, dangers)]
+    # a matter's words without the word that joined it to the one before ("另外…", "还有…";
+    # the first matter's "还有人在楼道里抽烟" is its own)
+    return [_JOINING.sub("", "，".join(m.clauses), count=1) if n else "，".join(m.clauses)
+            for n, m in enumerate(_grouped(parsed_clauses, dangers))]
 
 
 def _grouped(parsed_clauses: list[tuple[str, dict[str, Any]]],
@@ -194,13 +197,14 @@ async def _letter(parse: Parse, text: str, danger: str | None) -> list[dict[str,
     ("…想请志愿者每周帮忙买一次菜，另外我们单元的楼道灯坏了…"): each later matter's first
     clause starts with a joining word (另外, 还有 …). Else the letter is read whole."""
     cut = clauses(text)
-    if not any(_JOINING.match(clause) for clause in cut[1:]):
+    if not any(_NEXT_MATTER.match(clause) for clause in cut[1:]):
         return None
     parsed = [(clause, await parse(clause)) for clause in cut]
     found = _grouped(parsed, (danger,) if danger in CLAUSE_DANGERS else ())
-    if len(found) < 2 or not all(_JOINING.match(m.clauses[0]) for m in found[1:]):
+    if len(found) < 2 or not all(_NEXT_MATTER.match(m.clauses[0]) for m in found[1:]):
         return None
-    return [await parse(_JOINING.sub("", "，".join(m.clauses), count=1)) for m in found]
+    return [await parse(_JOINING.sub("", "，".join(m.clauses), count=1) if n
+                        else "，".join(m.clauses)) for n, m in enumerate(found)]
 
 
 async def read(parse: Parse, text: str, whole: dict[str, Any],
@@ -231,7 +235,7 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     danger = whole.get("danger")
     parsed = [(clause, await parse(clause)) for clause in cut]
     questions = [clause for clause, one in parsed if asked(clause, one, asks)]
-    thanks = _thanks(parsed)
+    thanks = _thanks(parsed, asks)
     grouped = group([(c, one) for c, one in parsed if c not in questions and c not in thanks],
                     (danger,) if danger in CLAUSE_DANGERS else ())
     if beside and asks is not None and any(asks(words) for words in grouped):
@@ -241,6 +245,8 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     asked_ = {"asked": [{"clause": q, "question": _JOINING.sub("", q, count=1)}
                         for q in questions]} if questions else {}
     mended = any(_facility(one) is not None for c, one in parsed if c in thanks)
+    if aside and grouped:  # 谢谢…，另外楼道灯又坏了: the matter is 楼道灯又坏了
+        grouped[0] = _JOINING.sub("", grouped[0], count=1)
     if len(grouped) >= 2:
         first, *others = [await parse(words) for words in grouped]
         return [{**first, **asked_}, *others]
@@ -253,13 +259,13 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     return None
 
 
-def _thanks(parsed_clauses: list[tuple[str, dict[str, Any]]]) -> list[str]:
+def _thanks(parsed_clauses: list[tuple[str, dict[str, Any]]], asks: Asks | None) -> list[str]:
     """The clauses `settled` before the first one that may start a matter."""
     found = []
     for clause, parsed in parsed_clauses:
         if parsed.get("danger") or _sure_matter(clause, parsed, FIRST):
             break
-        if settled(clause, parsed):
+        if settled(clause, parsed, asks):
             found.append(clause)
     return found
 
@@ -269,14 +275,16 @@ def as_read(whole: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, Any
     aside (the whole's kept as `whole`), or its own with each matter's (`matters`) and the
     questions `asked`, taken for the first matter's kind when the model read it whole as
     none of them for its thanks or question."""
-    if len(found) == 1:
-        one = found[0]
-        return {**one, "whole": whole.get("intent")} if one.get("set_aside") else one
     first = found[0]
-    read = {**whole, "matters": [{k: v for k, v in first.items() if k != "asked"}, *found[1:]]}
-    if first.get("asked"):
-        read["asked"] = first["asked"]
+    asked_ = {"asked": first["asked"]} if first.get("asked") else {}
+    if len(found) == 1:
+        return ({**first, "whole": whole.get("intent")} if first.get("set_aside")
+                else {**whole, **asked_})
+    read = {**whole, **asked_,
+            "matters": [{k: v for k, v in first.items() if k != "asked"}, *found[1:]]}
     intent = (whole.get("intent") or {}).get("name")
     if intent == "none" and not whole.get("danger"):
-        read["intent"] = first.get("intent")
+        read["intent"] = next((f["intent"] for f in found
+                               if (f.get("intent") or {}).get("name") in MATTER_INTENTS),
+                              first.get("intent"))
     return read

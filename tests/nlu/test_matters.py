@@ -155,6 +155,7 @@ LETTER = ("尊敬的网格员您好，我是3号楼502的住户，我家老人�
               ("我们单元的楼道灯坏了一个多月了也没人修，麻烦尽快处理，谢谢", "repair_request")]),
     # …and read whole when it does not, or when what follows 另外 is more of the same
     (LETTER.replace("另外", ""), None),
+    (LETTER.replace("另外", "而且"), None),  # 而且 goes on with a matter
     ("尊敬的网格员您好，我是3号楼502的住户，我们单元的楼道灯坏了一个多月了也没人修，"
      "另外电梯的按钮也不灵了，麻烦尽快派人来处理一下，谢谢！", None),
     # a letter longer than MAX_LETTER_CHARS is read whole
@@ -171,6 +172,27 @@ def test_a_letter_is_cut_only_where_it_says_another_matter_begins(
             [(m["text"], m["intent"]["name"]) for m in found]) == expected
 
 
+def test_the_first_matter_keeps_its_first_word_unless_something_was_set_aside_before_it():
+    assert matters.group([("还有人在楼道里抽烟", said("complaint")),
+                          ("另外楼道灯也不亮", said("repair_request", facility="light"))]) == [
+        "还有人在楼道里抽烟", "楼道灯也不亮"]
+
+
+def test_a_question_saying_a_thing_is_done_is_not_set_aside_as_a_thanks():
+    done = said("none", 0.99)
+    assert matters.settled("问题解决了", done)
+    assert matters.settled("问题解决了", done, notice_match.is_question)
+    assert not matters.settled("问题解决了吗", done, notice_match.is_question)
+
+
+def test_a_message_kept_whole_keeps_its_own_reading_beside_its_questions():
+    whole = {**said("repair_request", 0.7, facility="lift"), "read_as": "电梯坏了，明天义诊在哪里",
+             "evidence": {"words": ["电梯"]}}
+    asked = [{"clause": "明天義診在哪裡", "question": "明天義診在哪裡"}]
+    read = matters.as_read(whole, [{**said("repair_request", 0.7), "asked": asked}])
+    assert read == {**whole, "asked": asked}
+
+
 def test_several_matters_beside_a_thanks_are_taken_for_the_first_ones_kind():
     whole = said("none", 0.8)
     found = [{**said("repair_request", facility="lift"), "text": "电梯坏了"},
@@ -179,6 +201,9 @@ def test_several_matters_beside_a_thanks_are_taken_for_the_first_ones_kind():
     assert read["intent"]["name"] == "repair_request" and read["matters"] == found
     # a message read whole as a matter keeps its own reading
     assert matters.as_read(said("complaint", 0.7), found)["intent"]["name"] == "complaint"
+    # …and one read whole as none takes the first matter that is one
+    found_so = [{**said("none", 0.6), "text": "我说一下，电梯坏了"}, *found[1:]]
+    assert matters.as_read(whole, found_so)["intent"]["name"] == "complaint"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
