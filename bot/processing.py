@@ -104,8 +104,9 @@ def _matter_read(parser: Parser, nlu: dict[str, Any]) -> dict[str, Any]:
     evidence = explain_text(parser, words, nlu)
     read = {**nlu, "evidence": evidence} if evidence is not None else dict(nlu)
     read.pop("read_as", None)
-    if to_simplified(words) != words:
-        read["read_as"] = to_simplified(words)
+    simplified = to_simplified(words)
+    if simplified != words:
+        read["read_as"] = simplified
     return read
 
 

@@ -63,10 +63,11 @@ _SETTLED = re.compile(r"谢谢|感谢|多谢|辛苦了|修好|弄好|已经好�
 #: What asks about the matter's own handling ("什么时候能修好"), not about something else.
 _ABOUT_THE_MATTER = re.compile(r"修|处理|管|来人|派人|多久|什么时候[能会]?好|几时好|怎么办|"
                                r"怎么回事|咋回事|为什么|为啥|什么原因")
-#: What says, in a longer letter, that another matter begins (而且, 同时 go on with one).
-_NEXT_MATTER = re.compile(r"^(?:另外|还有|再就是|再有|顺便说一下|顺便)")
-#: What joins a matter to the one before it, not part of it.
-_JOINING = re.compile(r"^(?:另外|还有|再就是|再有|以及|而且|并且|同时|顺便说一下|顺便)[，,、]?")
+#: What says that another matter begins; in a longer letter only these cut it.
+_NEXT_WORDS = ("另外", "还有", "再就是", "再有", "顺便说一下", "顺便")
+_NEXT_MATTER = re.compile(rf"^(?:{'|'.join(_NEXT_WORDS)})")
+#: What joins a matter to the one before it, not part of it (而且, 同时 also go on with one).
+_JOINING = re.compile(rf"^(?:{'|'.join((*_NEXT_WORDS, '以及', '而且', '并且', '同时'))})[，,、]?")
 #: A wish to have a quarrel settled belongs to the quarrel.
 _MEDIATION = re.compile(r"调解|劝劝|劝一劝|评评理|评理|说和|协调")
 #: A complaint after another matter is one of its own when it says so: 也, 还有, 另外.
@@ -124,22 +125,24 @@ def _another(matters: list[_Matter], clause: str, intent: str, facility: str | N
     return True
 
 
+def _sure_no_matter(parsed: dict[str, Any]) -> bool:
+    intent = parsed.get("intent") or {}
+    return (intent.get("name") == "none" and float(intent.get("confidence") or 0) >= SURE
+            and not parsed.get("danger"))
+
+
 def settled(clause: str, parsed: dict[str, Any], asks: Asks | None = None) -> bool:
     """Whether a clause thanks someone or says a thing is done ("上周水管修好了谢谢"), and
     the model is sure it is no matter; not when it asks ("问题解决了吗")."""
-    intent = parsed.get("intent") or {}
-    return (intent.get("name") == "none" and float(intent.get("confidence") or 0) >= SURE
-            and not parsed.get("danger") and _SETTLED.search(clause) is not None
+    return (_sure_no_matter(parsed) and _SETTLED.search(clause) is not None
             and not (asks is not None and asks(clause)))
 
 
 def asked(clause: str, parsed: dict[str, Any], asks: Asks | None) -> bool:
     """Whether a clause the model is sure is no matter asks about something else than a
     matter ("明天义诊在哪里", not "什么时候能修好"), naming no facility."""
-    intent = parsed.get("intent") or {}
-    return (asks is not None and intent.get("name") == "none"
-            and float(intent.get("confidence") or 0) >= SURE and not parsed.get("danger")
-            and _facility(parsed) is None and _ABOUT_THE_MATTER.search(clause) is None
+    return (asks is not None and _sure_no_matter(parsed) and _facility(parsed) is None
+            and _ABOUT_THE_MATTER.search(clause) is None
             and _SETTLED.search(clause) is None and asks(clause))
 
 
@@ -148,10 +151,23 @@ def group(parsed_clauses: list[tuple[str, dict[str, Any]]],
     """The words of each matter, given each clause with its classification: one text per
     matter, its clauses joined with "，" in the order written; none for a dispute. A clause
     reporting one of `dangers` is a matter of its own, or goes with the one it is about."""
-    # a matter's words without the word that joined it to the one before ("另外…", "还有…";
-    # the first matter's "还有人在楼道里抽烟" is its own)
-    return [_JOINING.sub("", "，".join(m.clauses), count=1) if n else "，".join(m.clauses)
-            for n, m in enumerate(_grouped(parsed_clauses, dangers))]
+    return _words(_grouped(parsed_clauses, dangers))
+
+
+def _words(matters: list[_Matter]) -> list[str]:
+    """Each matter's words, without the word that joined it to the one before ("另外…",
+    "还有…"; the first matter's "还有人在楼道里抽烟" is its own)."""
+    return [_unjoined("，".join(m.clauses)) if n else "，".join(m.clauses)
+            for n, m in enumerate(matters)]
+
+
+def _unjoined(words: str) -> str:
+    return _JOINING.sub("", words, count=1)
+
+
+def _dangers(danger: Any) -> tuple[str, ...]:
+    """The dangers a message reports that its clauses are trusted with."""
+    return (str(danger),) if danger in CLAUSE_DANGERS else ()
 
 
 def _grouped(parsed_clauses: list[tuple[str, dict[str, Any]]],
@@ -192,7 +208,7 @@ def _grouped(parsed_clauses: list[tuple[str, dict[str, Any]]],
     return matters
 
 
-async def _letter(parse: Parse, text: str, danger: str | None) -> list[dict[str, Any]] | None:
+async def _letter(parse: Parse, text: str, danger: Any) -> list[dict[str, Any]] | None:
     """The matters of a longer letter, when it says where each after the first begins
     ("…想请志愿者每周帮忙买一次菜，另外我们单元的楼道灯坏了…"): each later matter's first
     clause starts with a joining word (另外, 还有 …). Else the letter is read whole."""
@@ -200,11 +216,10 @@ async def _letter(parse: Parse, text: str, danger: str | None) -> list[dict[str,
     if not any(_NEXT_MATTER.match(clause) for clause in cut[1:]):
         return None
     parsed = [(clause, await parse(clause)) for clause in cut]
-    found = _grouped(parsed, (danger,) if danger in CLAUSE_DANGERS else ())
+    found = _grouped(parsed, _dangers(danger))
     if len(found) < 2 or not all(_NEXT_MATTER.match(m.clauses[0]) for m in found[1:]):
         return None
-    return [await parse(_JOINING.sub("", "，".join(m.clauses), count=1) if n
-                        else "，".join(m.clauses)) for n, m in enumerate(found)]
+    return [await parse(words) for words in _words(found)]
 
 
 async def read(parse: Parse, text: str, whole: dict[str, Any],
@@ -221,11 +236,11 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     matter's reading (`asked`: each clause as written, and its question without a joining
     word), or on the whole's when it stays whole."""
     intent = (whole.get("intent") or {}).get("name")
-    beside = intent == "none" and not whole.get("danger") and (
-        _SETTLED.search(text) is not None or (asks is not None and asks(text)))
     if len(text) > MAX_CHARS:
         return (await _letter(parse, text, whole.get("danger"))
                 if intent in WHOLE_INTENTS and len(text) <= MAX_LETTER_CHARS else None)
+    beside = intent == "none" and not whole.get("danger") and (
+        _SETTLED.search(text) is not None or (asks is not None and asks(text)))
     if intent not in WHOLE_INTENTS and not (intent == "none" and whole.get("danger")) \
             and not beside:
         return None
@@ -237,16 +252,16 @@ async def read(parse: Parse, text: str, whole: dict[str, Any],
     questions = [clause for clause, one in parsed if asked(clause, one, asks)]
     thanks = _thanks(parsed, asks)
     grouped = group([(c, one) for c, one in parsed if c not in questions and c not in thanks],
-                    (danger,) if danger in CLAUSE_DANGERS else ())
+                    _dangers(danger))
     if beside and asks is not None and any(asks(words) for words in grouped):
         return None  # 电梯坏了吗，大家知道吗: a question, not a report
-    aside = [_JOINING.sub("", c, count=1) for c in cut if c in questions or c in thanks]
+    aside = [_unjoined(c) for c in cut if c in questions or c in thanks]
     # each question as written, and as it asks on its own (without 另外, 还有 …)
-    asked_ = {"asked": [{"clause": q, "question": _JOINING.sub("", q, count=1)}
+    asked_ = {"asked": [{"clause": q, "question": _unjoined(q)}
                         for q in questions]} if questions else {}
     mended = any(_facility(one) is not None for c, one in parsed if c in thanks)
     if aside and grouped:  # 谢谢…，另外楼道灯又坏了: the matter is 楼道灯又坏了
-        grouped[0] = _JOINING.sub("", grouped[0], count=1)
+        grouped[0] = _unjoined(grouped[0])
     if len(grouped) >= 2:
         first, *others = [await parse(words) for words in grouped]
         return [{**first, **asked_}, *others]

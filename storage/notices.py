@@ -105,7 +105,7 @@ async def has_acknowledged(session: AsyncSession, notice_id: int, channel: str,
 
 
 async def latest_sent_of_captain(session: AsyncSession, captain_id: int,
-                                 limit: int = 1) -> list[NoticeView]:
+                                 limit: int) -> list[NoticeView]:
     """The captain's `limit` latest sent notices, newest first, with their
     acknowledgements per building."""
     notices = list((await session.execute(

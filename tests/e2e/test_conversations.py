@@ -373,3 +373,18 @@ async def test_a_letter_saying_where_its_second_matter_begins_makes_two_tickets(
     [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]
                  if m["text"] == said]
     assert message["decision"]["reason"].startswith("一条消息说了2件事")
+
+
+async def test_a_thanks_in_traditional_characters_is_set_aside_and_the_matter_read_simplified(
+        estate: Spine):
+    spine = estate
+    said = "謝謝張師傅上次修好了水管，另外樓道燈又壞了"
+    await spine.bridge_say(said)
+    await spine.settle()
+    [ticket] = await tickets(spine)
+    assert (ticket["category"], ticket["facility"], ticket["text"]) == ("repair", "light", "樓道燈又壞了")
+    [message] = [m for m in (await spine.api("/api/v1/messages"))["messages"]
+                 if m["text"] == said]
+    nlu = message["decision"]["nlu"]
+    assert nlu["read_as"] == "楼道灯又坏了"  # the matter's own words, as the handlers read them
+    assert nlu["set_aside"] == ["謝謝張師傅上次修好了水管"] and nlu["evidence"] is not None

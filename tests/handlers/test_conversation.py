@@ -249,6 +249,13 @@ def test_a_building_corrected_a_moment_after_moves_the_report_to_the_right_worke
             "工单 #128 已由反映人撤销（反映人更正为7号楼，已按7号楼重新立单），无需再处理，谢谢！"]
         assert {s.to for s in d.sends if isinstance(s.to, ToPerson)} == {
             ToPerson(WORKER), ToPerson(OTHER_WORKER)}
+    # read matter by matter (a thanks set aside), the correction still keeps the report's words
+    text = "谢谢，不是3号楼，是7号楼门口"
+    message, understood = said(text, **group)
+    understood = {**understood, "text": "不是3号楼，是7号楼门口", "set_aside": ["谢谢"],
+                  "whole": understood["intent"]}
+    d = converse(message, understood, memory, last_ticket=wrong)
+    assert d.create.text == f"3号楼门口的路灯坏了，晚上黑乎乎的（更正：{text}）"
     # Once accepted, or a building only mentioned, it is not moved.
     accepted = replace(wrong, status="accepted")
     d = converse(*said("不是3号楼，是7号楼门口", **group), memory, last_ticket=accepted)
