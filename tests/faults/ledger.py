@@ -240,18 +240,21 @@ def _add(table: dict[str, list[str]], kind: str, item: str) -> None:
 
 
 async def count(db_url: str, messages: Sequence[Message], bridge: FakeBridge,
-                wecom: FakeWeCom, *, excused_doubles: Iterable[int] = ()) -> Ledger:
+                wecom: FakeWeCom, *, excused_doubles: Iterable[int] = (),
+                logs: Iterable[str] = ()) -> Ledger:
     """The ledger of `messages` (each from a sender of its own) after a run.
 
     Every message answered 2xx must be stored, handled once (one ticket it opened, or one
     follow of an open ticket) and answered once in its group, @-mentioning its sender and
     naming the ticket. Every ticket must be pushed to staff once. Repeated deliveries of
     outbox rows in `excused_doubles` (rows a crash caught between delivering and recording)
-    are counted but not held against the run when the fake dropped them by delivery id.
+    are counted but not held against the run when the fake dropped them by delivery id;
+    so are those of rows the servers' `logs` show a try of timed out (`timed_out_rows`).
     """
     snap = await snapshot(db_url)
     ledger = Ledger()
-    excused = set(excused_doubles)
+    timed_out = timed_out_rows(*logs)
+    excused = set(excused_doubles) | timed_out
     accepted = [m for m in messages if m.accepted]
     statuses = Counter(m.status for m in messages)
 
@@ -316,7 +319,8 @@ async def count(db_url: str, messages: Sequence[Message], bridge: FakeBridge,
     # Repeated deliveries the fakes saw: each outbox row may arrive more than once only if
     # a fault caught it between delivering and being marked sent.
     transport = {r.id: r.transport for r in snap.outbox}
-    for row_id, times in sorted(deliveries(snap, bridge, wecom).items()):
+    delivered = deliveries(snap, bridge, wecom)
+    for row_id, times in sorted(delivered.items()):
         if len(times) > 1 and row_id not in excused:
             _add(ledger.doubled, "delivery repeated (not in flight at a fault)",
                  f"row {row_id} {transport.get(row_id)} {len(times)}x")
@@ -342,8 +346,13 @@ async def count(db_url: str, messages: Sequence[Message], bridge: FakeBridge,
         "lost": ledger.lost_count,
         "doubled": ledger.doubled_count,
     }
-    if excused:
-        ledger.counts["outbox rows in flight at a crash"] = len(excused)
+    if excused_doubles:
+        ledger.counts["outbox rows in flight at a crash"] = len(set(excused_doubles))
+    if timed_out:
+        repeated = sum(1 for row_id, times in delivered.items()
+                       if row_id in timed_out and len(times) > 1)
+        ledger.counts["outbox rows whose receiver did not answer in time"] = (
+            f"{len(timed_out)} (delivered again: {repeated})")
     for r in failed[:5]:
         ledger.notes.append(f"inbound {r.id} {r.msg_id} failed after {r.attempts} attempts: "
                             f"{_line(r.error, 160)}")
@@ -391,6 +400,16 @@ async def delivered_between(db_url: str, bridge: FakeBridge, wecom: FakeWeCom,
 
 
 # ---------------------------------------------------------------- the server's log
+
+
+TIMED_OUT_TRY = re.compile(r"outbox row (\d+) \(\w+\) try \d+ failed.*no answer within")
+
+
+def timed_out_rows(*logs: str) -> set[int]:
+    """Outbox rows a try of which gridbot gave up waiting for: the service may have taken the
+    message all the same (a receiver too busy to answer within the send's time limit), so
+    the retry may deliver it again, under the same delivery id."""
+    return {int(match.group(1)) for text in logs for match in TIMED_OUT_TRY.finditer(text)}
 
 
 @dataclass

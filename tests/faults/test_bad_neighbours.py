@@ -58,7 +58,8 @@ async def test_one_bad_message_does_not_refuse_the_others(fault_db, fakes, gridb
         odd_all.append((what, odd))
 
     settled, waited = await ledger_.settle(fault_db, fakes.bridge, fakes.wecom, timeout=60)
-    ledger = await ledger_.count(fault_db, valid_all, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(fault_db, valid_all, fakes.bridge, fakes.wecom,
+                                 logs=[server.log()])
     print(ledger.report(f"valid messages beside odd ones, {fault_db.split(':')[0]} "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     snap = await ledger_.snapshot(fault_db)

@@ -24,7 +24,8 @@ async def test_burst_of_group_messages(fault_db, fakes, gridbot):
     print(load.summary())
     settled, waited = await ledger_.settle(fault_db, fakes.bridge, fakes.wecom, timeout=120,
                                            expect_stored=len(load.accepted))
-    ledger = await ledger_.count(fault_db, messages, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(fault_db, messages, fakes.bridge, fakes.wecom,
+                                 logs=[server.log()])
     log = ledger_.read_log(server.log())
     print(ledger.report(f"burst of {BURST} on {fault_db.split(':')[0]} "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))

@@ -50,7 +50,7 @@ async def test_kill9_with_backlog_then_restart(backend, fakes, gridbot):
     settled, waited = await ledger_.settle(db_url, fakes.bridge, fakes.wecom, timeout=SETTLE,
                                            expect_stored=len(load.accepted))
     ledger = await ledger_.count(db_url, messages, fakes.bridge, fakes.wecom,
-                                 excused_doubles=in_flight)
+                                 excused_doubles=in_flight, logs=[server.log()])
     print(ledger.report(f"kill -9 with {BACKLOG} queued, {backend.label} "
                         f"({'settled' if settled else 'NOT settled'} "
                         f"{time.monotonic() - restarted:.1f}s after the restart)"))

@@ -36,7 +36,8 @@ async def test_msg_id_is_unique_per_chat(fault_db, fakes, gridbot):
     answers = [(m.chat_id, m.msg_id[:12], m.status, m.duplicate) for m in first + again]
     print("answers:", answers)
     settled, waited = await ledger_.settle(fault_db, fakes.bridge, fakes.wecom, timeout=30)
-    ledger = await ledger_.count(fault_db, first, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(fault_db, first, fakes.bridge, fakes.wecom,
+                                 logs=[server.log()])
     print(ledger.report(f"msg ids, {fault_db.split(':')[0]} "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
 

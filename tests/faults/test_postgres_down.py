@@ -46,7 +46,7 @@ async def test_postgres_stopped_under_load(pg_url, private_pg, fakes, gridbot):
                                                    stopping_at - MARK_WITHIN, up_at)
     print(f"outbox rows delivered while PostgreSQL was unreachable: {sorted(unrecordable)}")
     ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
-                                 excused_doubles=unrecordable)
+                                 excused_doubles=unrecordable, logs=[server.log()])
     print(ledger.report(f"PostgreSQL stopped {DOWN_FOR:.0f}s under {MESSAGES} messages "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     print("server log:", ledger_.read_log(server.log()).summary())

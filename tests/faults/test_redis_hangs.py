@@ -31,7 +31,8 @@ async def test_a_hung_redis_delays_no_answer_past_wechats_deadline(
     print(report.summary())
     settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
                                            expect_stored=len(report.accepted))
-    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
+                                 logs=[server.log()])
     print(ledger.report(f"Redis frozen {FROZEN:.0f}s under {MESSAGES} messages "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     print("server log:", ledger_.read_log(server.log()).summary())

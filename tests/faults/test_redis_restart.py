@@ -24,7 +24,8 @@ async def test_redis_restart_under_load(pg_url, redis_server, fakes, gridbot):
     print(report.summary())
     settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
                                            expect_stored=len(report.accepted))
-    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
+                                 logs=[server.log()])
     print(ledger.report(f"Redis restarted twice under {MESSAGES} messages "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     print("server log:", ledger_.read_log(server.log()).summary())

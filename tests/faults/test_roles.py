@@ -28,7 +28,8 @@ async def test_web_and_worker_processes_split_the_work(pg_url, redis_server, fak
     report = await post([web.url], messages, concurrency=16)
     settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=60,
                                            expect_stored=len(report.accepted))
-    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
+                                 logs=[w.log() for w in workers])
     print(ledger.report(f"one web process, two workers ({waited:.1f}s)"))
     handled_by = {w.name: "took over" in w.log() or "processing" in w.log() for w in workers}
     print("worker logs:", {w.name: ledger_.read_log(w.log()).summary() for w in workers},

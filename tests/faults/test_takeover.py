@@ -46,7 +46,8 @@ async def test_a_killed_workers_messages_are_taken_over(pg_url, redis_server, fa
     settled, _ = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=60,
                                       expect_stored=len(report.accepted))
     ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
-                                 excused_doubles=in_flight)
+                                 excused_doubles=in_flight,
+                                 logs=[doomed.log(), survivor.log()])
     log = ledger_.read_log(survivor.log())
     taken = [line for line in survivor.log().splitlines() if "took over" in line]
     print(f"killed at {at_kill}; every message decided {after:.1f}s after the kill; "

@@ -31,7 +31,8 @@ async def _over_two_processes(pg_url, redis_server, fakes, gridbot, messages, wh
     print(report.summary())
     settled, waited = await ledger_.settle(pg_url, fakes.bridge, fakes.wecom, timeout=90,
                                            expect_stored=len(report.accepted))
-    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom)
+    ledger = await ledger_.count(pg_url, messages, fakes.bridge, fakes.wecom,
+                                 logs=[first.log(), second.log()])
     print(ledger.report(f"{len(messages)} {what} over two processes "
                         f"({'settled' if settled else 'NOT settled'} after {waited:.1f}s)"))
     for server in (first, second):
@@ -45,6 +46,23 @@ async def test_two_processes_share_the_load(pg_url, redis_server, fakes, gridbot
     assert report.statuses() == {200: MESSAGES}, report.summary()
     assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
     assert settled
+
+
+async def test_a_bridge_answering_too_late_gets_each_reply_once(pg_url, redis_server, fakes,
+                                                               gridbot):
+    """The bridge takes the first replies but answers them only after gridbot stopped
+    waiting (a receiver stalled under load): those are sent again under their delivery id,
+    which the bridge recognises, and every resident still hears once."""
+    stalled = 8
+    fakes.bridge.hang_next(stalled, seconds=6.0)
+    report, ledger, settled = await _over_two_processes(
+        pg_url, redis_server, fakes, gridbot, matters(100), "messages, the bridge stalled")
+    assert report.statuses() == {200: 100}, report.summary()
+    assert ledger.lost_count == 0 and ledger.doubled_count == 0, ledger.problems()
+    assert settled
+    timed_out = ledger.counts.get("outbox rows whose receiver did not answer in time", "")
+    assert timed_out.startswith(f"{stalled} "), ledger.report()
+    assert len(fakes.bridge.duplicates) == stalled, ledger.report()
 
 
 async def test_reports_naming_their_building_from_unknown_chats_make_one_ticket_each(
