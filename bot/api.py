@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import params, ticket_lists
 from bot.addressing import Addressing
 from bot.api_attachments import add_attachments, attachment_routes
-from bot.api_city import city_answer
+from bot.api_city import city_stats
 from bot.api_masks import (
     EVENT_FIELDS,
     INBOUND_FIELDS,
@@ -484,7 +484,7 @@ async def stats(request: web.Request) -> web.Response:
     since = params.query_since(request.query)
     now = datetime.now(UTC)
     if viewer.is_token and city.made_ahead(org):
-        return web.json_response(await city_answer(runtime, org, city.stats_figure(since)))
+        return web.json_response(await city_stats(runtime, org, since))
     async with runtime.sessions() as session:
         result = await city.stats_answer(session, org, since, viewer_scope(viewer, org), now)
     return web.json_response(result)

@@ -4,12 +4,14 @@ the process answers when too many of its requests wait to read one."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.reports import city
+from bot.reports import city, spans
 from domain.org import OrgMap
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -30,3 +32,19 @@ async def city_answer(runtime: Runtime, org: OrgMap, figure: city.CityFigure) ->
                             ensure_ascii=False),
             content_type="application/json",
             headers={"Retry-After": str(BUSY_RETRY_AFTER)}) from exc
+
+
+async def city_stats(runtime: Runtime, org: OrgMap, since: datetime | None) -> dict[str, Any]:
+    """The city's stats since `since`: a fresh snapshot of them (the spans of the console's
+    menu), else, for a moment of one's own, added up from the days made ahead
+    (`spans.stats_since`), else read as asked (`city_answer`)."""
+    figure = city.stats_figure(since)
+    if since is not None:
+        now = utcnow()
+        made = await city.served(runtime.sessions, figure.key, now, figure.served_within)
+        if made is not None:
+            return made
+        added = await spans.stats_since(runtime.sessions, org, since, now)
+        if added is not None:
+            return added
+    return await city_answer(runtime, org, figure)

@@ -599,25 +599,11 @@ async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: d
         raise ValueError("figures split by street are split by nothing finer")
     narrow = not scope.everything
     await figure_settings(session, narrow=narrow)
-    cycle = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
-                  span(Ticket.resolved_at, Ticket.created_at)), else_=null())
     place = TICKET_STREET if by_street else Ticket.grid_id
-    values = [Ticket.category, place.label("place"), Ticket.assignee_id, Ticket.id,
-              Ticket.rating, Ticket.status, cycle.label("cycle"),
-              sla_verdict(org, now).label("verdict")]
-    # OFFSET 0 keeps the subquery whole: merged into the query, each use of its verdict
-    # would work the verdict out again.
-    rows = scoped(scope, values, *conditions, streets=by_street).offset(0).subquery("figures")
-    c = rows.c
+    c = figure_rows(org, scope, now, place, conditions, streets=by_street).c
     grouped = (c.category, c.place) if by_street else (c.category, c.place, c.assignee_id)
     keys = (*grouped, null()) if by_street else grouped
-    query = select(*keys, func.count(), func.count().filter(c.status.in_(DONE)),
-                   func.count().filter(c.status == "cancelled"),
-                   func.count().filter(is_open(c.status)), func.count(c.cycle),
-                   func.coalesce(span_micros(func.sum(c.cycle)), 0), func.count(c.rating),
-                   func.coalesce(func.sum(c.rating), 0),
-                   func.count().filter(c.verdict == ON_TIME),
-                   func.count().filter(c.verdict == LATE), func.min(c.id)).group_by(*grouped)
+    query = select(*keys, *tally_sums(c)).group_by(*grouped)
 
     def middles(s: AsyncSession) -> Awaitable[dict[tuple[str, Any], tuple[int, ...]]]:
         if by_street and s.bind.dialect.name == "postgresql":
@@ -638,6 +624,36 @@ async def tallies(session: AsyncSession, org: OrgMap, scope: TicketScope, now: d
         if key in found[grouping]:
             found[grouping][key].middle = middle
     return found
+
+
+def figure_rows(org: OrgMap, scope: TicketScope, now: datetime, place: Any,
+                conditions: Sequence[Any], *, streets: bool = False,
+                more: Sequence[Any] = ()) -> Any:
+    """A subquery of what the sums of `tally_sums` read of each ticket of `scope` meeting
+    `conditions`: its category, `place` (its grid, or `TICKET_STREET` with `streets`),
+    holder, id, rating, status, cycle (a `span`, NULL unless done) and SLA verdict as of
+    `now` (`sla_verdict`), and the further columns `more`."""
+    cycle = case((and_(_DONE, Ticket.resolved_at.is_not(None)),
+                  span(Ticket.resolved_at, Ticket.created_at)), else_=null())
+    values = [Ticket.category, place.label("place"), Ticket.assignee_id, Ticket.id,
+              Ticket.rating, Ticket.status, cycle.label("cycle"),
+              sla_verdict(org, now).label("verdict"), *more]
+    # OFFSET 0 keeps the subquery whole: merged into the query, each use of its verdict
+    # would work the verdict out again.
+    return scoped(scope, values, *conditions, streets=streets).offset(0).subquery("figures")
+
+
+def tally_sums(c: Any) -> list[Any]:
+    """The aggregates of a group of `figure_rows` (columns `c`) that make a `Tally` but its
+    middle: received, closed, cancelled, open, cycles and their sum in microseconds, rated
+    and the sum of the ratings, on time, late, and the lowest id."""
+    return [func.count(), func.count().filter(c.status.in_(DONE)),
+            func.count().filter(c.status == "cancelled"),
+            func.count().filter(is_open(c.status)), func.count(c.cycle),
+            func.coalesce(span_micros(func.sum(c.cycle)), 0), func.count(c.rating),
+            func.coalesce(func.sum(c.rating), 0),
+            func.count().filter(c.verdict == ON_TIME),
+            func.count().filter(c.verdict == LATE), func.min(c.id)]
 
 
 #: At most this many connections one figure's statements run on at once (PostgreSQL): the
@@ -820,24 +836,38 @@ async def ticket_stats(session: AsyncSession, org: OrgMap, since: datetime | Non
     now = now or datetime.now(SHANGHAI)
     conditions = [] if since is None else [Ticket.created_at >= since]
     if spans_streets(org, scope):
-        found = await tallies(session, org, scope, now, ("total", "category", "street"),
-                              *conditions)
-        places = {"by_street": {street_name(org, k): v.as_dict()
-                                for k, v in sorted(found["street"].items(),
-                                                   key=lambda item: (item[0] is None, item[0]))}}
-    else:
-        found = await tallies(session, org, scope, now,
-                              ("total", "category", "grid_name", "assignee"), *conditions)
-        places = {
-            "by_grid": {k: v.as_dict() for k, v in sorted(found["grid_name"].items())},
-            "by_worker": _workers(org, {k: v for k, v in found["assignee"].items()
-                                        if k is not None}),
-        }
-    total = found["total"].get(0, Tally())
+        return stats_by_street(org, await tallies(
+            session, org, scope, now, STREET_GROUPINGS, *conditions))
+    found = await tallies(session, org, scope, now,
+                          ("total", "category", "grid_name", "assignee"), *conditions)
     return {
-        **total.as_dict(),
+        **_in_all(found),
+        "by_grid": {k: v.as_dict() for k, v in sorted(found["grid_name"].items())},
+        "by_worker": _workers(org, {k: v for k, v in found["assignee"].items()
+                                    if k is not None}),
+    }
+
+
+#: The groupings of the figures of a scope spanning several streets.
+STREET_GROUPINGS = ("total", "category", "street")
+
+
+def stats_by_street(org: OrgMap, found: dict[str, dict[Any, Tally]]) -> dict[str, Any]:
+    """`ticket_stats` of a scope spanning several streets, from its tallies grouped by
+    `STREET_GROUPINGS`."""
+    return {
+        **_in_all(found),
+        "by_street": {street_name(org, k): v.as_dict()
+                      for k, v in sorted(found["street"].items(),
+                                         key=lambda item: (item[0] is None, item[0]))},
+    }
+
+
+def _in_all(found: dict[str, dict[Any, Tally]]) -> dict[str, Any]:
+    """The figures of every ticket, then by category."""
+    return {
+        **found["total"].get(0, Tally()).as_dict(),
         "by_category": {k: v.as_dict() for k, v in sorted(found["category"].items())},
-        **places,
     }
 
 

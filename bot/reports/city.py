@@ -9,10 +9,12 @@ month and last month; the review of last month and this month) every `EVERY`, on
 each (`storage.snapshots`), and the API serves one made within twice that, with the time it
 was made (`generated_at`). The reviews of the eleven months before those, whose tickets have
 mostly settled, are made every `SETTLED_EVERY`, and those of older months, back to the first
-ticket's, every `OLD_EVERY`.
+ticket's, every `OLD_EVERY`. With each month's review they make the figures of each of
+its days per category and street (`days_figure`), from which the stats since a moment of
+one's own are added up (`bot.reports.spans`).
 
-A span asked any other way (a `since` that is not a Beijing midnight, a custom dashboard
-span) is read when it is first asked (`answer`), by one request however many ask for it at
+A span asked any other way (a custom dashboard span; stats whose days are not all made) is
+read when it is first asked (`answer`), by one request however many ask for it at
 once in whichever process, by at most `READ_AT_ONCE` requests of a process at a time (those
 asking for a figure being read wait for it, not for a turn), and kept as a snapshot: asked
 again (a reload, the same review as a PDF) it is served while fresh, and the workers drop it
@@ -37,8 +39,9 @@ from bot.reports.monthly import Month, monthly_review
 from domain.notices import SHANGHAI
 from domain.org import OrgMap
 from storage import snapshots
+from storage.day_figures import read_days
 from storage.db import SessionFactory
-from storage.models import utcnow
+from storage.models import Ticket, utcnow
 from storage.stats import (
     EVERYTHING,
     TicketScope,
@@ -228,6 +231,21 @@ def monthly_figure(month: Month, now: datetime) -> CityFigure:
     return CityFigure(monthly_key(month), make, review_every(month, now))
 
 
+def days_key(month: Month) -> str:
+    return f"days:{month}"
+
+
+def days_figure(month: Month, now: datetime) -> CityFigure:
+    """The figures of each Beijing day of `month` per category and street, which the stats
+    since a moment of one's own add up (`bot.reports.spans`), made as often as the month's
+    review."""
+    async def make(session: Any, org: OrgMap, at: datetime) -> dict[str, Any]:
+        found = await read_days(session, org, at, Ticket.created_at >= month.start,
+                                Ticket.created_at < month.end)
+        return found.as_json()
+    return CityFigure(days_key(month), make, review_every(month, now))
+
+
 def city_figures(now: datetime, first_month: Month | None = None) -> list[CityFigure]:
     """The snapshots to have at `now`, the three opened most first (the stats of all time,
     the dashboard's default span, last month's review) and the year's settled months last,
@@ -243,14 +261,15 @@ def city_figures(now: datetime, first_month: Month | None = None) -> list[CityFi
     spans += [(month.first_day, today), (month.previous().first_day, month.previous().last_day)]
     found += [dashboard_figure(*span) for span in spans]
     found.append(monthly_figure(month, now))
+    found += [days_figure(month, now), days_figure(month.previous(), now)]
     settled = month.previous()
     for _ in range(SETTLED_MONTHS):
         settled = settled.previous()
-        found.append(monthly_figure(settled, now))
+        found += [monthly_figure(settled, now), days_figure(settled, now)]
     if first_month is not None:
         oldest = max(first_month, month.back(MONTHS_BACK))
         while (settled := settled.previous()) >= oldest:
-            found.append(monthly_figure(settled, now))
+            found += [monthly_figure(settled, now), days_figure(settled, now)]
     unique: dict[str, CityFigure] = {}
     for figure in found:
         unique.setdefault(figure.key, figure)

@@ -2,8 +2,8 @@
 split by street; the spans the console offers (the stats of all time and since a Beijing
 midnight of its menu, the dashboard of the last 7, 30 and 90 days, this month and last,
 the reviews of last month and this one) are made ahead by a worker, one process each, and
-served with the time they were made while they are fresh; anything else is read when first
-asked, once however many ask at once, one at a time in a process, and kept to serve while
+served with the time they were made while they are fresh; the stats since a moment of one's
+own are added up from the days made ahead; anything else is read when first asked, once however many ask at once, one at a time in a process, and kept to serve while
 fresh; a snapshot no one makes ahead any more is dropped after twelve hours. An org of one
 street makes nothing ahead."""
 
@@ -34,6 +34,7 @@ from storage.demo import load_demo
 from storage.demo_history import load_history
 from storage.models import Ticket
 from storage.orgfile import import_org, parse_org
+from storage.stats import EVERYTHING, beijing_day, day_start
 from tests.e2e.conftest import ADMIN_TOKEN, serve_spine, spine_settings
 from tests.fakes import FakeBridge, FakeWeCom
 from tests.storage.test_figures_sql import SECOND_STREET
@@ -147,7 +148,8 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     assert len(await town.snapshot_keys()) == len(menu) + 1
     async with town.runtime.sessions() as session, session.begin():
         await session.execute(text("DELETE FROM figure_snapshots"))
-    figures = city.city_figures(made_at)  # 23 on most days: fewer spans on a 1st or 7th
+    # 36 on most days (23 figures and 13 months' days): fewer spans on a 1st or 7th
+    figures = city.city_figures(made_at)
     assert await town.make(made_at) == len(figures)
     assert await town.make(made_at + timedelta(minutes=1)) == 0  # not due yet
     served = await town.get("/api/v1/stats")
@@ -166,19 +168,20 @@ async def test_the_city_figures_are_made_ahead_and_served_while_fresh(
     sheet = await town.client.get("/api/v1/reports/monthly?format=csv", headers=AUTH)
     assert "按街道" in await sheet.text()
 
-    # A ticket resolved after the snapshot: the snapshot keeps its time's figures, what is
-    # not made ahead is read now.
+    # A ticket resolved after the snapshot (the oldest open one, received on a whole day
+    # before today): the snapshot keeps its time's figures, and so do the days the stats
+    # since a moment of one's own add up; what is not made ahead is read now.
     await town.resolve_an_open_ticket()
     still = await town.get("/api/v1/stats")
     assert still["generated_at"] == made_at.isoformat() and still["closed"] == live["closed"]
     since = (datetime.now(UTC) - timedelta(days=3000)).isoformat().replace("+00:00", "Z")
     ever = await town.get(f"/api/v1/stats?since={since}")
-    assert ever["generated_at"] != made_at.isoformat()
-    assert (ever["received"], ever["closed"]) == (live["received"], live["closed"] + 1)
+    assert ever["generated_at"] == made_at.isoformat()
+    assert _without_time(ever) == _without_time(live)
     fortnight = await town.get("/api/v1/stats/dashboard?days=14")  # not on the menu
     assert fortnight["generated_at"] != made_at.isoformat()
     same_week = await town.get(f"/api/v1/stats?since={week_since.replace('00Z', '01Z')}")
-    assert same_week["generated_at"] != made_at.isoformat()  # a second after midnight
+    assert same_week["generated_at"] == made_at.isoformat()  # a second after midnight
     street = await town.get("/api/v1/stats/dashboard?street=宜川路街道")
     assert "by_grid" in street and street["generated_at"] != made_at.isoformat()
 
@@ -229,7 +232,7 @@ async def test_the_snapshots_of_spans_gone_by_are_dropped_once_too_old_to_serve(
     next_day = day + timedelta(days=1)
     kept = {figure.key for figure in city.city_figures(next_day)}
     gone = {figure.key for figure in city.city_figures(day)} - kept
-    assert made == len(kept) == 23
+    assert made == len(kept) == 36  # 23 figures and 13 months' days
     # since today, 7 and 30 days ago; the dashboard of 7, 30 and 90 days and of this month
     assert len(gone) == 7
     assert await two_streets.make(next_day) == len(kept)
@@ -369,7 +372,7 @@ async def test_the_reviews_of_older_months_are_made_daily_back_to_the_first_tick
         await session.execute(update(Ticket).where(Ticket.id == ticket_id)
                               .values(created_at=datetime(2024, 10, 5, 2, tzinfo=UTC)))
     figures = city.city_figures(now, Month(2024, 10))
-    old = [f.key for f in figures if f.every == city.OLD_EVERY]
+    old = [f.key for f in figures if f.every == city.OLD_EVERY and f.key.startswith("monthly")]
     # before the year's settled months (2026-04 back to 2025-06): 2025-05 back to 2024-10
     assert old == [city.monthly_key(Month(2025, m)) for m in range(5, 0, -1)] + \
         [city.monthly_key(Month(2024, m)) for m in range(12, 9, -1)]
@@ -387,7 +390,7 @@ async def test_the_reviews_of_older_months_are_made_daily_back_to_the_first_tick
 
     # Never more than five years back, however old the first ticket.
     ancient = city.city_figures(now, Month(2001, 1))
-    oldest_made = Month.parse(ancient[-1].key.removeprefix("monthly:"))
+    oldest_made = Month.parse(ancient[-1].key.removeprefix("days:"))
     assert oldest_made == Month(2021, 6)
 
 
@@ -472,3 +475,44 @@ async def test_requests_for_a_figure_being_read_wait_for_it_not_for_a_turn(
     assert len({body["generated_at"] for body in bodies}) == 1 and len(bodies[0]["days"]) == 14
     assert (await other).status == 200
     assert len(readings) == 2  # the fortnight once, the twelve days once
+
+
+async def test_stats_since_a_moment_of_ones_own_add_up_the_days_made_ahead(
+        two_streets: City) -> None:
+    town = two_streets
+    now = await _a_while_from_beijing_midnight()
+    made_at = now - timedelta(seconds=5)
+    await town.make(made_at)
+    assert {city.days_key(Month.of(now)), city.days_key(Month.of(now).previous())} <= \
+        await town.snapshot_keys()
+    since = now - timedelta(days=20, minutes=7)  # no midnight, on no menu
+    path = f"/api/v1/stats?since={since.isoformat().replace('+00:00', 'Z')}"
+    first = await town.get(path)
+    assert first["generated_at"] == made_at.isoformat()  # when the days were made
+    assert city.stats_key(since) not in await town.snapshot_keys()  # nothing read as asked
+    async with town.runtime.sessions() as session:
+        read = await city.stats_answer(session, await town.runtime.org.get(), since,
+                                       EVERYTHING, datetime.now(UTC))
+    assert first["received"] == read["received"] > 0
+    assert (first["closed"], first["median_closure_hours"]) == \
+        (read["closed"], read["median_closure_hours"])
+    assert {name: row["received"] for name, row in first["by_street"].items()} == \
+        {name: row["received"] for name, row in read["by_street"].items()}
+
+    # A ticket of today's is read as it is now.
+    async with town.runtime.sessions() as session, session.begin():
+        ticket_id = await session.scalar(
+            select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES),
+                                    Ticket.created_at >= day_start(beijing_day(now)))
+            .order_by(Ticket.id).limit(1))
+        assert ticket_id is not None
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                              .values(status="resolved", resolved_at=datetime.now(UTC)))
+    assert (await town.get(path))["closed"] == first["closed"] + 1
+
+    # Once the days are too old to serve, the stats are read as asked and kept.
+    await town.all_made_at(now - city.SERVED_WITHIN - timedelta(minutes=1))
+    later = await town.get(path)
+    assert later["generated_at"] != first["generated_at"]
+    assert later["closed"] == first["closed"] + 1
+    assert city.stats_key(since) in await town.snapshot_keys()

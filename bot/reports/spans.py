@@ -1,0 +1,76 @@
+"""A city's stats since a moment of one's own, added up from its days made ahead.
+
+Read as asked, the stats of a city's last 30 days from a moment that is no Beijing midnight
+take seconds: they read and sort every ticket of the span. The workers make the figures of
+each day ahead, a month's days in one snapshot (`city.days_figure`), as often as the month's
+review; the stats since `since` are those of the whole days between since's day and today
+added up from the snapshots, with the tickets received from `since` to the next midnight
+and today's read as they are now (`storage.day_figures`). A ticket counts once, on the day
+it was received: whole days as they were when their month was made (within
+`CityFigure.served_within`, as the made-ahead figures), the part days as they are. The
+answer's `generated_at` is when the oldest snapshot it adds was made.
+
+When a month it needs has no fresh snapshot (a new install, a month beyond
+`city.MONTHS_BACK`), there is no answer here and the stats are read as asked (`city.answer`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+
+from bot.reports import city
+from bot.reports.dashboard import iso_z
+from bot.reports.monthly import Month
+from domain.org import OrgMap
+from storage import snapshots
+from storage.day_figures import DayFigures, read_days
+from storage.db import SessionFactory
+from storage.figures_sql import day_number
+from storage.models import Ticket
+from storage.stats import beijing_day, day_start, first_ticket_at, stats_by_street
+
+
+async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
+                      now: datetime) -> dict[str, Any] | None:
+    """`/api/v1/stats?since=…` over the city as of `now` from the days made ahead and the
+    part days read now; None when a month it needs has no fresh snapshot."""
+    today = beijing_day(now)
+    first_whole = beijing_day(since) + timedelta(days=1)
+    if day_start(beijing_day(since)) == since:
+        first_whole = beijing_day(since)
+    last_whole = today - timedelta(days=1)
+    async with sessions() as session:
+        first = await first_ticket_at(session)
+        if first is None or first_whole > last_whole:
+            found = await read_days(session, org, now, Ticket.created_at >= since)
+            return {**stats_by_street(org, found.tallies(org)), "generated_at": iso_z(now)}
+        months = _months(max(first_whole, beijing_day(first)), last_whole)
+        made: list[snapshots.Snapshot] = []
+        for month in months:
+            figure = city.days_figure(month, now)
+            snapshot = await snapshots.read(session, figure.key, now - figure.served_within)
+            if snapshot is None:
+                return None
+            made.append(snapshot)
+        part_days = await read_days(session, org, now, or_(
+            and_(Ticket.created_at >= since, Ticket.created_at < day_start(first_whole)),
+            Ticket.created_at >= day_start(today)))
+    whole = [DayFigures.from_json(json.loads(snapshot.body))
+             .days(day_number(first_whole), day_number(last_whole)) for snapshot in made]
+    found = DayFigures.joined([part_days, *whole]).tallies(org)
+    as_of = min([snapshot.made_at for snapshot in made], default=now)
+    return {**stats_by_street(org, found), "generated_at": iso_z(as_of)}
+
+
+def _months(first: date, last: date) -> list[Month]:
+    """The months of the days `first` to `last` (none when `first` is later)."""
+    found: list[Month] = []
+    month = Month(first.year, first.month)
+    while first <= last and month <= Month(last.year, last.month):
+        found.append(month)
+        month = Month(month.year + month.month // 12, month.month % 12 + 1)
+    return found

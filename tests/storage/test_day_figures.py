@@ -1,0 +1,107 @@
+"""A city's stats since a moment, added up from its days made ahead and the part days read
+now, are the stats read at once over the same tickets: medians, SLA and ratings included."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from bot.reports import city, spans
+from bot.reports.monthly import Month
+from domain.org import OrgMap
+from domain.tickets import OPEN_STATUSES
+from storage.day_figures import DayFigures, read_days
+from storage.models import FigureSnapshot, Ticket
+from storage.stats import EVERYTHING, beijing_day, day_start, ticket_stats
+from tests.storage.test_figures_sql import NOW, Sessions, _history
+
+
+async def _made_at(sessions: Sessions, org: OrgMap, at: datetime) -> None:
+    """The workers' snapshots, the days' among them, as made at `at`."""
+    assert await city.refresh(sessions, org, lambda: at) > 0
+
+
+async def test_stats_added_up_from_days_are_the_stats_read_at_once(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    await _made_at(sessions, org, NOW)
+    today = day_start(beijing_day(NOW))
+    sinces = [
+        NOW - timedelta(days=30, hours=5, minutes=7, microseconds=3),  # two months' days
+        NOW - timedelta(days=400, seconds=13),  # back before the first ticket
+        today - timedelta(days=45),  # a midnight: no part day before its days
+        today - timedelta(hours=3),  # yesterday evening: no whole day
+        today + timedelta(hours=2),  # within today: read as it is
+    ]
+    for since in sinces:
+        async with sessions() as session:
+            direct = await ticket_stats(session, org, since, EVERYTHING, NOW)
+        added = await spans.stats_since(sessions, org, since, NOW)
+        assert added is not None, since
+        assert added.pop("generated_at") == NOW.isoformat()
+        assert direct["received"] > 0 and direct["median_closure_hours"] is not None
+        assert added == direct, since
+
+
+async def test_whole_days_are_as_made_and_the_part_days_as_they_are(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    await _made_at(sessions, org, NOW)
+    since = NOW - timedelta(days=10, minutes=1)
+    before = await spans.stats_since(sessions, org, since, NOW)
+    assert before is not None
+    today = day_start(beijing_day(NOW))
+    async with sessions() as session, session.begin():
+        for received in ([today, NOW], [since + timedelta(days=2), today]):
+            ticket_id = await session.scalar(
+                select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES),
+                                        Ticket.created_at >= received[0],
+                                        Ticket.created_at < received[1])
+                .order_by(Ticket.id).limit(1))
+            assert ticket_id is not None
+            await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                                  .values(status="resolved", resolved_at=NOW))
+    later = await spans.stats_since(sessions, org, since, NOW)
+    assert later is not None
+    # Today's is read now; the whole day's is as its month was made, until made again.
+    assert later["closed"] == before["closed"] + 1
+    await _made_at(sessions, org, NOW + city.EVERY)
+    again = await spans.stats_since(sessions, org, since, NOW + city.EVERY)
+    assert again is not None
+    assert again["closed"] == before["closed"] + 2
+    assert again["generated_at"] == (NOW + city.EVERY).isoformat()
+
+
+async def test_a_month_without_fresh_days_leaves_the_stats_to_be_read(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    await _made_at(sessions, org, NOW)
+    since = NOW - timedelta(days=40, minutes=1)
+    assert await spans.stats_since(sessions, org, since, NOW) is not None
+    assert await spans.stats_since(sessions, org, since, NOW + 2 * city.EVERY) is None
+    async with sessions() as session, session.begin():
+        await session.execute(delete(FigureSnapshot).where(
+            FigureSnapshot.key == city.days_key(Month.of(NOW).previous())))
+    assert await spans.stats_since(sessions, org, since, NOW) is None
+    # This month's days alone still answer a span within it.
+    assert await spans.stats_since(sessions, org, NOW - timedelta(days=3), NOW) is not None
+
+
+async def test_days_read_back_from_their_snapshot_are_the_days(sessions: Sessions) -> None:
+    org = await _history(sessions)
+    month = Month.of(NOW).previous()
+    async with sessions() as session:
+        found = await read_days(session, org, NOW, Ticket.created_at >= month.start,
+                                Ticket.created_at < month.end)
+    again = DayFigures.from_json(json.loads(json.dumps(found.as_json())))
+    assert again.categories == found.categories and len(found.cycles) > 100
+    for mine, theirs in ((again.rows, found.rows), (again.groups, found.groups),
+                         (again.cycles, found.cycles)):
+        assert mine.tolist() == theirs.tolist()
+    # The groups' cycles are those of their days: a day's part keeps its own.
+    first = int(found.groups[0, 0])
+    one_day = found.days(first, first)
+    assert set(one_day.groups[:, 0].tolist()) == {first}
+    assert len(one_day.cycles) == int(one_day.groups[:, 3].sum()) > 0
+    assert sorted(one_day.cycles.tolist()) == sorted(
+        c for g, c in zip(found.groups.repeat(found.groups[:, 3], axis=0)[:, 0].tolist(),
+                          found.cycles.tolist(), strict=True) if g == first)
