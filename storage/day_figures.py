@@ -136,7 +136,7 @@ class DayFigures:
             mine = category == number
             if mine.any():
                 per_category.append((name, self.cycles[mine], street[mine], holders[mine]))
-        return middles_of_cycles(org, STREET_GROUPINGS, per_category)  # type: ignore[arg-type]
+        return middles_of_cycles(org, STREET_GROUPINGS, per_category)
 
     def as_json(self) -> dict[str, Any]:
         """A form `from_json` reads back, for a snapshot's body (the numbers packed)."""

@@ -720,41 +720,67 @@ _GROUPED_BY = {"category": "category", "assignee": "holder", "grid": "place",
 
 
 def middles_of_cycles(org: OrgMap, groupings: Sequence[str],
-                      categories: Sequence[tuple[str, list[int], list[int], list[int]]],
+                      categories: Sequence[tuple[str, Any, Any, Any]],
                       ) -> dict[tuple[str, Any], tuple[int, ...]]:
     """The middle cycle (or the two middle ones of an even count) of each group of each
     grouping, from the cycles of each category with the grid (or street) and the holder of
-    each (0 for none)."""
+    each (0 for none), as lists or arrays."""
     if not categories:
         return {}
-    cycles = np.concatenate([np.array(row[1], dtype=np.int64) for row in categories])
-    order = np.argsort(cycles, kind="stable")
-    cycles = cycles[order]
+    cycles = np.concatenate([np.asarray(row[1], dtype=np.int64) for row in categories])
     columns = {
         "category": np.repeat(np.arange(len(categories)), [len(row[1]) for row in categories]),
-        "place": np.concatenate([np.array(row[2], dtype=np.int64) for row in categories]),
-        "holder": np.concatenate([np.array(row[3], dtype=np.int64) for row in categories]),
+        "place": np.concatenate([np.asarray(row[2], dtype=np.int64) for row in categories]),
+        "holder": np.concatenate([np.asarray(row[3], dtype=np.int64) for row in categories]),
     }
     found: dict[tuple[str, Any], tuple[int, ...]] = {}
     for grouping in groupings:
         if grouping == "total":
             keys, codes = [0], np.zeros(len(cycles), dtype=np.int64)
         else:
-            values, codes = np.unique(columns[_GROUPED_BY[grouping]][order],
-                                      return_inverse=True)
+            values, codes = _numbered(columns[_GROUPED_BY[grouping]])
             keys = [_key_of_value(org, grouping, int(v), categories) for v in values]
             if len(set(keys)) < len(keys):  # grids sharing a name, a district's grids
                 index: dict[Any, int] = {}
                 codes = np.array([index.setdefault(k, len(index)) for k in keys])[codes]
                 keys = list(index)
-        # Each group's cycles together, each group's in order (the sort is stable).
-        grouped = cycles[np.argsort(codes, kind="stable")]
-        counts = np.bincount(codes, minlength=len(keys))
-        starts = np.cumsum(counts) - counts
-        lower, upper = grouped[starts + (counts - 1) // 2], grouped[starts + counts // 2]
-        for n, key in enumerate(keys):
-            found[(grouping, key)] = ((int(lower[n]),) if counts[n] % 2
-                                      else (int(lower[n]), int(upper[n])))
+        for key, middle in zip(keys, _middles_of_groups(cycles, codes, len(keys)), strict=True):
+            if middle:
+                found[(grouping, key)] = middle
+    return found
+
+
+def _numbered(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a column of ids (0 or more), in order, and each row's number
+    among them (`np.unique(column, return_inverse=True)`, counted rather than sorted when
+    the ids are not much larger than the column is long)."""
+    if not len(column) or column.max() > 4 * len(column) + 1_000_000:
+        return np.unique(column, return_inverse=True)
+    present = np.bincount(column) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[column]
+
+
+def _middles_of_groups(cycles: np.ndarray, codes: np.ndarray,
+                       groups: int) -> list[tuple[int, ...]]:
+    """The middle cycle, or the two middle ones, of the cycles of each group numbered 0 to
+    `groups` - 1 (`codes`: each cycle's group); () for a group without cycles. Each group's
+    cycles are put together (a stable sort of the small group numbers, by radix) and only
+    its middle is put in place (`np.partition`), not its whole order."""
+    small = np.int16 if groups < 2**15 else np.int32
+    grouped = cycles if groups == 1 else cycles[np.argsort(codes.astype(small), kind="stable")]
+    ends = np.cumsum(np.bincount(codes, minlength=groups)).tolist()
+    found: list[tuple[int, ...]] = []
+    start = 0
+    for end in ends:
+        count, part = end - start, grouped[start:end]
+        start = end
+        if not count:
+            found.append(())
+            continue
+        lower, upper = (count - 1) // 2, count // 2
+        placed = np.partition(part, (lower, upper)) if count > 2 else np.sort(part)
+        found.append((int(placed[lower]),) if count % 2
+                     else (int(placed[lower]), int(placed[upper])))
     return found
 
 

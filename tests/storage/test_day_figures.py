@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import delete, select, update
 
 from bot.reports import city, spans
@@ -14,7 +15,7 @@ from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES
 from storage.day_figures import DayFigures, read_days
 from storage.models import FigureSnapshot, Ticket
-from storage.stats import EVERYTHING, beijing_day, day_start, ticket_stats
+from storage.stats import EVERYTHING, beijing_day, day_start, middles_of_cycles, ticket_stats
 from tests.storage.test_figures_sql import NOW, Sessions, _history
 
 
@@ -105,3 +106,31 @@ async def test_days_read_back_from_their_snapshot_are_the_days(sessions: Session
     assert sorted(one_day.cycles.tolist()) == sorted(
         c for g, c in zip(found.groups.repeat(found.groups[:, 3], axis=0)[:, 0].tolist(),
                           found.cycles.tolist(), strict=True) if g == first)
+
+
+def test_the_middles_picked_are_those_of_each_group_sorted() -> None:
+    """The middle one or two cycles of each group, found by putting only the middle in place,
+    are those of the group's cycles sorted: groups of one, two and many, holders' ids beyond
+    what is counted rather than sorted, equal cycles."""
+    rng = np.random.default_rng(7)
+    categories = []
+    for name, size in (("repair", 5000), ("wish", 1), ("dispute", 2), ("complaint", 3)):
+        cycles = rng.integers(0, 50, size) * 3_600_000_000  # many equal
+        streets = rng.integers(1, 6, size)
+        holders = np.where(rng.random(size) < 0.2, 0, rng.integers(1, 10**9, size) % 7 * 10**8)
+        categories.append((name, cycles, streets, holders))
+    found = middles_of_cycles(None, ("total", "category", "street", "assignee"),  # type: ignore[arg-type]
+                              categories)
+    rows = [(name, int(c), int(s), int(h)) for name, cycles, streets, holders in categories
+            for c, s, h in zip(cycles, streets, holders, strict=True)]
+    expected: dict[tuple[str, object], list[int]] = {}
+    for name, cycle, street, holder in rows:
+        for key in (("total", 0), ("category", name), ("street", street),
+                    ("assignee", holder or None)):
+            expected.setdefault(key, []).append(cycle)
+    assert set(found) == set(expected)
+    for key, cycles in expected.items():
+        cycles.sort()
+        n = len(cycles)
+        assert found[key] == ((cycles[n // 2],) if n % 2
+                              else (cycles[n // 2 - 1], cycles[n // 2])), key
