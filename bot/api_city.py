@@ -44,7 +44,7 @@ async def city_stats(runtime: Runtime, org: OrgMap, since: datetime | None) -> d
         made = await city.served(runtime.sessions, figure.key, now, figure.served_within)
         if made is not None:
             return made
-        added = await spans.stats_since(runtime.sessions, org, since, now)
+        added = await spans.stats_since(runtime.sessions, org, since, now, runtime.city_days)
         if added is not None:
             return added
     return await city_answer(runtime, org, figure)

@@ -31,7 +31,7 @@ from bot.ratelimit import (
     RedisRateLimiter,
 )
 from bot.replay import DatabaseReplayGuard, RedisReplayGuard, ReplayGuard
-from bot.reports import city
+from bot.reports import city, spans
 from bot.scheduler import Scheduler
 from bot.workqueue import READ_AT_ONCE, MemoryWorkQueue, RedisStreamQueue, WorkQueue
 from bot.writer import DecisionWriter
@@ -125,6 +125,8 @@ class Runtime:
     media: MediaFetcher = field(init=False)
     #: The turns of this process's requests to read a city's figure (`city.answer`).
     city_readings: city.Readings = field(default_factory=city.Readings)
+    #: The months of a city's days this process read last (`spans.stats_since`).
+    city_days: spans.KeptDays = field(default_factory=spans.KeptDays)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

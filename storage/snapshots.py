@@ -62,6 +62,15 @@ async def read(session: AsyncSession, key: str, newer_than: datetime) -> Snapsho
     return Snapshot(row[0], row[1]) if row else None
 
 
+async def made_at(session: AsyncSession, keys: Collection[str]) -> dict[str, datetime]:
+    """When each of the snapshots `keys` that was made was last made."""
+    rows = await session.execute(
+        select(FigureSnapshot.key, FigureSnapshot.made_at)
+        .where(FigureSnapshot.key.in_(list(keys)), FigureSnapshot.made_at.is_not(None),
+               FigureSnapshot.body.is_not(None)))
+    return {key: made for key, made in rows}
+
+
 async def drop_others(session: AsyncSession, keeping: Collection[str], made_before: datetime,
                       now: datetime) -> int:
     """Drop the snapshots but those of `keeping` that were made before `made_before` (or

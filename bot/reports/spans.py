@@ -17,10 +17,12 @@ When a month it needs has no fresh snapshot (a new install, a month beyond
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reports import city
 from bot.reports.dashboard import iso_z
@@ -35,9 +37,11 @@ from storage.stats import beijing_day, day_start, first_ticket_at, stats_by_stre
 
 
 async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
-                      now: datetime) -> dict[str, Any] | None:
-    """`/api/v1/stats?since=…` over the city as of `now` from the days made ahead and the
-    part days read now; None when a month it needs has no fresh snapshot."""
+                      now: datetime, kept: KeptDays | None = None) -> dict[str, Any] | None:
+    """`/api/v1/stats?since=…` over the city as of `now` from the days made ahead (those
+    `kept` already read, when given) and the part days read now; None when a month it needs
+    has no fresh snapshot."""
+    kept = kept or KeptDays()
     today = beijing_day(now)
     first_whole = beijing_day(since) + timedelta(days=1)
     if day_start(beijing_day(since)) == since:
@@ -49,21 +53,47 @@ async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
             found = await read_days(session, org, now, Ticket.created_at >= since)
             return {**stats_by_street(org, found.tallies(org)), "generated_at": iso_z(now)}
         months = _months(max(first_whole, beijing_day(first)), last_whole)
-        made: list[snapshots.Snapshot] = []
-        for month in months:
-            figure = city.days_figure(month, now)
-            snapshot = await snapshots.read(session, figure.key, now - figure.served_within)
-            if snapshot is None:
-                return None
-            made.append(snapshot)
+        figures = [city.days_figure(month, now) for month in months]
+        made = await snapshots.made_at(session, [f.key for f in figures])
+        if any(made.get(f.key) is None or made[f.key] <= now - f.served_within
+               for f in figures):
+            return None
+        days = [await kept.read(session, f.key, made[f.key]) for f in figures]
+        if any(found is None for found in days):
+            return None  # made again since
         part_days = await read_days(session, org, now, or_(
             and_(Ticket.created_at >= since, Ticket.created_at < day_start(first_whole)),
             Ticket.created_at >= day_start(today)))
-    whole = [DayFigures.from_json(json.loads(snapshot.body))
-             .days(day_number(first_whole), day_number(last_whole)) for snapshot in made]
-    found = DayFigures.joined([part_days, *whole]).tallies(org)
-    as_of = min([snapshot.made_at for snapshot in made], default=now)
-    return {**stats_by_street(org, found), "generated_at": iso_z(as_of)}
+    whole = [found.days(day_number(first_whole), day_number(last_whole))
+             for found in days if found is not None]
+    tallies = DayFigures.joined([part_days, *whole]).tallies(org)
+    as_of = min([made[f.key] for f in figures], default=now)
+    return {**stats_by_street(org, tallies), "generated_at": iso_z(as_of)}
+
+
+class KeptDays:
+    """The months' days a process read last (`KEEP` of them), each as made at one moment:
+    a month of a city's days is megabytes of numbers, read again only once made again."""
+
+    KEEP = 6
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[datetime, DayFigures]] = OrderedDict()
+
+    async def read(self, session: AsyncSession, key: str,
+                   made_at: datetime) -> DayFigures | None:
+        """The days of snapshot `key` as made at `made_at`; None if it is no longer that."""
+        kept = self._kept.get(key)
+        if kept is None or kept[0] != made_at:
+            snapshot = await snapshots.read(session, key, made_at - timedelta(microseconds=1))
+            if snapshot is None or snapshot.made_at != made_at:
+                return None
+            kept = (made_at, DayFigures.from_json(json.loads(snapshot.body)))
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.KEEP:
+            self._kept.popitem(last=False)
+        return kept[1]
 
 
 def _months(first: date, last: date) -> list[Month]:

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import delete, select, update
 
 from bot.reports import city, spans
@@ -45,12 +46,23 @@ async def test_stats_added_up_from_days_are_the_stats_read_at_once(sessions: Ses
         assert added == direct, since
 
 
-async def test_whole_days_are_as_made_and_the_part_days_as_they_are(sessions: Sessions) -> None:
+async def test_whole_days_are_as_made_and_the_part_days_as_they_are(
+        sessions: Sessions, monkeypatch: pytest.MonkeyPatch) -> None:
     org = await _history(sessions)
     await _made_at(sessions, org, NOW)
     since = NOW - timedelta(days=10, minutes=1)
-    before = await spans.stats_since(sessions, org, since, NOW)
+    parsed: list[object] = []
+    from_json = DayFigures.from_json
+    monkeypatch.setattr(DayFigures, "from_json",
+                        lambda found: parsed.append(found) or from_json(found))
+    kept = spans.KeptDays()
+    before = await spans.stats_since(sessions, org, since, NOW, kept)
     assert before is not None
+    months = len(parsed)
+    assert months in (1, 2)
+    # Asked again, the process's kept months are not read again.
+    assert await spans.stats_since(sessions, org, since, NOW, kept) == before
+    assert len(parsed) == months
     today = day_start(beijing_day(NOW))
     async with sessions() as session, session.begin():
         for received in ([today, NOW], [since + timedelta(days=2), today]):
@@ -62,12 +74,13 @@ async def test_whole_days_are_as_made_and_the_part_days_as_they_are(sessions: Se
             assert ticket_id is not None
             await session.execute(update(Ticket).where(Ticket.id == ticket_id)
                                   .values(status="resolved", resolved_at=NOW))
-    later = await spans.stats_since(sessions, org, since, NOW)
+    later = await spans.stats_since(sessions, org, since, NOW, kept)
     assert later is not None
     # Today's is read now; the whole day's is as its month was made, until made again.
     assert later["closed"] == before["closed"] + 1
     await _made_at(sessions, org, NOW + city.EVERY)
-    again = await spans.stats_since(sessions, org, since, NOW + city.EVERY)
+    again = await spans.stats_since(sessions, org, since, NOW + city.EVERY, kept)
+    assert len(parsed) == 2 * months
     assert again is not None
     assert again["closed"] == before["closed"] + 2
     assert again["generated_at"] == (NOW + city.EVERY).isoformat()
