@@ -7,7 +7,7 @@ takes a fraction of that.
 `DayFigures` holds, for each (day, category, street), the counts and sums of a `Tally` —
 everything but the middle, which does not add up — and the cycles of its done tickets in
 whole microseconds, from which any span's medians are picked exactly as `storage.stats`
-picks them (`middles_of_cycles`). Each ticket counts on the day it was received, as it was
+picks them (`middles_of_groups`). Each ticket counts on the day it was received, as it was
 when its days were read: the SLA verdict of a ticket still open is as of then.
 """
 
@@ -24,16 +24,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.org import OrgMap
-from storage.figures_sql import beijing_day_number, gathered, numbers_of, span_micros
+from storage.figures_sql import beijing_day_number, gathered, numbers_of, span, span_micros
 from storage.models import Ticket
 from storage.stats import (
+    DONE,
     EVERYTHING,
     STREET_GROUPINGS,
     TICKET_STREET,
     Tally,
     figure_rows,
     figure_settings,
-    middles_of_cycles,
+    middles_of_groups,
+    numbered,
+    scoped,
     side_by_side,
     tally_sums,
 )
@@ -128,15 +131,24 @@ class DayFigures:
         return found
 
     def _middles(self, org: OrgMap) -> dict[tuple[str, Any], tuple[int, ...]]:
-        category = np.repeat(self.groups[:, 1], self.groups[:, 3])
-        street = np.repeat(self.groups[:, 2], self.groups[:, 3])
-        holders = np.zeros(len(self.cycles), dtype=np.int64)
-        per_category = []
-        for number, name in enumerate(self.categories):
-            mine = category == number
-            if mine.any():
-                per_category.append((name, self.cycles[mine], street[mine], holders[mine]))
-        return middles_of_cycles(org, STREET_GROUPINGS, per_category)
+        """The middle cycle, or two, of each group of each grouping (`storage.stats.
+        middles_of_groups`), each cycle's group found from its (day, category, street)."""
+        found: dict[tuple[str, Any], tuple[int, ...]] = {}
+        counts = self.groups[:, 3]
+        for grouping, column in (("total", None), ("category", 1), ("street", 2)):
+            if column is None:
+                keys: list[Any] = [0]
+                codes = np.zeros(len(self.cycles), dtype=np.int64)
+            else:
+                values, numbers = numbered(self.groups[:, column])
+                keys = [self.categories[v] if column == 1 else v or None
+                        for v in values.tolist()]
+                codes = np.repeat(numbers, counts)
+            for key, middle in zip(keys, middles_of_groups(self.cycles, codes, len(keys)),
+                                   strict=True):
+                if middle:
+                    found[(grouping, key)] = middle
+        return found
 
     def as_json(self) -> dict[str, Any]:
         """A form `from_json` reads back, for a snapshot's body (the numbers packed)."""
@@ -170,9 +182,15 @@ async def read_days(session: AsyncSession, org: OrgMap, now: datetime,
                     more=[day]).c
     place = func.coalesce(c.place, 0)
     sums = select(c.day, c.category, place, *tally_sums(c)).group_by(c.day, c.category, place)
-    cycles = (select(c.day, c.category, gathered(func.coalesce(c.place, 0)),
-                     gathered(span_micros(c.cycle)))
-              .where(c.cycle.is_not(None)).group_by(c.day, c.category))
+    # The cycles from the done tickets alone, without the verdict `figure_rows` works out.
+    done = scoped(EVERYTHING, [day, Ticket.category, TICKET_STREET.label("place"),
+                               span_micros(span(Ticket.resolved_at, Ticket.created_at))
+                               .label("cycle")],
+                  Ticket.status.in_(DONE), Ticket.resolved_at.is_not(None), *conditions,
+                  streets=True).subquery("done")
+    d = done.c
+    cycles = (select(d.day, d.category, gathered(func.coalesce(d.place, 0)), gathered(d.cycle))
+              .group_by(d.day, d.category))
     summed, gathered_rows = await side_by_side(
         session, lambda s: s.execute(sums), lambda s: s.execute(cycles), narrow=False)
     rows = [tuple(row) for row in summed]
