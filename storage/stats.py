@@ -800,7 +800,7 @@ def middles_of_groups(cycles: np.ndarray, codes: np.ndarray,
 
 
 def _key_of_value(org: OrgMap, grouping: str, value: int,
-                  categories: Sequence[tuple[str, list[int], list[int], list[int]]]) -> Any:
+                  categories: Sequence[tuple[str, Any, Any, Any]]) -> Any:
     """The group of one value of the column of the cycles `grouping` groups by: a
     category's number in `categories`, a holder's id, or a grid's or street's id (0: none)."""
     if grouping == "category":

@@ -58,14 +58,15 @@ async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
         if any(made.get(f.key) is None or made[f.key] <= now - f.served_within
                for f in figures):
             return None
-        days = [await kept.read(session, f.key, made[f.key]) for f in figures]
-        if any(found is None for found in days):
-            return None  # made again since
+        whole = []
+        for figure in figures:
+            found = await kept.read(session, figure.key, made[figure.key])
+            if found is None:
+                return None  # made again since
+            whole.append(found.days(day_number(first_whole), day_number(last_whole)))
         part_days = await read_days(session, org, now, or_(
             and_(Ticket.created_at >= since, Ticket.created_at < day_start(first_whole)),
             Ticket.created_at >= day_start(today)))
-    whole = [found.days(day_number(first_whole), day_number(last_whole))
-             for found in days if found is not None]
     tallies = DayFigures.joined([part_days, *whole]).tallies(org)
     as_of = min([made[f.key] for f in figures], default=now)
     return {**stats_by_street(org, tallies), "generated_at": iso_z(as_of)}
@@ -99,8 +100,8 @@ class KeptDays:
 def _months(first: date, last: date) -> list[Month]:
     """The months of the days `first` to `last` (none when `first` is later)."""
     found: list[Month] = []
-    month = Month(first.year, first.month)
-    while first <= last and month <= Month(last.year, last.month):
+    month, last_month = Month(first.year, first.month), Month(last.year, last.month)
+    while first <= last and month <= last_month:
         found.append(month)
-        month = Month(month.year + month.month // 12, month.month % 12 + 1)
+        month = month.back(-1)
     return found
