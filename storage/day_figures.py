@@ -6,8 +6,8 @@ takes a fraction of that.
 
 `DayFigures` holds, for each (day, category, street), the counts and sums of a `Tally` —
 everything but the middle, which does not add up — and the cycles of its done tickets in
-whole microseconds, from which any span's medians are picked exactly as `storage.stats`
-picks them (`middles_of_groups`). Each ticket counts on the day it was received, as it was
+whole microseconds, from which any span's medians are picked exactly
+(`storage.summed_days`, which adds up any run of the days). Each ticket counts on the day it was received, as it was
 when its days were read: the SLA verdict of a ticket still open is as of then.
 """
 
@@ -29,13 +29,9 @@ from storage.models import Ticket
 from storage.stats import (
     DONE,
     EVERYTHING,
-    STREET_GROUPINGS,
     TICKET_STREET,
-    Tally,
     figure_rows,
     figure_settings,
-    middles_of_groups,
-    numbered,
     scoped,
     side_by_side,
     tally_sums,
@@ -45,7 +41,6 @@ from storage.stats import (
 #: then `tally_sums`' aggregates in their order.
 KEYS = 3
 SUMS = 11
-_FIRST_ID = KEYS + SUMS - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,73 +77,6 @@ class DayFigures:
                    np.array(rows, dtype=np.int64).reshape(-1, KEYS + SUMS),
                    np.column_stack([keys[starts], counts]).astype(np.int64).reshape(-1, 4),
                    np.ascontiguousarray(found[:, 3]))
-
-    def days(self, first: int, last: int) -> DayFigures:
-        """Those of the days numbered `first` to `last`."""
-        kept = (self.groups[:, 0] >= first) & (self.groups[:, 0] <= last)
-        return DayFigures(
-            self.categories,
-            self.rows[(self.rows[:, 0] >= first) & (self.rows[:, 0] <= last)],
-            self.groups[kept], self.cycles[np.repeat(kept, self.groups[:, 3])])
-
-    @classmethod
-    def joined(cls, parts: Sequence[DayFigures]) -> DayFigures:
-        """All of `parts` together (each of its own days)."""
-        categories = tuple(sorted({c for part in parts for c in part.categories}))
-        rows, groups = [], []
-        for part in parts:
-            renumbered = np.array([categories.index(c) for c in part.categories] or [0])
-            for table, into in ((part.rows, rows), (part.groups, groups)):
-                table = table.copy()
-                table[:, 1] = renumbered[table[:, 1]] if len(table) else table[:, 1]
-                into.append(table)
-        empty = cls.empty()
-        return cls(categories,
-                   np.concatenate([empty.rows, *rows]), np.concatenate([empty.groups, *groups]),
-                   np.concatenate([empty.cycles, *(part.cycles for part in parts)]))
-
-    def tallies(self, org: OrgMap) -> dict[str, dict[Any, Tally]]:
-        """Their tallies grouped by `storage.stats.STREET_GROUPINGS`, as `storage.stats.
-        tallies` finds them over the same tickets."""
-        found: dict[str, dict[Any, Tally]] = {grouping: {} for grouping in STREET_GROUPINGS}
-        keyed = {"total": (np.zeros(len(self.rows), dtype=np.int64), lambda value: 0),
-                 "category": (self.rows[:, 1], lambda value: self.categories[value]),
-                 "street": (self.rows[:, 2], lambda value: value or None)}
-        for grouping, (codes, key_of) in keyed.items():
-            if not len(codes):
-                continue
-            order = np.argsort(codes, kind="stable")
-            values, starts = np.unique(codes[order], return_index=True)
-            rows = self.rows[order]
-            sums = np.add.reduceat(rows[:, KEYS:_FIRST_ID], starts, axis=0)
-            firsts = np.minimum.reduceat(rows[:, _FIRST_ID], starts)
-            for value, counted, first in zip(values.tolist(), sums.tolist(), firsts.tolist(),
-                                             strict=True):
-                found[grouping][key_of(value)] = Tally(*counted[:6], (), *counted[6:], first)
-        for (grouping, key), middle in self._middles(org).items():
-            if key in found[grouping]:
-                found[grouping][key].middle = middle
-        return found
-
-    def _middles(self, org: OrgMap) -> dict[tuple[str, Any], tuple[int, ...]]:
-        """The middle cycle, or two, of each group of each grouping (`storage.stats.
-        middles_of_groups`), each cycle's group found from its (day, category, street)."""
-        found: dict[tuple[str, Any], tuple[int, ...]] = {}
-        counts = self.groups[:, 3]
-        for grouping, column in (("total", None), ("category", 1), ("street", 2)):
-            if column is None:
-                keys: list[Any] = [0]
-                codes = np.zeros(len(self.cycles), dtype=np.int64)
-            else:
-                values, numbers = numbered(self.groups[:, column])
-                keys = [self.categories[v] if column == 1 else v or None
-                        for v in values.tolist()]
-                codes = np.repeat(numbers, counts)
-            for key, middle in zip(keys, middles_of_groups(self.cycles, codes, len(keys)),
-                                   strict=True):
-                if middle:
-                    found[(grouping, key)] = middle
-        return found
 
     def as_json(self) -> dict[str, Any]:
         """A form `from_json` reads back, for a snapshot's body (the numbers packed)."""

@@ -34,6 +34,7 @@ from storage.db import SessionFactory
 from storage.figures_sql import day_number
 from storage.models import Ticket
 from storage.stats import beijing_day, day_start, first_ticket_at, stats_by_street
+from storage.summed_days import SummedDays, added_up
 
 
 async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
@@ -50,8 +51,10 @@ async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
     async with sessions() as session:
         first = await first_ticket_at(session)
         if first is None or first_whole > last_whole:
-            found = await read_days(session, org, now, Ticket.created_at >= since)
-            return {**stats_by_street(org, found.tallies(org)), "generated_at": iso_z(now)}
+            found = SummedDays.of(await read_days(session, org, now,
+                                                  Ticket.created_at >= since))
+            return {**stats_by_street(org, added_up([(found, found.between())])),
+                    "generated_at": iso_z(now)}
         months = _months(max(first_whole, beijing_day(first)), last_whole)
         figures = [city.days_figure(month, now) for month in months]
         made = await snapshots.made_at(session, [f.key for f in figures])
@@ -63,33 +66,35 @@ async def stats_since(sessions: SessionFactory, org: OrgMap, since: datetime,
             found = await kept.read(session, figure.key, made[figure.key])
             if found is None:
                 return None  # made again since
-            whole.append(found.days(day_number(first_whole), day_number(last_whole)))
-        part_days = await read_days(session, org, now, or_(
+            whole.append((found, found.between(day_number(first_whole),
+                                               day_number(last_whole))))
+        part_days = SummedDays.of(await read_days(session, org, now, or_(
             and_(Ticket.created_at >= since, Ticket.created_at < day_start(first_whole)),
-            Ticket.created_at >= day_start(today)))
-    tallies = DayFigures.joined([part_days, *whole]).tallies(org)
+            Ticket.created_at >= day_start(today))))
+    tallies = added_up([(part_days, part_days.between()), *whole])
     as_of = min([made[f.key] for f in figures], default=now)
     return {**stats_by_street(org, tallies), "generated_at": iso_z(as_of)}
 
 
 class KeptDays:
-    """The months' days a process read last (`KEEP` of them), each as made at one moment:
-    a month of a city's days is megabytes of numbers, read again only once made again."""
+    """The months' days a process read last (`KEEP` of them), each as made at one moment
+    and summed day after day: a month of a city's days is megabytes of numbers (about 18
+    MB summed), read and summed again only once made again."""
 
     KEEP = 6
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[str, tuple[datetime, DayFigures]] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[datetime, SummedDays]] = OrderedDict()
 
     async def read(self, session: AsyncSession, key: str,
-                   made_at: datetime) -> DayFigures | None:
+                   made_at: datetime) -> SummedDays | None:
         """The days of snapshot `key` as made at `made_at`; None if it is no longer that."""
         kept = self._kept.get(key)
         if kept is None or kept[0] != made_at:
             snapshot = await snapshots.read(session, key, made_at - timedelta(microseconds=1))
             if snapshot is None or snapshot.made_at != made_at:
                 return None
-            kept = (made_at, DayFigures.from_json(json.loads(snapshot.body)))
+            kept = (made_at, SummedDays.of(DayFigures.from_json(json.loads(snapshot.body))))
         self._kept[key] = kept
         self._kept.move_to_end(key)
         while len(self._kept) > self.KEEP:

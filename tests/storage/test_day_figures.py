@@ -15,8 +15,10 @@ from bot.reports.monthly import Month
 from domain.org import OrgMap
 from domain.tickets import OPEN_STATUSES
 from storage.day_figures import DayFigures, read_days
+from storage.figures_sql import day_number
 from storage.models import FigureSnapshot, Ticket
 from storage.stats import EVERYTHING, beijing_day, day_start, middles_of_cycles, ticket_stats
+from storage.summed_days import SummedDays, added_up
 from tests.storage.test_figures_sql import NOW, Sessions, _history
 
 
@@ -111,14 +113,16 @@ async def test_days_read_back_from_their_snapshot_are_the_days(sessions: Session
     for mine, theirs in ((again.rows, found.rows), (again.groups, found.groups),
                          (again.cycles, found.cycles)):
         assert mine.tolist() == theirs.tolist()
-    # The groups' cycles are those of their days: a day's part keeps its own.
-    first = int(found.groups[0, 0])
-    one_day = found.days(first, first)
-    assert set(one_day.groups[:, 0].tolist()) == {first}
-    assert len(one_day.cycles) == int(one_day.groups[:, 3].sum()) > 0
-    assert sorted(one_day.cycles.tolist()) == sorted(
-        c for g, c in zip(found.groups.repeat(found.groups[:, 3], axis=0)[:, 0].tolist(),
-                          found.cycles.tolist(), strict=True) if g == first)
+    # A run of the days added up is those days read alone: here one of them.
+    day = beijing_day(month.start) + timedelta(days=3)
+    async with sessions() as session:
+        alone = SummedDays.of(await read_days(
+            session, org, NOW, Ticket.created_at >= day_start(day),
+            Ticket.created_at < day_start(day + timedelta(days=1))))
+    summed = SummedDays.of(again)
+    one_day = added_up([(summed, summed.between(day_number(day), day_number(day)))])
+    assert one_day == added_up([(alone, alone.between())])
+    assert one_day["total"][0].received > 0 and one_day["total"][0].middle
 
 
 def test_the_middles_picked_are_those_of_each_group_sorted() -> None:
