@@ -132,37 +132,36 @@ def added_up(parts: Sequence[tuple[SummedDays, tuple[int, int]]],
     same tickets: keyed 0 for everything, by category name and by street id (None: none)."""
     found: dict[str, dict[Any, Tally]] = {}
     for name in STREET_GROUPINGS:
-        sides = [(part.groupings[name], part, first, last)
-                 for part, (first, last) in parts if last > first]
-        found[name] = _tallies([(g, p.cycles, p.starts, f, t) for g, p, f, t in sides])
+        found[name] = _tallies(name, [(part, first, last)
+                                      for part, (first, last) in parts if last > first])
         if name == "street":
             found[name] = {key or None: tally for key, tally in found[name].items()}
     return found
 
 
-def _tallies(sides: Sequence[tuple[_Grouping, np.ndarray, np.ndarray, int, int]],
-             ) -> dict[Any, Tally]:
-    """One grouping's tallies over each side's days `first` to `last` (exclusive)."""
+def _tallies(name: str, sides: Sequence[tuple[SummedDays, int, int]]) -> dict[Any, Tally]:
+    """Grouping `name`'s tallies over each side's days `first` to `last` (exclusive)."""
     if not sides:
         return {}
-    keys = sorted({key for grouping, *_ in sides for key in grouping.keys})
+    keys = sorted({key for days, *_ in sides for key in days.groupings[name].keys})
     index = {key: n for n, key in enumerate(keys)}
-    spans = sides[0][0].spans
+    spans = sides[0][0].groupings[name].spans
     sums = np.zeros((len(keys), SUMS - 1), dtype=np.int64)
     firsts = np.full(len(keys), _NO_ID, dtype=np.int64)
     counted = np.zeros(len(keys) * spans, dtype=np.int64)
-    cells_of = []  # each side's cells as this grouping's over every side
-    for grouping, _cycles, _starts, first, last in sides:
+    # Each side's cells as cells of every side's, and its days' cycles with their cells.
+    cycles_of = []
+    for days, first, last in sides:
+        grouping = days.groupings[name]
         mine = np.array([index[key] for key in grouping.keys], dtype=np.int64)
         # A side's groups are distinct: each adds to its own row.
         sums[mine] += grouping.sums[last] - grouping.sums[first]
         firsts[mine] = np.minimum(firsts[mine], grouping.firsts[first:last].min(axis=0))
         cells = (mine[:, None] * spans + np.arange(spans)).ravel()
         counted[cells] += grouping.counts[last] - grouping.counts[first]
-        cells_of.append(cells)
-    middles = _middles(counted.reshape(len(keys), spans), [
-        (cells, grouping.cells[starts[first]:starts[last]], cycles[starts[first]:starts[last]])
-        for cells, (grouping, cycles, starts, first, last) in zip(cells_of, sides, strict=True)])
+        run = slice(days.starts[first], days.starts[last])
+        cycles_of.append((cells, grouping.cells[run], days.cycles[run]))
+    middles = _middles(counted.reshape(len(keys), spans), cycles_of)
     return {key: Tally(*sums[n, :6].tolist(), middles[n], *sums[n, 6:].tolist(),
                        int(firsts[n]))
             for n, key in enumerate(keys) if sums[n, 0] > 0}
@@ -180,8 +179,8 @@ def _middles(counted: np.ndarray, sides: Sequence[tuple[np.ndarray, np.ndarray, 
     ranks = np.stack([(sizes - 1) // 2, sizes // 2]) + before
     held = sizes > 0
     cell_of = np.searchsorted(ends, ranks, side="right")
-    within = ranks - (ends[np.minimum(cell_of, len(ends) - 1)] - counted.ravel()[
-        np.minimum(cell_of, len(ends) - 1)])
+    cell = np.minimum(cell_of, len(ends) - 1)  # (for groups without cycles)
+    within = ranks - (ends[cell] - counted.ravel()[cell])
     wanted = np.zeros(groups * spans, dtype=bool)
     wanted[cell_of[:, held].ravel()] = True
     found_cells, found_cycles = [], []
