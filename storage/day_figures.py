@@ -6,9 +6,9 @@ takes a fraction of that.
 
 `DayFigures` holds, for each (day, category, street), the counts and sums of a `Tally` —
 everything but the middle, which does not add up — and the cycles of its done tickets in
-whole microseconds, from which any span's medians are picked exactly
-(`storage.summed_days`, which adds up any run of the days). Each ticket counts on the day it was received, as it was
-when its days were read: the SLA verdict of a ticket still open is as of then.
+whole microseconds, from which any span's medians are picked exactly (`storage.summed_days`
+adds up any run of the days). Each ticket counts on the day it was received, as it was when
+its days were read: the SLA verdict of a ticket still open is as of then.
 """
 
 from __future__ import annotations
@@ -56,11 +56,6 @@ class DayFigures:
     rows: np.ndarray
     groups: np.ndarray
     cycles: np.ndarray
-
-    @classmethod
-    def empty(cls) -> DayFigures:
-        return cls((), np.zeros((0, KEYS + SUMS), dtype=np.int64),
-                   np.zeros((0, KEYS + 1), dtype=np.int64), np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, categories: Sequence[str], rows: Sequence[Sequence[int]],

@@ -73,6 +73,7 @@ from storage.figures_sql import (
     span,
     span_micros,
 )
+from storage.middles import middles_of_groups
 from storage.models import (
     District,
     Grid,
@@ -738,7 +739,7 @@ def middles_of_cycles(org: OrgMap, groupings: Sequence[str],
         if grouping == "total":
             keys, codes = [0], np.zeros(len(cycles), dtype=np.int64)
         else:
-            values, codes = numbered(columns[_GROUPED_BY[grouping]])
+            values, codes = _numbered(columns[_GROUPED_BY[grouping]])
             keys = [_key_of_value(org, grouping, int(v), categories) for v in values]
             if len(set(keys)) < len(keys):  # grids sharing a name, a district's grids
                 index: dict[Any, int] = {}
@@ -750,7 +751,7 @@ def middles_of_cycles(org: OrgMap, groupings: Sequence[str],
     return found
 
 
-def numbered(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _numbered(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of a column of ids (0 or more), in order, and each row's number
     among them (`np.unique(column, return_inverse=True)`, counted rather than sorted when
     the ids are not much larger than the column is long)."""
@@ -758,45 +759,6 @@ def numbered(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(column, return_inverse=True)
     present = np.bincount(column) > 0
     return np.flatnonzero(present), (np.cumsum(present) - 1)[column]
-
-
-def middles_of_groups(cycles: np.ndarray, codes: np.ndarray,
-                      groups: int) -> list[tuple[int, ...]]:
-    """The middle cycle, or the two middle ones, of the cycles of each group numbered 0 to
-    `groups` - 1 (`codes`: each cycle's group); () for a group without cycles.
-
-    Exactly, without sorting them all: the cycles are counted into a few thousand spans of
-    equal width per group, which tells the span each middle lies in and its rank there, and
-    only the cycles of those spans are sorted (a few in a hundred)."""
-    counts = np.bincount(codes, minlength=groups)
-    if not len(cycles):
-        return [()] * groups
-    low = int(cycles.min())
-    offsets = cycles - low
-    spans = max(16, min(4096, (1 << 21) // groups))
-    shift = max(0, int(offsets.max()).bit_length() - (spans.bit_length() - 1))
-    span_of = offsets >> shift
-    width = int(span_of.max()) + 1
-    cell = codes * width + span_of
-    counted = np.bincount(cell, minlength=groups * width).reshape(groups, width)
-    ends = np.cumsum(counted, axis=1)
-    ranks = np.stack([(counts - 1) // 2, counts // 2])
-    rows = np.arange(groups)
-    # The span holding each rank: how many spans end at or before it.
-    spans_of = np.stack([(ends <= rank[:, None]).sum(axis=1) for rank in ranks])
-    spans_of = np.minimum(spans_of, width - 1)  # groups without cycles
-    within = ranks - (ends[rows, spans_of] - counted[rows, spans_of])
-    wanted = np.zeros(groups * width, dtype=bool)
-    wanted[(rows * width + spans_of).ravel()] = True
-    kept = wanted[cell]
-    kept_cells, kept_cycles = cell[kept], cycles[kept]
-    order = np.lexsort((kept_cycles, kept_cells))
-    kept_cells, kept_cycles = kept_cells[order], kept_cycles[order]
-    starts = np.searchsorted(kept_cells, rows * width + spans_of)
-    picked = kept_cycles[np.minimum(starts + within, len(kept_cycles) - 1)]
-    return [() if not count else (int(picked[0, g]),) if count % 2
-            else (int(picked[0, g]), int(picked[1, g]))
-            for g, count in enumerate(counts.tolist())]
 
 
 def _key_of_value(org: OrgMap, grouping: str, value: int,

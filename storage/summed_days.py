@@ -3,12 +3,9 @@ a subtraction instead of a pass over their rows (`bot.reports.spans`).
 
 For each grouping (`storage.stats.STREET_GROUPINGS`: everything, per category, per street)
 `SummedDays` keeps, day after day, the running sums of a `Tally`'s counts and the running
-count of done tickets per group and per *span of cycles*: the spans are a fixed share of
-the cycle wide (`span_of`), the same for every day and every set of days, so spans counted
-over different days add up. The spans and their counts tell, for any run of days, the span
-each group's middle cycle lies in and its rank there; only the cycles of those spans are
-then read from the days' cycles and sorted. The medians come out exactly as
-`storage.stats.middles_of_groups` picks them from all the cycles at once.
+count of done tickets per group and per *span of cycles* (`storage.middles`): the spans
+are the same for every day, so spans counted over different days add up, and for any run
+of days the medians are picked from them exactly as from all its cycles at once.
 """
 
 from __future__ import annotations
@@ -20,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from storage.day_figures import KEYS, SUMS, DayFigures
+from storage.middles import DOUBLINGS, middles_in_spans, span_of
 from storage.stats import STREET_GROUPINGS, Tally
 
 #: The columns of `DayFigures.rows` that add up, then the one that is a lowest id.
@@ -27,26 +25,11 @@ _SUMMED = slice(KEYS, KEYS + SUMS - 1)
 _FIRST_ID = KEYS + SUMS - 1
 _NO_ID = np.iinfo(np.int64).max
 
-#: Cycles are counted into spans from 2**20 µs (about a second: shorter ones share the
-#: first span) over 32 doublings (beyond 140 years: the last span).
-_SHORTEST_BITS = 20
-_DOUBLINGS = 32
-
 #: Per grouping: the `DayFigures.rows` column of its key (None: one group) and how many
 #: spans each doubling of the cycle is cut into. A street's spans are wider: a city's 200
 #: streets of a month's 31 days are 1.6 million running counts as it is.
 _GROUPINGS: dict[str, tuple[int | None, int]] = {"total": (None, 16), "category": (1, 16),
                                                  "street": (2, 8)}
-
-
-def span_of(cycles: np.ndarray, per_doubling: int) -> np.ndarray:
-    """Each cycle's span: a longer cycle never lies in an earlier span. The float's exponent
-    and its top mantissa bits are its logarithm in steps of 1/`per_doubling` doubling
-    (negative and zero cycles lie in the first span)."""
-    bits = per_doubling.bit_length() - 1
-    logarithm = cycles.astype(np.float64).view(np.int64) >> (52 - bits)
-    first = (1023 + _SHORTEST_BITS) << bits
-    return np.clip(logarithm - first, 0, (_DOUBLINGS << bits) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +66,7 @@ class _Grouping:
         np.add.at(sums[1:], (row_day, row_group), rows[:, _SUMMED])
         firsts = np.full((days, count), _NO_ID, dtype=np.int64)
         np.minimum.at(firsts, (row_day, row_group), rows[:, _FIRST_ID])
-        spans = per_doubling * _DOUBLINGS
+        spans = per_doubling * DOUBLINGS
         cells = cycle_group * spans + span_of(figures.cycles, per_doubling)
         counts = np.zeros((days + 1, count * spans), dtype=np.int32)
         counts[1:] = np.bincount(cycle_day * (count * spans) + cells,
@@ -161,40 +144,7 @@ def _tallies(name: str, sides: Sequence[tuple[SummedDays, int, int]]) -> dict[An
         counted[cells] += grouping.counts[last] - grouping.counts[first]
         run = slice(days.starts[first], days.starts[last])
         cycles_of.append((cells, grouping.cells[run], days.cycles[run]))
-    middles = _middles(counted.reshape(len(keys), spans), cycles_of)
+    middles = middles_in_spans(counted.reshape(len(keys), spans), cycles_of)
     return {key: Tally(*sums[n, :6].tolist(), middles[n], *sums[n, 6:].tolist(),
                        int(firsts[n]))
             for n, key in enumerate(keys) if sums[n, 0] > 0}
-
-
-def _middles(counted: np.ndarray, sides: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-             ) -> list[tuple[int, ...]]:
-    """The middle cycle, or two, of each group, from how many cycles each (group, span)
-    holds (`counted`) and each side's cycles with their cells, which `cells` turns into
-    cells of `counted`."""
-    groups, spans = counted.shape
-    sizes = counted.sum(axis=1)
-    ends = np.cumsum(counted.ravel())
-    before = ends[np.arange(groups) * spans + spans - 1] - sizes  # the groups before
-    ranks = np.stack([(sizes - 1) // 2, sizes // 2]) + before
-    held = sizes > 0
-    cell_of = np.searchsorted(ends, ranks, side="right")
-    cell = np.minimum(cell_of, len(ends) - 1)  # (for groups without cycles)
-    within = ranks - (ends[cell] - counted.ravel()[cell])
-    wanted = np.zeros(groups * spans, dtype=bool)
-    wanted[cell_of[:, held].ravel()] = True
-    found_cells, found_cycles = [], []
-    for cells, side_cells, cycles in sides:
-        kept = wanted[cells][side_cells]
-        found_cells.append(cells[side_cells[kept]])
-        found_cycles.append(cycles[kept])
-    found_cell = np.concatenate([np.zeros(0, dtype=np.int64), *found_cells])
-    found_cycle = np.concatenate([np.zeros(0, dtype=np.int64), *found_cycles])
-    order = np.lexsort((found_cycle, found_cell))
-    found_cell, found_cycle = found_cell[order], found_cycle[order]
-    picked = found_cycle[np.minimum(np.searchsorted(found_cell, cell_of) + within,
-                                    max(len(found_cycle) - 1, 0))] if len(found_cycle) \
-        else np.zeros_like(cell_of)
-    return [() if not size else (int(picked[0, g]),) if size % 2
-            else (int(picked[0, g]), int(picked[1, g]))
-            for g, size in enumerate(sizes.tolist())]

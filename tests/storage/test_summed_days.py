@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from storage.day_figures import KEYS, SUMS, DayFigures
+from storage.middles import span_of
 from storage.stats import Tally
-from storage.summed_days import SummedDays, added_up, span_of
+from storage.summed_days import SummedDays, added_up
 
 HOUR = 3_600_000_000
 
